@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := ip-registry commercialization incubation revenue-share
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install demo up down test lint typecheck unit integration e2e bench proto token clean
+
+$(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e "libs/ipshare[dev]" $(foreach s,$(SERVICES),-e services/$(s))
+	touch $@
+
+install: $(INSTALLED)
+
+demo: install  ## start everything embedded, drive one revenue flow, print payouts, stop
+	$(BIN)/ipshare demo
+
+up: install  ## keep the stack running (ports in README); stop with `make down`
+	$(BIN)/ipshare up
+
+down: install
+	$(BIN)/ipshare down
+
+test: install lint typecheck  ## the whole suite: unit, integration (real PostgreSQL + broker), end to end
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest -m "not integration and not e2e"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy libs/ipshare/src $(foreach s,$(SERVICES),services/$(s)/src)
+
+proto: install  ## regenerate the committed protobuf/gRPC code after editing proto/
+	$(BIN)/python proto/generate.py
+
+token: install  ## e.g. make token ROLE=admin
+	@$(BIN)/ipshare token --role $(ROLE) $(if $(MEMBER),--member $(MEMBER))
+
+clean:
+	rm -rf $(VENV) .ipshare

@@ -1,0 +1,1 @@
+"""The small library every ipshare service builds on."""

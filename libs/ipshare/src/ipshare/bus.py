@@ -1,0 +1,115 @@
+"""Kafka clients configured from settings, so the same code runs on Apache Kafka and tansu."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from ipshare.settings import BusSettings
+
+
+def topic_of(service: str) -> str:
+    """The topic a service publishes its events on, e.g. `ipshare.ip-registry.v1`."""
+    return f"ipshare.{service}.v1"
+
+
+def dead_letter_topic_of(service: str) -> str:
+    """Where a service's consumers put messages they cannot decode."""
+    return f"ipshare.{service}.dead-letter.v1"
+
+
+def producer(settings: BusSettings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        linger_ms=5,
+        max_request_size=settings.max_message_bytes + 64_000,
+    )
+
+
+def consumer(settings: BusSettings, group_id: str | None, *topics: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        max_poll_records=5000,
+    )
+
+
+async def ensure_topics(settings: BusSettings, topics: Iterable[str]) -> None:
+    """Create topics explicitly (auto-created ones get the broker's default partitions)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)
+            for name in topics
+            if name not in existing
+        ]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another service created it first
+                await admin.create_topics(wanted)
+    finally:
+        await admin.close()
+
+
+async def broker_ready(bootstrap_servers: str) -> bool:
+    """True when the broker answers a real Kafka request (a metadata listing)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except (TimeoutError, KafkaConnectionError, OSError):
+        return False
+    finally:
+        await admin.close()
+
+
+async def read_from_beginning(
+    settings: BusSettings, topics: Iterable[str], *, batch: int = 10_000, idle_seconds: float = 5.0
+) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """Every message on `topics` up to the end as it stands now, in batches, without a consumer group.
+
+    "The end" is each partition's high watermark from fetch responses (tansu undercounts
+    `end_offsets`); a partition that never reports one counts as drained after `idle_seconds`.
+    """
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    await reader.start()
+    try:
+        await reader.topics()  # loads the metadata
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in sorted(reader.partitions_for_topic(topic) or ())
+        ]
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        idle_since = time.monotonic()
+        while partitions:
+            records = await reader.getmany(timeout_ms=200, max_records=batch)
+            found = [r for rs in records.values() for r in rs]
+            if found:
+                idle_since = time.monotonic()
+                yield found
+            if await _drained(reader, partitions) or time.monotonic() - idle_since > idle_seconds:
+                break
+    finally:
+        await reader.stop()
+
+
+async def _drained(reader: AIOKafkaConsumer, partitions: list[TopicPartition]) -> bool:
+    for tp in partitions:
+        highwater = reader.highwater(tp)
+        if highwater is None or await reader.position(tp) < highwater:
+            return False
+    return True

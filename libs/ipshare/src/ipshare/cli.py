@@ -1,0 +1,70 @@
+"""`ipshare`: tokens for local use, and the whole stack on this machine (up, down, demo)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ipshare.auth import Role, issue_token
+from ipshare.embedded import StartError
+from ipshare.settings import AuthSettings
+from ipshare.stack import Stack, StackSettings, stop_detached
+
+app = typer.Typer(help="ipshare: tech-transfer services of a manufacturing innovation center.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="member, finance, auditor, incubator or admin")],
+    member: Annotated[str | None, typer.Option(help="the member id (required for --role member)")] = None,
+) -> None:
+    """Print a bearer token signed with JWT_SECRET, for local use."""
+    member_id = uuid.UUID(member) if member else None
+    if role is Role.MEMBER and member_id is None:
+        raise typer.BadParameter("--member is required with --role member")
+    typer.echo(issue_token(AuthSettings(), role, member_id))
+
+
+@app.command()
+def up() -> None:
+    """Start PostgreSQL, the broker and the four services, and leave them running."""
+    settings = StackSettings()
+    try:
+        Stack(settings, detached=True).start()
+    except StartError as exc:
+        console.print(f"[red]could not start:[/] {exc}")
+        raise typer.Exit(1) from exc
+    for service in settings.services():
+        console.print(
+            f"{service.name:18} {service.base_url}  (docs {service.base_url}/docs, gRPC :{service.grpc_port})"
+        )
+    console.print("stop with `make down` (or `ipshare down`)")
+
+
+@app.command()
+def down() -> None:
+    """Stop a stack started with `ipshare up`."""
+    if not stop_detached(StackSettings()):
+        console.print("no running stack found")
+
+
+@app.command()
+def demo() -> None:
+    """Start everything, drive one revenue flow through the public APIs, print the payouts, stop."""
+    from ipshare.demo import run_demo
+
+    # Its own databases, dropped first: the demo starts from nothing and leaves `up`'s data alone.
+    settings = StackSettings(database_prefix="ipshare_demo")
+    stack = Stack(settings)
+    with console.status("starting PostgreSQL, the broker and four services..."):
+        stack.start(fresh=True)
+    try:
+        ok = run_demo(settings, Console())
+    finally:
+        with console.status("stopping..."):
+            stack.stop()
+    raise typer.Exit(0 if ok else 1)

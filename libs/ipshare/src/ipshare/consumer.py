@@ -1,0 +1,158 @@
+"""Consumers: apply other services' events to a projection, exactly once in effect.
+
+Messages are read in batches with a consumer group and manual commits. Each
+batch is applied in one database transaction together with the highest log
+position applied per (topic, partition); a redelivered event is at or below
+that mark and changes nothing. The Kafka offset is committed only after the
+database commit. A message that cannot be decoded goes to the dead-letter
+topic with the reason, and the consumer goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from google.protobuf.message import Message
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ipshare.envelope import PayloadDecoder, UndecodableEvent, decode_envelope
+from ipshare.observability import CONSUMER_LAG, DEAD_LETTERED, EVENTS_APPLIED, log
+from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+
+consumer_metadata = MetaData()
+applied_marks = Table(
+    "consumer_applied_marks",
+    consumer_metadata,
+    Column("consumer", String, primary_key=True),
+    Column("topic", String, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    envelope: EventEnvelope
+    payload: Message
+
+
+class Projection(Protocol):
+    """What a consumer feeds: a name (its consumer group), its topics and a batch handler."""
+
+    name: str
+    topics: Sequence[str]
+    decoder: PayloadDecoder
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[InboundEvent]) -> None:
+        """Apply events (already deduplicated) inside the caller's transaction."""
+
+
+class Consumer:
+    def __init__(
+        self,
+        projection: Projection,
+        kafka: AIOKafkaConsumer,
+        dead_letters: AIOKafkaProducer,
+        dead_letter_topic: str,
+        engine: AsyncEngine,
+    ) -> None:
+        self.projection = projection
+        self.kafka = kafka
+        self.dead_letters = dead_letters
+        self.dead_letter_topic = dead_letter_topic
+        self.engine = engine
+
+    async def prepare(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(consumer_metadata.create_all)
+
+    async def run(self) -> None:
+        await self.prepare()
+        while True:
+            batches = await self.kafka.getmany(timeout_ms=500, max_records=5000)
+            for tp, records in batches.items():
+                try:
+                    await self.handle(tp, records)
+                except Exception:
+                    # Nothing of this batch is committed: read it again after the restart.
+                    self.kafka.seek(tp, records[0].offset)
+                    raise
+
+    async def handle(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        events: list[InboundEvent] = []
+        for record in records:
+            try:
+                envelope = decode_envelope(record.value)
+                if self.projection.decoder.knows(envelope.type):
+                    events.append(InboundEvent(envelope, self.projection.decoder.decode(envelope)))
+            except UndecodableEvent as exc:
+                await self.dead_letter(record, str(exc))
+        applied = await self.apply(tp, events)
+        await self.kafka.commit({tp: records[-1].offset + 1})
+        EVENTS_APPLIED.labels(self.projection.name, tp.topic).inc(applied)
+        highwater = self.kafka.highwater(tp)
+        if highwater is not None:
+            CONSUMER_LAG.labels(self.projection.name, tp.topic, str(tp.partition)).set(
+                max(0, highwater - records[-1].offset - 1)
+            )
+
+    async def apply(self, tp: TopicPartition, events: Sequence[InboundEvent]) -> int:
+        if not events:
+            return 0
+        key = {"consumer": self.projection.name, "topic": tp.topic, "partition": tp.partition}
+        async with self.engine.begin() as conn:
+            mark = await conn.scalar(
+                select(applied_marks.c.position)
+                .where(*(applied_marks.c[k] == v for k, v in key.items()))
+                .with_for_update()
+            )
+            fresh, top = _after_mark(events, mark or 0)
+            if not fresh:
+                return 0
+            await self.projection.apply(conn, fresh)
+            upsert = insert(applied_marks).values(**key, position=top)
+            await conn.execute(
+                upsert.on_conflict_do_update(index_elements=list(key), set_={"position": upsert.excluded.position})
+            )
+        return len(fresh)
+
+    async def dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        headers = [
+            ("reason", reason.encode()),
+            ("source_topic", record.topic.encode()),
+            ("source_partition", str(record.partition).encode()),
+            ("source_offset", str(record.offset).encode()),
+        ]
+        await self.dead_letters.send_and_wait(
+            self.dead_letter_topic, value=record.value, key=record.key, headers=headers
+        )
+        DEAD_LETTERED.labels(self.projection.name, record.topic).inc()
+        log.warning("dead-lettered a message", topic=record.topic, offset=record.offset, reason=reason)
+
+
+def _after_mark(events: Sequence[InboundEvent], mark: int) -> tuple[list[InboundEvent], int]:
+    """Events past the mark; within a partition a re-sent event never lies past one seen before it."""
+    fresh = []
+    for inbound in events:
+        if inbound.envelope.position > mark:
+            fresh.append(inbound)
+            mark = inbound.envelope.position
+    return fresh, mark
+
+
+async def run_forever(consumer: Consumer) -> None:
+    """Run a consumer, restarting its loop after unexpected errors (logged, never swallowed silently)."""
+    while True:
+        try:
+            await consumer.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("consumer failed; restarting", consumer=consumer.projection.name)
+            await asyncio.sleep(1.0)

@@ -1,0 +1,58 @@
+"""The service's own PostgreSQL database, through SQLAlchemy async on asyncpg."""
+
+from __future__ import annotations
+
+import contextlib
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """`postgresql://...` as SQLAlchemy's asyncpg dialect spells it."""
+    scheme, rest = database_url.split("://", 1)
+    return f"postgresql+asyncpg://{rest}" if scheme in ("postgres", "postgresql") else database_url
+
+
+def with_database(database_url: str, name: str) -> str:
+    """The same server URL pointing at another database."""
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_name(database_url: str) -> str:
+    return urlsplit(database_url).path.lstrip("/") or "postgres"
+
+
+async def ensure_database(database_url: str) -> None:
+    """Create the database named in the URL if it does not exist yet."""
+    name = database_name(database_url)
+    conn = await asyncpg.connect(with_database(database_url, "postgres"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # another process created it first
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(database_url: str) -> None:
+    """Drop the database named in the URL, closing its connections (a demo starts from nothing)."""
+    conn = await asyncpg.connect(with_database(database_url, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(database_url)}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def open_engine(database_url: str, *metadata: MetaData) -> AsyncEngine:
+    """An engine on the service's database, with the given tables created if missing."""
+    await ensure_database(database_url)
+    engine = create_async_engine(sqlalchemy_url(database_url), pool_size=10, max_overflow=10)
+    async with engine.begin() as conn:
+        for tables in metadata:
+            await conn.run_sync(tables.create_all)
+    return engine

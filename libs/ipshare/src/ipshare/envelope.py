@@ -1,0 +1,133 @@
+"""The envelope codec: stored domain events <-> protobuf envelopes on the bus.
+
+The stored event's topic is a Python class path and must never reach the wire;
+an `EventCatalog` maps each domain event class to its protobuf payload, whose
+full name (`ipshare.ipregistry.v1.AssetRegistered`) is the versioned type name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from eventsourcing.domain import DomainEventProtocol
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+
+from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+
+EVENT_ID_NAMESPACE = uuid.UUID("5b0f1c2e-8d7a-4c39-9e51-2f4f6b0a9d13")
+# Attributes every eventsourcing event has; the envelope carries them instead.
+_ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+class UndecodableEvent(ValueError):
+    """A message on the bus that is not an envelope we can read."""
+
+
+def event_id(source: str, aggregate_id: uuid.UUID | str, version: int) -> str:
+    """Deterministic: the same stored event always gets the same id."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{source}/{aggregate_id}/{version}"))
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values for protobuf's json_format (ids and dates as strings)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return value
+
+
+class EventCatalog:
+    """Which domain events a service publishes, and as what payload type."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._payloads: dict[type, type[Message]] = {}
+
+    def register(self, event_class: type, payload: type[Message]) -> None:
+        self._payloads[event_class] = payload
+
+    def register_all(self, pairs: Iterable[tuple[type, type[Message]]]) -> None:
+        for event_class, payload in pairs:
+            self.register(event_class, payload)
+
+    def publishes(self, event: object) -> bool:
+        return type(event) in self._payloads
+
+    def payload_types(self) -> list[type[Message]]:
+        return list(self._payloads.values())
+
+    def payload(self, event: object) -> Message:
+        message_class = self._payloads[type(event)]
+        state = {k: v for k, v in vars(event).items() if k not in _ENVELOPE_FIELDS}
+        return json_format.ParseDict(jsonable(state), message_class())
+
+    def envelope(self, position: int, event: DomainEventProtocol[uuid.UUID], meta: Mapping[str, str]) -> EventEnvelope:
+        payload = self.payload(event)
+        envelope = EventEnvelope(
+            event_id=event_id(self.source, event.originator_id, event.originator_version),
+            source=self.source,
+            type=payload.DESCRIPTOR.full_name,
+            aggregate_id=str(event.originator_id),
+            aggregate_version=event.originator_version,
+            position=position,
+            effective_date=_effective_date(event),
+            principal=meta.get("principal", ""),
+            correlation_id=meta.get("correlation_id", ""),
+            causation_id=meta.get("causation_id", ""),
+        )
+        occurred_at: datetime = getattr(event, "timestamp")  # noqa: B009 -- every aggregate event has one; the protocol does not say so
+        envelope.occurred_at.FromDatetime(occurred_at)
+        envelope.payload.Pack(payload)
+        return envelope
+
+
+def _effective_date(event: object) -> str:
+    value = getattr(event, "effective_date", None)
+    return value.isoformat() if isinstance(value, date) else str(value or "")
+
+
+def decode_envelope(data: bytes | None) -> EventEnvelope:
+    if not data:
+        raise UndecodableEvent("empty message")
+    envelope = EventEnvelope()
+    try:
+        envelope.ParseFromString(data)
+    except DecodeError as exc:
+        raise UndecodableEvent(f"not an EventEnvelope: {exc}") from exc
+    if not envelope.event_id or not envelope.type or not envelope.source:
+        raise UndecodableEvent("envelope lacks event_id, type or source")
+    return envelope
+
+
+class PayloadDecoder:
+    """Unpacks envelope payloads into their typed protobuf messages."""
+
+    def __init__(self, payload_types: Iterable[type[Message]]) -> None:
+        self._types = {t.DESCRIPTOR.full_name: t for t in payload_types}
+
+    def knows(self, type_name: str) -> bool:
+        return type_name in self._types
+
+    def decode(self, envelope: EventEnvelope) -> Message:
+        message_class = self._types.get(envelope.type)
+        if message_class is None:
+            raise UndecodableEvent(f"unknown event type {envelope.type!r}")
+        message = message_class()
+        if not envelope.payload.Unpack(message):
+            raise UndecodableEvent(f"payload is not a {envelope.type}")
+        return message

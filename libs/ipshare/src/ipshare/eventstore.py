@@ -1,0 +1,160 @@
+"""The event store every service records its facts in (eventsourcing on PostgreSQL).
+
+Each stored event also carries who did it and why (principal, correlation and
+causation ids). That metadata belongs to the application, not the domain, so a
+mapper adds it on the way in and takes it off on the way out; the relay reads it
+back to fill the envelope.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    Notification,
+    StoredEvent,
+    Transcoding,
+)
+from eventsourcing.utils import get_topic
+
+from ipshare.auth import SYSTEM, Principal
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """Who issued a command, and the request it belongs to."""
+
+    principal: Principal = SYSTEM
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    causation_id: str = ""
+
+    def as_metadata(self) -> dict[str, str]:
+        return {
+            "principal": str(self.principal),
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+        }
+
+
+_recording: ContextVar[CommandContext | None] = ContextVar("ipshare_recording", default=None)
+META_KEY = "_meta"
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class MetadataMapper(Mapper[uuid.UUID]):
+    """Stores the current command's metadata beside each event's own state."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[uuid.UUID]) -> StoredEvent:
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        context = _recording.get()
+        if context is not None:
+            state[META_KEY] = context.as_metadata()
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=get_topic(type(domain_event)),
+            state=self.transcoder.encode(state),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[uuid.UUID]:
+        return self.decode(stored_event)[0]
+
+    def decode(self, stored_event: StoredEvent) -> tuple[DomainEventProtocol[uuid.UUID], dict[str, str]]:
+        """The domain event and the metadata stored with it."""
+        domain_event = super().to_domain_event(stored_event)
+        meta: dict[str, str] = domain_event.__dict__.pop(META_KEY, None) or {}
+        return domain_event, meta
+
+
+def persistence_env(database_url: str | None) -> dict[str, str]:
+    """eventsourcing settings for a PostgreSQL URL, or the in-memory store when None."""
+    if not database_url:
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    url = urlsplit(database_url)
+    query = parse_qs(url.query)
+    host = query.get("host", [url.hostname or "127.0.0.1"])[0]
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": host,
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "CREATE_TABLE": "y",
+    }
+
+
+class ServiceApplication(Application[uuid.UUID]):
+    """Base of each service's eventsourcing Application.
+
+    Use cases call `self.record(context, *aggregates)` rather than `save`, so
+    every stored event carries its metadata. Listeners are told after each save
+    (the relay uses this to publish without waiting for its next poll).
+    """
+
+    source: ClassVar[str] = "ipshare"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._listeners: list[Callable[[], None]] = []
+
+    def construct_mapper(self) -> Mapper[uuid.UUID]:
+        return MetadataMapper(transcoder=self.construct_transcoder())
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    @property
+    def metadata_mapper(self) -> MetadataMapper:
+        assert isinstance(self.mapper, MetadataMapper)
+        return self.mapper
+
+    def record(self, context: CommandContext, *aggregates: Any) -> None:
+        with recording(context):
+            self.save(*aggregates)
+        for listener in self._listeners:
+            listener()
+
+    def on_recorded(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def notifications_after(self, position: int, limit: int) -> list[Notification]:
+        return list(self.recorder.select_notifications(position, limit, inclusive_of_start=False))
+
+
+@contextlib.contextmanager
+def recording(context: CommandContext) -> Iterator[None]:
+    token = _recording.set(context)
+    try:
+        yield
+    finally:
+        _recording.reset(token)

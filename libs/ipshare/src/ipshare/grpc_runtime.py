@@ -1,0 +1,88 @@
+"""gRPC plumbing every service shares: bearer-token auth, the standard health service,
+domain errors as status codes, and authenticated channels to other services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ipshare.auth import AuthError, Principal, Role, issue_token, read_token
+from ipshare.errors import DomainError
+from ipshare.settings import AuthSettings
+
+STATUS_OF = {
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.FAILED_PRECONDITION,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    412: grpc.StatusCode.ABORTED,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+}
+PRINCIPAL_KEY = "ipshare-principal"
+_OPEN_METHODS = ("/grpc.health.v1.Health/",)
+
+
+class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Rejects calls without a valid bearer token (the health service stays open)."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        if details.method.startswith(_OPEN_METHODS):
+            return await continuation(details)
+        metadata = dict(details.invocation_metadata or ())
+        header = str(metadata.get("authorization", ""))
+        try:
+            if not header.lower().startswith("bearer "):
+                raise AuthError("missing authorization: Bearer metadata")
+            read_token(self.settings, header[7:])
+        except AuthError as exc:
+            return _deny(str(exc))
+        return await continuation(details)
+
+
+def _deny(message: str) -> grpc.RpcMethodHandler[Any, Any]:
+    async def abort(_: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    return grpc.unary_unary_rpc_method_handler(abort)
+
+
+def caller(context: grpc.aio.ServicerContext[Any, Any], settings: AuthSettings) -> Principal:
+    """The principal of an authenticated call (the interceptor already checked the token)."""
+    metadata = dict(context.invocation_metadata() or ())
+    return read_token(settings, str(metadata["authorization"])[7:])
+
+
+async def abort_for(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> None:
+    await context.abort(STATUS_OF.get(error.status, grpc.StatusCode.UNKNOWN), error.message)
+
+
+def create_server(settings: AuthSettings) -> tuple[grpc.aio.Server, health_aio.HealthServicer]:
+    server = grpc.aio.server(interceptors=[BearerAuthInterceptor(settings)])
+    health_servicer = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    return server, health_servicer
+
+
+async def set_serving(health_servicer: health_aio.HealthServicer, names: list[str], serving: bool) -> None:
+    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+    for name in ["", *names]:
+        await health_servicer.set(name, status)
+
+
+def service_channel(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address)
+
+
+def service_credentials(settings: AuthSettings, service: str) -> list[tuple[str, str]]:
+    """Call metadata for one service acting on its own behalf towards another."""
+    return [("authorization", f"Bearer {issue_token(settings, Role.SERVICE, subject=service)}")]

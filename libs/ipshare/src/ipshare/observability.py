@@ -1,0 +1,45 @@
+"""Structured JSON logs carrying the correlation id, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter("ipshare_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+REQUEST_SECONDS = Histogram("ipshare_http_request_seconds", "HTTP request latency", ["service", "route"])
+EVENTS_PUBLISHED = Counter("ipshare_relay_events_published_total", "Events the relay published", ["service"])
+RELAY_LAG = Gauge("ipshare_relay_lag_events", "Stored events not yet published", ["service"])
+EVENTS_APPLIED = Counter("ipshare_consumer_events_applied_total", "Events applied", ["consumer", "topic"])
+CONSUMER_LAG = Gauge(
+    "ipshare_consumer_lag_messages", "Messages behind the partition end", ["consumer", "topic", "partition"]
+)
+DEAD_LETTERED = Counter(
+    "ipshare_consumer_dead_lettered_total", "Messages sent to the dead-letter topic", ["consumer", "topic"]
+)
+
+
+def configure_logging(service: str, level: str = "INFO", json_lines: bool = True) -> None:
+    """One JSON object per line on stderr; bound context (correlation_id) is merged in."""
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+log = structlog.get_logger()

@@ -1,0 +1,158 @@
+"""One service process: HTTP API, gRPC server, relay and consumers on one event loop.
+
+A service describes itself with a `ServiceSpec`; `serve(spec)` wires the shared
+parts (database, event store, topics, relay, consumers, servers), runs them
+until SIGTERM or SIGINT, and shuts down in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import grpc
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ipshare import bus
+from ipshare.consumer import Consumer, Projection, consumer_metadata, run_forever
+from ipshare.database import open_engine
+from ipshare.envelope import EventCatalog
+from ipshare.eventstore import ServiceApplication, persistence_env
+from ipshare.grpc_runtime import create_server, set_serving
+from ipshare.idempotency import idempotency_metadata, install_idempotency
+from ipshare.observability import configure_logging, log
+from ipshare.relay import Relay, relay_metadata
+from ipshare.settings import ServiceSettings
+from ipshare.web import application_api
+
+AppT = TypeVar("AppT", bound=ServiceApplication)
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+@dataclass
+class ServiceSpec(Generic[AppT, SettingsT]):
+    """What a service contributes; everything else is shared."""
+
+    name: str
+    settings: SettingsT
+    application: Callable[[dict[str, str]], AppT]
+    catalog: EventCatalog
+    http: Callable[[Runtime[AppT, SettingsT]], FastAPI]
+    metadata: MetaData = field(default_factory=MetaData)
+    grpc: Callable[[Runtime[AppT, SettingsT], grpc.aio.Server], list[str]] | None = None
+    projections: Callable[[Runtime[AppT, SettingsT]], Sequence[Projection]] = lambda _: ()
+
+
+class Runtime(Generic[AppT, SettingsT]):
+    """The wired dependencies of a running service, handed to its entrypoints."""
+
+    def __init__(self, spec: ServiceSpec[AppT, SettingsT]) -> None:
+        self.spec = spec
+        self.settings: SettingsT = spec.settings
+        self.topic = bus.topic_of(spec.name)
+        self._app: AppT | None = None
+        self._engine: AsyncEngine | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.consumers: list[Consumer] = []
+        self.relay: Relay | None = None
+
+    @property
+    def app(self) -> AppT:
+        assert self._app is not None, "runtime not started"
+        return self._app
+
+    @property
+    def engine(self) -> AsyncEngine:
+        assert self._engine is not None, "runtime not started"
+        return self._engine
+
+    async def database_ready(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def broker_ready(self) -> bool:
+        return await bus.broker_ready(self.settings.kafka_bootstrap_servers)
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._engine = await open_engine(
+            settings.database_url, self.spec.metadata, relay_metadata, consumer_metadata, idempotency_metadata
+        )
+        self._app = await asyncio.to_thread(self.spec.application, persistence_env(settings.database_url))
+        dead_letters = bus.dead_letter_topic_of(self.spec.name)
+        await bus.ensure_topics(settings, [self.topic, dead_letters])
+        self._producer = bus.producer(settings)
+        await self._producer.start()
+        self.relay = Relay(
+            self.app, self.spec.catalog, self._producer, self.engine, self.topic,
+            batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
+            max_message_bytes=settings.max_message_bytes,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        relay = self.relay
+        self.app.on_recorded(lambda: relay.wake_threadsafe(loop))
+        for projection in self.spec.projections(self):
+            await bus.ensure_topics(settings, projection.topics)
+            kafka = bus.consumer(settings, f"{self.spec.name}.{projection.name}", *projection.topics)
+            await kafka.start()
+            self.consumers.append(Consumer(projection, kafka, self._producer, dead_letters, self.engine))
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            await consumer.kafka.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._app is not None:
+            self._app.close()
+        if self._engine is not None:
+            await self._engine.dispose()
+
+
+def http_api(runtime: Runtime[AppT, SettingsT], *routers: APIRouter) -> FastAPI:
+    """The service's HTTP API with health checks on its database and broker, and idempotency keys."""
+    checks = {"database": runtime.database_ready, "broker": runtime.broker_ready}
+    api = application_api(runtime.spec.name, runtime.settings, lambda: runtime.app, routers, checks)
+    install_idempotency(api, lambda: runtime.engine)
+    return api
+
+
+async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
+    settings = spec.settings
+    configure_logging(spec.name, settings.log_level, settings.log_json)
+    runtime = Runtime(spec)
+    await runtime.start()
+    grpc_server, health = create_server(settings)
+    grpc_names = spec.grpc(runtime, grpc_server) if spec.grpc else []
+    grpc_server.add_insecure_port(f"{settings.http_host}:{settings.grpc_port}")
+    await grpc_server.start()
+    await set_serving(health, grpc_names, True)
+    http = uvicorn.Server(
+        uvicorn.Config(spec.http(runtime), host=settings.http_host, port=settings.http_port, log_config=None,
+                       access_log=False, lifespan="off")
+    )  # fmt: skip
+    assert runtime.relay is not None
+    workers = [asyncio.create_task(runtime.relay.run(), name="relay")]
+    workers += [asyncio.create_task(run_forever(c), name=f"consumer:{c.projection.name}") for c in runtime.consumers]
+    # uvicorn takes SIGTERM/SIGINT while it serves and re-raises it when done; this
+    # handler then absorbs it so the orderly shutdown below can run.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: None)
+    log.info("service started", http_port=settings.http_port, grpc_port=settings.grpc_port, topic=runtime.topic)
+    await http.serve()
+    log.info("service stopping")
+    await set_serving(health, grpc_names, False)
+    await grpc_server.stop(grace=2)
+    for worker in workers:
+        worker.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+    await runtime.stop()
+    log.info("service stopped")

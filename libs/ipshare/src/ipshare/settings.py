@@ -1,0 +1,62 @@
+"""Settings read from the environment, documented in one place.
+
+Every setting is an environment variable of the same name in upper case
+(`HTTP_PORT`, `KAFKA_BOOTSTRAP_SERVERS`, ...). `docs/settings.md` lists them.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "ipshare-local-development-secret-change-me"
+
+
+class AuthSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    jwt_secret: str = Field(DEV_JWT_SECRET, min_length=32, description="HMAC key signing bearer tokens")
+    jwt_issuer: str = "ipshare"
+    jwt_ttl_seconds: int = 8 * 3600
+
+
+class BusSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_enable_idempotence: bool = Field(
+        False, description="Idempotent producer; on for Apache Kafka, off for brokers that lack InitProducerId"
+    )
+    topic_partitions: int = Field(3, ge=1, description="Partitions of each topic created at start-up")
+    topic_replication_factor: int = Field(1, ge=1)
+    max_message_bytes: int = Field(1_000_000, description="Largest envelope the relay will publish")
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 2000
+
+
+class ServiceSettings(AuthSettings, BusSettings):
+    """What every service process reads; services subclass it for their own."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        description="This service's own database; created at start-up if missing",
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    grpc_port: int = 50050
+    relay_poll_seconds: float = Field(0.2, gt=0, description="How often the relay looks for new events")
+    relay_batch_size: int = Field(1000, ge=1)
+    snapshot_interval: int = Field(100, ge=0, description="Snapshot an aggregate every N events (0: never)")
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Where the other services are (gRPC for calls between services, HTTP for people).
+    ip_registry_grpc_address: str = "127.0.0.1:50051"
+    commercialization_grpc_address: str = "127.0.0.1:50052"
+    incubation_grpc_address: str = "127.0.0.1:50053"
+    revenue_share_grpc_address: str = "127.0.0.1:50054"
+    ip_registry_url: str = "http://127.0.0.1:8001"
+    commercialization_url: str = "http://127.0.0.1:8002"
+    incubation_url: str = "http://127.0.0.1:8003"
+    revenue_share_url: str = "http://127.0.0.1:8004"

@@ -1,0 +1,226 @@
+"""The whole stack on one machine: PostgreSQL, the broker and the four services as processes.
+
+PostgreSQL is `DATABASE_URL` when set, else an embedded server whose data lives
+in the state folder; the broker is `KAFKA_BOOTSTRAP_SERVERS` when set, else an
+embedded tansu. Each service gets its own database (`ipshare_<service package>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ipshare.database import drop_database, with_database
+from ipshare.embedded import Broker, StartError, start_postgres, stop_postgres
+from ipshare.settings import DEV_JWT_SECRET
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    name: str
+    package: str
+    http_port: int
+    grpc_port: int
+
+    @property
+    def env_prefix(self) -> str:
+        return self.name.upper().replace("-", "_")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+class StackSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str | None = Field(None, description="PostgreSQL server; unset: embedded")
+    kafka_bootstrap_servers: str | None = Field(None, description="Kafka brokers; unset: embedded tansu")
+    state_dir: Path = Field(Path(".ipshare"), description="Embedded data, logs and the stack's pid file")
+    embedded_kafka_port: int = 9092
+    database_prefix: str = Field("ipshare", description="Each service's database is <prefix>_<service package>")
+    ip_registry_http_port: int = 8001
+    commercialization_http_port: int = 8002
+    incubation_http_port: int = 8003
+    revenue_share_http_port: int = 8004
+    ip_registry_grpc_port: int = 50051
+    commercialization_grpc_port: int = 50052
+    incubation_grpc_port: int = 50053
+    revenue_share_grpc_port: int = 50054
+    jwt_secret: str = DEV_JWT_SECRET
+
+    def services(self) -> list[ServiceProcess]:
+        return [
+            ServiceProcess("ip-registry", "ip_registry", self.ip_registry_http_port, self.ip_registry_grpc_port),
+            ServiceProcess("commercialization", "commercialization", self.commercialization_http_port,
+                           self.commercialization_grpc_port),
+            ServiceProcess("incubation", "incubation", self.incubation_http_port, self.incubation_grpc_port),
+            ServiceProcess("revenue-share", "revenue_share", self.revenue_share_http_port,
+                           self.revenue_share_grpc_port),
+        ]  # fmt: skip
+
+
+class Stack:
+    """Starts and stops the stack; `detached` leaves it running for `ipshare down`."""
+
+    def __init__(self, settings: StackSettings, *, detached: bool = False) -> None:
+        self.settings = settings
+        self.detached = detached
+        self.state_dir = settings.state_dir.resolve()
+        self.logs = self.state_dir / "logs"
+        self.broker: Broker | None = None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.database_url = ""
+        self.bootstrap_servers = ""
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    def start(self, *, fresh: bool = False) -> None:
+        """Start everything; `fresh` first drops the services' databases (the demo starts from nothing)."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        if self.pid_file.exists():
+            raise StartError(f"a stack seems to be running ({self.pid_file}); run `ipshare down` first")
+        try:
+            self.database_url = self.settings.database_url or start_postgres(
+                self.state_dir / "pgdata", keep_running=True
+            )
+            if fresh:
+                for service in self.settings.services():
+                    asyncio.run(drop_database(self.service_database(service)))
+            self.bootstrap_servers = self.settings.kafka_bootstrap_servers or self._start_broker()
+            for service in self.settings.services():
+                self.processes[service.name] = self._spawn(service)
+            self._write_pid_file()
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_broker(self) -> str:
+        self.broker = Broker(self.settings.embedded_kafka_port, self.logs / "broker.log")
+        return self.broker.start()
+
+    def service_database(self, service: ServiceProcess) -> str:
+        return with_database(self.database_url, f"{self.settings.database_prefix}_{service.package}")
+
+    def service_env(self, service: ServiceProcess) -> dict[str, str]:
+        """The settings this stack gives a service (on top of the caller's environment)."""
+        env = {
+            "DATABASE_URL": self.service_database(service),
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "HTTP_PORT": str(service.http_port),
+            "GRPC_PORT": str(service.grpc_port),
+            "JWT_SECRET": self.settings.jwt_secret,
+        }
+        for other in self.settings.services():
+            env[f"{other.env_prefix}_GRPC_ADDRESS"] = f"127.0.0.1:{other.grpc_port}"
+            env[f"{other.env_prefix}_URL"] = other.base_url
+        return env
+
+    def _spawn(self, service: ServiceProcess) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{service.name}.log", "ab")  # noqa: SIM115 - the child owns it
+        return subprocess.Popen(
+            [sys.executable, "-m", f"{service.package}.entrypoints.main"],
+            env={**os.environ, **self.service_env(service)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=self.detached,
+        )
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {s.name: s for s in self.settings.services()}
+        while pending and time.monotonic() < deadline:
+            for name, service in list(pending.items()):
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise StartError(f"{name} exited with status {process.returncode}; see {self.logs / name}.log")
+                try:
+                    if httpx.get(f"{service.base_url}/healthz", timeout=1.0).status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        if pending:
+            raise StartError(f"not healthy in {timeout:.0f} s: {', '.join(pending)}; see {self.logs}")
+
+    def _write_pid_file(self) -> None:
+        state = {
+            "services": {name: p.pid for name, p in self.processes.items()},
+            "broker_pid": self.broker.process.pid if self.broker and self.broker.process else None,
+            "embedded_postgres": self.settings.database_url is None,
+        }
+        self.pid_file.write_text(json.dumps(state, indent=2))
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.broker:
+            self.broker.stop()
+        if self.settings.database_url is None:
+            stop_postgres(self.state_dir / "pgdata")
+        self.pid_file.unlink(missing_ok=True)
+
+
+def stop_detached(settings: StackSettings) -> bool:
+    """Stop a stack started by `ipshare up`; False when none is running."""
+    state_dir = settings.state_dir.resolve()
+    pid_file = state_dir / "stack.json"
+    if not pid_file.exists():
+        return False
+    state = json.loads(pid_file.read_text())
+    pids = [*state["services"].values()]
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    _wait_gone(pids, 20)
+    if state.get("broker_pid"):
+        _signal(state["broker_pid"], signal.SIGTERM)
+        _wait_gone([state["broker_pid"]], 10)
+    if state.get("embedded_postgres"):
+        stop_postgres(state_dir / "pgdata")
+    pid_file.unlink()
+    return True
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if _alive(pid)]
+        if not alive:
+            return
+        time.sleep(0.1)
+    for pid in pids:
+        _signal(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

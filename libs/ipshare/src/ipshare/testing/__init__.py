@@ -1,0 +1,1 @@
+"""Test fixtures for the real PostgreSQL and broker (a pytest plugin, loaded automatically)."""

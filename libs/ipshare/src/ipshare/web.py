@@ -1,0 +1,187 @@
+"""What every service's HTTP API shares: JSON errors, bearer auth, correlation ids, health, metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Any
+
+import structlog
+from eventsourcing.persistence import IntegrityError
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from ipshare.auth import AuthError, Principal, Role, read_token
+from ipshare.errors import DomainError, Forbidden
+from ipshare.eventstore import CommandContext
+from ipshare.observability import REQUEST_SECONDS, REQUESTS
+from ipshare.settings import AuthSettings
+
+CORRELATION_HEADER = "X-Correlation-ID"
+CAUSATION_HEADER = "X-Causation-ID"
+HealthCheck = Callable[[], Awaitable[bool]]
+
+
+def error_body(status: int, code: str, message: str, **details: Any) -> JSONResponse:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if details:
+        body["error"]["details"] = details
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc if part not in ("body", "query", "path", "header"))
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [{"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
+    fields = ", ".join(sorted({p["field"] or "body" for p in problems}))
+    return error_body(422, "invalid_request", f"invalid value for: {fields}", problems=problems)
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_body(exc.status, exc.code, exc.message, **_jsonable(exc.details))
+
+
+async def _concurrent_write(_: Request, exc: Exception) -> JSONResponse:
+    # Two writers loaded the same version; the event store's key let only one save.
+    return error_body(409, "concurrent_update", "the resource changed while this request ran; read it and retry")
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    response = error_body(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _auth_error(_: Request, exc: Exception) -> JSONResponse:
+    return error_body(401, "unauthorized", f"invalid bearer token: {exc}")
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v if isinstance(v, str | int | float | bool | list | dict | type(None)) else str(v)
+        for k, v in details.items()
+    }
+
+
+def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, HealthCheck], **kwargs: Any) -> FastAPI:
+    """A FastAPI app with the shared error bodies, middleware, `/healthz` and `/metrics`."""
+    api = FastAPI(title=f"ipshare {service}", **kwargs)
+    api.state.auth_settings = auth
+    api.add_exception_handler(RequestValidationError, _validation_error)
+    api.add_exception_handler(DomainError, _domain_error)
+    api.add_exception_handler(StarletteHTTPException, _http_error)
+    api.add_exception_handler(AuthError, _auth_error)
+    api.add_exception_handler(IntegrityError, _concurrent_write)
+
+    @api.middleware("http")
+    async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        request.state.correlation_id = correlation_id
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("correlation_id")
+        route = _route_template(request)
+        REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
+        REQUEST_SECONDS.labels(service, route).observe(time.perf_counter() - started)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        return response
+
+    @api.get("/healthz", tags=["operations"])
+    async def healthz() -> JSONResponse:
+        results = {name: await _safe(check) for name, check in health_checks.items()}
+        ready = all(results.values())
+        body = {
+            "status": "ok" if ready else "unavailable",
+            "checks": {k: "ok" if v else "failing" for k, v in results.items()},
+        }
+        return JSONResponse(status_code=200 if ready else 503, content=body)
+
+    @api.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return api
+
+
+def application_api(
+    service: str,
+    auth: AuthSettings,
+    application: Callable[[], object],
+    routers: Sequence[APIRouter],
+    health_checks: Mapping[str, HealthCheck] | None = None,
+) -> FastAPI:
+    """A service's API: its routers over `application()`, read by routes through `request.app.state`."""
+    api = create_api(service, auth, health_checks or {})
+    api.state.application = application
+    for router in routers:
+        api.include_router(router)
+    return api
+
+
+def _route_template(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+async def _safe(check: HealthCheck) -> bool:
+    try:
+        return await check()
+    except Exception:
+        return False
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise AuthError("missing Authorization: Bearer header")
+    return read_token(request.app.state.auth_settings, credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def command_context(request: Request, principal: CurrentPrincipal) -> CommandContext:
+    return CommandContext(
+        principal=principal,
+        correlation_id=request.state.correlation_id,
+        causation_id=request.headers.get(CAUSATION_HEADER, ""),
+    )
+
+
+CommandContextDep = Annotated[CommandContext, Depends(command_context)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting only the given roles (403 with a JSON body otherwise)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise Forbidden(f"role {principal.role.value} may not do this (allowed: {allowed})")
+        return principal
+
+    return check

@@ -1,0 +1,216 @@
+"""The relay and the consumer against the real PostgreSQL and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import date
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from eventsourcing.domain import Aggregate, event
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ipshare import bus
+from ipshare.auth import Principal, Role
+from ipshare.consumer import Consumer, InboundEvent
+from ipshare.database import open_engine
+from ipshare.envelope import EventCatalog, PayloadDecoder, decode_envelope, event_id
+from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
+from ipshare.relay import Relay
+from ipshare.settings import BusSettings
+from ipshare_contracts.incubation.v1.events_pb2 import SpinOffFounded
+
+pytestmark = pytest.mark.integration
+
+
+class SpinOff(Aggregate):
+    @event("Founded")
+    def __init__(self, name: str, asset_ids: list[str], founded_via: str, effective_date: date) -> None:
+        self.name = name
+
+
+class Incubator(ServiceApplication):
+    source = "test-incubation"
+
+    def found(self, ctx: CommandContext, name: str) -> uuid.UUID:
+        spin_off = SpinOff(name, [str(uuid.uuid4())], "license", date(2026, 3, 1))
+        self.record(ctx, spin_off)
+        return spin_off.id
+
+
+def catalog() -> EventCatalog:
+    c = EventCatalog("test-incubation")
+    c.register(SpinOff.Founded, SpinOffFounded)
+    return c
+
+
+projection_metadata = MetaData()
+founded = Table("founded", projection_metadata, Column("aggregate_id", String), Column("name", String),
+                Column("position", Integer))  # fmt: skip
+
+
+class FoundedProjection:
+    name = "founded"
+    decoder = PayloadDecoder([SpinOffFounded])
+
+    def __init__(self, topic: str) -> None:
+        self.topics = (topic,)
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[InboundEvent]) -> None:
+        rows = [{"aggregate_id": e.envelope.aggregate_id, "name": e.payload.name, "position": e.envelope.position}
+                for e in events]  # fmt: skip
+        await conn.execute(founded.insert(), rows)
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str) -> BusSettings:
+    return BusSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=3)
+
+
+@pytest.fixture
+async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = await open_engine(fresh_database, projection_metadata)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def app(fresh_database: str) -> AsyncIterator[Incubator]:
+    application = Incubator(env=persistence_env(fresh_database))
+    yield application
+    application.close()
+
+
+@pytest.fixture
+async def producer(settings: BusSettings) -> AsyncIterator[AIOKafkaProducer]:
+    p = bus.producer(settings)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def read_all(settings: BusSettings, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
+    """Read a topic from the beginning without a group (no join wait) until `expected` messages."""
+    consumer = bus.consumer(settings, None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        got: list[tuple[bytes, bytes]] = []
+        async with asyncio.timeout(15):
+            while len(got) < expected:
+                batches = await consumer.getmany(timeout_ms=200)
+                got += [(m.key, m.value) for records in batches.values() for m in records]
+        return got
+    finally:
+        await consumer.stop()
+
+
+async def test_relay_publishes_exactly_the_stored_events_with_their_metadata(
+    app: Incubator, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings
+) -> None:
+    topic = f"test.relay.{uuid.uuid4().hex[:8]}"
+    await bus.ensure_topics(settings, [topic])
+    ctx = CommandContext(Principal(Role.INCUBATOR, "ines"), correlation_id="corr-42")
+    ids = [app.found(ctx, f"spin-off {i}") for i in range(5)]
+    relay = Relay(app, catalog(), producer, engine, topic)
+    await relay.load_position()
+    assert await relay.publish_once() == 5
+    messages = await read_all(settings, topic, 5)
+    envelopes = sorted((decode_envelope(v) for _, v in messages), key=lambda e: e.position)
+    assert [e.position for e in envelopes] == [1, 2, 3, 4, 5]
+    assert [uuid.UUID(e.aggregate_id) for e in envelopes] == ids
+    assert all(key == decode_envelope(value).aggregate_id.encode() for key, value in messages)
+    first = envelopes[0]
+    assert first.event_id == event_id("test-incubation", ids[0], 1)
+    assert first.type == "ipshare.incubation.v1.SpinOffFounded"
+    assert (first.principal, first.correlation_id, first.effective_date) == ("incubator:ines", "corr-42", "2026-03-01")
+    payload = SpinOffFounded()
+    assert first.payload.Unpack(payload)
+    assert payload.name == "spin-off 0"
+
+    # A restarted relay resumes from the stored position: nothing is published twice.
+    restarted = Relay(app, catalog(), producer, engine, topic)
+    assert await restarted.load_position() == 5
+    assert await restarted.publish_once() == 0
+
+
+async def test_a_crash_before_the_position_is_stored_resends_and_the_consumer_applies_once(
+    app: Incubator, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings
+) -> None:
+    topic = f"test.redelivery.{uuid.uuid4().hex[:8]}"
+    await bus.ensure_topics(settings, [topic, f"{topic}.dlq"])
+    for i in range(4):
+        app.found(CommandContext(), f"s{i}")
+    relay = Relay(app, catalog(), producer, engine, topic)
+    await relay.load_position()
+    await relay.publish_once()
+    relay.position = 0  # as if the process died before storing the position
+    await relay.publish_once()
+    assert len(await read_all(settings, topic, 8)) == 8  # every event is on the topic twice
+
+    consumer = await start_consumer(settings, topic, engine, producer)
+    try:
+        await drain(consumer, 8)
+    finally:
+        await consumer.kafka.stop()
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(founded)) == 4
+
+
+async def test_an_undecodable_message_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
+    app: Incubator, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings
+) -> None:
+    topic = f"test.dlq.{uuid.uuid4().hex[:8]}"
+    await bus.ensure_topics(settings, [topic, f"{topic}.dlq"])
+    await producer.send_and_wait(topic, b"\xff\x00 not protobuf", key=b"k", partition=0)
+    app.found(CommandContext(), "after the garbage")
+    relay = Relay(app, catalog(), producer, engine, topic)
+    await relay.load_position()
+    await relay.publish_once()
+
+    consumer = await start_consumer(settings, topic, engine, producer)
+    try:
+        await drain(consumer, 2)
+    finally:
+        await consumer.kafka.stop()
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(founded.c.name)) == "after the garbage"
+    dead = bus.consumer(settings, None)
+    await dead.start()
+    try:
+        dead.assign([TopicPartition(f"{topic}.dlq", p) for p in range(3)])
+        await dead.seek_to_beginning()
+        async with asyncio.timeout(10):
+            records: list[object] = []
+            while not records:
+                records = [m for ms in (await dead.getmany(timeout_ms=200)).values() for m in ms]
+        [record] = records
+        headers = dict(record.headers)  # type: ignore[attr-defined]
+        assert b"not an EventEnvelope" in headers["reason"]
+        assert headers["source_topic"] == topic.encode()
+    finally:
+        await dead.stop()
+
+
+async def start_consumer(
+    settings: BusSettings, topic: str, engine: AsyncEngine, producer: AIOKafkaProducer
+) -> Consumer:
+    kafka: AIOKafkaConsumer = bus.consumer(settings, f"group-{uuid.uuid4().hex[:6]}", topic)
+    await kafka.start()
+    consumer = Consumer(FoundedProjection(topic), kafka, producer, f"{topic}.dlq", engine)
+    await consumer.prepare()
+    return consumer
+
+
+async def drain(consumer: Consumer, expected: int) -> None:
+    seen = 0
+    async with asyncio.timeout(20):
+        while seen < expected:
+            for tp, records in (await consumer.kafka.getmany(timeout_ms=300)).items():
+                await consumer.handle(tp, records)
+                seen += len(records)

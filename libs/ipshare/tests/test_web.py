@@ -1,0 +1,127 @@
+"""The shared HTTP behaviour: JSON errors, bearer auth, idempotency keys, If-Match."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import Depends, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ipshare.auth import Role, issue_token
+from ipshare.database import open_engine
+from ipshare.errors import Conflict
+from ipshare.idempotency import check_version, expected_version, idempotency_metadata, install_idempotency
+from ipshare.settings import AuthSettings
+from ipshare.web import CurrentPrincipal, create_api, require_roles
+
+SETTINGS = AuthSettings(jwt_secret="a-test-secret-long-enough-for-hs256-keys")
+
+
+class Widget(BaseModel):
+    name: str = Field(min_length=1)
+    size: int = Field(gt=0)
+
+
+@pytest.fixture
+async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = await open_engine(fresh_database, idempotency_metadata)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    api = create_api("test", SETTINGS, {"always": _ok})
+    api.state.made = 0
+    install_idempotency(api, lambda: engine)
+
+    @api.post("/widgets", status_code=201)
+    async def make(widget: Widget, request: Request, _: CurrentPrincipal) -> dict[str, object]:
+        request.app.state.made += 1
+        if widget.name == "clash":
+            raise Conflict("a widget of that name exists", name=widget.name)
+        return {"number": request.app.state.made, **widget.model_dump()}
+
+    @api.put("/widgets/1")
+    async def edit(request: Request, _: CurrentPrincipal) -> dict[str, int]:
+        check_version(current=3, expected=expected_version(request))
+        return {"version": 4}
+
+    @api.delete("/widgets/1", dependencies=[Depends(require_roles(Role.ADMIN))])
+    async def remove() -> dict[str, bool]:
+        return {"removed": True}
+
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+async def _ok() -> bool:
+    return True
+
+
+def bearer(role: Role = Role.ADMIN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SETTINGS, role, subject='tester')}"}
+
+
+async def test_missing_or_bad_token_is_401_with_a_json_body(client: httpx.AsyncClient) -> None:
+    response = await client.post("/widgets", json={"name": "a", "size": 1})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert response.headers["www-authenticate"] == "Bearer"
+    response = await client.post("/widgets", json={}, headers={"Authorization": "Bearer nonsense"})
+    assert response.status_code == 401
+
+
+async def test_wrong_role_is_403(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/widgets/1", headers=bearer(Role.AUDITOR))
+    assert response.status_code == 403
+    assert "auditor" in response.json()["error"]["message"]
+
+
+async def test_invalid_body_names_the_field(client: httpx.AsyncClient) -> None:
+    response = await client.post("/widgets", json={"name": "", "size": -1}, headers=bearer())
+    assert response.status_code == 422
+    assert {p["field"] for p in response.json()["error"]["details"]["problems"]} == {"name", "size"}
+
+
+async def test_unknown_routes_and_methods_are_404_and_405_with_json(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/nowhere")).json()["error"]["code"] == "not_found"
+    response = await client.patch("/widgets", headers=bearer())
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_domain_errors_keep_their_status_and_details(client: httpx.AsyncClient) -> None:
+    response = await client.post("/widgets", json={"name": "clash", "size": 1}, headers=bearer())
+    assert response.status_code == 409
+    assert response.json()["error"]["details"] == {"name": "clash"}
+
+
+async def test_same_idempotency_key_and_body_replays_the_first_response(client: httpx.AsyncClient) -> None:
+    headers = {**bearer(), "Idempotency-Key": "k-1"}
+    first = await client.post("/widgets", json={"name": "a", "size": 1}, headers=headers)
+    again = await client.post("/widgets", json={"name": "a", "size": 1}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() == {"number": 1, "name": "a", "size": 1}
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post("/widgets", json={"name": "b", "size": 1}, headers=headers)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    fresh = await client.post("/widgets", json={"name": "a", "size": 1}, headers=bearer())
+    assert fresh.json()["number"] == 2
+
+
+async def test_stale_if_match_is_412(client: httpx.AsyncClient) -> None:
+    assert (await client.put("/widgets/1", headers={**bearer(), "If-Match": '"3"'})).status_code == 200
+    stale = await client.put("/widgets/1", headers={**bearer(), "If-Match": 'W/"2"'})
+    assert stale.status_code == 412
+    assert stale.json()["error"]["details"] == {"current_version": 3}
+
+
+async def test_healthz_reports_each_check(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.json() == {"status": "ok", "checks": {"always": "ok"}}

@@ -1,0 +1,1 @@
+"""ipshare commercialization service."""

@@ -1,0 +1,760 @@
+"""Use cases of commercialization: licenses, royalty reports, invoices, payments, assignments.
+
+Each method is what an HTTP route or gRPC handler calls: context first, plain
+arguments, one `record` (one transaction) per call. Who owns an asset is asked of
+an `OwnershipLookup` (a gRPC client of the IP registry, or a local projection).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol, TypedDict, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import RecordConflictError
+from eventsourcing.utils import get_topic
+from typing_extensions import Unpack
+
+from commercialization.csv_reports import RowError, parse_report_lines
+from commercialization.domain.account import AGEING_BUCKETS, LicenseAccount, Receivable, RevenueKind
+from commercialization.domain.assignment import Assignment, AssignmentStatus
+from commercialization.domain.license import AssetLicenses, License, LicenseStatus, Owners
+from commercialization.domain.reports import ReportLine, RoyaltyLedger, check_lines
+from commercialization.domain.royalty import license_year_bounds
+from commercialization.domain.scope import ALL_FIELDS, WORLDWIDE, Footprint, find_conflict
+from commercialization.domain.terms import RoyaltyTerms
+from ipshare.auth import Principal, Role
+from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
+from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.money import CurrencyError, Money, basis_points_of
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class OwnershipLookup(Protocol):
+    """Who owned an asset on a day: member id -> share in basis points (empty: unknown asset)."""
+
+    def owners_as_of(self, asset_id: uuid.UUID, as_of: date) -> Mapping[uuid.UUID, int]: ...
+
+
+# -- access rules (pure guards) ---------------------------------------------------------
+
+_BOOKKEEPERS = frozenset({Role.FINANCE, Role.ADMIN, Role.SERVICE})
+_ACTS_FOR_MEMBERS = frozenset({Role.ADMIN, Role.SERVICE})
+
+
+def ensure_finance(principal: Principal) -> None:
+    """Payments, invoices and true-ups are finance's to record."""
+    if principal.role not in _BOOKKEEPERS:
+        raise Forbidden("only finance records payments and invoices", role=principal.role)
+
+
+def ensure_reads_everything(principal: Principal) -> None:
+    if not principal.reads_everything:
+        raise Forbidden("only finance, auditors and administrators read across licenses", role=principal.role)
+
+
+def ensure_reads_license(principal: Principal, owners: Collection[uuid.UUID]) -> None:
+    """Members read licenses on assets they own; finance, auditors and admins read everything."""
+    if principal.reads_everything:
+        return
+    if principal.role is Role.MEMBER and principal.member_id in owners:
+        return
+    raise Forbidden("members read only licenses on assets they own", role=principal.role)
+
+
+def ensure_submits_reports(principal: Principal, owners: Collection[uuid.UUID]) -> None:
+    """Licensee reports come through finance, or through an owning member on the licensee's behalf."""
+    if principal.role in _BOOKKEEPERS:
+        return
+    if principal.role is Role.MEMBER and principal.member_id in owners:
+        return
+    raise Forbidden("reports are submitted by finance or by a member owning the licensed assets", role=principal.role)
+
+
+def acting_member(principal: Principal, member_id: uuid.UUID | None = None) -> uuid.UUID:
+    """The member a command speaks for: a member speaks for itself; an admin or service names one."""
+    if principal.role is Role.MEMBER:
+        assert principal.member_id is not None  # tokens guarantee it
+        if member_id is not None and member_id != principal.member_id:
+            raise Forbidden("a member acts only for itself", member_id=str(member_id))
+        return principal.member_id
+    if principal.role in _ACTS_FOR_MEMBERS and member_id is not None:
+        return member_id
+    if principal.role in _ACTS_FOR_MEMBERS:
+        raise DomainError("name the member this command is on behalf of")
+    raise Forbidden("only members (or administrators on their behalf) act as owners", role=principal.role)
+
+
+def money(amount: int, currency: str) -> Money:
+    try:
+        return Money(amount, currency)
+    except (CurrencyError, TypeError) as exc:
+        raise DomainError(str(exc), currency=currency) from None
+
+
+class LicenseOptions(TypedDict, total=False):
+    """Optional parts of a new license; `terms` wins over the flat `royalty_rate_bps` + `currency`."""
+
+    currency: str
+    terms: RoyaltyTerms
+    field_of_use: str
+    territory: Sequence[str]
+    start_date: date  # default: the effective date
+    end_date: date | None  # default: open-ended
+    sublicensing_allowed: bool
+    licensee_kind: str  # external | spin_off
+    spin_off_id: uuid.UUID | None
+    cross_license_assets: Sequence[str]  # a cross-license: the counterparty's assets we receive, no cash
+    granted_by: uuid.UUID | None  # the granting co-owner, when an admin acts on its behalf
+    effective_date: date | None  # default: today
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivablesReport:
+    as_of: date
+    lines: list[Receivable]
+    totals: dict[str, dict[str, int]]  # currency -> ageing bucket -> open amount
+    unapplied_cash: dict[str, int]  # currency -> cash received but not matched to an invoice
+
+
+class CommercializationApplication(ServiceApplication):
+    source = "commercialization"
+
+    def __init__(self, env: dict[str, str] | None = None, ownership: OwnershipLookup | None = None) -> None:
+        super().__init__(env)
+        self.ownership = ownership
+
+    # -- licenses ----------------------------------------------------------------------
+
+    def draft_license(
+        self,
+        ctx: CommandContext,
+        licensee: str,
+        asset_ids: Sequence[uuid.UUID],
+        license_type: str,
+        royalty_rate_bps: int = 0,
+        **options: Unpack[LicenseOptions],
+    ) -> uuid.UUID:
+        """A draft: nothing is checked against owners or other licenses until it is submitted."""
+        license = self._new_license(ctx, licensee, asset_ids, license_type, royalty_rate_bps, options)
+        self._save(ctx, license)
+        return license.id
+
+    def submit_license(
+        self, ctx: CommandContext, license_id: uuid.UUID, effective_date: date | None = None
+    ) -> LicenseStatus:
+        """Non-exclusive: granted at once. Exclusive or sole: pending every co-owner's consent."""
+        license = self._license(license_id)
+        acting_member(ctx.principal, license.granted_by)
+        self._save(ctx, *self._submit(license, effective_date or date.today()))
+        return license.status
+
+    def grant_license(
+        self,
+        ctx: CommandContext,
+        licensee: str,
+        asset_ids: Sequence[uuid.UUID],
+        license_type: str = "non_exclusive",
+        royalty_rate_bps: int = 0,
+        **options: Unpack[LicenseOptions],
+    ) -> uuid.UUID:
+        """Draft and submit in one transaction; returns the license id (see `status` for where it stands)."""
+        license = self._new_license(ctx, licensee, asset_ids, license_type, royalty_rate_bps, options)
+        self._save(ctx, *self._submit(license, license.drafted_on))
+        return license.id
+
+    def give_consent(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        member_id: uuid.UUID | None = None,
+        effective_date: date | None = None,
+    ) -> LicenseStatus:
+        license = self._license(license_id)
+        day = effective_date or date.today()
+        license.consent(acting_member(ctx.principal, member_id), day)
+        self._save(ctx, license, *self._on_granted(license, day))
+        return license.status
+
+    def refuse_consent(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        reason: str,
+        member_id: uuid.UUID | None = None,
+        effective_date: date | None = None,
+    ) -> None:
+        license = self._license(license_id)
+        day = effective_date or date.today()
+        license.refuse(acting_member(ctx.principal, member_id), reason, day)
+        indexes = [self._index(a) for a in license.asset_ids]
+        for index in indexes:
+            index.release(license.id, day)
+        self._save(ctx, license, *indexes)
+
+    def amend_license(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        effective_date: date,
+        *,
+        end_date: date | None = None,
+        open_ended: bool = False,
+        field_of_use: str | None = None,
+        territory: Sequence[str] | None = None,
+        terms: RoyaltyTerms | None = None,
+        note: str = "",
+        member_id: uuid.UUID | None = None,
+    ) -> None:
+        """Amend from `effective_date`: what is not given stays as it is. Scope changes are
+        checked for exclusivity like a new grant."""
+        license = self._license(license_id)
+        self._ensure_owner_acts(ctx.principal, license, effective_date, member_id)
+        license.amend(
+            effective_date,
+            end_date=None if open_ended else (end_date or license.end_date),
+            field_of_use=field_of_use or license.field_of_use,
+            territory=territory or sorted(license.territory),
+            terms=terms or license.terms,
+            note=note,
+        )
+        indexes = self._check_exclusivity(license.footprint())
+        for index in indexes:
+            index.register(license.footprint())
+        self._save(ctx, license, *indexes)
+
+    def terminate_license(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        reason: str,
+        effective_date: date | None = None,
+        member_id: uuid.UUID | None = None,
+    ) -> None:
+        license = self._license(license_id)
+        day = effective_date or date.today()
+        self._ensure_owner_acts(ctx.principal, license, day, member_id)
+        license.terminate(reason, day)
+        indexes = [self._index(a) for a in license.asset_ids]
+        for index in indexes:
+            index.register(license.footprint())  # the scope is free again after the termination date
+        self._save(ctx, license, *indexes)
+
+    def expire_license(self, ctx: CommandContext, license_id: uuid.UUID, as_of: date | None = None) -> None:
+        """Record that the term ran out (a scheduled job, or finance)."""
+        ensure_finance(ctx.principal)
+        license = self._license(license_id)
+        license.expire(as_of or date.today())
+        self._save(ctx, license)
+
+    def report_milestone(
+        self, ctx: CommandContext, license_id: uuid.UUID, milestone: str, effective_date: date | None = None
+    ) -> uuid.UUID:
+        """The licensee reached a named milestone: its payment is invoiced. Returns the invoice id."""
+        license = self._license(license_id)
+        day = effective_date or date.today()
+        ensure_submits_reports(ctx.principal, self._owners_of(license, day))
+        license.report_milestone(milestone, str(ctx.principal), day)
+        terms = license.terms_on(day)
+        account = self._account(license.id, license.asset_ids)
+        invoice_id = account.issue_invoice(
+            RevenueKind.MILESTONE,
+            terms.milestone(milestone),
+            day,
+            terms.payment_days,
+            f"milestone:{milestone}",
+            terms.asset_split_bps,
+        )
+        self._save(ctx, license, account)
+        return invoice_id
+
+    def report_sublicense_income(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        sublicensee: str,
+        income: int,
+        currency: str,
+        effective_date: date | None = None,
+    ) -> uuid.UUID | None:
+        """Invoice the agreed share of what the licensee received from a sublicensee."""
+        license = self._license(license_id)
+        day = effective_date or date.today()
+        ensure_submits_reports(ctx.principal, self._owners_of(license, day))
+        self._require_active(license)
+        if not license.sublicensing_allowed:
+            raise DomainError("this license does not allow sublicensing", license_id=str(license_id))
+        terms = license.terms_on(day)
+        share = basis_points_of(money(income, currency).amount, terms.sublicense_share_bps)
+        if share <= 0:
+            return None
+        account = self._account(license.id, license.asset_ids)
+        invoice_id = account.issue_invoice(
+            RevenueKind.SUBLICENSE,
+            money(share, currency),
+            day,
+            terms.payment_days,
+            f"sublicense:{sublicensee}:{uuid.uuid4()}",
+            terms.asset_split_bps,
+        )
+        self._save(ctx, account)
+        return invoice_id
+
+    def invoice_patent_costs(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        amount: int,
+        currency: str,
+        description: str,
+        effective_date: date | None = None,
+    ) -> uuid.UUID:
+        ensure_finance(ctx.principal)
+        license = self._license(license_id)
+        day = effective_date or date.today()
+        terms = license.terms_on(day)
+        if not terms.patent_cost_reimbursement:
+            raise DomainError("the terms do not provide for patent-cost reimbursement", license_id=str(license_id))
+        account = self._account(license.id, license.asset_ids)
+        invoice_id = account.issue_invoice(
+            RevenueKind.COST_REIMBURSEMENT,
+            money(amount, currency),
+            day,
+            terms.payment_days,
+            f"patent-costs:{description}:{uuid.uuid4()}",
+            terms.asset_split_bps,
+        )
+        self._save(ctx, account)
+        return invoice_id
+
+    def invoice_maintenance_fee(
+        self, ctx: CommandContext, license_id: uuid.UUID, license_year: int, effective_date: date | None = None
+    ) -> uuid.UUID:
+        """The annual maintenance fee of one license year (once per year)."""
+        ensure_finance(ctx.principal)
+        license = self._license(license_id)
+        self._require_active(license)
+        start, _ = license_year_bounds(license.start_date, license_year)
+        terms = license.terms_on(start)
+        if terms.annual_maintenance_fee <= 0:
+            raise DomainError("the terms carry no annual maintenance fee", license_id=str(license_id))
+        account = self._account(license.id, license.asset_ids)
+        invoice_id = account.issue_invoice(
+            RevenueKind.MAINTENANCE,
+            money(terms.annual_maintenance_fee, terms.currency),
+            effective_date or date.today(),
+            terms.payment_days,
+            f"maintenance:{license_year}",
+            terms.asset_split_bps,
+        )
+        self._save(ctx, account)
+        return invoice_id
+
+    # -- royalty reports -------------------------------------------------------------------
+
+    def submit_royalty_report(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        period_start: date,
+        period_end: date,
+        lines: Sequence[ReportLine] = (),
+        *,
+        no_sales: bool = False,
+        supersedes: uuid.UUID | None = None,
+        effective_date: date | None = None,
+        report_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Record a report (or a correction) and invoice or credit the change in royalty due."""
+        license = self._license(license_id)
+        day = effective_date or date.today()
+        ensure_submits_reports(ctx.principal, self._owners_of(license, day))
+        ledger = self._ledger(license.id)
+        report_id = report_id or uuid.uuid4()
+        due = ledger.submit(
+            license,
+            report_id=report_id,
+            period_start=period_start,
+            period_end=period_end,
+            lines=lines,
+            no_sales=no_sales,
+            supersedes=supersedes,
+            submitted_by=str(ctx.principal),
+            effective_date=day,
+        )
+        account = self._account(license.id, license.asset_ids)
+        terms = license.terms_on(period_start)
+        for currency, change in sorted(due.items()):
+            self._book_change(
+                account, RevenueKind.ROYALTY, money(change, currency), day, terms, f"royalty:{report_id}:{currency}",
+                corrects=f"royalty:{supersedes}:{currency}" if supersedes else None,
+            )  # fmt: skip
+        self._save(ctx, ledger, account)
+        return report_id
+
+    def import_royalty_report_csv(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        period_start: date,
+        period_end: date,
+        csv_text: str,
+        *,
+        supersedes: uuid.UUID | None = None,
+        effective_date: date | None = None,
+    ) -> uuid.UUID:
+        """Bulk upload of a report's lines: every row is checked (format, then against the
+        license); any bad row rejects the whole file with the errors of every row."""
+        parsed = parse_report_lines(csv_text)
+        errors = list(parsed.errors)
+        if parsed.ok:
+            license = self._license(license_id)
+            for row, line in enumerate(parsed.lines, start=2):
+                try:
+                    check_lines(license, period_start, [line])
+                except DomainError as exc:
+                    column = next((c for c in ("country", "field_of_use", "currency") if c in exc.details), "")
+                    errors.append(RowError(row, column, exc.message))
+        if errors:
+            raise DomainError(
+                "the file has invalid rows; nothing was recorded",
+                errors=[{"row": e.row, "column": e.column, "message": e.message} for e in errors],
+            )
+        return self.submit_royalty_report(
+            ctx,
+            license_id,
+            period_start,
+            period_end,
+            parsed.lines,
+            supersedes=supersedes,
+            effective_date=effective_date,
+        )
+
+    def true_up_minimum_royalty(
+        self, ctx: CommandContext, license_id: uuid.UUID, license_year: int, effective_date: date | None = None
+    ) -> Money | None:
+        """After a license year ends, invoice the shortfall below the minimum (or correct an
+        earlier true-up after corrected reports). Returns the change, None when there is none."""
+        ensure_finance(ctx.principal)
+        license = self._license(license_id)
+        day = effective_date or date.today()
+        ledger = self._ledger(license.id)
+        change = ledger.assess_minimum(license, license_year, day)
+        if change is None:
+            return None
+        account = self._account(license.id, license.asset_ids)
+        start, _ = license_year_bounds(license.start_date, license_year)
+        reference = f"minimum-true-up:{license_year}:{ledger.version}"
+        self._book_change(account, RevenueKind.MINIMUM_TRUE_UP, change, day, license.terms_on(start), reference)
+        self._save(ctx, ledger, account)
+        return change
+
+    # -- payments --------------------------------------------------------------------------
+
+    def record_payment(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        amount: int,
+        currency: str,
+        received_date: date,
+        payer_reference: str,
+        invoice_ids: Sequence[uuid.UUID] = (),
+    ) -> uuid.UUID:
+        """Cash received for a license (or an assignment: pass its id), matched to invoices."""
+        ensure_finance(ctx.principal)
+        account = self._existing_account(license_id)
+        payment_id = account.receive_payment(money(amount, currency), received_date, payer_reference, invoice_ids)
+        self._save(ctx, account)
+        return payment_id
+
+    # -- assignments -----------------------------------------------------------------------
+
+    def propose_assignment(
+        self,
+        ctx: CommandContext,
+        asset_id: uuid.UUID,
+        assignee: str,
+        proceeds: int,
+        currency: str,
+        *,
+        assignee_member_id: uuid.UUID | None = None,
+        proposed_by: uuid.UUID | None = None,
+        effective_date: date | None = None,
+    ) -> uuid.UUID:
+        """Sell an asset: every co-owner must consent; then proceeds are invoiced and the
+        ownership transfer is requested from the IP registry."""
+        day = effective_date or date.today()
+        assignment = Assignment.propose(
+            asset_id=asset_id,
+            assignee=assignee,
+            proceeds=money(proceeds, currency),
+            proposed_by=acting_member(ctx.principal, proposed_by),
+            owners=self._owners_by_asset([asset_id], day)[asset_id],
+            effective_date=day,
+            assignee_member_id=assignee_member_id,
+        )
+        self._save(ctx, assignment, *self._on_agreed(assignment, day))
+        return assignment.id
+
+    def consent_to_assignment(
+        self,
+        ctx: CommandContext,
+        assignment_id: uuid.UUID,
+        member_id: uuid.UUID | None = None,
+        effective_date: date | None = None,
+    ) -> AssignmentStatus:
+        assignment = self._get(Assignment, assignment_id)
+        day = effective_date or date.today()
+        assignment.consent(acting_member(ctx.principal, member_id), day)
+        self._save(ctx, assignment, *self._on_agreed(assignment, day))
+        return assignment.status
+
+    def refuse_assignment(
+        self,
+        ctx: CommandContext,
+        assignment_id: uuid.UUID,
+        reason: str,
+        member_id: uuid.UUID | None = None,
+        effective_date: date | None = None,
+    ) -> None:
+        assignment = self._get(Assignment, assignment_id)
+        assignment.refuse(acting_member(ctx.principal, member_id), reason, effective_date or date.today())
+        self._save(ctx, assignment)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def get_license(self, ctx: CommandContext, license_id: uuid.UUID) -> License:
+        license = self._license(license_id)
+        ensure_reads_license(ctx.principal, self._owners_of(license, date.today()))
+        return license
+
+    def licenses_on_asset(self, ctx: CommandContext, asset_id: uuid.UUID) -> list[License]:
+        """Pending, active and ended licenses on an asset (refused ones are dropped)."""
+        if not ctx.principal.reads_everything:
+            ensure_reads_license(ctx.principal, self._owners_by_asset([asset_id], date.today())[asset_id])
+        return [self._license(i) for i in self._index(asset_id).license_ids()]
+
+    def get_assignment(self, ctx: CommandContext, assignment_id: uuid.UUID) -> Assignment:
+        assignment = self._get(Assignment, assignment_id)
+        ensure_reads_license(ctx.principal, assignment.owners)
+        return assignment
+
+    def get_account(self, ctx: CommandContext, license_id: uuid.UUID) -> LicenseAccount:
+        account = self._existing_account(license_id)
+        if not ctx.principal.reads_everything:
+            ensure_reads_license(ctx.principal, self._deal_owners(license_id))
+        return account
+
+    def get_royalty_ledger(self, ctx: CommandContext, license_id: uuid.UUID) -> RoyaltyLedger:
+        license = self._license(license_id)
+        ensure_reads_license(ctx.principal, self._owners_of(license, date.today()))
+        return self._ledger(license_id)
+
+    def receivables(
+        self, ctx: CommandContext, as_of: date | None = None, license_ids: Iterable[uuid.UUID] | None = None
+    ) -> ReceivablesReport:
+        """Open invoices with their ageing, across all accounts (or the given licenses)."""
+        ensure_reads_everything(ctx.principal)
+        day = as_of or date.today()
+        ids = list(license_ids) if license_ids is not None else self._all_account_deal_ids()
+        accounts = [self._existing_account(i) for i in ids]
+        lines = [line for account in accounts for line in account.receivables(day)]
+        totals: dict[str, dict[str, int]] = {}
+        for line in lines:
+            by_bucket = totals.setdefault(line.open_amount.currency, dict.fromkeys(AGEING_BUCKETS, 0))
+            by_bucket[line.bucket] += line.open_amount.amount
+        unapplied: dict[str, int] = {}
+        for account in accounts:
+            for currency, amount in account.unapplied_cash().items():
+                unapplied[currency] = unapplied.get(currency, 0) + amount
+        return ReceivablesReport(day, sorted(lines, key=lambda r: (r.due_date, str(r.invoice_id))), totals, unapplied)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _new_license(
+        self,
+        ctx: CommandContext,
+        licensee: str,
+        asset_ids: Sequence[uuid.UUID],
+        license_type: str,
+        royalty_rate_bps: int,
+        options: LicenseOptions,
+    ) -> License:
+        day = options.get("effective_date") or date.today()
+        terms = options.get("terms") or RoyaltyTerms.flat(options.get("currency", "CNY"), royalty_rate_bps)
+        return License.draft(
+            licensee=licensee,
+            asset_ids=list(asset_ids),
+            license_type=license_type,
+            start_date=options.get("start_date") or day,
+            end_date=options.get("end_date"),
+            terms=terms,
+            granted_by=acting_member(ctx.principal, options.get("granted_by")),
+            effective_date=day,
+            field_of_use=options.get("field_of_use", ALL_FIELDS),
+            territory=options.get("territory", (WORLDWIDE,)),
+            sublicensing_allowed=options.get("sublicensing_allowed", False),
+            licensee_kind=options.get("licensee_kind", "external"),
+            spin_off_id=options.get("spin_off_id"),
+            cross_license_assets=options.get("cross_license_assets", ()),
+        )
+
+    def _submit(self, license: License, day: date) -> list[Aggregate]:
+        """Check exclusivity against the per-asset indexes, submit, and register the license."""
+        owners = self._owners_by_asset(license.asset_ids, day)
+        indexes = self._check_exclusivity(license.footprint())
+        license.submit(owners, day)
+        for index in indexes:
+            index.register(license.footprint())
+        return [license, *indexes, *self._on_granted(license, day)]
+
+    def _check_exclusivity(self, candidate: Footprint) -> list[AssetLicenses]:
+        indexes = [self._index(a) for a in sorted(candidate.asset_ids, key=str)]
+        existing = {f.license_id: f for index in indexes for f in index.footprints()}
+        conflict = find_conflict(candidate, existing.values())
+        if conflict is not None:
+            raise Conflict(
+                "the license overlaps an exclusive or sole license",
+                conflicting_license_id=str(conflict.license_id),
+                conflicting_license_type=conflict.license_type.value,
+                overlap=conflict.overlap.describe(),
+            )
+        return indexes
+
+    def _on_granted(self, license: License, day: date) -> list[Aggregate]:
+        """Once active: open the account and invoice the upfront fee."""
+        if license.status is not LicenseStatus.ACTIVE or license.granted_on != day:
+            return []
+        account = self._account(license.id, license.asset_ids)
+        terms = license.terms
+        if terms.upfront_fee > 0 and not account.has_reference("upfront"):
+            account.issue_invoice(
+                RevenueKind.UPFRONT,
+                money(terms.upfront_fee, terms.currency),
+                day,
+                terms.payment_days,
+                "upfront",
+                terms.asset_split_bps,
+            )
+        return [account]
+
+    def _on_agreed(self, assignment: Assignment, day: date) -> list[Aggregate]:
+        if assignment.status is not AssignmentStatus.AGREED or assignment.agreed_on != day:
+            return []
+        account = self._account(assignment.id, [assignment.asset_id])
+        if assignment.proceeds.amount > 0 and not account.has_reference("assignment"):
+            account.issue_invoice(RevenueKind.ASSIGNMENT, assignment.proceeds, day, 30, "assignment")
+        return [account]
+
+    def _book_change(
+        self,
+        account: LicenseAccount,
+        kind: RevenueKind,
+        change: Money,
+        day: date,
+        terms: RoyaltyTerms,
+        reference: str,
+        corrects: str | None = None,
+    ) -> None:
+        """Invoice an increase of what is due; credit a decrease (against the corrected invoice if any)."""
+        if change.amount > 0:
+            account.issue_invoice(kind, change, day, terms.payment_days, reference, terms.asset_split_bps)
+        elif change.amount < 0:
+            target = account.invoice_for(corrects) if corrects else None
+            account.issue_credit_note(kind, -change, day, reference, target)
+
+    def _ensure_owner_acts(
+        self, principal: Principal, license: License, day: date, member_id: uuid.UUID | None
+    ) -> None:
+        member = acting_member(principal, member_id)
+        if member not in self._owners_of(license, day):
+            raise Forbidden("only a co-owner of the licensed assets changes the license", member_id=str(member))
+
+    def _require_active(self, license: License) -> None:
+        if license.status is not LicenseStatus.ACTIVE:
+            raise Conflict(f"the license is {license.status}", license_id=str(license.id), status=license.status)
+
+    def _owners_by_asset(self, asset_ids: Iterable[uuid.UUID], day: date) -> dict[uuid.UUID, Owners]:
+        if self.ownership is None:
+            raise DomainError("no ownership lookup is configured: cannot check ownership against the IP registry")
+        found: dict[uuid.UUID, Owners] = {}
+        for asset_id in asset_ids:
+            owners = dict(self.ownership.owners_as_of(asset_id, day))
+            if not owners:
+                raise NotFound("the IP registry knows no owners of this asset on that day", asset_id=str(asset_id))
+            found[asset_id] = owners
+        return found
+
+    def _owners_of(self, license: License, day: date) -> set[uuid.UUID]:
+        return {m for owners in self._owners_by_asset(license.asset_ids, day).values() for m in owners}
+
+    def _deal_owners(self, deal_id: uuid.UUID) -> Collection[uuid.UUID]:
+        try:
+            return self._owners_of(self._license(deal_id), date.today())
+        except NotFound:
+            return self._get(Assignment, deal_id).owners.keys()
+
+    def _get(self, cls: type[A], aggregate_id: uuid.UUID) -> A:
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no such {cls.__name__.lower()}", id=str(aggregate_id)) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"no such {cls.__name__.lower()}", id=str(aggregate_id))
+        return aggregate
+
+    def _get_or_create(self, cls: type[A], aggregate_id: uuid.UUID, create: Any) -> A:
+        try:
+            return self._get(cls, aggregate_id)
+        except NotFound:
+            created: A = create()
+            return created
+
+    def _license(self, license_id: uuid.UUID) -> License:
+        return self._get(License, license_id)
+
+    def _index(self, asset_id: uuid.UUID) -> AssetLicenses:
+        return self._get_or_create(AssetLicenses, AssetLicenses.create_id(asset_id), lambda: AssetLicenses(asset_id))
+
+    def _ledger(self, license_id: uuid.UUID) -> RoyaltyLedger:
+        return self._get_or_create(
+            RoyaltyLedger, RoyaltyLedger.create_id(license_id), lambda: RoyaltyLedger(license_id)
+        )
+
+    def _account(self, deal_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]) -> LicenseAccount:
+        return self._get_or_create(
+            LicenseAccount, LicenseAccount.create_id(deal_id), lambda: LicenseAccount(deal_id, list(asset_ids))
+        )
+
+    def _existing_account(self, deal_id: uuid.UUID) -> LicenseAccount:
+        try:
+            return self._get(LicenseAccount, LicenseAccount.create_id(deal_id))
+        except NotFound:
+            raise NotFound(
+                "no account: the license is not granted or the assignment not agreed", id=str(deal_id)
+            ) from None
+
+    def _all_account_deal_ids(self) -> list[uuid.UUID]:
+        # Until a read model lists accounts, find them in the notification log.
+        topic = get_topic(LicenseAccount.Opened)
+        ids: list[uuid.UUID] = []
+        position = 0
+        while batch := self.recorder.select_notifications(position, 1000, topics=[topic], inclusive_of_start=False):
+            for notification in batch:
+                opened = self.mapper.to_domain_event(notification)
+                assert isinstance(opened, LicenseAccount.Opened)
+                ids.append(opened.license_id)
+            position = batch[-1].id
+        return ids
+
+    def _save(self, ctx: CommandContext, *aggregates: Aggregate) -> None:
+        try:
+            self.record(ctx, *aggregates)
+        except RecordConflictError:
+            raise Conflict("another command changed the same records meanwhile; retry") from None

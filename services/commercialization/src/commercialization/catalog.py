@@ -1,0 +1,46 @@
+"""Which commercialization events go on the bus, and as which protobuf payload.
+
+The per-asset license index and the opening of ledgers and accounts are internal
+bookkeeping and stay off the bus.
+"""
+
+from __future__ import annotations
+
+from commercialization.domain.account import LicenseAccount
+from commercialization.domain.assignment import Assignment
+from commercialization.domain.license import License
+from commercialization.domain.reports import RoyaltyLedger
+from ipshare.envelope import EventCatalog
+from ipshare_contracts.commercialization.v1 import events_pb2 as pb
+
+SOURCE = "commercialization"
+
+
+def build_catalog() -> EventCatalog:
+    catalog = EventCatalog(SOURCE)
+    catalog.register_all(
+        [
+            (License.Drafted, pb.LicenseDrafted),
+            (License.ConsentRequested, pb.LicenseConsentRequested),
+            (License.ConsentGiven, pb.LicenseConsentGiven),
+            (License.ConsentRefused, pb.LicenseConsentRefused),
+            (License.Granted, pb.LicenseGranted),
+            (License.Amended, pb.LicenseAmended),
+            (License.MilestoneReported, pb.MilestoneReported),
+            (License.Terminated, pb.LicenseTerminated),
+            (License.Expired, pb.LicenseExpired),
+            (RoyaltyLedger.ReportSubmitted, pb.RoyaltyReportSubmitted),
+            (RoyaltyLedger.MinimumTrueUpAssessed, pb.MinimumTrueUpAssessed),
+            (LicenseAccount.InvoiceIssued, pb.InvoiceIssued),
+            (LicenseAccount.CreditNoteIssued, pb.CreditNoteIssued),
+            (LicenseAccount.CreditApplied, pb.CreditApplied),
+            (LicenseAccount.PaymentReceived, pb.PaymentReceived),
+            (LicenseAccount.RevenueReceived, pb.RevenueReceived),
+            (Assignment.Proposed, pb.AssignmentProposed),
+            (Assignment.ConsentGiven, pb.AssignmentConsentGiven),
+            (Assignment.ConsentRefused, pb.AssignmentConsentRefused),
+            (Assignment.Agreed, pb.AssignmentAgreed),
+            (Assignment.OwnershipTransferRequested, pb.OwnershipTransferRequested),
+        ]
+    )
+    return catalog

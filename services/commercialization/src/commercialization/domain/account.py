@@ -1,0 +1,428 @@
+"""Receivables of one deal (a license or an assignment): invoices, credit notes, payments.
+
+Matching rules:
+- A payment goes first to the invoices it names, then to the oldest open invoices
+  (by due date, then issue order) in its currency; what is left is unapplied cash.
+- A new invoice first takes unapplied credit (from credit notes), then unapplied
+  cash, oldest first.
+- Every part of a payment applied to an invoice is a `RevenueReceived` event: the
+  cash, its kind (the invoice's), the assets and, where the terms split revenue
+  across assets, each asset's part (largest remainder, so parts sum exactly). Its
+  effective date is the day the cash was received, whenever it is matched.
+- A credit note reduces the open balance of its invoice; any excess becomes credit
+  that later invoices use. Credit is not cash: using it emits no revenue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from commercialization.domain.license import NAMESPACE
+from ipshare.errors import Conflict, DomainError, NotFound
+from ipshare.money import CurrencyError, Money, allocate, check_currency
+
+
+class RevenueKind(StrEnum):
+    UPFRONT = "upfront"
+    MAINTENANCE = "maintenance"
+    ROYALTY = "royalty"
+    MILESTONE = "milestone"
+    SUBLICENSE = "sublicense"
+    MINIMUM_TRUE_UP = "minimum_true_up"
+    ASSIGNMENT = "assignment"
+    COST_REIMBURSEMENT = "cost_reimbursement"
+
+
+AGEING_BUCKETS = ("current", "30", "60", "90+")
+
+
+def ageing_bucket(due_date: date, as_of: date) -> str:
+    """By days past the due date: under 30 (or not yet due) is current, then 30-59, 60-89, 90+."""
+    overdue = (as_of - due_date).days
+    if overdue < 30:
+        return "current"
+    if overdue < 60:
+        return "30"
+    if overdue < 90:
+        return "60"
+    return "90+"
+
+
+def split_across_assets(amount: int, split_bps: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Each asset's part of `amount`, exact; empty when the terms state no split."""
+    if not split_bps or not any(split_bps.values()):
+        return []
+    # str keys sort fine; allocate's protocol types `__lt__` with an `object` argument, which str does not match.
+    parts = allocate(amount, dict(split_bps))  # type: ignore[type-var]
+    return [{"asset_id": asset, "amount": part} for asset, part in parts.items()]
+
+
+@dataclass(slots=True)
+class Invoice:
+    invoice_id: uuid.UUID
+    kind: RevenueKind
+    amount: int
+    currency: str
+    issued_on: date
+    due_date: date
+    reference: str
+    sequence: int
+    asset_split: dict[str, int]
+    paid: int = 0
+    credited: int = 0
+
+    @property
+    def open_amount(self) -> int:
+        return self.amount - self.paid - self.credited
+
+
+@dataclass(slots=True)
+class Payment:
+    payment_id: uuid.UUID
+    amount: int
+    currency: str
+    received_on: date
+    payer_reference: str
+    applied: int = 0
+
+    @property
+    def unapplied(self) -> int:
+        return self.amount - self.applied
+
+
+@dataclass(slots=True)
+class Credit:
+    credit_note_id: uuid.UUID
+    amount: int
+    currency: str
+    used: int = 0
+
+    @property
+    def unused(self) -> int:
+        return self.amount - self.used
+
+
+@dataclass(frozen=True, slots=True)
+class Receivable:
+    deal_id: uuid.UUID
+    invoice_id: uuid.UUID
+    kind: RevenueKind
+    reference: str
+    open_amount: Money
+    issued_on: date
+    due_date: date
+    bucket: str
+
+
+class LicenseAccount(Aggregate):
+    class Opened(Aggregate.Created):
+        license_id: uuid.UUID  # the license, or the assignment, the account bills
+        asset_ids: list[uuid.UUID]
+
+    class InvoiceIssued(Aggregate.Event):
+        license_id: uuid.UUID
+        invoice_id: uuid.UUID
+        kind: str
+        amount: dict[str, Any]
+        due_date: date
+        reference: str
+        asset_ids: list[uuid.UUID]
+        asset_split: list[dict[str, Any]]
+        effective_date: date
+
+    class CreditNoteIssued(Aggregate.Event):
+        license_id: uuid.UUID
+        credit_note_id: uuid.UUID
+        invoice_id: str  # the invoice it corrects, or empty
+        kind: str
+        amount: dict[str, Any]
+        reference: str
+        effective_date: date
+
+    class PaymentReceived(Aggregate.Event):
+        license_id: uuid.UUID
+        payment_id: uuid.UUID
+        amount: dict[str, Any]
+        payer_reference: str
+        effective_date: date
+
+    class RevenueReceived(Aggregate.Event):
+        license_id: uuid.UUID
+        asset_ids: list[uuid.UUID]
+        kind: str
+        amount: dict[str, Any]
+        effective_date: date
+        payer_reference: str
+        payment_id: uuid.UUID
+        invoice_id: uuid.UUID
+        asset_splits: list[dict[str, Any]]
+
+    class CreditApplied(Aggregate.Event):
+        license_id: uuid.UUID
+        credit_note_id: uuid.UUID
+        invoice_id: uuid.UUID
+        amount: dict[str, Any]
+        effective_date: date
+
+    @staticmethod
+    def create_id(license_id: uuid.UUID) -> uuid.UUID:
+        return uuid.uuid5(NAMESPACE, f"account/{license_id}")
+
+    @event(Opened)
+    def __init__(self, license_id: uuid.UUID, asset_ids: list[uuid.UUID]) -> None:
+        self.license_id = license_id
+        self.asset_ids = list(asset_ids)
+        self.invoices: dict[uuid.UUID, Invoice] = {}
+        self.payments: dict[uuid.UUID, Payment] = {}
+        self.credits: dict[uuid.UUID, Credit] = {}
+        self.references: set[str] = set()
+
+    # -- queries ----------------------------------------------------------------
+
+    def open_invoices(self, currency: str) -> list[Invoice]:
+        found = [i for i in self.invoices.values() if i.currency == currency and i.open_amount > 0]
+        return sorted(found, key=lambda i: (i.due_date, i.sequence))
+
+    def unapplied_cash(self) -> dict[str, int]:
+        return _sum_by_currency((p.currency, p.unapplied) for p in self.payments.values())
+
+    def unused_credit(self) -> dict[str, int]:
+        return _sum_by_currency((c.currency, c.unused) for c in self.credits.values())
+
+    def receivables(self, as_of: date) -> list[Receivable]:
+        return [
+            Receivable(
+                self.license_id, i.invoice_id, i.kind, i.reference, Money(i.open_amount, i.currency),
+                i.issued_on, i.due_date, ageing_bucket(i.due_date, as_of),
+            )
+            for i in sorted(self.invoices.values(), key=lambda i: (i.due_date, i.sequence))
+            if i.open_amount > 0 and i.issued_on <= as_of
+        ]  # fmt: skip
+
+    def has_reference(self, reference: str) -> bool:
+        return reference in self.references
+
+    def invoice_for(self, reference: str) -> uuid.UUID | None:
+        return next((i.invoice_id for i in self.invoices.values() if i.reference == reference), None)
+
+    # -- commands ---------------------------------------------------------------
+
+    def issue_invoice(
+        self,
+        kind: RevenueKind,
+        amount: Money,
+        issued_on: date,
+        payment_days: int,
+        reference: str,
+        asset_split_bps: Mapping[str, int] | None = None,
+        invoice_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        if amount.amount <= 0:
+            raise DomainError("an invoice is for a positive amount", amount=str(amount))
+        if reference in self.references:
+            raise Conflict("this was already invoiced", reference=reference)
+        invoice_id = invoice_id or uuid.uuid4()
+        self._invoice_issued(
+            license_id=self.license_id,
+            invoice_id=invoice_id,
+            kind=kind.value,
+            amount=_money(amount.amount, amount.currency),
+            due_date=issued_on + timedelta(days=payment_days),
+            reference=reference,
+            asset_ids=list(self.asset_ids),
+            asset_split=[{"asset_id": a, "share_bps": s} for a, s in sorted((asset_split_bps or {}).items())],
+            effective_date=issued_on,
+        )
+        self._settle_from_credit(self.invoices[invoice_id], issued_on)
+        self._settle_from_cash(self.invoices[invoice_id])
+        return invoice_id
+
+    def issue_credit_note(
+        self, kind: RevenueKind, amount: Money, issued_on: date, reference: str, invoice_id: uuid.UUID | None = None
+    ) -> uuid.UUID:
+        """Credit `amount`: first off the named invoice's open balance, the rest to later invoices."""
+        if amount.amount <= 0:
+            raise DomainError("a credit note is for a positive amount", amount=str(amount))
+        if invoice_id is not None and invoice_id not in self.invoices:
+            raise NotFound("no such invoice on this account", invoice_id=str(invoice_id))
+        credit_note_id = uuid.uuid4()
+        self._credit_note_issued(
+            license_id=self.license_id,
+            credit_note_id=credit_note_id,
+            invoice_id=str(invoice_id or ""),
+            kind=kind.value,
+            amount=_money(amount.amount, amount.currency),
+            reference=reference,
+            effective_date=issued_on,
+        )
+        targets = [self.invoices[invoice_id]] if invoice_id is not None else []
+        for invoice in [*targets, *self.open_invoices(amount.currency)]:
+            self._use_credit(self.credits[credit_note_id], invoice, issued_on)
+        return credit_note_id
+
+    def receive_payment(
+        self,
+        amount: Money,
+        received_on: date,
+        payer_reference: str,
+        invoice_ids: Sequence[uuid.UUID] = (),
+        payment_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        if amount.amount <= 0:
+            raise DomainError("a payment is a positive amount", amount=str(amount))
+        unknown = [str(i) for i in invoice_ids if i not in self.invoices]
+        if unknown:
+            raise NotFound("the payment names invoices not on this account", invoice_ids=unknown)
+        payment_id = payment_id or uuid.uuid4()
+        if payment_id in self.payments:
+            raise Conflict("this payment is already recorded", payment_id=str(payment_id))
+        self._payment_received(
+            license_id=self.license_id,
+            payment_id=payment_id,
+            amount=_money(amount.amount, amount.currency),
+            payer_reference=payer_reference,
+            effective_date=received_on,
+        )
+        named = [self.invoices[i] for i in invoice_ids if self.invoices[i].currency == amount.currency]
+        for invoice in [*named, *self.open_invoices(amount.currency)]:
+            self._apply_cash(self.payments[payment_id], invoice)
+        return payment_id
+
+    def _settle_from_credit(self, invoice: Invoice, day: date) -> None:
+        for credit in list(self.credits.values()):
+            if credit.currency == invoice.currency:
+                self._use_credit(credit, invoice, day)
+
+    def _settle_from_cash(self, invoice: Invoice) -> None:
+        payments = sorted(self.payments.values(), key=lambda p: p.received_on)
+        for payment in payments:
+            if payment.currency == invoice.currency:
+                self._apply_cash(payment, invoice)
+
+    def _use_credit(self, credit: Credit, invoice: Invoice, day: date) -> None:
+        part = min(credit.unused, invoice.open_amount)
+        if part > 0:
+            self._credit_applied(
+                license_id=self.license_id,
+                credit_note_id=credit.credit_note_id,
+                invoice_id=invoice.invoice_id,
+                amount=_money(part, invoice.currency),
+                effective_date=day,
+            )
+
+    def _apply_cash(self, payment: Payment, invoice: Invoice) -> None:
+        part = min(payment.unapplied, invoice.open_amount)
+        if part > 0:
+            self._revenue_received(
+                license_id=self.license_id,
+                asset_ids=list(self.asset_ids),
+                kind=invoice.kind.value,
+                amount=_money(part, invoice.currency),
+                effective_date=payment.received_on,
+                payer_reference=payment.payer_reference,
+                payment_id=payment.payment_id,
+                invoice_id=invoice.invoice_id,
+                asset_splits=[
+                    {"asset_id": s["asset_id"], "amount": _money(s["amount"], invoice.currency)}
+                    for s in split_across_assets(part, invoice.asset_split)
+                ],
+            )
+
+    # -- events -----------------------------------------------------------------
+
+    @event(InvoiceIssued)
+    def _invoice_issued(
+        self,
+        license_id: uuid.UUID,
+        invoice_id: uuid.UUID,
+        kind: str,
+        amount: dict[str, Any],
+        due_date: date,
+        reference: str,
+        asset_ids: list[uuid.UUID],
+        asset_split: list[dict[str, Any]],
+        effective_date: date,
+    ) -> None:
+        self.invoices[invoice_id] = Invoice(
+            invoice_id, RevenueKind(kind), amount["amount"], amount["currency"], effective_date, due_date,
+            reference, len(self.invoices), {s["asset_id"]: s["share_bps"] for s in asset_split},
+        )  # fmt: skip
+        self.references.add(reference)
+
+    @event(CreditNoteIssued)
+    def _credit_note_issued(
+        self,
+        license_id: uuid.UUID,
+        credit_note_id: uuid.UUID,
+        invoice_id: str,
+        kind: str,
+        amount: dict[str, Any],
+        reference: str,
+        effective_date: date,
+    ) -> None:
+        self.credits[credit_note_id] = Credit(credit_note_id, amount["amount"], amount["currency"])
+        self.references.add(reference)
+
+    @event(PaymentReceived)
+    def _payment_received(
+        self,
+        license_id: uuid.UUID,
+        payment_id: uuid.UUID,
+        amount: dict[str, Any],
+        payer_reference: str,
+        effective_date: date,
+    ) -> None:
+        self.payments[payment_id] = Payment(
+            payment_id, amount["amount"], amount["currency"], effective_date, payer_reference
+        )
+
+    @event(RevenueReceived)
+    def _revenue_received(
+        self,
+        license_id: uuid.UUID,
+        asset_ids: list[uuid.UUID],
+        kind: str,
+        amount: dict[str, Any],
+        effective_date: date,
+        payer_reference: str,
+        payment_id: uuid.UUID,
+        invoice_id: uuid.UUID,
+        asset_splits: list[dict[str, Any]],
+    ) -> None:
+        self.payments[payment_id].applied += amount["amount"]
+        self.invoices[invoice_id].paid += amount["amount"]
+
+    @event(CreditApplied)
+    def _credit_applied(
+        self,
+        license_id: uuid.UUID,
+        credit_note_id: uuid.UUID,
+        invoice_id: uuid.UUID,
+        amount: dict[str, Any],
+        effective_date: date,
+    ) -> None:
+        self.credits[credit_note_id].used += amount["amount"]
+        self.invoices[invoice_id].credited += amount["amount"]
+
+
+def _money(amount: int, currency: str) -> dict[str, Any]:
+    try:
+        check_currency(currency)
+    except CurrencyError as exc:
+        raise DomainError(str(exc)) from None
+    return {"amount": amount, "currency": currency}
+
+
+def _sum_by_currency(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for currency, amount in pairs:
+        if amount:
+            totals[currency] = totals.get(currency, 0) + amount
+    return totals

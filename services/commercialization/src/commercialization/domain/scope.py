@@ -1,0 +1,159 @@
+"""What a license covers, and the exclusivity rule between licenses.
+
+Two licenses clash when they share an asset, a field of use, a country and a
+day, and at least one of them is exclusive or sole: an exclusive or sole
+licensee was promised that nobody else is licensed there, and a new exclusive
+license cannot be promised where someone already holds a license.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from ipshare.errors import DomainError
+
+WORLDWIDE = "WORLDWIDE"
+ALL_FIELDS = "all fields"
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+class LicenseType(StrEnum):
+    EXCLUSIVE = "exclusive"
+    SOLE = "sole"
+    NON_EXCLUSIVE = "non_exclusive"
+
+    @property
+    def excludes_others(self) -> bool:
+        return self is not LicenseType.NON_EXCLUSIVE
+
+    @property
+    def needs_every_owner(self) -> bool:
+        """Patent Law art. 14: exclusive and sole licenses need every co-owner's consent."""
+        return self.excludes_others
+
+
+def parse_license_type(value: str) -> LicenseType:
+    try:
+        return LicenseType(value)
+    except ValueError:
+        raise DomainError(f"unknown license type {value!r}", license_type=value) from None
+
+
+def normalize_territory(codes: Iterable[str]) -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes, or WORLDWIDE alone (which covers every country)."""
+    cleaned = frozenset(code.strip().upper() for code in codes)
+    if not cleaned:
+        raise DomainError("a territory needs at least one country code or WORLDWIDE")
+    if WORLDWIDE in cleaned:
+        return frozenset({WORLDWIDE})
+    bad = sorted(code for code in cleaned if not _COUNTRY.match(code))
+    if bad:
+        raise DomainError("territory codes must be ISO 3166-1 alpha-2 or WORLDWIDE", codes=bad)
+    return cleaned
+
+
+def normalize_field(field_of_use: str) -> str:
+    cleaned = " ".join(field_of_use.split()).lower()
+    if not cleaned:
+        raise DomainError("a field of use is required (or 'all fields')")
+    return cleaned
+
+
+def territory_covers(territory: frozenset[str], country: str) -> bool:
+    return WORLDWIDE in territory or country in territory
+
+
+def field_covers(licensed: str, field_of_use: str) -> bool:
+    return licensed in (ALL_FIELDS, field_of_use)
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """Where and when a license applies: the part the exclusivity rule looks at."""
+
+    license_id: uuid.UUID
+    license_type: LicenseType
+    asset_ids: frozenset[uuid.UUID]
+    field_of_use: str
+    territory: frozenset[str]
+    start_date: date
+    end_date: date | None  # None: open-ended (e.g. until the last patent expires)
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    asset_ids: frozenset[uuid.UUID]
+    field_of_use: str
+    territory: frozenset[str]
+    start_date: date
+    end_date: date | None
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "asset_ids": sorted(str(a) for a in self.asset_ids),
+            "field_of_use": self.field_of_use,
+            "territory": sorted(self.territory),
+            "start_date": self.start_date.isoformat(),
+            "end_date": self.end_date.isoformat() if self.end_date else None,
+        }
+
+
+def _field_overlap(a: str, b: str) -> str | None:
+    if a == ALL_FIELDS:
+        return b
+    if b == ALL_FIELDS or a == b:
+        return a
+    return None
+
+
+def _territory_overlap(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
+    if WORLDWIDE in a:
+        return b
+    if WORLDWIDE in b:
+        return a
+    return a & b
+
+
+def _earliest_end(a: date | None, b: date | None) -> date | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+def overlap(a: Footprint, b: Footprint) -> Overlap | None:
+    """The common ground of two licenses (inclusive dates), or None."""
+    assets = a.asset_ids & b.asset_ids
+    field_of_use = _field_overlap(a.field_of_use, b.field_of_use)
+    territory = _territory_overlap(a.territory, b.territory)
+    start = max(a.start_date, b.start_date)
+    end = _earliest_end(a.end_date, b.end_date)
+    if not assets or field_of_use is None or not territory or (end is not None and end < start):
+        return None
+    return Overlap(assets, field_of_use, territory, start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusivityConflict:
+    license_id: uuid.UUID
+    license_type: LicenseType
+    overlap: Overlap
+
+
+def find_conflict(candidate: Footprint, existing: Iterable[Footprint]) -> ExclusivityConflict | None:
+    """The first existing license (by start date, then id) the candidate may not coexist with."""
+    for other in sorted(existing, key=lambda f: (f.start_date, str(f.license_id))):
+        if other.license_id == candidate.license_id:
+            continue
+        if not (candidate.license_type.excludes_others or other.license_type.excludes_others):
+            continue
+        common = overlap(candidate, other)
+        if common is not None:
+            return ExclusivityConflict(other.license_id, other.license_type, common)
+    return None

@@ -1,0 +1,246 @@
+"""The commercialization HTTP API: thin routes over `CommercializationApplication`.
+
+Routes are plain `def` (eventsourcing is synchronous; FastAPI runs them in its thread
+pool). Writes to a license honour If-Match; every POST honours Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response, status
+
+from commercialization.application import CommercializationApplication
+from commercialization.entrypoints import schemas as s
+from ipshare.eventstore import CommandContext
+from ipshare.idempotency import check_version, etag, expected_version
+from ipshare.runtime import Runtime, http_api
+from ipshare.web import CommandContextDep
+
+
+def _application(request: Request) -> CommercializationApplication:
+    app: CommercializationApplication = request.app.state.application()
+    return app
+
+
+App = Annotated[CommercializationApplication, Depends(_application)]
+licenses = APIRouter(prefix="/licenses", tags=["licenses"])
+accounts = APIRouter(prefix="/accounts", tags=["invoices and payments"])
+assignments = APIRouter(prefix="/assignments", tags=["assignments"])
+queries = APIRouter(tags=["queries"])
+
+
+def _if_match(request: Request, app: App, ctx: CommandContextDep, license_id: uuid.UUID) -> None:
+    """412 when If-Match names another version than the license's current one."""
+    check_version(app.get_license(ctx, license_id).version, expected_version(request))
+
+
+IfMatch = [Depends(_if_match)]
+
+
+def _license(
+    app: CommercializationApplication, ctx: CommandContext, license_id: uuid.UUID, response: Response
+) -> s.LicenseOut:
+    license = app.get_license(ctx, license_id)
+    response.headers["ETag"] = etag(license.version)
+    return s.LicenseOut.of(license)
+
+
+# ---- licenses ----------------------------------------------------------------------
+
+
+@licenses.post("", status_code=status.HTTP_201_CREATED)
+def grant_license(body: s.GrantLicense, app: App, ctx: CommandContextDep, response: Response) -> s.LicenseOut:
+    """Grant (or, with `submit: false`, draft) a license. A non-exclusive license is active at
+    once; an exclusive or sole one waits for every co-owner's consent."""
+    use_case = app.grant_license if body.submit else app.draft_license
+    license_id = use_case(ctx, body.licensee, body.asset_ids, body.license_type, **body.options())
+    response.headers["Location"] = f"/licenses/{license_id}"
+    return _license(app, ctx, license_id, response)
+
+
+@licenses.get("/{license_id}")
+def get_license(license_id: uuid.UUID, app: App, ctx: CommandContextDep, response: Response) -> s.LicenseOut:
+    return _license(app, ctx, license_id, response)
+
+
+@licenses.post("/{license_id}/submission", dependencies=IfMatch)
+def submit_license(
+    license_id: uuid.UUID, body: s.OnBehalf, app: App, ctx: CommandContextDep, response: Response
+) -> s.LicenseOut:
+    app.submit_license(ctx, license_id, body.effective_date)
+    return _license(app, ctx, license_id, response)
+
+
+@licenses.post("/{license_id}/consents", dependencies=IfMatch)
+def give_consent(
+    license_id: uuid.UUID, body: s.OnBehalf, app: App, ctx: CommandContextDep, response: Response
+) -> s.LicenseOut:
+    app.give_consent(ctx, license_id, body.member_id, body.effective_date)
+    return _license(app, ctx, license_id, response)
+
+
+@licenses.post("/{license_id}/refusals", dependencies=IfMatch)
+def refuse_consent(
+    license_id: uuid.UUID, body: s.Refusal, app: App, ctx: CommandContextDep, response: Response
+) -> s.LicenseOut:
+    app.refuse_consent(ctx, license_id, body.reason, body.member_id, body.effective_date)
+    return _license(app, ctx, license_id, response)
+
+
+@licenses.post("/{license_id}/amendments", dependencies=IfMatch)
+def amend_license(
+    license_id: uuid.UUID, body: s.Amendment, app: App, ctx: CommandContextDep, response: Response
+) -> s.LicenseOut:
+    app.amend_license(
+        ctx, license_id, body.effective_date, end_date=body.end_date, open_ended=body.open_ended,
+        field_of_use=body.field_of_use, territory=body.territory, terms=body.terms.terms() if body.terms else None,
+        note=body.note, member_id=body.member_id,
+    )  # fmt: skip
+    return _license(app, ctx, license_id, response)
+
+
+@licenses.post("/{license_id}/termination", dependencies=IfMatch)
+def terminate_license(
+    license_id: uuid.UUID, body: s.Termination, app: App, ctx: CommandContextDep, response: Response
+) -> s.LicenseOut:
+    app.terminate_license(ctx, license_id, body.reason, body.effective_date, body.member_id)
+    return _license(app, ctx, license_id, response)
+
+
+@licenses.post("/{license_id}/milestones", status_code=status.HTTP_201_CREATED)
+def report_milestone(license_id: uuid.UUID, body: s.MilestoneReport, app: App, ctx: CommandContextDep) -> s.Created:
+    """The licensee reached a named milestone; its payment is invoiced (returns the invoice)."""
+    return s.Created(id=app.report_milestone(ctx, license_id, body.milestone, body.effective_date))
+
+
+@licenses.post("/{license_id}/sublicense-income", status_code=status.HTTP_201_CREATED)
+def report_sublicense_income(
+    license_id: uuid.UUID, body: s.SublicenseIncome, app: App, ctx: CommandContextDep
+) -> s.Created | None:
+    invoice_id = app.report_sublicense_income(
+        ctx, license_id, body.sublicensee, body.income, body.currency, body.effective_date
+    )
+    return s.Created(id=invoice_id) if invoice_id else None
+
+
+@licenses.post("/{license_id}/maintenance-invoices", status_code=status.HTTP_201_CREATED)
+def invoice_maintenance_fee(license_id: uuid.UUID, body: s.LicenseYear, app: App, ctx: CommandContextDep) -> s.Created:
+    return s.Created(id=app.invoice_maintenance_fee(ctx, license_id, body.license_year, body.effective_date))
+
+
+@licenses.post("/{license_id}/patent-cost-invoices", status_code=status.HTTP_201_CREATED)
+def invoice_patent_costs(license_id: uuid.UUID, body: s.PatentCosts, app: App, ctx: CommandContextDep) -> s.Created:
+    invoice_id = app.invoice_patent_costs(
+        ctx, license_id, body.amount, body.currency, body.description, body.effective_date
+    )
+    return s.Created(id=invoice_id)
+
+
+@licenses.post("/{license_id}/minimum-true-ups")
+def true_up_minimum(license_id: uuid.UUID, body: s.LicenseYear, app: App, ctx: CommandContextDep) -> dict[str, Any]:
+    """Invoice (or credit) the shortfall below the minimum annual royalty of a finished license year."""
+    change = app.true_up_minimum_royalty(ctx, license_id, body.license_year, body.effective_date)
+    return {"change": None if change is None else {"amount": change.amount, "currency": change.currency}}
+
+
+@licenses.post("/{license_id}/royalty-reports", status_code=status.HTTP_201_CREATED)
+def submit_royalty_report(
+    license_id: uuid.UUID, body: s.RoyaltyReportIn, app: App, ctx: CommandContextDep
+) -> s.Created:
+    report_id = app.submit_royalty_report(
+        ctx, license_id, body.period_start, body.period_end, [line.line() for line in body.lines],
+        no_sales=body.no_sales, supersedes=body.supersedes, effective_date=body.effective_date,
+    )  # fmt: skip
+    return s.Created(id=report_id)
+
+
+@licenses.post("/{license_id}/royalty-reports/csv", status_code=status.HTTP_201_CREATED)
+def import_royalty_report(
+    license_id: uuid.UUID,
+    app: App,
+    ctx: CommandContextDep,
+    csv_text: Annotated[str, Body(media_type="text/csv")],
+    period_start: Annotated[date, Query()],
+    period_end: Annotated[date, Query()],
+    supersedes: uuid.UUID | None = None,
+) -> s.Created:
+    """A report's lines as CSV, all or nothing: any bad row is a 422 listing every bad row."""
+    report_id = app.import_royalty_report_csv(
+        ctx, license_id, period_start, period_end, csv_text, supersedes=supersedes
+    )
+    return s.Created(id=report_id)
+
+
+@licenses.get("/{license_id}/royalty-reports")
+def royalty_reports(license_id: uuid.UUID, app: App, ctx: CommandContextDep) -> list[s.ReportOut]:
+    return s.ReportOut.all_of(app.get_royalty_ledger(ctx, license_id))
+
+
+@queries.get("/assets/{asset_id}/licenses", tags=["licenses"])
+def licenses_on_asset(asset_id: uuid.UUID, app: App, ctx: CommandContextDep) -> list[s.LicenseOut]:
+    return [s.LicenseOut.of(license) for license in app.licenses_on_asset(ctx, asset_id)]
+
+
+# ---- accounts, payments, receivables -----------------------------------------------
+
+
+@accounts.get("/{deal_id}")
+def get_account(deal_id: uuid.UUID, app: App, ctx: CommandContextDep) -> s.AccountOut:
+    """Invoices, payments and open balances of a license (or an assignment)."""
+    return s.AccountOut.of(app.get_account(ctx, deal_id))
+
+
+@accounts.post("/{deal_id}/payments", status_code=status.HTTP_201_CREATED)
+def record_payment(deal_id: uuid.UUID, body: s.PaymentIn, app: App, ctx: CommandContextDep) -> s.Created:
+    """Cash received, matched to invoices; what is left over stays unapplied."""
+    payment_id = app.record_payment(
+        ctx, deal_id, body.amount, body.currency, body.received_date, body.payer_reference, body.invoice_ids
+    )
+    return s.Created(id=payment_id)
+
+
+@queries.get("/receivables", tags=["invoices and payments"])
+def receivables(app: App, ctx: CommandContextDep, as_of: date | None = None) -> s.ReceivablesOut:
+    """Open invoices with their ageing (current, 30, 60, 90+ days) and unapplied cash."""
+    return s.ReceivablesOut.of(app.receivables(ctx, as_of))
+
+
+# ---- assignments -------------------------------------------------------------------
+
+
+@assignments.post("", status_code=status.HTTP_201_CREATED)
+def propose_assignment(body: s.ProposeAssignment, app: App, ctx: CommandContextDep) -> s.AssignmentOut:
+    assignment_id = app.propose_assignment(
+        ctx, body.asset_id, body.assignee, body.proceeds, body.currency,
+        assignee_member_id=body.assignee_member_id, proposed_by=body.proposed_by, effective_date=body.effective_date,
+    )  # fmt: skip
+    return s.AssignmentOut.of(app.get_assignment(ctx, assignment_id))
+
+
+@assignments.get("/{assignment_id}")
+def get_assignment(assignment_id: uuid.UUID, app: App, ctx: CommandContextDep) -> s.AssignmentOut:
+    return s.AssignmentOut.of(app.get_assignment(ctx, assignment_id))
+
+
+@assignments.post("/{assignment_id}/consents")
+def consent_to_assignment(
+    assignment_id: uuid.UUID, body: s.OnBehalf, app: App, ctx: CommandContextDep
+) -> s.AssignmentOut:
+    app.consent_to_assignment(ctx, assignment_id, body.member_id, body.effective_date)
+    return s.AssignmentOut.of(app.get_assignment(ctx, assignment_id))
+
+
+@assignments.post("/{assignment_id}/refusals")
+def refuse_assignment(assignment_id: uuid.UUID, body: s.Refusal, app: App, ctx: CommandContextDep) -> s.AssignmentOut:
+    app.refuse_assignment(ctx, assignment_id, body.reason, body.member_id, body.effective_date)
+    return s.AssignmentOut.of(app.get_assignment(ctx, assignment_id))
+
+
+ROUTERS = (licenses, accounts, assignments, queries)
+
+
+def create_http(runtime: Runtime[CommercializationApplication, Any]) -> FastAPI:
+    return http_api(runtime, *ROUTERS)

@@ -1,0 +1,450 @@
+"""Request and response bodies of the commercialization HTTP API, and their mapping from the domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from commercialization.application import LicenseOptions, ReceivablesReport
+from commercialization.domain.account import Invoice, LicenseAccount, Payment
+from commercialization.domain.assignment import Assignment
+from commercialization.domain.license import License
+from commercialization.domain.reports import Report, ReportLine, RoyaltyLedger
+from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Created(BaseModel):
+    id: uuid.UUID
+    status: str | None = None
+
+
+# ---- terms -------------------------------------------------------------------------
+
+
+class TierIn(Body):
+    threshold: int = Field(ge=0, description="cumulative net sales (minor units) from which the rate applies")
+    rate_bps: int = Field(ge=0, le=10_000)
+
+
+class MilestoneIn(Body):
+    name: str = Field(min_length=1)
+    amount: int = Field(ge=0)
+
+
+class TermsIn(Body):
+    currency: str = Field(min_length=3, max_length=3)
+    upfront_fee: int = Field(0, ge=0)
+    annual_maintenance_fee: int = Field(0, ge=0)
+    running_royalty: dict[str, list[TierIn]] = Field(
+        default_factory=dict, description="per currency of sales: tiers by cumulative net sales"
+    )
+    minimum_annual_royalty: int = Field(0, ge=0)
+    milestones: list[MilestoneIn] = []
+    sublicense_share_bps: int = Field(0, ge=0, le=10_000)
+    patent_cost_reimbursement: bool = False
+    asset_split_bps: dict[str, int] = Field(default_factory=dict, description="asset id -> share; sums to 10000")
+    payment_days: int = Field(30, ge=0)
+
+    def terms(self) -> RoyaltyTerms:
+        return RoyaltyTerms(
+            currency=self.currency,
+            upfront_fee=self.upfront_fee,
+            annual_maintenance_fee=self.annual_maintenance_fee,
+            running_royalty={
+                c: tuple(Tier(t.threshold, t.rate_bps) for t in ts) for c, ts in self.running_royalty.items()
+            },
+            minimum_annual_royalty=self.minimum_annual_royalty,
+            milestones=tuple(Milestone(m.name, m.amount) for m in self.milestones),
+            sublicense_share_bps=self.sublicense_share_bps,
+            patent_cost_reimbursement=self.patent_cost_reimbursement,
+            asset_split_bps=self.asset_split_bps,
+            payment_days=self.payment_days,
+        )
+
+
+class TermsOut(BaseModel):
+    currency: str
+    upfront_fee: int
+    annual_maintenance_fee: int
+    running_royalty: dict[str, list[dict[str, int]]]
+    minimum_annual_royalty: int
+    milestones: list[dict[str, Any]]
+    sublicense_share_bps: int
+    patent_cost_reimbursement: bool
+    asset_split_bps: dict[str, int]
+    payment_days: int
+
+    @classmethod
+    def of(cls, terms: RoyaltyTerms) -> TermsOut:
+        return cls(
+            currency=terms.currency,
+            upfront_fee=terms.upfront_fee,
+            annual_maintenance_fee=terms.annual_maintenance_fee,
+            running_royalty={
+                c: [{"threshold": t.threshold, "rate_bps": t.rate_bps} for t in ts]
+                for c, ts in terms.running_royalty.items()
+            },
+            minimum_annual_royalty=terms.minimum_annual_royalty,
+            milestones=[{"name": m.name, "amount": m.amount} for m in terms.milestones],
+            sublicense_share_bps=terms.sublicense_share_bps,
+            patent_cost_reimbursement=terms.patent_cost_reimbursement,
+            asset_split_bps=dict(terms.asset_split_bps),
+            payment_days=terms.payment_days,
+        )
+
+
+# ---- licenses ----------------------------------------------------------------------
+
+
+class GrantLicense(Body):
+    licensee: str = Field(min_length=1, max_length=300)
+    asset_ids: list[uuid.UUID] = Field(min_length=1)
+    license_type: str = Field("non_exclusive", description="exclusive | sole | non_exclusive")
+    terms: TermsIn
+    field_of_use: str | None = None
+    territory: list[str] | None = Field(None, description="ISO 3166 alpha-2 codes, or WW for worldwide")
+    start_date: date | None = None
+    end_date: date | None = None
+    sublicensing_allowed: bool = False
+    licensee_kind: str = Field("external", description="external | spin_off")
+    spin_off_id: uuid.UUID | None = None
+    cross_license_assets: list[str] = []
+    granted_by: uuid.UUID | None = Field(None, description="the granting co-owner, when an admin acts for it")
+    effective_date: date | None = None
+    submit: bool = Field(True, description="false: keep it a draft")
+
+    def options(self) -> LicenseOptions:
+        options: LicenseOptions = {
+            "terms": self.terms.terms(),
+            "sublicensing_allowed": self.sublicensing_allowed,
+            "licensee_kind": self.licensee_kind,
+            "spin_off_id": self.spin_off_id,
+            "cross_license_assets": self.cross_license_assets,
+            "granted_by": self.granted_by,
+            "effective_date": self.effective_date,
+            "end_date": self.end_date,
+        }
+        if self.field_of_use is not None:
+            options["field_of_use"] = self.field_of_use
+        if self.territory is not None:
+            options["territory"] = self.territory
+        if self.start_date is not None:
+            options["start_date"] = self.start_date
+        return options
+
+
+class OnBehalf(Body):
+    member_id: uuid.UUID | None = Field(None, description="the co-owner, when an admin acts for it")
+    effective_date: date | None = None
+
+
+class Refusal(OnBehalf):
+    reason: str = Field(min_length=1)
+
+
+class Amendment(Body):
+    effective_date: date
+    end_date: date | None = None
+    open_ended: bool = False
+    field_of_use: str | None = None
+    territory: list[str] | None = None
+    terms: TermsIn | None = None
+    note: str = ""
+    member_id: uuid.UUID | None = None
+
+
+class Termination(Refusal):
+    pass
+
+
+class MilestoneReport(Body):
+    milestone: str = Field(min_length=1)
+    effective_date: date | None = None
+
+
+class SublicenseIncome(Body):
+    sublicensee: str = Field(min_length=1)
+    income: int = Field(ge=0)
+    currency: str
+    effective_date: date | None = None
+
+
+class LicenseYear(Body):
+    license_year: int = Field(ge=1)
+    effective_date: date | None = None
+
+
+class PatentCosts(Body):
+    amount: int = Field(gt=0)
+    currency: str
+    description: str = Field(min_length=1)
+    effective_date: date | None = None
+
+
+class LicenseOut(BaseModel):
+    license_id: uuid.UUID
+    licensee: str
+    licensee_kind: str
+    spin_off_id: str
+    asset_ids: list[uuid.UUID]
+    license_type: str
+    field_of_use: str
+    territory: list[str]
+    start_date: date
+    end_date: date | None
+    sublicensing_allowed: bool
+    status: str
+    granted_by: uuid.UUID
+    required_consents: list[uuid.UUID]
+    consents: list[uuid.UUID]
+    granted_on: date | None
+    ended_on: date | None
+    terms: TermsOut
+    milestones_reported: dict[str, date]
+    amendments: list[date]
+    version: int
+
+    @classmethod
+    def of(cls, license: License) -> LicenseOut:
+        return cls(
+            license_id=license.id,
+            licensee=license.licensee,
+            licensee_kind=license.licensee_kind.value,
+            spin_off_id=license.spin_off_id,
+            asset_ids=license.asset_ids,
+            license_type=license.license_type.value,
+            field_of_use=license.field_of_use,
+            territory=sorted(license.territory),
+            start_date=license.start_date,
+            end_date=license.end_date,
+            sublicensing_allowed=license.sublicensing_allowed,
+            status=license.status.value,
+            granted_by=license.granted_by,
+            required_consents=license.required_consents,
+            consents=sorted(license.consents, key=str),
+            granted_on=license.granted_on,
+            ended_on=license.ended_on,
+            terms=TermsOut.of(license.terms),
+            milestones_reported=license.milestones_reported,
+            amendments=license.amendments,
+            version=license.version,
+        )
+
+
+# ---- royalty reports ---------------------------------------------------------------
+
+
+class ReportLineIn(Body):
+    product: str = Field(min_length=1)
+    country: str = Field(min_length=2, max_length=2)
+    currency: str = Field(min_length=3, max_length=3)
+    gross_sales: int = Field(ge=0)
+    deductions: int = Field(0, ge=0)
+    field_of_use: str = ""
+
+    def line(self) -> ReportLine:
+        return ReportLine(**self.model_dump())
+
+
+class RoyaltyReportIn(Body):
+    period_start: date
+    period_end: date
+    lines: list[ReportLineIn] = []
+    no_sales: bool = False
+    supersedes: uuid.UUID | None = None
+    effective_date: date | None = None
+
+
+class ReportOut(BaseModel):
+    report_id: uuid.UUID
+    period_start: date
+    period_end: date
+    lines: list[dict[str, Any]]
+    net_sales: dict[str, int]
+    supersedes: uuid.UUID | None
+    superseded: bool
+
+    @classmethod
+    def of(cls, report: Report, superseded: bool) -> ReportOut:
+        return cls(
+            report_id=report.report_id,
+            period_start=report.period_start,
+            period_end=report.period_end,
+            lines=[line.as_event_dict() for line in report.lines],
+            net_sales=report.net_sales(),
+            supersedes=report.supersedes,
+            superseded=superseded,
+        )
+
+    @classmethod
+    def all_of(cls, ledger: RoyaltyLedger) -> list[ReportOut]:
+        reports = sorted(ledger.reports.values(), key=lambda r: r.sequence)
+        return [cls.of(r, r.report_id in ledger.superseded) for r in reports]
+
+
+# ---- accounts and payments ---------------------------------------------------------
+
+
+class PaymentIn(Body):
+    amount: int = Field(gt=0, description="minor units")
+    currency: str = Field(min_length=3, max_length=3)
+    received_date: date
+    payer_reference: str = Field(min_length=1)
+    invoice_ids: list[uuid.UUID] = Field([], description="invoices to settle first; the rest oldest due first")
+
+
+class InvoiceOut(BaseModel):
+    invoice_id: uuid.UUID
+    kind: str
+    amount: int
+    currency: str
+    issued_on: date
+    due_date: date
+    reference: str
+    paid: int
+    credited: int
+    open_amount: int
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceOut:
+        return cls(
+            invoice_id=invoice.invoice_id,
+            kind=invoice.kind.value,
+            amount=invoice.amount,
+            currency=invoice.currency,
+            issued_on=invoice.issued_on,
+            due_date=invoice.due_date,
+            reference=invoice.reference,
+            paid=invoice.paid,
+            credited=invoice.credited,
+            open_amount=invoice.open_amount,
+        )
+
+
+class PaymentOut(BaseModel):
+    payment_id: uuid.UUID
+    amount: int
+    currency: str
+    received_on: date
+    payer_reference: str
+    applied: int
+    unapplied: int
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentOut:
+        return cls(
+            payment_id=payment.payment_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            received_on=payment.received_on,
+            payer_reference=payment.payer_reference,
+            applied=payment.applied,
+            unapplied=payment.unapplied,
+        )
+
+
+class AccountOut(BaseModel):
+    deal_id: uuid.UUID
+    asset_ids: list[uuid.UUID]
+    invoices: list[InvoiceOut]
+    payments: list[PaymentOut]
+    unapplied_cash: dict[str, int]
+    unused_credit: dict[str, int]
+
+    @classmethod
+    def of(cls, account: LicenseAccount) -> AccountOut:
+        return cls(
+            deal_id=account.license_id,
+            asset_ids=account.asset_ids,
+            invoices=[InvoiceOut.of(i) for i in sorted(account.invoices.values(), key=lambda i: i.sequence)],
+            payments=[PaymentOut.of(p) for p in account.payments.values()],
+            unapplied_cash=account.unapplied_cash(),
+            unused_credit=account.unused_credit(),
+        )
+
+
+class ReceivableOut(BaseModel):
+    deal_id: uuid.UUID
+    invoice_id: uuid.UUID
+    kind: str
+    reference: str
+    open_amount: int
+    currency: str
+    issued_on: date
+    due_date: date
+    bucket: str
+
+
+class ReceivablesOut(BaseModel):
+    as_of: date
+    lines: list[ReceivableOut]
+    totals: dict[str, dict[str, int]]
+    unapplied_cash: dict[str, int]
+
+    @classmethod
+    def of(cls, report: ReceivablesReport) -> ReceivablesOut:
+        lines = [
+            ReceivableOut(
+                deal_id=r.deal_id,
+                invoice_id=r.invoice_id,
+                kind=r.kind.value,
+                reference=r.reference,
+                open_amount=r.open_amount.amount,
+                currency=r.open_amount.currency,
+                issued_on=r.issued_on,
+                due_date=r.due_date,
+                bucket=r.bucket,
+            )
+            for r in report.lines
+        ]
+        return cls(as_of=report.as_of, lines=lines, totals=report.totals, unapplied_cash=report.unapplied_cash)
+
+
+# ---- assignments -------------------------------------------------------------------
+
+
+class ProposeAssignment(Body):
+    asset_id: uuid.UUID
+    assignee: str = Field(min_length=1)
+    proceeds: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    assignee_member_id: uuid.UUID | None = None
+    proposed_by: uuid.UUID | None = None
+    effective_date: date | None = None
+
+
+class AssignmentOut(BaseModel):
+    assignment_id: uuid.UUID
+    asset_id: uuid.UUID
+    assignee: str
+    assignee_member_id: str
+    proceeds: int
+    currency: str
+    owners: dict[uuid.UUID, int]
+    consents: list[uuid.UUID]
+    status: str
+    agreed_on: date | None
+    transfer_requested_on: date | None
+
+    @classmethod
+    def of(cls, assignment: Assignment) -> AssignmentOut:
+        return cls(
+            assignment_id=assignment.id,
+            asset_id=assignment.asset_id,
+            assignee=assignment.assignee,
+            assignee_member_id=assignment.assignee_member_id,
+            proceeds=assignment.proceeds.amount,
+            currency=assignment.proceeds.currency,
+            owners=assignment.owners,
+            consents=sorted(assignment.consents, key=str),
+            status=assignment.status.value,
+            agreed_on=assignment.agreed_on,
+            transfer_requested_on=assignment.transfer_requested_on,
+        )

@@ -1,0 +1,138 @@
+"""Payment matching, credit notes and ageing on one account (pure domain, no store)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+
+from commercialization.domain.account import LicenseAccount, RevenueKind, ageing_bucket
+from ipshare.errors import Conflict, DomainError, NotFound
+from ipshare.money import Money
+
+A1, A2 = uuid.UUID(int=1), uuid.UUID(int=2)
+DAY = date(2025, 1, 10)
+
+
+def account() -> LicenseAccount:
+    return LicenseAccount(uuid.UUID(int=99), [A1, A2])
+
+
+def invoice(
+    acct: LicenseAccount, amount: int, ref: str, split: dict[str, int] | None = None, day: date = DAY
+) -> uuid.UUID:
+    return acct.issue_invoice(RevenueKind.ROYALTY, Money(amount, "CNY"), day, 30, ref, split)
+
+
+def revenue(acct: LicenseAccount) -> list[Any]:
+    return [e for e in acct.collect_events() if isinstance(e, LicenseAccount.RevenueReceived)]
+
+
+def test_partial_payment_leaves_the_rest_open() -> None:
+    acct = account()
+    inv = invoice(acct, 10_000, "r1")
+    acct.receive_payment(Money(4_000, "CNY"), date(2025, 2, 1), "BANK-1")
+    assert acct.invoices[inv].open_amount == 6_000
+    [event] = revenue(acct)
+    assert (event.amount, event.kind, event.effective_date) == (
+        {"amount": 4_000, "currency": "CNY"},
+        "royalty",
+        date(2025, 2, 1),
+    )
+
+
+def test_oldest_open_invoice_is_paid_first_and_overpayment_stays_unapplied() -> None:
+    acct = account()
+    first, second = invoice(acct, 1_000, "r1"), invoice(acct, 2_000, "r2", day=date(2025, 1, 20))
+    acct.receive_payment(Money(3_500, "CNY"), date(2025, 2, 1), "BANK-1")
+    assert (acct.invoices[first].open_amount, acct.invoices[second].open_amount) == (0, 0)
+    assert acct.unapplied_cash() == {"CNY": 500}
+    assert [e.amount["amount"] for e in revenue(acct)] == [1_000, 2_000]
+
+
+def test_unapplied_cash_pays_the_next_invoice_as_of_the_day_it_was_received() -> None:
+    acct = account()
+    acct.receive_payment(Money(500, "CNY"), date(2025, 1, 5), "PREPAY")
+    inv = invoice(acct, 800, "r1", day=date(2025, 3, 1))
+    assert acct.invoices[inv].open_amount == 300
+    [event] = revenue(acct)
+    assert (event.amount["amount"], event.effective_date, event.payer_reference) == (500, date(2025, 1, 5), "PREPAY")
+
+
+def test_a_payment_goes_to_the_invoices_it_names_first() -> None:
+    acct = account()
+    older, newer = invoice(acct, 1_000, "r1"), invoice(acct, 1_000, "r2", day=date(2025, 1, 20))
+    acct.receive_payment(Money(1_000, "CNY"), date(2025, 2, 1), "BANK-1", invoice_ids=[newer])
+    assert (acct.invoices[older].open_amount, acct.invoices[newer].open_amount) == (1_000, 0)
+
+
+def test_other_currencies_are_not_mixed() -> None:
+    acct = account()
+    inv = invoice(acct, 1_000, "r1")
+    acct.receive_payment(Money(1_000, "USD"), date(2025, 2, 1), "BANK-1")
+    assert acct.invoices[inv].open_amount == 1_000
+    assert acct.unapplied_cash() == {"USD": 1_000}
+
+
+def test_revenue_splits_across_assets_exactly_where_the_terms_say() -> None:
+    acct = account()
+    invoice(acct, 1_001, "r1", split={str(A1): 5_000, str(A2): 5_000})
+    acct.receive_payment(Money(1_001, "CNY"), date(2025, 2, 1), "BANK-1")
+    [event] = revenue(acct)
+    assert event.asset_splits == [
+        {"asset_id": str(A1), "amount": {"amount": 501, "currency": "CNY"}},
+        {"asset_id": str(A2), "amount": {"amount": 500, "currency": "CNY"}},
+    ]
+
+
+def test_a_credit_note_reduces_an_unpaid_invoice_and_emits_no_revenue() -> None:
+    acct = account()
+    inv = invoice(acct, 1_000, "r1")
+    acct.issue_credit_note(RevenueKind.ROYALTY, Money(300, "CNY"), DAY, "c1", inv)
+    assert acct.invoices[inv].open_amount == 700
+    assert revenue(acct) == []
+
+
+def test_credit_on_a_paid_invoice_settles_the_next_invoice() -> None:
+    acct = account()
+    inv = invoice(acct, 1_000, "r1")
+    acct.receive_payment(Money(1_000, "CNY"), date(2025, 2, 1), "BANK-1")
+    acct.issue_credit_note(RevenueKind.ROYALTY, Money(300, "CNY"), DAY, "c1", inv)
+    assert acct.unused_credit() == {"CNY": 300}
+    nxt = invoice(acct, 500, "r2", day=date(2025, 4, 1))
+    assert acct.invoices[nxt].open_amount == 200
+
+
+def test_invoices_and_payments_are_checked() -> None:
+    acct = account()
+    invoice(acct, 1_000, "r1")
+    with pytest.raises(Conflict):
+        invoice(acct, 1_000, "r1")  # invoiced twice
+    with pytest.raises(DomainError):
+        acct.receive_payment(Money(0, "CNY"), DAY, "X")
+    with pytest.raises(NotFound):
+        acct.receive_payment(Money(1, "CNY"), DAY, "X", invoice_ids=[uuid.uuid4()])
+
+
+@pytest.mark.parametrize(
+    ("as_of", "bucket"),
+    [
+        (date(2025, 2, 9), "current"),  # due today
+        (date(2025, 3, 10), "current"),  # 29 days late
+        (date(2025, 3, 11), "30"),
+        (date(2025, 4, 10), "60"),
+        (date(2025, 5, 10), "90+"),
+    ],
+)
+def test_ageing(as_of: date, bucket: str) -> None:
+    assert ageing_bucket(date(2025, 2, 9), as_of) == bucket
+
+
+def test_receivables_show_open_balances_with_their_bucket() -> None:
+    acct = account()
+    inv = invoice(acct, 1_000, "r1")  # due 2025-02-09
+    acct.receive_payment(Money(400, "CNY"), date(2025, 2, 1), "BANK-1")
+    [line] = acct.receivables(date(2025, 5, 20))
+    assert (line.invoice_id, line.open_amount, line.bucket) == (inv, Money(600, "CNY"), "90+")

@@ -1,0 +1,525 @@
+"""Use cases end to end on every event store (in-memory and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from commercialization.application import CommercializationApplication
+from commercialization.catalog import build_catalog
+from commercialization.domain.account import LicenseAccount
+from commercialization.domain.assignment import Assignment
+from commercialization.domain.license import LicenseStatus
+from commercialization.domain.reports import ReportLine
+from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
+from ipshare.auth import Principal, Role
+from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
+from ipshare.eventstore import CommandContext
+from ipshare.money import Money
+
+UNIVERSITY = uuid.UUID("00000000-0000-0000-0000-00000000000a")
+INSTITUTE = uuid.UUID("00000000-0000-0000-0000-00000000000b")
+ENTERPRISE = uuid.UUID("00000000-0000-0000-0000-00000000000c")
+
+
+class FakeOwnership:
+    """Owners per asset, effective from a date (the latest change on or before the day counts)."""
+
+    def __init__(self) -> None:
+        self.history: dict[uuid.UUID, list[tuple[date, dict[uuid.UUID, int]]]] = {}
+
+    def set(self, asset_id: uuid.UUID, owners: Mapping[uuid.UUID, int], since: date = date(2000, 1, 1)) -> uuid.UUID:
+        self.history.setdefault(asset_id, []).append((since, dict(owners)))
+        self.history[asset_id].sort(key=lambda pair: pair[0])
+        return asset_id
+
+    def owners_as_of(self, asset_id: uuid.UUID, as_of: date) -> Mapping[uuid.UUID, int]:
+        found: dict[uuid.UUID, int] = {}
+        for since, owners in self.history.get(asset_id, []):
+            if since <= as_of:
+                found = owners
+        return found
+
+
+def member(member_id: uuid.UUID) -> CommandContext:
+    return CommandContext(Principal(Role.MEMBER, str(member_id), member_id))
+
+
+FINANCE = CommandContext(Principal(Role.FINANCE, "fiona"))
+AUDITOR = CommandContext(Principal(Role.AUDITOR, "audrey"))
+
+
+@pytest.fixture
+def ownership() -> FakeOwnership:
+    return FakeOwnership()
+
+
+@pytest.fixture
+def app(event_store_env: dict[str, str], ownership: FakeOwnership) -> Iterator[CommercializationApplication]:
+    application = CommercializationApplication(env=event_store_env, ownership=ownership)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def memory_app(ownership: FakeOwnership) -> Iterator[CommercializationApplication]:
+    """The in-memory store only: for property tests that run many examples."""
+    application = CommercializationApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, ownership=ownership)
+    yield application
+    application.close()
+
+
+D = date(2025, 1, 1)
+
+
+def asset(ownership: FakeOwnership, **owners: int) -> uuid.UUID:
+    names = {"university": UNIVERSITY, "institute": INSTITUTE, "enterprise": ENTERPRISE}
+    return ownership.set(uuid.uuid4(), {names[k]: v for k, v in owners.items()})
+
+
+# -- the thin slice ------------------------------------------------------------------------
+
+
+def test_a_non_exclusive_license_granted_by_one_co_owner_and_paid(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=6_000, institute=4_000)
+    license_id = app.grant_license(member(UNIVERSITY), "Acme Motors", [a], "non_exclusive", 500, effective_date=D)
+    assert app.get_license(member(INSTITUTE), license_id).status is LicenseStatus.ACTIVE
+    report_id = app.submit_royalty_report(
+        FINANCE, license_id, date(2025, 1, 1), date(2025, 3, 31),
+        [ReportLine("cell-A", "CN", "CNY", 1_000_000, 0)], effective_date=date(2025, 4, 10),
+    )  # fmt: skip
+    payment_id = app.record_payment(FINANCE, license_id, 50_000, "CNY", date(2025, 4, 20), "BANK-7781")
+    account = app.get_account(FINANCE, license_id)
+    assert account.unapplied_cash() == {}
+    [revenue] = [e for e in published(app) if isinstance(e, LicenseAccount.RevenueReceived)]
+    assert (revenue.license_id, revenue.asset_ids, revenue.kind) == (license_id, [a], "royalty")
+    assert (revenue.amount, revenue.effective_date, revenue.payment_id) == (
+        {"amount": 50_000, "currency": "CNY"}, date(2025, 4, 20), payment_id,
+    )  # fmt: skip
+    assert report_id in app.get_royalty_ledger(FINANCE, license_id).reports
+
+
+def published(app: CommercializationApplication) -> list[Any]:
+    return [app.mapper.to_domain_event(n) for n in app.notifications_after(0, 10_000)]
+
+
+def test_every_event_converts_to_its_contract(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    run_everything(app, ownership)
+    catalog = build_catalog()
+    kinds = set()
+    for notification in app.notifications_after(0, 10_000):
+        event, meta = app.metadata_mapper.decode(notification)
+        if catalog.publishes(event):
+            envelope = catalog.envelope(notification.id, event, meta)
+            assert envelope.type.startswith("ipshare.commercialization.v1.")
+            kinds.add(envelope.type.rsplit(".", 1)[1])
+    registered = {t.DESCRIPTOR.name for t in catalog.payload_types()}
+    assert kinds == registered  # the scenario emits every published event type
+
+
+def run_everything(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    a = asset(ownership, university=5_000, institute=5_000)
+    b = asset(ownership, university=10_000)
+    terms = RoyaltyTerms(
+        currency="CNY",
+        upfront_fee=100_000,
+        annual_maintenance_fee=20_000,
+        running_royalty={"CNY": (Tier(0, 500), Tier(1_000_000, 300))},
+        minimum_annual_royalty=200_000,
+        milestones=(Milestone("first sale", 50_000),),
+        sublicense_share_bps=2_000,
+        patent_cost_reimbursement=True,
+        asset_split_bps={str(a): 7_000, str(b): 3_000},
+    )
+    lic = app.grant_license(
+        member(UNIVERSITY), "Acme", [a, b], "exclusive", terms=terms, field_of_use="batteries", territory=["CN"],
+        start_date=D, end_date=date(2027, 12, 31), sublicensing_allowed=True, effective_date=D,
+    )  # fmt: skip
+    app.give_consent(member(INSTITUTE), lic, effective_date=D)
+    app.amend_license(member(UNIVERSITY), lic, date(2025, 6, 1), end_date=date(2028, 12, 31), note="extension")
+    app.report_milestone(FINANCE, lic, "first sale", date(2025, 2, 1))
+    app.report_sublicense_income(FINANCE, lic, "SubCo", 100_000, "CNY", date(2025, 2, 2))
+    app.invoice_patent_costs(FINANCE, lic, 30_000, "CNY", "CN annuity 2025", date(2025, 2, 3))
+    app.invoice_maintenance_fee(FINANCE, lic, 2, date(2026, 1, 1))
+    first = app.submit_royalty_report(
+        FINANCE,
+        lic,
+        date(2025, 1, 1),
+        date(2025, 6, 30),
+        [ReportLine("cell", "CN", "CNY", 800_000)],
+        effective_date=date(2025, 7, 5),
+    )
+    app.submit_royalty_report(
+        FINANCE, lic, date(2025, 1, 1), date(2025, 6, 30), [ReportLine("cell", "CN", "CNY", 600_000)],
+        supersedes=first, effective_date=date(2025, 7, 9),
+    )  # fmt: skip
+    app.record_payment(FINANCE, lic, 1_000_000, "CNY", date(2025, 7, 20), "BANK-1")
+    app.true_up_minimum_royalty(FINANCE, lic, 1, date(2026, 1, 5))
+    app.terminate_license(member(UNIVERSITY), lic, "breach", date(2026, 6, 30))
+    expiring = app.grant_license(
+        member(UNIVERSITY),
+        "Beta",
+        [b],
+        field_of_use="lasers",
+        start_date=D,
+        end_date=date(2025, 3, 1),
+        effective_date=D,
+    )
+    app.expire_license(FINANCE, expiring, date(2025, 3, 2))
+    refused = app.grant_license(member(UNIVERSITY), "Gamma", [a], "sole", field_of_use="robots", effective_date=D)
+    app.refuse_consent(member(INSTITUTE), refused, "no", effective_date=D)
+    draft = app.draft_license(
+        member(UNIVERSITY), "Delta", [b], "non_exclusive", field_of_use="lasers", effective_date=D
+    )
+    app.submit_license(member(UNIVERSITY), draft, D)
+    sale = app.propose_assignment(member(UNIVERSITY), a, "Buyer Ltd", 5_000_000, "CNY", effective_date=D)
+    app.consent_to_assignment(member(INSTITUTE), sale, effective_date=date(2025, 1, 2))
+    app.record_payment(FINANCE, sale, 5_000_000, "CNY", date(2025, 1, 30), "BUYER-1")
+    other_sale = app.propose_assignment(member(UNIVERSITY), a, "Other", 1, "CNY", effective_date=D)
+    app.refuse_assignment(member(INSTITUTE), other_sale, "no", effective_date=D)
+
+
+# -- consent (Patent Law art. 14) ----------------------------------------------------------
+
+
+def test_an_exclusive_license_waits_for_every_co_owner(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=5_000, institute=3_000, enterprise=2_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], "exclusive", 500, effective_date=D)
+    assert app.get_license(FINANCE, lic).missing_consents == sorted([INSTITUTE, ENTERPRISE], key=str)
+    assert app.give_consent(member(INSTITUTE), lic, effective_date=D) is LicenseStatus.PENDING_CONSENT
+    assert app.give_consent(member(INSTITUTE), lic, effective_date=D) is LicenseStatus.PENDING_CONSENT  # no-op
+    assert app.give_consent(member(ENTERPRISE), lic, effective_date=date(2025, 1, 3)) is LicenseStatus.ACTIVE
+    assert app.get_license(FINANCE, lic).granted_on == date(2025, 1, 3)
+
+
+def test_a_sole_owner_grants_an_exclusive_license_at_once(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=10_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], "sole", effective_date=D)
+    assert app.get_license(FINANCE, lic).status is LicenseStatus.ACTIVE
+
+
+def test_refused_consent_frees_the_scope(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    a = asset(ownership, university=5_000, institute=5_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], "exclusive", effective_date=D)
+    app.refuse_consent(member(INSTITUTE), lic, "we have our own plans", effective_date=D)
+    assert app.get_license(FINANCE, lic).status is LicenseStatus.REFUSED
+    assert app.grant_license(member(INSTITUTE), "Other", [a], "non_exclusive", effective_date=D)
+
+
+def test_only_co_owners_grant_and_consent(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    a = asset(ownership, university=5_000, institute=5_000)
+    with pytest.raises(Forbidden):
+        app.grant_license(member(ENTERPRISE), "Acme", [a], "non_exclusive", effective_date=D)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], "exclusive", effective_date=D)
+    with pytest.raises(Forbidden):
+        app.give_consent(member(ENTERPRISE), lic, effective_date=D)
+    with pytest.raises(Forbidden):
+        app.give_consent(FINANCE, lic, INSTITUTE, effective_date=D)  # finance does not act as an owner
+    admin = CommandContext(Principal(Role.ADMIN, "root"))
+    assert app.give_consent(admin, lic, INSTITUTE, effective_date=D) is LicenseStatus.ACTIVE
+
+
+def test_ownership_is_taken_on_the_grant_date(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    a = ownership.set(uuid.uuid4(), {UNIVERSITY: 10_000})
+    ownership.set(a, {UNIVERSITY: 5_000, INSTITUTE: 5_000}, since=date(2025, 6, 1))
+    early = app.grant_license(member(UNIVERSITY), "Early", [a], "exclusive", field_of_use="x", effective_date=D)
+    late = app.grant_license(
+        member(UNIVERSITY), "Late", [a], "exclusive", field_of_use="y", effective_date=date(2025, 6, 1)
+    )
+    assert app.get_license(FINANCE, early).status is LicenseStatus.ACTIVE
+    assert app.get_license(FINANCE, late).missing_consents == [INSTITUTE]
+
+
+def test_an_unknown_asset_is_not_found(app: CommercializationApplication) -> None:
+    with pytest.raises(NotFound):
+        app.grant_license(member(UNIVERSITY), "Acme", [uuid.uuid4()], effective_date=D)
+
+
+# -- exclusivity -------------------------------------------------------------------------
+
+
+def test_an_overlapping_license_is_a_409_naming_the_license_and_overlap(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=10_000)
+    first = app.grant_license(
+        member(UNIVERSITY), "Acme", [a], "exclusive", field_of_use="Batteries", territory=["CN", "US"],
+        start_date=D, end_date=date(2029, 12, 31), effective_date=D,
+    )  # fmt: skip
+    with pytest.raises(Conflict) as caught:
+        app.grant_license(
+            member(UNIVERSITY), "Beta", [a], "non_exclusive", territory=["US", "DE"],
+            start_date=date(2027, 1, 1), effective_date=D,
+        )  # fmt: skip
+    assert caught.value.status == 409
+    assert caught.value.details["conflicting_license_id"] == str(first)
+    assert caught.value.details["overlap"] == {
+        "asset_ids": [str(a)],
+        "field_of_use": "batteries",
+        "territory": ["US"],
+        "start_date": "2027-01-01",
+        "end_date": "2029-12-31",
+    }
+    # outside the exclusive field, or after its term, a license is fine
+    app.grant_license(member(UNIVERSITY), "Gamma", [a], field_of_use="robots", effective_date=D)
+    app.grant_license(member(UNIVERSITY), "Delta", [a], start_date=date(2030, 1, 1), effective_date=D)
+
+
+def test_after_termination_the_scope_is_free_again(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    a = asset(ownership, university=10_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], "exclusive", start_date=D, effective_date=D)
+    app.terminate_license(member(UNIVERSITY), lic, "breach", date(2025, 12, 31))
+    with pytest.raises(Conflict):
+        app.grant_license(member(UNIVERSITY), "Beta", [a], start_date=date(2025, 12, 31), effective_date=D)
+    app.grant_license(member(UNIVERSITY), "Beta", [a], start_date=date(2026, 1, 1), effective_date=D)
+
+
+def test_widening_an_amendment_is_checked_too(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    a = asset(ownership, university=10_000)
+    app.grant_license(member(UNIVERSITY), "Acme", [a], "exclusive", territory=["CN"], effective_date=D)
+    other = app.grant_license(member(UNIVERSITY), "Beta", [a], territory=["US"], effective_date=D)
+    with pytest.raises(Conflict):
+        app.amend_license(member(UNIVERSITY), other, date(2025, 3, 1), territory=["US", "CN"])
+
+
+exclusive_scopes = st.tuples(
+    st.sampled_from(["all fields", "batteries", "robots"]),
+    st.sampled_from([("WORLDWIDE",), ("CN",), ("US",), ("CN", "US")]),
+    st.integers(0, 20),
+    st.one_of(st.none(), st.integers(0, 20)),
+)
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(first=exclusive_scopes, second=exclusive_scopes)
+def test_through_the_application_overlapping_exclusive_licenses_are_rejected(
+    memory_app: CommercializationApplication,
+    ownership: FakeOwnership,
+    first: tuple[str, tuple[str, ...], int, int | None],
+    second: tuple[str, tuple[str, ...], int, int | None],
+) -> None:
+    a = asset(ownership, university=10_000)
+
+    def grant(scope: tuple[str, tuple[str, ...], int, int | None]) -> uuid.UUID:
+        field_of_use, territory, start, length = scope
+        begin = D + timedelta(days=start)
+        end = None if length is None else begin + timedelta(days=length)
+        return memory_app.grant_license(
+            member(UNIVERSITY), "L", [a], "exclusive", field_of_use=field_of_use, territory=territory,
+            start_date=begin, end_date=end, effective_date=D,
+        )  # fmt: skip
+
+    grant(first)
+    fields_meet = "all fields" in (first[0], second[0]) or first[0] == second[0]
+    countries_meet = "WORLDWIDE" in first[1] + second[1] or bool(set(first[1]) & set(second[1]))
+    ends = [None if s[3] is None else s[2] + s[3] for s in (first, second)]
+    days_meet = all(e is None or e >= max(first[2], second[2]) for e in ends)
+    if fields_meet and countries_meet and days_meet:
+        with pytest.raises(Conflict):
+            grant(second)
+    else:
+        grant(second)
+
+
+# -- royalty reports, invoices, true-up ---------------------------------------------------
+
+TIERED = RoyaltyTerms(
+    currency="CNY",
+    running_royalty={"CNY": (Tier(0, 500), Tier(1_000_000, 300)), "USD": (Tier(0, 400),)},
+    minimum_annual_royalty=100_000,
+)
+
+
+def tiered_license(app: CommercializationApplication, ownership: FakeOwnership) -> uuid.UUID:
+    a = asset(ownership, university=10_000)
+    return app.grant_license(
+        member(UNIVERSITY), "Acme", [a], "non_exclusive", terms=TIERED, field_of_use="batteries",
+        territory=["CN", "US"], start_date=D, end_date=date(2027, 12, 31), effective_date=D,
+    )  # fmt: skip
+
+
+def invoices(app: CommercializationApplication, license_id: uuid.UUID) -> list[tuple[str, int, str]]:
+    account = app.get_account(FINANCE, license_id)
+    return [(i.kind.value, i.amount, i.currency) for i in sorted(account.invoices.values(), key=lambda i: i.sequence)]
+
+
+def q(app: CommercializationApplication, lic: uuid.UUID, quarter: int, *lines: ReportLine, **kw: Any) -> uuid.UUID:
+    start = date(2025, 3 * quarter - 2, 1)
+    end = date(2025, 3 * quarter + 1, 1) - timedelta(days=1) if quarter < 4 else date(2025, 12, 31)
+    return app.submit_royalty_report(FINANCE, lic, start, end, lines, effective_date=end + timedelta(days=10), **kw)
+
+
+def test_a_tier_crossed_inside_one_report_and_currencies_apart(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    lic = tiered_license(app, ownership)
+    q(app, lic, 1, ReportLine("cell", "CN", "CNY", 900_000, 100_000))  # net 8,000.00 x 5% = 400.00
+    q(app, lic, 2, ReportLine("cell", "CN", "CNY", 400_000), ReportLine("cell", "US", "USD", 50_000))
+    # CNY: 2,000.00 x 5% + 2,000.00 x 3% = 160.00; USD: 500.00 x 4% = 20.00 on its own
+    assert invoices(app, lic) == [("royalty", 40_000, "CNY"), ("royalty", 16_000, "CNY"), ("royalty", 2_000, "USD")]
+
+
+def test_a_corrected_report_invoices_or_credits_the_difference(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    lic = tiered_license(app, ownership)
+    first = q(app, lic, 1, ReportLine("cell", "CN", "CNY", 800_000))  # 400.00
+    up = q(app, lic, 1, ReportLine("cell", "CN", "CNY", 1_200_000), supersedes=first)  # 500.00 + 60.00 = 560.00
+    q(app, lic, 1, ReportLine("cell", "CN", "CNY", 200_000), supersedes=up)  # 100.00: credit 460.00
+    assert invoices(app, lic) == [("royalty", 40_000, "CNY"), ("royalty", 16_000, "CNY")]
+    account = app.get_account(FINANCE, lic)
+    assert [c.amount for c in account.credits.values()] == [46_000]
+    assert sum(i.open_amount for i in account.invoices.values()) == 10_000  # the 100.00 now due
+    ledger = app.get_royalty_ledger(FINANCE, lic)
+    assert ledger.booked == {"CNY": 10_000}
+    with pytest.raises(Conflict):
+        q(app, lic, 1, ReportLine("cell", "CN", "CNY", 1), supersedes=first)  # already superseded
+
+
+def test_overlapping_periods_and_lines_outside_the_license_are_rejected(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    lic = tiered_license(app, ownership)
+    q(app, lic, 1, no_sales=True)
+    with pytest.raises(Conflict):
+        app.submit_royalty_report(FINANCE, lic, date(2025, 3, 1), date(2025, 4, 30), [], no_sales=True)
+    bad_lines = [
+        ReportLine("cell", "DE", "CNY", 1),  # territory
+        ReportLine("cell", "CN", "CNY", 1, field_of_use="robots"),  # field
+        ReportLine("cell", "CN", "EUR", 1),  # currency not agreed
+        ReportLine("cell", "CN", "CNY", 1, 2),  # deductions above gross
+    ]
+    for line in bad_lines:
+        with pytest.raises(DomainError):
+            q(app, lic, 2, line)
+    with pytest.raises(DomainError):  # outside the term
+        app.submit_royalty_report(FINANCE, lic, date(2028, 1, 1), date(2028, 3, 31), [], no_sales=True)
+    assert invoices(app, lic) == []
+
+
+def test_zero_sales_then_the_minimum_true_up(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    lic = tiered_license(app, ownership)
+    q(app, lic, 1, no_sales=True)
+    q(app, lic, 2, ReportLine("cell", "CN", "CNY", 600_000))  # 300.00
+    q(app, lic, 3, ReportLine("cell", "US", "USD", 5_000_000))  # USD does not count towards a CNY minimum
+    with pytest.raises(Conflict):
+        app.true_up_minimum_royalty(FINANCE, lic, 1, date(2025, 12, 31))  # the year has not ended
+    assert app.true_up_minimum_royalty(FINANCE, lic, 1, date(2026, 1, 2)) == Money(70_000, "CNY")
+    assert app.true_up_minimum_royalty(FINANCE, lic, 1, date(2026, 1, 3)) is None  # nothing changed
+    # A late Q4 report crosses the tier: 4,000.00 x 5% + 2,000.00 x 3% = 260.00 more in year 1,
+    # so the year's royalty is 560.00 and the true-up falls from 700.00 to 440.00.
+    q(app, lic, 4, ReportLine("cell", "CN", "CNY", 600_000))
+    assert app.true_up_minimum_royalty(FINANCE, lic, 1, date(2026, 2, 1)) == Money(-26_000, "CNY")
+    assert invoices(app, lic)[-2:] == [("minimum_true_up", 70_000, "CNY"), ("royalty", 26_000, "CNY")]
+
+
+def test_upfront_fee_is_invoiced_on_grant_and_milestones_once(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=10_000)
+    terms = RoyaltyTerms(currency="USD", upfront_fee=1_000_000, milestones=(Milestone("FDA approval", 500_000),))
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], terms=terms, effective_date=D)
+    app.report_milestone(member(UNIVERSITY), lic, "FDA approval", date(2025, 5, 1))
+    with pytest.raises(Conflict):
+        app.report_milestone(FINANCE, lic, "FDA approval", date(2025, 5, 2))
+    with pytest.raises(DomainError):
+        app.report_milestone(FINANCE, lic, "unheard of", date(2025, 5, 2))
+    assert invoices(app, lic) == [("upfront", 1_000_000, "USD"), ("milestone", 500_000, "USD")]
+
+
+# -- payments and receivables ------------------------------------------------------------
+
+
+def test_payment_matching_and_ageing(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    a = asset(ownership, university=10_000)
+    terms = RoyaltyTerms(currency="CNY", upfront_fee=100_000, annual_maintenance_fee=30_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], terms=terms, effective_date=D)  # due 2025-01-31
+    app.invoice_maintenance_fee(FINANCE, lic, 1, date(2025, 3, 1))  # due 2025-03-31
+    app.record_payment(FINANCE, lic, 60_000, "CNY", date(2025, 2, 10), "BANK-1")  # partial
+    report = app.receivables(AUDITOR, date(2025, 5, 15))
+    assert [(r.kind.value, r.open_amount.amount, r.bucket) for r in report.lines] == [
+        ("upfront", 40_000, "90+"),
+        ("maintenance", 30_000, "30"),
+    ]
+    assert report.totals == {"CNY": {"current": 0, "30": 30_000, "60": 0, "90+": 40_000}}
+    app.record_payment(FINANCE, lic, 100_000, "CNY", date(2025, 5, 20), "BANK-2")  # over-payment
+    report = app.receivables(FINANCE, date(2025, 5, 21), [lic])
+    assert (report.lines, report.unapplied_cash) == ([], {"CNY": 30_000})
+    with pytest.raises(Conflict):
+        app.invoice_maintenance_fee(FINANCE, lic, 1, date(2025, 6, 1))  # once per year
+
+
+def test_access_rules(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    a = asset(ownership, university=10_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], "non_exclusive", 500, effective_date=D)
+    with pytest.raises(Forbidden):
+        app.record_payment(member(UNIVERSITY), lic, 1, "CNY", D, "X")  # finance records payments
+    with pytest.raises(Forbidden):
+        app.record_payment(AUDITOR, lic, 1, "CNY", D, "X")
+    with pytest.raises(Forbidden):
+        app.get_license(member(INSTITUTE), lic)  # not an owner
+    with pytest.raises(Forbidden):
+        app.submit_royalty_report(member(INSTITUTE), lic, D, date(2025, 3, 31), no_sales=True)
+    with pytest.raises(Forbidden):
+        app.receivables(member(UNIVERSITY))
+    assert app.get_license(AUDITOR, lic).licensee == "Acme"
+    app.submit_royalty_report(member(UNIVERSITY), lic, D, date(2025, 3, 31), no_sales=True)
+    assert [x.id for x in app.licenses_on_asset(member(UNIVERSITY), a)] == [lic]
+
+
+def test_bulk_csv_upload_is_all_or_nothing(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    lic = tiered_license(app, ownership)
+    bad = "product,country,currency,gross_sales,deductions\ncell,CN,CNY,8000.00,0\ncell,DE,CNY,10.00,0\n"
+    with pytest.raises(DomainError) as caught:
+        app.import_royalty_report_csv(FINANCE, lic, D, date(2025, 3, 31), bad, effective_date=date(2025, 4, 1))
+    assert caught.value.details["errors"] == [
+        {"row": 3, "column": "country", "message": "sales outside the licensed territory"}
+    ]
+    assert app.get_royalty_ledger(FINANCE, lic).reports == {}
+    good = bad.replace("DE", "US").replace("US,CNY", "US,USD")
+    app.import_royalty_report_csv(FINANCE, lic, D, date(2025, 3, 31), good, effective_date=date(2025, 4, 1))
+    assert invoices(app, lic) == [("royalty", 40_000, "CNY"), ("royalty", 40, "USD")]
+
+
+# -- assignments -------------------------------------------------------------------------
+
+
+def test_an_assignment_needs_every_owner_then_requests_the_transfer(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=7_000, institute=3_000)
+    sale = app.propose_assignment(member(UNIVERSITY), a, "Buyer Ltd", 2_000_000, "CNY", effective_date=D)
+    with pytest.raises(NotFound):
+        app.record_payment(FINANCE, sale, 2_000_000, "CNY", D, "BUYER")  # nothing to pay before agreement
+    app.consent_to_assignment(member(INSTITUTE), sale, effective_date=date(2025, 1, 5))
+    app.record_payment(FINANCE, sale, 2_000_000, "CNY", date(2025, 1, 20), "BUYER")
+    events = published(app)
+    [transfer] = [e for e in events if isinstance(e, Assignment.OwnershipTransferRequested)]
+    assert (transfer.asset_id, transfer.assignee, transfer.effective_date) == (a, "Buyer Ltd", date(2025, 1, 5))
+    assert transfer.from_owners == [
+        {"member_id": str(UNIVERSITY), "share_bps": 7_000},
+        {"member_id": str(INSTITUTE), "share_bps": 3_000},
+    ]
+    [revenue] = [e for e in events if isinstance(e, LicenseAccount.RevenueReceived)]
+    assert (revenue.kind, revenue.license_id, revenue.asset_ids) == ("assignment", sale, [a])
+
+
+def test_a_cross_license_carries_no_cash(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    a = asset(ownership, university=10_000)
+    with pytest.raises(DomainError):
+        app.grant_license(member(UNIVERSITY), "Peer", [a], royalty_rate_bps=100, cross_license_assets=["CN123"])
+    lic = app.grant_license(member(UNIVERSITY), "Peer", [a], cross_license_assets=["CN123"], effective_date=D)
+    assert app.get_license(FINANCE, lic).is_cross_license
+    assert app.get_account(FINANCE, lic).invoices == {}

@@ -1,0 +1,1 @@
+"""ipshare incubation service."""

@@ -1,0 +1,569 @@
+"""A spin-off company founded on center IP: its cap table, IP contributions, options and payouts.
+
+One aggregate per company, so every rule that spans the cap table (authorized shares,
+no negative holding, the option pool) is checked against one consistent state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from incubation.domain.cap_table import DilutedLine, Holder, Movement, check_movement, fully_diluted, holdings
+from incubation.domain.vesting import VestingTerms, vested
+from ipshare.errors import Conflict, DomainError, NotFound
+from ipshare.money import BASIS_POINTS, Money, allocate
+
+STATUTORY_REWARD_BPS = 5_000  # Art. 45(2): at least 50% of the equity formed from contributed IP
+HOLDER_KINDS = ("member", "researcher", "investor", "other")
+FOUNDED_VIA = ("license", "capital_contribution")
+
+
+def _holder(kind: str, holder_id: str) -> Holder:
+    if kind not in HOLDER_KINDS:
+        raise DomainError(f"unknown holder kind {kind!r}", allowed=list(HOLDER_KINDS))
+    if not holder_id.strip():
+        raise DomainError("a holder needs an id")
+    return (kind, holder_id.strip())
+
+
+def _money(value: Money) -> dict[str, Any]:
+    return {"amount": value.amount, "currency": value.currency}
+
+
+@dataclass
+class Contribution:
+    """IP contributed as capital (作价投资) and the researchers' reward out of the equity it formed."""
+
+    contribution_id: str
+    member_id: str
+    asset_ids: list[str]
+    valuation: Money
+    share_class: str
+    shares: int
+    own_rule: bool
+    rewarded: int = 0
+
+    @property
+    def reward_bps(self) -> int:
+        return self.rewarded * BASIS_POINTS // self.shares
+
+    @property
+    def below_statutory_floor(self) -> bool:
+        return not self.own_rule and self.reward_bps < STATUTORY_REWARD_BPS
+
+
+@dataclass
+class OptionGrant:
+    grant_id: str
+    plan_id: str
+    researcher_id: str
+    quantity: int
+    terms: VestingTerms
+    expires_on: date
+    granted_on: date
+    exercised: int = 0
+    forfeited: int = 0
+    expired: int = 0
+    achieved: dict[str, date] = field(default_factory=dict)
+    accelerated_on: date | None = None
+    departed_on: date | None = None
+
+    def vested(self, as_of: date) -> int:
+        cap = self.quantity - self.forfeited
+        return min(vested(self.quantity, self.terms, as_of, self.achieved, self.accelerated_on), cap)
+
+    def exercisable(self, as_of: date) -> int:
+        return max(self.vested(as_of) - self.exercised - self.expired, 0)
+
+    @property
+    def outstanding(self) -> int:
+        return self.quantity - self.exercised - self.forfeited - self.expired
+
+
+@dataclass(frozen=True)
+class Plan:
+    plan_id: str
+    name: str
+    share_class: str
+    pool_size: int
+
+
+def _terms(data: dict[str, Any]) -> VestingTerms:
+    return VestingTerms(
+        start=date.fromisoformat(data["start"]), total_months=data["total_months"],
+        cliff_months=data["cliff_months"], frequency_months=data["frequency_months"],
+        milestones=dict(data["milestones"]), acceleration=data["acceleration"],
+    )  # fmt: skip
+
+
+def terms_dict(terms: VestingTerms) -> dict[str, Any]:
+    return {
+        "start": terms.start.isoformat(), "total_months": terms.total_months, "cliff_months": terms.cliff_months,
+        "frequency_months": terms.frequency_months, "milestones": dict(terms.milestones),
+        "acceleration": terms.acceleration,
+    }  # fmt: skip
+
+
+class SpinOff(Aggregate):
+    class Founded(Aggregate.Created):
+        name: str
+        asset_ids: list[str]
+        founded_via: str
+        license_id: str
+        share_classes: list[dict[str, Any]]
+        effective_date: date
+
+    class SharesMoved(Aggregate.Event):
+        kind: str  # issuance | transfer | repurchase | cancellation | exercise
+        share_class: str
+        quantity: int
+        source_kind: str
+        source_id: str
+        target_kind: str
+        target_id: str
+        note: str
+        effective_date: date
+
+    class IpContributed(Aggregate.Event):
+        contribution_id: str
+        member_id: str
+        asset_ids: list[str]
+        valuation: dict[str, Any]
+        share_class: str
+        shares: int
+        own_rule: bool
+        effective_date: date
+
+    class ResearchersRewarded(Aggregate.Event):
+        contribution_id: str
+        rewards: list[dict[str, Any]]  # researcher_id, quantity
+        reward_bps: int
+        below_statutory_floor: bool
+        effective_date: date
+
+    class PlanCreated(Aggregate.Event):
+        plan_id: str
+        name: str
+        share_class: str
+        pool_size: int
+        effective_date: date
+
+    class OptionsGranted(Aggregate.Event):
+        grant_id: str
+        plan_id: str
+        researcher_id: str
+        quantity: int
+        vesting: dict[str, Any]
+        expires_on: date
+        effective_date: date
+
+    class VestingMilestoneAchieved(Aggregate.Event):
+        grant_id: str
+        milestone: str
+        effective_date: date
+
+    class ChangeOfControl(Aggregate.Event):
+        accelerated_grants: list[str]
+        effective_date: date
+
+    class GranteeDeparted(Aggregate.Event):
+        grant_id: str
+        without_cause: bool
+        forfeited: int
+        accelerated: bool
+        effective_date: date
+
+    class OptionsExercised(Aggregate.Event):
+        grant_id: str
+        quantity: int
+        effective_date: date
+
+    class OptionsExpired(Aggregate.Event):
+        grant_id: str
+        quantity: int
+        effective_date: date
+
+    class KpiReported(Aggregate.Event):
+        period: str
+        revenue: dict[str, Any]
+        headcount: int
+        follow_on_funding: dict[str, Any]
+        patents_filed: int
+        effective_date: date
+
+    class ProceedsDistributed(Aggregate.Event):
+        distribution_id: str
+        kind: str  # dividend | exit
+        record_date: date
+        amount: dict[str, Any]
+        lines: list[dict[str, Any]]  # holder_kind, holder_id, amount
+        effective_date: date
+
+    @event(Founded)
+    def __init__(
+        self,
+        name: str,
+        asset_ids: list[str],
+        founded_via: str,
+        license_id: str,
+        share_classes: list[dict[str, Any]],
+        effective_date: date,
+    ) -> None:
+        self.name = name
+        self.asset_ids = list(asset_ids)
+        self.founded_via = founded_via
+        self.license_id = license_id
+        self.authorized: dict[str, int] = {c["name"]: c["authorized"] for c in share_classes}
+        self.founded_on = effective_date
+        self.movements: list[Movement] = []
+        self.contributions: dict[str, Contribution] = {}
+        self.plans: dict[str, Plan] = {}
+        self.grants: dict[str, OptionGrant] = {}
+        self.change_of_control_on: date | None = None
+        self.kpis: list[dict[str, Any]] = []
+        self.distributions: list[dict[str, Any]] = []
+
+    @classmethod
+    def found(
+        cls,
+        *,
+        name: str,
+        asset_ids: list[uuid.UUID],
+        founded_via: str,
+        share_classes: dict[str, int],
+        effective_date: date,
+        license_id: uuid.UUID | None = None,
+    ) -> SpinOff:
+        if not name.strip():
+            raise DomainError("a spin-off needs a name")
+        if not asset_ids:
+            raise DomainError("a spin-off is founded on at least one center asset")
+        if founded_via not in FOUNDED_VIA:
+            raise DomainError(f"founded via {founded_via!r}?", allowed=list(FOUNDED_VIA))
+        if founded_via == "license" and license_id is None:
+            raise DomainError("a spin-off founded by a license names the license")
+        if not share_classes or any(n <= 0 for n in share_classes.values()):
+            raise DomainError("a spin-off authorizes a positive number of shares in at least one class")
+        return cls(
+            name=name.strip(), asset_ids=[str(a) for a in asset_ids], founded_via=founded_via,
+            license_id=str(license_id or ""), effective_date=effective_date,
+            share_classes=[{"name": n, "authorized": q} for n, q in sorted(share_classes.items())],
+        )  # fmt: skip
+
+    # ---- cap table ------------------------------------------------------------------------
+
+    def issue(self, holder: Holder, share_class: str, quantity: int, day: date, note: str = "") -> None:
+        self._move("issuance", share_class, quantity, None, holder, day, note)
+
+    def transfer(self, source: Holder, target: Holder, share_class: str, quantity: int, day: date) -> None:
+        if source == target:
+            raise DomainError("a transfer goes to another holder")
+        self._move("transfer", share_class, quantity, source, target, day, "")
+
+    def repurchase(self, holder: Holder, share_class: str, quantity: int, day: date) -> None:
+        self._move("repurchase", share_class, quantity, holder, None, day, "")
+
+    def cancel(self, holder: Holder, share_class: str, quantity: int, day: date) -> None:
+        self._move("cancellation", share_class, quantity, holder, None, day, "")
+
+    def holdings(self, as_of: date) -> dict[tuple[Holder, str], int]:
+        return holdings(self.movements, as_of)
+
+    def fully_diluted(self, as_of: date) -> list[DilutedLine]:
+        options: dict[Holder, int] = {}
+        for grant in self.grants.values():
+            if grant.granted_on <= as_of:
+                holder = ("researcher", grant.researcher_id)
+                options[holder] = options.get(holder, 0) + grant.outstanding
+        granted = {p: 0 for p in self.plans}
+        for grant in self.grants.values():
+            granted[grant.plan_id] += grant.quantity
+        unallocated = sum(plan.pool_size - granted[plan.plan_id] for plan in self.plans.values())
+        return fully_diluted(self.holdings(as_of), options, unallocated)
+
+    def _move(
+        self, kind: str, share_class: str, quantity: int, source: Holder | None, target: Holder | None, day: date,
+        note: str,
+    ) -> None:  # fmt: skip
+        if day < self.founded_on:
+            raise DomainError(
+                "the cap table starts when the spin-off is founded", founded_on=self.founded_on.isoformat()
+            )
+        movement = Movement(len(self.movements), day, share_class, quantity, source, target, kind)
+        check_movement(self.movements, movement, self._authorized_for_shares())
+        self._shares_moved(
+            kind=kind, share_class=share_class, quantity=quantity,
+            source_kind=source[0] if source else "", source_id=source[1] if source else "",
+            target_kind=target[0] if target else "", target_id=target[1] if target else "",
+            note=note, effective_date=day,
+        )  # fmt: skip
+
+    def _authorized_for_shares(self) -> dict[str, int]:
+        """Authorized shares less the option pools reserved in each class."""
+        reserved: dict[str, int] = {}
+        for plan in self.plans.values():
+            reserved[plan.share_class] = reserved.get(plan.share_class, 0) + plan.pool_size
+        exercised: dict[str, int] = {}
+        for grant in self.grants.values():
+            cls = self.plans[grant.plan_id].share_class
+            exercised[cls] = exercised.get(cls, 0) + grant.exercised
+        return {c: n - reserved.get(c, 0) + exercised.get(c, 0) for c, n in self.authorized.items()}
+
+    @event(SharesMoved)
+    def _shares_moved(
+        self, kind: str, share_class: str, quantity: int, source_kind: str, source_id: str, target_kind: str,
+        target_id: str, note: str, effective_date: date,
+    ) -> None:  # fmt: skip
+        source = (source_kind, source_id) if source_kind else None
+        target = (target_kind, target_id) if target_kind else None
+        self.movements.append(
+            Movement(len(self.movements), effective_date, share_class, quantity, source, target, kind)
+        )
+
+    # ---- IP contributed as capital (Art. 45(2)) -------------------------------------------
+
+    def contribute_ip(
+        self, *, member_id: str, asset_ids: list[str], valuation: Money, share_class: str, shares: int,
+        rewards: dict[str, int], own_rule: bool, day: date,
+    ) -> Contribution:  # fmt: skip
+        """The member receives `shares` for its IP; `rewards` (researcher -> shares) come out of them."""
+        if not set(asset_ids) <= set(self.asset_ids):
+            raise DomainError("contributed assets must be among the spin-off's founding assets",
+                              asset_ids=sorted(set(asset_ids) - set(self.asset_ids)))  # fmt: skip
+        if valuation.amount <= 0:
+            raise DomainError("a contribution is valued above zero")
+        contribution_id = str(uuid.uuid4())
+        self.issue(("member", member_id), share_class, shares, day, f"ip contribution {contribution_id}")
+        self._ip_contributed(
+            contribution_id=contribution_id, member_id=member_id, asset_ids=list(asset_ids),
+            valuation=_money(valuation), share_class=share_class, shares=shares, own_rule=own_rule,
+            effective_date=day,
+        )  # fmt: skip
+        self.reward_researchers(contribution_id, rewards, day)
+        return self.contributions[contribution_id]
+
+    def reward_researchers(self, contribution_id: str, rewards: dict[str, int], day: date) -> None:
+        contribution = self.contributions.get(contribution_id)
+        if contribution is None:
+            raise NotFound("no such contribution", contribution_id=contribution_id)
+        member = ("member", contribution.member_id)
+        for researcher_id, quantity in sorted(rewards.items()):
+            self.transfer(member, _holder("researcher", researcher_id), contribution.share_class, quantity, day)
+        rewarded = contribution.rewarded + sum(rewards.values())
+        reward_bps = rewarded * BASIS_POINTS // contribution.shares
+        self._researchers_rewarded(
+            contribution_id=contribution_id,
+            rewards=[{"researcher_id": r, "quantity": q} for r, q in sorted(rewards.items())],
+            reward_bps=reward_bps,
+            below_statutory_floor=not contribution.own_rule and reward_bps < STATUTORY_REWARD_BPS,
+            effective_date=day,
+        )
+
+    @event(IpContributed)
+    def _ip_contributed(
+        self, contribution_id: str, member_id: str, asset_ids: list[str], valuation: dict[str, Any],
+        share_class: str, shares: int, own_rule: bool, effective_date: date,
+    ) -> None:  # fmt: skip
+        self.contributions[contribution_id] = Contribution(
+            contribution_id, member_id, asset_ids, Money(valuation["amount"], valuation["currency"]),
+            share_class, shares, own_rule,
+        )  # fmt: skip
+
+    @event(ResearchersRewarded)
+    def _researchers_rewarded(
+        self, contribution_id: str, rewards: list[dict[str, Any]], reward_bps: int, below_statutory_floor: bool,
+        effective_date: date,
+    ) -> None:  # fmt: skip
+        self.contributions[contribution_id].rewarded += sum(r["quantity"] for r in rewards)
+
+    # ---- incentive plans and options ------------------------------------------------------
+
+    def create_plan(self, name: str, share_class: str, pool_size: int, day: date) -> str:
+        if pool_size <= 0:
+            raise DomainError("an incentive plan has a positive pool")
+        if share_class not in self.authorized:
+            raise DomainError(f"no share class {share_class!r}", share_classes=sorted(self.authorized))
+        free = self._authorized_for_shares()[share_class] - sum(
+            q for (_, cls), q in self.holdings(date.max).items() if cls == share_class
+        )
+        if pool_size > free:
+            raise Conflict("the pool exceeds the authorized shares not yet issued", available=free)
+        plan_id = str(uuid.uuid4())
+        self._plan_created(plan_id=plan_id, name=name, share_class=share_class, pool_size=pool_size,
+                           effective_date=day)  # fmt: skip
+        return plan_id
+
+    def grant_options(
+        self, plan_id: str, researcher_id: str, quantity: int, terms: VestingTerms, expires_on: date, day: date
+    ) -> str:
+        plan = self.plans.get(plan_id)
+        if plan is None:
+            raise NotFound("no such incentive plan", plan_id=plan_id)
+        terms.check(quantity)
+        granted = sum(g.quantity for g in self.grants.values() if g.plan_id == plan_id)
+        if granted + quantity > plan.pool_size:
+            raise Conflict("the grant exceeds what is left in the pool", available=plan.pool_size - granted)
+        if expires_on <= day:
+            raise DomainError("options expire after they are granted")
+        grant_id = str(uuid.uuid4())
+        self._options_granted(
+            grant_id=grant_id, plan_id=plan_id, researcher_id=researcher_id, quantity=quantity,
+            vesting=terms_dict(terms), expires_on=expires_on, effective_date=day,
+        )  # fmt: skip
+        return grant_id
+
+    def grant(self, grant_id: str) -> OptionGrant:
+        found = self.grants.get(grant_id)
+        if found is None:
+            raise NotFound("no such option grant", grant_id=grant_id)
+        return found
+
+    def achieve_vesting_milestone(self, grant_id: str, milestone: str, day: date) -> None:
+        grant = self.grant(grant_id)
+        if milestone not in grant.terms.milestones:
+            raise DomainError(f"the grant vests on no milestone {milestone!r}", milestones=list(grant.terms.milestones))
+        if milestone in grant.achieved:
+            raise Conflict("that milestone is already achieved", milestone=milestone)
+        self._vesting_milestone_achieved(grant_id=grant_id, milestone=milestone, effective_date=day)
+
+    def change_control(self, day: date) -> None:
+        if self.change_of_control_on is not None:
+            raise Conflict("a change of control is already recorded", on=self.change_of_control_on.isoformat())
+        single = [g.grant_id for g in self.grants.values() if g.terms.acceleration == "single" and g.outstanding]
+        self._change_of_control(accelerated_grants=single, effective_date=day)
+
+    def depart(self, grant_id: str, without_cause: bool, day: date) -> None:
+        """The grantee leaves: unvested options are forfeited, unless a double trigger accelerates them."""
+        grant = self.grant(grant_id)
+        if grant.departed_on is not None:
+            raise Conflict("the grantee has already left", departed_on=grant.departed_on.isoformat())
+        accelerated = grant.terms.acceleration == "double" and without_cause and self.change_of_control_on is not None
+        forfeited = 0 if accelerated else grant.quantity - grant.vested(day)
+        self._grantee_departed(grant_id=grant_id, without_cause=without_cause, forfeited=forfeited,
+                               accelerated=accelerated, effective_date=day)  # fmt: skip
+
+    def exercise(self, grant_id: str, quantity: int, day: date) -> None:
+        grant = self.grant(grant_id)
+        if day >= grant.expires_on:
+            raise Conflict("the options have expired", expires_on=grant.expires_on.isoformat())
+        available = grant.exercisable(day)
+        if not 0 < quantity <= available:
+            raise Conflict(f"only {available} options are vested and unexercised", exercisable=available)
+        self._options_exercised(grant_id=grant_id, quantity=quantity, effective_date=day)
+        self._shares_moved(
+            kind="exercise", share_class=self.plans[grant.plan_id].share_class, quantity=quantity, source_kind="",
+            source_id="", target_kind="researcher", target_id=grant.researcher_id, note=f"grant {grant_id}",
+            effective_date=day,
+        )  # fmt: skip
+
+    def expire(self, grant_id: str, day: date) -> int:
+        grant = self.grant(grant_id)
+        if day < grant.expires_on:
+            raise Conflict("the options have not expired yet", expires_on=grant.expires_on.isoformat())
+        if grant.outstanding == 0:
+            return 0
+        quantity = grant.outstanding
+        self._options_expired(grant_id=grant_id, quantity=quantity, effective_date=day)
+        return quantity
+
+    @event(PlanCreated)
+    def _plan_created(self, plan_id: str, name: str, share_class: str, pool_size: int, effective_date: date) -> None:
+        self.plans[plan_id] = Plan(plan_id, name, share_class, pool_size)
+
+    @event(OptionsGranted)
+    def _options_granted(
+        self, grant_id: str, plan_id: str, researcher_id: str, quantity: int, vesting: dict[str, Any],
+        expires_on: date, effective_date: date,
+    ) -> None:  # fmt: skip
+        self.grants[grant_id] = OptionGrant(
+            grant_id, plan_id, researcher_id, quantity, _terms(vesting), expires_on, effective_date
+        )
+
+    @event(VestingMilestoneAchieved)
+    def _vesting_milestone_achieved(self, grant_id: str, milestone: str, effective_date: date) -> None:
+        self.grants[grant_id].achieved[milestone] = effective_date
+
+    @event(ChangeOfControl)
+    def _change_of_control(self, accelerated_grants: list[str], effective_date: date) -> None:
+        self.change_of_control_on = effective_date
+        for grant_id in accelerated_grants:
+            self.grants[grant_id].accelerated_on = effective_date
+
+    @event(GranteeDeparted)
+    def _grantee_departed(
+        self, grant_id: str, without_cause: bool, forfeited: int, accelerated: bool, effective_date: date
+    ) -> None:
+        grant = self.grants[grant_id]
+        grant.departed_on = effective_date
+        grant.forfeited = forfeited
+        if accelerated:
+            grant.accelerated_on = effective_date
+
+    @event(OptionsExercised)
+    def _options_exercised(self, grant_id: str, quantity: int, effective_date: date) -> None:
+        self.grants[grant_id].exercised += quantity
+
+    @event(OptionsExpired)
+    def _options_expired(self, grant_id: str, quantity: int, effective_date: date) -> None:
+        self.grants[grant_id].expired += quantity
+
+    # ---- KPIs and money out ---------------------------------------------------------------
+
+    def report_kpis(
+        self, period: str, revenue: Money, headcount: int, follow_on_funding: Money, patents_filed: int, day: date
+    ) -> None:
+        if headcount < 0 or patents_filed < 0 or revenue.amount < 0 or follow_on_funding.amount < 0:
+            raise DomainError("KPIs are not negative")
+        if any(k["period"] == period for k in self.kpis):
+            raise Conflict("KPIs for that period are already reported", period=period)
+        self._kpi_reported(period=period, revenue=_money(revenue), headcount=headcount,
+                           follow_on_funding=_money(follow_on_funding), patents_filed=patents_filed,
+                           effective_date=day)  # fmt: skip
+
+    def distribute(self, kind: str, record_date: date, amount: Money, day: date) -> list[dict[str, Any]]:
+        """Dividend or exit proceeds split by the cap table on the record date, to the minor unit."""
+        if kind not in ("dividend", "exit"):
+            raise DomainError("proceeds are a dividend or an exit", kind=kind)
+        if amount.amount <= 0:
+            raise DomainError("proceeds are above zero")
+        by_holder: dict[Holder, int] = {}
+        for (holder, _), quantity in self.holdings(record_date).items():
+            by_holder[holder] = by_holder.get(holder, 0) + quantity
+        if not by_holder:
+            raise Conflict("nobody holds shares on the record date", record_date=record_date.isoformat())
+        weights = {f"{holder_kind}:{holder_id}": q for (holder_kind, holder_id), q in by_holder.items()}
+        split = allocate(amount.amount, weights)  # type: ignore[type-var]  # its key bound rejects str under mypy
+        lines = [
+            {"holder_kind": key.split(":", 1)[0], "holder_id": key.split(":", 1)[1], "amount": share}
+            for key, share in sorted(split.items())
+            if share
+        ]
+        self._proceeds_distributed(distribution_id=str(uuid.uuid4()), kind=kind, record_date=record_date,
+                                   amount=_money(amount), lines=lines, effective_date=day)  # fmt: skip
+        return lines
+
+    @event(KpiReported)
+    def _kpi_reported(
+        self, period: str, revenue: dict[str, Any], headcount: int, follow_on_funding: dict[str, Any],
+        patents_filed: int, effective_date: date,
+    ) -> None:  # fmt: skip
+        self.kpis.append({"period": period, "revenue": revenue, "headcount": headcount,
+                          "follow_on_funding": follow_on_funding, "patents_filed": patents_filed,
+                          "reported_on": effective_date})  # fmt: skip
+
+    @event(ProceedsDistributed)
+    def _proceeds_distributed(
+        self, distribution_id: str, kind: str, record_date: date, amount: dict[str, Any], lines: list[dict[str, Any]],
+        effective_date: date,
+    ) -> None:  # fmt: skip
+        self.distributions.append({"distribution_id": distribution_id, "kind": kind, "record_date": record_date,
+                                   "amount": amount, "lines": lines, "paid_on": effective_date})  # fmt: skip
+
+
+def holder_of(kind: str, holder_id: str) -> Holder:
+    return _holder(kind, holder_id)

@@ -1,0 +1,1 @@
+"""ipshare ip-registry service."""

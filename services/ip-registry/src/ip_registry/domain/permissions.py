@@ -1,0 +1,73 @@
+"""Who may do what: pure rules shared by every entrypoint and the application.
+
+A member acts for itself only; admins run the membership; auditors and finance read
+everything; ipshare services read and record the transfers other services agreed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+
+from ipshare.auth import Principal, Role
+from ipshare.errors import Forbidden
+
+
+def _acts_for(principal: Principal, member_id: uuid.UUID) -> bool:
+    return principal.role is Role.MEMBER and principal.member_id == member_id
+
+
+def check_admin(principal: Principal, action: str) -> None:
+    if principal.role is not Role.ADMIN:
+        raise Forbidden(f"only an admin may {action}", role=principal.role.value)
+
+
+def check_may_register(principal: Principal, registered_by: uuid.UUID, owners: Collection[uuid.UUID]) -> None:
+    """A member registers assets in its own name, naming itself among the owners."""
+    if principal.role is Role.ADMIN:
+        return
+    if not _acts_for(principal, registered_by):
+        raise Forbidden("a member registers assets in its own name only", registered_by=str(registered_by))
+    if registered_by not in owners:
+        raise Forbidden("a member registers assets naming itself as an owner", registered_by=str(registered_by))
+
+
+def check_may_answer(principal: Principal, member_id: uuid.UUID) -> None:
+    """Confirming or declining a co-ownership is the co-owner's own act."""
+    if not _acts_for(principal, member_id):
+        raise Forbidden("only the named member may confirm or decline its co-ownership", member_id=str(member_id))
+
+
+def check_may_manage_asset(principal: Principal, members: Collection[uuid.UUID]) -> None:
+    """Lifecycle, costs, inventors, tags: an admin or a member that owns (or is named to own) the asset."""
+    if principal.role is Role.ADMIN:
+        return
+    if principal.role is Role.MEMBER and principal.member_id in members:
+        return
+    raise Forbidden("only an owner of the asset or an admin may change it", role=principal.role.value)
+
+
+def check_may_transfer(principal: Principal) -> None:
+    """Transfers need every co-owner's consent, gathered elsewhere: admins and services record them."""
+    if principal.role not in (Role.ADMIN, Role.SERVICE):
+        raise Forbidden("only an admin or an ipshare service records share transfers", role=principal.role.value)
+
+
+def check_may_manage_researchers(principal: Principal, member_id: uuid.UUID) -> None:
+    if principal.role is Role.ADMIN or _acts_for(principal, member_id):
+        return
+    raise Forbidden("a member manages its own researchers only", member_id=str(member_id))
+
+
+def check_may_read_asset(principal: Principal, members: Collection[uuid.UUID]) -> None:
+    if principal.reads_everything:
+        return
+    if principal.role is Role.MEMBER and principal.member_id in members:
+        return
+    raise Forbidden("a member reads only the assets it owns or co-owns", role=principal.role.value)
+
+
+def check_may_read_member(principal: Principal, member_id: uuid.UUID) -> None:
+    if principal.reads_everything or _acts_for(principal, member_id):
+        return
+    raise Forbidden("a member reads only its own records", member_id=str(member_id))

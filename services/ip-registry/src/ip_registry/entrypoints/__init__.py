@@ -1,0 +1,1 @@
+"""Thin entrypoints: the HTTP API, the gRPC servicer and the process's main."""

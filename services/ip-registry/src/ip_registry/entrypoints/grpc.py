@@ -1,0 +1,100 @@
+"""The ip-registry gRPC service other services call: GetAsset, GetOwnershipAsOf, ListAssets."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import grpc
+
+from ip_registry.application import IpRegistryApplication
+from ip_registry.domain.asset import Asset
+from ipshare.errors import DomainError
+from ipshare.eventstore import CommandContext
+from ipshare.grpc_runtime import abort_for, caller
+from ipshare.runtime import Runtime
+from ipshare.settings import AuthSettings
+from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
+
+T = TypeVar("T")
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def asset_message(asset: Asset) -> service_pb2.Asset:
+    return service_pb2.Asset(
+        asset_id=str(asset.id),
+        title=asset.title,
+        kind=asset.kind.value,
+        jurisdiction=asset.jurisdiction,
+        status=asset.status.value,
+        owners=_owners(asset.owners),
+        inventors=[
+            events_pb2.Inventor(
+                researcher_id=str(i.researcher_id),
+                name=i.name,
+                contribution_bps=i.contribution_bps,
+                affiliation_member_id=str(i.affiliation_member_id),
+            )
+            for i in asset.inventors
+        ],
+        version=asset.version,
+    )
+
+
+def _owners(shares: dict[uuid.UUID, int]) -> list[events_pb2.OwnerShare]:
+    return [events_pb2.OwnerShare(member_id=str(m), share_bps=bps) for m, bps in sorted(shares.items(), key=str)]
+
+
+class IpRegistryServicer(service_pb2_grpc.IpRegistryServicer):
+    def __init__(self, application: Callable[[], IpRegistryApplication], auth: AuthSettings) -> None:
+        self._application = application
+        self._auth = auth
+
+    async def _call(self, context: Context, use_case: Callable[[CommandContext], T]) -> T:
+        """Run a synchronous use case off the event loop as the calling principal."""
+        ctx = CommandContext(principal=caller(context, self._auth))
+        try:
+            return await asyncio.to_thread(use_case, ctx)
+        except DomainError as error:
+            await abort_for(context, error)
+            raise  # abort raises; this line is never reached
+
+    async def GetAsset(self, request: service_pb2.GetAssetRequest, context: Context) -> service_pb2.Asset:
+        asset_id = await _uuid(request.asset_id, context)
+        asset = await self._call(context, lambda ctx: self._application().get_asset(ctx, asset_id))
+        return asset_message(asset)
+
+    async def GetOwnershipAsOf(
+        self, request: service_pb2.GetOwnershipAsOfRequest, context: Context
+    ) -> service_pb2.Ownership:
+        asset_id = await _uuid(request.asset_id, context)
+        try:
+            as_of = date.fromisoformat(request.as_of)
+        except ValueError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"as_of {request.as_of!r} is not an ISO date")
+        owners = await self._call(context, lambda ctx: self._application().ownership_as_of(ctx, asset_id, as_of))
+        return service_pb2.Ownership(asset_id=str(asset_id), as_of=as_of.isoformat(), owners=_owners(owners))
+
+    async def ListAssets(
+        self, request: service_pb2.ListAssetsRequest, context: Context
+    ) -> AsyncIterator[service_pb2.Asset]:
+        owner = await _uuid(request.owner_member_id, context) if request.owner_member_id else None
+        assets = await self._call(context, lambda ctx: self._application().list_assets(ctx, owner))
+        for asset in assets:
+            yield asset_message(asset)
+
+
+async def _uuid(value: str, context: Context) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not a UUID")
+        raise
+
+
+def add_servicer(runtime: Runtime[IpRegistryApplication, Any], server: grpc.aio.Server) -> list[str]:
+    service_pb2_grpc.add_IpRegistryServicer_to_server(IpRegistryServicer(lambda: runtime.app, runtime.settings), server)
+    return [service_pb2.DESCRIPTOR.services_by_name["IpRegistry"].full_name]

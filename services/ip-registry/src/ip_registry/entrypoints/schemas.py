@@ -1,0 +1,362 @@
+"""Request and response bodies of the HTTP API (pydantic), and their mapping from the domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ip_registry.domain.asset import Asset
+from ip_registry.domain.commands import AssetRegistration, InventorClaim
+from ip_registry.domain.member import Member, Researcher
+from ip_registry.domain.ownership import OwnershipPeriod
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ---- members and researchers ------------------------------------------------
+
+
+class AdmitMember(Body):
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(description="enterprise | university | research_institute | other")
+    state_established: bool
+    credit_code: str = Field(description="unified social credit code (18 characters, GB 32100-2015)")
+    effective_date: date | None = None
+
+
+class MemberChange(Body):
+    reason: str = ""
+    effective_date: date | None = None
+
+
+class MemberOut(BaseModel):
+    member_id: uuid.UUID
+    name: str
+    kind: str
+    state_established: bool
+    credit_code: str
+    admitted_on: date
+    suspended: bool
+    version: int
+
+    @classmethod
+    def of(cls, member: Member) -> MemberOut:
+        return cls(
+            member_id=member.id,
+            name=member.name,
+            kind=member.kind.value,
+            state_established=member.state_established,
+            credit_code=member.credit_code,
+            admitted_on=member.admitted_on,
+            suspended=member.suspended,
+            version=member.version,
+        )
+
+
+class RegisterResearcher(Body):
+    name: str = Field(min_length=1, max_length=200)
+    member_id: uuid.UUID
+    staff_number: str = ""
+    effective_date: date | None = None
+
+
+class Affiliation(Body):
+    member_id: uuid.UUID
+    effective_date: date
+
+
+class ResearcherOut(BaseModel):
+    researcher_id: uuid.UUID
+    name: str
+    member_id: uuid.UUID
+    version: int
+
+    @classmethod
+    def of(cls, researcher: Researcher) -> ResearcherOut:
+        return cls(
+            researcher_id=researcher.id,
+            name=researcher.name,
+            member_id=researcher.member_id,
+            version=researcher.version,
+        )
+
+
+# ---- assets ------------------------------------------------------------------
+
+
+class OwnerShare(BaseModel):
+    member_id: uuid.UUID
+    share_bps: int = Field(gt=0, le=10_000)
+
+
+class InventorIn(Body):
+    researcher_id: uuid.UUID
+    contribution_bps: int = Field(gt=0, le=10_000)
+    affiliation_member_id: uuid.UUID | None = None
+
+    def claim(self) -> InventorClaim:
+        return InventorClaim(self.researcher_id, self.contribution_bps, self.affiliation_member_id)
+
+
+class RegisterAsset(Body):
+    title: str = Field(min_length=1, max_length=500)
+    kind: str = Field(description="invention_patent | utility_model | design | software_copyright | ...")
+    jurisdiction: str = Field(description="CN, US, EP, JP, KR, PCT, ...")
+    registered_by: uuid.UUID
+    owners: list[OwnerShare] = Field(min_length=1)
+    inventors: list[InventorIn] = Field(min_length=1)
+    application_number: str = ""
+    status: str = "disclosed"
+    technology_field: str = ""
+    strategic_reserve: str = ""
+    disclosure_date: date | None = None
+    filing_date: date | None = None
+    publication_number: str = ""
+    publication_date: date | None = None
+    grant_number: str = ""
+    grant_date: date | None = None
+    expiry_date: date | None = None
+    ownership_effective_date: date | None = None
+
+    def registration(self) -> AssetRegistration:
+        return AssetRegistration(
+            title=self.title,
+            kind=self.kind,
+            jurisdiction=self.jurisdiction,
+            registered_by=self.registered_by,
+            owners=shares_of(self.owners),
+            inventors=[i.claim() for i in self.inventors],
+            application_number=self.application_number,
+            status=self.status,
+            technology_field=self.technology_field,
+            strategic_reserve=self.strategic_reserve,
+            disclosure_date=self.disclosure_date,
+            filing_date=self.filing_date,
+            publication_number=self.publication_number,
+            publication_date=self.publication_date,
+            grant_number=self.grant_number,
+            grant_date=self.grant_date,
+            expiry_date=self.expiry_date,
+            ownership_effective_date=self.ownership_effective_date,
+        )
+
+
+def shares_of(owners: list[OwnerShare]) -> dict[uuid.UUID, int]:
+    """The share map; a member named twice adds up, which the domain then rejects by the total."""
+    shares: dict[uuid.UUID, int] = {}
+    for owner in owners:
+        shares[owner.member_id] = shares.get(owner.member_id, 0) + owner.share_bps
+    return shares
+
+
+def owner_list(shares: dict[uuid.UUID, int]) -> list[OwnerShare]:
+    return [OwnerShare(member_id=m, share_bps=bps) for m, bps in sorted(shares.items(), key=lambda kv: str(kv[0]))]
+
+
+class CoOwnerAnswer(Body):
+    member_id: uuid.UUID
+    reason: str = ""
+    effective_date: date | None = None
+
+
+class ProposeOwnership(Body):
+    owners: list[OwnerShare] = Field(min_length=1)
+    ownership_effective_date: date | None = None
+
+
+class TransferShares(Body):
+    from_member_id: uuid.UUID
+    to_member_id: uuid.UUID
+    share_bps: int = Field(gt=0, le=10_000)
+    effective_date: date
+    request_id: str = Field("", description="makes a retried transfer a no-op")
+
+
+class FileApplication(Body):
+    application_number: str = Field(min_length=1)
+    filing_date: date
+
+
+class Publish(Body):
+    publication_number: str = Field(min_length=1)
+    publication_date: date
+
+
+class Grant(Body):
+    grant_number: str = Field(min_length=1)
+    grant_date: date
+    expiry_date: date | None = None
+
+
+class EndAsset(Body):
+    status: str = Field(description="lapsed | abandoned | expired | invalidated")
+    effective_date: date
+    reason: str = ""
+
+
+class StrategicTag(Body):
+    strategic_reserve: str = Field(description="key_core_technology | common_foundational_technology | empty")
+    effective_date: date | None = None
+
+
+class CorrectInventors(Body):
+    inventors: list[InventorIn] = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    effective_date: date | None = None
+
+
+class MoneyIn(Body):
+    amount_minor: int = Field(gt=0, description="integer minor units (e.g. fen, cents)")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class RecordCost(Body):
+    kind: str = Field(description="filing | prosecution | annuity | maintenance | litigation | valuation")
+    amount: MoneyIn
+    paid_by: uuid.UUID
+    effective_date: date
+    note: str = ""
+
+
+class InventorOut(BaseModel):
+    researcher_id: uuid.UUID
+    name: str
+    contribution_bps: int
+    affiliation_member_id: uuid.UUID
+
+
+class CostOut(BaseModel):
+    cost_id: uuid.UUID
+    kind: str
+    amount_minor: int
+    currency: str
+    paid_by: uuid.UUID
+    effective_date: date
+    note: str
+
+
+class PendingOwnership(BaseModel):
+    owners: list[OwnerShare]
+    awaiting: list[uuid.UUID]
+    declined_by: uuid.UUID | None
+    decline_reason: str
+
+
+class AssetOut(BaseModel):
+    asset_id: uuid.UUID
+    title: str
+    kind: str
+    jurisdiction: str
+    application_number: str
+    publication_number: str
+    grant_number: str
+    status: str
+    technology_field: str
+    strategic_reserve: str
+    registered_by: uuid.UUID
+    registered_on: date
+    disclosure_date: date | None
+    filing_date: date | None
+    publication_date: date | None
+    grant_date: date | None
+    expiry_date: date | None
+    ended_on: date | None
+    ownership_state: str
+    owners: list[OwnerShare]
+    pending_ownership: PendingOwnership | None
+    inventors: list[InventorOut]
+    costs: list[CostOut]
+    version: int
+
+    @classmethod
+    def of(cls, asset: Asset) -> AssetOut:
+        proposal = asset.proposal
+        pending = None
+        if proposal is not None and not asset.history:
+            pending = PendingOwnership(
+                owners=owner_list(dict(proposal.shares)),
+                awaiting=proposal.awaiting,
+                declined_by=proposal.declined_by,
+                decline_reason=proposal.decline_reason,
+            )
+        return cls(
+            asset_id=asset.id,
+            title=asset.title,
+            kind=asset.kind.value,
+            jurisdiction=asset.jurisdiction,
+            application_number=asset.application_number,
+            publication_number=asset.publication_number,
+            grant_number=asset.grant_number,
+            status=asset.status.value,
+            technology_field=asset.technology_field,
+            strategic_reserve=asset.strategic_reserve.value,
+            registered_by=asset.registered_by,
+            registered_on=asset.registered_on,
+            disclosure_date=asset.disclosure_date,
+            filing_date=asset.filing_date,
+            publication_date=asset.publication_date,
+            grant_date=asset.grant_date,
+            expiry_date=asset.expiry_date,
+            ended_on=asset.ended_on,
+            ownership_state=asset.ownership_state,
+            owners=owner_list(asset.owners),
+            pending_ownership=pending,
+            inventors=[
+                InventorOut(
+                    researcher_id=i.researcher_id,
+                    name=i.name,
+                    contribution_bps=i.contribution_bps,
+                    affiliation_member_id=i.affiliation_member_id,
+                )
+                for i in asset.inventors
+            ],
+            costs=[
+                CostOut(
+                    cost_id=c.cost_id,
+                    kind=c.kind.value,
+                    amount_minor=c.amount.amount,
+                    currency=c.amount.currency,
+                    paid_by=c.paid_by,
+                    effective_date=c.effective_date,
+                    note=c.note,
+                )
+                for c in asset.costs
+            ],
+            version=asset.version,
+        )
+
+
+class OwnershipOut(BaseModel):
+    asset_id: uuid.UUID
+    as_of: date
+    owners: list[OwnerShare]
+
+
+class OwnershipPeriodOut(BaseModel):
+    effective_from: date
+    cause: str
+    owners: list[OwnerShare]
+
+    @classmethod
+    def of(cls, period: OwnershipPeriod) -> OwnershipPeriodOut:
+        return cls(effective_from=period.effective_from, cause=period.cause, owners=owner_list(dict(period.shares)))
+
+
+class Created(BaseModel):
+    id: uuid.UUID
+    version: int
+
+
+class ImportRowError(BaseModel):
+    line: int
+    message: str
+    details: dict[str, object]
+
+
+class ImportOut(BaseModel):
+    imported: int
+    asset_ids: list[uuid.UUID]

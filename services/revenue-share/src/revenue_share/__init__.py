@@ -1,0 +1,1 @@
+"""ipshare revenue-share service."""

@@ -1,0 +1,162 @@
+"""The inbox: what revenue-share learns from the other services' topics, kept as facts.
+
+The consumer translates each relevant event into a fact row (plain JSON, in this
+service's own database) in the same transaction as its dedupe mark. `recorded_at` is
+when revenue-share learned the fact (the clock at insert, not the transaction start, so
+a fact inserted after a close is never dated before it). The ledger is built from
+these rows in `seq` order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from google.protobuf.message import Message
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, func, select
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ipshare import bus
+from ipshare.consumer import InboundEvent
+from ipshare.envelope import PayloadDecoder
+from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
+from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
+
+metadata = MetaData()
+facts = Table(
+    "facts",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=True),
+    Column("fact_id", String, nullable=False, unique=True),
+    Column("kind", String, nullable=False),
+    Column("body", JSONB, nullable=False),
+    Column("source_topic", String, nullable=False),
+    Column("source_position", BigInteger, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FactRow:
+    seq: int
+    fact_id: str
+    kind: str
+    body: dict[str, Any]
+    recorded_at: datetime
+
+
+def _owners(owners: Sequence[registry.OwnerShare]) -> dict[str, int]:
+    return {o.member_id: o.share_bps for o in owners}
+
+
+def _inventors(inventors: Sequence[registry.Inventor]) -> dict[str, Any]:
+    return {
+        "contributions": {i.researcher_id: i.contribution_bps for i in inventors},
+        "affiliations": {i.researcher_id: i.affiliation_member_id for i in inventors},
+    }
+
+
+def _invented_on(payload: registry.AssetRegistered) -> str:
+    """Inventors count from the earliest date the registry knows of the invention."""
+    known = [d for d in (payload.disclosure_date, payload.filing_date, payload.effective_date) if d]
+    return min(known, key=date.fromisoformat)
+
+
+def fact_of(inbound: InboundEvent) -> tuple[str, dict[str, Any]] | None:
+    """(kind, body) of the fact an event states, or None when it tells revenue-share nothing."""
+    envelope, payload = inbound.envelope, inbound.payload
+    subject = envelope.aggregate_id
+    match payload:
+        case registry.MemberAdmitted():
+            return "member", {
+                "member_id": subject,
+                "kind": payload.kind,
+                "state_established": payload.state_established,
+            }
+        case registry.OwnershipEffective() | registry.SharesTransferred():
+            body = {"asset_id": subject, "effective_date": payload.effective_date, "owners": _owners(payload.owners)}
+            return "ownership", body
+        case registry.AssetRegistered():
+            return "inventors", {
+                "asset_id": subject,
+                "effective_date": _invented_on(payload),
+                **_inventors(payload.inventors),
+            }
+        case registry.InventorsCorrected():
+            return "inventors", {
+                "asset_id": subject,
+                "effective_date": payload.effective_date,
+                **_inventors(payload.inventors),
+            }
+        case registry.CostRecorded():
+            return "cost", {
+                "asset_id": subject,
+                "cost_id": payload.cost_id,
+                "amount": payload.amount.amount,
+                "currency": payload.amount.currency,
+                "effective_date": payload.effective_date,
+                "paid_by": payload.paid_by,
+            }
+        case commercialization.RevenueReceived():
+            split = {a.asset_id: a.amount.amount for a in payload.asset_splits}
+            return "receipt", {
+                "license_id": payload.license_id,
+                "asset_ids": list(payload.asset_ids),
+                "kind": payload.kind,
+                "amount": payload.amount.amount,
+                "currency": payload.amount.currency,
+                "effective_date": payload.effective_date,
+                "asset_split": split,
+            }
+    return None
+
+
+RELEVANT: tuple[type[Message], ...] = (
+    registry.MemberAdmitted,
+    registry.OwnershipEffective,
+    registry.SharesTransferred,
+    registry.AssetRegistered,
+    registry.InventorsCorrected,
+    registry.CostRecorded,
+    commercialization.RevenueReceived,
+)
+
+
+class InboxProjection:
+    """Feeds the inbox from the three topics (the shared consumer dedupes redeliveries)."""
+
+    name: str = "inbox"
+    topics: Sequence[str] = (bus.topic_of("ip-registry"), bus.topic_of("commercialization"), bus.topic_of("incubation"))
+    decoder: PayloadDecoder = PayloadDecoder(RELEVANT)
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[InboundEvent]) -> None:
+        rows = []
+        for inbound in events:
+            fact = fact_of(inbound)
+            if fact is None:
+                continue
+            kind, body = fact
+            rows.append(
+                {
+                    "fact_id": inbound.envelope.event_id,
+                    "kind": kind,
+                    "body": body,
+                    "source_topic": bus.topic_of(inbound.envelope.source),
+                    "source_position": inbound.envelope.position,
+                }
+            )
+        if rows:
+            # A fact re-published under the same event id is the same fact: keep the first.
+            await conn.execute(insert(facts).on_conflict_do_nothing(index_elements=["fact_id"]), rows)
+
+
+async def facts_after(conn: AsyncConnection, seq: int) -> list[FactRow]:
+    result = await conn.execute(
+        select(facts.c.seq, facts.c.fact_id, facts.c.kind, facts.c.body, facts.c.recorded_at)
+        .where(facts.c.seq > seq)
+        .order_by(facts.c.seq)
+    )
+    return [FactRow(*row) for row in result]

@@ -1,0 +1,199 @@
+"""The revenue-share use cases.
+
+Two stores meet here. The event store (eventsourcing, synchronous) holds what
+revenue-share decides: settlement periods, their closes and the issued statements.
+The inbox (SQLAlchemy async) holds what it learned from the other services. The
+ledger, the pure computation, is rebuilt from both and kept up to date in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any, ClassVar, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ipshare.auth import Principal, Role
+from ipshare.consumer import applied_marks
+from ipshare.errors import Forbidden, NotFound
+from ipshare.eventstore import CommandContext, ServiceApplication
+from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
+from revenue_share.domain.facts import Payee, PayeeKind, Period
+from revenue_share.domain.ledger import Ledger
+from revenue_share.domain.settlement import IssuedStatement, SettlementPeriod, period_key
+from revenue_share.domain.statements import Reconciliation, Statement, statement_hash
+from revenue_share.ledger_feed import add_fact
+
+T = TypeVar("T")
+_FINANCE = (Role.FINANCE, Role.ADMIN)
+
+
+def check_finance(principal: Principal, action: str) -> None:
+    if principal.role not in _FINANCE:
+        raise Forbidden(f"only finance may {action}", role=principal.role.value)
+
+
+def visible_to(principal: Principal, payee: Payee) -> bool:
+    """Members see their own statements; finance, auditors and admins see every one."""
+    if principal.reads_everything:
+        return True
+    return principal.role is Role.MEMBER and payee.kind is PayeeKind.MEMBER and payee.id == str(principal.member_id)
+
+
+class RevenueShareApplication(ServiceApplication):
+    """Periods, closes and issued statements, event-sourced."""
+
+    source: ClassVar[str] = "revenue-share"
+
+    def open_period(self, ctx: CommandContext, period_id: str, start: date, end: date) -> SettlementPeriod:
+        check_finance(ctx.principal, "open settlement periods")
+        period = SettlementPeriod.open(period_id, start, end)
+        Ledger().define_period(Period(period.period_id, start, end))  # the rule's own checks
+        self.record(ctx, period)
+        return period
+
+    def period(self, period_id: str) -> SettlementPeriod:
+        try:
+            period: SettlementPeriod = self.repository.get(period_key(period_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"no period {period_id}", period_id=period_id) from None
+        return period
+
+    def periods(self) -> list[SettlementPeriod]:
+        opened = self.recorder.select_notifications(0, 1_000_000, topics=[get_topic(SettlementPeriod.Opened)])
+        periods: list[SettlementPeriod] = [self.repository.get(uuid.UUID(str(n.originator_id))) for n in opened]
+        return sorted(periods, key=lambda p: p.start)
+
+    def record_close(
+        self,
+        ctx: CommandContext,
+        period_id: str,
+        closed_at: datetime,
+        statements: Sequence[Statement],
+        marks: list[dict[str, Any]],
+    ) -> str:
+        """The close and one issued statement per payee, in one transaction; returns the statements' hash."""
+        check_finance(ctx.principal, "close settlement periods")
+        period = self.period(period_id)
+        digest = statement_hash(statements)
+        period.close(closed_at, digest, marks, len(statements))
+        self.record(ctx, period, *(_issued(s) for s in statements))
+        return digest
+
+
+def _issued(statement: Statement) -> IssuedStatement:
+    assert statement.closed_at is not None
+    return IssuedStatement(
+        period_id=statement.period_id,
+        payee_kind=statement.payee.kind.value,
+        payee_id=statement.payee.id,
+        payee_account=statement.payee.account,
+        closed_at=statement.closed_at,
+        lines=[
+            {
+                "currency": line.currency,
+                "step": line.step.value,
+                "amount": line.amount,
+                "policy_version": line.policy_version,
+                "adjustment": line.adjustment,
+                "reason": line.reason,
+                "source_event_ids": list(line.source_event_ids),
+            }
+            for line in statement.lines
+        ],
+        balances=[
+            {
+                "currency": b.currency,
+                "carried_in": b.carried_in,
+                "entitled": b.entitled,
+                "paid": b.paid,
+                "carried_out": b.carried_out,
+            }
+            for b in statement.balances
+        ],
+    )
+
+
+class Payouts:
+    """The use cases that need the ledger: provisional balances, closes, statements, reconciliation.
+
+    One in-memory ledger per process, fed from the inbox by sequence number and from
+    the event store's periods; a lock keeps it to one user at a time, and the
+    computation runs off the event loop.
+    """
+
+    def __init__(self, app: RevenueShareApplication, engine: AsyncEngine) -> None:
+        self.app = app
+        self.engine = engine
+        self._ledger = Ledger()
+        self._seq = 0
+        self._lock = asyncio.Lock()
+
+    async def provisional(self, ctx: CommandContext, period_id: str) -> list[Statement]:
+        statements = await self._with_ledger(lambda ledger: ledger.provisional(period_id))
+        return [s for s in statements if visible_to(ctx.principal, s.payee)]
+
+    async def statements(self, ctx: CommandContext, period_id: str) -> list[Statement]:
+        statements = await self._with_ledger(lambda ledger: ledger.statements(period_id))
+        return [s for s in statements if visible_to(ctx.principal, s.payee)]
+
+    async def reconcile(self, ctx: CommandContext, period_id: str) -> tuple[Reconciliation, ...]:
+        if not ctx.principal.reads_everything:
+            raise Forbidden("reconciliation is for finance and auditors", role=ctx.principal.role.value)
+        return await self._with_ledger(lambda ledger: ledger.reconcile(period_id))
+
+    async def close(self, ctx: CommandContext, period_id: str) -> str:
+        """Close a period on every fact learned so far; returns the hash of its statements."""
+        check_finance(ctx.principal, "close settlement periods")
+        async with self._lock, self.engine.begin() as conn:
+            # No fact may land while the close is computed: each is either in or dated after it.
+            await conn.execute(text(f"LOCK TABLE {facts.name} IN EXCLUSIVE MODE"))
+            closed_at = await conn.scalar(text("SELECT clock_timestamp()"))
+            await self._refresh(conn)
+            marks = await _marks(conn)
+            try:
+                statements = await asyncio.to_thread(self._ledger.close_period, period_id, closed_at)
+                return await asyncio.to_thread(self.app.record_close, ctx, period_id, closed_at, statements, marks)
+            except BaseException:
+                self._reset()  # the ledger may hold a close that was not recorded
+                raise
+
+    async def _with_ledger(self, compute: Callable[[Ledger], T]) -> T:
+        async with self._lock:
+            async with self.engine.connect() as conn:
+                await self._refresh(conn)
+            return await asyncio.to_thread(compute, self._ledger)
+
+    async def _refresh(self, conn: AsyncConnection) -> None:
+        rows = await facts_after(conn, self._seq)
+        periods = await asyncio.to_thread(self.app.periods)
+        await asyncio.to_thread(self._feed, rows, periods)
+
+    def _feed(self, rows: Sequence[Any], periods: Sequence[SettlementPeriod]) -> None:
+        for row in rows:
+            add_fact(self._ledger, row)
+            self._seq = row.seq
+        for period in periods:
+            self._ledger.define_period(Period(period.period_id, period.start, period.end))
+            if period.closed_at is not None:
+                self._ledger.close_period(period.period_id, period.closed_at)
+
+    def _reset(self) -> None:
+        self._ledger = Ledger()
+        self._seq = 0
+
+
+async def _marks(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """What the inbox had applied, per topic and partition, when the close was computed."""
+    result = await conn.execute(
+        select(applied_marks.c.topic, applied_marks.c.partition, applied_marks.c.position)
+        .where(applied_marks.c.consumer == InboxProjection.name)
+        .order_by(applied_marks.c.topic, applied_marks.c.partition)
+    )
+    return [{"topic": t, "partition": p, "position": pos} for t, p, pos in result]

@@ -1,0 +1,21 @@
+"""Which revenue-share events go on the bus, and as which protobuf payload."""
+
+from __future__ import annotations
+
+from ipshare.envelope import EventCatalog
+from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
+from revenue_share.domain.settlement import IssuedStatement, SettlementPeriod
+
+SOURCE = "revenue-share"
+
+
+def build_catalog() -> EventCatalog:
+    catalog = EventCatalog(SOURCE)
+    catalog.register_all(
+        [
+            (SettlementPeriod.Opened, pb.PeriodOpened),
+            (SettlementPeriod.Closed, pb.PeriodClosed),
+            (IssuedStatement.Issued, pb.StatementIssued),
+        ]
+    )
+    return catalog

@@ -1,0 +1,450 @@
+"""One pass of the distribution: facts as of a time, entitlements at a few cut-off dates.
+
+The pass aggregates before it allocates. Receipts are already summed per cell
+(license, currency, received day, asset) as they arrive; the pass walks the cells
+in date order once, cuts each license's running income at the bracket thresholds,
+recovers costs per asset and day, then sums the net amounts into allocation
+groups: (asset, currency, ownership snapshot, inventor snapshot, policy versions
+and brackets). Each group is split once per cut-off, on its *cumulative* net
+amount, so what a payee is owed to date is a sum of exact integer splits.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TypeVar
+
+from ipshare.money import BASIS_POINTS
+from revenue_share.domain.facts import (
+    AssetCost,
+    EquityProceeds,
+    InventorShares,
+    OwnershipSnapshot,
+    Payee,
+    PayeeKind,
+    Step,
+)
+from revenue_share.domain.policy import DEFAULT_SPLIT, DEFAULT_VERSION, PolicyBook, bracket_at
+from revenue_share.domain.statements import SourceGroup
+from revenue_share.domain.waterfall import (
+    GroupSpec,
+    MemberSplit,
+    Part,
+    split_by_weight,
+    split_inside_member,
+    split_net,
+)
+
+LineKey = tuple[Payee, str, Step, str]  # payee, currency, step, policy version
+ScopedKey = tuple[Payee, str, Step, str, str]  # ... and the scope (asset or equity source)
+
+
+class Cell:
+    """The receipts of one asset on one license, currency and day (a receipt's part for the asset)."""
+
+    __slots__ = ("amount", "latest", "parts")
+
+    def __init__(self, first_recorded_at: datetime) -> None:
+        self.amount = 0
+        self.latest = first_recorded_at
+        self.parts: list[tuple[datetime, int, str]] = []  # recorded at, amount, receipt id
+
+    def add(self, recorded_at: datetime, amount: int, receipt_id: str) -> None:
+        self.amount += amount
+        self.parts.append((recorded_at, amount, receipt_id))
+        if self.latest < recorded_at:
+            self.latest = recorded_at
+
+    def as_of(self, recorded_by: datetime | None) -> tuple[int, list[str]]:
+        if recorded_by is None or self.latest <= recorded_by:
+            return self.amount, [p[2] for p in self.parts]
+        kept = [p for p in self.parts if p[0] <= recorded_by]
+        return sum(p[1] for p in kept), [p[2] for p in kept]
+
+
+# received day -> (license, currency, asset) -> cell
+Cells = dict[date, dict[tuple[str, str, str], Cell]]
+
+
+@dataclass(slots=True)
+class FactView:
+    """The facts recorded up to `recorded_by` (None: all), sorted for date look-ups."""
+
+    recorded_by: datetime | None
+    policies: PolicyBook
+    cells: Cells
+    ownership: dict[str, list[OwnershipSnapshot]]
+    inventors: dict[str, list[InventorShares]]
+    costs: dict[tuple[str, str], list[AssetCost]]
+    equity: list[EquityProceeds]
+
+    def owners_at(self, asset_id: str, day: date) -> OwnershipSnapshot | None:
+        return _snapshot_at(self.ownership.get(asset_id, []), day)
+
+    def inventors_at(self, asset_id: str, day: date) -> InventorShares | None:
+        return _snapshot_at(self.inventors.get(asset_id, []), day)
+
+
+_S = TypeVar("_S", OwnershipSnapshot, InventorShares)
+
+
+def _snapshot_at(snapshots: list[_S], day: date) -> _S | None:
+    index = bisect.bisect_right([s.effective_date for s in snapshots], day)
+    return snapshots[index - 1] if index else None
+
+
+@dataclass(slots=True)
+class _Group:
+    key: tuple[object, ...]
+    scope: str
+    currency: str
+    spec: GroupSpec | None  # None: an equity group (member split only)
+    member_id: str = ""
+    member_split: MemberSplit | None = None
+    net: list[int] = field(default_factory=list)  # per cut-off slot
+    receipt_ids: list[str] = field(default_factory=list)  # in the last slot
+    fact_ids: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """The state of the walk at the end of a day, to resume from when nothing earlier changed."""
+
+    day: date
+    running: dict[tuple[str, str], int]  # (license, currency) -> cumulative income
+    recovered_costs: dict[str, int]  # cost id -> recovered so far
+    recovery_entitled: dict[ScopedKey, int]  # cumulative cost recovery lines
+    groups: dict[tuple[object, ...], _Group]  # net = [cumulative net]
+    receipts: dict[str, int]  # currency -> cumulative receipts
+
+
+@dataclass(slots=True)
+class PassResult:
+    """Entitlements at each cut-off, the sources of the last slot, and raw receipt totals."""
+
+    entitled: list[dict[ScopedKey, int]]
+    sources: dict[LineKey, list[SourceGroup]]
+    receipts: list[dict[str, int]]  # currency -> total received in each slot
+    checkpoint: Checkpoint
+
+
+SpecKey = tuple[str, str, int, int]  # asset, currency, segment of constant facts, bracket start
+
+
+class Pass:
+    """Walks the days up to the last cut-off (or from a checkpoint) and splits each group once per cut-off."""
+
+    def __init__(
+        self,
+        view: FactView,
+        cutoffs: list[date],
+        memo: dict[tuple[object, ...], list[Part]],
+        resume: Checkpoint | None = None,
+    ) -> None:
+        self.view = view
+        self.cutoffs = cutoffs
+        self.memo = memo
+        self.thresholds = view.policies.thresholds()
+        self.last = len(cutoffs) - 1
+        self.result = PassResult(
+            entitled=[defaultdict(int) for _ in cutoffs],
+            sources=defaultdict(list),
+            receipts=[{} for _ in cutoffs],
+            checkpoint=Checkpoint(cutoffs[-1], {}, {}, {}, {}, {}),
+        )
+        self.running: dict[tuple[str, str], int] = defaultdict(int)
+        self.groups: dict[tuple[object, ...], _Group] = {}
+        self.recoveries: dict[tuple[str, str], _CostRecovery] = {}
+        self.recovered_costs: dict[str, int] = {}
+        self._recovered: list[dict[ScopedKey, int]] = [defaultdict(int) for _ in cutoffs]
+        self._spec_memo: dict[SpecKey, tuple[tuple[object, ...], GroupSpec, tuple[str, ...]]] = {}
+        self._breaks: dict[str, list[date]] = {}
+        self._policy_dates = sorted({p.effective_date for p in view.policies.versions()})
+        self.after: date | None = None
+        if resume is not None:
+            self._resume(resume)
+
+    def _resume(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.day != self.cutoffs[0]:
+            raise ValueError("a pass resumes at its first cut-off")
+        self.after = checkpoint.day
+        self.running.update(checkpoint.running)
+        self.recovered_costs = dict(checkpoint.recovered_costs)
+        self._recovered[0].update(checkpoint.recovery_entitled)
+        self.result.receipts[0].update(checkpoint.receipts)
+        for key, group in checkpoint.groups.items():
+            self.groups[key] = _Group(
+                key, group.scope, group.currency, group.spec, group.member_id, group.member_split,
+                [group.net[0]] + [0] * self.last, [], group.fact_ids,
+            )  # fmt: skip
+
+    def run(self) -> PassResult:
+        for day in sorted(
+            d for d in self.view.cells if d <= self.cutoffs[-1] and (self.after is None or d > self.after)
+        ):
+            self._day(day)
+        for proceeds in self.view.equity:
+            self._equity(proceeds)
+        self._split_groups()
+        self._add_recoveries()
+        self._keep_checkpoint()
+        return self.result
+
+    def _slot(self, day: date) -> int:
+        return bisect.bisect_left(self.cutoffs, day)
+
+    # ---- 1. cut each license's running income at the bracket thresholds ----------------------
+
+    def _day(self, day: date) -> None:
+        slot = self._slot(day)
+        totals = self.result.receipts[slot]
+        pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
+        flat = len(self.thresholds) == 1  # no brackets: every piece is the whole cell
+        for (license_id, currency, asset_id), cell in sorted(self.view.cells[day].items()):
+            amount, ids = cell.as_of(self.view.recorded_by)
+            if not ids:
+                continue
+            totals[currency] = totals.get(currency, 0) + amount
+            running = self.running[(license_id, currency)]
+            if flat:
+                pieces[(asset_id, currency)].append(_Piece(0, amount, ids, slot))
+            else:
+                for start, part in self._brackets(running, amount):
+                    pieces[(asset_id, currency)].append(_Piece(start, part, ids, slot))
+            self.running[(license_id, currency)] = running + amount
+        for (asset_id, currency), asset_pieces in sorted(pieces.items()):
+            if (asset_id, currency) in self.view.costs:
+                self._recover(asset_id, currency, day, asset_pieces)
+            for piece in asset_pieces:
+                self._add_to_group(asset_id, currency, day, piece)
+
+    def _brackets(self, running: int, amount: int) -> Iterator[tuple[int, int]]:
+        """(bracket start, amount) pieces of moving the running income by `amount`."""
+        if len(self.thresholds) == 1:
+            yield 0, amount
+            return
+        low, high = sorted((running, running + amount))
+        sign = 1 if amount >= 0 else -1
+        index = bracket_at(self.thresholds, low)
+        while True:
+            start = self.thresholds[index]
+            end = self.thresholds[index + 1] if index + 1 < len(self.thresholds) else None
+            top = high if end is None else min(high, end)
+            if top > low or amount == 0:
+                yield start, sign * (top - low)
+            if end is None or high <= end:
+                return
+            low, index = end, index + 1
+
+    # ---- 2. recover costs per asset and day, then 3. sum into allocation groups -----------------
+
+    def _recover(self, asset_id: str, currency: str, day: date, pieces: list[_Piece]) -> None:
+        policy = self.view.policies.center_at(day)
+        income = sum(p.amount for p in pieces)
+        if not policy.recover_costs or income <= 0:
+            return
+        recovery = self.recoveries.get((asset_id, currency))
+        if recovery is None:
+            recovery = _CostRecovery(self.view.costs[(asset_id, currency)], self.recovered_costs)
+            self.recoveries[(asset_id, currency)] = recovery
+        cap = income if policy.cost_cap_bps is None else income * policy.cost_cap_bps // BASIS_POINTS
+        paid = recovery.recover(day, cap)
+        if not paid:
+            return
+        weights = {i: p.amount for i, p in enumerate(pieces) if p.amount > 0}
+        for i, part in split_by_weight(sum(paid.values()), weights).items():
+            pieces[i].recovered = part
+        slot = self._slot(day)
+        receipt_ids = [r for p in pieces for r in p.receipt_ids] if slot == self.last else []
+        for (payer, cost_id), amount in paid.items():
+            key = (Payee(PayeeKind.MEMBER, payer, ""), currency, Step.COST_RECOVERY, policy.version)
+            self._recovered[slot][(*key, asset_id)] += amount
+            if receipt_ids:
+                self.result.sources[key].append(SourceGroup.of(asset_id, receipt_ids, [cost_id]))
+
+    def _add_to_group(self, asset_id: str, currency: str, day: date, piece: _Piece) -> None:
+        spec_key = (asset_id, currency, self._segment(asset_id, day), piece.bracket_start)
+        cached = self._spec_memo.get(spec_key)
+        if cached is None:
+            cached = self._spec(asset_id, currency, day, piece.bracket_start)
+            self._spec_memo[spec_key] = cached
+        key, spec, fact_ids = cached
+        group = self.groups.get(key)
+        if group is None:
+            group = _Group(key, asset_id, currency, spec, net=[0] * len(self.cutoffs), fact_ids=fact_ids)
+            self.groups[key] = group
+        group.net[piece.slot] += piece.amount - piece.recovered
+        if piece.slot == self.last:
+            group.receipt_ids.extend(piece.receipt_ids)
+
+    def _segment(self, asset_id: str, day: date) -> int:
+        """Which span of days with the same ownership, inventors and policies in force `day` is in."""
+        breaks = self._breaks.get(asset_id)
+        if breaks is None:
+            dates = {s.effective_date for s in self.view.ownership.get(asset_id, [])}
+            dates.update(s.effective_date for s in self.view.inventors.get(asset_id, []))
+            breaks = self._breaks[asset_id] = sorted(dates.union(self._policy_dates))
+        return bisect.bisect_right(breaks, day)
+
+    def _spec(
+        self, asset_id: str, currency: str, day: date, bracket_start: int
+    ) -> tuple[tuple[object, ...], GroupSpec, tuple[str, ...]]:
+        center = self.view.policies.center_at(day)
+        researchers = center.researcher_brackets[bracket_at(center.thresholds, bracket_start)].researchers_bps
+        ownership = self.view.owners_at(asset_id, day)
+        inventors = self.view.inventors_at(asset_id, day)
+        splits: dict[str, MemberSplit] = {}
+        for member_id in ownership.owners if ownership else ():
+            splits[member_id] = self._member_split(member_id, day, bracket_start, inventors)
+        spec = GroupSpec(
+            center_version=center.version,
+            fee_bps=center.fee_bps,
+            researchers_bps=researchers,
+            inventors=inventors.contributions if inventors else None,
+            owners=ownership.owners if ownership else None,
+            member_splits=splits,
+        )
+        key = (
+            asset_id,
+            currency,
+            ownership.fact_id if ownership else None,
+            inventors.fact_id if inventors else None,
+            center.version,
+            researchers,
+            tuple((m, s.version, tuple(s.split.items())) for m, s in splits.items()),
+        )
+        fact_ids = tuple(f.fact_id for f in (ownership, inventors) if f is not None)
+        return key, spec, fact_ids
+
+    def _member_split(
+        self, member_id: str, day: date, bracket_start: int, inventors: InventorShares | None
+    ) -> MemberSplit:
+        policy = self.view.policies.member_at(member_id, day)
+        split = policy.split_brackets[bracket_at(policy.thresholds, bracket_start)].split if policy else DEFAULT_SPLIT
+        own = inventors.of_member(member_id) if inventors else {}
+        everyone = dict(inventors.contributions) if inventors else {}
+        return MemberSplit(policy.version if policy else DEFAULT_VERSION, split, own or everyone)
+
+    # ---- equity proceeds: straight into the member's own split ---------------------------------
+
+    def _equity(self, proceeds: EquityProceeds) -> None:
+        day = proceeds.effective_date
+        if day > self.cutoffs[-1] or (self.after is not None and day <= self.after):
+            return
+        slot = self._slot(day)
+        totals = self.result.receipts[slot]
+        totals[proceeds.currency] = totals.get(proceeds.currency, 0) + proceeds.amount
+        contributions: dict[str, int] = defaultdict(int)
+        fact_ids: list[str] = []
+        for asset_id in proceeds.asset_ids:
+            inventors = self.view.inventors_at(asset_id, day)
+            if inventors is not None:
+                fact_ids.append(inventors.fact_id)
+                for researcher, bps in inventors.of_member(proceeds.member_id).items():
+                    contributions[researcher] += bps
+        member_split = self._member_split(proceeds.member_id, day, 0, None)
+        member_split = MemberSplit(member_split.version, member_split.split, dict(sorted(contributions.items())))
+        scope = f"equity:{proceeds.spin_off_id}"
+        key = ("equity", scope, proceeds.member_id, proceeds.currency, member_split.version, tuple(sorted(fact_ids)))
+        group = self.groups.get(key)
+        if group is None:
+            net = [0] * len(self.cutoffs)
+            group = _Group(key, scope, proceeds.currency, None, proceeds.member_id, member_split, net)
+            group.fact_ids = tuple(sorted(fact_ids))
+            self.groups[key] = group
+        group.net[slot] += proceeds.amount
+        if slot == self.last:
+            group.receipt_ids.append(proceeds.fact_id)
+
+    # ---- 4. split each group's cumulative net amount once per cut-off --------------------------
+
+    def _split_groups(self) -> None:
+        for group in self.groups.values():
+            cumulative = 0
+            for slot, net in enumerate(group.net):
+                cumulative += net
+                entitled = self.result.entitled[slot]
+                for payee, step, version, amount in self._parts(group, cumulative):
+                    entitled[(payee, group.currency, step, version, group.scope)] += amount
+            if group.receipt_ids or group.net[self.last]:
+                source = SourceGroup.of(group.scope, group.receipt_ids, group.fact_ids)
+                for payee, step, version, _ in self._parts(group, cumulative):
+                    self.result.sources[(payee, group.currency, step, version)].append(source)
+
+    def _add_recoveries(self) -> None:
+        """Cost recoveries were booked per slot; entitlements are cumulative."""
+        running: dict[ScopedKey, int] = defaultdict(int)
+        for slot, recovered in enumerate(self._recovered):
+            for key, amount in recovered.items():
+                running[key] += amount
+            for key, amount in running.items():
+                self.result.entitled[slot][key] += amount
+        self.result.checkpoint.recovery_entitled = dict(running)
+
+    def _parts(self, group: _Group, net: int) -> list[Part]:
+        memo_key = (group.key, net)
+        parts = self.memo.get(memo_key)
+        if parts is None:
+            if group.spec is not None:
+                parts = split_net(net, group.spec) if net else []
+            else:
+                assert group.member_split is not None
+                split = group.member_split
+                parts = split_inside_member(net, group.member_id, split, Step.EQUITY, split.version)
+            self.memo[memo_key] = parts
+        return parts
+
+    def _keep_checkpoint(self) -> None:
+        checkpoint = self.result.checkpoint
+        checkpoint.running = dict(self.running)
+        checkpoint.recovered_costs = dict(self.recovered_costs)
+        for recovery in self.recoveries.values():
+            checkpoint.recovered_costs.update(recovery.recovered())
+        checkpoint.receipts = {}
+        for totals in self.result.receipts:
+            for currency, amount in totals.items():
+                checkpoint.receipts[currency] = checkpoint.receipts.get(currency, 0) + amount
+        for key, group in self.groups.items():
+            cumulative = sum(group.net)
+            checkpoint.groups[key] = _Group(
+                key, group.scope, group.currency, group.spec, group.member_id, group.member_split,
+                [cumulative], [], group.fact_ids,
+            )  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Piece:
+    """Part of a cell that lies in one bracket."""
+
+    bracket_start: int
+    amount: int
+    receipt_ids: list[str]
+    slot: int
+    recovered: int = 0
+
+
+class _CostRecovery:
+    """Costs of one asset and currency, recovered oldest first (by date, then id)."""
+
+    def __init__(self, costs: list[AssetCost], recovered: Mapping[str, int]) -> None:
+        self.costs = costs  # sorted by (effective_date, cost_id)
+        self.left = [c.amount - recovered.get(c.cost_id, 0) for c in costs]
+
+    def recovered(self) -> dict[str, int]:
+        return {c.cost_id: c.amount - left for c, left in zip(self.costs, self.left, strict=True)}
+
+    def recover(self, day: date, cap: int) -> dict[tuple[str, str], int]:
+        paid: dict[tuple[str, str], int] = {}
+        for i, cost in enumerate(self.costs):
+            if cap <= 0 or cost.effective_date > day:
+                break
+            take = min(self.left[i], cap)
+            if take:
+                self.left[i] -= take
+                cap -= take
+                paid[(cost.paid_by, cost.cost_id)] = take
+        return paid

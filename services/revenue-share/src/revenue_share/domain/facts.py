@@ -1,0 +1,208 @@
+"""The facts revenue-share knows, decoded from other services' events.
+
+Every fact carries the id of the event it came from and `recorded_at`: the time
+revenue-share learned it (stored it). Business dates (`effective_date`) decide
+*what* a fact means; `recorded_at` decides *which statements could have known it*
+(a fact learned after a period closed is late and lands as an adjustment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import NamedTuple
+
+from ipshare.errors import DomainError
+from ipshare.money import BASIS_POINTS, check_currency
+
+
+class MemberKind(StrEnum):
+    ENTERPRISE = "enterprise"
+    UNIVERSITY = "university"
+    RESEARCH_INSTITUTE = "research_institute"
+    OTHER = "other"
+
+
+class PayeeKind(StrEnum):
+    MEMBER = "member"
+    RESEARCHER = "researcher"
+    CENTER = "center"
+
+
+class Step(StrEnum):
+    """The step of the distribution that produced a statement line, in waterfall order."""
+
+    COST_RECOVERY = "cost_recovery"
+    OPERATING_FEE = "operating_fee"
+    RESEARCHERS_REWARD = "researchers_reward"
+    OWNER_SHARE = "owner_share"  # a co-owner's share, through the member's own split
+    EQUITY = "equity"  # spin-off equity proceeds, through the member's own split
+
+
+class Payee(NamedTuple):
+    """Who a line is owed to; `account` names a member's internal account (e.g. department)."""
+
+    kind: PayeeKind
+    id: str
+    account: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}" + (f"/{self.account}" if self.account else "")
+
+
+CENTER_FEE = Payee(PayeeKind.CENTER, "center", "operating_fee")
+# Money whose payee is not yet known (no owners or inventors in force on the receipt
+# date): held, never paid, and released by an adjustment once the fact arrives.
+SUSPENSE = Payee(PayeeKind.CENTER, "center", "suspense")
+
+
+def frozen_shares(shares: Mapping[str, int], what: str) -> Mapping[str, int]:
+    """A read-only, key-sorted copy of a share map, checked to be positive and sum to 10,000."""
+    if not shares:
+        raise DomainError(f"{what} name at least one party")
+    if any(not isinstance(v, int) or v <= 0 for v in shares.values()):
+        raise DomainError(f"{what} must be positive integer basis points", shares=dict(shares))
+    total = sum(shares.values())
+    if total != BASIS_POINTS:
+        raise DomainError(f"{what} must sum to {BASIS_POINTS} basis points, not {total}", total=total)
+    return MappingProxyType(dict(sorted(shares.items())))
+
+
+_NO_SPLIT: Mapping[str, int] = MappingProxyType({})
+
+
+def _check_amount(amount: int, currency: str) -> None:
+    check_currency(currency)
+    if type(amount) is not int:
+        raise DomainError("amounts are integers in minor units", amount=repr(amount))
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    member_id: str
+    kind: MemberKind
+    state_established: bool
+    recorded_at: datetime
+
+    @property
+    def under_statutory_floor(self) -> bool:
+        """Art. 45: state-established universities and institutes must meet the floors."""
+        return self.state_established and self.kind in (MemberKind.UNIVERSITY, MemberKind.RESEARCH_INSTITUTE)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnershipSnapshot:
+    """The full owner map of an asset in force from `effective_date`."""
+
+    fact_id: str
+    asset_id: str
+    effective_date: date
+    owners: Mapping[str, int]  # member id -> basis points
+    recorded_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "owners", frozen_shares(self.owners, "owner shares"))
+
+
+@dataclass(frozen=True, slots=True)
+class InventorShares:
+    """The inventors of an asset in force from `effective_date` (a correction is a new snapshot)."""
+
+    fact_id: str
+    asset_id: str
+    effective_date: date
+    contributions: Mapping[str, int]  # researcher id -> basis points
+    affiliations: Mapping[str, str]  # researcher id -> member id
+    recorded_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "contributions", frozen_shares(self.contributions, "inventor contributions"))
+        object.__setattr__(self, "affiliations", MappingProxyType(dict(sorted(self.affiliations.items()))))
+
+    def of_member(self, member_id: str) -> dict[str, int]:
+        """Contributions of the inventors affiliated with `member_id`."""
+        return {r: bps for r, bps in self.contributions.items() if self.affiliations.get(r) == member_id}
+
+
+@dataclass(frozen=True, slots=True)
+class AssetCost:
+    """A cost of an asset (filing, annuity...) paid by a member; recoverable from its income."""
+
+    cost_id: str
+    asset_id: str
+    amount: int
+    currency: str
+    effective_date: date
+    paid_by: str
+    recorded_at: datetime
+
+    def __post_init__(self) -> None:
+        _check_amount(self.amount, self.currency)
+        if self.amount <= 0:
+            raise DomainError("a cost is a positive amount", cost_id=self.cost_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CashReceipt:
+    """Money received on a license, for one or more assets (negative: a credit)."""
+
+    receipt_id: str
+    license_id: str
+    asset_ids: tuple[str, ...]
+    kind: str
+    amount: int
+    currency: str
+    effective_date: date  # the received date
+    recorded_at: datetime
+    asset_split: Mapping[str, int] = field(default_factory=dict)  # asset -> bps; empty: equal parts
+
+    def __post_init__(self) -> None:
+        _check_amount(self.amount, self.currency)
+        if len(self.asset_ids) != 1 or type(self.asset_ids) is not tuple:  # one asset: the common case, as is
+            object.__setattr__(self, "asset_ids", tuple(sorted(set(self.asset_ids))))
+            if not self.asset_ids:
+                raise DomainError("a receipt names at least one asset", receipt_id=self.receipt_id)
+        if self.asset_split:
+            split = frozen_shares(self.asset_split, "asset split")
+            if set(split) != set(self.asset_ids):
+                raise DomainError("the asset split must name exactly the receipt's assets", receipt_id=self.receipt_id)
+            object.__setattr__(self, "asset_split", split)
+        elif type(self.asset_split) is not MappingProxyType:
+            object.__setattr__(self, "asset_split", _NO_SPLIT)
+
+    def asset_weights(self) -> Mapping[str, int]:
+        return self.asset_split or dict.fromkeys(self.asset_ids, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class EquityProceeds:
+    """Proceeds from a spin-off's equity due to a member, paid through the member's own split."""
+
+    fact_id: str
+    member_id: str
+    spin_off_id: str
+    amount: int
+    currency: str
+    effective_date: date
+    recorded_at: datetime
+    asset_ids: tuple[str, ...] = ()  # the spin-off's assets: whose inventors the "inventors" role pays
+
+    def __post_init__(self) -> None:
+        _check_amount(self.amount, self.currency)
+        object.__setattr__(self, "asset_ids", tuple(sorted(set(self.asset_ids))))
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A settlement period: receipts received from `start` to `end` inclusive."""
+
+    period_id: str
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise DomainError("a period ends on or after its start", period_id=self.period_id)

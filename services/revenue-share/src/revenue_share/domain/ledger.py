@@ -1,0 +1,436 @@
+"""The ledger: holds the facts, closes periods into statements, reconciles, replays.
+
+Idempotent by fact id (the same fact twice is a no-op, another fact under a used id
+is a conflict). Statements of closed periods are computed in period order, each
+from the facts recorded up to its close, and cached: they never change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from ipshare.errors import Conflict, DomainError, NotFound
+from revenue_share.domain.computation import Cell, Cells, Checkpoint, FactView, LineKey, Pass, PassResult, ScopedKey
+from revenue_share.domain.facts import (
+    SUSPENSE,
+    AssetCost,
+    CashReceipt,
+    EquityProceeds,
+    InventorShares,
+    Member,
+    OwnershipSnapshot,
+    Payee,
+    Period,
+    Step,
+)
+from revenue_share.domain.policy import CenterPolicy, MemberPolicy, PolicyBook
+from revenue_share.domain.statements import Balance, Reconciliation, SourceGroup, Statement, StatementLine
+from revenue_share.domain.waterfall import Part, split_by_weight
+
+PAID_IN_FULL = (Step.COST_RECOVERY, Step.OPERATING_FEE)  # never held by the minimum payout
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """What a closed period left behind for the next one."""
+
+    period: Period
+    closed_at: datetime
+    entitled: dict[ScopedKey, int]  # cumulative to the period's end, as known at its close
+    checkpoint: Checkpoint  # the walk at the period's end, to resume from
+    carried: dict[tuple[Payee, str], int]  # (payee, currency) -> carried out
+    received: dict[str, int]  # currency -> cumulative receipts to the period's end
+    statements: tuple[Statement, ...]
+    reconciliation: tuple[Reconciliation, ...]
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.policies = PolicyBook()
+        self._members: dict[str, Member] = {}
+        self._ownership: dict[str, OwnershipSnapshot] = {}
+        self._inventors: dict[str, InventorShares] = {}
+        self._costs: dict[str, AssetCost] = {}
+        self._receipts: dict[str, CashReceipt] = {}
+        self._equity: dict[str, EquityProceeds] = {}
+        self._cells: Cells = {}
+        self._day_latest: dict[date, datetime] = {}  # received day -> latest recorded receipt
+        self._periods: list[Period] = []
+        self._closes: dict[str, datetime] = {}
+        self._settled: list[_Settled] = []
+        self._memo: dict[tuple[object, ...], list[Part]] = {}
+
+    # ---- facts ---------------------------------------------------------------------------------
+
+    def add_member(self, member: Member) -> bool:
+        return self._keep(self._members, member.member_id, member)
+
+    def add_ownership(self, snapshot: OwnershipSnapshot) -> bool:
+        return self._keep(self._ownership, snapshot.fact_id, snapshot)
+
+    def add_inventors(self, snapshot: InventorShares) -> bool:
+        return self._keep(self._inventors, snapshot.fact_id, snapshot)
+
+    def add_cost(self, cost: AssetCost) -> bool:
+        return self._keep(self._costs, cost.cost_id, cost)
+
+    def add_equity_proceeds(self, proceeds: EquityProceeds) -> bool:
+        return self._keep(self._equity, proceeds.fact_id, proceeds)
+
+    def add_policy(self, policy: CenterPolicy | MemberPolicy) -> bool:
+        """Record a policy version as it was set (replay); guards live in `PolicyBook.set_*`."""
+        if policy.version not in {p.version for p in self.policies.versions()}:
+            self._check_not_settled(policy.recorded_at, policy.version)
+        return self.policies.record(policy)
+
+    def add_receipt(self, receipt: CashReceipt) -> bool:
+        known = self._receipts.get(receipt.receipt_id)
+        if known is not None or (self._settled and receipt.recorded_at <= self._settled[-1].closed_at):
+            return self._keep(self._receipts, receipt.receipt_id, receipt)  # a repeat, a conflict, or too late
+        self._receipts[receipt.receipt_id] = receipt
+        assets = receipt.asset_ids
+        if len(assets) == 1:
+            parts = {assets[0]: receipt.amount}
+        else:
+            parts = split_by_weight(receipt.amount, receipt.asset_weights())
+        day = receipt.effective_date
+        if self._day_latest.get(day, receipt.recorded_at) <= receipt.recorded_at:
+            self._day_latest[day] = receipt.recorded_at
+        cells = self._cells.get(day)
+        if cells is None:
+            cells = self._cells[day] = {}
+        for asset_id, amount in parts.items():
+            key = (receipt.license_id, receipt.currency, asset_id)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = Cell(receipt.recorded_at)
+            cell.amount += amount  # Cell.add, inlined: this is the per-receipt hot path
+            cell.parts.append((receipt.recorded_at, amount, receipt.receipt_id))
+            if cell.latest < receipt.recorded_at:
+                cell.latest = receipt.recorded_at
+        return True
+
+    def add_receipts(self, receipts: Iterable[CashReceipt]) -> int:
+        return sum(self.add_receipt(r) for r in receipts)
+
+    def _keep(self, facts: dict[str, Any], fact_id: str, fact: Any) -> bool:
+        known = facts.get(fact_id)
+        if known is not None:
+            if known != fact:
+                raise Conflict(f"fact {fact_id!r} was already recorded with other content", fact_id=fact_id)
+            return False
+        self._check_not_settled(fact.recorded_at, fact_id)
+        facts[fact_id] = fact
+        return True
+
+    def _check_not_settled(self, recorded_at: datetime, fact_id: str) -> None:
+        if self._settled and recorded_at <= self._settled[-1].closed_at:
+            last = self._settled[-1]
+            raise Conflict(
+                f"fact {fact_id!r} is recorded at {recorded_at.isoformat()}, before period "
+                f"{last.period.period_id} closed; closed statements never change: record it when it arrived",
+                fact_id=fact_id,
+                period_id=last.period.period_id,
+            )
+
+    # ---- periods -------------------------------------------------------------------------------
+
+    def define_period(self, period: Period) -> bool:
+        known = next((p for p in self._periods if p.period_id == period.period_id), None)
+        if known is not None:
+            if known != period:
+                raise Conflict(f"period {period.period_id} already exists with other dates")
+            return False
+        if self._periods and period.start != date.fromordinal(self._periods[-1].end.toordinal() + 1):
+            raise DomainError(
+                f"period {period.period_id} must start the day after {self._periods[-1].period_id} ends",
+                period_id=period.period_id,
+            )
+        self._periods.append(period)
+        return True
+
+    def period(self, period_id: str) -> Period:
+        for period in self._periods:
+            if period.period_id == period_id:
+                return period
+        raise NotFound(f"no period {period_id}", period_id=period_id)
+
+    def close_period(self, period_id: str, closed_at: datetime) -> tuple[Statement, ...]:
+        """Finance closes a period: immutable statements from the facts recorded up to `closed_at`."""
+        period = self.period(period_id)
+        if period_id in self._closes:
+            if self._closes[period_id] != closed_at:
+                raise Conflict(f"period {period_id} is already closed", period_id=period_id)
+            return self.statements(period_id)
+        index = self._periods.index(period)
+        if index != len(self._closes):
+            raise Conflict(f"close {self._periods[len(self._closes)].period_id} before {period_id}")
+        if self._closes and closed_at < max(self._closes.values()):
+            raise Conflict("a period closes after the one before it", period_id=period_id)
+        self._closes[period_id] = closed_at
+        return self.statements(period_id)
+
+    def statements(self, period_id: str) -> tuple[Statement, ...]:
+        """The statements of a closed period (computed once, in period order)."""
+        if period_id not in self._closes:
+            raise Conflict(f"period {period_id} is open: see provisional()", period_id=period_id)
+        self._settle_through(self._periods.index(self.period(period_id)))
+        return next(s.statements for s in self._settled if s.period.period_id == period_id)
+
+    def all_statements(self) -> list[Statement]:
+        closed = [p.period_id for p in self._periods if p.period_id in self._closes]
+        return [s for period_id in closed for s in self.statements(period_id)]
+
+    def reconcile(self, period_id: str) -> tuple[Reconciliation, ...]:
+        if period_id in self._closes:
+            self.statements(period_id)
+            return next(s.reconciliation for s in self._settled if s.period.period_id == period_id)
+        return self._compute(self.period(period_id), None)[5]
+
+    def provisional(self, period_id: str) -> tuple[Statement, ...]:
+        """What the first open period would pay if it closed now, with every fact known."""
+        period = self.period(period_id)
+        if period_id in self._closes:
+            raise Conflict(f"period {period_id} is closed: see statements()", period_id=period_id)
+        if self._periods.index(period) != len(self._closes):
+            raise Conflict(f"only the first open period has provisional balances, not {period_id}")
+        self._settle_through(len(self._closes) - 1)
+        return self._compute(period, None)[4]
+
+    def as_of(self, recorded_by: datetime) -> Ledger:
+        """A ledger holding only the facts (and closes) recorded up to `recorded_by`."""
+        ledger = Ledger()
+        for member in self._members.values():
+            if member.recorded_at <= recorded_by:
+                ledger.add_member(member)
+        for policy in self.policies.versions():
+            if policy.recorded_at <= recorded_by:
+                ledger.add_policy(policy)
+        facts: list[Iterable[Any]] = [self._ownership.values(), self._inventors.values(), self._costs.values()]
+        adders: list[Callable[[Any], bool]] = [ledger.add_ownership, ledger.add_inventors, ledger.add_cost]
+        for values, add in zip(facts, adders, strict=True):
+            for fact in values:
+                if fact.recorded_at <= recorded_by:
+                    add(fact)
+        for proceeds in self._equity.values():
+            if proceeds.recorded_at <= recorded_by:
+                ledger.add_equity_proceeds(proceeds)
+        ledger.add_receipts(r for r in self._receipts.values() if r.recorded_at <= recorded_by)
+        for period in self._periods:
+            ledger.define_period(period)
+        for period in self._periods:
+            closed_at = self._closes.get(period.period_id)
+            if closed_at is not None and closed_at <= recorded_by:
+                ledger._closes[period.period_id] = closed_at
+        return ledger
+
+    # ---- computing -----------------------------------------------------------------------------
+
+    def _settle_through(self, index: int) -> None:
+        while len(self._settled) <= index:
+            period = self._periods[len(self._settled)]
+            closed_at = self._closes[period.period_id]
+            computed = self._compute(period, closed_at)
+            self._settled.append(_Settled(period, closed_at, *computed))
+
+    def _view(self, recorded_by: datetime | None) -> FactView:
+        def known(fact: Any) -> bool:
+            return recorded_by is None or fact.recorded_at <= recorded_by
+
+        ownership: dict[str, list[OwnershipSnapshot]] = defaultdict(list)
+        for o in sorted(
+            filter(known, self._ownership.values()), key=lambda f: (f.effective_date, f.recorded_at, f.fact_id)
+        ):
+            ownership[o.asset_id].append(o)
+        inventors: dict[str, list[InventorShares]] = defaultdict(list)
+        for i in sorted(
+            filter(known, self._inventors.values()), key=lambda f: (f.effective_date, f.recorded_at, f.fact_id)
+        ):
+            inventors[i.asset_id].append(i)
+        costs: dict[tuple[str, str], list[AssetCost]] = defaultdict(list)
+        for c in sorted(filter(known, self._costs.values()), key=lambda f: (f.effective_date, f.cost_id)):
+            costs[(c.asset_id, c.currency)].append(c)
+        policies = self.policies if recorded_by is None else self.policies.as_of(recorded_by)
+        equity = sorted(filter(known, self._equity.values()), key=lambda e: e.fact_id)
+        return FactView(recorded_by, policies, self._cells, ownership, inventors, costs, equity)
+
+    def _compute(
+        self, period: Period, closed_at: datetime | None
+    ) -> tuple[
+        dict[ScopedKey, int],
+        Checkpoint,
+        dict[tuple[Payee, str], int],
+        dict[str, int],
+        tuple[Statement, ...],
+        tuple[Reconciliation, ...],
+    ]:
+        previous = self._settled[-1] if self._settled else None
+        cutoffs = [previous.period.end, period.end] if previous else [period.end]
+        view = self._view(closed_at)
+        late = self._late_facts(previous.closed_at, closed_at, previous.period.end) if previous else []
+        # Nothing learned since the last close touches its days: resume the walk where it stopped.
+        resume = previous.checkpoint if previous and not late else None
+        result = Pass(view, cutoffs, self._memo, resume).run()
+        now = result.entitled[-1]
+        before = result.entitled[0] if previous else {}
+        settled_before = previous.entitled if previous else {}
+        received = _cumulative(result.receipts)
+        lines = _regular_lines(now, before, result)
+        lines += _adjustment_lines(before, settled_before, previous, late)
+        carried_in = previous.carried if previous else {}
+        minimum = view.policies.center_at(period.end).minimum_payout
+        statements, carried = _statements(period.period_id, closed_at, lines, carried_in, minimum)
+        received_before = previous.received if previous else {}
+        new_receipts = {c: received.get(c, 0) - received_before.get(c, 0) for c in received | received_before}
+        reconciliation = _reconcile(period.period_id, statements, new_receipts)
+        return dict(now), result.checkpoint, carried, received, statements, reconciliation
+
+    def _late_facts(self, after: datetime, upto: datetime | None, through: date) -> list[tuple[str, str, str, date]]:
+        """(scope, kind, id, business date) of facts learned after `after` that are dated in closed periods."""
+
+        def late(recorded_at: datetime, day: date) -> bool:
+            return after < recorded_at and (upto is None or recorded_at <= upto) and day <= through
+
+        facts: list[tuple[str, str, str, date]] = []
+        for day, latest in self._day_latest.items():
+            if day <= through and latest > after:
+                for (_, _, asset_id), cell in self._cells[day].items():
+                    for recorded_at, _, receipt_id in cell.parts:
+                        if late(recorded_at, day):
+                            facts.append((asset_id, "receipt", receipt_id, day))
+        for o in self._ownership.values():
+            if late(o.recorded_at, o.effective_date):
+                facts.append((o.asset_id, "ownership", o.fact_id, o.effective_date))
+        for i in self._inventors.values():
+            if late(i.recorded_at, i.effective_date):
+                facts.append((i.asset_id, "inventors", i.fact_id, i.effective_date))
+        for c in self._costs.values():
+            if late(c.recorded_at, c.effective_date):
+                facts.append((c.asset_id, "cost", c.cost_id, c.effective_date))
+        for e in self._equity.values():
+            if late(e.recorded_at, e.effective_date):
+                facts.append((f"equity:{e.spin_off_id}", "equity", e.fact_id, e.effective_date))
+        for p in self.policies.versions():
+            if late(p.recorded_at, p.effective_date):
+                facts.append(("*", "policy", p.version, p.effective_date))
+        return sorted(set(facts), key=lambda f: (f[3], f[1], f[2], f[0]))
+
+
+def _adjustment_lines(
+    now: dict[ScopedKey, int],
+    settled: dict[ScopedKey, int],
+    previous: _Settled | None,
+    late: list[tuple[str, str, str, date]],
+) -> list[StatementLine]:
+    if previous is None:
+        return []
+    changes: dict[LineKey, int] = defaultdict(int)
+    scopes: dict[LineKey, set[str]] = defaultdict(set)
+    for scoped in now.keys() | settled.keys():
+        delta = now.get(scoped, 0) - settled.get(scoped, 0)
+        if delta:
+            payee, currency, step, version, scope = scoped
+            changes[(payee, currency, step, version)] += delta
+            scopes[(payee, currency, step, version)].add(scope)
+    lines = []
+    for key, delta in sorted(changes.items()):
+        if not delta:
+            continue
+        relevant = [f for f in late if f[0] in scopes[key] or f[0] == "*"]
+        reason = f"recomputed after {previous.period.period_id} closed, with late or backdated facts: " + (
+            "; ".join(f"{kind} {fact_id} ({day.isoformat()})" for _, kind, fact_id, day in relevant) or "none"
+        )
+        receipts = [f[2] for f in relevant if f[1] == "receipt"]
+        others = [f[2] for f in relevant if f[1] != "receipt"]
+        source = SourceGroup.of("adjustment", receipts, others)
+        payee, currency, step, version = key
+        lines.append(StatementLine(payee, currency, step, delta, version, True, reason, (source,)))
+    return lines
+
+
+def _cumulative(per_slot: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for slot in per_slot:
+        for currency, amount in slot.items():
+            total[currency] += amount
+    return dict(total)
+
+
+def _regular_lines(now: dict[ScopedKey, int], before: dict[ScopedKey, int], result: PassResult) -> list[StatementLine]:
+    amounts: dict[LineKey, int] = defaultdict(int)
+    for scoped in now.keys() | before.keys():
+        payee, currency, step, version, _ = scoped
+        amounts[(payee, currency, step, version)] += now.get(scoped, 0) - before.get(scoped, 0)
+    lines = []
+    for key, amount in sorted(amounts.items()):
+        if amount:
+            payee, currency, step, version = key
+            sources = tuple(sorted(set(result.sources.get(key, ())), key=lambda g: (g.scope, g.digest)))
+            lines.append(StatementLine(payee, currency, step, amount, version, False, "", sources))
+    return lines
+
+
+def _statements(
+    period_id: str,
+    closed_at: datetime | None,
+    lines: list[StatementLine],
+    carried_in: dict[tuple[Payee, str], int],
+    minimum: Mapping[str, int],
+) -> tuple[tuple[Statement, ...], dict[tuple[Payee, str], int]]:
+    by_payee: dict[Payee, list[StatementLine]] = defaultdict(list)
+    for line in lines:
+        by_payee[line.payee].append(line)
+    carried_currencies: dict[Payee, set[str]] = defaultdict(set)
+    for payee, currency in carried_in:
+        by_payee.setdefault(payee, [])
+        carried_currencies[payee].add(currency)
+    statements = []
+    carried: dict[tuple[Payee, str], int] = {}
+    for payee in sorted(by_payee):
+        payee_lines = by_payee[payee]
+        currencies = sorted({line.currency for line in payee_lines} | carried_currencies.get(payee, set()))
+        balances = []
+        for currency in currencies:
+            balance = _balance(payee, currency, payee_lines, carried_in.get((payee, currency), 0), minimum)
+            balances.append(balance)
+            if balance.carried_out:
+                carried[(payee, currency)] = balance.carried_out
+        statements.append(Statement(period_id, payee, closed_at, tuple(payee_lines), tuple(balances)))
+    return tuple(statements), carried
+
+
+def _balance(
+    payee: Payee, currency: str, lines: list[StatementLine], carried_in: int, minimum: Mapping[str, int]
+) -> Balance:
+    """Fees and cost recoveries are paid in full; distributions wait for the minimum payout."""
+    in_full = sum(line.amount for line in lines if line.currency == currency and line.step in PAID_IN_FULL)
+    distribution = sum(line.amount for line in lines if line.currency == currency and line.step not in PAID_IN_FULL)
+    payable = carried_in + distribution
+    held = payee == SUSPENSE or payable < 0 or payable < minimum.get(currency, 0)
+    paid = in_full + (0 if held else payable)
+    return Balance(currency, carried_in, in_full + distribution, paid, payable if held else 0)
+
+
+def _reconcile(
+    period_id: str, statements: tuple[Statement, ...], receipts: dict[str, int]
+) -> tuple[Reconciliation, ...]:
+    currencies = sorted(set(receipts) | {b.currency for s in statements for b in s.balances})
+    result = []
+    for currency in currencies:
+        lines = [line for s in statements for line in s.lines if line.currency == currency]
+        balances = [b for s in statements for b in s.balances if b.currency == currency]
+        fees = sum(line.amount for line in lines if line.step == Step.OPERATING_FEE)
+        costs = sum(line.amount for line in lines if line.step == Step.COST_RECOVERY)
+        carried_in = sum(b.carried_in for b in balances)
+        carried_out = sum(b.carried_out for b in balances)
+        payouts = sum(b.paid for b in balances) - fees - costs
+        received = receipts.get(currency, 0)
+        residual = received + carried_in - fees - costs - payouts - carried_out
+        result.append(
+            Reconciliation(period_id, currency, received, carried_in, fees, costs, payouts, carried_out, residual)
+        )
+    return tuple(result)

@@ -1,0 +1,107 @@
+"""Statements, their lines and sources, reconciliation, and the replay hash."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from revenue_share.domain.facts import Payee, Step
+
+
+@dataclass(frozen=True, slots=True)
+class SourceGroup:
+    """The facts behind (part of) a line: receipts and the facts that shaped their split.
+
+    Many lines share one group (a group feeds every payee of its split), so the ids
+    are stored once and hashed once.
+    """
+
+    scope: str  # the asset (or "equity:<spin-off>") whose income this is
+    receipt_ids: tuple[str, ...]  # sorted
+    fact_ids: tuple[str, ...]  # ownership, inventors, policy versions, costs; sorted
+    digest: str
+
+    @classmethod
+    def of(cls, scope: str, receipt_ids: Iterable[str], fact_ids: Iterable[str]) -> SourceGroup:
+        receipts = tuple(sorted(set(receipt_ids)))
+        facts = tuple(sorted(set(fact_ids)))
+        digest = hashlib.sha256("\x1e".join((scope, "\x1f".join(receipts), "\x1f".join(facts))).encode()).hexdigest()
+        return cls(scope, receipts, facts, digest)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    payee: Payee
+    currency: str
+    step: Step
+    amount: int  # minor units; negative on an adjustment that takes back
+    policy_version: str  # the policy versions that produced it, "center+member"
+    adjustment: bool  # True: a change to earlier, closed periods
+    reason: str  # why an adjustment was made; empty on a regular line
+    sources: tuple[SourceGroup, ...]
+
+    @property
+    def source_event_ids(self) -> tuple[str, ...]:
+        ids: set[str] = set()
+        for group in self.sources:
+            ids.update(group.receipt_ids)
+            ids.update(group.fact_ids)
+        return tuple(sorted(ids))
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """A payee's money in one currency for one period."""
+
+    currency: str
+    carried_in: int
+    entitled: int  # the sum of the period's lines
+    paid: int
+    carried_out: int  # below the minimum payout, negative, or held: paid later
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    period_id: str
+    payee: Payee
+    closed_at: datetime | None  # None: a provisional statement of the open period
+    lines: tuple[StatementLine, ...]
+    balances: tuple[Balance, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """Receipts + carried in = operating fees + cost recoveries + payouts + carried out, per currency."""
+
+    period_id: str
+    currency: str
+    receipts: int  # money first accounted in this period (incl. late receipts of closed periods)
+    carried_in: int
+    operating_fees: int
+    cost_recoveries: int
+    payouts: int  # paid to members and researchers (their distribution lines)
+    carried_forward: int
+    residual: int  # always zero
+
+
+def statement_hash(statements: Iterable[Statement]) -> str:
+    """sha256 over a canonical serialization, independent of the order given."""
+    digest = hashlib.sha256()
+    for statement in sorted(statements, key=lambda s: (s.period_id, s.payee)):
+        closed = statement.closed_at.isoformat() if statement.closed_at else ""
+        digest.update(f"S|{statement.period_id}|{statement.payee}|{closed}\n".encode())
+        for line in sorted(statement.lines, key=_line_key):
+            sources = ",".join(sorted(g.digest for g in line.sources))
+            digest.update(
+                f"L|{line.currency}|{line.step}|{line.policy_version}|{int(line.adjustment)}|{line.amount}|"
+                f"{line.reason}|{sources}\n".encode()
+            )
+        for b in statement.balances:
+            digest.update(f"B|{b.currency}|{b.carried_in}|{b.entitled}|{b.paid}|{b.carried_out}\n".encode())
+    return digest.hexdigest()
+
+
+def _line_key(line: StatementLine) -> tuple[str, str, str, bool, int, str]:
+    return line.currency, line.step, line.policy_version, line.adjustment, line.amount, line.reason

@@ -1,0 +1,1 @@
+"""Thin entrypoints: the HTTP API and the process's main."""

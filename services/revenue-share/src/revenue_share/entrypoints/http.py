@@ -1,0 +1,103 @@
+"""The revenue-share HTTP API: periods, provisional payouts, statements, reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
+
+from ipshare.runtime import Runtime, http_api
+from ipshare.web import CommandContextDep
+from revenue_share.application import Payouts, RevenueShareApplication
+from revenue_share.domain.statements import Statement
+from revenue_share.entrypoints import schemas as s
+
+
+def _payouts(request: Request) -> Payouts:
+    payouts: Payouts = request.app.state.payouts
+    return payouts
+
+
+def _application(request: Request) -> RevenueShareApplication:
+    app: RevenueShareApplication = request.app.state.application()
+    return app
+
+
+App = Annotated[RevenueShareApplication, Depends(_application)]
+PayoutsDep = Annotated[Payouts, Depends(_payouts)]
+periods = APIRouter(prefix="/periods", tags=["periods"])
+payouts = APIRouter(prefix="/payouts", tags=["payouts"])
+
+
+@periods.post("", status_code=status.HTTP_201_CREATED)
+async def open_period(body: s.OpenPeriod, app: App, ctx: CommandContextDep, response: Response) -> s.PeriodOut:
+    period = await asyncio.to_thread(app.open_period, ctx, body.period_id, body.start, body.end)
+    response.headers["Location"] = f"/periods/{period.period_id}"
+    return s.PeriodOut.of(period)
+
+
+@periods.get("")
+async def list_periods(app: App, _: CommandContextDep) -> list[s.PeriodOut]:
+    return [s.PeriodOut.of(p) for p in await asyncio.to_thread(app.periods)]
+
+
+@periods.get("/{period_id}")
+async def get_period(period_id: str, app: App, _: CommandContextDep) -> s.PeriodOut:
+    return s.PeriodOut.of(await asyncio.to_thread(app.period, period_id))
+
+
+@periods.post("/{period_id}/close")
+async def close_period(period_id: str, ledger: PayoutsDep, ctx: CommandContextDep) -> s.Closed:
+    """Issue the period's immutable statements; later facts land in the next period."""
+    return s.Closed(period_id=period_id, statement_hash=await ledger.close(ctx, period_id))
+
+
+@periods.get("/{period_id}/provisional")
+async def provisional(period_id: str, ledger: PayoutsDep, ctx: CommandContextDep) -> list[s.StatementOut]:
+    return [s.StatementOut.of(st) for st in await ledger.provisional(ctx, period_id)]
+
+
+@periods.get("/{period_id}/statements")
+async def statements(period_id: str, ledger: PayoutsDep, ctx: CommandContextDep) -> list[s.StatementOut]:
+    return [s.StatementOut.of(st) for st in await ledger.statements(ctx, period_id)]
+
+
+@periods.get("/{period_id}/reconciliation", response_model=list[s.ReconciliationOut])
+async def reconciliation(
+    period_id: str, ledger: PayoutsDep, ctx: CommandContextDep, format: Literal["json", "csv"] = "json"
+) -> Any:
+    """Per currency: receipts + carried in = fees + cost recoveries + payouts + carried forward."""
+    rows = [s.ReconciliationOut.of(r) for r in await ledger.reconcile(ctx, period_id)]
+    if format == "json":
+        return rows
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(s.ReconciliationOut.model_fields))
+    writer.writeheader()
+    writer.writerows(r.model_dump() for r in rows)
+    return Response(out.getvalue(), media_type="text/csv")
+
+
+@payouts.get("")
+async def list_payouts(period_id: str, app: App, ledger: PayoutsDep, ctx: CommandContextDep) -> list[s.PayoutOut]:
+    """Each payee's money for a period: as issued when it is closed, provisional while it is open."""
+    period = await asyncio.to_thread(app.period, period_id)
+    issued = period.closed_at is not None
+    found = await (ledger.statements(ctx, period_id) if issued else ledger.provisional(ctx, period_id))
+    return [row for statement in found for row in _payout_rows(statement)]
+
+
+def _payout_rows(statement: Statement) -> list[s.PayoutOut]:
+    payee = s.PayeeOut(kind=statement.payee.kind.value, id=statement.payee.id, account=statement.payee.account)
+    return [
+        s.PayoutOut(payee=payee, currency=b.currency, entitled=b.entitled, paid=b.paid, carried_out=b.carried_out)
+        for b in statement.balances
+    ]
+
+
+def create_http(runtime: Runtime[RevenueShareApplication, Any]) -> FastAPI:
+    api = http_api(runtime, periods, payouts)
+    api.state.payouts = Payouts(runtime.app, runtime.engine)
+    return api

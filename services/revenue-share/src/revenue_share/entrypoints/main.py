@@ -1,0 +1,44 @@
+"""`python -m revenue_share.entrypoints.main`: the revenue-share process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from ipshare.consumer import Projection
+from ipshare.runtime import Runtime, ServiceSpec, serve
+from ipshare.settings import ServiceSettings
+from revenue_share.adapters.inbox import InboxProjection, metadata
+from revenue_share.application import RevenueShareApplication
+from revenue_share.catalog import SOURCE, build_catalog
+from revenue_share.entrypoints.http import create_http
+
+
+class RevenueShareSettings(ServiceSettings):
+    http_port: int = 8004
+    grpc_port: int = 50054
+
+
+def _projections(_: Runtime[Any, Any]) -> Sequence[Projection]:
+    return [InboxProjection()]
+
+
+def spec(settings: RevenueShareSettings | None = None) -> ServiceSpec[RevenueShareApplication, RevenueShareSettings]:
+    return ServiceSpec(
+        name=SOURCE,
+        settings=settings or RevenueShareSettings(),
+        application=RevenueShareApplication,
+        catalog=build_catalog(),
+        http=create_http,
+        metadata=metadata,
+        projections=_projections,
+    )
+
+
+def main() -> None:
+    asyncio.run(serve(spec()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""From inbox rows to the domain's facts: the ledger is rebuilt from these, in inbox order."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from revenue_share.adapters.inbox import FactRow
+from revenue_share.domain.facts import (
+    AssetCost,
+    CashReceipt,
+    InventorShares,
+    Member,
+    MemberKind,
+    OwnershipSnapshot,
+)
+from revenue_share.domain.ledger import Ledger
+
+
+def add_fact(ledger: Ledger, row: FactRow) -> None:
+    body: dict[str, Any] = row.body
+    match row.kind:
+        case "member":
+            kind = MemberKind(body["kind"])
+            ledger.add_member(Member(body["member_id"], kind, body["state_established"], row.recorded_at))
+        case "ownership":
+            ledger.add_ownership(
+                OwnershipSnapshot(row.fact_id, body["asset_id"], _day(body), body["owners"], row.recorded_at)
+            )
+        case "inventors":
+            ledger.add_inventors(
+                InventorShares(
+                    row.fact_id,
+                    body["asset_id"],
+                    _day(body),
+                    body["contributions"],
+                    body["affiliations"],
+                    row.recorded_at,
+                )
+            )
+        case "cost":
+            ledger.add_cost(
+                AssetCost(
+                    body["cost_id"],
+                    body["asset_id"],
+                    body["amount"],
+                    body["currency"],
+                    _day(body),
+                    body["paid_by"],
+                    row.recorded_at,
+                )
+            )
+        case "receipt":
+            ledger.add_receipts(_receipts(row, body))
+        case _:
+            raise ValueError(f"unknown fact kind {row.kind!r}")
+
+
+def _receipts(row: FactRow, body: dict[str, Any]) -> list[CashReceipt]:
+    """One receipt, or one per asset where the license states each asset's part in money."""
+    parts: dict[str, int] = body["asset_split"] or {}
+    if not parts:
+        return [
+            CashReceipt(
+                row.fact_id,
+                body["license_id"],
+                tuple(body["asset_ids"]),
+                body["kind"],
+                body["amount"],
+                body["currency"],
+                _day(body),
+                row.recorded_at,
+            )
+        ]
+    return [
+        CashReceipt(
+            f"{row.fact_id}/{asset_id}",
+            body["license_id"],
+            (asset_id,),
+            body["kind"],
+            amount,
+            body["currency"],
+            _day(body),
+            row.recorded_at,
+        )
+        for asset_id, amount in sorted(parts.items())
+        if amount
+    ]
+
+
+def _day(body: dict[str, Any]) -> date:
+    return date.fromisoformat(body["effective_date"])

@@ -1,0 +1,144 @@
+"""Replay: rebuild revenue-share from the topics and recompute every issued statement.
+
+Revenue-share's own topic says which periods were opened and closed, when, on what
+(per topic and partition, the last event position the inbox had applied) and with
+which statement hash. The other topics hold the facts. A fact is dated as the live
+service learned it: inside the first close whose marks cover it, in log order, else
+after the last close. That reproduces exactly what each close knew, whatever order the
+topics and partitions are read in, so the recomputed hashes must equal the issued ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from revenue_share.adapters.inbox import FactRow
+from revenue_share.domain.facts import Period
+from revenue_share.domain.ledger import Ledger
+from revenue_share.domain.statements import Statement, statement_hash
+from revenue_share.ledger_feed import add_fact
+
+PartitionKey = tuple[str, int]  # (topic, partition)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFact:
+    """A fact as read from a topic, before it is dated."""
+
+    topic: str
+    partition: int
+    position: int
+    fact_id: str
+    kind: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedClose:
+    period_id: str
+    closed_at: datetime
+    statement_hash: str
+    marks: Mapping[PartitionKey, int]
+    statements: int
+
+
+@dataclass
+class IssuedHistory:
+    """What revenue-share published about its periods, in the order it published it."""
+
+    periods: list[Period] = field(default_factory=list)
+    closes: list[IssuedClose] = field(default_factory=list)
+    statements: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # period -> issued statements
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodCheck:
+    period_id: str
+    issued_hash: str
+    replayed_hash: str
+    differences: tuple[str, ...]  # payees whose statements differ, in words
+    statements: tuple[Statement, ...] = ()  # the replayed ones
+
+    @property
+    def identical(self) -> bool:
+        return self.issued_hash == self.replayed_hash and not self.differences
+
+
+def dated_rows(facts: Iterable[SourceFact], closes: Sequence[IssuedClose], now: datetime) -> list[FactRow]:
+    """Inbox rows with `recorded_at` placed as the live service learned each fact (see the module doc)."""
+    buckets: list[list[SourceFact]] = [[] for _ in range(len(closes) + 1)]
+    for fact in sorted(facts, key=lambda f: (f.topic, f.partition, f.position)):
+        buckets[_first_close_covering(fact, closes)].append(fact)
+    rows: list[FactRow] = []
+    start = (closes[0].closed_at if closes else now) - timedelta(days=1)
+    for index, bucket in enumerate(buckets):
+        end = closes[index].closed_at if index < len(closes) else max(now, start + timedelta(seconds=1))
+        step = (end - start) / (len(bucket) + 1)
+        for rank, fact in enumerate(bucket, start=1):
+            rows.append(FactRow(len(rows) + 1, fact.fact_id, fact.kind, fact.body, start + step * rank))
+        start = end
+    return rows
+
+
+def _first_close_covering(fact: SourceFact, closes: Sequence[IssuedClose]) -> int:
+    for index, close in enumerate(closes):
+        if close.marks.get((fact.topic, fact.partition), -1) >= fact.position:
+            return index
+    return len(closes)
+
+
+def recompute(rows: Iterable[FactRow], history: IssuedHistory) -> list[PeriodCheck]:
+    """Close every issued period again on the dated facts and compare with what was issued."""
+    ledger = Ledger()
+    for row in rows:
+        add_fact(ledger, row)
+    for period in sorted(history.periods, key=lambda p: p.start):
+        ledger.define_period(period)
+    checks = []
+    for close in history.closes:
+        statements = ledger.close_period(close.period_id, close.closed_at)
+        differences = _differences(statements, history.statements.get(close.period_id, []))
+        digest = statement_hash(statements)
+        checks.append(PeriodCheck(close.period_id, close.statement_hash, digest, differences, statements))
+    return checks
+
+
+def statement_summary(statement: Statement) -> dict[str, Any]:
+    """The comparable content of a statement, as StatementIssued carries it."""
+    lines = sorted(
+        (line.currency, line.step.value, line.amount, line.policy_version, line.adjustment, line.reason,
+         tuple(sorted(line.source_event_ids)))
+        for line in statement.lines
+    )  # fmt: skip
+    return {"payee": str(statement.payee), "lines": lines}
+
+
+def _differences(replayed: Sequence[Statement], issued: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    mine = {s["payee"]: s["lines"] for s in map(statement_summary, replayed)}
+    theirs = {s["payee"]: s["lines"] for s in issued}
+    found = []
+    for payee in sorted(mine.keys() | theirs.keys()):
+        if payee not in theirs:
+            found.append(f"{payee}: the replay finds a statement that was not issued")
+        elif payee not in mine:
+            found.append(f"{payee}: a statement was issued that the replay does not find")
+        elif mine[payee] != theirs[payee]:
+            found.append(f"{payee}: the issued lines differ from the replayed ones")
+    return tuple(found)
+
+
+def issued_summary(message_lines: Iterable[Any], payee: str) -> dict[str, Any]:
+    """The comparable content of a StatementIssued payload."""
+    lines = sorted(
+        (line.currency, line.step, line.amount, line.policy_version, line.adjustment, line.reason,
+         tuple(sorted(line.source_event_ids)))
+        for line in message_lines
+    )  # fmt: skip
+    return {"payee": payee, "lines": lines}
+
+
+def period_of(period_id: str, start: str, end: str) -> Period:
+    return Period(period_id, date.fromisoformat(start), date.fromisoformat(end))

@@ -1,0 +1,134 @@
+"""Payouts from the inbox on the real PostgreSQL: exact splits, closes, rebuilds."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+
+import pytest
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ipshare.auth import Principal, Role
+from ipshare.consumer import InboundEvent, consumer_metadata
+from ipshare.database import open_engine
+from ipshare.errors import Conflict, Forbidden
+from ipshare.eventstore import CommandContext, persistence_env
+from ipshare.money import allocate
+from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
+from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
+from ipshare_contracts.money.v1.money_pb2 import Money
+from revenue_share.adapters.inbox import InboxProjection, metadata
+from revenue_share.application import Payouts, RevenueShareApplication
+from revenue_share.domain.statements import statement_hash
+
+pytestmark = pytest.mark.integration
+
+FINANCE = CommandContext(Principal(Role.FINANCE, "finance"))
+UNIVERSITY, INSTITUTE = str(uuid.uuid4()), str(uuid.uuid4())
+ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())
+ASSET, LICENSE = str(uuid.uuid4()), str(uuid.uuid4())
+RECEIPT = 1_000_001  # fen: odd, so every split must round
+
+
+def envelope(source: str, aggregate_id: str, version: int, payload: Message) -> InboundEvent:
+    env = EventEnvelope(event_id=str(uuid.uuid4()), source=source, type=payload.DESCRIPTOR.full_name,
+                        aggregate_id=aggregate_id, aggregate_version=version, position=version)  # fmt: skip
+    env.payload.Pack(payload)
+    return InboundEvent(env, payload)
+
+
+def slice_events() -> list[InboundEvent]:
+    inventors = [
+        registry.Inventor(researcher_id=ALICE, contribution_bps=7000, affiliation_member_id=UNIVERSITY),
+        registry.Inventor(researcher_id=BOB, contribution_bps=3000, affiliation_member_id=INSTITUTE),
+    ]
+    owners = [registry.OwnerShare(member_id=UNIVERSITY, share_bps=6000),
+              registry.OwnerShare(member_id=INSTITUTE, share_bps=4000)]  # fmt: skip
+    revenue = commercialization.RevenueReceived(
+        license_id=LICENSE, asset_ids=[ASSET], kind="upfront", amount=Money(amount=RECEIPT, currency="CNY"),
+        effective_date="2026-11-20",
+    )  # fmt: skip
+    return [
+        envelope("ip-registry", UNIVERSITY, 1, registry.MemberAdmitted(kind="university", state_established=True)),
+        envelope("ip-registry", INSTITUTE, 1, registry.MemberAdmitted(kind="research_institute")),
+        envelope("ip-registry", ASSET, 1, registry.AssetRegistered(inventors=inventors, effective_date="2026-11-01")),
+        envelope("ip-registry", ASSET, 3, registry.OwnershipEffective(owners=owners, effective_date="2026-11-02")),
+        envelope("commercialization", LICENSE, 5, revenue),
+    ]
+
+
+@pytest.fixture
+async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = await open_engine(fresh_database, metadata, consumer_metadata)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def application(fresh_database: str) -> Iterator[RevenueShareApplication]:
+    app = RevenueShareApplication(persistence_env(fresh_database))
+    yield app
+    app.close()
+
+
+async def learn(engine: AsyncEngine, events: list[InboundEvent]) -> None:
+    async with engine.begin() as conn:
+        await InboxProjection().apply(conn, events)
+
+
+async def test_default_policy_splits_the_receipt_exactly(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    await learn(engine, slice_events())
+    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+    payouts = Payouts(application, engine)
+
+    statements = await payouts.provisional(FINANCE, "2026-Q4")
+
+    paid = {(s.payee.kind.value, s.payee.id): sum(b.entitled for b in s.balances) for s in statements}
+    assert sum(paid.values()) == RECEIPT
+    # Half to the inventors by contribution, half to the owners by share; the odd fen goes to one side.
+    to_researchers = paid["researcher", ALICE] + paid["researcher", BOB]
+    to_owners = paid["member", UNIVERSITY] + paid["member", INSTITUTE]
+    assert sorted([to_researchers, to_owners]) == [500_000, 500_001]
+    assert allocate(to_researchers, {ALICE: 7000, BOB: 3000}) == {ALICE: paid["researcher", ALICE],
+                                                                  BOB: paid["researcher", BOB]}  # fmt: skip
+    assert allocate(to_owners, {UNIVERSITY: 6000, INSTITUTE: 4000}) == {
+        UNIVERSITY: paid["member", UNIVERSITY], INSTITUTE: paid["member", INSTITUTE]}  # fmt: skip
+    [reconciliation] = await payouts.reconcile(FINANCE, "2026-Q4")
+    assert (reconciliation.receipts, reconciliation.payouts, reconciliation.residual) == (RECEIPT, RECEIPT, 0)
+
+
+async def test_a_close_issues_statements_that_a_rebuild_reproduces(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    await learn(engine, slice_events())
+    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+
+    digest = await Payouts(application, engine).close(FINANCE, "2026-Q4")
+
+    period = application.period("2026-Q4")
+    assert period.closed_at is not None
+    assert period.statement_hash == digest
+    rebuilt = Payouts(application, engine)  # a restarted process: ledger from the inbox and the event store
+    assert statement_hash(await rebuilt.statements(FINANCE, "2026-Q4")) == digest
+    with pytest.raises(Conflict):
+        await rebuilt.close(FINANCE, "2026-Q4")
+
+
+async def test_members_see_only_their_own_statements(engine: AsyncEngine, application: RevenueShareApplication) -> None:
+    await learn(engine, slice_events())
+    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+    member = CommandContext(Principal(Role.MEMBER, "m", uuid.UUID(UNIVERSITY)))
+    payouts = Payouts(application, engine)
+
+    statements = await payouts.provisional(member, "2026-Q4")
+
+    assert {(s.payee.kind.value, s.payee.id) for s in statements} == {("member", UNIVERSITY)}
+    with pytest.raises(Forbidden):
+        await payouts.close(member, "2026-Q4")
+    with pytest.raises(Forbidden):
+        await payouts.reconcile(member, "2026-Q4")

@@ -1,0 +1,45 @@
+"""The four services as separate processes over real sockets, on the session's PostgreSQL and broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ipshare.auth import Role, issue_token
+from ipshare.embedded import free_port
+from ipshare.settings import AuthSettings
+from ipshare.stack import Stack, StackSettings
+
+SECRET = "end-to-end-test-secret-of-enough-length"
+
+
+@pytest.fixture(scope="session")
+def stack(postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    ports = {f"{name}_{kind}_port": free_port() for name in ("ip_registry", "commercialization", "incubation",
+                                                             "revenue_share") for kind in ("http", "grpc")}  # fmt: skip
+    state_dir: Path = tmp_path_factory.mktemp("stack")
+    settings = StackSettings(
+        database_url=postgres_url, kafka_bootstrap_servers=kafka_bootstrap, state_dir=state_dir,
+        jwt_secret=SECRET, **ports,
+    )  # fmt: skip
+    running = Stack(settings)
+    running.start()
+    yield running
+    running.stop()
+
+
+Bearer = Callable[..., dict[str, str]]
+
+
+@pytest.fixture(scope="session")
+def bearer() -> Bearer:
+    """Authorization headers for a role (and, for members, the member id)."""
+
+    def headers(role: Role, member_id: str | None = None) -> dict[str, str]:
+        token = issue_token(AuthSettings(jwt_secret=SECRET), role, uuid.UUID(member_id) if member_id else None)
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
