@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     JSONTranscoder,
@@ -29,6 +29,9 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from ipshare.auth import SYSTEM, Principal
+from ipshare.errors import NotFound
+
+A = TypeVar("A")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,26 @@ class ServiceApplication(Application[uuid.UUID]):
 
     def notifications_after(self, position: int, limit: int) -> list[Notification]:
         return list(self.recorder.select_notifications(position, limit, inclusive_of_start=False))
+
+    def find(self, kind: type[A], aggregate_id: uuid.UUID, what: str) -> A:
+        """The aggregate of that kind, or NotFound naming what was asked for (e.g. "spin_off")."""
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            aggregate = None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"no {what.replace('_', ' ')} {aggregate_id}", **{f"{what}_id": str(aggregate_id)})
+        return aggregate
+
+    def created_ids(self, created: type[DomainEventProtocol[uuid.UUID]]) -> list[uuid.UUID]:
+        """Ids of every aggregate created by that event class, in the order they were recorded."""
+        topic = get_topic(created)
+        ids: list[uuid.UUID] = []
+        position = 0
+        while batch := self.recorder.select_notifications(position, 1000, topics=[topic], inclusive_of_start=False):
+            ids.extend(uuid.UUID(str(n.originator_id)) for n in batch)
+            position = batch[-1].id
+        return ids
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 BASIS_POINTS = 10_000
 
@@ -63,6 +63,14 @@ class Money:
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Money:
+        """From the `{"amount", "currency"}` form stored in events and sent on the wire."""
+        return cls(data["amount"], data["currency"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"amount": self.amount, "currency": self.currency}
+
     def __str__(self) -> str:
         digits = MINOR_UNITS[self.currency]
         sign = "-" if self.amount < 0 else ""
@@ -71,7 +79,7 @@ class Money:
 
 
 class _Sortable(Hashable, Protocol):
-    def __lt__(self, other: object, /) -> bool: ...
+    def __lt__(self, other: Any, /) -> bool: ...
 
 
 K = TypeVar("K", bound=_Sortable)

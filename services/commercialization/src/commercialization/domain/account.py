@@ -60,7 +60,7 @@ def split_across_assets(amount: int, split_bps: Mapping[str, int]) -> list[dict[
     if not split_bps or not any(split_bps.values()):
         return []
     # str keys sort fine; allocate's protocol types `__lt__` with an `object` argument, which str does not match.
-    parts = allocate(amount, dict(split_bps))  # type: ignore[type-var]
+    parts = allocate(amount, dict(split_bps))
     return [{"asset_id": asset, "amount": part} for asset, part in parts.items()]
 
 

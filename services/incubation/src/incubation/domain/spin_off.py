@@ -31,10 +31,6 @@ def _holder(kind: str, holder_id: str) -> Holder:
     return (kind, holder_id.strip())
 
 
-def _money(value: Money) -> dict[str, Any]:
-    return {"amount": value.amount, "currency": value.currency}
-
-
 @dataclass
 class Contribution:
     """IP contributed as capital (作价投资) and the researchers' reward out of the equity it formed."""
@@ -202,6 +198,7 @@ class SpinOff(Aggregate):
         record_date: date
         amount: dict[str, Any]
         lines: list[dict[str, Any]]  # holder_kind, holder_id, amount
+        asset_ids: list[str]  # the spin-off's assets, whose inventors share what members receive
         effective_date: date
 
     @event(Founded)
@@ -254,6 +251,10 @@ class SpinOff(Aggregate):
             license_id=str(license_id or ""), effective_date=effective_date,
             share_classes=[{"name": n, "authorized": q} for n, q in sorted(share_classes.items())],
         )  # fmt: skip
+
+    def members_involved(self) -> set[str]:
+        """Members that hold or held shares (contributors among them): they may read the company."""
+        return {h[1] for m in self.movements for h in (m.source, m.target) if h and h[0] == "member"}
 
     # ---- cap table ------------------------------------------------------------------------
 
@@ -341,7 +342,7 @@ class SpinOff(Aggregate):
         self.issue(("member", member_id), share_class, shares, day, f"ip contribution {contribution_id}")
         self._ip_contributed(
             contribution_id=contribution_id, member_id=member_id, asset_ids=list(asset_ids),
-            valuation=_money(valuation), share_class=share_class, shares=shares, own_rule=own_rule,
+            valuation=valuation.as_dict(), share_class=share_class, shares=shares, own_rule=own_rule,
             effective_date=day,
         )  # fmt: skip
         self.reward_researchers(contribution_id, rewards, day)
@@ -370,7 +371,7 @@ class SpinOff(Aggregate):
         share_class: str, shares: int, own_rule: bool, effective_date: date,
     ) -> None:  # fmt: skip
         self.contributions[contribution_id] = Contribution(
-            contribution_id, member_id, asset_ids, Money(valuation["amount"], valuation["currency"]),
+            contribution_id, member_id, asset_ids, Money.from_dict(valuation),
             share_class, shares, own_rule,
         )  # fmt: skip
 
@@ -521,8 +522,8 @@ class SpinOff(Aggregate):
             raise DomainError("KPIs are not negative")
         if any(k["period"] == period for k in self.kpis):
             raise Conflict("KPIs for that period are already reported", period=period)
-        self._kpi_reported(period=period, revenue=_money(revenue), headcount=headcount,
-                           follow_on_funding=_money(follow_on_funding), patents_filed=patents_filed,
+        self._kpi_reported(period=period, revenue=revenue.as_dict(), headcount=headcount,
+                           follow_on_funding=follow_on_funding.as_dict(), patents_filed=patents_filed,
                            effective_date=day)  # fmt: skip
 
     def distribute(self, kind: str, record_date: date, amount: Money, day: date) -> list[dict[str, Any]]:
@@ -536,15 +537,15 @@ class SpinOff(Aggregate):
             by_holder[holder] = by_holder.get(holder, 0) + quantity
         if not by_holder:
             raise Conflict("nobody holds shares on the record date", record_date=record_date.isoformat())
-        weights = {f"{holder_kind}:{holder_id}": q for (holder_kind, holder_id), q in by_holder.items()}
-        split = allocate(amount.amount, weights)  # type: ignore[type-var]  # its key bound rejects str under mypy
+        split = allocate(amount.amount, by_holder)
         lines = [
-            {"holder_kind": key.split(":", 1)[0], "holder_id": key.split(":", 1)[1], "amount": share}
-            for key, share in sorted(split.items())
+            {"holder_kind": kind_, "holder_id": holder_id, "amount": share}
+            for (kind_, holder_id), share in sorted(split.items())
             if share
         ]
         self._proceeds_distributed(distribution_id=str(uuid.uuid4()), kind=kind, record_date=record_date,
-                                   amount=_money(amount), lines=lines, effective_date=day)  # fmt: skip
+                                   amount=amount.as_dict(), lines=lines, asset_ids=list(self.asset_ids),
+                                   effective_date=day)  # fmt: skip
         return lines
 
     @event(KpiReported)
@@ -559,7 +560,7 @@ class SpinOff(Aggregate):
     @event(ProceedsDistributed)
     def _proceeds_distributed(
         self, distribution_id: str, kind: str, record_date: date, amount: dict[str, Any], lines: list[dict[str, Any]],
-        effective_date: date,
+        asset_ids: list[str], effective_date: date,
     ) -> None:  # fmt: skip
         self.distributions.append({"distribution_id": distribution_id, "kind": kind, "record_date": record_date,
                                    "amount": amount, "lines": lines, "paid_on": effective_date})  # fmt: skip

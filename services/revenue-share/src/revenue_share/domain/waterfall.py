@@ -41,7 +41,7 @@ class GroupSpec:
 
 def split_by_weight(total: int, weights: Mapping[_K, int]) -> dict[_K, int]:
     """`ipshare.money.allocate` (largest remainder, ties to the smaller key), typed for str and int keys."""
-    return allocate(total, weights)  # type: ignore[type-var]  # its key bound rejects str under mypy
+    return allocate(total, weights)
 
 
 def _portion(total: int, bps: int) -> int:

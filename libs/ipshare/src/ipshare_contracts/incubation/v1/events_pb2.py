@@ -22,19 +22,68 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from ipshare_contracts.money.v1 import money_pb2 as ipshare__contracts_dot_money_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,ipshare_contracts/incubation/v1/events.proto\x12\x15ipshare.incubation.v1\"^\n\x0eSpinOffFounded\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tasset_ids\x18\x02 \x03(\t\x12\x13\n\x0b\x66ounded_via\x18\x03 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\t\"H\n\tMilestone\x12\x14\n\x0cmilestone_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x64ue_date\x18\x03 \x01(\t\"m\n\x11SeedProjectOpened\x12\x13\n\x0bspin_off_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x34\n\nmilestones\x18\x03 \x03(\x0b\x32 .ipshare.incubation.v1.Milestoneb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,ipshare_contracts/incubation/v1/events.proto\x12\x15ipshare.incubation.v1\x1a&ipshare_contracts/money/v1/money.proto\".\n\nShareClass\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nauthorized\x18\x02 \x01(\x03\"\xac\x01\n\x0eSpinOffFounded\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tasset_ids\x18\x02 \x03(\t\x12\x13\n\x0b\x66ounded_via\x18\x03 \x01(\t\x12\x12\n\nlicense_id\x18\x04 \x01(\t\x12\x38\n\rshare_classes\x18\x05 \x03(\x0b\x32!.ipshare.incubation.v1.ShareClass\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x06 \x01(\t\"\xb8\x01\n\x0bSharesMoved\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x13\n\x0bshare_class\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\x13\n\x0bsource_kind\x18\x04 \x01(\t\x12\x11\n\tsource_id\x18\x05 \x01(\t\x12\x13\n\x0btarget_kind\x18\x06 \x01(\t\x12\x11\n\ttarget_id\x18\x07 \x01(\t\x12\x0c\n\x04note\x18\x08 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\t \x01(\t\"\xc9\x01\n\rIpContributed\x12\x17\n\x0f\x63ontribution_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x11\n\tasset_ids\x18\x03 \x03(\t\x12*\n\tvaluation\x18\x04 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x13\n\x0bshare_class\x18\x05 \x01(\t\x12\x0e\n\x06shares\x18\x06 \x01(\x03\x12\x10\n\x08own_rule\x18\x07 \x01(\x08\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x08 \x01(\t\";\n\x10ResearcherReward\x12\x15\n\rresearcher_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"\xb3\x01\n\x13ResearchersRewarded\x12\x17\n\x0f\x63ontribution_id\x18\x01 \x01(\t\x12\x38\n\x07rewards\x18\x02 \x03(\x0b\x32\'.ipshare.incubation.v1.ResearcherReward\x12\x12\n\nreward_bps\x18\x03 \x01(\x05\x12\x1d\n\x15\x62\x65low_statutory_floor\x18\x04 \x01(\x08\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x05 \x01(\t\"l\n\x0bPlanCreated\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bshare_class\x18\x03 \x01(\t\x12\x11\n\tpool_size\x18\x04 \x01(\x03\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x05 \x01(\t\"\xf5\x01\n\x0cVestingTerms\x12\r\n\x05start\x18\x01 \x01(\t\x12\x14\n\x0ctotal_months\x18\x02 \x01(\x05\x12\x14\n\x0c\x63liff_months\x18\x03 \x01(\x05\x12\x18\n\x10\x66requency_months\x18\x04 \x01(\x05\x12G\n\nmilestones\x18\x05 \x03(\x0b\x32\x33.ipshare.incubation.v1.VestingTerms.MilestonesEntry\x12\x14\n\x0c\x61\x63\x63\x65leration\x18\x06 \x01(\t\x1a\x31\n\x0fMilestonesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xbe\x01\n\x0eOptionsGranted\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x15\n\rresearcher_id\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\x34\n\x07vesting\x18\x05 \x01(\x0b\x32#.ipshare.incubation.v1.VestingTerms\x12\x12\n\nexpires_on\x18\x06 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x07 \x01(\t\"W\n\x18VestingMilestoneAchieved\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x11\n\tmilestone\x18\x02 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x03 \x01(\t\"E\n\x0f\x43hangeOfControl\x12\x1a\n\x12\x61\x63\x63\x65lerated_grants\x18\x01 \x03(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x02 \x01(\t\"z\n\x0fGranteeDeparted\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x15\n\rwithout_cause\x18\x02 \x01(\x08\x12\x11\n\tforfeited\x18\x03 \x01(\x03\x12\x13\n\x0b\x61\x63\x63\x65lerated\x18\x04 \x01(\x08\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x05 \x01(\t\"N\n\x10OptionsExercised\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x03 \x01(\t\"L\n\x0eOptionsExpired\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x03 \x01(\t\"\xbd\x01\n\x0bKpiReported\x12\x0e\n\x06period\x18\x01 \x01(\t\x12(\n\x07revenue\x18\x02 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x11\n\theadcount\x18\x03 \x01(\x05\x12\x32\n\x11\x66ollow_on_funding\x18\x04 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x15\n\rpatents_filed\x18\x05 \x01(\x05\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x06 \x01(\t\"F\n\x0cProceedsLine\x12\x13\n\x0bholder_kind\x18\x01 \x01(\t\x12\x11\n\tholder_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\"\xd9\x01\n\x13ProceedsDistributed\x12\x17\n\x0f\x64istribution_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x13\n\x0brecord_date\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x32\n\x05lines\x18\x05 \x03(\x0b\x32#.ipshare.incubation.v1.ProceedsLine\x12\x11\n\tasset_ids\x18\x06 \x03(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x07 \x01(\t\"]\n\nCommitment\x12\x13\n\x0b\x66under_kind\x18\x01 \x01(\t\x12\x11\n\tfunder_id\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.ipshare.money.v1.Money\"r\n\tMilestone\x12\x14\n\x0cmilestone_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x64ue_date\x18\x03 \x01(\t\x12(\n\x07tranche\x18\x04 \x01(\x0b\x32\x17.ipshare.money.v1.Money\"\xcb\x01\n\x11SeedProjectOpened\x12\x13\n\x0bspin_off_id\x18\x01 \x01(\t\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x36\n\x0b\x63ommitments\x18\x04 \x03(\x0b\x32!.ipshare.incubation.v1.Commitment\x12\x34\n\nmilestones\x18\x05 \x03(\x0b\x32 .ipshare.incubation.v1.Milestone\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x06 \x01(\t\"S\n\x11\x45videnceSubmitted\x12\x14\n\x0cmilestone_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vidence\x18\x02 \x03(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x03 \x01(\t\"A\n\x11MilestoneApproved\x12\x14\n\x0cmilestone_id\x18\x01 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x02 \x01(\t\"Q\n\x11MilestoneRejected\x12\x14\n\x0cmilestone_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x03 \x01(\t\"D\n\nFunderDraw\x12\x13\n\x0b\x66under_kind\x18\x01 \x01(\t\x12\x11\n\tfunder_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\"\x9c\x01\n\x0fTrancheReleased\x12\x14\n\x0cmilestone_id\x18\x01 \x01(\t\x12\'\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x32\n\x07\x66unders\x18\x03 \x03(\x0b\x32!.ipshare.incubation.v1.FunderDraw\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ipshare_contracts.incubation.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SPINOFFFOUNDED']._serialized_start=71
-  _globals['_SPINOFFFOUNDED']._serialized_end=165
-  _globals['_MILESTONE']._serialized_start=167
-  _globals['_MILESTONE']._serialized_end=239
-  _globals['_SEEDPROJECTOPENED']._serialized_start=241
-  _globals['_SEEDPROJECTOPENED']._serialized_end=350
+  _globals['_VESTINGTERMS_MILESTONESENTRY']._loaded_options = None
+  _globals['_VESTINGTERMS_MILESTONESENTRY']._serialized_options = b'8\001'
+  _globals['_SHARECLASS']._serialized_start=111
+  _globals['_SHARECLASS']._serialized_end=157
+  _globals['_SPINOFFFOUNDED']._serialized_start=160
+  _globals['_SPINOFFFOUNDED']._serialized_end=332
+  _globals['_SHARESMOVED']._serialized_start=335
+  _globals['_SHARESMOVED']._serialized_end=519
+  _globals['_IPCONTRIBUTED']._serialized_start=522
+  _globals['_IPCONTRIBUTED']._serialized_end=723
+  _globals['_RESEARCHERREWARD']._serialized_start=725
+  _globals['_RESEARCHERREWARD']._serialized_end=784
+  _globals['_RESEARCHERSREWARDED']._serialized_start=787
+  _globals['_RESEARCHERSREWARDED']._serialized_end=966
+  _globals['_PLANCREATED']._serialized_start=968
+  _globals['_PLANCREATED']._serialized_end=1076
+  _globals['_VESTINGTERMS']._serialized_start=1079
+  _globals['_VESTINGTERMS']._serialized_end=1324
+  _globals['_VESTINGTERMS_MILESTONESENTRY']._serialized_start=1275
+  _globals['_VESTINGTERMS_MILESTONESENTRY']._serialized_end=1324
+  _globals['_OPTIONSGRANTED']._serialized_start=1327
+  _globals['_OPTIONSGRANTED']._serialized_end=1517
+  _globals['_VESTINGMILESTONEACHIEVED']._serialized_start=1519
+  _globals['_VESTINGMILESTONEACHIEVED']._serialized_end=1606
+  _globals['_CHANGEOFCONTROL']._serialized_start=1608
+  _globals['_CHANGEOFCONTROL']._serialized_end=1677
+  _globals['_GRANTEEDEPARTED']._serialized_start=1679
+  _globals['_GRANTEEDEPARTED']._serialized_end=1801
+  _globals['_OPTIONSEXERCISED']._serialized_start=1803
+  _globals['_OPTIONSEXERCISED']._serialized_end=1881
+  _globals['_OPTIONSEXPIRED']._serialized_start=1883
+  _globals['_OPTIONSEXPIRED']._serialized_end=1959
+  _globals['_KPIREPORTED']._serialized_start=1962
+  _globals['_KPIREPORTED']._serialized_end=2151
+  _globals['_PROCEEDSLINE']._serialized_start=2153
+  _globals['_PROCEEDSLINE']._serialized_end=2223
+  _globals['_PROCEEDSDISTRIBUTED']._serialized_start=2226
+  _globals['_PROCEEDSDISTRIBUTED']._serialized_end=2443
+  _globals['_COMMITMENT']._serialized_start=2445
+  _globals['_COMMITMENT']._serialized_end=2538
+  _globals['_MILESTONE']._serialized_start=2540
+  _globals['_MILESTONE']._serialized_end=2654
+  _globals['_SEEDPROJECTOPENED']._serialized_start=2657
+  _globals['_SEEDPROJECTOPENED']._serialized_end=2860
+  _globals['_EVIDENCESUBMITTED']._serialized_start=2862
+  _globals['_EVIDENCESUBMITTED']._serialized_end=2945
+  _globals['_MILESTONEAPPROVED']._serialized_start=2947
+  _globals['_MILESTONEAPPROVED']._serialized_end=3012
+  _globals['_MILESTONEREJECTED']._serialized_start=3014
+  _globals['_MILESTONEREJECTED']._serialized_end=3095
+  _globals['_FUNDERDRAW']._serialized_start=3097
+  _globals['_FUNDERDRAW']._serialized_end=3165
+  _globals['_TRANCHERELEASED']._serialized_start=3168
+  _globals['_TRANCHERELEASED']._serialized_end=3324
 # @@protoc_insertion_point(module_scope)
