@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from commercialization.application import LicenseOptions, ReceivablesReport
 from commercialization.domain.account import Invoice, LicenseAccount, Payment
@@ -14,10 +14,7 @@ from commercialization.domain.assignment import Assignment
 from commercialization.domain.license import License
 from commercialization.domain.reports import Report, ReportLine, RoyaltyLedger
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from ipshare.schemas import Body
 
 
 class Created(BaseModel):
@@ -46,7 +43,7 @@ class TermsIn(Body):
         default_factory=dict, description="per currency of sales: tiers by cumulative net sales"
     )
     minimum_annual_royalty: int = Field(0, ge=0)
-    milestones: list[MilestoneIn] = []
+    milestones: list[MilestoneIn] = Field(default_factory=list)
     sublicense_share_bps: int = Field(0, ge=0, le=10_000)
     patent_cost_reimbursement: bool = False
     asset_split_bps: dict[str, int] = Field(default_factory=dict, description="asset id -> share; sums to 10000")
@@ -115,7 +112,7 @@ class GrantLicense(Body):
     sublicensing_allowed: bool = False
     licensee_kind: str = Field("external", description="external | spin_off")
     spin_off_id: uuid.UUID | None = None
-    cross_license_assets: list[str] = []
+    cross_license_assets: list[str] = Field(default_factory=list)
     granted_by: uuid.UUID | None = Field(None, description="the granting co-owner, when an admin acts for it")
     effective_date: date | None = None
     submit: bool = Field(True, description="false: keep it a draft")
@@ -256,7 +253,7 @@ class ReportLineIn(Body):
 class RoyaltyReportIn(Body):
     period_start: date
     period_end: date
-    lines: list[ReportLineIn] = []
+    lines: list[ReportLineIn] = Field(default_factory=list)
     no_sales: bool = False
     supersedes: uuid.UUID | None = None
     effective_date: date | None = None

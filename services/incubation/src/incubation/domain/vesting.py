@@ -84,3 +84,17 @@ def vested(
         return quantity
     by_milestone = sum(q for name, q in terms.milestones.items() if (achieved or {}).get(name, date.max) <= as_of)
     return time_vested(quantity - sum(terms.milestones.values()), terms, as_of) + by_milestone
+
+
+def time_schedule(quantity: int, terms: VestingTerms) -> list[tuple[date, int]]:
+    """Each vesting date of the time-based part and the options vested by then (cumulative)."""
+    time_based = quantity - sum(terms.milestones.values())
+    steps = terms.total_months // terms.frequency_months
+    schedule: list[tuple[date, int]] = []
+    for step in range(1, steps + 1):
+        months = step * terms.frequency_months
+        if months < terms.cliff_months:
+            continue
+        day = add_months(terms.start, months)
+        schedule.append((day, time_vested(time_based, terms, day)))
+    return schedule

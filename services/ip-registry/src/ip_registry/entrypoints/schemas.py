@@ -5,17 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.member import Member, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+from ipshare.schemas import Body, MoneyIn
 
 # ---- members and researchers ------------------------------------------------
 
@@ -207,11 +203,6 @@ class CorrectInventors(Body):
     inventors: list[InventorIn] = Field(min_length=1)
     reason: str = Field(min_length=1)
     effective_date: date | None = None
-
-
-class MoneyIn(Body):
-    amount_minor: int = Field(gt=0, description="integer minor units (e.g. fen, cents)")
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
 class RecordCost(Body):

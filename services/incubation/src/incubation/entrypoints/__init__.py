@@ -1,0 +1,1 @@
+"""The incubation process: HTTP routes, the gRPC server and `main`."""

@@ -1,0 +1,212 @@
+"""The spin-off aggregate: cap table rules, Art. 45(2), options, proceeds split exactly."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from incubation.domain.spin_off import SpinOff
+from incubation.domain.vesting import VestingTerms
+from ipshare.errors import Conflict, DomainError
+from ipshare.money import Money
+
+FOUNDED = date(2025, 1, 1)
+UNI, CORP = ("member", "uni"), ("member", "corp")
+ALICE, BOB = ("researcher", "alice"), ("researcher", "bob")
+FUND = ("investor", "fund")
+
+
+def spin_off(authorized: int = 1_000_000) -> SpinOff:
+    return SpinOff.found(
+        name="Laser Co", asset_ids=[uuid.UUID(int=1)], founded_via="capital_contribution",
+        share_classes={"common": authorized}, effective_date=FOUNDED,
+    )  # fmt: skip
+
+
+def test_holdings_are_answered_as_of_any_date() -> None:
+    company = spin_off()
+    company.issue(UNI, "common", 600, date(2025, 1, 10))
+    company.issue(FUND, "common", 400, date(2025, 3, 1))
+    company.transfer(UNI, ALICE, "common", 100, date(2025, 2, 1))
+    assert company.holdings(date(2025, 1, 31)) == {(UNI, "common"): 600}
+    assert company.holdings(date(2025, 3, 1)) == {(UNI, "common"): 500, (ALICE, "common"): 100, (FUND, "common"): 400}
+
+
+def test_a_backdated_transfer_that_would_overdraw_a_later_day_is_refused() -> None:
+    company = spin_off()
+    company.issue(UNI, "common", 100, date(2025, 1, 10))
+    company.transfer(UNI, ALICE, "common", 100, date(2025, 3, 1))
+    with pytest.raises(Conflict, match="would hold -50"):
+        company.transfer(UNI, BOB, "common", 50, date(2025, 2, 1))
+    assert len(company.movements) == 2 and not company.pending_events[3:]
+
+
+def test_issuing_past_the_authorized_shares_or_before_founding_is_refused() -> None:
+    company = spin_off(authorized=1000)
+    company.issue(UNI, "common", 1000, date(2025, 1, 10))
+    with pytest.raises(Conflict, match="exceed the 1000 authorized"):
+        company.issue(FUND, "common", 1, date(2025, 1, 11))
+    with pytest.raises(DomainError, match="founded"):
+        company.issue(FUND, "common", 1, date(2024, 12, 31))
+    with pytest.raises(DomainError, match="no share class"):
+        company.issue(FUND, "preferred", 1, date(2025, 2, 1))
+
+
+def test_an_option_pool_is_reserved_out_of_the_authorized_shares() -> None:
+    company = spin_off(authorized=1000)
+    company.create_plan("ESOP", "common", 200, FOUNDED)
+    with pytest.raises(Conflict):
+        company.issue(UNI, "common", 801, date(2025, 1, 2))
+    company.issue(UNI, "common", 800, date(2025, 1, 2))
+
+
+@st.composite
+def movements(draw: st.DrawFn) -> list[tuple[str, tuple[str, str], tuple[str, str], int, date]]:
+    holders = [UNI, CORP, ALICE, BOB, FUND]
+    days = st.dates(FOUNDED, date(2026, 12, 31))
+    return [
+        (
+            draw(st.sampled_from(["issue", "transfer", "repurchase", "cancel"])),
+            draw(st.sampled_from(holders)),
+            draw(st.sampled_from(holders)),
+            draw(st.integers(1, 400)),
+            draw(days),
+        )
+        for _ in range(draw(st.integers(1, 25)))
+    ]
+
+
+@given(moves=movements(), as_of=st.dates(FOUNDED, date(2027, 1, 1)), pool=st.integers(0, 300))
+def test_any_sequence_keeps_holdings_non_negative_and_fully_diluted_whole(
+    moves: list[tuple[str, tuple[str, str], tuple[str, str], int, date]], as_of: date, pool: int
+) -> None:
+    company = spin_off(authorized=2000)
+    if pool:
+        company.create_plan("ESOP", "common", pool, FOUNDED)
+    for kind, holder, other, quantity, day in moves:
+        try:
+            match kind:
+                case "issue":
+                    company.issue(holder, "common", quantity, day)
+                case "transfer":
+                    assume(holder != other)
+                    company.transfer(holder, other, "common", quantity, day)
+                case "repurchase":
+                    company.repurchase(holder, "common", quantity, day)
+                case _:
+                    company.cancel(holder, "common", quantity, day)
+        except Conflict:
+            pass
+    for day in sorted({as_of, *(m.day for m in company.movements)}):
+        held = company.holdings(day)
+        assert all(q > 0 for q in held.values())
+        assert sum(held.values()) <= 2000 - pool
+    lines = company.fully_diluted(as_of)
+    assert sum(line.total for line in lines) == sum(company.holdings(as_of).values()) + pool
+
+
+def contributed(rewards: dict[str, int], own_rule: bool = False) -> tuple[SpinOff, str]:
+    company = spin_off()
+    contribution = company.contribute_ip(
+        member_id="uni", asset_ids=[str(uuid.UUID(int=1))], valuation=Money(5_000_000_00, "CNY"),
+        share_class="common", shares=1000, rewards=rewards, own_rule=own_rule, day=date(2025, 1, 2),
+    )  # fmt: skip
+    return company, contribution.contribution_id
+
+
+def test_a_reward_below_half_of_the_contributed_equity_is_flagged() -> None:
+    company, cid = contributed({"alice": 300, "bob": 199})
+    assert company.contributions[cid].reward_bps == 4990
+    assert company.contributions[cid].below_statutory_floor
+    flagged = [e for e in company.collect_events() if isinstance(e, SpinOff.ResearchersRewarded)]
+    assert flagged[-1].below_statutory_floor
+
+
+def test_a_reward_of_half_or_a_members_own_rule_is_not_flagged() -> None:
+    company, cid = contributed({"alice": 300, "bob": 200})
+    assert not company.contributions[cid].below_statutory_floor
+    own, own_cid = contributed({"alice": 100}, own_rule=True)
+    assert not own.contributions[own_cid].below_statutory_floor
+
+
+def test_a_later_reward_grant_can_lift_a_contribution_over_the_floor() -> None:
+    company, cid = contributed({"alice": 300})
+    assert company.contributions[cid].below_statutory_floor
+    company.reward_researchers(cid, {"bob": 200}, date(2025, 2, 1))
+    assert not company.contributions[cid].below_statutory_floor
+    assert company.holdings(date(2025, 2, 1))[(UNI, "common")] == 500
+
+
+def granted(acceleration: str = "none") -> tuple[SpinOff, str]:
+    company = spin_off()
+    plan = company.create_plan("ESOP", "common", 10_000, FOUNDED)
+    terms = VestingTerms(start=FOUNDED, acceleration=acceleration)
+    return company, company.grant_options(plan, "alice", 4800, terms, date(2035, 1, 1), FOUNDED)
+
+
+def test_exercise_is_limited_to_vested_and_unexercised_options() -> None:
+    company, grant = granted()
+    with pytest.raises(Conflict, match="only 0 options"):
+        company.exercise(grant, 1, date(2025, 12, 31))
+    company.exercise(grant, 1000, date(2026, 1, 1))
+    with pytest.raises(Conflict, match="only 200"):
+        company.exercise(grant, 201, date(2026, 1, 1))
+    assert company.holdings(date(2026, 1, 1)) == {(ALICE, "common"): 1000}
+
+
+def test_departure_forfeits_unvested_options_and_expiry_ends_the_rest() -> None:
+    company, grant = granted()
+    company.depart(grant, without_cause=False, day=date(2026, 7, 1))  # 18 months: 1800 vested
+    assert company.grant(grant).forfeited == 3000
+    assert company.grant(grant).vested(date(2030, 1, 1)) == 1800
+    with pytest.raises(Conflict, match="not expired"):
+        company.expire(grant, date(2034, 12, 31))
+    assert company.expire(grant, date(2035, 1, 1)) == 1800
+    assert company.grant(grant).outstanding == 0
+
+
+def test_single_trigger_vests_everything_on_a_change_of_control() -> None:
+    company, grant = granted("single")
+    company.change_control(date(2025, 6, 1))
+    assert company.grant(grant).vested(date(2025, 6, 1)) == 4800
+
+
+def test_double_trigger_needs_a_departure_without_cause_after_the_change() -> None:
+    company, grant = granted("double")
+    company.change_control(date(2025, 6, 1))
+    assert company.grant(grant).vested(date(2025, 6, 1)) == 0
+    company.depart(grant, without_cause=True, day=date(2025, 7, 1))
+    assert company.grant(grant).forfeited == 0
+    assert company.grant(grant).vested(date(2025, 7, 1)) == 4800
+
+
+@given(
+    amount=st.integers(1, 10**12),
+    holdings=st.lists(st.integers(1, 10**6), min_size=1, max_size=8),
+)
+def test_proceeds_split_by_the_cap_table_sum_exactly(amount: int, holdings: list[int]) -> None:
+    company = spin_off(authorized=10**8)
+    for n, quantity in enumerate(holdings):
+        company.issue(("investor", f"i{n}"), "common", quantity, date(2025, 2, 1))
+    lines = company.distribute("dividend", date(2025, 3, 1), Money(amount, "CNY"), date(2025, 3, 15))
+    assert sum(line["amount"] for line in lines) == amount
+    for line in lines:
+        quantity = holdings[int(line["holder_id"][1:])]
+        assert abs(line["amount"] - amount * quantity / sum(holdings)) < 1
+
+
+def test_proceeds_follow_the_cap_table_on_the_record_date() -> None:
+    company = spin_off()
+    company.issue(UNI, "common", 500, date(2025, 1, 10))
+    company.issue(FUND, "common", 500, date(2025, 1, 10))
+    company.transfer(FUND, CORP, "common", 500, date(2025, 4, 1))
+    lines = company.distribute("exit", date(2025, 3, 31), Money(1001, "CNY"), date(2025, 5, 1))
+    # equal remainders: the odd fen goes to the first holder in key order (stable, documented)
+    assert lines == [
+        {"holder_kind": "investor", "holder_id": "fund", "amount": 501},
+        {"holder_kind": "member", "holder_id": "uni", "amount": 500},
+    ]
