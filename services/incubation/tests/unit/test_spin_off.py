@@ -42,7 +42,8 @@ def test_a_backdated_transfer_that_would_overdraw_a_later_day_is_refused() -> No
     company.transfer(UNI, ALICE, "common", 100, date(2025, 3, 1))
     with pytest.raises(Conflict, match="would hold -50"):
         company.transfer(UNI, BOB, "common", 50, date(2025, 2, 1))
-    assert len(company.movements) == 2 and not company.pending_events[3:]
+    assert len(company.movements) == 2
+    assert not company.pending_events[3:]
 
 
 def test_issuing_past_the_authorized_shares_or_before_founding_is_refused() -> None:
