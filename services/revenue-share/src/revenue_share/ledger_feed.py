@@ -9,6 +9,7 @@ from revenue_share.adapters.inbox import FactRow
 from revenue_share.domain.facts import (
     AssetCost,
     CashReceipt,
+    EquityProceeds,
     InventorShares,
     Member,
     MemberKind,
@@ -52,6 +53,9 @@ def add_fact(ledger: Ledger, row: FactRow) -> None:
             )
         case "receipt":
             ledger.add_receipts(_receipts(row, body))
+        case "equity":
+            for proceeds in _equity(row, body):
+                ledger.add_equity_proceeds(proceeds)
         case _:
             raise ValueError(f"unknown fact kind {row.kind!r}")
 
@@ -84,6 +88,24 @@ def _receipts(row: FactRow, body: dict[str, Any]) -> list[CashReceipt]:
             row.recorded_at,
         )
         for asset_id, amount in sorted(parts.items())
+        if amount
+    ]
+
+
+def _equity(row: FactRow, body: dict[str, Any]) -> list[EquityProceeds]:
+    """One fact per member paid by a spin-off distribution (investors and researchers are paid directly)."""
+    return [
+        EquityProceeds(
+            f"{row.fact_id}/{member_id}",
+            member_id,
+            body["spin_off_id"],
+            amount,
+            body["currency"],
+            _day(body),
+            row.recorded_at,
+            tuple(body["asset_ids"]),
+        )
+        for member_id, amount in sorted(body["members"].items())
         if amount
     ]
 

@@ -23,6 +23,7 @@ from ipshare import bus
 from ipshare.consumer import InboundEvent
 from ipshare.envelope import PayloadDecoder
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
+from ipshare_contracts.incubation.v1 import events_pb2 as incubation
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 
 metadata = MetaData()
@@ -111,6 +112,18 @@ def fact_of(inbound: InboundEvent) -> tuple[str, dict[str, Any]] | None:
                 "effective_date": payload.effective_date,
                 "asset_split": split,
             }
+        case incubation.ProceedsDistributed():
+            members = {line.holder_id: line.amount for line in payload.lines if line.holder_kind == "member"}
+            if not members:
+                return None
+            return "equity", {
+                "spin_off_id": subject,
+                "distribution_id": payload.distribution_id,
+                "asset_ids": list(payload.asset_ids),
+                "members": members,
+                "currency": payload.amount.currency,
+                "effective_date": payload.effective_date,
+            }
     return None
 
 
@@ -122,6 +135,7 @@ RELEVANT: tuple[type[Message], ...] = (
     registry.InventorsCorrected,
     registry.CostRecorded,
     commercialization.RevenueReceived,
+    incubation.ProceedsDistributed,
 )
 
 
