@@ -85,3 +85,35 @@ def test_replay_from_the_topics_reproduces_the_closed_statements(
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert issued_hash in replay.stderr
     assert "identical" in replay.stderr
+
+
+def test_the_spin_off_and_its_seed_project_are_readable_and_guarded(
+    stack: Stack, result: SliceResult, bearer: Callable[..., dict[str, str]]
+) -> None:
+    incubation = next(s for s in stack.settings.services() if s.name == "incubation").base_url
+    university, institute = result.members.values()
+    cap_table = httpx.get(
+        f"{incubation}/spin-offs/{result.spin_off_id}/cap-table", params={"as_of": "2026-04-01"},
+        headers=bearer(Role.MEMBER, university),
+    ).json()  # fmt: skip
+    assert cap_table["issued"] == {"common": 5_000_000}
+    assert sum(line["total"] for line in cap_table["fully_diluted"]) == cap_table["fully_diluted_total"]
+    project = f"{incubation}/seed-projects/{result.seed_project_id}"
+    opened = httpx.get(project, headers=bearer(Role.AUDITOR))
+    first, second = opened.json()["milestones"]
+    assert (first["status"], opened.json()["released"]["amount_minor"]) == (
+        "approved",
+        first["tranche"]["amount_minor"],
+    )
+    refused = httpx.post(
+        f"{project}/milestones/{second['milestone_id']}/release", json={}, headers=bearer(Role.FINANCE)
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"]["milestone"] == "first series order"
+    stale = httpx.post(
+        f"{project}/milestones/{second['milestone_id']}/evidence", json={"evidence": ["x"]},
+        headers={**bearer(Role.INCUBATOR), "If-Match": '"1"'},
+    )  # fmt: skip
+    assert stale.status_code == 412
+    assert httpx.get(project, headers=bearer(Role.MEMBER, university)).status_code == 403
+    assert httpx.get(project, headers=bearer(Role.MEMBER, institute)).status_code == 200

@@ -42,7 +42,8 @@ async def client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     async def make(widget: Widget, request: Request, _: CurrentPrincipal) -> dict[str, object]:
         request.app.state.made += 1
         if widget.name == "clash":
-            raise Conflict("a widget of that name exists", name=widget.name)
+            # `status` and `code` as detail names must not clash with the error body's own fields
+            raise Conflict("a widget of that name exists", name=widget.name, status="taken", code="w1")
         return {"number": request.app.state.made, **widget.model_dump()}
 
     @api.put("/widgets/1")
@@ -98,7 +99,7 @@ async def test_unknown_routes_and_methods_are_404_and_405_with_json(client: http
 async def test_domain_errors_keep_their_status_and_details(client: httpx.AsyncClient) -> None:
     response = await client.post("/widgets", json={"name": "clash", "size": 1}, headers=bearer())
     assert response.status_code == 409
-    assert response.json()["error"]["details"] == {"name": "clash"}
+    assert response.json()["error"]["details"] == {"name": "clash", "status": "taken", "code": "w1"}
 
 
 async def test_same_idempotency_key_and_body_replays_the_first_response(client: httpx.AsyncClient) -> None:

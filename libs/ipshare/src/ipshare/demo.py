@@ -24,6 +24,7 @@ from ipshare.stack import StackSettings
 
 CURRENCY = "CNY"
 RECEIPT = 1_000_001  # fen (CNY 10,000.01): odd on purpose, so every split has to round
+SEED_FUNDING = 1_000_000_00  # fen (CNY 1,000,000), in two milestone-gated tranches
 
 
 @dataclass
@@ -150,7 +151,40 @@ class Slice:
         self.call("POST", "commercialization", f"/accounts/{license_id}/payments", Role.FINANCE, json=payment)
 
     def found_spin_off(self) -> None:
-        raise NotImplementedError
+        """The incubator founds a spin-off on the patent through its license, gives the university
+        and Li Wei their shares, and funds a seed project whose first tranche waits for a milestone."""
+        university, institute = self.result.members.values()
+        li, _ = self.result.researchers.values()
+        body = {"name": "Huaxia Laser Cladding Co., Ltd.", "asset_ids": [self.result.asset_id],
+                "founded_via": "license", "license_id": self.result.license_id,
+                "share_classes": {"common": 10_000_000}, "effective_date": "2026-04-01"}  # fmt: skip
+        spin_off_id = self.call("POST", "incubation", "/spin-offs", Role.INCUBATOR, json=body)["spin_off_id"]
+        self.result.spin_off_id = spin_off_id
+        for holder, quantity in ((("member", university), 3_000_000), (("researcher", li), 2_000_000)):
+            movement = {"kind": "issuance", "share_class": "common", "quantity": quantity,
+                        "holder": {"kind": holder[0], "id": holder[1]}, "effective_date": "2026-04-01"}  # fmt: skip
+            self.call("POST", "incubation", f"/spin-offs/{spin_off_id}/share-movements", Role.INCUBATOR, json=movement)
+        project = {
+            "title": "Pilot line for clad blades",
+            "spin_off_id": spin_off_id,
+            "commitments": [
+                {"funder_kind": "seed_fund", "funder_id": "center-seed-fund", "amount": _money(SEED_FUNDING // 2)},
+                {"funder_kind": "member", "funder_id": institute, "amount": _money(SEED_FUNDING // 2)},
+            ],
+            "milestones": [
+                {"description": "pilot line qualified", "due_date": "2026-09-30", "tranche": _money(400_000_00)},
+                {"description": "first series order", "due_date": "2027-03-31", "tranche": _money(600_000_00)},
+            ],
+            "effective_date": "2026-04-15",
+        }
+        opened = self.call("POST", "incubation", "/seed-projects", Role.INCUBATOR, json=project)
+        self.result.seed_project_id = project_id = opened["seed_project_id"]
+        milestone = opened["milestones"][0]["milestone_id"]
+        path = f"/seed-projects/{project_id}/milestones/{milestone}"
+        self.call("POST", "incubation", f"{path}/evidence", Role.MEMBER, institute,
+                  json={"evidence": ["qualification report QR-2026-07"], "effective_date": "2026-07-20"})  # fmt: skip
+        self.call("POST", "incubation", f"{path}/approval", Role.INCUBATOR, json={"effective_date": "2026-07-25"})
+        self.call("POST", "incubation", f"{path}/release", Role.FINANCE, json={"effective_date": "2026-07-31"})
 
     def settle(self) -> None:
         """Finance opens this year's period and reads the payouts once revenue-share has the receipt."""
@@ -168,6 +202,10 @@ class Slice:
         self.result.payouts = payouts
         path = f"/periods/{period_id}/reconciliation"
         self.result.reconciliation = self.call("GET", "revenue-share", path, Role.FINANCE)
+
+
+def _money(amount: int) -> dict[str, Any]:
+    return {"amount_minor": amount, "currency": CURRENCY}
 
 
 def payout_table(result: SliceResult) -> Table:
@@ -190,6 +228,10 @@ def run_demo(settings: StackSettings, console: Console) -> bool:
     finally:
         flow.close()
     console.print(f"receipt: {result.receipt:,} {CURRENCY} minor units on license {result.license_id}")
+    console.print(
+        f"spin-off {result.spin_off_id} founded on the patent; seed project {result.seed_project_id}: "
+        "first milestone approved, its tranche released"
+    )
     console.print(payout_table(result))
     for row in result.reconciliation:
         console.print(

@@ -28,10 +28,10 @@ CAUSATION_HEADER = "X-Causation-ID"
 HealthCheck = Callable[[], Awaitable[bool]]
 
 
-def error_body(status: int, code: str, message: str, **details: Any) -> JSONResponse:
+def error_body(status: int, code: str, message: str, details: Mapping[str, Any] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if details:
-        body["error"]["details"] = details
+        body["error"]["details"] = dict(details)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(status_code=status, content=body, headers=headers)
 
@@ -44,12 +44,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [{"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
     fields = ", ".join(sorted({p["field"] or "body" for p in problems}))
-    return error_body(422, "invalid_request", f"invalid value for: {fields}", problems=problems)
+    return error_body(422, "invalid_request", f"invalid value for: {fields}", {"problems": problems})
 
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return error_body(exc.status, exc.code, exc.message, **_jsonable(exc.details))
+    return error_body(exc.status, exc.code, exc.message, _jsonable(exc.details))
 
 
 async def _concurrent_write(_: Request, exc: Exception) -> JSONResponse:
