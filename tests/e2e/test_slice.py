@@ -98,6 +98,9 @@ def test_the_spin_off_and_its_seed_project_are_readable_and_guarded(
     ).json()  # fmt: skip
     assert cap_table["issued"] == {"common": 5_000_000}
     assert sum(line["total"] for line in cap_table["fully_diluted"]) == cap_table["fully_diluted_total"]
+    ocf = httpx.get(f"{incubation}/spin-offs/{result.spin_off_id}/ocf", headers=bearer(Role.AUDITOR)).json()
+    issued = [t for t in ocf["transactions.ocf.json"]["items"] if t["object_type"] == "TX_STOCK_ISSUANCE"]
+    assert sum(int(t["quantity"]) for t in issued) == 5_000_000
     project = f"{incubation}/seed-projects/{result.seed_project_id}"
     opened = httpx.get(project, headers=bearer(Role.AUDITOR))
     first, second = opened.json()["milestones"]

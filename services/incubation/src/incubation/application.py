@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
+from incubation import ocf
 from incubation.domain import permissions as may
 from incubation.domain.cap_table import DilutedLine, Holder
 from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, SeedProject
@@ -180,6 +181,12 @@ class IncubationApplication(ServiceApplication):
         spin_off.distribute(kind, record_date, amount, effective_date or self.clock())
         self.record(ctx, spin_off)
         return spin_off.distributions[-1]
+
+    def ocf_package(self, ctx: CommandContext, spin_off_id: uuid.UUID, as_of: date | None = None) -> dict[str, Any]:
+        """The cap table as an Open Cap Format package, checked against the OCF schemas before it leaves."""
+        package = ocf.export(self.get_spin_off(ctx, spin_off_id), as_of or self.clock())
+        ocf.validate(package)
+        return package
 
     def fully_diluted(self, ctx: CommandContext, spin_off_id: uuid.UUID, as_of: date) -> list[DilutedLine]:
         return self.get_spin_off(ctx, spin_off_id).fully_diluted(as_of)

@@ -68,6 +68,7 @@ class OptionGrant:
     achieved: dict[str, date] = field(default_factory=dict)
     accelerated_on: date | None = None
     departed_on: date | None = None
+    expired_on: date | None = None
 
     def vested(self, as_of: date) -> int:
         cap = self.quantity - self.forfeited
@@ -218,6 +219,7 @@ class SpinOff(Aggregate):
         self.authorized: dict[str, int] = {c["name"]: c["authorized"] for c in share_classes}
         self.founded_on = effective_date
         self.movements: list[Movement] = []
+        self.movement_notes: dict[int, str] = {}  # movement sequence -> note (e.g. "grant <id>")
         self.contributions: dict[str, Contribution] = {}
         self.plans: dict[str, Plan] = {}
         self.grants: dict[str, OptionGrant] = {}
@@ -322,6 +324,8 @@ class SpinOff(Aggregate):
     ) -> None:  # fmt: skip
         source = (source_kind, source_id) if source_kind else None
         target = (target_kind, target_id) if target_kind else None
+        if note:
+            self.movement_notes[len(self.movements)] = note
         self.movements.append(
             Movement(len(self.movements), effective_date, share_class, quantity, source, target, kind)
         )
@@ -512,6 +516,7 @@ class SpinOff(Aggregate):
     @event(OptionsExpired)
     def _options_expired(self, grant_id: str, quantity: int, effective_date: date) -> None:
         self.grants[grant_id].expired += quantity
+        self.grants[grant_id].expired_on = effective_date
 
     # ---- KPIs and money out ---------------------------------------------------------------
 

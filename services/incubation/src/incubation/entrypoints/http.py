@@ -83,6 +83,12 @@ def cap_table(spin_off_id: uuid.UUID, app: App, ctx: CommandContextDep, as_of: A
     return s.CapTableOut.of(app.get_spin_off(ctx, spin_off_id), as_of or app.clock())
 
 
+@spin_offs.get("/{spin_off_id}/ocf")
+def ocf_package(spin_off_id: uuid.UUID, app: App, ctx: CommandContextDep, as_of: AsOf = None) -> dict[str, Any]:
+    """The cap table as an Open Cap Format 1.2.0 package: the manifest and each OCF file, by file name."""
+    return app.ocf_package(ctx, spin_off_id, as_of)
+
+
 @spin_offs.post("/{spin_off_id}/share-movements", dependencies=SpinOffIfMatch)
 def move_shares(
     spin_off_id: uuid.UUID, body: s.ShareMovement, app: App, ctx: CommandContextDep, response: Response
