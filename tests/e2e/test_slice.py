@@ -17,6 +17,8 @@ from ipshare.auth import Role
 from ipshare.demo import Slice, SliceResult
 from ipshare.money import allocate
 from ipshare.stack import Stack
+from ipshare_contracts.incubation.v1 import service_pb2 as incubation_pb
+from ipshare_contracts.incubation.v1 import service_pb2_grpc as incubation_grpc
 
 pytestmark = pytest.mark.e2e
 
@@ -119,4 +121,17 @@ def test_the_spin_off_and_its_seed_project_are_readable_and_guarded(
     )  # fmt: skip
     assert stale.status_code == 412
     assert httpx.get(project, headers=bearer(Role.MEMBER, university)).status_code == 403
+    grpc_port = next(s for s in stack.settings.services() if s.name == "incubation").grpc_port
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        stub = incubation_grpc.IncubationStub(channel)
+        auditor = [("authorization", bearer(Role.AUDITOR)["Authorization"])]
+        table = stub.GetCapTable(incubation_pb.GetCapTableRequest(spin_off_id=result.spin_off_id), metadata=auditor)
+        seed = stub.GetSeedProject(
+            incubation_pb.GetSeedProjectRequest(seed_project_id=result.seed_project_id), metadata=auditor
+        )
+        with pytest.raises(grpc.RpcError) as denied:
+            stub.GetCapTable(incubation_pb.GetCapTableRequest(spin_off_id=result.spin_off_id))
+    assert sum(h.quantity for h in table.holdings) == 5_000_000
+    assert [m.status for m in seed.milestones] == ["approved", "open"]
+    assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert httpx.get(project, headers=bearer(Role.MEMBER, institute)).status_code == 200

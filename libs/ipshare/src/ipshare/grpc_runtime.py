@@ -3,8 +3,11 @@ domain errors as status codes, and authenticated channels to other services."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import date
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import _async as health_aio
@@ -12,7 +15,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ipshare.auth import AuthError, Principal, Role, issue_token, read_token
 from ipshare.errors import DomainError
+from ipshare.eventstore import CommandContext
 from ipshare.settings import AuthSettings
+
+T = TypeVar("T")
 
 STATUS_OF = {
     404: grpc.StatusCode.NOT_FOUND,
@@ -64,6 +70,37 @@ def caller(context: grpc.aio.ServicerContext[Any, Any], settings: AuthSettings) 
 
 async def abort_for(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> None:
     await context.abort(STATUS_OF.get(error.status, grpc.StatusCode.UNKNOWN), error.message)
+
+
+async def run_use_case(
+    context: grpc.aio.ServicerContext[Any, Any], settings: AuthSettings, use_case: Callable[[CommandContext], T]
+) -> T:
+    """Run a synchronous use case off the event loop as the calling principal; domain errors abort."""
+    ctx = CommandContext(principal=caller(context, settings))
+    try:
+        return await asyncio.to_thread(use_case, ctx)
+    except DomainError as error:
+        await abort_for(context, error)
+        raise  # abort raises; never reached
+
+
+async def parse_uuid(context: grpc.aio.ServicerContext[Any, Any], value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not a UUID")
+        raise
+
+
+async def parse_date(context: grpc.aio.ServicerContext[Any, Any], value: str, default: date) -> date:
+    """An ISO date, or `default` when empty."""
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not an ISO date")
+        raise
 
 
 def create_server(settings: AuthSettings) -> tuple[grpc.aio.Server, health_aio.HealthServicer]:

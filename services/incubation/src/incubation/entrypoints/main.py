@@ -6,6 +6,7 @@ import asyncio
 
 from incubation.application import IncubationApplication
 from incubation.catalog import SOURCE, build_catalog
+from incubation.entrypoints.grpc import add_servicer
 from incubation.entrypoints.http import create_http
 from ipshare.runtime import ServiceSpec, serve
 from ipshare.settings import ServiceSettings
@@ -23,6 +24,7 @@ def spec(settings: IncubationSettings | None = None) -> ServiceSpec[IncubationAp
         application=IncubationApplication,
         catalog=build_catalog(),
         http=create_http,
+        grpc=add_servicer,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import date
@@ -12,9 +11,8 @@ import grpc
 
 from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
-from ipshare.errors import DomainError
 from ipshare.eventstore import CommandContext
-from ipshare.grpc_runtime import abort_for, caller
+from ipshare.grpc_runtime import parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
@@ -54,45 +52,28 @@ class IpRegistryServicer(service_pb2_grpc.IpRegistryServicer):
         self._auth = auth
 
     async def _call(self, context: Context, use_case: Callable[[CommandContext], T]) -> T:
-        """Run a synchronous use case off the event loop as the calling principal."""
-        ctx = CommandContext(principal=caller(context, self._auth))
-        try:
-            return await asyncio.to_thread(use_case, ctx)
-        except DomainError as error:
-            await abort_for(context, error)
-            raise  # abort raises; this line is never reached
+        return await run_use_case(context, self._auth, use_case)
 
     async def GetAsset(self, request: service_pb2.GetAssetRequest, context: Context) -> service_pb2.Asset:
-        asset_id = await _uuid(request.asset_id, context)
+        asset_id = await parse_uuid(context, request.asset_id)
         asset = await self._call(context, lambda ctx: self._application().get_asset(ctx, asset_id))
         return asset_message(asset)
 
     async def GetOwnershipAsOf(
         self, request: service_pb2.GetOwnershipAsOfRequest, context: Context
     ) -> service_pb2.Ownership:
-        asset_id = await _uuid(request.asset_id, context)
-        try:
-            as_of = date.fromisoformat(request.as_of)
-        except ValueError:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"as_of {request.as_of!r} is not an ISO date")
+        asset_id = await parse_uuid(context, request.asset_id)
+        as_of = await parse_date(context, request.as_of, date.today())
         owners = await self._call(context, lambda ctx: self._application().ownership_as_of(ctx, asset_id, as_of))
         return service_pb2.Ownership(asset_id=str(asset_id), as_of=as_of.isoformat(), owners=_owners(owners))
 
     async def ListAssets(
         self, request: service_pb2.ListAssetsRequest, context: Context
     ) -> AsyncIterator[service_pb2.Asset]:
-        owner = await _uuid(request.owner_member_id, context) if request.owner_member_id else None
+        owner = await parse_uuid(context, request.owner_member_id) if request.owner_member_id else None
         assets = await self._call(context, lambda ctx: self._application().list_assets(ctx, owner))
         for asset in assets:
             yield asset_message(asset)
-
-
-async def _uuid(value: str, context: Context) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not a UUID")
-        raise
 
 
 def add_servicer(runtime: Runtime[IpRegistryApplication, Any], server: grpc.aio.Server) -> list[str]:
