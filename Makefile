@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SERVICES := ip-registry commercialization incubation revenue-share
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo up down test lint typecheck unit integration e2e bench proto token clean
+.PHONY: install demo up down test lint typecheck unit integration e2e proto token clean
 
 $(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: install lint typecheck  ## the whole suite: unit, integration (real Postgr
 
 unit: install
 	$(BIN)/pytest -m "not integration and not e2e"
+
+integration: install
+	$(BIN)/pytest -m integration
+
+e2e: install
+	$(BIN)/pytest -m e2e
 
 lint: install
 	$(BIN)/ruff check .
