@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 
@@ -67,6 +68,9 @@ async def ensure_topics(settings: BusSettings, topics: Iterable[str]) -> None:
 async def broker_ready(bootstrap_servers: str) -> bool:
     """True when the broker answers a real Kafka request (a metadata listing)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)  # a refused connection is the expected answer while it starts
     try:
         await admin.start()
         await admin.list_topics()
@@ -75,6 +79,7 @@ async def broker_ready(bootstrap_servers: str) -> bool:
         return False
     finally:
         await admin.close()
+        aiokafka_log.setLevel(level)
 
 
 async def read_from_beginning(
