@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from incubation import ocf
 from incubation.domain import permissions as may
 from incubation.domain.cap_table import DilutedLine, Holder
-from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, SeedProject
+from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, MilestoneStatus, SeedProject
 from incubation.domain.spin_off import Contribution, OptionGrant, SpinOff, holder_of
 from incubation.domain.vesting import VestingTerms
 from ipshare.errors import DomainError, Forbidden
@@ -32,6 +32,9 @@ class BoardRow:
     due: list[Milestone]  # not yet approved, due on or after the day
     overdue: list[Milestone]
     achieved: list[Milestone]
+
+
+APPROVED = MilestoneStatus.APPROVED
 
 
 class IncubationApplication(ServiceApplication):
@@ -384,9 +387,9 @@ class IncubationApplication(ServiceApplication):
             rows.append(
                 BoardRow(
                     project=project,
-                    due=[m for m in milestones if m.status != "approved" and not m.overdue(day)],
+                    due=[m for m in milestones if m.status is not APPROVED and not m.overdue(day)],
                     overdue=[m for m in milestones if m.overdue(day)],
-                    achieved=[m for m in milestones if m.status == "approved"],
+                    achieved=[m for m in milestones if m.status is APPROVED],
                 )
             )
         return rows

@@ -95,10 +95,10 @@ class _Ledger:
             record: dict[str, Any] = {"id": self.next_id("tx"), "security_id": security, "date": m.day.isoformat(),
                                       "quantity": str(taken)}  # fmt: skip
             if target is not None:
-                resulting = self.issue(target, m.share_class, taken, m.day, self._zero())
+                resulting = self.issue(target, m.share_class, taken, m.day, self.zero_price())
                 record |= {"object_type": "TX_STOCK_TRANSFER", "resulting_security_ids": [resulting]}
             elif m.kind == "repurchase":
-                record |= {"object_type": "TX_STOCK_REPURCHASE", "price": self._zero()}
+                record |= {"object_type": "TX_STOCK_REPURCHASE", "price": self.zero_price()}
             else:
                 record |= {"object_type": "TX_STOCK_CANCELLATION", "reason_text": m.kind}
             if held > taken:
@@ -106,13 +106,13 @@ class _Ledger:
             self.transactions.append(record)
 
     def _balance(self, holder: Holder, share_class: str, quantity: int, day: date) -> str:
-        balance = self.issue(holder, share_class, quantity, day, self._zero())
+        balance = self.issue(holder, share_class, quantity, day, self.zero_price())
         # the balance security joins the front: it is the holder's oldest stock
         securities = self.open[(holder, share_class)]
         securities.rotate(1)
         return balance
 
-    def _zero(self) -> dict[str, str]:
+    def zero_price(self) -> dict[str, str]:
         return {"amount": "0", "currency": self.currency}
 
 
@@ -127,11 +127,11 @@ def export(spin_off: SpinOff, as_of: date, generated_at: datetime | None = None)
             break
         if m.kind == "issuance" and m.target is not None:
             c = contributed.get(_note_of(spin_off, m))
-            price = _price(c.valuation.amount, c.valuation.currency, c.shares) if c else ledger._zero()
+            price = _price(c.valuation.amount, c.valuation.currency, c.shares) if c else ledger.zero_price()
             ledger.issue(m.target, m.share_class, m.quantity, m.day, price)
         elif m.kind == "exercise" and m.target is not None:
             grant_id = _note_of(spin_off, m).removeprefix("grant ")
-            resulting = ledger.issue(m.target, m.share_class, m.quantity, m.day, ledger._zero())
+            resulting = ledger.issue(m.target, m.share_class, m.quantity, m.day, ledger.zero_price())
             ledger.transactions.append({
                 "object_type": "TX_EQUITY_COMPENSATION_EXERCISE", "id": ledger.next_id("tx"),
                 "security_id": grant_security[grant_id], "date": m.day.isoformat(), "quantity": str(m.quantity),

@@ -10,11 +10,10 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.utils import get_topic
 
 from ip_registry.csv_import import ImportPlan, RowError, parse_portfolio_csv
 from ip_registry.domain import permissions as may
@@ -24,11 +23,10 @@ from ip_registry.domain.member import Member, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
 from ip_registry.domain.portfolio import PortfolioFigures, portfolio_figures
 from ip_registry.domain.values import Inventor
-from ipshare.errors import Conflict, DomainError, NotFound
+from ipshare.errors import Conflict, DomainError
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.money import Money
 
-A = TypeVar("A", bound=Aggregate)
 # Aggregates per transaction in a bulk import. eventsourcing.postgres (psycopg 3.3
 # pipeline) stalled on a single insert of about 700 events here, so a large import
 # is saved in chunks, after every row has been validated and checked for clashes.
@@ -76,7 +74,7 @@ class IpRegistryApplication(ServiceApplication):
         self, ctx: CommandContext, member_id: uuid.UUID, reason: str, effective_date: date | None = None
     ) -> None:
         may.check_admin(ctx.principal, "suspend members")
-        member = self._get(Member, member_id, "member")
+        member = self.find(Member, member_id, "member")
         member.suspend(reason, effective_date or self.clock())
         self.record(ctx, member)
 
@@ -84,13 +82,13 @@ class IpRegistryApplication(ServiceApplication):
         self, ctx: CommandContext, member_id: uuid.UUID, reason: str = "", effective_date: date | None = None
     ) -> None:
         may.check_admin(ctx.principal, "reinstate members")
-        member = self._get(Member, member_id, "member")
+        member = self.find(Member, member_id, "member")
         member.reinstate(reason, effective_date or self.clock())
         self.record(ctx, member)
 
     def get_member(self, ctx: CommandContext, member_id: uuid.UUID) -> Member:
         may.check_may_read_member(ctx.principal, member_id)
-        return self._get(Member, member_id, "member")
+        return self.find(Member, member_id, "member")
 
     def register_researcher(
         self,
@@ -115,7 +113,7 @@ class IpRegistryApplication(ServiceApplication):
         self, ctx: CommandContext, researcher_id: uuid.UUID, member_id: uuid.UUID, effective_date: date
     ) -> None:
         """The researcher moves to `member_id` (either member, or an admin, may record it)."""
-        researcher = self._get(Researcher, researcher_id, "researcher")
+        researcher = self.find(Researcher, researcher_id, "researcher")
         try:
             may.check_may_manage_researchers(ctx.principal, member_id)
         except DomainError:
@@ -125,7 +123,7 @@ class IpRegistryApplication(ServiceApplication):
         self.record(ctx, researcher)
 
     def get_researcher(self, ctx: CommandContext, researcher_id: uuid.UUID) -> Researcher:
-        researcher = self._get(Researcher, researcher_id, "researcher")
+        researcher = self.find(Researcher, researcher_id, "researcher")
         may.check_may_read_member(ctx.principal, researcher.member_id)
         return researcher
 
@@ -148,7 +146,7 @@ class IpRegistryApplication(ServiceApplication):
     ) -> None:
         may.check_may_answer(ctx.principal, member_id)
         self._active_members([member_id])
-        asset = self._get(Asset, asset_id, "asset")
+        asset = self.find(Asset, asset_id, "asset")
         asset.confirm_ownership(member_id, effective_date or self.clock())
         self.record(ctx, asset)
 
@@ -161,7 +159,7 @@ class IpRegistryApplication(ServiceApplication):
         effective_date: date | None = None,
     ) -> None:
         may.check_may_answer(ctx.principal, member_id)
-        asset = self._get(Asset, asset_id, "asset")
+        asset = self.find(Asset, asset_id, "asset")
         asset.decline_ownership(member_id, reason, effective_date or self.clock())
         self.record(ctx, asset)
 
@@ -173,7 +171,7 @@ class IpRegistryApplication(ServiceApplication):
         ownership_effective_date: date | None = None,
     ) -> None:
         """After a co-owner declined, the registering member proposes other shares."""
-        asset = self._get(Asset, asset_id, "asset")
+        asset = self.find(Asset, asset_id, "asset")
         may.check_may_register(ctx.principal, asset.registered_by, owners)
         self._active_members(owners)
         asset.propose_ownership(asset.registered_by, owners, self.clock(), ownership_effective_date)
@@ -193,7 +191,7 @@ class IpRegistryApplication(ServiceApplication):
         """An assignment of shares; False when `request_id` was already applied (a retry)."""
         may.check_may_transfer(ctx.principal)
         self._active_members([to_member_id])
-        asset = self._get(Asset, asset_id, "asset")
+        asset = self.find(Asset, asset_id, "asset")
         changed = asset.transfer_shares(
             from_member_id, to_member_id, share_bps, effective_date, self.clock(), request_id
         )
@@ -213,7 +211,7 @@ class IpRegistryApplication(ServiceApplication):
         """Every owner assigns its whole share to one member; False on a repeated `request_id`."""
         may.check_may_transfer(ctx.principal)
         self._active_members([to_member_id])
-        asset = self._get(Asset, asset_id, "asset")
+        asset = self.find(Asset, asset_id, "asset")
         changed = asset.assign_all(to_member_id, effective_date, self.clock(), request_id)
         if changed:
             self.record(ctx, asset)
@@ -338,7 +336,7 @@ class IpRegistryApplication(ServiceApplication):
     # ---- queries -----------------------------------------------------------
 
     def get_asset(self, ctx: CommandContext, asset_id: uuid.UUID) -> Asset:
-        asset = self._get(Asset, asset_id, "asset")
+        asset = self.find(Asset, asset_id, "asset")
         may.check_may_read_asset(ctx.principal, asset.members_involved())
         return asset
 
@@ -369,7 +367,7 @@ class IpRegistryApplication(ServiceApplication):
         self, ctx: CommandContext, member_id: uuid.UUID, until_year: int | None = None
     ) -> PortfolioFigures:
         """The yearly figures over the assets the member currently owns or co-owns."""
-        self._get(Member, member_id, "member")
+        self.find(Member, member_id, "member")
         owned = [a for a in self.list_assets(ctx, member_id) if member_id in a.owners]
         return portfolio_figures(owned, until_year or self.clock().year)
 
@@ -440,15 +438,9 @@ class IpRegistryApplication(ServiceApplication):
             raise DomainError("suspended members: " + ", ".join(suspended), suspended_members=suspended)
 
     def _managed_asset(self, ctx: CommandContext, asset_id: uuid.UUID) -> Asset:
-        asset = self._get(Asset, asset_id, "asset")
+        asset = self.find(Asset, asset_id, "asset")
         may.check_may_manage_asset(ctx.principal, asset.members_involved())
         return asset
-
-    def _get(self, kind: type[A], aggregate_id: uuid.UUID, what: str) -> A:
-        aggregate = self._load(aggregate_id)
-        if not isinstance(aggregate, kind):
-            raise NotFound(f"no {what} {aggregate_id}", **{f"{what}_id": str(aggregate_id)})
-        return aggregate
 
     def _load(self, aggregate_id: uuid.UUID) -> object | None:
         try:
@@ -460,13 +452,7 @@ class IpRegistryApplication(ServiceApplication):
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
     def _all_assets(self) -> list[Asset]:
-        topic = get_topic(Asset.Registered)
-        ids: list[uuid.UUID] = []
-        position = 0
-        while batch := self.recorder.select_notifications(position, 1000, topics=[topic], inclusive_of_start=False):
-            ids.extend(uuid.UUID(str(n.originator_id)) for n in batch)
-            position = batch[-1].id
-        return [self._get(Asset, i, "asset") for i in ids]
+        return [self.find(Asset, i, "asset") for i in self.created_ids(Asset.Registered)]
 
 
 def _conflict(message: str, aggregate_id: uuid.UUID, **details: Any) -> Conflict:

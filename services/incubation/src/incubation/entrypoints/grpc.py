@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 
 from incubation.application import IncubationApplication
 from incubation.domain.seed_project import SeedProject
 from incubation.domain.spin_off import SpinOff
-from ipshare.eventstore import CommandContext
 from ipshare.grpc_runtime import parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
 from ipshare_contracts.incubation.v1 import service_pb2 as pb
 from ipshare_contracts.incubation.v1 import service_pb2_grpc
 
-T = TypeVar("T")
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -51,19 +49,18 @@ class IncubationServicer(service_pb2_grpc.IncubationServicer):
         self._application = application
         self._auth = auth
 
-    async def _call(self, context: Context, use_case: Callable[[CommandContext], T]) -> T:
-        return await run_use_case(context, self._auth, use_case)
-
     async def GetCapTable(self, request: pb.GetCapTableRequest, context: Context) -> pb.CapTable:
         spin_off_id = await parse_uuid(context, request.spin_off_id)
         app = self._application()
         as_of = await parse_date(context, request.as_of, app.clock())
-        spin_off = await self._call(context, lambda ctx: app.get_spin_off(ctx, spin_off_id))
+        spin_off = await run_use_case(context, self._auth, lambda ctx: app.get_spin_off(ctx, spin_off_id))
         return cap_table_message(spin_off, as_of)
 
     async def GetSeedProject(self, request: pb.GetSeedProjectRequest, context: Context) -> pb.SeedProject:
         project_id = await parse_uuid(context, request.seed_project_id)
-        project = await self._call(context, lambda ctx: self._application().get_seed_project(ctx, project_id))
+        project = await run_use_case(
+            context, self._auth, lambda ctx: self._application().get_seed_project(ctx, project_id)
+        )
         return seed_project_message(project)
 
 

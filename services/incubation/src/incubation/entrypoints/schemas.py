@@ -19,10 +19,6 @@ from ipshare.schemas import Body, MoneyIn, MoneyOut
 HOLDER_KIND = "member | researcher | investor | other"
 
 
-class Created(BaseModel):
-    id: uuid.UUID
-
-
 class HolderIn(Body):
     kind: str = Field(description=HOLDER_KIND)
     id: str = Field(min_length=1)

@@ -5,19 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 
 from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
-from ipshare.eventstore import CommandContext
 from ipshare.grpc_runtime import parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
 
-T = TypeVar("T")
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -51,12 +49,9 @@ class IpRegistryServicer(service_pb2_grpc.IpRegistryServicer):
         self._application = application
         self._auth = auth
 
-    async def _call(self, context: Context, use_case: Callable[[CommandContext], T]) -> T:
-        return await run_use_case(context, self._auth, use_case)
-
     async def GetAsset(self, request: service_pb2.GetAssetRequest, context: Context) -> service_pb2.Asset:
         asset_id = await parse_uuid(context, request.asset_id)
-        asset = await self._call(context, lambda ctx: self._application().get_asset(ctx, asset_id))
+        asset = await run_use_case(context, self._auth, lambda ctx: self._application().get_asset(ctx, asset_id))
         return asset_message(asset)
 
     async def GetOwnershipAsOf(
@@ -64,14 +59,16 @@ class IpRegistryServicer(service_pb2_grpc.IpRegistryServicer):
     ) -> service_pb2.Ownership:
         asset_id = await parse_uuid(context, request.asset_id)
         as_of = await parse_date(context, request.as_of, date.today())
-        owners = await self._call(context, lambda ctx: self._application().ownership_as_of(ctx, asset_id, as_of))
+        owners = await run_use_case(
+            context, self._auth, lambda ctx: self._application().ownership_as_of(ctx, asset_id, as_of)
+        )
         return service_pb2.Ownership(asset_id=str(asset_id), as_of=as_of.isoformat(), owners=_owners(owners))
 
     async def ListAssets(
         self, request: service_pb2.ListAssetsRequest, context: Context
     ) -> AsyncIterator[service_pb2.Asset]:
         owner = await parse_uuid(context, request.owner_member_id) if request.owner_member_id else None
-        assets = await self._call(context, lambda ctx: self._application().list_assets(ctx, owner))
+        assets = await run_use_case(context, self._auth, lambda ctx: self._application().list_assets(ctx, owner))
         for asset in assets:
             yield asset_message(asset)
 

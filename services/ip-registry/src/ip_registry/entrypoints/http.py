@@ -17,7 +17,6 @@ from ip_registry.application import IpRegistryApplication
 from ip_registry.entrypoints import schemas as s
 from ipshare.eventstore import CommandContext
 from ipshare.idempotency import check_version, etag, expected_version
-from ipshare.money import Money
 from ipshare.runtime import Runtime, http_api
 from ipshare.web import CommandContextDep
 
@@ -219,7 +218,7 @@ def correct_inventors(
 def record_cost(
     asset_id: uuid.UUID, body: s.RecordCost, app: App, ctx: CommandContextDep, response: Response
 ) -> s.AssetOut:
-    amount = Money(body.amount.amount_minor, body.amount.currency)
+    amount = body.amount.money()
     app.record_cost(
         ctx, asset_id, kind=body.kind, amount=amount, paid_by=body.paid_by,
         effective_date=body.effective_date, note=body.note,
