@@ -26,12 +26,18 @@ from ipshare.eventstore import CommandContext, ServiceApplication
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
 from revenue_share.domain.facts import Payee, PayeeKind, Period
 from revenue_share.domain.ledger import Ledger
+from revenue_share.domain.policy import CenterPolicy
+from revenue_share.domain.policy_versions import Policy, PolicyVersion
 from revenue_share.domain.settlement import IssuedStatement, SettlementPeriod, period_key
 from revenue_share.domain.statements import Reconciliation, Statement, statement_hash
 from revenue_share.ledger_feed import add_fact
 
 T = TypeVar("T")
 _FINANCE = (Role.FINANCE, Role.ADMIN)
+
+
+def is_admin(principal: Principal) -> bool:
+    return principal.role is Role.ADMIN
 
 
 def check_finance(principal: Principal, action: str) -> None:
@@ -44,6 +50,12 @@ def visible_to(principal: Principal, payee: Payee) -> bool:
     if principal.reads_everything:
         return True
     return principal.role is Role.MEMBER and payee.kind is PayeeKind.MEMBER and payee.id == str(principal.member_id)
+
+
+def visible_policy(principal: Principal, policy: Policy) -> bool:
+    if principal.reads_everything or isinstance(policy, CenterPolicy):
+        return True
+    return principal.role is Role.MEMBER and policy.member_id == str(principal.member_id)
 
 
 class RevenueShareApplication(ServiceApplication):
@@ -69,6 +81,18 @@ class RevenueShareApplication(ServiceApplication):
         opened = self.recorder.select_notifications(0, 1_000_000, topics=[get_topic(SettlementPeriod.Opened)])
         periods: list[SettlementPeriod] = [self.repository.get(uuid.UUID(str(n.originator_id))) for n in opened]
         return sorted(periods, key=lambda p: p.start)
+
+    def record_policy(self, ctx: CommandContext, policy: Policy) -> None:
+        """Keep a policy version the ledger's guards accepted (`Payouts.set_policy`)."""
+        if not is_admin(ctx.principal):
+            raise Forbidden("only an admin may change a distribution policy", role=ctx.principal.role.value)
+        self.record(ctx, PolicyVersion.of(policy))
+
+    def policies(self) -> list[Policy]:
+        """Every policy version, in the order recorded."""
+        return [
+            self.find(PolicyVersion, key, "policy version").policy for key in self.created_ids(PolicyVersion.Recorded)
+        ]
 
     def record_close(
         self,
@@ -143,10 +167,30 @@ class Payouts:
         statements = await self._with_ledger(lambda ledger: ledger.statements(period_id))
         return [s for s in statements if visible_to(ctx.principal, s.payee)]
 
+    async def statements_known_at(self, ctx: CommandContext, period_id: str, recorded_by: datetime) -> list[Statement]:
+        """Recompute a period's statements with only the facts recorded up to a time (auditors' "as of")."""
+        statements = await self._with_ledger(lambda ledger: ledger.statements_known_at(period_id, recorded_by))
+        return [s for s in statements if visible_to(ctx.principal, s.payee)]
+
     async def reconcile(self, ctx: CommandContext, period_id: str) -> tuple[Reconciliation, ...]:
         if not ctx.principal.reads_everything:
             raise Forbidden("reconciliation is for finance and auditors", role=ctx.principal.role.value)
         return await self._with_ledger(lambda ledger: ledger.reconcile(period_id))
+
+    async def set_policy(self, ctx: CommandContext, policy: Policy) -> Policy:
+        """An admin records a policy version, checked against the statutory floors of the members it reaches."""
+        async with self._lock:
+            async with self.engine.connect() as conn:
+                await self._refresh(conn)
+            await asyncio.to_thread(self._ledger.check_policy, policy, is_admin(ctx.principal))
+            await asyncio.to_thread(self.app.record_policy, ctx, policy)
+            self._ledger.add_policy(policy)
+        return policy
+
+    async def policies(self, ctx: CommandContext) -> list[Policy]:
+        """Finance, auditors and admins read every version; a member the center's and its own."""
+        found = await asyncio.to_thread(self.app.policies)
+        return [p for p in found if visible_policy(ctx.principal, p)]
 
     async def close(self, ctx: CommandContext, period_id: str) -> str:
         """Close a period on every fact learned so far; returns the hash of its statements."""
@@ -173,12 +217,15 @@ class Payouts:
     async def _refresh(self, conn: AsyncConnection) -> None:
         rows = await facts_after(conn, self._seq)
         periods = await asyncio.to_thread(self.app.periods)
-        await asyncio.to_thread(self._feed, rows, periods)
+        policies = await asyncio.to_thread(self.app.policies)
+        await asyncio.to_thread(self._feed, rows, periods, policies)
 
-    def _feed(self, rows: Sequence[Any], periods: Sequence[SettlementPeriod]) -> None:
+    def _feed(self, rows: Sequence[Any], periods: Sequence[SettlementPeriod], policies: Sequence[Policy]) -> None:
         for row in rows:
             add_fact(self._ledger, row)
             self._seq = row.seq
+        for policy in policies:
+            self._ledger.add_policy(policy)
         for period in periods:
             self._ledger.define_period(Period(period.period_id, period.start, period.end))
             if period.closed_at is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ipshare.envelope import EventCatalog
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
+from revenue_share.domain.policy_versions import PolicyVersion
 from revenue_share.domain.settlement import IssuedStatement, SettlementPeriod
 
 SOURCE = "revenue-share"
@@ -16,6 +17,7 @@ def build_catalog() -> EventCatalog:
             (SettlementPeriod.Opened, pb.PeriodOpened),
             (SettlementPeriod.Closed, pb.PeriodClosed),
             (IssuedStatement.Issued, pb.StatementIssued),
+            (PolicyVersion.Recorded, pb.PolicyVersionRecorded),
         ]
     )
     return catalog

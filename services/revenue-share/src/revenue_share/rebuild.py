@@ -16,7 +16,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from aiokafka import ConsumerRecord
 
@@ -32,6 +32,7 @@ from revenue_share.adapters.inbox import FactRow, InboxProjection, fact_of, fact
 from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE
 from revenue_share.domain.facts import Payee, PayeeKind
+from revenue_share.domain.policy_versions import Policy, policy_of
 from revenue_share.replay import (
     IssuedClose,
     IssuedHistory,
@@ -44,8 +45,8 @@ from revenue_share.replay import (
 )
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
-REPLAY = CommandContext(Principal(Role.FINANCE, "replay"), correlation_id="replay")
-_OWN = PayloadDecoder([pb.PeriodOpened, pb.PeriodClosed, pb.StatementIssued])
+REPLAY = CommandContext(Principal(Role.ADMIN, "replay"), correlation_id="replay")  # re-records policies too
+_OWN = PayloadDecoder([pb.PeriodOpened, pb.PeriodClosed, pb.StatementIssued, pb.PolicyVersionRecorded])
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,24 @@ def _add_issued(history: IssuedHistory, closes: list[IssuedClose], record: Consu
         case pb.StatementIssued() as issued:
             summary = issued_summary(issued.lines, _payee(issued))
             history.statements.setdefault(issued.period_id, []).append(summary)
+        case pb.PolicyVersionRecorded() as recorded:
+            history.policies.append(policy_from_message(recorded))
+
+
+def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:
+    return policy_of(
+        {
+            "version": message.version, "scope": message.scope, "member_id": message.member_id,
+            "effective_date": date.fromisoformat(message.effective_date),
+            "recorded_at": datetime.fromisoformat(message.recorded_at), "set_by": message.set_by,
+            "fee_bps": message.fee_bps, "recover_costs": message.recover_costs,
+            "cost_cap_bps": message.cost_cap_bps if message.HasField("cost_cap_bps") else None,
+            "researcher_brackets": [{"from_amount": b.from_amount, "researchers_bps": b.researchers_bps}
+                                    for b in message.researcher_brackets],
+            "minimum_payout": dict(message.minimum_payout),
+            "split_brackets": [{"from_amount": b.from_amount, "split": dict(b.split)} for b in message.split_brackets],
+        }
+    )  # fmt: skip
 
 
 def _payee(issued: pb.StatementIssued) -> str:
@@ -160,6 +179,8 @@ def _record_closes(
     checks = recompute(rows, history)
     app = RevenueShareApplication(persistence_env(database_url))
     try:
+        for policy in history.policies:
+            app.record_policy(REPLAY, policy)
         for period in sorted(history.periods, key=lambda p: p.start):
             app.open_period(REPLAY, period.period_id, period.start, period.end)
         closes = {c.period_id: c for c in history.closes}

@@ -18,6 +18,7 @@ from typing import Any
 from revenue_share.adapters.inbox import FactRow
 from revenue_share.domain.facts import Period
 from revenue_share.domain.ledger import Ledger
+from revenue_share.domain.policy_versions import Policy
 from revenue_share.domain.statements import Statement, statement_hash
 from revenue_share.ledger_feed import add_fact
 
@@ -51,6 +52,7 @@ class IssuedHistory:
 
     periods: list[Period] = field(default_factory=list)
     closes: list[IssuedClose] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)
     statements: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # period -> issued statements
 
 
@@ -95,6 +97,8 @@ def recompute(rows: Iterable[FactRow], history: IssuedHistory) -> list[PeriodChe
     ledger = Ledger()
     for row in rows:
         add_fact(ledger, row)
+    for policy in history.policies:
+        ledger.add_policy(policy)
     for period in sorted(history.periods, key=lambda p: p.start):
         ledger.define_period(period)
     checks = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from google.protobuf.message import Message
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ipshare.auth import Principal, Role
 from ipshare.consumer import InboundEvent, consumer_metadata
 from ipshare.database import open_engine
-from ipshare.errors import Conflict, Forbidden
+from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.money import allocate
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
@@ -22,6 +22,8 @@ from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_contracts.money.v1.money_pb2 import Money
 from revenue_share.adapters.inbox import InboxProjection, metadata
 from revenue_share.application import Payouts, RevenueShareApplication
+from revenue_share.domain.facts import Step
+from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.statements import statement_hash
 
 pytestmark = pytest.mark.integration
@@ -132,3 +134,62 @@ async def test_members_see_only_their_own_statements(engine: AsyncEngine, applic
         await payouts.close(member, "2026-Q4")
     with pytest.raises(Forbidden):
         await payouts.reconcile(member, "2026-Q4")
+
+
+ADMIN = CommandContext(Principal(Role.ADMIN, "admin"))
+
+
+def center_policy(version: str, researchers_bps: int, fee_bps: int = 0) -> CenterPolicy:
+    return CenterPolicy(version, date(2026, 1, 1), datetime.now(UTC), fee_bps=fee_bps,
+                        researcher_brackets=(ResearcherBracket(0, researchers_bps),), set_by="admin")  # fmt: skip
+
+
+async def test_an_admin_sets_a_policy_that_every_later_computation_uses(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    await learn(engine, slice_events())
+    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+
+    await Payouts(application, engine).set_policy(ADMIN, center_policy("center-v2", 6000, fee_bps=1000))
+
+    restarted = Payouts(application, engine)  # the version comes back from the event store
+    statements = await restarted.provisional(FINANCE, "2026-Q4")
+    fee = sum(line.amount for s in statements for line in s.lines if line.step is Step.OPERATING_FEE)
+    assert fee == 100_000  # 10% of 1,000,001 fen is 100,000.1: the tenth of a fen goes elsewhere
+    assert {line.policy_version.split("+")[0] for s in statements for line in s.lines} == {"center-v2"}
+    assert [p.version for p in await restarted.policies(FINANCE)] == ["center-v2"]
+
+
+async def test_a_policy_below_the_statutory_floor_is_rejected_and_nothing_is_recorded(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    await learn(engine, slice_events())  # UNIVERSITY is state-established
+    payouts = Payouts(application, engine)
+
+    with pytest.raises(DomainError, match="at least 50%"):
+        await payouts.set_policy(ADMIN, center_policy("too-low", 3000))
+    with pytest.raises(Forbidden):
+        await payouts.set_policy(FINANCE, center_policy("not-an-admin", 6000))
+    unknown = MemberPolicy("ghost", str(uuid.uuid4()), date(2026, 1, 1), datetime.now(UTC),
+                           (SplitBracket(0, {"member": 10_000}),))  # fmt: skip
+    with pytest.raises(NotFound):
+        await payouts.set_policy(ADMIN, unknown)
+
+    assert application.policies() == []
+
+
+async def test_statements_as_of_a_time_use_only_the_facts_recorded_by_then(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    *registry_facts, receipt = slice_events()
+    await learn(engine, registry_facts)
+    before_the_receipt = datetime.now(UTC)
+    await learn(engine, [receipt])
+    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+    payouts = Payouts(application, engine)
+
+    then = await payouts.statements_known_at(FINANCE, "2026-Q4", before_the_receipt)
+    digest = await payouts.close(FINANCE, "2026-Q4")
+
+    assert sum(b.entitled for s in then for b in s.balances) == 0
+    assert statement_hash(await payouts.statements_known_at(FINANCE, "2026-Q4", datetime.now(UTC))) == digest

@@ -87,6 +87,17 @@ class Ledger:
             self._check_not_settled(policy.recorded_at, policy.version)
         return self.policies.record(policy)
 
+    def check_policy(self, policy: CenterPolicy | MemberPolicy, by_admin: bool) -> None:
+        """The guards for an admin setting a version: statutory floors of every member it reaches."""
+        trial = PolicyBook(self.policies.versions())
+        if isinstance(policy, CenterPolicy):
+            trial.set_center_policy(policy, self._members.values(), by_admin)
+            return
+        member = self._members.get(policy.member_id)
+        if member is None:
+            raise NotFound(f"revenue-share has not learned of member {policy.member_id}", member_id=policy.member_id)
+        trial.set_member_policy(policy, member, by_admin)
+
     def add_receipt(self, receipt: CashReceipt) -> bool:
         known = self._receipts.get(receipt.receipt_id)
         if known is not None or (self._settled and receipt.recorded_at <= self._settled[-1].closed_at):
@@ -200,6 +211,13 @@ class Ledger:
             raise Conflict(f"only the first open period has provisional balances, not {period_id}")
         self._settle_through(len(self._closes) - 1)
         return self._compute(period, None)[4]
+
+    def statements_known_at(self, period_id: str, recorded_by: datetime) -> tuple[Statement, ...]:
+        """The period's statements on the facts recorded up to `recorded_by`: as issued if it had
+        closed by then, else what it would have paid had it closed then."""
+        past = self.as_of(recorded_by)
+        past.period(period_id)
+        return past.statements(period_id) if period_id in past._closes else past.provisional(period_id)
 
     def as_of(self, recorded_by: datetime) -> Ledger:
         """A ledger holding only the facts (and closes) recorded up to `recorded_by`."""

@@ -70,6 +70,7 @@ class CenterPolicy:
     cost_cap_bps: int | None = None  # at most this share of each day's income on an asset goes to costs
     researcher_brackets: tuple[ResearcherBracket, ...] = (ResearcherBracket(0, STATUTORY_FLOOR_BPS),)
     minimum_payout: Mapping[str, int] = field(default_factory=dict)  # currency -> minor units
+    set_by: str = ""
 
     def __post_init__(self) -> None:
         _check_bps(self.fee_bps, "the operating fee")

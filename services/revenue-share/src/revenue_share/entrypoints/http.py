@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from ipshare.runtime import Runtime, http_api
 from ipshare.web import CommandContextDep
@@ -30,6 +33,7 @@ App = Annotated[RevenueShareApplication, Depends(_application)]
 PayoutsDep = Annotated[Payouts, Depends(_payouts)]
 periods = APIRouter(prefix="/periods", tags=["periods"])
 payouts = APIRouter(prefix="/payouts", tags=["payouts"])
+policies = APIRouter(prefix="/policies", tags=["policies"])
 
 
 @periods.post("", status_code=status.HTTP_201_CREATED)
@@ -61,8 +65,17 @@ async def provisional(period_id: str, ledger: PayoutsDep, ctx: CommandContextDep
 
 
 @periods.get("/{period_id}/statements")
-async def statements(period_id: str, ledger: PayoutsDep, ctx: CommandContextDep) -> list[s.StatementOut]:
-    return [s.StatementOut.of(st) for st in await ledger.statements(ctx, period_id)]
+async def statements(
+    period_id: str,
+    ledger: PayoutsDep,
+    ctx: CommandContextDep,
+    as_of: Annotated[AwareDatetime | None, Query(description="recompute on the facts recorded up to this time")] = None,
+) -> list[s.StatementOut]:
+    """The issued statements; with `as_of`, what they were (or would have been) on the facts known then."""
+    found = await (
+        ledger.statements(ctx, period_id) if as_of is None else ledger.statements_known_at(ctx, period_id, as_of)
+    )
+    return [s.StatementOut.of(st) for st in found]
 
 
 @periods.get("/{period_id}/reconciliation", response_model=list[s.ReconciliationOut])
@@ -89,6 +102,28 @@ async def list_payouts(period_id: str, app: App, ledger: PayoutsDep, ctx: Comman
     return [row for statement in found for row in _payout_rows(statement)]
 
 
+@policies.post("/center", status_code=status.HTTP_201_CREATED)
+async def set_center_policy(body: s.CenterPolicyIn, ledger: PayoutsDep, ctx: CommandContextDep) -> s.PolicyOut:
+    """A new center-wide version (admin); rejected if it would put a state-established member below the floor."""
+    policy = body.policy(datetime.now(UTC), ctx.principal.subject)
+    return s.PolicyOut.of(await ledger.set_policy(ctx, policy))
+
+
+@policies.post("/members/{member_id}", status_code=status.HTTP_201_CREATED)
+async def set_member_policy(
+    member_id: uuid.UUID, body: s.MemberPolicyIn, ledger: PayoutsDep, ctx: CommandContextDep
+) -> s.PolicyOut:
+    """A new version of a member's own split (admin only)."""
+    policy = body.policy(str(member_id), datetime.now(UTC), ctx.principal.subject)
+    return s.PolicyOut.of(await ledger.set_policy(ctx, policy))
+
+
+@policies.get("")
+async def list_policies(ledger: PayoutsDep, ctx: CommandContextDep) -> list[s.PolicyOut]:
+    """Every version ever recorded, in recording order (a member sees the center's and its own)."""
+    return [s.PolicyOut.of(p) for p in await ledger.policies(ctx)]
+
+
 def _payout_rows(statement: Statement) -> list[s.PayoutOut]:
     payee = s.PayeeOut(kind=statement.payee.kind.value, id=statement.payee.id, account=statement.payee.account)
     return [
@@ -98,6 +133,6 @@ def _payout_rows(statement: Statement) -> list[s.PayoutOut]:
 
 
 def create_http(runtime: Runtime[RevenueShareApplication, Any]) -> FastAPI:
-    api = http_api(runtime, periods, payouts)
+    api = http_api(runtime, periods, payouts, policies)
     api.state.payouts = Payouts(runtime.app, runtime.engine)
     return api

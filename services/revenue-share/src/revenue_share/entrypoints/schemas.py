@@ -7,6 +7,9 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ipshare.schemas import Body
+from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
+from revenue_share.domain.policy_versions import Policy, Scope, fields_of
 from revenue_share.domain.settlement import SettlementPeriod
 from revenue_share.domain.statements import Reconciliation, Statement
 
@@ -121,3 +124,64 @@ class ReconciliationOut(BaseModel):
     @classmethod
     def of(cls, r: Reconciliation) -> ReconciliationOut:
         return cls(**asdict(r))
+
+
+class ResearcherBracketIn(Body):
+    from_amount: int = Field(ge=0, description="cumulative income of the license, minor units")
+    researchers_bps: int = Field(ge=0, le=10_000)
+
+
+class SplitBracketIn(Body):
+    from_amount: int = Field(ge=0)
+    split: dict[str, int] = Field(description="role (member, inventors, or an account) -> bps, summing to 10,000")
+
+
+_VERSION = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._:-]+$", examples=["center-2027"])
+
+
+class CenterPolicyIn(Body):
+    """The center-wide steps: cost recovery, the operating fee, the researchers' reward by bracket."""
+
+    version: str = _VERSION
+    effective_date: date
+    fee_bps: int = Field(0, ge=0, le=10_000)
+    recover_costs: bool = False
+    cost_cap_bps: int | None = Field(None, ge=0, le=10_000)
+    researcher_brackets: list[ResearcherBracketIn] = Field(min_length=1)
+    minimum_payout: dict[str, int] = Field(default_factory=dict, description="currency -> minor units")
+
+    def policy(self, recorded_at: datetime, set_by: str) -> CenterPolicy:
+        brackets = tuple(ResearcherBracket(b.from_amount, b.researchers_bps) for b in self.researcher_brackets)
+        return CenterPolicy(self.version, self.effective_date, recorded_at, self.fee_bps, self.recover_costs,
+                            self.cost_cap_bps, brackets, self.minimum_payout, set_by)  # fmt: skip
+
+
+class MemberPolicyIn(Body):
+    """A member's own split of its share, by bracket of the license's cumulative income."""
+
+    version: str = _VERSION
+    effective_date: date
+    split_brackets: list[SplitBracketIn] = Field(min_length=1)
+
+    def policy(self, member_id: str, recorded_at: datetime, set_by: str) -> MemberPolicy:
+        brackets = tuple(SplitBracket(b.from_amount, b.split) for b in self.split_brackets)
+        return MemberPolicy(self.version, member_id, self.effective_date, recorded_at, brackets, set_by)
+
+
+class PolicyOut(BaseModel):
+    version: str
+    scope: Scope
+    member_id: str
+    effective_date: date
+    recorded_at: datetime
+    set_by: str
+    fee_bps: int
+    recover_costs: bool
+    cost_cap_bps: int | None
+    researcher_brackets: list[dict[str, int]]
+    minimum_payout: dict[str, int]
+    split_brackets: list[dict[str, object]]
+
+    @classmethod
+    def of(cls, policy: Policy) -> PolicyOut:
+        return cls(**fields_of(policy))

@@ -223,3 +223,163 @@ class StatementIssued(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StatementIssued: _TypeAlias = StatementIssued  # noqa: Y015
+
+@_typing.final
+class ResearcherBracket(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_AMOUNT_FIELD_NUMBER: _builtins.int
+    RESEARCHERS_BPS_FIELD_NUMBER: _builtins.int
+    from_amount: _builtins.int
+    """cumulative income of the license (minor units) from which it applies"""
+    researchers_bps: _builtins.int
+    """researchers' reward, bps of the income net of cost recovery and fee"""
+    def __init__(
+        self,
+        *,
+        from_amount: _builtins.int = ...,
+        researchers_bps: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_amount", b"from_amount", "researchers_bps", b"researchers_bps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResearcherBracket: _TypeAlias = ResearcherBracket  # noqa: Y015
+
+@_typing.final
+class SplitBracket(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class SplitEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    FROM_AMOUNT_FIELD_NUMBER: _builtins.int
+    SPLIT_FIELD_NUMBER: _builtins.int
+    from_amount: _builtins.int
+    @_builtins.property
+    def split(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """role (member | inventors | an account) -> bps, summing to 10,000"""
+
+    def __init__(
+        self,
+        *,
+        from_amount: _builtins.int = ...,
+        split: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_amount", b"from_amount", "split", b"split"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SplitBracket: _TypeAlias = SplitBracket  # noqa: Y015
+
+@_typing.final
+class PolicyVersionRecorded(_message.Message):
+    """An admin recorded a distribution policy version: center-wide (scope "center": the
+    waterfall's steps) or one member's own split (scope "member"). Versions are never
+    edited; the one in force on a date is the last effective on or before it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MinimumPayoutEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_FIELD_NUMBER: _builtins.int
+    SET_BY_FIELD_NUMBER: _builtins.int
+    FEE_BPS_FIELD_NUMBER: _builtins.int
+    RECOVER_COSTS_FIELD_NUMBER: _builtins.int
+    COST_CAP_BPS_FIELD_NUMBER: _builtins.int
+    RESEARCHER_BRACKETS_FIELD_NUMBER: _builtins.int
+    MINIMUM_PAYOUT_FIELD_NUMBER: _builtins.int
+    SPLIT_BRACKETS_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    scope: _builtins.str
+    """center | member"""
+    member_id: _builtins.str
+    """scope member"""
+    effective_date: _builtins.str
+    """ISO date"""
+    recorded_at: _builtins.str
+    """ISO timestamp: statements closed before it never see it"""
+    set_by: _builtins.str
+    fee_bps: _builtins.int
+    """scope center: the operating fee"""
+    recover_costs: _builtins.bool
+    cost_cap_bps: _builtins.int
+    @_builtins.property
+    def researcher_brackets(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResearcherBracket]: ...
+    @_builtins.property
+    def minimum_payout(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """currency -> minor units"""
+
+    @_builtins.property
+    def split_brackets(self) -> _containers.RepeatedCompositeFieldContainer[Global___SplitBracket]:
+        """scope member"""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        effective_date: _builtins.str = ...,
+        recorded_at: _builtins.str = ...,
+        set_by: _builtins.str = ...,
+        fee_bps: _builtins.int = ...,
+        recover_costs: _builtins.bool = ...,
+        cost_cap_bps: _builtins.int | None = ...,
+        researcher_brackets: _abc.Iterable[Global___ResearcherBracket] | None = ...,
+        minimum_payout: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        split_brackets: _abc.Iterable[Global___SplitBracket] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_cost_cap_bps", b"_cost_cap_bps", "cost_cap_bps", b"cost_cap_bps"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_cost_cap_bps", b"_cost_cap_bps", "cost_cap_bps", b"cost_cap_bps", "effective_date", b"effective_date", "fee_bps", b"fee_bps", "member_id", b"member_id", "minimum_payout", b"minimum_payout", "recorded_at", b"recorded_at", "recover_costs", b"recover_costs", "researcher_brackets", b"researcher_brackets", "scope", b"scope", "set_by", b"set_by", "split_brackets", b"split_brackets", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__cost_cap_bps: _TypeAlias = _typing.Literal["cost_cap_bps"]  # noqa: Y015
+    _WhichOneofArgType__cost_cap_bps: _TypeAlias = _typing.Literal["_cost_cap_bps", b"_cost_cap_bps"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cost_cap_bps) -> _WhichOneofReturnType__cost_cap_bps | None: ...
+
+Global___PolicyVersionRecorded: _TypeAlias = PolicyVersionRecorded  # noqa: Y015
