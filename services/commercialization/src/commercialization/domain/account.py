@@ -196,6 +196,10 @@ class LicenseAccount(Aggregate):
     def unused_credit(self) -> dict[str, int]:
         return _sum_by_currency((c.currency, c.unused) for c in self.credits.values())
 
+    def open_balance(self) -> dict[str, int]:
+        """Per currency: what the invoices still await (after payments and credit notes)."""
+        return _sum_by_currency((i.currency, i.open_amount) for i in self.invoices.values())
+
     def receivables(self, as_of: date) -> list[Receivable]:
         return [
             Receivable(

@@ -7,6 +7,7 @@ import asyncio
 from commercialization.adapters.ip_registry_client import IpRegistryClient
 from commercialization.application import CommercializationApplication
 from commercialization.catalog import SOURCE, build_catalog
+from commercialization.entrypoints.grpc import add_servicer
 from commercialization.entrypoints.http import create_http
 from ipshare.runtime import ServiceSpec, serve
 from ipshare.settings import ServiceSettings
@@ -27,7 +28,12 @@ def spec(
         return CommercializationApplication(env, IpRegistryClient(settings.ip_registry_grpc_address, settings))
 
     return ServiceSpec(
-        name=SOURCE, settings=settings, application=application, catalog=build_catalog(), http=create_http
+        name=SOURCE,
+        settings=settings,
+        application=application,
+        catalog=build_catalog(),
+        http=create_http,
+        grpc=add_servicer,
     )
 
 
