@@ -27,6 +27,8 @@ STATUS_OF = {
     412: grpc.StatusCode.ABORTED,
     422: grpc.StatusCode.INVALID_ARGUMENT,
 }
+# A few codes say more than their HTTP status (both are 409 over HTTP).
+STATUS_OF_CODE = {"already_exists": grpc.StatusCode.ALREADY_EXISTS}
 PRINCIPAL_KEY = "ipshare-principal"
 _OPEN_METHODS = ("/grpc.health.v1.Health/",)
 
@@ -69,16 +71,26 @@ def caller(context: grpc.aio.ServicerContext[Any, Any], settings: AuthSettings) 
 
 
 async def abort_for(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> None:
-    await context.abort(STATUS_OF.get(error.status, grpc.StatusCode.UNKNOWN), error.message)
+    status = STATUS_OF_CODE.get(error.code) or STATUS_OF.get(error.status, grpc.StatusCode.UNKNOWN)
+    await context.abort(status, error.message)
 
 
 async def run_use_case(
     context: grpc.aio.ServicerContext[Any, Any], settings: AuthSettings, use_case: Callable[[CommandContext], T]
 ) -> T:
     """Run a synchronous use case off the event loop as the calling principal; domain errors abort."""
+    return await run_async_use_case(context, settings, lambda ctx: asyncio.to_thread(use_case, ctx))
+
+
+async def run_async_use_case(
+    context: grpc.aio.ServicerContext[Any, Any],
+    settings: AuthSettings,
+    use_case: Callable[[CommandContext], Awaitable[T]],
+) -> T:
+    """Await a use case as the calling principal; domain errors abort."""
     ctx = CommandContext(principal=caller(context, settings))
     try:
-        return await asyncio.to_thread(use_case, ctx)
+        return await use_case(ctx)
     except DomainError as error:
         await abort_for(context, error)
         raise  # abort raises; never reached

@@ -167,6 +167,13 @@ class Payouts:
         statements = await self._with_ledger(lambda ledger: ledger.statements(period_id))
         return [s for s in statements if visible_to(ctx.principal, s.payee)]
 
+    async def current(self, ctx: CommandContext, period_id: str) -> tuple[bool, list[Statement]]:
+        """(provisional?, statements): as issued when the period is closed, provisional while it is open."""
+        period = await asyncio.to_thread(self.app.period, period_id)
+        if period.closed_at is None:
+            return True, await self.provisional(ctx, period_id)
+        return False, await self.statements(ctx, period_id)
+
     async def statements_known_at(self, ctx: CommandContext, period_id: str, recorded_by: datetime) -> list[Statement]:
         """Recompute a period's statements with only the facts recorded up to a time (auditors' "as of")."""
         statements = await self._with_ledger(lambda ledger: ledger.statements_known_at(period_id, recorded_by))

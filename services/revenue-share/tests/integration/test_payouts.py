@@ -3,82 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.auth import Principal, Role
-from ipshare.consumer import InboundEvent, consumer_metadata
-from ipshare.database import open_engine
 from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
-from ipshare.eventstore import CommandContext, persistence_env
+from ipshare.eventstore import CommandContext
 from ipshare.money import allocate
-from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
-from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
-from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
-from ipshare_contracts.money.v1.money_pb2 import Money
-from revenue_share.adapters.inbox import InboxProjection, metadata
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.domain.facts import Step
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.statements import statement_hash
 
+from .conftest import ALICE, BOB, FINANCE, INSTITUTE, RECEIPT, UNIVERSITY, learn, slice_events
+
 pytestmark = pytest.mark.integration
-
-FINANCE = CommandContext(Principal(Role.FINANCE, "finance"))
-UNIVERSITY, INSTITUTE = str(uuid.uuid4()), str(uuid.uuid4())
-ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())
-ASSET, LICENSE = str(uuid.uuid4()), str(uuid.uuid4())
-RECEIPT = 1_000_001  # fen: odd, so every split must round
-
-
-def envelope(source: str, aggregate_id: str, version: int, payload: Message) -> InboundEvent:
-    env = EventEnvelope(event_id=str(uuid.uuid4()), source=source, type=payload.DESCRIPTOR.full_name,
-                        aggregate_id=aggregate_id, aggregate_version=version, position=version)  # fmt: skip
-    env.payload.Pack(payload)
-    return InboundEvent(env, payload)
-
-
-def slice_events() -> list[InboundEvent]:
-    inventors = [
-        registry.Inventor(researcher_id=ALICE, contribution_bps=7000, affiliation_member_id=UNIVERSITY),
-        registry.Inventor(researcher_id=BOB, contribution_bps=3000, affiliation_member_id=INSTITUTE),
-    ]
-    owners = [registry.OwnerShare(member_id=UNIVERSITY, share_bps=6000),
-              registry.OwnerShare(member_id=INSTITUTE, share_bps=4000)]  # fmt: skip
-    revenue = commercialization.RevenueReceived(
-        license_id=LICENSE, asset_ids=[ASSET], kind="upfront", amount=Money(amount=RECEIPT, currency="CNY"),
-        effective_date="2026-11-20",
-    )  # fmt: skip
-    return [
-        envelope("ip-registry", UNIVERSITY, 1, registry.MemberAdmitted(kind="university", state_established=True)),
-        envelope("ip-registry", INSTITUTE, 1, registry.MemberAdmitted(kind="research_institute")),
-        envelope("ip-registry", ASSET, 1, registry.AssetRegistered(inventors=inventors, effective_date="2026-11-01")),
-        envelope("ip-registry", ASSET, 3, registry.OwnershipEffective(owners=owners, effective_date="2026-11-02")),
-        envelope("commercialization", LICENSE, 5, revenue),
-    ]
-
-
-@pytest.fixture
-async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_engine(fresh_database, metadata, consumer_metadata)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def application(fresh_database: str) -> Iterator[RevenueShareApplication]:
-    app = RevenueShareApplication(persistence_env(fresh_database))
-    yield app
-    app.close()
-
-
-async def learn(engine: AsyncEngine, events: list[InboundEvent]) -> None:
-    async with engine.begin() as conn:
-        await InboxProjection().apply(conn, events)
 
 
 async def test_default_policy_splits_the_receipt_exactly(

@@ -17,6 +17,7 @@ from ipshare.web import CommandContextDep
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.domain.statements import Statement
 from revenue_share.entrypoints import schemas as s
+from revenue_share.entrypoints.wiring import payouts_of
 
 
 def _payouts(request: Request) -> Payouts:
@@ -94,11 +95,9 @@ async def reconciliation(
 
 
 @payouts.get("")
-async def list_payouts(period_id: str, app: App, ledger: PayoutsDep, ctx: CommandContextDep) -> list[s.PayoutOut]:
+async def list_payouts(period_id: str, ledger: PayoutsDep, ctx: CommandContextDep) -> list[s.PayoutOut]:
     """Each payee's money for a period: as issued when it is closed, provisional while it is open."""
-    period = await asyncio.to_thread(app.period, period_id)
-    issued = period.closed_at is not None
-    found = await (ledger.statements(ctx, period_id) if issued else ledger.provisional(ctx, period_id))
+    _, found = await ledger.current(ctx, period_id)
     return [row for statement in found for row in _payout_rows(statement)]
 
 
@@ -134,5 +133,5 @@ def _payout_rows(statement: Statement) -> list[s.PayoutOut]:
 
 def create_http(runtime: Runtime[RevenueShareApplication, Any]) -> FastAPI:
     api = http_api(runtime, periods, payouts, policies)
-    api.state.payouts = Payouts(runtime.app, runtime.engine)
+    api.state.payouts = payouts_of(runtime)
     return api

@@ -12,6 +12,7 @@ from ipshare.settings import ServiceSettings
 from revenue_share.adapters.inbox import InboxProjection, metadata
 from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE, build_catalog
+from revenue_share.entrypoints.grpc import add_servicer
 from revenue_share.entrypoints.http import create_http
 
 
@@ -31,6 +32,7 @@ def spec(settings: RevenueShareSettings | None = None) -> ServiceSpec[RevenueSha
         application=RevenueShareApplication,
         catalog=build_catalog(),
         http=create_http,
+        grpc=add_servicer,
         metadata=metadata,
         projections=_projections,
     )
