@@ -7,18 +7,20 @@ Every method takes the command context first, authorizes with the rules in
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 
 from ip_registry.csv_import import ImportPlan, RowError, parse_portfolio_csv
 from ip_registry.domain import permissions as may
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
+from ip_registry.domain.listing import DEFAULT_LIMIT, AssetFilter, Page, check_limit, decode_cursor, paginate
 from ip_registry.domain.member import Member, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
 from ip_registry.domain.portfolio import PortfolioFigures, portfolio_figures
@@ -347,28 +349,30 @@ class IpRegistryApplication(ServiceApplication):
     def ownership_history(self, ctx: CommandContext, asset_id: uuid.UUID) -> list[OwnershipPeriod]:
         return list(self.get_asset(ctx, asset_id).history)
 
-    def list_assets(self, ctx: CommandContext, owner_member_id: uuid.UUID | None = None) -> list[Asset]:
-        """Assets the caller may read, optionally only those a member owns or is named to own.
+    def list_assets(
+        self, ctx: CommandContext, where: AssetFilter | None = None, *, cursor: str = "", limit: int = DEFAULT_LIMIT
+    ) -> Page[Asset]:
+        """One page of the assets the caller may read that match `where`, in registration order.
 
-        Loads every asset: a stopgap until the read model serves lists.
+        Loads assets one by one from the event store: a stopgap until the read model serves lists.
         """
-        if owner_member_id is not None:
-            may.check_may_read_member(ctx.principal, owner_member_id)
-        readable: list[Asset] = []
-        for asset in self._all_assets():
-            involved = asset.members_involved()
-            if owner_member_id is not None and owner_member_id not in involved:
-                continue
-            if ctx.principal.reads_everything or ctx.principal.member_id in involved:
-                readable.append(asset)
-        return readable
+        where = where or AssetFilter()
+        if where.owner is not None:
+            may.check_may_read_member(ctx.principal, where.owner)
+        after, limit = decode_cursor(cursor), check_limit(limit)
+
+        def shown(asset: Asset) -> bool:
+            return where.matches(asset) and may.may_read_asset(ctx.principal, asset.members_involved())
+
+        return paginate(self._registered_assets(after), shown, limit)
 
     def member_portfolio(
         self, ctx: CommandContext, member_id: uuid.UUID, until_year: int | None = None
     ) -> PortfolioFigures:
         """The yearly figures over the assets the member currently owns or co-owns."""
+        may.check_may_read_member(ctx.principal, member_id)
         self.find(Member, member_id, "member")
-        owned = [a for a in self.list_assets(ctx, member_id) if member_id in a.owners]
+        owned = [asset for _, asset in self._registered_assets(0) if member_id in asset.owners]
         return portfolio_figures(owned, until_year or self.clock().year)
 
     # ---- helpers -----------------------------------------------------------
@@ -451,8 +455,13 @@ class IpRegistryApplication(ServiceApplication):
     def _exists(self, aggregate_id: uuid.UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
-    def _all_assets(self) -> list[Asset]:
-        return [self.find(Asset, i, "asset") for i in self.created_ids(Asset.Registered)]
+    def _registered_assets(self, after: int) -> Iterator[tuple[int, Asset]]:
+        """(log position of its registration, asset) for every asset registered after `after`."""
+        topics = [get_topic(Asset.Registered)]
+        while batch := self.recorder.select_notifications(after, 500, topics=topics, inclusive_of_start=False):
+            for notification in batch:
+                yield notification.id, self.find(Asset, uuid.UUID(str(notification.originator_id)), "asset")
+            after = batch[-1].id
 
 
 def _conflict(message: str, aggregate_id: uuid.UUID, **details: Any) -> Conflict:

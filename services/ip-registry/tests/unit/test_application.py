@@ -220,8 +220,8 @@ def test_member_portfolio_and_listing(center: Center) -> None:
     app.register_asset(uni, co_owned(center, title="Jig", kind="know_how", application_number="", status="disclosed",
                                       filing_date=None, owners={center.uni: 10000}))  # fmt: skip
     pending = app.register_asset(uni, co_owned(center, application_number="202110012343.X"))
-    assert len(app.list_assets(uni)) == 3
-    assert [a.id for a in app.list_assets(as_member(center.corp))] == [pending]
+    assert len(app.list_assets(uni).items) == 3
+    assert [a.id for a in app.list_assets(as_member(center.corp)).items] == [pending]
 
     figures = app.member_portfolio(uni, center.uni, until_year=2022)
     assert figures.disclosures == {(2021, "invention_patent"): 1, (2021, "know_how"): 1}

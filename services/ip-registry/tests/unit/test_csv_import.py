@@ -67,7 +67,7 @@ def test_a_file_with_an_unknown_member_imports_nothing(center: Center) -> None:
     report = app.import_portfolio_csv(ADMIN, text)
     assert report.imported == 0
     assert [(e.line, e.message) for e in report.errors] == [(3, "not admitted members")]
-    assert app.list_assets(ADMIN) == []
+    assert app.list_assets(ADMIN).items == []
 
 
 def test_importing_10000_rows_into_the_store(center: Center, app: IpRegistryApplication) -> None:

@@ -59,10 +59,13 @@ def check_may_manage_researchers(principal: Principal, member_id: uuid.UUID) -> 
     raise Forbidden("a member manages its own researchers only", member_id=str(member_id))
 
 
+def may_read_asset(principal: Principal, members: Collection[uuid.UUID]) -> bool:
+    """Readers of everything, and the members that own, co-own or are named to own it."""
+    return principal.reads_everything or (principal.role is Role.MEMBER and principal.member_id in members)
+
+
 def check_may_read_asset(principal: Principal, members: Collection[uuid.UUID]) -> None:
-    if principal.reads_everything:
-        return
-    if principal.role is Role.MEMBER and principal.member_id in members:
+    if may_read_asset(principal, members):
         return
     raise Forbidden("a member reads only the assets it owns or co-owns", role=principal.role.value)
 

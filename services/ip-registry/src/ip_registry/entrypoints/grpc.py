@@ -11,7 +11,9 @@ import grpc
 
 from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
-from ipshare.grpc_runtime import parse_date, parse_uuid, run_use_case
+from ip_registry.domain.listing import MAX_LIMIT, AssetFilter, Page
+from ipshare.errors import DomainError
+from ipshare.grpc_runtime import abort_for, parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
@@ -67,10 +69,32 @@ class IpRegistryServicer(service_pb2_grpc.IpRegistryServicer):
     async def ListAssets(
         self, request: service_pb2.ListAssetsRequest, context: Context
     ) -> AsyncIterator[service_pb2.Asset]:
+        """Every matching asset, read a page at a time so a large portfolio is never held whole."""
         owner = await parse_uuid(context, request.owner_member_id) if request.owner_member_id else None
-        assets = await run_use_case(context, self._auth, lambda ctx: self._application().list_assets(ctx, owner))
-        for asset in assets:
-            yield asset_message(asset)
+        try:
+            where = _asset_filter(request, owner)
+        except DomainError as error:
+            await abort_for(context, error)
+            raise
+        cursor: str | None = ""
+        while cursor is not None:
+            page = await self._page(context, where, cursor)
+            for asset in page.items:
+                yield asset_message(asset)
+            cursor = page.next_cursor
+
+    async def _page(self, context: Context, where: AssetFilter, cursor: str) -> Page[Asset]:
+        app = self._application()
+        return await run_use_case(
+            context, self._auth, lambda ctx: app.list_assets(ctx, where, cursor=cursor, limit=MAX_LIMIT)
+        )
+
+
+def _asset_filter(request: service_pb2.ListAssetsRequest, owner: uuid.UUID | None) -> AssetFilter:
+    return AssetFilter.parse(
+        owner=owner, status=request.status, kind=request.kind, jurisdiction=request.jurisdiction,
+        technology_field=request.technology_field, strategic=request.strategic,
+    )  # fmt: skip
 
 
 def add_servicer(runtime: Runtime[IpRegistryApplication, Any], server: grpc.aio.Server) -> list[str]:

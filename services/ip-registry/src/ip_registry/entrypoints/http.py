@@ -106,8 +106,14 @@ def get_asset(asset_id: uuid.UUID, app: App, ctx: CommandContextDep, response: R
 
 
 @assets.get("")
-def list_assets(app: App, ctx: CommandContextDep, owner: uuid.UUID | None = None) -> list[s.AssetOut]:
-    return [s.AssetOut.of(a) for a in app.list_assets(ctx, owner)]
+def list_assets(
+    query: Annotated[s.AssetQuery, Query()], app: App, ctx: CommandContextDep, request: Request, response: Response
+) -> s.AssetPage:
+    """Assets the caller may read, in registration order; the next page is at `next_cursor` (and the Link)."""
+    page = app.list_assets(ctx, query.asset_filter(), cursor=query.cursor, limit=query.limit)
+    if page.next_cursor is not None:
+        response.headers["Link"] = f'<{request.url.include_query_params(cursor=page.next_cursor)}>; rel="next"'
+    return s.AssetPage(items=[s.AssetOut.of(a) for a in page.items], next_cursor=page.next_cursor)
 
 
 @assets.get("/{asset_id}/ownership")

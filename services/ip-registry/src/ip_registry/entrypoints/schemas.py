@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
+from ip_registry.domain.listing import DEFAULT_LIMIT, MAX_LIMIT, STRATEGIC_CHOICES, AssetFilter
 from ip_registry.domain.member import Member, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
 from ipshare.schemas import Body, MoneyIn
@@ -319,6 +320,30 @@ class AssetOut(BaseModel):
             ],
             version=asset.version,
         )
+
+
+class AssetQuery(Body):
+    """`GET /assets` parameters: filters (all must hold), then a page; an unknown parameter is a 422."""
+
+    owner: uuid.UUID | None = Field(None, description="a member that owns, co-owns or is named to own")
+    status: str = Field("", description="disclosed | filed | published | granted | lapsed | ...")
+    kind: str = Field("", description="invention_patent | utility_model | design | ...")
+    jurisdiction: str = Field("", description="CN, US, EP, PCT, ...")
+    field: str = Field("", description="technology field (case and spacing ignored)")
+    strategic: str = Field("", description=" | ".join(STRATEGIC_CHOICES))
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str = Field("", description="the next_cursor of the previous page")
+
+    def asset_filter(self) -> AssetFilter:
+        return AssetFilter.parse(
+            owner=self.owner, status=self.status, kind=self.kind, jurisdiction=self.jurisdiction,
+            technology_field=self.field, strategic=self.strategic,
+        )  # fmt: skip
+
+
+class AssetPage(BaseModel):
+    items: list[AssetOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
 class OwnershipOut(BaseModel):

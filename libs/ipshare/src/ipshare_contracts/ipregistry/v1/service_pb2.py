@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from ipshare_contracts.ipregistry.v1 import events_pb2 as ipshare__contracts_dot_ipregistry_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ipshare_contracts/ipregistry/v1/service.proto\x12\x15ipshare.ipregistry.v1\x1a,ipshare_contracts/ipregistry/v1/events.proto\"#\n\x0fGetAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"\xd4\x01\n\x05\x41sset\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x31\n\x06owners\x18\x06 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\x12\x32\n\tinventors\x18\x07 \x03(\x0b\x32\x1f.ipshare.ipregistry.v1.Inventor\x12\x0f\n\x07version\x18\x08 \x01(\x03\":\n\x17GetOwnershipAsOfRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"_\n\tOwnership\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x31\n\x06owners\x18\x03 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\",\n\x11ListAssetsRequest\x12\x17\n\x0fowner_member_id\x18\x01 \x01(\t2\x9c\x02\n\nIpRegistry\x12P\n\x08GetAsset\x12&.ipshare.ipregistry.v1.GetAssetRequest\x1a\x1c.ipshare.ipregistry.v1.Asset\x12\x64\n\x10GetOwnershipAsOf\x12..ipshare.ipregistry.v1.GetOwnershipAsOfRequest\x1a .ipshare.ipregistry.v1.Ownership\x12V\n\nListAssets\x12(.ipshare.ipregistry.v1.ListAssetsRequest\x1a\x1c.ipshare.ipregistry.v1.Asset0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ipshare_contracts/ipregistry/v1/service.proto\x12\x15ipshare.ipregistry.v1\x1a,ipshare_contracts/ipregistry/v1/events.proto\"#\n\x0fGetAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"\xd4\x01\n\x05\x41sset\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x31\n\x06owners\x18\x06 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\x12\x32\n\tinventors\x18\x07 \x03(\x0b\x32\x1f.ipshare.ipregistry.v1.Inventor\x12\x0f\n\x07version\x18\x08 \x01(\x03\":\n\x17GetOwnershipAsOfRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"_\n\tOwnership\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x31\n\x06owners\x18\x03 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\"\x8d\x01\n\x11ListAssetsRequest\x12\x17\n\x0fowner_member_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x04 \x01(\t\x12\x18\n\x10technology_field\x18\x05 \x01(\t\x12\x11\n\tstrategic\x18\x06 \x01(\t2\x9c\x02\n\nIpRegistry\x12P\n\x08GetAsset\x12&.ipshare.ipregistry.v1.GetAssetRequest\x1a\x1c.ipshare.ipregistry.v1.Asset\x12\x64\n\x10GetOwnershipAsOf\x12..ipshare.ipregistry.v1.GetOwnershipAsOfRequest\x1a .ipshare.ipregistry.v1.Ownership\x12V\n\nListAssets\x12(.ipshare.ipregistry.v1.ListAssetsRequest\x1a\x1c.ipshare.ipregistry.v1.Asset0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,8 +40,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETOWNERSHIPASOFREQUEST']._serialized_end=428
   _globals['_OWNERSHIP']._serialized_start=430
   _globals['_OWNERSHIP']._serialized_end=525
-  _globals['_LISTASSETSREQUEST']._serialized_start=527
-  _globals['_LISTASSETSREQUEST']._serialized_end=571
-  _globals['_IPREGISTRY']._serialized_start=574
-  _globals['_IPREGISTRY']._serialized_end=858
+  _globals['_LISTASSETSREQUEST']._serialized_start=528
+  _globals['_LISTASSETSREQUEST']._serialized_end=669
+  _globals['_IPREGISTRY']._serialized_start=672
+  _globals['_IPREGISTRY']._serialized_end=956
 # @@protoc_insertion_point(module_scope)

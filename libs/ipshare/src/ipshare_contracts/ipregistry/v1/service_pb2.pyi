@@ -134,16 +134,38 @@ class ListAssetsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     OWNER_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    JURISDICTION_FIELD_NUMBER: _builtins.int
+    TECHNOLOGY_FIELD_FIELD_NUMBER: _builtins.int
+    STRATEGIC_FIELD_NUMBER: _builtins.int
     owner_member_id: _builtins.str
     """empty: all"""
+    status: _builtins.str
+    """Filters as on GET /assets; each one empty: any value.
+    disclosed | filed | published | granted | lapsed | ...
+    """
+    kind: _builtins.str
+    """invention_patent | utility_model | design | ..."""
+    jurisdiction: _builtins.str
+    """CN, US, EP, PCT, ..."""
+    technology_field: _builtins.str
+    """case and spacing ignored"""
+    strategic: _builtins.str
+    """key_core | common_foundational | any | none"""
     def __init__(
         self,
         *,
         owner_member_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        jurisdiction: _builtins.str = ...,
+        technology_field: _builtins.str = ...,
+        strategic: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["owner_member_id", b"owner_member_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["jurisdiction", b"jurisdiction", "kind", b"kind", "owner_member_id", b"owner_member_id", "status", b"status", "strategic", b"strategic", "technology_field", b"technology_field"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
