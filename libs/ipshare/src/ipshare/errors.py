@@ -29,6 +29,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class AlreadyExists(Conflict):
+    """An idempotency key (a request id) was already used for a different request."""
+
+    code = "already_exists"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"

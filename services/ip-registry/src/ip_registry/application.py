@@ -23,6 +23,7 @@ from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.listing import DEFAULT_LIMIT, AssetFilter, Page, check_limit, decode_cursor, paginate
 from ip_registry.domain.member import Member, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
+from ip_registry.domain.ownership_transfer import OwnershipTransfer, TransferRequest
 from ip_registry.domain.portfolio import PortfolioFigures, portfolio_figures
 from ip_registry.domain.values import Inventor
 from ipshare.errors import Conflict, DomainError
@@ -218,6 +219,24 @@ class IpRegistryApplication(ServiceApplication):
         if changed:
             self.record(ctx, asset)
         return changed
+
+    def transfer_ownership(self, ctx: CommandContext, request: TransferRequest) -> OwnershipTransfer:
+        """Carry out an assignment agreed in another service, once per request id: a repeat gets
+        the first result and stores nothing. A buyer outside the membership ends the ownership."""
+        may.check_may_transfer(ctx.principal)
+        handled = self._load(OwnershipTransfer.create_id(request.request_id))
+        if isinstance(handled, OwnershipTransfer):
+            return handled.replay(request)
+        if request.assignee_member_id is not None:
+            self._active_members([request.assignee_member_id])
+        asset = self.find(Asset, request.asset_id, "asset")
+        asset.assign_ownership(
+            request.from_owners, request.assignee_member_id, request.assignee,
+            request.effective_date, self.clock(), request.request_id,
+        )  # fmt: skip
+        transfer = OwnershipTransfer.record(request, asset.owners)
+        self.record(ctx, asset, transfer)  # one transaction: a crash leaves neither
+        return transfer
 
     # ---- lifecycle, inventors, costs ---------------------------------------
 

@@ -1,7 +1,8 @@
 """Which ip-registry events go on the bus, and as which protobuf payload.
 
-Every domain event is published: revenue-share rebuilds ownership over time, inventors,
-members and costs from them alone.
+Every event of members, researchers and assets is published: revenue-share rebuilds
+ownership over time, inventors, members and costs from them alone. The record of handled
+transfer requests (`OwnershipTransfer`) is the registry's own bookkeeping and stays home.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def build_catalog() -> EventCatalog:
             (Asset.OwnershipDeclined, pb.OwnershipDeclined),
             (Asset.OwnershipEffective, pb.OwnershipEffective),
             (Asset.SharesTransferred, pb.SharesTransferred),
+            (Asset.OwnershipAssignedOut, pb.OwnershipAssignedOut),
             (Asset.Filed, pb.AssetFiled),
             (Asset.Published, pb.AssetPublished),
             (Asset.Granted, pb.AssetGranted),

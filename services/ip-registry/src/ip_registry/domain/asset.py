@@ -39,7 +39,7 @@ from ip_registry.domain.values import (
     parse_choice,
     parse_jurisdiction,
 )
-from ipshare.errors import Conflict, DomainError
+from ipshare.errors import AlreadyExists, Conflict, DomainError
 from ipshare.money import Money
 
 NAMESPACE = uuid.UUID("3c2b7e10-5a4f-4d6b-a1e9-8f0d2c7b6a51")
@@ -127,6 +127,14 @@ class Asset(Aggregate):
         share_bps: int
         owners: list[dict[str, Any]]
         backdated: bool
+        request_id: str
+        effective_date: date
+
+    class OwnershipAssignedOut(Aggregate.Event):
+        """Every owner assigned the asset to a buyer outside the membership: ownership ends."""
+
+        assignee: str
+        from_owners: list[dict[str, Any]]
         request_id: str
         effective_date: date
 
@@ -428,9 +436,52 @@ class Asset(Aggregate):
             self._transfer(seller, to_member, held, effective_date, recorded_on, request_id)
         return True
 
+    def assign_ownership(
+        self,
+        from_owners: Shares,
+        to_member: uuid.UUID | None,
+        assignee: str,
+        effective_date: date,
+        recorded_on: date,
+        request_id: str,
+    ) -> None:
+        """An assignment the owners agreed elsewhere: to a member (every share moves to it), or to
+        a buyer outside the membership (the members' ownership ends). `from_owners` must be the
+        owners in force, since they are the ones who consented."""
+        if request_id in self.transfer_requests:
+            raise AlreadyExists("the request id was already used for another transfer", request_id=request_id)
+        self._check_transfer_date(effective_date)
+        agreed, current = dict(from_owners), self.history[-1].shares
+        if agreed != current:
+            raise Conflict(
+                "the owners changed since the assignment was agreed",
+                agreed=shares_to_records(agreed),
+                current=shares_to_records(current),
+            )
+        if to_member is not None:
+            self.assign_all(to_member, effective_date, recorded_on, request_id)
+            return
+        if not assignee.strip():
+            raise DomainError("an assignment out of the membership names the assignee")
+        self._assigned_out(
+            assignee=assignee.strip(),
+            from_owners=shares_to_records(current),
+            request_id=request_id,
+            effective_date=effective_date,
+        )
+
+    @event(OwnershipAssignedOut)
+    def _assigned_out(
+        self, assignee: str, from_owners: list[dict[str, Any]], request_id: str, effective_date: date
+    ) -> None:
+        self.history.append(OwnershipPeriod(effective_date, {}, "assignment"))
+        self.transfer_requests.add(request_id)
+
     def _check_transfer_date(self, effective_date: date) -> None:
         if not self.history:
             raise Conflict("the asset has no effective ownership to transfer yet", state=self.ownership_state)
+        if not self.history[-1].shares:
+            raise Conflict("the asset was assigned out of the membership", state=self.ownership_state)
         last = self.history[-1].effective_from
         if effective_date < last:
             # Keeps the history a sequence by effective date: each event's map holds until the next one.
@@ -598,7 +649,7 @@ class Asset(Aggregate):
     @property
     def ownership_state(self) -> str:
         if self.history:
-            return "effective"
+            return "effective" if self.history[-1].shares else "assigned_out"
         assert self.proposal is not None
         return "declined" if self.proposal.declined_by is not None else "pending"
 

@@ -75,7 +75,7 @@ class OwnershipPeriod:
 
     effective_from: date
     shares: Mapping[uuid.UUID, int]
-    cause: str  # "registration" | "transfer"
+    cause: str  # "registration" | "transfer" | "assignment" (out of the membership: no shares)
 
 
 def ownership_as_of(history: Iterable[OwnershipPeriod], day: date) -> dict[uuid.UUID, int]:

@@ -12,6 +12,7 @@ import grpc
 from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.listing import MAX_LIMIT, AssetFilter, Page
+from ip_registry.domain.ownership_transfer import OwnershipTransfer, TransferRequest
 from ipshare.errors import DomainError
 from ipshare.grpc_runtime import abort_for, parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
@@ -42,6 +43,28 @@ def asset_message(asset: Asset) -> service_pb2.Asset:
     )
 
 
+def transfer_result(transfer: OwnershipTransfer) -> service_pb2.OwnershipTransferResult:
+    return service_pb2.OwnershipTransferResult(
+        request_id=transfer.request_id, asset_id=str(transfer.asset_id), owners=_owners(transfer.owners),
+        effective_date=transfer.effective_date.isoformat(), assigned_out=transfer.assigned_out,
+    )  # fmt: skip
+
+
+async def _transfer_request(request: service_pb2.TransferOwnershipRequest, context: Context) -> TransferRequest:
+    """The request's fields checked one by one: any bad one is INVALID_ARGUMENT naming it."""
+    if not request.request_id.strip() or not request.effective_date or not request.from_owners:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id, effective_date and from_owners are required")
+    buyer = request.assignee_member_id
+    return TransferRequest(
+        request_id=request.request_id.strip(),
+        asset_id=await parse_uuid(context, request.asset_id),
+        from_owners={await parse_uuid(context, o.member_id): o.share_bps for o in request.from_owners},
+        assignee=request.assignee,
+        assignee_member_id=await parse_uuid(context, buyer) if buyer else None,
+        effective_date=await parse_date(context, request.effective_date, date.min),
+    )
+
+
 def _owners(shares: dict[uuid.UUID, int]) -> list[events_pb2.OwnerShare]:
     return [events_pb2.OwnerShare(member_id=str(m), share_bps=bps) for m, bps in sorted(shares.items(), key=str)]
 
@@ -65,6 +88,15 @@ class IpRegistryServicer(service_pb2_grpc.IpRegistryServicer):
             context, self._auth, lambda ctx: self._application().ownership_as_of(ctx, asset_id, as_of)
         )
         return service_pb2.Ownership(asset_id=str(asset_id), as_of=as_of.isoformat(), owners=_owners(owners))
+
+    async def TransferOwnership(
+        self, request: service_pb2.TransferOwnershipRequest, context: Context
+    ) -> service_pb2.OwnershipTransferResult:
+        transfer = await _transfer_request(request, context)
+        done = await run_use_case(
+            context, self._auth, lambda ctx: self._application().transfer_ownership(ctx, transfer)
+        )
+        return transfer_result(done)
 
     async def ListAssets(
         self, request: service_pb2.ListAssetsRequest, context: Context

@@ -3,8 +3,9 @@
 isort:skip_file
 Events published by ip-registry on topic ipshare.ip-registry.v1.
 Ids are UUID strings, dates ISO 8601 (YYYY-MM-DD; empty when unknown).
-Only OwnershipEffective and SharesTransferred change who owns an asset: each
-carries the full owner -> share map in force from its effective_date.
+Only OwnershipEffective and SharesTransferred change who owns an asset among the
+members: each carries the full owner -> share map in force from its effective_date.
+OwnershipAssignedOut ends it: from its effective_date no member owns the asset.
 """
 
 from collections import abc as _abc
@@ -622,3 +623,38 @@ class CostRecorded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CostRecorded: _TypeAlias = CostRecorded  # noqa: Y015
+
+@_typing.final
+class OwnershipAssignedOut(_message.Message):
+    """Every owner assigned the asset to a buyer outside the membership (agreed in
+    commercialization): from effective_date no member owns it; its legal status is unchanged.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    FROM_OWNERS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    assignee: _builtins.str
+    request_id: _builtins.str
+    effective_date: _builtins.str
+    @_builtins.property
+    def from_owners(self) -> _containers.RepeatedCompositeFieldContainer[Global___OwnerShare]:
+        """the owners until effective_date"""
+
+    def __init__(
+        self,
+        *,
+        assignee: _builtins.str = ...,
+        from_owners: _abc.Iterable[Global___OwnerShare] | None = ...,
+        request_id: _builtins.str = ...,
+        effective_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "effective_date", b"effective_date", "from_owners", b"from_owners", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OwnershipAssignedOut: _TypeAlias = OwnershipAssignedOut  # noqa: Y015

@@ -3,8 +3,9 @@
 isort:skip_file
 Events published by ip-registry on topic ipshare.ip-registry.v1.
 Ids are UUID strings, dates ISO 8601 (YYYY-MM-DD; empty when unknown).
-Only OwnershipEffective and SharesTransferred change who owns an asset: each
-carries the full owner -> share map in force from its effective_date.
+Only OwnershipEffective and SharesTransferred change who owns an asset among the
+members: each carries the full owner -> share map in force from its effective_date.
+OwnershipAssignedOut ends it: from its effective_date no member owns the asset.
 """
 
 from collections import abc as _abc

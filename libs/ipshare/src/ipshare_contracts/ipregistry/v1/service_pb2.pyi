@@ -170,3 +170,79 @@ class ListAssetsRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAssetsRequest: _TypeAlias = ListAssetsRequest  # noqa: Y015
+
+@_typing.final
+class TransferOwnershipRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ASSET_ID_FIELD_NUMBER: _builtins.int
+    FROM_OWNERS_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """the caller's idempotency key"""
+    asset_id: _builtins.str
+    assignee: _builtins.str
+    """the buyer's name"""
+    assignee_member_id: _builtins.str
+    """empty: a buyer outside the membership, and the members' ownership ends"""
+    effective_date: _builtins.str
+    """ISO date, required"""
+    @_builtins.property
+    def from_owners(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.OwnerShare]:
+        """the owners who agreed: must be the owners in force"""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        asset_id: _builtins.str = ...,
+        from_owners: _abc.Iterable[_events_pb2.OwnerShare] | None = ...,
+        assignee: _builtins.str = ...,
+        assignee_member_id: _builtins.str = ...,
+        effective_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "assignee", b"assignee", "assignee_member_id", b"assignee_member_id", "effective_date", b"effective_date", "from_owners", b"from_owners", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferOwnershipRequest: _TypeAlias = TransferOwnershipRequest  # noqa: Y015
+
+@_typing.final
+class OwnershipTransferResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ASSET_ID_FIELD_NUMBER: _builtins.int
+    OWNERS_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    ASSIGNED_OUT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    asset_id: _builtins.str
+    effective_date: _builtins.str
+    assigned_out: _builtins.bool
+    """the asset left the membership"""
+    @_builtins.property
+    def owners(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.OwnerShare]:
+        """in force from effective_date; empty when assigned out"""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        asset_id: _builtins.str = ...,
+        owners: _abc.Iterable[_events_pb2.OwnerShare] | None = ...,
+        effective_date: _builtins.str = ...,
+        assigned_out: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "assigned_out", b"assigned_out", "effective_date", b"effective_date", "owners", b"owners", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OwnershipTransferResult: _TypeAlias = OwnershipTransferResult  # noqa: Y015

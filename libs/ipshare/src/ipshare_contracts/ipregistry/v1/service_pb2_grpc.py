@@ -49,6 +49,11 @@ class IpRegistryStub:
                 request_serializer=ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.ListAssetsRequest.SerializeToString,
                 response_deserializer=ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.Asset.FromString,
                 _registered_method=True)
+        self.TransferOwnership = channel.unary_unary(
+                '/ipshare.ipregistry.v1.IpRegistry/TransferOwnership',
+                request_serializer=ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.TransferOwnershipRequest.SerializeToString,
+                response_deserializer=ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.OwnershipTransferResult.FromString,
+                _registered_method=True)
 
 
 class IpRegistryServicer:
@@ -72,6 +77,15 @@ class IpRegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransferOwnership(self, request, context):
+        """Carry out an assignment the owners agreed in commercialization, once per request_id:
+        a repeat returns the first result and changes nothing; another request under a used
+        id is ALREADY_EXISTS. Owners other than from_owners in force: FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IpRegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +103,11 @@ def add_IpRegistryServicer_to_server(servicer, server):
                     servicer.ListAssets,
                     request_deserializer=ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.ListAssetsRequest.FromString,
                     response_serializer=ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.Asset.SerializeToString,
+            ),
+            'TransferOwnership': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferOwnership,
+                    request_deserializer=ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.TransferOwnershipRequest.FromString,
+                    response_serializer=ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.OwnershipTransferResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +191,33 @@ class IpRegistry:
             '/ipshare.ipregistry.v1.IpRegistry/ListAssets',
             ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.ListAssetsRequest.SerializeToString,
             ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.Asset.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferOwnership(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipshare.ipregistry.v1.IpRegistry/TransferOwnership',
+            ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.TransferOwnershipRequest.SerializeToString,
+            ipshare__contracts_dot_ipregistry_dot_v1_dot_service__pb2.OwnershipTransferResult.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,6 +34,11 @@ class IpRegistryStub:
     GetAsset: _grpc.UnaryUnaryMultiCallable[_service_pb2.GetAssetRequest, _service_pb2.Asset]
     GetOwnershipAsOf: _grpc.UnaryUnaryMultiCallable[_service_pb2.GetOwnershipAsOfRequest, _service_pb2.Ownership]
     ListAssets: _grpc.UnaryStreamMultiCallable[_service_pb2.ListAssetsRequest, _service_pb2.Asset]
+    TransferOwnership: _grpc.UnaryUnaryMultiCallable[_service_pb2.TransferOwnershipRequest, _service_pb2.OwnershipTransferResult]
+    """Carry out an assignment the owners agreed in commercialization, once per request_id:
+    a repeat returns the first result and changes nothing; another request under a used
+    id is ALREADY_EXISTS. Owners other than from_owners in force: FAILED_PRECONDITION.
+    """
 
 @_typing.type_check_only
 class IpRegistryAsyncStub(IpRegistryStub):
@@ -41,6 +46,11 @@ class IpRegistryAsyncStub(IpRegistryStub):
     GetAsset: _aio.UnaryUnaryMultiCallable[_service_pb2.GetAssetRequest, _service_pb2.Asset]  # type: ignore[assignment]
     GetOwnershipAsOf: _aio.UnaryUnaryMultiCallable[_service_pb2.GetOwnershipAsOfRequest, _service_pb2.Ownership]  # type: ignore[assignment]
     ListAssets: _aio.UnaryStreamMultiCallable[_service_pb2.ListAssetsRequest, _service_pb2.Asset]  # type: ignore[assignment]
+    TransferOwnership: _aio.UnaryUnaryMultiCallable[_service_pb2.TransferOwnershipRequest, _service_pb2.OwnershipTransferResult]  # type: ignore[assignment]
+    """Carry out an assignment the owners agreed in commercialization, once per request_id:
+    a repeat returns the first result and changes nothing; another request under a used
+    id is ALREADY_EXISTS. Owners other than from_owners in force: FAILED_PRECONDITION.
+    """
 
 class IpRegistryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -63,5 +73,16 @@ class IpRegistryServicer(metaclass=_abc_1.ABCMeta):
         request: _service_pb2.ListAssetsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_service_pb2.Asset], _abc.AsyncIterator[_service_pb2.Asset]]: ...
+
+    @_abc_1.abstractmethod
+    def TransferOwnership(
+        self,
+        request: _service_pb2.TransferOwnershipRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_service_pb2.OwnershipTransferResult, _abc.Awaitable[_service_pb2.OwnershipTransferResult]]:
+        """Carry out an assignment the owners agreed in commercialization, once per request_id:
+        a repeat returns the first result and changes nothing; another request under a used
+        id is ALREADY_EXISTS. Owners other than from_owners in force: FAILED_PRECONDITION.
+        """
 
 def add_IpRegistryServicer_to_server(servicer: IpRegistryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
