@@ -1,0 +1,415 @@
+"""The HTTP API as the service builds it, over the in-memory event store: who may do what, and bad input.
+
+Idempotency keys live in PostgreSQL, so the API gets a fresh database for them; the
+events stay in memory. A member that is not an owner gets a 403 for an asset that
+exists (a 404 only for one that does not), on reads and writes alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ip_registry.application import IpRegistryApplication
+from ip_registry.entrypoints.http import ROUTERS, create_http
+from ip_registry.entrypoints.main import IpRegistrySettings, spec
+from ipshare.auth import Role, issue_token
+from ipshare.database import open_engine
+from ipshare.eventstore import persistence_env
+from ipshare.idempotency import idempotency_metadata
+from ipshare.runtime import Runtime
+
+from .conftest import Center, credit_code
+
+SETTINGS = IpRegistrySettings(jwt_secret="ip-registry-http-api-test-secret-012345")
+Client = httpx.AsyncClient
+
+
+@pytest.fixture
+def event_store_env() -> dict[str, str]:
+    return persistence_env(None)
+
+
+class InMemoryRuntime(Runtime[IpRegistryApplication, IpRegistrySettings]):
+    """The service's runtime with its application and idempotency database handed in, not started."""
+
+    def __init__(self, app: IpRegistryApplication, engine: AsyncEngine) -> None:
+        super().__init__(spec(SETTINGS))
+        self._app, self._engine = app, engine
+
+
+@pytest.fixture
+async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = await open_engine(fresh_database, idempotency_metadata)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(center: Center, engine: AsyncEngine) -> AsyncIterator[Client]:
+    api = create_http(InMemoryRuntime(center.app, engine))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test") as c:
+        yield c
+
+
+def bearer(role: Role, member_id: uuid.UUID | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SETTINGS, role, member_id)}"}
+
+
+def admin() -> dict[str, str]:
+    return bearer(Role.ADMIN)
+
+
+def member(member_id: uuid.UUID) -> dict[str, str]:
+    return bearer(Role.MEMBER, member_id)
+
+
+def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()["error"]
+    assert body["code"] == code
+    return body
+
+
+def asset_body(c: Center, **changes: Any) -> dict[str, Any]:
+    """uni registers, co-owned with corp (pending until corp confirms)."""
+    body: dict[str, Any] = {
+        "title": "Laser sintering of titanium lattices", "kind": "invention_patent", "jurisdiction": "CN",
+        "registered_by": str(c.uni),
+        "owners": [{"member_id": str(c.uni), "share_bps": 6000}, {"member_id": str(c.corp), "share_bps": 4000}],
+        "inventors": [{"researcher_id": str(c.alice), "contribution_bps": 7000},
+                      {"researcher_id": str(c.bob), "contribution_bps": 3000}],
+        "application_number": "202110012345.9", "status": "filed", "filing_date": "2021-03-01",
+        "disclosure_date": "2021-01-15", "technology_field": "additive manufacturing",
+    }  # fmt: skip
+    return {**body, **changes}
+
+
+async def register(client: Client, c: Center, **changes: Any) -> str:
+    response = await client.post("/assets", json=asset_body(c, **changes), headers=member(c.uni))
+    assert response.status_code == 201, response.text
+    asset_id: str = response.json()["id"]
+    return asset_id
+
+
+@pytest.fixture
+async def pending(client: Client, center: Center) -> str:
+    """An asset uni registered naming corp as co-owner; corp has not answered."""
+    return await register(client, center)
+
+
+# ---- authentication ------------------------------------------------------------------
+
+
+async def test_every_route_needs_a_valid_bearer_token(client: Client) -> None:
+    routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    for route in routes:
+        path = route.path.format(**{p: uuid.uuid4() for p in route.param_convertors})
+        for method, headers in itertools.product(route.methods, ({}, {"Authorization": "Bearer not-a-token"})):
+            response = await client.request(method, path, json={}, headers=headers)
+            assert response.status_code == 401, f"{method} {route.path}: {response.status_code}"
+            assert response.json()["error"]["code"] == "unauthorized"
+            assert response.headers["www-authenticate"] == "Bearer"
+    assert len(routes) >= 20
+
+
+# ---- membership: admins only -------------------------------------------------------
+
+NOT_ADMINS = [Role.MEMBER, Role.AUDITOR, Role.FINANCE, Role.SERVICE, Role.INCUBATOR]
+
+
+def as_role(role: Role, c: Center) -> dict[str, str]:
+    return bearer(role, c.uni if role is Role.MEMBER else None)
+
+
+@pytest.mark.parametrize("role", NOT_ADMINS)
+async def test_only_admins_admit_suspend_and_reinstate_members(client: Client, center: Center, role: Role) -> None:
+    admission = {"name": "New Lab", "kind": "research_institute", "state_established": True,
+                 "credit_code": credit_code(50)}  # fmt: skip
+    headers = as_role(role, center)
+    error(await client.post("/members", json=admission, headers=headers), 403, "forbidden")
+    error(
+        await client.post(f"/members/{center.uni}/suspension", json={"reason": "x"}, headers=headers), 403, "forbidden"
+    )
+    await client.post(f"/members/{center.corp}/suspension", json={"reason": "dues"}, headers=admin())
+    reinstate = await client.post(f"/members/{center.corp}/reinstatement", json={"reason": "x"}, headers=headers)
+    assert "only an admin" in error(reinstate, 403, "forbidden")["message"]
+    assert (await client.get(f"/members/{center.corp}", headers=admin())).json()["suspended"] is True
+
+
+async def test_admins_admit_suspend_and_reinstate(client: Client, center: Center) -> None:
+    admission = {"name": "New Lab", "kind": "research_institute", "state_established": True,
+                 "credit_code": credit_code(50)}  # fmt: skip
+    created = await client.post("/members", json=admission, headers=admin())
+    assert created.status_code == 201
+    member_id = created.json()["id"]
+    assert created.headers["location"] == f"/members/{member_id}"
+    suspended = await client.post(f"/members/{member_id}/suspension", json={"reason": "dues"}, headers=admin())
+    assert suspended.json()["suspended"] is True
+    reinstated = await client.post(f"/members/{member_id}/reinstatement", json={"reason": "paid"}, headers=admin())
+    assert reinstated.json()["suspended"] is False
+    again = await client.post("/members", json=admission, headers=admin())
+    error(again, 409, "conflict")
+
+
+# ---- registration and co-ownership: members act for themselves --------------------
+
+
+async def test_a_member_registers_assets_only_naming_itself_as_an_owner(client: Client, center: Center) -> None:
+    response = await client.post("/assets", json=asset_body(center), headers=member(center.uni))
+    assert response.status_code == 201
+    assert response.headers["location"] == f"/assets/{response.json()['id']}"
+    assert response.headers["etag"] == '"1"'
+
+    someone_else = await client.post("/assets", json=asset_body(center, application_number="202110012343.X"),
+                                     headers=member(center.corp))  # fmt: skip
+    assert "own name" in error(someone_else, 403, "forbidden")["message"]
+    not_owner = asset_body(center, application_number="202110012343.X",
+                           owners=[{"member_id": str(center.corp), "share_bps": 10_000}])  # fmt: skip
+    response = await client.post("/assets", json=not_owner, headers=member(center.uni))
+    assert "naming itself as an owner" in error(response, 403, "forbidden")["message"]
+
+
+async def test_a_member_confirms_or_declines_only_its_own_co_ownership(
+    client: Client, center: Center, pending: str
+) -> None:
+    confirm, decline = f"/assets/{pending}/ownership/confirmations", f"/assets/{pending}/ownership/declines"
+    for_corp = {"member_id": str(center.corp), "reason": "no"}
+    error(await client.post(confirm, json=for_corp, headers=member(center.uni)), 403, "forbidden")
+    error(await client.post(decline, json=for_corp, headers=member(center.uni)), 403, "forbidden")
+    error(await client.post(confirm, json=for_corp, headers=admin()), 403, "forbidden")  # not even an admin
+    lab = {"member_id": str(center.lab)}
+    error(await client.post(confirm, json=lab, headers=member(center.lab)), 403, "forbidden")  # not named
+
+    confirmed = await client.post(confirm, json={"member_id": str(center.corp)}, headers=member(center.corp))
+    assert confirmed.status_code == 200
+    assert confirmed.json()["ownership_state"] == "effective"
+    assert confirmed.headers["etag"] == f'"{confirmed.json()["version"]}"'
+
+
+async def test_a_co_owner_declines_with_a_reason(client: Client, center: Center, pending: str) -> None:
+    decline = f"/assets/{pending}/ownership/declines"
+    no_reason = await client.post(decline, json={"member_id": str(center.corp)}, headers=member(center.corp))
+    assert "needs a reason" in error(no_reason, 422, "rule_violated")["message"]
+    declined = await client.post(decline, json={"member_id": str(center.corp), "reason": "we paid for it"},
+                                 headers=member(center.corp))  # fmt: skip
+    assert declined.json()["ownership_state"] == "declined"
+    assert declined.json()["pending_ownership"]["decline_reason"] == "we paid for it"
+
+
+# ---- reading: owners and co-owners, or the readers of everything -------------------
+
+
+async def test_a_member_reads_only_assets_it_owns_or_is_named_to_own(
+    client: Client, center: Center, pending: str
+) -> None:
+    for path in (f"/assets/{pending}", f"/assets/{pending}/ownership?as_of=2024-01-01",
+                 f"/assets/{pending}/ownership/history"):  # fmt: skip
+        assert (await client.get(path, headers=member(center.uni))).status_code == 200
+        assert (await client.get(path, headers=member(center.corp))).status_code == 200  # named, not yet confirmed
+        error(await client.get(path, headers=member(center.lab)), 403, "forbidden")
+    error(await client.get(f"/assets/{uuid.uuid4()}", headers=member(center.lab)), 404, "not_found")
+
+    assert (await client.get("/assets", headers=member(center.lab))).json()["items"] == []
+    listed = (await client.get("/assets", headers=member(center.corp))).json()["items"]
+    assert [a["asset_id"] for a in listed] == [pending]
+    error(await client.get(f"/assets?owner={center.uni}", headers=member(center.lab)), 403, "forbidden")
+    error(await client.get(f"/members/{center.uni}", headers=member(center.lab)), 403, "forbidden")
+    error(await client.get(f"/researchers/{center.alice}", headers=member(center.lab)), 403, "forbidden")
+    assert (await client.get(f"/members/{center.lab}", headers=member(center.lab))).status_code == 200
+
+
+async def test_a_member_that_does_not_own_an_asset_cannot_change_it(
+    client: Client, center: Center, pending: str
+) -> None:
+    for action, body in asset_writes(center).items():
+        response = await client.post(f"/assets/{pending}/{action}", json=body, headers=member(center.lab))
+        error(response, 403, "forbidden")
+
+
+def asset_writes(c: Center) -> dict[str, dict[str, Any]]:
+    """A valid body for every write on an asset, so only the caller's role can fail it."""
+    return {
+        "ownership/confirmations": {"member_id": str(c.corp)},
+        "ownership/declines": {"member_id": str(c.corp), "reason": "no"},
+        "ownership/proposals": {"owners": [{"member_id": str(c.uni), "share_bps": 10_000}]},
+        "transfers": {"from_member_id": str(c.uni), "to_member_id": str(c.lab), "share_bps": 100,
+                      "effective_date": "2024-06-01"},
+        "filing": {"application_number": "202110012345.9", "filing_date": "2021-03-01"},
+        "publication": {"publication_number": "CN113000000A", "publication_date": "2021-09-01"},
+        "grant": {"grant_number": "ZL202110012345.9", "grant_date": "2023-02-01"},
+        "end": {"status": "lapsed", "effective_date": "2024-05-01"},
+        "strategic-reserve": {"strategic_reserve": "key_core"},
+        "inventor-corrections": {"inventors": [{"researcher_id": str(c.alice), "contribution_bps": 10_000}],
+                                 "reason": "typo"},
+        "costs": {"kind": "annuity", "amount": {"amount_minor": 90_000, "currency": "CNY"}, "paid_by": str(c.uni),
+                  "effective_date": "2024-03-01"},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("role", [Role.AUDITOR, Role.FINANCE])
+async def test_auditors_and_finance_read_everything(client: Client, center: Center, pending: str, role: Role) -> None:
+    headers = bearer(role)
+    other = await register(client, center, application_number="202110012343.X",
+                           owners=[{"member_id": str(center.uni), "share_bps": 10_000}])  # fmt: skip
+    for path in (f"/assets/{pending}", f"/assets/{pending}/ownership?as_of=2024-01-01",
+                 f"/assets/{pending}/ownership/history", f"/members/{center.lab}", f"/researchers/{center.bob}",
+                 f"/assets?owner={center.corp}"):  # fmt: skip
+        assert (await client.get(path, headers=headers)).status_code == 200, path
+    listed = (await client.get("/assets", headers=headers)).json()["items"]
+    assert [a["asset_id"] for a in listed] == [pending, other]
+
+
+@pytest.mark.parametrize("role", [Role.AUDITOR, Role.FINANCE])
+async def test_auditors_and_finance_cannot_write(client: Client, center: Center, pending: str, role: Role) -> None:
+    headers = bearer(role)
+    for action, body in asset_writes(center).items():
+        response = await client.post(f"/assets/{pending}/{action}", json=body, headers=headers)
+        error(response, 403, "forbidden")
+    writes: list[tuple[str, dict[str, Any]]] = [
+        ("/assets", asset_body(center, application_number="202110012343.X")),
+        ("/researchers", {"name": "Dan", "member_id": str(center.uni)}),
+        (f"/researchers/{center.alice}/affiliations", {"member_id": str(center.lab), "effective_date": "2024-01-01"}),
+        ("/members", {"name": "X", "kind": "other", "state_established": False, "credit_code": credit_code(51)}),
+        (f"/members/{center.lab}/suspension", {"reason": "x"}),
+    ]
+    for path, body in writes:
+        error(await client.post(path, json=body, headers=headers), 403, "forbidden")
+    csv = await client.post("/assets/imports", content="title\n", headers={**headers, "Content-Type": "text/csv"})
+    error(csv, 403, "forbidden")
+    assert len((await client.get("/assets", headers=admin())).json()["items"]) == 1  # nothing was written
+
+
+# ---- malformed input -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        ("202110012345.8", "wrong check character in CN application number: expected 9, got 8"),
+        ("20211001234.9", "12 digits, a dot and a check character"),
+        ("202120012345.4", "is not for a invention_patent"),
+    ],
+)
+async def test_a_bad_cn_application_number_is_a_422_saying_why(
+    client: Client, center: Center, number: str, reason: str
+) -> None:
+    response = await client.post("/assets", json=asset_body(center, application_number=number),
+                                 headers=member(center.uni))  # fmt: skip
+    body = error(response, 422, "rule_violated")
+    assert reason in body["message"]
+    assert body["details"]["application_number"] == number
+
+
+async def test_shares_must_sum_to_10000_basis_points(client: Client, center: Center) -> None:
+    owners = [{"member_id": str(center.uni), "share_bps": 6000}, {"member_id": str(center.corp), "share_bps": 3000}]
+    response = await client.post("/assets", json=asset_body(center, owners=owners), headers=member(center.uni))
+    body = error(response, 422, "rule_violated")
+    assert body["message"] == "owner shares must sum to 10000 basis points, not 9000"
+    assert body["details"] == {"total": 9000}
+    too_big = [{"member_id": str(center.uni), "share_bps": 10_001}]
+    response = await client.post("/assets", json=asset_body(center, owners=too_big), headers=member(center.uni))
+    assert error(response, 422, "invalid_request")["details"]["problems"][0]["field"] == "owners.0.share_bps"
+
+
+async def test_an_unknown_member_named_as_co_owner_is_a_422_naming_it(client: Client, center: Center) -> None:
+    stranger = str(uuid.uuid4())
+    owners = [{"member_id": str(center.uni), "share_bps": 5000}, {"member_id": stranger, "share_bps": 5000}]
+    response = await client.post("/assets", json=asset_body(center, owners=owners), headers=member(center.uni))
+    body = error(response, 422, "rule_violated")
+    assert body["message"] == f"not admitted members: {stranger}"
+    assert body["details"]["unknown_members"] == [stranger]
+
+
+async def test_malformed_requests_name_the_field(client: Client, center: Center) -> None:
+    unknown_field = await client.post("/assets", json=asset_body(center, colour="red"), headers=member(center.uni))
+    assert "colour" in error(unknown_field, 422, "invalid_request")["message"]
+    bad_id = await client.get("/assets/not-a-uuid", headers=admin())
+    assert "asset_id" in error(bad_id, 422, "invalid_request")["message"]
+    bad_date = await client.get(f"/assets/{uuid.uuid4()}/ownership?as_of=yesterday", headers=admin())
+    assert "as_of" in error(bad_date, 422, "invalid_request")["message"]
+    not_json = await client.post(
+        "/assets", content=b"{", headers={**member(center.uni), "Content-Type": "application/json"}
+    )
+    error(not_json, 422, "invalid_request")
+
+
+async def test_a_stale_if_match_is_412_and_the_current_one_goes_through(
+    client: Client, center: Center, pending: str
+) -> None:
+    path, body = f"/assets/{pending}/ownership/confirmations", {"member_id": str(center.corp)}
+    current = (await client.get(f"/assets/{pending}", headers=member(center.corp))).headers["etag"]
+    stale = await client.post(path, json=body, headers={**member(center.corp), "If-Match": '"0"'})
+    assert error(stale, 412, "precondition_failed")["details"] == {"current_version": 1}
+    garbage = await client.post(path, json=body, headers={**member(center.corp), "If-Match": "yesterday"})
+    error(garbage, 412, "precondition_failed")
+    done = await client.post(path, json=body, headers={**member(center.corp), "If-Match": current})
+    assert done.status_code == 200
+    assert done.headers["etag"] != current
+    again = await client.post(f"/assets/{pending}/strategic-reserve", json={"strategic_reserve": "key_core"},
+                              headers={**member(center.uni), "If-Match": current})  # fmt: skip
+    error(again, 412, "precondition_failed")
+
+
+async def test_an_idempotency_key_replays_the_first_response_and_refuses_another_body(
+    client: Client, center: Center
+) -> None:
+    headers = {**member(center.uni), "Idempotency-Key": "register-1"}
+    first = await client.post("/assets", json=asset_body(center), headers=headers)
+    again = await client.post("/assets", json=asset_body(center), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    other = await client.post("/assets", json=asset_body(center, title="Another"), headers=headers)
+    error(other, 409, "idempotency_key_reused")
+    without_key = await client.post("/assets", json=asset_body(center), headers=member(center.uni))
+    error(without_key, 409, "conflict")  # the same application: only the key made the retry safe
+    assert len((await client.get("/assets", headers=admin())).json()["items"]) == 1
+    too_long = await client.post("/assets", json=asset_body(center), headers={**headers, "Idempotency-Key": "k" * 201})
+    error(too_long, 422, "invalid_request")
+
+
+# ---- lists -----------------------------------------------------------------------------
+
+
+async def test_lists_page_with_next_cursor_and_a_link(client: Client, center: Center) -> None:
+    ids = [await register(client, center, application_number=n, owners=[{"member_id": str(center.uni),
+                                                                         "share_bps": 10_000}])
+           for n in ("202110012345.9", "202110012343.X", "202110012347.8")]  # fmt: skip
+    first = await client.get("/assets?limit=2&jurisdiction=cn", headers=admin())
+    page = first.json()
+    assert [a["asset_id"] for a in page["items"]] == ids[:2]
+    assert first.headers["link"] == (
+        f'<http://test/assets?limit=2&jurisdiction=cn&cursor={page["next_cursor"]}>; rel="next"'
+    )
+    last = await client.get("/assets", params={"limit": 2, "jurisdiction": "cn", "cursor": page["next_cursor"]},
+                            headers=admin())  # fmt: skip
+    assert ([a["asset_id"] for a in last.json()["items"]], last.json()["next_cursor"]) == (ids[2:], None)
+    assert "link" not in last.headers
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("status=pending", "status"),
+        ("kind=trade_secret", "kind"),
+        ("jurisdiction=China", "jurisdiction"),
+        ("strategic=yes", "strategic"),
+        ("owner=nobody", "owner"),
+        ("colour=red", "colour"),
+    ],
+)
+async def test_a_bad_list_parameter_is_a_422_naming_it(client: Client, query: str, field: str) -> None:
+    body = error(await client.get(f"/assets?{query}", headers=admin()), 422, "invalid_request")
+    assert field in body["message"]
