@@ -1,4 +1,4 @@
-"""One service process: HTTP API, gRPC server, relay and consumers on one event loop.
+"""One service process: HTTP API, gRPC server, relay, consumers and workers on one event loop.
 
 A service describes itself with a `ServiceSpec`; `serve(spec)` wires the shared
 parts (database, event store, topics, relay, consumers, servers), runs them
@@ -11,7 +11,7 @@ import asyncio
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import grpc
 import uvicorn
@@ -36,6 +36,14 @@ AppT = TypeVar("AppT", bound=ServiceApplication)
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
+class Worker(Protocol):
+    """A background loop a service runs beside its relay, e.g. a dispatcher of commands to another service."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+
 @dataclass
 class ServiceSpec(Generic[AppT, SettingsT]):
     """What a service contributes; everything else is shared."""
@@ -48,6 +56,7 @@ class ServiceSpec(Generic[AppT, SettingsT]):
     metadata: MetaData = field(default_factory=MetaData)
     grpc: Callable[[Runtime[AppT, SettingsT], grpc.aio.Server], list[str]] | None = None
     projections: Callable[[Runtime[AppT, SettingsT]], Sequence[Projection]] = lambda _: ()
+    workers: Callable[[Runtime[AppT, SettingsT]], Sequence[Worker]] = lambda _: ()  # built once started
 
 
 class Runtime(Generic[AppT, SettingsT]):
@@ -62,6 +71,7 @@ class Runtime(Generic[AppT, SettingsT]):
         self._producer: AIOKafkaProducer | None = None
         self.consumers: list[Consumer] = []
         self.relay: Relay | None = None
+        self.workers: list[Worker] = []
 
     @property
     def app(self) -> AppT:
@@ -104,6 +114,7 @@ class Runtime(Generic[AppT, SettingsT]):
             kafka = bus.consumer(settings, f"{self.spec.name}.{projection.name}", *projection.topics)
             await kafka.start()
             self.consumers.append(Consumer(projection, kafka, self._producer, dead_letters, self.engine))
+        self.workers = list(self.spec.workers(self))
 
     async def stop(self) -> None:
         for consumer in self.consumers:
@@ -141,6 +152,7 @@ async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
     assert runtime.relay is not None
     workers = [asyncio.create_task(runtime.relay.run(), name="relay")]
     workers += [asyncio.create_task(run_forever(c), name=f"consumer:{c.projection.name}") for c in runtime.consumers]
+    workers += [asyncio.create_task(w.run(), name=f"worker:{w.name}") for w in runtime.workers]
     # uvicorn takes SIGTERM/SIGINT while it serves and re-raises it when done; this
     # handler then absorbs it so the orderly shutdown below can run.
     loop = asyncio.get_running_loop()

@@ -21,7 +21,7 @@ from typing_extensions import Unpack
 
 from commercialization.csv_reports import RowError, parse_report_lines
 from commercialization.domain.account import AGEING_BUCKETS, LicenseAccount, Receivable, RevenueKind
-from commercialization.domain.assignment import Assignment, AssignmentStatus
+from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferOutcome
 from commercialization.domain.license import AssetLicenses, License, LicenseStatus, Owners
 from commercialization.domain.reports import ReportLine, RoyaltyLedger, check_lines
 from commercialization.domain.royalty import license_year_bounds
@@ -39,6 +39,12 @@ class OwnershipLookup(Protocol):
     """Who owned an asset on a day: member id -> share in basis points (empty: unknown asset)."""
 
     def owners_as_of(self, asset_id: uuid.UUID, as_of: date) -> Mapping[uuid.UUID, int]: ...
+
+
+class OwnershipTransfers(Protocol):
+    """Carries out a requested transfer in the IP registry (idempotent by its request id)."""
+
+    def transfer_ownership(self, requested: Assignment.OwnershipTransferRequested) -> TransferOutcome: ...
 
 
 # -- access rules (pure guards) ---------------------------------------------------------
@@ -526,6 +532,31 @@ class CommercializationApplication(ServiceApplication):
         assignment = self._get(Assignment, assignment_id)
         assignment.refuse(acting_member(ctx.principal, member_id), reason, effective_date or date.today())
         self._save(ctx, assignment)
+
+    def complete_ownership_transfer(
+        self, ctx: CommandContext, assignment_id: uuid.UUID, outcome: TransferOutcome
+    ) -> bool:
+        """Record the IP registry's answer to the transfer request; False when already recorded."""
+        if ctx.principal.role not in _ACTS_FOR_MEMBERS:
+            raise Forbidden("only the transfer dispatcher records the registry's answer", role=ctx.principal.role)
+        assignment = self._get(Assignment, assignment_id)
+        changed = assignment.complete_transfer(outcome)
+        if changed:
+            self._save(ctx, assignment)
+        return changed
+
+    def transfer_requests_after(
+        self, position: int, limit: int
+    ) -> list[tuple[int, Assignment.OwnershipTransferRequested]]:
+        """Transfer requests recorded after a log position, with their positions, oldest first."""
+        topics = [get_topic(Assignment.OwnershipTransferRequested)]
+        notifications = self.recorder.select_notifications(position, limit, topics=topics, inclusive_of_start=False)
+        found = []
+        for notification in notifications:
+            requested = self.mapper.to_domain_event(notification)
+            assert isinstance(requested, Assignment.OwnershipTransferRequested)
+            found.append((notification.id, requested))
+        return found
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ def build_catalog() -> EventCatalog:
             (Assignment.ConsentRefused, pb.AssignmentConsentRefused),
             (Assignment.Agreed, pb.AssignmentAgreed),
             (Assignment.OwnershipTransferRequested, pb.OwnershipTransferRequested),
+            (Assignment.OwnershipTransferCompleted, pb.OwnershipTransferCompleted),
         ]
     )
     return catalog

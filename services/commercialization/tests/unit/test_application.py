@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from commercialization.application import CommercializationApplication
 from commercialization.catalog import build_catalog
 from commercialization.domain.account import LicenseAccount
-from commercialization.domain.assignment import Assignment
+from commercialization.domain.assignment import Assignment, TransferOutcome
 from commercialization.domain.license import LicenseStatus
 from commercialization.domain.reports import ReportLine
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
@@ -183,6 +183,9 @@ def run_everything(app: CommercializationApplication, ownership: FakeOwnership) 
     sale = app.propose_assignment(member(UNIVERSITY), a, "Buyer Ltd", 5_000_000, "CNY", effective_date=D)
     app.consent_to_assignment(member(INSTITUTE), sale, effective_date=date(2025, 1, 2))
     app.record_payment(FINANCE, sale, 5_000_000, "CNY", date(2025, 1, 30), "BUYER-1")
+    dispatcher = CommandContext(Principal(Role.SERVICE, "ownership-transfers"))
+    done = TransferOutcome(app.get_assignment(FINANCE, sale).request_id, {}, date(2025, 1, 2))
+    app.complete_ownership_transfer(dispatcher, sale, done)  # the registry assigned it out
     other_sale = app.propose_assignment(member(UNIVERSITY), a, "Other", 1, "CNY", effective_date=D)
     app.refuse_assignment(member(INSTITUTE), other_sale, "no", effective_date=D)
 

@@ -1,7 +1,8 @@
-"""ip-registry over gRPC: who owns an asset on a date.
+"""ip-registry over gRPC: who owns an asset on a date, and carrying out agreed assignments.
 
 The application is synchronous (eventsourcing is), and FastAPI runs its routes in a
 thread pool, so this client uses a blocking channel: one call per asset at grant time.
+The transfer dispatcher calls it from a worker thread too.
 """
 
 from __future__ import annotations
@@ -12,15 +13,33 @@ from typing import cast
 
 import grpc
 
-from ipshare.errors import DomainError, NotFound
+from commercialization.domain.assignment import Assignment, TransferOutcome
+from ipshare.errors import Conflict, DomainError, NotFound
 from ipshare.grpc_runtime import service_credentials
 from ipshare.settings import AuthSettings
-from ipshare_contracts.ipregistry.v1 import service_pb2, service_pb2_grpc
+from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
+
+# The registry judged the request itself: asking again will get the same answer until
+# someone changes the facts (the owners, the buyer's membership, a request id's use).
+_REFUSALS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+    }
+)
 
 
 class RegistryUnavailable(DomainError):
     status = 503
     code = "ip_registry_unavailable"
+
+
+class TransferRefused(Conflict):
+    """The registry refused the transfer request (not a transient failure)."""
+
+    code = "ownership_transfer_refused"
 
 
 class IpRegistryClient:
@@ -45,6 +64,31 @@ class IpRegistryClient:
                 raise NotFound(f"asset {asset_id} is not in the IP registry", asset_id=str(asset_id)) from exc
             raise RegistryUnavailable(f"the IP registry did not answer: {call.details()}") from exc
         return {uuid.UUID(o.member_id): o.share_bps for o in reply.owners}
+
+    def transfer_ownership(self, requested: Assignment.OwnershipTransferRequested) -> TransferOutcome:
+        """Carry out an agreed assignment; the registry answers a repeat with the first result."""
+        request = service_pb2.TransferOwnershipRequest(
+            request_id=str(requested.request_id), asset_id=str(requested.asset_id),
+            from_owners=[events_pb2.OwnerShare(member_id=str(o["member_id"]), share_bps=int(o["share_bps"]))
+                         for o in requested.from_owners],
+            assignee=requested.assignee, assignee_member_id=requested.assignee_member_id,
+            effective_date=requested.effective_date.isoformat(),
+        )  # fmt: skip
+        metadata = tuple(service_credentials(self._auth, self._caller))
+        try:
+            reply = self._stub.TransferOwnership(request, metadata=metadata, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            call = cast(grpc.Call, exc)
+            if call.code() in _REFUSALS:
+                raise TransferRefused(
+                    f"the IP registry refused the transfer: {call.details()}", grpc_status=call.code().name
+                ) from exc
+            raise RegistryUnavailable(f"the IP registry did not answer: {call.details()}") from exc
+        return TransferOutcome(
+            request_id=uuid.UUID(reply.request_id),
+            owners={uuid.UUID(o.member_id): o.share_bps for o in reply.owners},
+            effective_date=date.fromisoformat(reply.effective_date),
+        )
 
     def close(self) -> None:
         self._channel.close()

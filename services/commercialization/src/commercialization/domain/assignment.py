@@ -2,12 +2,15 @@
 invoiced and the ownership transfer is requested from the IP registry.
 
 The request is a fact recorded here with a deterministic id; sending it to the
-registry (retried until acknowledged, idempotent by that id) is another process.
+registry (retried until acknowledged, idempotent by that id) is another process,
+which records the registry's answer here as `OwnershipTransferCompleted`.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -23,6 +26,24 @@ class AssignmentStatus(StrEnum):
     PENDING_CONSENT = "pending_consent"
     AGREED = "agreed"
     REFUSED = "refused"
+    TRANSFERRED = "transferred"  # the IP registry carried out the ownership transfer
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOutcome:
+    """What the IP registry answered to a transfer request."""
+
+    request_id: uuid.UUID
+    owners: Mapping[uuid.UUID, int]  # in force from effective_date; empty: no member owns the asset any more
+    effective_date: date
+
+    @property
+    def assigned_out(self) -> bool:
+        return not self.owners
+
+
+def _share_records(owners: Mapping[uuid.UUID, int]) -> list[dict[str, Any]]:
+    return [{"member_id": str(m), "share_bps": s} for m, s in sorted(owners.items(), key=lambda p: str(p[0]))]
 
 
 class Assignment(Aggregate):
@@ -59,6 +80,13 @@ class Assignment(Aggregate):
         assignee_member_id: str
         effective_date: date
 
+    class OwnershipTransferCompleted(Aggregate.Event):
+        request_id: uuid.UUID
+        asset_id: uuid.UUID
+        owners: list[dict[str, Any]]  # in force from effective_date; empty: assigned out of the membership
+        assigned_out: bool
+        effective_date: date
+
     @event(Proposed)
     def __init__(
         self,
@@ -80,6 +108,7 @@ class Assignment(Aggregate):
         self.status = AssignmentStatus.PENDING_CONSENT
         self.agreed_on: date | None = None
         self.transfer_requested_on: date | None = None
+        self.transfer_completed_on: date | None = None
 
     @classmethod
     def propose(
@@ -135,6 +164,23 @@ class Assignment(Aggregate):
             raise Forbidden("only a co-owner of the asset may refuse its assignment", member_id=str(member_id))
         self._consent_refused(member_id=member_id, reason=reason, effective_date=effective_date)
 
+    def complete_transfer(self, outcome: TransferOutcome) -> bool:
+        """Record the registry's answer; False when it is already recorded (a re-delivery)."""
+        if self.status is AssignmentStatus.TRANSFERRED:
+            return False
+        if self.status is not AssignmentStatus.AGREED:
+            raise Conflict(f"the assignment is {self.status}", assignment_id=str(self.id), status=self.status)
+        if outcome.request_id != self.request_id:
+            raise Conflict("the answer is to another transfer request", request_id=str(outcome.request_id))
+        self._transfer_completed(
+            request_id=outcome.request_id,
+            asset_id=self.asset_id,
+            owners=_share_records(outcome.owners),
+            assigned_out=outcome.assigned_out,
+            effective_date=outcome.effective_date,
+        )
+        return True
+
     def _require_pending(self) -> None:
         if self.status is not AssignmentStatus.PENDING_CONSENT:
             raise Conflict(f"the assignment is {self.status}", assignment_id=str(self.id), status=self.status)
@@ -151,9 +197,7 @@ class Assignment(Aggregate):
         self._transfer_requested(
             request_id=self.request_id,
             asset_id=self.asset_id,
-            from_owners=[
-                {"member_id": str(m), "share_bps": s} for m, s in sorted(self.owners.items(), key=lambda p: str(p[0]))
-            ],
+            from_owners=_share_records(self.owners),
             assignee=self.assignee,
             assignee_member_id=self.assignee_member_id,
             effective_date=effective_date,
@@ -190,3 +234,15 @@ class Assignment(Aggregate):
         effective_date: date,
     ) -> None:
         self.transfer_requested_on = effective_date
+
+    @event(OwnershipTransferCompleted)
+    def _transfer_completed(
+        self,
+        request_id: uuid.UUID,
+        asset_id: uuid.UUID,
+        owners: list[dict[str, Any]],
+        assigned_out: bool,
+        effective_date: date,
+    ) -> None:
+        self.status = AssignmentStatus.TRANSFERRED
+        self.transfer_completed_on = effective_date

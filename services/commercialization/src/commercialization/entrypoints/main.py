@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from commercialization.adapters.ip_registry_client import IpRegistryClient
+from commercialization.adapters.positions import positions_metadata
 from commercialization.application import CommercializationApplication
 from commercialization.catalog import SOURCE, build_catalog
 from commercialization.entrypoints.grpc import add_servicer
 from commercialization.entrypoints.http import create_http
+from commercialization.entrypoints.transfer_dispatcher import transfer_dispatcher
 from ipshare.runtime import ServiceSpec, serve
 from ipshare.settings import ServiceSettings
 
@@ -34,6 +36,8 @@ def spec(
         catalog=build_catalog(),
         http=create_http,
         grpc=add_servicer,
+        metadata=positions_metadata,
+        workers=lambda runtime: [transfer_dispatcher(runtime)],  # agreed assignments -> IP registry
     )
 
 

@@ -429,6 +429,7 @@ class AssignmentOut(BaseModel):
     status: str
     agreed_on: date | None
     transfer_requested_on: date | None
+    transfer_completed_on: date | None
 
     @classmethod
     def of(cls, assignment: Assignment) -> AssignmentOut:
@@ -444,4 +445,5 @@ class AssignmentOut(BaseModel):
             status=assignment.status.value,
             agreed_on=assignment.agreed_on,
             transfer_requested_on=assignment.transfer_requested_on,
+            transfer_completed_on=assignment.transfer_completed_on,
         )

@@ -1021,3 +1021,39 @@ class OwnershipTransferRequested(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OwnershipTransferRequested: _TypeAlias = OwnershipTransferRequested  # noqa: Y015
+
+@_typing.final
+class OwnershipTransferCompleted(_message.Message):
+    """The IP registry carried out the requested transfer (the dispatcher records its answer)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ASSET_ID_FIELD_NUMBER: _builtins.int
+    OWNERS_FIELD_NUMBER: _builtins.int
+    ASSIGNED_OUT_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    asset_id: _builtins.str
+    assigned_out: _builtins.bool
+    effective_date: _builtins.str
+    @_builtins.property
+    def owners(self) -> _containers.RepeatedCompositeFieldContainer[Global___OwnerShare]:
+        """in force from effective_date; empty: assigned out of the membership"""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        asset_id: _builtins.str = ...,
+        owners: _abc.Iterable[Global___OwnerShare] | None = ...,
+        assigned_out: _builtins.bool = ...,
+        effective_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "assigned_out", b"assigned_out", "effective_date", b"effective_date", "owners", b"owners", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OwnershipTransferCompleted: _TypeAlias = OwnershipTransferCompleted  # noqa: Y015
