@@ -1,0 +1,249 @@
+"""The HTTP API as the service builds it, over the real PostgreSQL event store.
+
+One license goes from draft through consent to grant, then royalties, invoices,
+a partial payment and receivables; beside it the guards: a conflicting exclusive
+license, a stale If-Match, a replayed Idempotency-Key, and no 4xx leaving a trace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commercialization.application import CommercializationApplication
+from commercialization.entrypoints.http import create_http
+from commercialization.entrypoints.main import CommercializationSettings, spec
+from ipshare.auth import Role, issue_token
+from ipshare.database import open_engine
+from ipshare.eventstore import persistence_env
+from ipshare.idempotency import idempotency_metadata
+from ipshare.runtime import Runtime
+
+pytestmark = pytest.mark.integration
+
+SETTINGS = CommercializationSettings(jwt_secret="commercialization-http-integration-secret-0123")
+UNI, INST, STRANGER = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+CO_OWNED, SOLE = uuid.uuid4(), uuid.uuid4()
+Client = httpx.AsyncClient
+
+
+class Owners:
+    """The IP registry's answer, fixed: one asset co-owned 60/40, one owned by UNI alone."""
+
+    def owners_as_of(self, asset_id: uuid.UUID, as_of: date) -> Mapping[uuid.UUID, int]:
+        return {CO_OWNED: {UNI: 6000, INST: 4000}, SOLE: {UNI: 10_000}}.get(asset_id, {})
+
+
+class HandedInRuntime(Runtime[CommercializationApplication, CommercializationSettings]):
+    """The service's runtime with its application and database handed in, not started (no broker)."""
+
+    def __init__(self, app: CommercializationApplication, engine: AsyncEngine) -> None:
+        super().__init__(spec(SETTINGS))
+        self._app, self._engine = app, engine
+
+
+@pytest.fixture
+def app(fresh_database: str) -> Iterator[CommercializationApplication]:
+    application = CommercializationApplication(persistence_env(fresh_database), Owners())
+    yield application
+    application.close()
+
+
+@pytest.fixture
+async def client(app: CommercializationApplication, fresh_database: str) -> AsyncIterator[Client]:
+    engine = await open_engine(fresh_database, idempotency_metadata)
+    api = create_http(HandedInRuntime(app, engine))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test") as c:
+        yield c
+    await engine.dispose()
+
+
+def bearer(role: Role, member_id: uuid.UUID | None = None, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SETTINGS, role, member_id)}", **headers}
+
+
+def member(member_id: uuid.UUID, **headers: str) -> dict[str, str]:
+    return bearer(Role.MEMBER, member_id, **headers)
+
+
+FINANCE = bearer(Role.FINANCE)
+AUDITOR = bearer(Role.AUDITOR)
+TERMS = {
+    "currency": "CNY",
+    "upfront_fee": 100_000,
+    "annual_maintenance_fee": 20_000,
+    "running_royalty": {"CNY": [{"threshold": 0, "rate_bps": 500}]},
+    "payment_days": 30,
+}
+EXCLUSIVE = {
+    "licensee": "Acme Batteries", "asset_ids": [str(CO_OWNED)], "license_type": "exclusive", "terms": TERMS,
+    "field_of_use": "batteries", "territory": ["CN"], "start_date": "2025-01-01", "effective_date": "2025-01-01",
+}  # fmt: skip
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()["error"]
+    assert body["code"] == code
+    return body
+
+
+def stored(app: CommercializationApplication) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+async def granted_exclusive(client: Client) -> str:
+    """Drafted by UNI, submitted (UNI's consent), consented by INST: active from 2025-01-02."""
+    draft = await client.post("/licenses", json={**EXCLUSIVE, "submit": False}, headers=member(UNI))
+    license_id: str = ok(draft, 201)["license_id"]
+    assert (draft.json()["status"], draft.headers["Location"]) == ("draft", f"/licenses/{license_id}")
+    submitted = await client.post(
+        f"/licenses/{license_id}/submission", json={"effective_date": "2025-01-01"},
+        headers=member(UNI, **{"If-Match": draft.headers["ETag"]}),
+    )  # fmt: skip
+    assert ok(submitted)["status"] == "pending_consent"
+    assert sorted(submitted.json()["required_consents"]) == sorted([str(UNI), str(INST)])
+    consented = await client.post(
+        f"/licenses/{license_id}/consents", json={"effective_date": "2025-01-02"},
+        headers=member(INST, **{"If-Match": submitted.headers["ETag"]}),
+    )  # fmt: skip
+    assert (ok(consented)["status"], consented.json()["granted_on"]) == ("active", "2025-01-02")
+    return license_id
+
+
+async def test_an_exclusive_license_is_drafted_consented_and_granted(client: Client) -> None:
+    license_id = await granted_exclusive(client)
+    account = ok(await client.get(f"/accounts/{license_id}", headers=member(INST)))
+    assert [(i["kind"], i["amount"], i["due_date"]) for i in account["invoices"]] == [
+        ("upfront", 100_000, "2025-02-01")
+    ]
+    on_asset = ok(await client.get(f"/assets/{CO_OWNED}/licenses", headers=member(UNI)))
+    assert [x["license_id"] for x in on_asset] == [license_id]
+    assert (await client.get(f"/licenses/{license_id}", headers=member(STRANGER))).status_code == 403
+
+
+async def test_a_conflicting_exclusive_license_is_a_409_naming_the_conflict_and_stores_nothing(
+    client: Client, app: CommercializationApplication
+) -> None:
+    license_id = await granted_exclusive(client)
+    before = stored(app)
+    rival = {**EXCLUSIVE, "licensee": "Beta Cells", "territory": ["CN", "US"], "start_date": "2026-01-01"}
+    body = error(await client.post("/licenses", json=rival, headers=member(INST)), 409, "conflict")
+    assert body["details"]["conflicting_license_id"] == license_id
+    assert body["details"]["conflicting_license_type"] == "exclusive"
+    assert body["details"]["overlap"]["territory"] == ["CN"]
+    assert body["details"]["overlap"]["field_of_use"] == "batteries"
+    assert stored(app) == before
+    elsewhere = {**rival, "territory": ["US"]}  # outside the exclusive territory it is fine
+    assert ok(await client.post("/licenses", json=elsewhere, headers=member(INST)), 201)["status"] == "pending_consent"
+
+
+async def test_royalties_invoices_a_partial_payment_and_receivables(client: Client) -> None:
+    license_id = await granted_exclusive(client)
+    report = {
+        "period_start": "2025-01-01", "period_end": "2025-03-31", "effective_date": "2025-04-10",
+        "lines": [{"product": "cell-A", "country": "CN", "currency": "CNY", "gross_sales": 1_000_000,
+                   "field_of_use": "batteries"}],
+    }  # fmt: skip
+    ok(await client.post(f"/licenses/{license_id}/royalty-reports", json=report, headers=FINANCE), 201)
+    reports = ok(await client.get(f"/licenses/{license_id}/royalty-reports", headers=member(UNI)))
+    assert [r["net_sales"] for r in reports] == [{"CNY": 1_000_000}]
+    maintenance = {"license_year": 1, "effective_date": "2025-01-02"}
+    ok(await client.post(f"/licenses/{license_id}/maintenance-invoices", json=maintenance, headers=FINANCE), 201)
+    payment = {"amount": 60_000, "currency": "CNY", "received_date": "2025-02-15", "payer_reference": "BANK-1"}
+    ok(await client.post(f"/accounts/{license_id}/payments", json=payment, headers=FINANCE), 201)
+
+    account = ok(await client.get(f"/accounts/{license_id}", headers=AUDITOR))
+    assert [(i["kind"], i["amount"], i["paid"], i["open_amount"]) for i in account["invoices"]] == [
+        ("upfront", 100_000, 60_000, 40_000),  # due 2025-02-01 and issued first: paid first
+        ("royalty", 50_000, 0, 50_000),  # 5% of 1,000,000
+        ("maintenance", 20_000, 0, 20_000),
+    ]
+    receivables = ok(await client.get("/receivables", params={"as_of": "2025-06-15"}, headers=AUDITOR))
+    assert {(r["kind"], r["open_amount"], r["bucket"]) for r in receivables["lines"]} == {
+        ("upfront", 40_000, "90+"),  # due 2025-02-01
+        ("maintenance", 20_000, "90+"),  # due 2025-02-01
+        ("royalty", 50_000, "30"),  # due 2025-05-10
+    }
+    assert receivables["totals"] == {"CNY": {"current": 0, "30": 50_000, "60": 0, "90+": 60_000}}
+    error(await client.get("/receivables", headers=member(UNI)), 403, "forbidden")
+
+
+async def test_a_stale_if_match_is_a_412_and_changes_nothing(client: Client, app: CommercializationApplication) -> None:
+    license_id = await granted_exclusive(client)
+    current = (await client.get(f"/licenses/{license_id}", headers=member(UNI))).headers["ETag"]
+    before = stored(app)
+    termination = {"reason": "breach", "effective_date": "2025-06-30"}
+    stale = await client.post(
+        f"/licenses/{license_id}/termination", json=termination, headers=member(UNI, **{"If-Match": '"1"'})
+    )
+    assert error(stale, 412, "precondition_failed")["details"]["current_version"] == int(current.strip('"'))
+    assert stored(app) == before
+    fresh = await client.post(
+        f"/licenses/{license_id}/termination", json=termination, headers=member(UNI, **{"If-Match": current})
+    )
+    assert ok(fresh)["status"] == "terminated"
+    assert fresh.headers["ETag"] != current
+
+
+async def test_an_idempotency_key_replays_the_first_answer_and_records_once(
+    client: Client, app: CommercializationApplication
+) -> None:
+    license_id = await granted_exclusive(client)
+    payment = {"amount": 10_000, "currency": "CNY", "received_date": "2025-02-15", "payer_reference": "BANK-2"}
+    keyed = {**FINANCE, "Idempotency-Key": "payment-bank-2"}
+    first = await client.post(f"/accounts/{license_id}/payments", json=payment, headers=keyed)
+    after_first = stored(app)
+    again = await client.post(f"/accounts/{license_id}/payments", json=payment, headers=keyed)
+
+    assert (ok(first, 201), again.status_code, again.headers["Idempotent-Replayed"]) == (again.json(), 201, "true")
+    assert stored(app) == after_first
+    account = ok(await client.get(f"/accounts/{license_id}", headers=FINANCE))
+    assert [p["payer_reference"] for p in account["payments"]] == ["BANK-2"]
+    other = {**payment, "amount": 20_000}
+    reused = await client.post(f"/accounts/{license_id}/payments", json=other, headers=keyed)
+    error(reused, 409, "idempotency_key_reused")
+    assert stored(app) == after_first
+
+
+async def test_no_4xx_leaves_anything_half_written(client: Client, app: CommercializationApplication) -> None:
+    license_id = await granted_exclusive(client)
+    before = stored(app)
+    bad_csv = "product,country,currency,gross_sales,deductions\ncell,CN,CNY,8000.00,0\ncell,DE,CNY,10.00,0\n"
+    refused = [
+        (await client.post(
+            f"/licenses/{license_id}/royalty-reports/csv", content=bad_csv,
+            params={"period_start": "2025-01-01", "period_end": "2025-03-31"},
+            headers={**FINANCE, "Content-Type": "text/csv"},
+        ), 422),
+        (await client.post(
+            f"/accounts/{license_id}/payments", headers=FINANCE,
+            json={"amount": 5, "currency": "CNY", "received_date": "2025-02-15", "payer_reference": "X",
+                  "invoice_ids": [str(uuid.uuid4())]},
+        ), 404),
+        (await client.post(f"/licenses/{license_id}/consents", json={}, headers=member(STRANGER)), 403),
+        (await client.post(f"/accounts/{license_id}/payments", json={"amount": 5}, headers=FINANCE), 422),
+        (await client.post(f"/accounts/{license_id}/payments", json={"amount": 5}), 401),
+        (await client.post("/licenses", json={**EXCLUSIVE, "asset_ids": [str(uuid.uuid4())]},
+                           headers=member(UNI)), 404),
+        (await client.post("/licenses", json={**EXCLUSIVE, "asset_ids": [str(SOLE)], "license_type": "perpetual"},
+                           headers=member(UNI)), 422),
+    ]  # fmt: skip
+    for response, status in refused:
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["message"]
+    csv_rows = refused[0][0].json()["error"]["details"]["errors"]
+    assert [(row["row"], row["column"]) for row in csv_rows] == [(3, "country")]
+    assert stored(app) == before
+    assert ok(await client.get(f"/licenses/{license_id}/royalty-reports", headers=FINANCE)) == []
