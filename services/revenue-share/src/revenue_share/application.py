@@ -127,7 +127,7 @@ def _issued(statement: Statement) -> IssuedStatement:
                 "policy_version": line.policy_version,
                 "adjustment": line.adjustment,
                 "reason": line.reason,
-                "source_event_ids": list(line.source_event_ids),
+                "source_digests": list(line.source_digests),
             }
             for line in statement.lines
         ],
@@ -173,6 +173,17 @@ class Payouts:
         if period.closed_at is None:
             return True, await self.provisional(ctx, period_id)
         return False, await self.statements(ctx, period_id)
+
+    async def explain(
+        self, ctx: CommandContext, period_id: str, payee_kind: str, payee_id: str, account: str = ""
+    ) -> tuple[bool, list[Statement]]:
+        """One payee's statements of a period (every account, or one), with the sources of each line."""
+        provisional, found = await self.current(ctx, period_id)
+        chosen = [s for s in found if (s.payee.kind.value, s.payee.id) == (payee_kind, payee_id)
+                  and account in ("", s.payee.account)]  # fmt: skip
+        if not chosen:
+            raise NotFound(f"no statement for {payee_kind} {payee_id} in period {period_id}", period_id=period_id)
+        return provisional, chosen
 
     async def statements_known_at(self, ctx: CommandContext, period_id: str, recorded_by: datetime) -> list[Statement]:
         """Recompute a period's statements with only the facts recorded up to a time (auditors' "as of")."""

@@ -114,7 +114,7 @@ def statement_summary(statement: Statement) -> dict[str, Any]:
     """The comparable content of a statement, as StatementIssued carries it."""
     lines = sorted(
         (line.currency, line.step.value, line.amount, line.policy_version, line.adjustment, line.reason,
-         tuple(sorted(line.source_event_ids)))
+         line.source_digests)
         for line in statement.lines
     )  # fmt: skip
     return {"payee": str(statement.payee), "lines": lines}
@@ -138,7 +138,7 @@ def issued_summary(message_lines: Iterable[Any], payee: str) -> dict[str, Any]:
     """The comparable content of a StatementIssued payload."""
     lines = sorted(
         (line.currency, line.step, line.amount, line.policy_version, line.adjustment, line.reason,
-         tuple(sorted(line.source_event_ids)))
+         tuple(sorted(line.source_digests)))
         for line in message_lines
     )  # fmt: skip
     return {"payee": payee, "lines": lines}

@@ -43,6 +43,11 @@ class StatementLine:
     sources: tuple[SourceGroup, ...]
 
     @property
+    def source_digests(self) -> tuple[str, ...]:
+        """The digests of the line's source groups: what an issued statement carries (its ids stay bounded)."""
+        return tuple(sorted(g.digest for g in self.sources))
+
+    @property
     def source_event_ids(self) -> tuple[str, ...]:
         ids: set[str] = set()
         for group in self.sources:

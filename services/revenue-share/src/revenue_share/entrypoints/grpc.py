@@ -25,8 +25,14 @@ Context = grpc.aio.ServicerContext[Any, Any]
 def line_message(line: StatementLine) -> events.StatementLine:
     return events.StatementLine(
         currency=line.currency, step=line.step.value, amount=line.amount, policy_version=line.policy_version,
-        adjustment=line.adjustment, reason=line.reason, source_event_ids=line.source_event_ids,
+        adjustment=line.adjustment, reason=line.reason, source_digests=line.source_digests,
     )  # fmt: skip
+
+
+def explained_line_message(line: StatementLine) -> events.StatementLine:
+    message = line_message(line)
+    message.source_event_ids.extend(line.source_event_ids)
+    return message
 
 
 def balance_message(b: Balance) -> events.Balance:
@@ -55,7 +61,7 @@ def reconciliation_message(period_id: str, rows: tuple[Reconciliation, ...]) -> 
 def explained(statement: Statement) -> list[pb.ExplainedLine]:
     return [
         pb.ExplainedLine(
-            line=line_message(line),
+            line=explained_line_message(line),
             payee_account=statement.payee.account,
             sources=[
                 pb.SourceGroup(scope=g.scope, receipt_ids=g.receipt_ids, fact_ids=g.fact_ids) for g in line.sources
@@ -100,11 +106,12 @@ class PayoutsServicer(service_pb2_grpc.PayoutsServicer):
     async def Explain(self, request: pb.ExplainRequest, context: Context) -> pb.Explanation:
         if request.payee_kind not in set(PayeeKind):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"payee_kind is one of {', '.join(PayeeKind)}")
-        provisional, found = await self._current(context, request.period_id)
-        chosen = [s for s in found if (s.payee.kind.value, s.payee.id) == (request.payee_kind, request.payee_id)
-                  and request.payee_account in ("", s.payee.account)]  # fmt: skip
-        if not chosen:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no statement for that payee in {request.period_id}")
+        payouts, r = self._payouts, request
+        provisional, chosen = await run_async_use_case(
+            context,
+            self._auth,
+            lambda ctx: payouts.explain(ctx, r.period_id, r.payee_kind, r.payee_id, r.payee_account),
+        )
         return pb.Explanation(
             period_id=request.period_id, payee_kind=request.payee_kind, payee_id=request.payee_id,
             provisional=provisional, lines=[line for s in chosen for line in explained(s)],

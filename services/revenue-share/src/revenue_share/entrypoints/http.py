@@ -15,6 +15,7 @@ from pydantic import AwareDatetime
 from ipshare.runtime import Runtime, http_api
 from ipshare.web import CommandContextDep
 from revenue_share.application import Payouts, RevenueShareApplication
+from revenue_share.domain.facts import PayeeKind
 from revenue_share.domain.statements import Statement
 from revenue_share.entrypoints import schemas as s
 from revenue_share.entrypoints.wiring import payouts_of
@@ -77,6 +78,20 @@ async def statements(
         ledger.statements(ctx, period_id) if as_of is None else ledger.statements_known_at(ctx, period_id, as_of)
     )
     return [s.StatementOut.of(st) for st in found]
+
+
+@periods.get("/{period_id}/explain")
+async def explain(
+    period_id: str,
+    payee_kind: PayeeKind,
+    payee_id: str,
+    ledger: PayoutsDep,
+    ctx: CommandContextDep,
+    payee_account: str = "",
+) -> s.ExplanationOut:
+    """A payee's lines with the source events (receipts; ownership, inventor, cost and policy facts) behind each."""
+    provisional, found = await ledger.explain(ctx, period_id, payee_kind.value, payee_id, payee_account)
+    return s.ExplanationOut.of(period_id, provisional, found)
 
 
 @periods.get("/{period_id}/reconciliation", response_model=list[s.ReconciliationOut])

@@ -60,7 +60,7 @@ class LineOut(BaseModel):
     policy_version: str
     adjustment: bool
     reason: str
-    source_event_ids: list[str]
+    source_digests: list[str] = Field(description="sha256 of each source group; GET .../explain lists their ids")
 
 
 class BalanceOut(BaseModel):
@@ -92,7 +92,7 @@ class StatementOut(BaseModel):
                     policy_version=line.policy_version,
                     adjustment=line.adjustment,
                     reason=line.reason,
-                    source_event_ids=list(line.source_event_ids),
+                    source_digests=list(line.source_digests),
                 )
                 for line in s.lines
             ],
@@ -185,3 +185,33 @@ class PolicyOut(BaseModel):
     @classmethod
     def of(cls, policy: Policy) -> PolicyOut:
         return cls(**fields_of(policy))
+
+
+class SourceGroupOut(BaseModel):
+    scope: str
+    digest: str
+    receipt_ids: list[str]
+    fact_ids: list[str]
+
+
+class ExplainedLineOut(BaseModel):
+    payee: PayeeOut
+    line: LineOut
+    sources: list[SourceGroupOut]
+
+
+class ExplanationOut(BaseModel):
+    period_id: str
+    provisional: bool
+    lines: list[ExplainedLineOut]
+
+    @classmethod
+    def of(cls, period_id: str, provisional: bool, statements: list[Statement]) -> ExplanationOut:
+        lines = []
+        for statement in statements:
+            out = StatementOut.of(statement)
+            for line, line_out in zip(statement.lines, out.lines, strict=True):
+                sources = [SourceGroupOut(scope=g.scope, digest=g.digest, receipt_ids=list(g.receipt_ids),
+                                          fact_ids=list(g.fact_ids)) for g in line.sources]  # fmt: skip
+                lines.append(ExplainedLineOut(payee=out.payee, line=line_out, sources=sources))
+        return cls(period_id=period_id, provisional=provisional, lines=lines)

@@ -121,6 +121,7 @@ class StatementLine(_message.Message):
     ADJUSTMENT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     SOURCE_EVENT_IDS_FIELD_NUMBER: _builtins.int
+    SOURCE_DIGESTS_FIELD_NUMBER: _builtins.int
     currency: _builtins.str
     step: _builtins.str
     """cost_recovery | operating_fee | researchers_reward | owner_share | equity"""
@@ -130,7 +131,13 @@ class StatementLine(_message.Message):
     adjustment: _builtins.bool
     reason: _builtins.str
     @_builtins.property
-    def source_event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def source_event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """filled by Explain only: a line may stand on millions of receipts"""
+
+    @_builtins.property
+    def source_digests(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """sha256 of each source group (scope, receipt ids, fact ids); Explain lists them"""
+
     def __init__(
         self,
         *,
@@ -141,10 +148,11 @@ class StatementLine(_message.Message):
         adjustment: _builtins.bool = ...,
         reason: _builtins.str = ...,
         source_event_ids: _abc.Iterable[_builtins.str] | None = ...,
+        source_digests: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment", "amount", b"amount", "currency", b"currency", "policy_version", b"policy_version", "reason", b"reason", "source_event_ids", b"source_event_ids", "step", b"step"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment", "amount", b"amount", "currency", b"currency", "policy_version", b"policy_version", "reason", b"reason", "source_digests", b"source_digests", "source_event_ids", b"source_event_ids", "step", b"step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
