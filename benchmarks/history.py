@@ -35,6 +35,11 @@ def _split(rng: random.Random, parts: int) -> list[int]:
     return [b - a for a, b in zip([0, *cuts], [*cuts, 10_000], strict=True)]
 
 
+def _shares(rng: random.Random, members: list[str]) -> list[registry.OwnerShare]:
+    split = _split(rng, len(members))
+    return [registry.OwnerShare(member_id=m, share_bps=s) for m, s in zip(members, split, strict=True)]
+
+
 class HistoryWriter:
     def __init__(self, source: str, topic: str) -> None:
         self.source, self.topic, self.position = source, topic, 0
@@ -73,8 +78,20 @@ def generate(events: int, seed: int = 7) -> Iterator[Published]:
             owners=[registry.OwnerShare(member_id=m, share_bps=s)
                     for m, s in zip(owners, _split(rng, len(owners)), strict=True)],
             effective_date=START.isoformat()), START)  # fmt: skip
+        shares = [
+            registry.OwnerShare(member_id=m, share_bps=s) for m, s in zip(owners, _split(rng, len(owners)), strict=True)
+        ]
+        yield reg.emit(asset, registry.OwnershipEffective(owners=shares, effective_date=START.isoformat()), START)
+        if rng.random() < 0.1:  # a later transfer: the owners change part-way through the history
+            moved = START + timedelta(days=rng.randrange(DAYS))
+            buyers = rng.sample(members, rng.randint(1, 4))
+            shares = [
+                registry.OwnerShare(member_id=m, share_bps=s)
+                for m, s in zip(buyers, _split(rng, len(buyers)), strict=True)
+            ]
+            yield reg.emit(asset, registry.SharesTransferred(owners=shares, effective_date=moved.isoformat()), moved)
     license_assets = {lic: rng.sample(assets, rng.randint(1, 3)) for lic in licenses}
-    for n in range(events - len(members) - len(assets)):
+    for n in range(events - reg.position):
         lic = licenses[n % len(licenses)]
         received = START + timedelta(days=rng.randrange(DAYS))
         currency = "CNY" if rng.random() < 0.8 else "USD"

@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from history import Published, generate
 
@@ -43,6 +44,7 @@ from ipshare.embedded import Broker, start_postgres, stop_postgres
 from ipshare.envelope import decode_envelope
 from ipshare.eventstore import persistence_env
 from ipshare.settings import BusSettings
+from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.domain.facts import Period
 from revenue_share.rebuild import REPLAY, read_facts, rebuild
@@ -131,7 +133,116 @@ def _progress(stage: str, done: int, total: int | None) -> None:
         print(f"{time.perf_counter():.1f} {stage} {done}/{total}", file=sys.stderr)
 
 
-STAGES: dict[str, Callable[[BusSettings, str], dict[str, Any]]] = {"replay": stage_replay}
+SOURCE_TOPICS = InboxProjection.topics
+
+
+async def _fresh(database_url: str, name: str, schema: str) -> asyncpg.Connection:
+    url = with_database(database_url, name)
+    await drop_database(url)
+    admin = await asyncpg.connect(with_database(database_url, "postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    conn = await asyncpg.connect(url)
+    await conn.execute(schema)
+    return conn
+
+
+async def bare(settings: BusSettings, database_url: str) -> dict[str, Any]:
+    """Consume, decode, COPY each event's envelope and money: no domain logic."""
+    conn = await _fresh(database_url, "bench_bare", BARE_SCHEMA)
+    decoder, read = InboxProjection.decoder, 0
+    async for batch in bus.read_from_beginning(settings, SOURCE_TOPICS):
+        rows = []
+        for record in batch:
+            envelope = decode_envelope(record.value)
+            payload = decoder.decode(envelope) if decoder.knows(envelope.type) else None
+            money = getattr(payload, "amount", None)
+            amount, currency = (money.amount, money.currency) if money else (0, "")
+            rows.append((envelope.event_id, envelope.type, envelope.aggregate_id, envelope.position,
+                         envelope.effective_date, amount, currency))  # fmt: skip
+        await conn.copy_records_to_table("events", records=rows)
+        read += len(batch)
+    stored = await conn.fetchval("SELECT count(*) FROM events")
+    await conn.close()
+    return {"messages": read, "result": f"{stored:,} rows copied"}
+
+
+async def sql(settings: BusSettings, database_url: str) -> dict[str, Any]:
+    """Consume, decode, COPY receipts, ownership and inventors, then split every receipt exactly in SQL."""
+    facts, read = await read_facts(settings, lambda *_: None)
+    conn = await _fresh(database_url, "bench_sql", SQL_SCHEMA)
+    tables: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ("receipts", "receipt_assets", "snapshots", "inventors")}
+    for fact in facts:
+        _load(tables, fact.fact_id, fact.kind, fact.body)
+    for table_name, rows in tables.items():
+        await conn.copy_records_to_table(table_name, records=rows)
+    totals = await conn.fetch(SQL_PAYOUTS)
+    received = await conn.fetch("SELECT currency, sum(amount) AS total FROM receipts GROUP BY currency")
+    await conn.close()
+    paid = {r["currency"]: 0 for r in received}
+    for row in totals:
+        paid[row["currency"]] += row["total"]
+    exact = all(paid[r["currency"]] == r["total"] for r in received)
+    return {"messages": read, "result": f"{len(totals):,} payee totals, "
+            f"{'sum to the receipts exactly' if exact else 'DO NOT sum to the receipts'}"}  # fmt: skip
+
+
+def _load(tables: dict[str, list[tuple[Any, ...]]], fact_id: str, kind: str, body: dict[str, Any]) -> None:
+    day = date.fromisoformat(body.get("effective_date", "2000-01-01"))
+    if kind == "receipt":
+        tables["receipts"].append((fact_id, body["amount"], body["currency"], day))
+        tables["receipt_assets"].extend((fact_id, asset) for asset in body["asset_ids"])
+    elif kind == "ownership":
+        tables["snapshots"].extend((body["asset_id"], m, bps, day) for m, bps in body["owners"].items())
+    elif kind == "inventors":
+        tables["inventors"].extend((body["asset_id"], r, bps) for r, bps in body["contributions"].items())
+
+
+BARE_SCHEMA = """CREATE TABLE events (event_id text PRIMARY KEY, type text, aggregate_id text, position bigint,
+    effective_date text, amount bigint, currency text)"""
+SQL_SCHEMA = """
+CREATE TABLE receipts (receipt_id text PRIMARY KEY, amount bigint, currency text, day date);
+CREATE TABLE receipt_assets (receipt_id text, asset_id text);
+CREATE TABLE snapshots (asset_id text, member_id text, share_bps int, from_day date);
+CREATE TABLE inventors (asset_id text, researcher_id text, bps int);
+"""
+# The default policy in SQL: each receipt split equally over its assets, each part half to
+# the researchers (by contribution) and half to the owners in force on the day (by share),
+# every split by largest remainder (ties to the smaller id), then summed per payee.
+SQL_PAYOUTS = """
+WITH owners AS (
+  SELECT asset_id, member_id, share_bps, from_day,
+         coalesce(lead(from_day) OVER (PARTITION BY asset_id ORDER BY from_day), 'infinity') AS to_day
+  FROM (SELECT DISTINCT asset_id, from_day FROM snapshots) d JOIN snapshots USING (asset_id, from_day)
+), counted AS (
+  SELECT receipt_id, count(*) AS n FROM receipt_assets GROUP BY receipt_id
+), parts AS (
+  SELECT r.receipt_id, r.currency, r.day, ra.asset_id,
+         r.amount / c.n + (row_number() OVER (PARTITION BY r.receipt_id ORDER BY ra.asset_id) <= r.amount % c.n)::int
+           AS amount
+  FROM receipts r JOIN receipt_assets ra USING (receipt_id) JOIN counted c USING (receipt_id)
+), claims AS (
+  SELECT p.receipt_id, p.asset_id, 'r' AS side, p.currency, p.amount - p.amount / 2 AS amount,
+         i.researcher_id AS payee, i.bps
+  FROM parts p JOIN inventors i USING (asset_id)
+  UNION ALL
+  SELECT p.receipt_id, p.asset_id, 'o', p.currency, p.amount / 2, o.member_id, o.share_bps
+  FROM parts p JOIN owners o ON o.asset_id = p.asset_id AND p.day >= o.from_day AND p.day < o.to_day
+), ranked AS (
+  SELECT payee, currency, amount * bps / 10000 AS base,
+         row_number() OVER w AS rank, amount - sum(amount * bps / 10000) OVER (PARTITION BY receipt_id, asset_id, side)
+           AS leftover
+  FROM claims WINDOW w AS (PARTITION BY receipt_id, asset_id, side ORDER BY amount * bps % 10000 DESC, payee)
+)
+SELECT payee, currency, sum(base + (rank <= leftover)::int)::bigint AS total FROM ranked GROUP BY payee, currency
+"""
+
+
+STAGES: dict[str, Callable[[BusSettings, str], dict[str, Any]]] = {
+    "replay": stage_replay,
+    "sql": lambda settings, url: asyncio.run(sql(settings, url)),
+    "bare": lambda settings, url: asyncio.run(bare(settings, url)),
+}
 
 
 def run_stage(name: str, settings: BusSettings, database_url: str) -> dict[str, Any]:
