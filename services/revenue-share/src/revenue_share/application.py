@@ -90,9 +90,13 @@ class RevenueShareApplication(ServiceApplication):
 
     def policies(self) -> list[Policy]:
         """Every policy version, in the order recorded."""
-        return [
-            self.find(PolicyVersion, key, "policy version").policy for key in self.created_ids(PolicyVersion.Recorded)
-        ]
+        return [self.policy(key) for key in self.policy_keys()]
+
+    def policy_keys(self) -> list[uuid.UUID]:
+        return self.created_ids(PolicyVersion.Recorded)
+
+    def policy(self, key: uuid.UUID) -> Policy:
+        return self.find(PolicyVersion, key, "policy version").policy
 
     def record_close(
         self,
@@ -157,6 +161,7 @@ class Payouts:
         self.engine = engine
         self._ledger = Ledger()
         self._seq = 0
+        self._policy_keys: set[uuid.UUID] = set()
         self._lock = asyncio.Lock()
 
     async def provisional(self, ctx: CommandContext, period_id: str) -> list[Statement]:
@@ -197,13 +202,14 @@ class Payouts:
 
     async def set_policy(self, ctx: CommandContext, policy: Policy) -> Policy:
         """An admin records a policy version, checked against the statutory floors of the members it reaches."""
-        async with self._lock:
-            async with self.engine.connect() as conn:
-                await self._refresh(conn)
-            await asyncio.to_thread(self._ledger.check_policy, policy, is_admin(ctx.principal))
-            await asyncio.to_thread(self.app.record_policy, ctx, policy)
-            self._ledger.add_policy(policy)
-        return policy
+
+        def decide(ledger: Ledger) -> Policy:
+            ledger.check_policy(policy, is_admin(ctx.principal))
+            self.app.record_policy(ctx, policy)
+            ledger.add_policy(policy)
+            return policy
+
+        return await self._with_ledger(decide)
 
     async def policies(self, ctx: CommandContext) -> list[Policy]:
         """Finance, auditors and admins read every version; a member the center's and its own."""
@@ -235,8 +241,14 @@ class Payouts:
     async def _refresh(self, conn: AsyncConnection) -> None:
         rows = await facts_after(conn, self._seq)
         periods = await asyncio.to_thread(self.app.periods)
-        policies = await asyncio.to_thread(self.app.policies)
+        policies = await asyncio.to_thread(self._new_policies)
         await asyncio.to_thread(self._feed, rows, periods, policies)
+
+    def _new_policies(self) -> list[Policy]:
+        """The versions recorded since the last refresh (each aggregate is loaded once per process)."""
+        fresh = [key for key in self.app.policy_keys() if key not in self._policy_keys]
+        self._policy_keys.update(fresh)
+        return [self.app.policy(key) for key in fresh]
 
     def _feed(self, rows: Sequence[Any], periods: Sequence[SettlementPeriod], policies: Sequence[Policy]) -> None:
         for row in rows:
@@ -252,6 +264,7 @@ class Payouts:
     def _reset(self) -> None:
         self._ledger = Ledger()
         self._seq = 0
+        self._policy_keys.clear()
 
 
 async def _marks(conn: AsyncConnection) -> list[dict[str, Any]]:

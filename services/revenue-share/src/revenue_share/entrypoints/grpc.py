@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -125,14 +126,12 @@ class PayoutsServicer(service_pb2_grpc.PayoutsServicer):
 async def _timestamp(context: Context, value: str) -> datetime | None:
     if not value:
         return None
-    try:
+    with contextlib.suppress(ValueError):
         moment = datetime.fromisoformat(value)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not an ISO timestamp with an offset")
-    assert moment is not None
-    return moment
+        if moment.tzinfo is not None:
+            return moment
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not an ISO timestamp with an offset")
+    raise AssertionError("abort raises")
 
 
 def add_servicer(runtime: Runtime[RevenueShareApplication, Any], server: grpc.aio.Server) -> list[str]:
