@@ -28,6 +28,10 @@ def add_fact(ledger: Ledger, row: FactRow) -> None:
             ledger.add_ownership(
                 OwnershipSnapshot(row.fact_id, body["asset_id"], _day(body), body["owners"], row.recorded_at)
             )
+        case "assigned_out":
+            # No owners from the effective date; the sellers take the sale's proceeds.
+            out = OwnershipSnapshot(row.fact_id, body["asset_id"], _day(body), {}, row.recorded_at, body["sellers"])
+            ledger.add_ownership(out)
         case "inventors":
             ledger.add_inventors(
                 InventorShares(

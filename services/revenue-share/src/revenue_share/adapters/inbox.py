@@ -80,6 +80,15 @@ def fact_of(inbound: InboundEvent) -> tuple[str, dict[str, Any]] | None:
         case registry.OwnershipEffective() | registry.SharesTransferred():
             body = {"asset_id": subject, "effective_date": payload.effective_date, "owners": _owners(payload.owners)}
             return "ownership", body
+        case registry.OwnershipAssignedOut():
+            # From effective_date no member owns the asset; the sellers are kept for the sale's proceeds.
+            return "assigned_out", {
+                "asset_id": subject,
+                "effective_date": payload.effective_date,
+                "sellers": _owners(payload.from_owners),
+                "assignee": payload.assignee,
+                "request_id": payload.request_id,
+            }
         case registry.AssetRegistered():
             return "inventors", {
                 "asset_id": subject,
@@ -131,6 +140,7 @@ RELEVANT: tuple[type[Message], ...] = (
     registry.MemberAdmitted,
     registry.OwnershipEffective,
     registry.SharesTransferred,
+    registry.OwnershipAssignedOut,
     registry.AssetRegistered,
     registry.InventorsCorrected,
     registry.CostRecorded,

@@ -29,7 +29,10 @@ The waterfall of one receipt (`waterfall`)
        affiliated with it (all inventors if none is).
     Each step is a largest-remainder split, so the parts sum to the whole exactly. Money
     whose payee is unknown (no owners or inventors in force yet) is held in suspense and
-    released by an adjustment once the fact arrives.
+    released by an adjustment once the fact arrives. Once an asset is assigned out of the
+    membership no member owns it: the owners' share of a receipt dated from then on is held
+    as unallocated (carried forward, never paid by a close, shown apart in the
+    reconciliation), except the sale's own proceeds, which go to the members who sold.
 
 Aggregate before allocating (`computation`)
     Receipts are summed as they arrive into cells (received day, license, currency,

@@ -81,6 +81,7 @@ class FactView:
     inventors: dict[str, list[InventorShares]]
     costs: dict[tuple[str, str], list[AssetCost]]
     equity: list[EquityProceeds]
+    sales: frozenset[str] = frozenset()  # licenses whose receipts are a sale's proceeds (`facts.SALE_KIND`)
 
     def owners_at(self, asset_id: str, day: date) -> OwnershipSnapshot | None:
         return _snapshot_at(self.ownership.get(asset_id, []), day)
@@ -132,7 +133,7 @@ class PassResult:
     checkpoint: Checkpoint
 
 
-SpecKey = tuple[str, str, int, int]  # asset, currency, segment of constant facts, bracket start
+SpecKey = tuple[str, str, int, int, bool]  # asset, currency, segment of constant facts, bracket start, sale
 
 
 class Pass:
@@ -210,11 +211,12 @@ class Pass:
                 continue
             totals[currency] = totals.get(currency, 0) + amount
             running = self.running[(license_id, currency)]
+            sale = license_id in self.view.sales
             if flat:
-                pieces[(asset_id, currency)].append(_Piece(0, amount, ids, slot))
+                pieces[(asset_id, currency)].append(_Piece(0, amount, ids, slot, sale=sale))
             else:
                 for start, part in self._brackets(running, amount):
-                    pieces[(asset_id, currency)].append(_Piece(start, part, ids, slot))
+                    pieces[(asset_id, currency)].append(_Piece(start, part, ids, slot, sale=sale))
             self.running[(license_id, currency)] = running + amount
         for (asset_id, currency), asset_pieces in sorted(pieces.items()):
             if (asset_id, currency) in self.view.costs:
@@ -267,10 +269,10 @@ class Pass:
                 self.result.sources[key].append(SourceGroup.of(asset_id, receipt_ids, [cost_id]))
 
     def _add_to_group(self, asset_id: str, currency: str, day: date, piece: _Piece) -> None:
-        spec_key = (asset_id, currency, self._segment(asset_id, day), piece.bracket_start)
+        spec_key = (asset_id, currency, self._segment(asset_id, day), piece.bracket_start, piece.sale)
         cached = self._spec_memo.get(spec_key)
         if cached is None:
-            cached = self._spec(asset_id, currency, day, piece.bracket_start)
+            cached = self._spec(asset_id, currency, day, piece.bracket_start, piece.sale)
             self._spec_memo[spec_key] = cached
         key, spec, fact_ids = cached
         group = self.groups.get(key)
@@ -291,27 +293,32 @@ class Pass:
         return bisect.bisect_right(breaks, day)
 
     def _spec(
-        self, asset_id: str, currency: str, day: date, bracket_start: int
+        self, asset_id: str, currency: str, day: date, bracket_start: int, sale: bool
     ) -> tuple[tuple[object, ...], GroupSpec, tuple[str, ...]]:
         center = self.view.policies.center_at(day)
         researchers = center.researcher_brackets[bracket_at(center.thresholds, bracket_start)].researchers_bps
         ownership = self.view.owners_at(asset_id, day)
         inventors = self.view.inventors_at(asset_id, day)
+        owners = ownership.payees(sale) if ownership else None  # empty: assigned out, held as unallocated
         splits: dict[str, MemberSplit] = {}
-        for member_id in ownership.owners if ownership else ():
+        for member_id in owners or ():
             splits[member_id] = self._member_split(member_id, day, bracket_start, inventors)
         spec = GroupSpec(
             center_version=center.version,
             fee_bps=center.fee_bps,
             researchers_bps=researchers,
             inventors=inventors.contributions if inventors else None,
-            owners=ownership.owners if ownership else None,
+            owners=owners,
             member_splits=splits,
         )
+        # The sellers' group of a sale's proceeds is another group than the unallocated one.
+        owned_by: object = None
+        if ownership is not None:
+            owned_by = (ownership.fact_id, "sellers") if sale and ownership.assigned_out else ownership.fact_id
         key = (
             asset_id,
             currency,
-            ownership.fact_id if ownership else None,
+            owned_by,
             inventors.fact_id if inventors else None,
             center.version,
             researchers,
@@ -425,6 +432,7 @@ class _Piece:
     receipt_ids: list[str]
     slot: int
     recovered: int = 0
+    sale: bool = False  # a sale's proceeds: paid to the sellers once the asset is assigned out
 
 
 class _CostRecovery:

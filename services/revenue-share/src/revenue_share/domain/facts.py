@@ -57,6 +57,15 @@ CENTER_FEE = Payee(PayeeKind.CENTER, "center", "operating_fee")
 # Money whose payee is not yet known (no owners or inventors in force on the receipt
 # date): held, never paid, and released by an adjustment once the fact arrives.
 SUSPENSE = Payee(PayeeKind.CENTER, "center", "suspense")
+# The owners' share of a receipt on an asset no member owned on the receipt date (it was
+# assigned out of the membership before): there is no member to pay, and the buyer is no
+# payee of revenue-share. Held and carried forward like suspense, but never released by a
+# later fact: finance settles it outside the waterfall (e.g. remits it to the buyer). The
+# reconciliation shows it as `unallocated`, a part of the carried-forward figure.
+UNALLOCATED = Payee(PayeeKind.CENTER, "center", "unallocated")
+HELD = (SUSPENSE, UNALLOCATED)  # never paid by a close, whatever the minimum payout
+# The receipt kind of a sale's proceeds (commercialization's `RevenueKind.ASSIGNMENT`).
+SALE_KIND = "assignment"
 
 
 def frozen_shares(shares: Mapping[str, int], what: str) -> Mapping[str, int]:
@@ -95,16 +104,43 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class OwnershipSnapshot:
-    """The full owner map of an asset in force from `effective_date`."""
+    """The full owner map of an asset in force from `effective_date`.
+
+    An assignment out of the membership is a snapshot with no owners: `sellers` names the
+    owners who sold (the map in force until `effective_date`).
+    """
 
     fact_id: str
     asset_id: str
     effective_date: date
-    owners: Mapping[str, int]  # member id -> basis points
+    owners: Mapping[str, int]  # member id -> basis points; empty once assigned out
     recorded_at: datetime
+    sellers: Mapping[str, int] = field(default_factory=dict)  # only on an assignment out
 
     def __post_init__(self) -> None:
+        if self.sellers:
+            if self.owners:
+                raise DomainError("an assignment out of the membership leaves no owners", fact_id=self.fact_id)
+            object.__setattr__(self, "sellers", frozen_shares(self.sellers, "sellers' shares"))
+            object.__setattr__(self, "owners", _NO_SPLIT)
+            return
         object.__setattr__(self, "owners", frozen_shares(self.owners, "owner shares"))
+        object.__setattr__(self, "sellers", _NO_SPLIT)
+
+    @property
+    def assigned_out(self) -> bool:
+        return bool(self.sellers)
+
+    def payees(self, sale: bool) -> Mapping[str, int]:
+        """Who the owners' share of a receipt dated in this snapshot goes to, by share.
+
+        Once the asset is assigned out no member owns it: a receipt is split by ownership on
+        its date, so the owners' share of a royalty (even one for sales made before the
+        sale) has no member to go to and is held as unallocated. The one exception is the
+        sale's own proceeds (a `SALE_KIND` receipt), which are almost always received on or
+        after the transfer date: they belong to the members who sold.
+        """
+        return self.sellers if sale and self.assigned_out else self.owners
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,9 @@ from typing import Any
 from ipshare.errors import Conflict, DomainError, NotFound
 from revenue_share.domain.computation import Cell, Cells, Checkpoint, FactView, LineKey, Pass, PassResult, ScopedKey
 from revenue_share.domain.facts import (
-    SUSPENSE,
+    HELD,
+    SALE_KIND,
+    UNALLOCATED,
     AssetCost,
     CashReceipt,
     EquityProceeds,
@@ -59,6 +61,7 @@ class Ledger:
         self._equity: dict[str, EquityProceeds] = {}
         self._cells: Cells = {}
         self._day_latest: dict[date, datetime] = {}  # received day -> latest recorded receipt
+        self._sales: dict[str, datetime] = {}  # license (a sale's account) -> its first proceeds recorded
         self._periods: list[Period] = []
         self._closes: dict[str, datetime] = {}
         self._settled: list[_Settled] = []
@@ -108,6 +111,8 @@ class Ledger:
             parts = {assets[0]: receipt.amount}
         else:
             parts = split_by_weight(receipt.amount, receipt.asset_weights())
+        if receipt.kind == SALE_KIND:
+            self._note_sale(receipt)
         day = receipt.effective_date
         if self._day_latest.get(day, receipt.recorded_at) <= receipt.recorded_at:
             self._day_latest[day] = receipt.recorded_at
@@ -124,6 +129,12 @@ class Ledger:
             if cell.latest < receipt.recorded_at:
                 cell.latest = receipt.recorded_at
         return True
+
+    def _note_sale(self, receipt: CashReceipt) -> None:
+        """The license is a sale's account from its first proceeds recorded (see `OwnershipSnapshot.payees`)."""
+        first = self._sales.get(receipt.license_id)
+        if first is None or receipt.recorded_at < first:
+            self._sales[receipt.license_id] = receipt.recorded_at
 
     def add_receipts(self, receipts: Iterable[CashReceipt]) -> int:
         return sum(self.add_receipt(r) for r in receipts)
@@ -274,7 +285,8 @@ class Ledger:
             costs[(c.asset_id, c.currency)].append(c)
         policies = self.policies if recorded_by is None else self.policies.as_of(recorded_by)
         equity = sorted(filter(known, self._equity.values()), key=lambda e: e.fact_id)
-        return FactView(recorded_by, policies, self._cells, ownership, inventors, costs, equity)
+        sales = frozenset(k for k, t in self._sales.items() if recorded_by is None or t <= recorded_by)
+        return FactView(recorded_by, policies, self._cells, ownership, inventors, costs, equity, sales)
 
     def _compute(
         self, period: Period, closed_at: datetime | None
@@ -428,7 +440,7 @@ def _balance(
     in_full = sum(line.amount for line in lines if line.currency == currency and line.step in PAID_IN_FULL)
     distribution = sum(line.amount for line in lines if line.currency == currency and line.step not in PAID_IN_FULL)
     payable = carried_in + distribution
-    held = payee == SUSPENSE or payable < 0 or payable < minimum.get(currency, 0)
+    held = payee in HELD or payable < 0 or payable < minimum.get(currency, 0)
     paid = in_full + (0 if held else payable)
     return Balance(currency, carried_in, in_full + distribution, paid, payable if held else 0)
 
@@ -448,7 +460,12 @@ def _reconcile(
         payouts = sum(b.paid for b in balances) - fees - costs
         received = receipts.get(currency, 0)
         residual = received + carried_in - fees - costs - payouts - carried_out
+        unallocated = sum(
+            b.carried_out for s in statements if s.payee == UNALLOCATED for b in s.balances if b.currency == currency
+        )
         result.append(
-            Reconciliation(period_id, currency, received, carried_in, fees, costs, payouts, carried_out, residual)
+            Reconciliation(
+                period_id, currency, received, carried_in, fees, costs, payouts, carried_out, residual, unallocated
+            )
         )
     return tuple(result)

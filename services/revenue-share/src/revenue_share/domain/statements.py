@@ -89,6 +89,9 @@ class Reconciliation:
     payouts: int  # paid to members and researchers (their distribution lines)
     carried_forward: int
     residual: int  # always zero
+    # Of carried_forward: owners' shares of receipts on assets no member owned on the receipt
+    # date (assigned out of the membership), held until finance settles them outside the waterfall.
+    unallocated: int = 0
 
 
 def statement_hash(statements: Iterable[Statement]) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ipshare.money import BASIS_POINTS, allocate
-from revenue_share.domain.facts import CENTER_FEE, SUSPENSE, Payee, PayeeKind, Step
+from revenue_share.domain.facts import CENTER_FEE, SUSPENSE, UNALLOCATED, Payee, PayeeKind, Step
 from revenue_share.domain.policy import ROLE_INVENTORS, ROLE_MEMBER
 
 _K = TypeVar("_K", str, int)
@@ -35,7 +35,7 @@ class GroupSpec:
     fee_bps: int
     researchers_bps: int
     inventors: Mapping[str, int] | None  # researcher -> contribution bps; None: unknown, held
-    owners: Mapping[str, int] | None  # member -> share bps; None: unknown, held
+    owners: Mapping[str, int] | None  # member -> share bps; None: unknown, held; empty: no member owns it
     member_splits: Mapping[str, MemberSplit]
 
 
@@ -74,6 +74,9 @@ def split_net(net: int, spec: GroupSpec) -> list[Part]:
         return parts
     if spec.owners is None:
         parts.append((SUSPENSE, Step.OWNER_SHARE, spec.center_version, owners_pool))
+        return parts
+    if not spec.owners:  # assigned out of the membership: see `facts.UNALLOCATED`
+        parts.append((UNALLOCATED, Step.OWNER_SHARE, spec.center_version, owners_pool))
         return parts
     for member_id, share in split_by_weight(owners_pool, spec.owners).items():
         member_split = spec.member_splits[member_id]

@@ -55,7 +55,7 @@ def reconciliation_message(period_id: str, rows: tuple[Reconciliation, ...]) -> 
         currencies=[pb.CurrencyReconciliation(
             currency=r.currency, receipts=r.receipts, carried_in=r.carried_in, operating_fees=r.operating_fees,
             cost_recoveries=r.cost_recoveries, payouts=r.payouts, carried_forward=r.carried_forward,
-            residual=r.residual) for r in rows],
+            residual=r.residual, unallocated=r.unallocated) for r in rows],
     )  # fmt: skip
 
 

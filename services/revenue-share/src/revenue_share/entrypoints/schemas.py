@@ -120,6 +120,10 @@ class ReconciliationOut(BaseModel):
     payouts: int
     carried_forward: int
     residual: int
+    unallocated: int = Field(
+        description="of carried_forward: owners' shares of receipts on assets no member owned on the receipt date "
+        "(assigned out of the membership), held for finance to settle"
+    )
 
     @classmethod
     def of(cls, r: Reconciliation) -> ReconciliationOut:

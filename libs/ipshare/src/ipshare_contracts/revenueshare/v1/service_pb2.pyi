@@ -148,6 +148,7 @@ class CurrencyReconciliation(_message.Message):
     PAYOUTS_FIELD_NUMBER: _builtins.int
     CARRIED_FORWARD_FIELD_NUMBER: _builtins.int
     RESIDUAL_FIELD_NUMBER: _builtins.int
+    UNALLOCATED_FIELD_NUMBER: _builtins.int
     currency: _builtins.str
     receipts: _builtins.int
     carried_in: _builtins.int
@@ -157,6 +158,8 @@ class CurrencyReconciliation(_message.Message):
     carried_forward: _builtins.int
     residual: _builtins.int
     """always zero"""
+    unallocated: _builtins.int
+    """of carried_forward: owners' shares on assets assigned out of the membership"""
     def __init__(
         self,
         *,
@@ -168,10 +171,11 @@ class CurrencyReconciliation(_message.Message):
         payouts: _builtins.int = ...,
         carried_forward: _builtins.int = ...,
         residual: _builtins.int = ...,
+        unallocated: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["carried_forward", b"carried_forward", "carried_in", b"carried_in", "cost_recoveries", b"cost_recoveries", "currency", b"currency", "operating_fees", b"operating_fees", "payouts", b"payouts", "receipts", b"receipts", "residual", b"residual"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["carried_forward", b"carried_forward", "carried_in", b"carried_in", "cost_recoveries", b"cost_recoveries", "currency", b"currency", "operating_fees", b"operating_fees", "payouts", b"payouts", "receipts", b"receipts", "residual", b"residual", "unallocated", b"unallocated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
