@@ -44,7 +44,9 @@ class OwnershipLookup(Protocol):
 class OwnershipTransfers(Protocol):
     """Carries out a requested transfer in the IP registry (idempotent by its request id)."""
 
-    def transfer_ownership(self, requested: Assignment.OwnershipTransferRequested) -> TransferOutcome: ...
+    def transfer_ownership(self, requested: Assignment.OwnershipTransferRequested) -> TransferOutcome:
+        """Carry out the request; raises `TransferRefused` when the registry says no for good."""
+        ...
 
 
 # -- access rules (pure guards) ---------------------------------------------------------
@@ -541,6 +543,18 @@ class CommercializationApplication(ServiceApplication):
             raise Forbidden("only the transfer dispatcher records the registry's answer", role=ctx.principal.role)
         assignment = self._get(Assignment, assignment_id)
         changed = assignment.complete_transfer(outcome)
+        if changed:
+            self._save(ctx, assignment)
+        return changed
+
+    def refuse_ownership_transfer(
+        self, ctx: CommandContext, assignment_id: uuid.UUID, request_id: uuid.UUID, code: str, reason: str
+    ) -> bool:
+        """Record that the IP registry refused the transfer request (terminal); False when already recorded."""
+        if ctx.principal.role not in _ACTS_FOR_MEMBERS:
+            raise Forbidden("only the transfer dispatcher records the registry's answer", role=ctx.principal.role)
+        assignment = self._get(Assignment, assignment_id)
+        changed = assignment.refuse_transfer(request_id, code, reason, date.today())
         if changed:
             self._save(ctx, assignment)
         return changed

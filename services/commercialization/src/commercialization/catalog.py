@@ -42,6 +42,7 @@ def build_catalog() -> EventCatalog:
             (Assignment.Agreed, pb.AssignmentAgreed),
             (Assignment.OwnershipTransferRequested, pb.OwnershipTransferRequested),
             (Assignment.OwnershipTransferCompleted, pb.OwnershipTransferCompleted),
+            (Assignment.OwnershipTransferRefused, pb.OwnershipTransferRefused),
         ]
     )
     return catalog

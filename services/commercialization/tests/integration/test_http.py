@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commercialization.application import CommercializationApplication
 from commercialization.entrypoints.http import create_http
 from commercialization.entrypoints.main import CommercializationSettings, spec
-from ipshare.auth import Role, issue_token
+from ipshare.auth import Principal, Role, issue_token
 from ipshare.database import open_engine
-from ipshare.eventstore import persistence_env
+from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.idempotency import idempotency_metadata
 from ipshare.runtime import Runtime
 
@@ -247,3 +247,23 @@ async def test_no_4xx_leaves_anything_half_written(client: Client, app: Commerci
     assert [(row["row"], row["column"]) for row in csv_rows] == [(3, "country")]
     assert stored(app) == before
     assert ok(await client.get(f"/licenses/{license_id}/royalty-reports", headers=FINANCE)) == []
+
+
+async def test_finance_sees_a_transfer_the_registry_refused_with_its_reason(
+    client: Client, app: CommercializationApplication
+) -> None:
+    dispatcher = CommandContext(Principal(Role.SERVICE, "ownership-transfers"))
+    sale = {"asset_id": str(SOLE), "assignee": "Buyer Ltd", "proceeds": 1_000, "currency": "CNY",
+            "effective_date": "2025-03-01"}  # fmt: skip
+    proposed = ok(await client.post("/assignments", json=sale, headers=member(UNI)), 201)
+    assert (proposed["status"], proposed["transfer_status"]) == ("agreed", "pending")  # the sole owner agreed
+    assignment_id = uuid.UUID(proposed["assignment_id"])
+    request_id = app.get_assignment(dispatcher, assignment_id).request_id
+    app.refuse_ownership_transfer(dispatcher, assignment_id, request_id, "NOT_FOUND", "asset is not in the registry")
+
+    shown = ok(await client.get(f"/assignments/{assignment_id}", headers=FINANCE))
+
+    assert (shown["status"], shown["transfer_status"], shown["transfer_refused_on"]) == (
+        "transfer_refused", "refused", date.today().isoformat())  # fmt: skip
+    assert (shown["transfer_refusal_code"], shown["transfer_refusal_reason"]) == (
+        "NOT_FOUND", "asset is not in the registry")  # fmt: skip

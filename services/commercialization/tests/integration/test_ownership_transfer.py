@@ -1,4 +1,4 @@
-"""An agreed assignment changes ownership in the IP registry exactly once.
+"""An agreed assignment changes ownership in the IP registry exactly once; one it refuses is recorded.
 
 Both applications on the real PostgreSQL, the registry behind a real gRPC server,
 commercialization asking it over the real client; the dispatcher runs again, and
@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commercialization.adapters.ip_registry_client import IpRegistryClient
 from commercialization.adapters.positions import SqlPositions, positions_metadata
 from commercialization.application import CommercializationApplication
-from commercialization.domain.assignment import Assignment, AssignmentStatus
+from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferStatus
+from commercialization.entrypoints.schemas import AssignmentOut
 from commercialization.entrypoints.transfer_dispatcher import Backoff, TransferDispatcher
 from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
@@ -168,3 +169,31 @@ async def test_a_buyer_outside_the_membership_ends_the_members_ownership(stack: 
     assert stack.registry.ownership_as_of(ADMIN, asset_id, date(2025, 2, 28)) == {stack.uni: 6000, stack.corp: 4000}
     [completed] = completions(stack)
     assert (completed.owners, completed.assigned_out) == ([], True)
+
+
+async def test_a_refused_transfer_is_recorded_for_finance_and_the_next_one_goes_ahead(stack: Stack) -> None:
+    stale_asset, other_asset = co_owned_asset(stack), co_owned_asset(stack)
+    stale = await agree_sale(stack, stale_asset, None)
+    # The owners change in the registry after the sale was agreed: the registry will refuse it.
+    stack.registry.transfer_shares(
+        ADMIN, stale_asset, from_member_id=stack.uni, to_member_id=stack.lab, share_bps=1000,
+        effective_date=date(2025, 2, 1),
+    )  # fmt: skip
+    following = await agree_sale(stack, other_asset, None)
+
+    assert await stack.dispatcher().dispatch_once() == 2
+
+    refused = stack.commercialization.get_assignment(ADMIN, stale)
+    assert (refused.status, refused.transfer_status) == (AssignmentStatus.TRANSFER_REFUSED, TransferStatus.REFUSED)
+    code, reason = refused.transfer_refusal or ("", "")
+    assert (code, reason) == ("FAILED_PRECONDITION", "the owners changed since the assignment was agreed")
+    shown = AssignmentOut.of(refused)  # what GET /assignments/{id} answers
+    assert (shown.transfer_status, shown.transfer_refusal_code) == ("refused", "FAILED_PRECONDITION")
+    assert stack.registry.ownership_as_of(ADMIN, stale_asset, AGREED_ON) == {stack.uni: 5000, stack.corp: 4000,
+                                                                              stack.lab: 1000}  # fmt: skip
+    assert stack.commercialization.get_assignment(ADMIN, following).transfer_status is TransferStatus.COMPLETED
+    assert stack.registry.ownership_as_of(ADMIN, other_asset, AGREED_ON) == {}
+
+    again = stack.dispatcher(SqlPositions(stack.engine, "forgetful"))  # from the start: both answered alike
+    assert await again.dispatch_once() == 2
+    assert len(completions(stack)) == 1

@@ -188,6 +188,10 @@ def run_everything(app: CommercializationApplication, ownership: FakeOwnership) 
     app.complete_ownership_transfer(dispatcher, sale, done)  # the registry assigned it out
     other_sale = app.propose_assignment(member(UNIVERSITY), a, "Other", 1, "CNY", effective_date=D)
     app.refuse_assignment(member(INSTITUTE), other_sale, "no", effective_date=D)
+    stale = app.propose_assignment(member(UNIVERSITY), a, "Late", 1, "CNY", effective_date=D)
+    app.consent_to_assignment(member(INSTITUTE), stale, effective_date=D)
+    stale_request = app.get_assignment(FINANCE, stale).request_id
+    app.refuse_ownership_transfer(dispatcher, stale, stale_request, "FAILED_PRECONDITION", "assigned out already")
 
 
 # -- consent (Patent Law art. 14) ----------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The transfer dispatcher against a registry that fails a while: retried until done, done once, in order."""
+"""The transfer dispatcher against a registry that fails a while: retried until done, done once, in order;
+a refusal is recorded once, for finance, and the next request goes ahead."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 
 from commercialization.adapters.ip_registry_client import RegistryUnavailable, TransferRefused
 from commercialization.application import CommercializationApplication
-from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferOutcome
+from commercialization.catalog import build_catalog
+from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferOutcome, TransferStatus
 from commercialization.entrypoints.transfer_dispatcher import Backoff, TransferDispatcher
 from ipshare.auth import Principal, Role
 from ipshare.errors import Conflict, Forbidden
 from ipshare.eventstore import CommandContext
+from ipshare_contracts.commercialization.v1 import events_pb2 as pb
 
 SELLER, BUYER = uuid.uuid4(), uuid.uuid4()
 D = date(2025, 3, 1)
@@ -30,19 +33,19 @@ class Owners:
 
 
 class FlakyRegistry:
-    """Fails the first `failures` calls, then carries out each request once and answers repeats alike."""
+    """Fails the first `failures` calls (then raises `errors` in turn, if given), then carries out
+    each request once and answers repeats alike."""
 
-    def __init__(self, failures: int = 0, error: Exception | None = None) -> None:
-        self.failures = failures
-        self.error = error or RegistryUnavailable("the IP registry did not answer")
+    def __init__(self, failures: int = 0, error: Exception | None = None, errors: tuple[Exception, ...] = ()) -> None:
+        error = error or RegistryUnavailable("the IP registry did not answer")
+        self.errors = [error] * failures + list(errors)
         self.calls: list[uuid.UUID] = []
         self.carried_out: dict[uuid.UUID, TransferOutcome] = {}
 
     def transfer_ownership(self, requested: Assignment.OwnershipTransferRequested) -> TransferOutcome:
         self.calls.append(requested.request_id)
-        if self.failures > 0:
-            self.failures -= 1
-            raise self.error
+        if self.errors:
+            raise self.errors.pop(0)
         owners = {uuid.UUID(requested.assignee_member_id): 10_000} if requested.assignee_member_id else {}
         outcome = TransferOutcome(requested.request_id, owners, requested.effective_date)
         return self.carried_out.setdefault(requested.request_id, outcome)
@@ -118,12 +121,88 @@ async def test_a_failing_registry_is_retried_with_backoff_until_the_transfer_is_
     assert positions.saved == [requested_at]
 
 
-async def test_a_refusal_is_retried_too_never_skipped(app: CommercializationApplication) -> None:
-    agreed_sale(app)
-    refused = TransferRefused("the IP registry refused the transfer: the owners changed")
-    registry, positions, sleeps = FlakyRegistry(failures=2, error=refused), MemoryPositions(), Sleeps()
+def refusal(reason: str = "the owners changed since the assignment was agreed") -> TransferRefused:
+    """As the client raises it for a FAILED_PRECONDITION answer."""
+    return TransferRefused(f"the IP registry refused the transfer: {reason}", grpc_status="FAILED_PRECONDITION",
+                           reason=reason)  # fmt: skip
+
+
+def refusals(app: CommercializationApplication) -> list[Assignment.OwnershipTransferRefused]:
+    events = [app.mapper.to_domain_event(n) for n in app.notifications_after(0, 10_000)]
+    return [e for e in events if isinstance(e, Assignment.OwnershipTransferRefused)]
+
+
+async def test_a_refusal_is_recorded_once_not_retried_and_the_next_request_goes_ahead(
+    app: CommercializationApplication,
+) -> None:
+    refused, next_one = agreed_sale(app), agreed_sale(app, buyer=None)
+    registry, positions, sleeps = FlakyRegistry(errors=(refusal(),)), MemoryPositions(), Sleeps()
+
+    assert await dispatcher(app, registry, positions, sleeps).dispatch_once() == 2
+
+    ids = [app.get_assignment(finance(), a).request_id for a in (refused, next_one)]
+    assert (registry.calls, sleeps.delays) == (ids, [])  # asked once, no backoff
+    assignment = app.get_assignment(finance(), refused)
+    assert (assignment.status, assignment.transfer_status) == (
+        AssignmentStatus.TRANSFER_REFUSED,
+        TransferStatus.REFUSED,
+    )
+    assert assignment.transfer_refusal == ("FAILED_PRECONDITION", "the owners changed since the assignment was agreed")
+    assert assignment.transfer_refused_on == date.today()
+    [recorded] = refusals(app)
+    assert (recorded.request_id, recorded.code) == (ids[0], "FAILED_PRECONDITION")
+    assert app.get_assignment(finance(), next_one).transfer_status is TransferStatus.COMPLETED
+    assert positions.saved == [p for p, _ in app.transfer_requests_after(0, 10)]
+
+
+async def test_a_passing_failure_still_backs_off_before_a_refusal_ends_it(app: CommercializationApplication) -> None:
+    sale = agreed_sale(app)
+    registry, positions, sleeps = (
+        FlakyRegistry(failures=2, errors=(refusal("asset not found"),)),
+        MemoryPositions(),
+        Sleeps(),
+    )
     await dispatcher(app, registry, positions, sleeps).dispatch_once()
-    assert (len(registry.calls), len(completions(app))) == (3, 1)
+    assert (len(registry.calls), sleeps.delays, len(completions(app))) == (3, [0.5, 1.0], 0)
+    assert app.get_assignment(finance(), sale).transfer_refusal == ("FAILED_PRECONDITION", "asset not found")
+
+
+async def test_a_refusal_sent_again_after_a_crash_records_nothing_new(app: CommercializationApplication) -> None:
+    sale = agreed_sale(app)
+    registry, sleeps = FlakyRegistry(errors=(refusal(), refusal())), Sleeps()
+    await dispatcher(app, registry, MemoryPositions(), sleeps).dispatch_once()
+    forgetful = dispatcher(app, registry, MemoryPositions(), sleeps)  # crashed before storing its position
+    assert await forgetful.dispatch_once() == 1
+    assert (len(registry.calls), len(refusals(app))) == (2, 1)
+    service = CommandContext(Principal(Role.SERVICE, "ownership-transfers"))
+    request_id = app.get_assignment(finance(), sale).request_id
+    with pytest.raises(Conflict, match="transfer_refused"):  # no completion after a refusal
+        app.complete_ownership_transfer(service, sale, TransferOutcome(request_id, {BUYER: 10_000}, D))
+    with pytest.raises(Forbidden):
+        app.refuse_ownership_transfer(finance(), sale, request_id, "NOT_FOUND", "gone")
+
+
+def test_the_refusal_goes_on_the_bus_with_the_registry_reason(app: CommercializationApplication) -> None:
+    sale = agreed_sale(app)
+    service = CommandContext(Principal(Role.SERVICE, "ownership-transfers"))
+    request_id = app.get_assignment(finance(), sale).request_id
+    assert app.refuse_ownership_transfer(service, sale, request_id, "INVALID_ARGUMENT", "the buyer is no member")
+    [event] = refusals(app)
+    payload = build_catalog().payload(event)
+    assert isinstance(payload, pb.OwnershipTransferRefused)
+    assert (payload.request_id, payload.reason, payload.code) == (str(request_id), "the buyer is no member",
+                                                                  "INVALID_ARGUMENT")  # fmt: skip
+    assert payload.effective_date == date.today().isoformat()
+
+
+def test_the_transfer_status_follows_the_assignment(app: CommercializationApplication) -> None:
+    seller = CommandContext(Principal(Role.MEMBER, str(SELLER), SELLER))
+    asset_id = uuid.uuid4()
+    assert isinstance(app.ownership, Owners)
+    app.ownership.by_asset[asset_id] = {SELLER: 6000, BUYER: 4000}
+    sale = app.propose_assignment(seller, asset_id, "Buyer", 1_000, "CNY", effective_date=D)
+    assert app.get_assignment(finance(), sale).transfer_status is TransferStatus.NOT_REQUESTED
+    assert app.get_assignment(finance(), agreed_sale(app)).transfer_status is TransferStatus.PENDING
 
 
 async def test_requests_go_in_log_order_and_a_stuck_one_holds_back_the_next(

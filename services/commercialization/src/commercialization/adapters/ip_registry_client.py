@@ -41,6 +41,15 @@ class TransferRefused(Conflict):
 
     code = "ownership_transfer_refused"
 
+    @property
+    def grpc_status(self) -> str:
+        return str(self.details.get("grpc_status", ""))
+
+    @property
+    def reason(self) -> str:
+        """The registry's own words."""
+        return str(self.details.get("reason", self.message))
+
 
 class IpRegistryClient:
     """An `OwnershipLookup` asking the IP registry itself."""
@@ -81,7 +90,9 @@ class IpRegistryClient:
             call = cast(grpc.Call, exc)
             if call.code() in _REFUSALS:
                 raise TransferRefused(
-                    f"the IP registry refused the transfer: {call.details()}", grpc_status=call.code().name
+                    f"the IP registry refused the transfer: {call.details()}",
+                    grpc_status=call.code().name,
+                    reason=call.details() or "",
                 ) from exc
             raise RegistryUnavailable(f"the IP registry did not answer: {call.details()}") from exc
         return TransferOutcome(

@@ -3,7 +3,11 @@ invoiced and the ownership transfer is requested from the IP registry.
 
 The request is a fact recorded here with a deterministic id; sending it to the
 registry (retried until acknowledged, idempotent by that id) is another process,
-which records the registry's answer here as `OwnershipTransferCompleted`.
+which records the registry's answer here: `OwnershipTransferCompleted`, or
+`OwnershipTransferRefused` when the registry judged the request and said no (the
+owners changed, the buyer is no member...). A refusal is terminal: asking again
+would get the same answer, so the assignment waits for a person (finance sees the
+reason) and the requests after it go ahead.
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ class AssignmentStatus(StrEnum):
     AGREED = "agreed"
     REFUSED = "refused"
     TRANSFERRED = "transferred"  # the IP registry carried out the ownership transfer
+    TRANSFER_REFUSED = "transfer_refused"  # the IP registry refused it: terminal, for a person to resolve
+
+
+class TransferStatus(StrEnum):
+    """Where the ownership transfer of an assignment stands, as finance sees it."""
+
+    NOT_REQUESTED = "not_requested"  # consent pending, or refused by a co-owner
+    PENDING = "pending"  # requested; the dispatcher is (re)trying the registry
+    COMPLETED = "completed"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +101,13 @@ class Assignment(Aggregate):
         assigned_out: bool
         effective_date: date
 
+    class OwnershipTransferRefused(Aggregate.Event):
+        request_id: uuid.UUID
+        asset_id: uuid.UUID
+        reason: str  # the registry's own words
+        code: str  # the registry's gRPC status, e.g. FAILED_PRECONDITION
+        effective_date: date  # the day the refusal was recorded
+
     @event(Proposed)
     def __init__(
         self,
@@ -109,6 +130,8 @@ class Assignment(Aggregate):
         self.agreed_on: date | None = None
         self.transfer_requested_on: date | None = None
         self.transfer_completed_on: date | None = None
+        self.transfer_refused_on: date | None = None
+        self.transfer_refusal: tuple[str, str] | None = None  # (code, reason) from the registry
 
     @classmethod
     def propose(
@@ -168,10 +191,7 @@ class Assignment(Aggregate):
         """Record the registry's answer; False when it is already recorded (a re-delivery)."""
         if self.status is AssignmentStatus.TRANSFERRED:
             return False
-        if self.status is not AssignmentStatus.AGREED:
-            raise Conflict(f"the assignment is {self.status}", assignment_id=str(self.id), status=self.status)
-        if outcome.request_id != self.request_id:
-            raise Conflict("the answer is to another transfer request", request_id=str(outcome.request_id))
+        self._require_agreed(outcome.request_id)
         self._transfer_completed(
             request_id=outcome.request_id,
             asset_id=self.asset_id,
@@ -180,6 +200,33 @@ class Assignment(Aggregate):
             effective_date=outcome.effective_date,
         )
         return True
+
+    def refuse_transfer(self, request_id: uuid.UUID, code: str, reason: str, on: date) -> bool:
+        """Record that the registry refused the request; False when already recorded (a re-delivery)."""
+        if self.status is AssignmentStatus.TRANSFER_REFUSED:
+            return False
+        self._require_agreed(request_id)
+        self._transfer_refused(
+            request_id=request_id, asset_id=self.asset_id, reason=reason, code=code, effective_date=on
+        )
+        return True
+
+    @property
+    def transfer_status(self) -> TransferStatus:
+        match self.status:
+            case AssignmentStatus.TRANSFERRED:
+                return TransferStatus.COMPLETED
+            case AssignmentStatus.TRANSFER_REFUSED:
+                return TransferStatus.REFUSED
+            case AssignmentStatus.AGREED:
+                return TransferStatus.PENDING
+        return TransferStatus.NOT_REQUESTED
+
+    def _require_agreed(self, request_id: uuid.UUID) -> None:
+        if self.status is not AssignmentStatus.AGREED:
+            raise Conflict(f"the assignment is {self.status}", assignment_id=str(self.id), status=self.status)
+        if request_id != self.request_id:
+            raise Conflict("the answer is to another transfer request", request_id=str(request_id))
 
     def _require_pending(self) -> None:
         if self.status is not AssignmentStatus.PENDING_CONSENT:
@@ -246,3 +293,11 @@ class Assignment(Aggregate):
     ) -> None:
         self.status = AssignmentStatus.TRANSFERRED
         self.transfer_completed_on = effective_date
+
+    @event(OwnershipTransferRefused)
+    def _transfer_refused(
+        self, request_id: uuid.UUID, asset_id: uuid.UUID, reason: str, code: str, effective_date: date
+    ) -> None:
+        self.status = AssignmentStatus.TRANSFER_REFUSED
+        self.transfer_refused_on = effective_date
+        self.transfer_refusal = (code, reason)

@@ -430,9 +430,14 @@ class AssignmentOut(BaseModel):
     agreed_on: date | None
     transfer_requested_on: date | None
     transfer_completed_on: date | None
+    transfer_status: str = Field(description="not_requested | pending | completed | refused")
+    transfer_refused_on: date | None
+    transfer_refusal_code: str | None = Field(description="the IP registry's status, e.g. FAILED_PRECONDITION")
+    transfer_refusal_reason: str | None = Field(description="the IP registry's reason for refusing the transfer")
 
     @classmethod
     def of(cls, assignment: Assignment) -> AssignmentOut:
+        code, reason = assignment.transfer_refusal or (None, None)
         return cls(
             assignment_id=assignment.id,
             asset_id=assignment.asset_id,
@@ -446,4 +451,8 @@ class AssignmentOut(BaseModel):
             agreed_on=assignment.agreed_on,
             transfer_requested_on=assignment.transfer_requested_on,
             transfer_completed_on=assignment.transfer_completed_on,
+            transfer_status=assignment.transfer_status.value,
+            transfer_refused_on=assignment.transfer_refused_on,
+            transfer_refusal_code=code,
+            transfer_refusal_reason=reason,
         )

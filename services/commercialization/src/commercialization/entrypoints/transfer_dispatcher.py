@@ -4,9 +4,14 @@ Like the relay, it reads the notification log after the last position it finishe
 with, in log order. For each `OwnershipTransferRequested` it calls the registry
 (idempotent by the request id) and records the answer on the assignment as
 `OwnershipTransferCompleted` (also idempotent); only then does it store the new
-position. A failure is retried with exponential backoff, however long it takes: a
-request is never skipped. After a crash the last request is sent again, and both
-sides answer a repeat without storing anything new. Run one dispatcher per service.
+position. A passing failure (the registry unreachable, this service's store) is
+retried with exponential backoff, however long it takes: a request is never skipped.
+A refusal (the registry judged the request: INVALID_ARGUMENT, FAILED_PRECONDITION,
+NOT_FOUND, ALREADY_EXISTS) would get the same answer every time, so it is terminal:
+it is recorded on the assignment as `OwnershipTransferRefused` with the registry's
+reason, for finance to resolve, and the dispatcher goes on to the next request.
+After a crash the last request is sent again, and both sides answer a repeat
+without storing anything new. Run one dispatcher per service.
 """
 
 from __future__ import annotations
@@ -101,23 +106,35 @@ class TransferDispatcher:
     async def _deliver(self, requested: Assignment.OwnershipTransferRequested) -> None:
         for attempt in itertools.count():
             try:
-                await asyncio.to_thread(self._transfer, requested)
-                return
+                refused = await asyncio.to_thread(self._transfer, requested)
             except Exception as exc:
                 delay = self.backoff.delay(attempt)
-                # A refusal will not pass by itself (the owners changed, the buyer is no member...):
-                # it waits for a person, so it is an error; anything else is a passing failure.
-                report = log.error if isinstance(exc, TransferRefused) else log.warning
-                report(
+                log.warning(
                     "ownership transfer failed; retrying", request_id=str(requested.request_id),
                     assignment_id=str(requested.originator_id), attempt=attempt + 1, retry_in=delay, error=str(exc),
                 )  # fmt: skip
                 await self._sleep(delay)
+                continue
+            if refused is not None:  # recorded for finance: a person has to act, the queue does not wait
+                log.error(
+                    "ownership transfer refused by the IP registry; recorded on the assignment",
+                    request_id=str(requested.request_id), assignment_id=str(requested.originator_id),
+                    grpc_status=refused.grpc_status, reason=refused.reason,
+                )  # fmt: skip
+            return
 
-    def _transfer(self, requested: Assignment.OwnershipTransferRequested) -> None:
-        outcome = self.registry.transfer_ownership(requested)
+    def _transfer(self, requested: Assignment.OwnershipTransferRequested) -> TransferRefused | None:
+        """Carry out one request and record the answer; the refusal, when the registry said no."""
         ctx = CommandContext(principal=DISPATCHER, correlation_id=str(requested.request_id))
+        try:
+            outcome = self.registry.transfer_ownership(requested)
+        except TransferRefused as refused:
+            self.app.refuse_ownership_transfer(
+                ctx, requested.originator_id, requested.request_id, refused.grpc_status, refused.reason
+            )
+            return refused
         self.app.complete_ownership_transfer(ctx, requested.originator_id, outcome)
+        return None
 
 
 def transfer_dispatcher(runtime: Runtime[CommercializationApplication, Any]) -> TransferDispatcher:

@@ -1057,3 +1057,41 @@ class OwnershipTransferCompleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OwnershipTransferCompleted: _TypeAlias = OwnershipTransferCompleted  # noqa: Y015
+
+@_typing.final
+class OwnershipTransferRefused(_message.Message):
+    """The IP registry refused the requested transfer (e.g. the owners changed since the
+    assignment was agreed): terminal, ownership is unchanged; finance resolves it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ASSET_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    asset_id: _builtins.str
+    reason: _builtins.str
+    """the registry's own words"""
+    code: _builtins.str
+    """the registry's gRPC status: FAILED_PRECONDITION | INVALID_ARGUMENT | NOT_FOUND | ALREADY_EXISTS"""
+    effective_date: _builtins.str
+    """the day the refusal was recorded"""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        asset_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        code: _builtins.str = ...,
+        effective_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "code", b"code", "effective_date", b"effective_date", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OwnershipTransferRefused: _TypeAlias = OwnershipTransferRefused  # noqa: Y015
