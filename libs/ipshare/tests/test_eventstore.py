@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import threading
 import uuid
 
+import pytest
 from eventsourcing.domain import Aggregate, event
 
 from ipshare.auth import Principal, Role
-from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
 
 
 class Widget(Aggregate):
@@ -35,3 +37,19 @@ def test_metadata_is_stored_beside_the_event_and_kept_out_of_the_domain(event_st
         assert "_meta" not in vars(domain_event)
     finally:
         app.close()
+
+
+@pytest.mark.integration
+def test_a_transaction_larger_than_a_socket_buffer_is_written(fresh_database: str) -> None:
+    """Over a Unix socket a pipelined write of this size never returns (see ipshare.pg_recorder)."""
+    app = Workshop(env=persistence_env(fresh_database))
+    widgets = [Widget("x" * 1_000) for _ in range(2_000)]
+    saving = threading.Thread(target=app.record, args=(CommandContext(), *widgets), daemon=True)
+    try:
+        saving.start()
+        saving.join(timeout=60)
+        assert not saving.is_alive(), "saving 2 MB of events in one transaction did not finish"
+        assert len(app.notifications_after(0, 5_000)) == 2_000
+    finally:
+        if not saving.is_alive():
+            app.close()

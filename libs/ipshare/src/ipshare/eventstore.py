@@ -30,6 +30,7 @@ from eventsourcing.utils import get_topic
 
 from ipshare.auth import SYSTEM, Principal
 from ipshare.errors import NotFound
+from ipshare.pg_recorder import TOPIC as RECORDER_TOPIC
 
 A = TypeVar("A")
 
@@ -112,6 +113,7 @@ def persistence_env(database_url: str | None) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "10",
         "CREATE_TABLE": "y",
+        "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
     }
 
 

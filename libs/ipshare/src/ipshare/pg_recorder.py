@@ -1,0 +1,36 @@
+"""The PostgreSQL application recorder every service uses: eventsourcing's, without pipeline mode.
+
+eventsourcing writes a transaction's events through a psycopg pipeline. Over a Unix-domain
+socket (the embedded server's, and the usual local one) a pipeline that sends more than
+about half a megabyte stops for good: the client waits for results the server can never send,
+because the server is still waiting for the rest of the statement. A close of a settlement
+period over a large history writes more than that. Sent as ordinary statements in one
+transaction, the same events go through at any size; the extra round trips cost microseconds
+on a local socket.
+
+Everything else (the table lock that makes notification order equal commit order, NOTIFY,
+one INSERT for all events, the returned notification ids) is the library's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
+from psycopg.errors import InterfaceError, OperationalError
+
+TOPIC = f"{__name__}:UnpipelinedApplicationRecorder"
+
+
+class UnpipelinedApplicationRecorder(PostgresApplicationRecorder):
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
