@@ -68,6 +68,11 @@ class EventCatalog:
     def publishes(self, event: object) -> bool:
         return type(event) in self._payloads
 
+    def type_name(self, event_class: type) -> str | None:
+        """The versioned type name events of that class are published as, or None if they are not."""
+        payload = self._payloads.get(event_class)
+        return payload.DESCRIPTOR.full_name if payload else None
+
     def payload_types(self) -> list[type[Message]]:
         return list(self._payloads.values())
 

@@ -21,6 +21,10 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare import bus
+from ipshare.audit.checkpoint import CheckpointSigner
+from ipshare.audit_api import add_audit_servicer
+from ipshare.audit_api import router as audit_router
+from ipshare.audit_log import AuditCheckpoint, AuditLog, Checkpointer, SqlChainStore, audit_metadata, signing_key
 from ipshare.consumer import Consumer, Projection, consumer_metadata, run_forever
 from ipshare.database import open_engine
 from ipshare.envelope import EventCatalog
@@ -31,6 +35,7 @@ from ipshare.observability import configure_logging, log
 from ipshare.relay import Relay, relay_metadata
 from ipshare.settings import ServiceSettings
 from ipshare.web import application_api
+from ipshare_contracts.audit.v1.audit_pb2 import CheckpointSigned
 
 AppT = TypeVar("AppT", bound=ServiceApplication)
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -72,11 +77,17 @@ class Runtime(Generic[AppT, SettingsT]):
         self.consumers: list[Consumer] = []
         self.relay: Relay | None = None
         self.workers: list[Worker] = []
+        self._audit: AuditLog | None = None
 
     @property
     def app(self) -> AppT:
         assert self._app is not None, "runtime not started"
         return self._app
+
+    @property
+    def audit(self) -> AuditLog:
+        assert self._audit is not None, "runtime not started"
+        return self._audit
 
     @property
     def engine(self) -> AsyncEngine:
@@ -94,9 +105,15 @@ class Runtime(Generic[AppT, SettingsT]):
     async def start(self) -> None:
         settings = self.settings
         self._engine = await open_engine(
-            settings.database_url, self.spec.metadata, relay_metadata, consumer_metadata, idempotency_metadata
+            settings.database_url,
+            self.spec.metadata,
+            relay_metadata,
+            consumer_metadata,
+            idempotency_metadata,
+            audit_metadata,
         )
         self._app = await asyncio.to_thread(self.spec.application, persistence_env(settings.database_url))
+        self.spec.catalog.register(AuditCheckpoint.Signed, CheckpointSigned)  # checkpoints go on the topic too
         dead_letters = bus.dead_letter_topic_of(self.spec.name)
         await bus.ensure_topics(settings, [self.topic, dead_letters])
         self._producer = bus.producer(settings)
@@ -114,7 +131,18 @@ class Runtime(Generic[AppT, SettingsT]):
             kafka = bus.consumer(settings, f"{self.spec.name}.{projection.name}", *projection.topics)
             await kafka.start()
             self.consumers.append(Consumer(projection, kafka, self._producer, dead_letters, self.engine))
-        self.workers = list(self.spec.workers(self))
+        self.workers = [self._start_audit(loop), *self.spec.workers(self)]
+
+    def _start_audit(self, loop: asyncio.AbstractEventLoop) -> Checkpointer:
+        """The service's audit log and the worker that chains and checkpoints it (woken by every save)."""
+        name, settings = self.spec.name, self.settings
+        signer = CheckpointSigner(name, signing_key(settings, name))
+        self._audit = AuditLog(self.app, self.spec.catalog, SqlChainStore(self.engine), signer, topic=self.topic,
+                               partitions=settings.topic_partitions)  # fmt: skip
+        checkpointer = Checkpointer(self._audit, poll_seconds=settings.audit_poll_seconds,
+                                    checkpoint_seconds=settings.audit_checkpoint_seconds)  # fmt: skip
+        self.app.on_recorded(lambda: checkpointer.wake_threadsafe(loop))
+        return checkpointer
 
     async def stop(self) -> None:
         for consumer in self.consumers:
@@ -130,7 +158,8 @@ class Runtime(Generic[AppT, SettingsT]):
 def http_api(runtime: Runtime[AppT, SettingsT], *routers: APIRouter) -> FastAPI:
     """The service's HTTP API with health checks on its database and broker, and idempotency keys."""
     checks = {"database": runtime.database_ready, "broker": runtime.broker_ready}
-    api = application_api(runtime.spec.name, runtime.settings, lambda: runtime.app, routers, checks)
+    api = application_api(runtime.spec.name, runtime.settings, lambda: runtime.app, [*routers, audit_router], checks)
+    api.state.audit = lambda: runtime.audit
     install_idempotency(api, lambda: runtime.engine)
     return api
 
@@ -142,6 +171,7 @@ async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
     await runtime.start()
     grpc_server, health = create_server(settings)
     grpc_names = spec.grpc(runtime, grpc_server) if spec.grpc else []
+    grpc_names.append(add_audit_servicer(grpc_server, lambda: runtime.audit, settings))
     grpc_server.add_insecure_port(f"{settings.http_host}:{settings.grpc_port}")
     await grpc_server.start()
     await set_serving(health, grpc_names, True)

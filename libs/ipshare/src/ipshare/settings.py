@@ -51,6 +51,14 @@ class ServiceSettings(AuthSettings, BusSettings):
     snapshot_interval: int = Field(100, ge=0, description="Snapshot an aggregate every N events (0: never)")
     log_level: str = "INFO"
     log_json: bool = True
+    audit_signing_key: str = Field(
+        "",
+        repr=False,
+        description="Ed25519 key signing this service's audit checkpoints: PEM (PKCS#8) or base64 of the "
+        "32-byte seed; empty: derived from JWT_SECRET and the service name (development only)",
+    )
+    audit_checkpoint_seconds: float = Field(30.0, gt=0, description="How often a new checkpoint is signed")
+    audit_poll_seconds: float = Field(1.0, gt=0, description="How often new events are chained (also on each save)")
     # Where the other services are (gRPC for calls between services, HTTP for people).
     ip_registry_grpc_address: str = "127.0.0.1:50051"
     commercialization_grpc_address: str = "127.0.0.1:50052"
