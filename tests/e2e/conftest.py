@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ def stack(postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.Temp
     ports = {f"{name}_{kind}_port": free_port() for name in ("ip_registry", "commercialization", "incubation",
                                                              "revenue_share") for kind in ("http", "grpc")}  # fmt: skip
     state_dir: Path = tmp_path_factory.mktemp("stack")
+    os.environ.setdefault("AUDIT_CHECKPOINT_SECONDS", "1")  # the services inherit it: checkpoints within the tests
     settings = StackSettings(
         database_url=postgres_url, kafka_bootstrap_servers=kafka_bootstrap, state_dir=state_dir,
         jwt_secret=SECRET, **ports,

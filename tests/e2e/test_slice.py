@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import asyncpg
 import grpc
 import httpx
 import pytest
@@ -135,3 +140,80 @@ def test_the_spin_off_and_its_seed_project_are_readable_and_guarded(
     assert [m.status for m in seed.milestones] == ["approved", "open"]
     assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert httpx.get(project, headers=bearer(Role.MEMBER, institute)).status_code == 200
+
+
+def test_an_auditor_verifies_every_log_and_statement_and_sees_a_statement_altered_after_issue(
+    stack: Stack, result: SliceResult, bearer: Callable[..., dict[str, str]], tmp_path: Path
+) -> None:
+    [revenue_share] = [s for s in stack.settings.services() if s.name == "revenue-share"]
+    closed = httpx.post(f"{revenue_share.base_url}/periods/{result.period_id}/close", headers=bearer(Role.FINANCE))
+    assert closed.status_code in (200, 409), closed.text  # the replay test may have closed it already
+    env = {**os.environ, **stack.service_env(revenue_share), "COLUMNS": "400"}
+    ipshare = str(Path(sys.executable).parent / "ipshare")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([ipshare, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    for _ in range(20):  # checkpoints are signed every second here; the close reaches the log a moment later
+        verified = run("verify")
+        if verified.returncode == 0 and "statements identical" in verified.stdout:
+            break
+        time.sleep(1)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "everything verified" in verified.stdout
+    for service in stack.settings.services():
+        assert f"verified  {service.name}: " in verified.stdout
+
+    exported = run("export", str(tmp_path / "export"))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    offline = run("verify", "--from", str(tmp_path / "export"))
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+
+    with altered_statement(stack.service_database(revenue_share)) as position:
+        tampered = run("verify")
+    assert tampered.returncode == 1, tampered.stdout
+    assert f"entry_changed: the event at position {position}" in tampered.stdout
+    assert "statement_differs: period" in tampered.stdout
+    assert f"the StatementIssued event at position {position}" in tampered.stdout
+
+
+@contextmanager
+def altered_statement(database_url: str) -> Iterator[int]:
+    """One issued statement's amount raised by one fen in the event store, put back afterwards."""
+
+    async def swap(replace: bool, original: tuple[int, bytes] | None) -> tuple[int, bytes]:
+        conn = await asyncpg.connect(database_url)
+        table = "revenueshareapplication_events"  # eventsourcing names it after the application class
+        try:
+            if original is not None:
+                await conn.execute(f"UPDATE {table} SET state = $2 WHERE notification_id = $1", *original)
+                return original
+            row = await conn.fetchrow(
+                f"SELECT notification_id, state FROM {table} WHERE topic LIKE '%IssuedStatement.Issued' "
+                "ORDER BY notification_id LIMIT 1"
+            )
+            assert row is not None
+            state = json.loads(row["state"])
+            state["lines"][0]["amount"] += 1
+            await conn.execute(f"UPDATE {table} SET state = $2 WHERE notification_id = $1",
+                               row["notification_id"], json.dumps(state).encode())  # fmt: skip
+            position = await conn.fetchval("SELECT position FROM audit_chain WHERE notification_id = $1",
+                                           row["notification_id"])  # fmt: skip
+            return int(position), bytes(row["state"])
+        finally:
+            await conn.close()
+
+    position, state = asyncio.run(swap(True, None))
+    try:
+        yield position
+    finally:
+        notification_id = asyncio.run(_notification_of(database_url, position))
+        asyncio.run(swap(False, (notification_id, state)))
+
+
+async def _notification_of(database_url: str, position: int) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT notification_id FROM audit_chain WHERE position = $1", position))
+    finally:
+        await conn.close()

@@ -1,4 +1,5 @@
-"""`ipshare`: tokens for local use, and the whole stack on this machine (up, down, demo)."""
+"""`ipshare`: tokens for local use, the whole stack on this machine (up, down, demo), and the auditor's
+verify and export."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ipshare.audit_commands import export, verify
 from ipshare.auth import Role, issue_token
 from ipshare.embedded import StartError
 from ipshare.settings import AuthSettings
@@ -15,6 +17,8 @@ from ipshare.stack import Stack, StackSettings, stop_detached
 
 app = typer.Typer(help="ipshare: tech-transfer services of a manufacturing innovation center.", no_args_is_help=True)
 console = Console(stderr=True)
+app.command()(verify)
+app.command()(export)
 
 
 @app.command()

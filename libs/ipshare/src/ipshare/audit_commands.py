@@ -1,0 +1,169 @@
+"""`ipshare verify` and `ipshare export`: the auditor's commands.
+
+`verify` fetches every service's history, checkpoints and served proofs (gRPC and HTTP, as an
+auditor) and a copy of each topic, or reads them from an export directory, then checks chains,
+signatures, proofs and topics, and replays the revenue-share computation against the issued
+statements. It exits with status 1 when anything differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from ipshare.audit import load_public_key
+from ipshare.audit_check import AuditReport, check_all, statement_check
+from ipshare.audit_history import LiveFetcher, ServiceAddress, ServiceHistory, exported_services
+from ipshare.audit_history import Progress as ProgressCallback
+from ipshare.auth import Role, issue_token
+from ipshare.settings import ServiceSettings
+
+console = Console(stderr=True)
+out = Console()
+
+ServicesOption = Annotated[list[str] | None, typer.Option("--service", help="only these services (repeatable)")]
+TokenOption = Annotated[
+    str | None, typer.Option(envvar="IPSHARE_TOKEN", help="an auditor's bearer token; default: one signed here")
+]
+TopicsOption = Annotated[bool, typer.Option("--topics/--no-topics", help="also read and compare the Kafka topics")]
+
+
+def addresses(settings: ServiceSettings) -> list[ServiceAddress]:
+    return [
+        ServiceAddress("ip-registry", settings.ip_registry_grpc_address, settings.ip_registry_url),
+        ServiceAddress("commercialization", settings.commercialization_grpc_address, settings.commercialization_url),
+        ServiceAddress("incubation", settings.incubation_grpc_address, settings.incubation_url),
+        ServiceAddress("revenue-share", settings.revenue_share_grpc_address, settings.revenue_share_url),
+    ]
+
+
+def verify(
+    export_dir: Annotated[
+        Path | None, typer.Option("--from", help="an export directory: verify offline, without the services")
+    ] = None,
+    service: ServicesOption = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(help="SERVICE=KEY: the trusted public key (base64 or a PEM file) of a service's checkpoints"),
+    ] = None,
+    token: TokenOption = None,
+    topics: TopicsOption = True,
+) -> None:
+    """Verify the services' histories (live, or an export with --from) and re-derive every issued statement."""
+    trusted = _trusted_keys(key or [])
+    with _progress() as progress:
+        if export_dir is not None:
+            histories = _load(export_dir, service, progress)
+        else:
+            histories = _fetch(service, token, topics, progress)
+        check = statement_check() if _wants(service, "revenue-share") else None
+        report = check_all(histories, trusted, check)
+    if check is None and _wants(service, "revenue-share"):
+        report.verified.append("statements not recomputed: the revenue-share package is not installed here")
+    _print(report, source=str(export_dir) if export_dir else "the live services")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def export(
+    directory: Annotated[Path, typer.Argument(help="where to write (one folder per service)")],
+    service: ServicesOption = None,
+    token: TokenOption = None,
+    topics: TopicsOption = True,
+) -> None:
+    """Write each service's full history, checkpoints, served proofs and topic as files, for `verify --from`."""
+    with _progress() as progress:
+        histories = _fetch(service, token, topics, progress)
+    for history in histories:
+        folder = history.export(directory)
+        out.print(
+            f"{history.service}: {len(history.entries)} events, {len(history.checkpoints)} checkpoints -> {folder}"
+        )
+
+
+def _wants(services: Sequence[str] | None, name: str) -> bool:
+    return not services or name in services
+
+
+def _fetch(
+    services: Sequence[str] | None, token: str | None, topics: bool, progress: ProgressCallback
+) -> list[ServiceHistory]:
+    settings = ServiceSettings()
+    token = token or issue_token(settings, Role.AUDITOR, subject="auditor")
+    fetcher = LiveFetcher(token, settings if topics else None, progress)
+    chosen = [a for a in addresses(settings) if _wants(services, a.service)]
+    _unknown(services, [a.service for a in addresses(settings)])
+
+    async def fetch_all() -> list[ServiceHistory]:
+        return [await fetcher.fetch(address) for address in chosen]
+
+    try:
+        return asyncio.run(fetch_all())
+    except Exception as error:  # gRPC, HTTP or broker unreachable: say which, not a traceback
+        console.print(f"[red]could not fetch the histories:[/] {error}")
+        raise typer.Exit(2) from error
+
+
+def _load(directory: Path, services: Sequence[str] | None, progress: ProgressCallback) -> list[ServiceHistory]:
+    found = exported_services(directory)
+    if not found:
+        raise typer.BadParameter(f"{directory} holds no export (no <service>/log.json)")
+    _unknown(services, found)
+    chosen = [name for name in found if _wants(services, name)]
+    histories = []
+    for done, name in enumerate(chosen, start=1):
+        histories.append(ServiceHistory.load(directory / name))
+        progress("reading the export", done, len(chosen))
+    return histories
+
+
+def _unknown(services: Sequence[str] | None, known: Sequence[str]) -> None:
+    unknown = sorted(set(services or ()) - set(known))
+    if unknown:
+        raise typer.BadParameter(f"unknown service(s): {', '.join(unknown)} (known: {', '.join(known)})")
+
+
+def _trusted_keys(pairs: Sequence[str]) -> dict[str, Ed25519PublicKey]:
+    keys = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if not text:
+            raise typer.BadParameter(f"--key {pair!r}: expected SERVICE=KEY")
+        path = Path(text)
+        keys[name] = load_public_key(path.read_text() if path.is_file() else text)
+    return keys
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressCallback]:
+    with Progress(TextColumn("{task.description:28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:  # fmt: skip
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress
+
+
+def _print(report: AuditReport, source: str) -> None:
+    out.print(f"verifying {source}")
+    for line in report.verified:
+        out.print(f"[green]verified[/]  {line}", highlight=False)
+    for problem in report.problems:
+        out.print(f"[red]DIFFERS[/]   {problem.service} {problem.kind}: {problem.message}", highlight=False)
+    if report.ok:
+        out.print("[green]everything verified[/]")
+    else:
+        count = len(report.problems)
+        out.print(f"[red]{count} problem{'s' if count > 1 else ''} found[/]")

@@ -1,0 +1,124 @@
+"""The auditor's replay: recompute every issued statement from the verified event logs.
+
+The same machinery as the replay from the topics (``replay.dated_rows`` and ``replay.recompute``),
+fed with the events of the audit histories instead: revenue-share's own log gives the periods,
+closes, policy versions and issued statements; the source services' logs give the facts. Nothing is
+written anywhere, so it runs against live services and offline exports alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ipshare.audit_check import Problem, PublishedEvent
+from ipshare.consumer import InboundEvent
+from ipshare.envelope import PayloadDecoder, UndecodableEvent
+from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
+from revenue_share.adapters.inbox import InboxProjection, fact_of
+from revenue_share.catalog import SOURCE
+from revenue_share.domain.facts import Payee, PayeeKind
+from revenue_share.rebuild import policy_from_message
+from revenue_share.replay import (
+    IssuedClose,
+    IssuedHistory,
+    PeriodCheck,
+    SourceFact,
+    dated_rows,
+    issued_summary,
+    recompute,
+)
+from revenue_share.replay import period_of as make_period
+
+_OWN = PayloadDecoder([pb.PeriodOpened, pb.PeriodClosed, pb.StatementIssued, pb.PolicyVersionRecorded])
+
+
+@dataclass
+class _Issued:
+    """The issued history, and where in revenue-share's log each close and statement is."""
+
+    history: IssuedHistory = field(default_factory=IssuedHistory)
+    close_at: dict[str, int] = field(default_factory=dict)  # period -> position
+    statement_at: dict[tuple[str, str], int] = field(default_factory=dict)  # (period, payee) -> position
+
+
+def check_statements(events: Sequence[PublishedEvent]) -> tuple[list[str], list[Problem]]:
+    """Plain-word lines for what matches, problems for what does not (see ``ipshare.audit_check``)."""
+    issued = _issued([e for e in events if e.envelope.source == SOURCE])
+    if not issued.history.closes:
+        return [f"{SOURCE}: no closed period, so no issued statement to recompute"], []
+    facts = _facts([e for e in events if e.envelope.source != SOURCE])
+    checks = recompute(dated_rows(facts, issued.history.closes, datetime.now(UTC)), issued.history)
+    verified, problems = [], []
+    for check in checks:
+        if check.identical:
+            verified.append(f"{SOURCE}: period {check.period_id} replayed from {len(facts)} source facts: "
+                            f"{len(check.statements)} statements identical to those issued, hash "
+                            f"{check.issued_hash[:16]}…")  # fmt: skip
+        else:
+            problems += _problems(check, issued)
+    return verified, problems
+
+
+def _problems(check: PeriodCheck, issued: _Issued) -> list[Problem]:
+    period = check.period_id
+    problems = []
+    for difference in check.differences:
+        payee = difference.split(": ", 1)[0]
+        position = issued.statement_at.get((period, payee))
+        where = f" (the StatementIssued event at position {position})" if position is not None else ""
+        problems.append(Problem(SOURCE, "statement_differs", f"period {period}, statement of {payee}{where}: "
+                                f"{difference.split(': ', 1)[-1]}"))  # fmt: skip
+    if check.issued_hash != check.replayed_hash:
+        position = issued.close_at.get(period)
+        problems.append(Problem(SOURCE, "statement_hash_differs",
+                                f"period {period}: the statement hash issued in the PeriodClosed event at position "
+                                f"{position} is {check.issued_hash[:16]}…, the replay gives "
+                                f"{check.replayed_hash[:16]}…"))  # fmt: skip
+    return problems
+
+
+def _issued(own: Sequence[PublishedEvent]) -> _Issued:
+    issued = _Issued()
+    closes: list[IssuedClose] = []
+    for event in own:
+        envelope = event.envelope
+        if not _OWN.knows(envelope.type):
+            continue
+        match _OWN.decode(envelope):
+            case pb.PeriodOpened() as opened:
+                issued.history.periods.append(make_period(opened.period_id, opened.start, opened.end))
+            case pb.PeriodClosed() as closed:
+                marks = {(m.topic, m.partition): m.position for m in closed.marks}
+                closed_at = datetime.fromisoformat(closed.closed_at)
+                closes.append(IssuedClose(closed.period_id, closed_at, closed.statement_hash, marks, closed.statements))
+                issued.close_at[closed.period_id] = event.position
+            case pb.StatementIssued() as statement:
+                payee = str(Payee(PayeeKind(statement.payee_kind), statement.payee_id, statement.payee_account))
+                issued.history.statements.setdefault(statement.period_id, []).append(
+                    issued_summary(statement.lines, payee)
+                )
+                issued.statement_at[(statement.period_id, payee)] = event.position
+            case pb.PolicyVersionRecorded() as recorded:
+                issued.history.policies.append(policy_from_message(recorded))
+    issued.history.closes = sorted(closes, key=lambda c: c.closed_at)
+    return issued
+
+
+def _facts(sources: Sequence[PublishedEvent]) -> list[SourceFact]:
+    decoder = InboxProjection.decoder
+    found: dict[str, SourceFact] = {}
+    for event in sources:
+        envelope = event.envelope
+        if not decoder.knows(envelope.type) or envelope.event_id in found:
+            continue
+        try:
+            fact = fact_of(InboundEvent(envelope, decoder.decode(envelope)))
+        except UndecodableEvent:
+            continue  # the live consumer dead-lettered it too
+        if fact is not None:
+            kind, body = fact
+            found[envelope.event_id] = SourceFact(event.topic, event.partition, envelope.position, envelope.event_id,
+                                                  kind, body)  # fmt: skip
+    return list(found.values())
