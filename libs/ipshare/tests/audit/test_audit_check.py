@@ -1,0 +1,104 @@
+"""The auditor's check of collected histories: served proofs, exports, and forged proofs never passing."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ipshare.audit.checkpoint import CheckpointSigner
+from ipshare.audit_check import check_all, default_partition, published_events
+from ipshare.audit_history import ServedProof, ServiceHistory
+from ipshare.audit_log import AuditLog, MemoryChainStore
+from ipshare.eventstore import persistence_env
+
+from .conftest import KEY, Notes, catalog, write
+
+
+@cache
+def history() -> ServiceHistory:
+    """A log of 21 events with four checkpoints, and the consistency proofs its service serves."""
+    app = Notes(persistence_env(None))
+    audit = AuditLog(app, catalog(), MemoryChainStore(), CheckpointSigner("notes", KEY), topic="t", partitions=3)
+
+    async def fill() -> None:
+        for count in (3, 5, 1, 8):
+            write(app, *(str(n) for n in range(count)))
+            await audit.advance()
+            await audit.checkpoint()
+            await audit.advance()
+
+    asyncio.run(fill())
+    collected = ServiceHistory("notes", "notes", "t", 3, audit.size, audit.public_key_base64())
+    collected.entries, collected.checkpoints = audit.history(), audit.checkpoints()
+    sizes = [c.tree_head.tree_size for c in collected.checkpoints]
+    collected.proofs = [ServedProof(a, b, tuple(audit.consistency_proof(a, b))) for a, b in pairwise(sizes)]
+    return collected
+
+
+def test_a_collected_log_with_its_served_proofs_verifies() -> None:
+    report = check_all([history()], {})
+    assert report.ok, report.problems
+    assert any("3 consistency proofs served between checkpoints verify" in line for line in report.verified)
+
+
+def test_an_export_reads_back_and_verifies_the_same(tmp_path: Path) -> None:
+    folder = history().export(tmp_path)
+    loaded = ServiceHistory.load(folder)
+    assert loaded.entries == history().entries
+    assert loaded.checkpoints == history().checkpoints
+    assert loaded.proofs == history().proofs
+    assert check_all([loaded], {}).ok
+
+
+def test_published_events_fall_on_the_partition_of_their_key() -> None:
+    events = published_events(history())
+    assert events
+    for event in events:
+        assert event.partition == default_partition(event.envelope.aggregate_id, 3)
+    assert {default_partition("a", 3), default_partition("b", 3), default_partition("c", 3)} <= {0, 1, 2}
+
+
+corruption = st.sampled_from(["flip", "drop", "append", "swap", "replace"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(which=st.integers(0, 2), how=corruption, data=st.data())
+def test_a_corrupted_served_proof_never_verifies(which: int, how: str, data: st.DataObject) -> None:
+    original = history()
+    proof = original.proofs[which]
+    hashes = list(proof.hashes)
+    forged = _corrupt(hashes, how, data)
+    if forged == hashes:
+        return  # swapping two equal hashes changes nothing
+    proofs = list(original.proofs)
+    proofs[which] = ServedProof(proof.old_size, proof.new_size, tuple(forged))
+    report = check_all([dataclasses.replace(original, proofs=proofs)], {})
+    assert [p.kind for p in report.problems] == ["proof_invalid"]
+    assert f"from size {proof.old_size} to {proof.new_size} fails" in report.problems[0].message
+
+
+def _corrupt(hashes: list[bytes], how: str, data: st.DataObject) -> list[bytes]:
+    forged = list(hashes)
+    if how == "append" or not forged:
+        forged.insert(data.draw(st.integers(0, len(forged))), data.draw(st.binary(min_size=32, max_size=32)))
+    elif how == "flip":
+        i = data.draw(st.integers(0, len(forged) - 1))
+        bit = data.draw(st.integers(0, 255))
+        value = bytearray(forged[i])
+        value[bit // 8] ^= 1 << (bit % 8)
+        forged[i] = bytes(value)
+    elif how == "drop":
+        del forged[data.draw(st.integers(0, len(forged) - 1))]
+    elif how == "swap" and len(forged) > 1:
+        i, j = data.draw(st.lists(st.integers(0, len(forged) - 1), min_size=2, max_size=2, unique=True))
+        forged[i], forged[j] = forged[j], forged[i]
+    else:
+        i = data.draw(st.integers(0, len(forged) - 1))
+        forged[i] = data.draw(st.binary(min_size=32, max_size=32).filter(lambda h: h != hashes[i]))
+    return forged
