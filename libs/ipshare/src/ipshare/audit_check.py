@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 from ipshare.audit import CanonicalFormError, Finding, load_public_key, verify_log
 from ipshare.audit.checkpoint import key_id_of
 from ipshare.audit.errors import AuditError
-from ipshare.audit.verifier import verify_checkpoint_consistency
+from ipshare.audit.verifier import verify_checkpoint_consistency, verify_entry_inclusion
 from ipshare.audit_history import ServiceHistory, TopicMessage
 from ipshare.audit_log import AuditEntry
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
@@ -103,8 +103,9 @@ def _check_service(report: AuditReport, history: ServiceHistory, trusted: Ed2551
             f"key {key_id_of(key)} verify with {source}; the log extends every checkpoint "
             f"(root {result.root_hash.hex()[:16]}…, {result.unsigned_entries} events since the last checkpoint)"
         )
-    if history.proofs and not proofs:
-        report.verified.append(f"{name}: {len(history.proofs)} consistency proofs served between checkpoints verify")
+    if (history.proofs or history.inclusions) and not proofs:
+        report.verified.append(f"{name}: {len(history.proofs)} consistency proofs served between checkpoints and "
+                               f"{len(history.inclusions)} inclusion proofs of checkpointed events verify")  # fmt: skip
     if history.topic_messages is not None:
         _check_topic(report, history, where)
 
@@ -128,6 +129,23 @@ def _served_proofs(history: ServiceHistory, key: Ed25519PublicKey) -> list[Probl
             verify_checkpoint_consistency(older, newer, proof.hashes, key)
         except AuditError as error:
             message = f"the consistency proof served from size {proof.old_size} to {proof.new_size} fails: {error}"
+            problems.append(Problem(history.service, "proof_invalid", message))
+    return problems + _served_inclusions(history, key)
+
+
+def _served_inclusions(history: ServiceHistory, key: Ed25519PublicKey) -> list[Problem]:
+    by_size = {c.tree_head.tree_size: c for c in history.checkpoints}
+    by_position = {e.position: e for e in history.entries}
+    problems = []
+    for proof in history.inclusions:
+        checkpoint, entry = by_size.get(proof.tree_size), by_position.get(proof.position)
+        if checkpoint is None or entry is None:
+            continue
+        try:
+            verify_entry_inclusion(entry.canonical, proof.position, proof.hashes, checkpoint, key)
+        except AuditError as error:
+            message = (f"the inclusion proof served for position {proof.position} in the tree of {proof.tree_size} "
+                       f"fails: {error}")  # fmt: skip
             problems.append(Problem(history.service, "proof_invalid", message))
     return problems
 

@@ -51,6 +51,15 @@ class ServedProof:
     hashes: tuple[bytes, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ServedInclusion:
+    """An inclusion proof as the service served it: entry ``position`` in the tree of ``tree_size``."""
+
+    position: int
+    tree_size: int
+    hashes: tuple[bytes, ...]
+
+
 @dataclass
 class ServiceHistory:
     service: str
@@ -62,6 +71,7 @@ class ServiceHistory:
     entries: list[AuditEntry] = field(default_factory=list)
     checkpoints: list[SignedCheckpoint] = field(default_factory=list)
     proofs: list[ServedProof] = field(default_factory=list)
+    inclusions: list[ServedInclusion] = field(default_factory=list)
     topic_messages: list[TopicMessage] | None = None  # None: the topic was not read
 
     def export(self, directory: Path) -> Path:
@@ -71,7 +81,12 @@ class ServiceHistory:
                 "size": self.size, "public_key": self.public_key}  # fmt: skip
         (folder / "log.json").write_text(json.dumps(info, indent=2) + "\n")
         (folder / "checkpoints.json").write_text(json.dumps([c.to_dict() for c in self.checkpoints], indent=2) + "\n")
-        proofs = [{"from": p.old_size, "to": p.new_size, "hashes": [h.hex() for h in p.hashes]} for p in self.proofs]
+        proofs = {
+            "consistency": [{"from": p.old_size, "to": p.new_size, "hashes": [h.hex() for h in p.hashes]}
+                            for p in self.proofs],
+            "inclusion": [{"position": p.position, "tree_size": p.tree_size, "hashes": [h.hex() for h in p.hashes]}
+                          for p in self.inclusions],
+        }  # fmt: skip
         (folder / "proofs.json").write_text(json.dumps(proofs, indent=2) + "\n")
         _write_lines(folder / "history.jsonl", (_entry_json(e) for e in self.entries))
         if self.topic_messages is not None:
@@ -86,13 +101,18 @@ class ServiceHistory:
         history.checkpoints = [
             SignedCheckpoint.from_dict(c) for c in json.loads((folder / "checkpoints.json").read_text())
         ]
-        history.proofs = [ServedProof(p["from"], p["to"], tuple(bytes.fromhex(h) for h in p["hashes"]))
-                          for p in json.loads((folder / "proofs.json").read_text())]  # fmt: skip
+        proofs = json.loads((folder / "proofs.json").read_text())
+        history.proofs = [ServedProof(p["from"], p["to"], _hashes(p)) for p in proofs["consistency"]]
+        history.inclusions = [ServedInclusion(p["position"], p["tree_size"], _hashes(p)) for p in proofs["inclusion"]]
         history.entries = [_entry_of(line) for line in _read_lines(folder / "history.jsonl")]
         topic = folder / "topic.jsonl"
         if topic.exists():
             history.topic_messages = [_message_of(line) for line in _read_lines(topic)]
         return history
+
+
+def _hashes(proof: dict[str, Any]) -> tuple[bytes, ...]:
+    return tuple(bytes.fromhex(h) for h in proof["hashes"])
 
 
 def exported_services(directory: Path) -> list[str]:
@@ -166,21 +186,27 @@ class LiveFetcher:
                 if len(history.entries) % 500 == 0:
                     self.progress(stage, len(history.entries), info.size)
             self.progress(stage, len(history.entries), info.size)
-        history.proofs = await self._proofs(address, history.checkpoints)
+        history.proofs, history.inclusions = await self._proofs(address, history.checkpoints)
         if self.bus_settings is not None:
             history.topic_messages = await self._topic(address.service, history.topic)
         return history
 
-    async def _proofs(self, address: ServiceAddress, checkpoints: list[SignedCheckpoint]) -> list[ServedProof]:
-        sizes = sorted({c.tree_head.tree_size for c in checkpoints})
-        proofs = []
+    async def _proofs(
+        self, address: ServiceAddress, checkpoints: list[SignedCheckpoint]
+    ) -> tuple[list[ServedProof], list[ServedInclusion]]:
+        """Consistency proofs between successive checkpoints, and the inclusion of each one's last entry."""
+        sizes = sorted({c.tree_head.tree_size for c in checkpoints} - {0})
+        consistency, inclusion = [], []
         async with httpx.AsyncClient(base_url=address.http_url, headers=self.headers, timeout=30) as client:
             for old, new in itertools.pairwise(sizes):
                 response = await client.get("/audit/proofs/consistency", params={"from": old, "to": new})
                 if response.status_code == 200:  # a refusal shows as a missing proof
-                    hashes = tuple(bytes.fromhex(h) for h in response.json()["hashes"])
-                    proofs.append(ServedProof(old, new, hashes))
-        return proofs
+                    consistency.append(ServedProof(old, new, _hashes(response.json())))
+            for size in sizes:
+                response = await client.get("/audit/proofs/inclusion", params={"position": size - 1, "tree_size": size})
+                if response.status_code == 200:
+                    inclusion.append(ServedInclusion(size - 1, size, _hashes(response.json())))
+        return consistency, inclusion
 
     async def _topic(self, service: str, topic: str) -> list[TopicMessage]:
         assert self.bus_settings is not None

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ipshare.audit.checkpoint import CheckpointSigner
 from ipshare.audit_check import check_all, default_partition, published_events
-from ipshare.audit_history import ServedProof, ServiceHistory
+from ipshare.audit_history import ServedInclusion, ServedProof, ServiceHistory
 from ipshare.audit_log import AuditLog, MemoryChainStore
 from ipshare.eventstore import persistence_env
 
@@ -38,13 +38,15 @@ def history() -> ServiceHistory:
     collected.entries, collected.checkpoints = audit.history(), audit.checkpoints()
     sizes = [c.tree_head.tree_size for c in collected.checkpoints]
     collected.proofs = [ServedProof(a, b, tuple(audit.consistency_proof(a, b))) for a, b in pairwise(sizes)]
+    collected.inclusions = [ServedInclusion(s - 1, s, tuple(audit.inclusion_proof(s - 1, s))) for s in sizes]
     return collected
 
 
 def test_a_collected_log_with_its_served_proofs_verifies() -> None:
     report = check_all([history()], {})
     assert report.ok, report.problems
-    assert any("3 consistency proofs served between checkpoints verify" in line for line in report.verified)
+    assert any("3 consistency proofs served between checkpoints and 4 inclusion proofs" in line
+               for line in report.verified)  # fmt: skip
 
 
 def test_an_export_reads_back_and_verifies_the_same(tmp_path: Path) -> None:
@@ -53,6 +55,7 @@ def test_an_export_reads_back_and_verifies_the_same(tmp_path: Path) -> None:
     assert loaded.entries == history().entries
     assert loaded.checkpoints == history().checkpoints
     assert loaded.proofs == history().proofs
+    assert loaded.inclusions == history().inclusions
     assert check_all([loaded], {}).ok
 
 
@@ -65,6 +68,22 @@ def test_published_events_fall_on_the_partition_of_their_key() -> None:
 
 
 corruption = st.sampled_from(["flip", "drop", "append", "swap", "replace"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(which=st.integers(0, 3), how=corruption, data=st.data())
+def test_a_corrupted_served_inclusion_proof_never_verifies(which: int, how: str, data: st.DataObject) -> None:
+    original = history()
+    proof = original.inclusions[which]
+    hashes = list(proof.hashes)
+    forged = _corrupt(hashes, how, data)
+    if forged == hashes:
+        return
+    inclusions = list(original.inclusions)
+    inclusions[which] = ServedInclusion(proof.position, proof.tree_size, tuple(forged))
+    report = check_all([dataclasses.replace(original, inclusions=inclusions)], {})
+    assert [p.kind for p in report.problems] == ["proof_invalid"]
+    assert f"served for position {proof.position} in the tree of {proof.tree_size} fails" in report.problems[0].message
 
 
 @settings(max_examples=200, deadline=None)
