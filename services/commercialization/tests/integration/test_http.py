@@ -149,6 +149,20 @@ async def test_a_conflicting_exclusive_license_is_a_409_naming_the_conflict_and_
     assert ok(await client.post("/licenses", json=elsewhere, headers=member(INST)), 201)["status"] == "pending_consent"
 
 
+async def test_a_territory_code_that_is_no_country_is_a_422_saying_why(
+    client: Client, app: CommercializationApplication
+) -> None:
+    before = stored(app)
+    worldwide_as_ww = {**EXCLUSIVE, "license_type": "non_exclusive", "territory": ["WW"]}
+    body = error(await client.post("/licenses", json=worldwide_as_ww, headers=member(UNI)), 422, "rule_violated")
+    assert "not an ISO 3166-1 alpha-2 country code: WW" in body["message"]
+    assert "WORLDWIDE" in body["message"]
+    assert body["details"] == {"codes": ["WW"]}
+    assert stored(app) == before
+    worldwide = {**worldwide_as_ww, "territory": ["WORLDWIDE"]}
+    assert ok(await client.post("/licenses", json=worldwide, headers=member(UNI)), 201)["territory"] == ["WORLDWIDE"]
+
+
 async def test_royalties_invoices_a_partial_payment_and_receivables(client: Client) -> None:
     license_id = await granted_exclusive(client)
     report = {

@@ -142,3 +142,11 @@ def test_territory_codes_are_checked() -> None:
     assert normalize_territory(["CN", "worldwide"]) == {WORLDWIDE}
     with pytest.raises(DomainError):
         normalize_territory(["China"])
+
+
+@pytest.mark.parametrize("code", ["WW", "XX", "UK", "EU", "QZ", "C1", ""])
+def test_two_letters_that_are_no_assigned_country_are_refused(code: str) -> None:
+    with pytest.raises(DomainError, match="not an ISO 3166-1 alpha-2 country code") as raised:
+        normalize_territory(["CN", code])
+    assert raised.value.details == {"codes": [code]}
+    assert "WORLDWIDE" in raised.value.message  # the way to say "the whole world"

@@ -8,18 +8,25 @@ license cannot be promised where someone already holds a license.
 
 from __future__ import annotations
 
-import re
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+import pycountry
+
 from ipshare.errors import DomainError
 
 WORLDWIDE = "WORLDWIDE"
 ALL_FIELDS = "all fields"
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+@functools.cache
+def iso_countries() -> frozenset[str]:
+    """The officially assigned ISO 3166-1 alpha-2 codes (pycountry's copy of the standard)."""
+    return frozenset(country.alpha_2 for country in pycountry.countries)
 
 
 class LicenseType(StrEnum):
@@ -51,9 +58,13 @@ def normalize_territory(codes: Iterable[str]) -> frozenset[str]:
         raise DomainError("a territory needs at least one country code or WORLDWIDE")
     if WORLDWIDE in cleaned:
         return frozenset({WORLDWIDE})
-    bad = sorted(code for code in cleaned if not _COUNTRY.match(code))
+    bad = sorted(code for code in cleaned if code not in iso_countries())
     if bad:
-        raise DomainError("territory codes must be ISO 3166-1 alpha-2 or WORLDWIDE", codes=bad)
+        raise DomainError(
+            f"not an ISO 3166-1 alpha-2 country code: {', '.join(bad)}; a territory is a list of assigned "
+            f"two-letter country codes (CN, US, DE...), or {WORLDWIDE} alone for the whole world",
+            codes=bad,
+        )
     return cleaned
 
 

@@ -106,7 +106,11 @@ class GrantLicense(Body):
     license_type: str = Field("non_exclusive", description="exclusive | sole | non_exclusive")
     terms: TermsIn
     field_of_use: str | None = None
-    territory: list[str] | None = Field(None, description="ISO 3166 alpha-2 codes, or WW for worldwide")
+    territory: list[str] | None = Field(
+        None,
+        description="ISO 3166-1 alpha-2 country codes (CN, US, DE...), or WORLDWIDE alone (the default); "
+        "any other code is a 422",
+    )
     start_date: date | None = None
     end_date: date | None = None
     sublicensing_allowed: bool = False
