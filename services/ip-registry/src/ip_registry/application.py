@@ -24,7 +24,7 @@ from ip_registry.domain.listing import DEFAULT_LIMIT, AssetFilter, Page, check_l
 from ip_registry.domain.member import Member, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
 from ip_registry.domain.ownership_transfer import OwnershipTransfer, TransferRequest
-from ip_registry.domain.portfolio import PortfolioFigures, portfolio_figures
+from ip_registry.domain.portfolio import PortfolioFigures, holders_on, portfolio_figures
 from ip_registry.domain.values import Inventor
 from ipshare.errors import Conflict, DomainError
 from ipshare.eventstore import CommandContext, ServiceApplication
@@ -386,13 +386,15 @@ class IpRegistryApplication(ServiceApplication):
         return paginate(self._registered_assets(after), shown, limit)
 
     def member_portfolio(
-        self, ctx: CommandContext, member_id: uuid.UUID, until_year: int | None = None
+        self, ctx: CommandContext, member_id: uuid.UUID, as_of: date | None = None
     ) -> PortfolioFigures:
-        """The yearly figures over the assets the member currently owns or co-owns."""
+        """The yearly figures up to `as_of` (default today) over the assets the member owned or
+        co-owned on that day (an asset it had sold by then does not count; see `holders_on`)."""
         may.check_may_read_member(ctx.principal, member_id)
         self.find(Member, member_id, "member")
-        owned = [asset for _, asset in self._registered_assets(0) if member_id in asset.owners]
-        return portfolio_figures(owned, until_year or self.clock().year)
+        day = as_of or self.clock()
+        held = [asset for _, asset in self._registered_assets(0) if member_id in holders_on(asset.history, day)]
+        return portfolio_figures(held, day)
 
     # ---- helpers -----------------------------------------------------------
 

@@ -223,7 +223,7 @@ def test_member_portfolio_and_listing(center: Center) -> None:
     assert len(app.list_assets(uni).items) == 3
     assert [a.id for a in app.list_assets(as_member(center.corp)).items] == [pending]
 
-    figures = app.member_portfolio(uni, center.uni, until_year=2022)
+    figures = app.member_portfolio(uni, center.uni, as_of=date(2022, 12, 31))
     assert figures.disclosures == {(2021, "invention_patent"): 1, (2021, "know_how"): 1}
     assert figures.filings == {(2021, "invention_patent"): 1}
     assert figures.active[(2022, "invention_patent")] == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -18,6 +19,9 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ip_registry.application import IpRegistryApplication
+from ip_registry.domain.commands import AssetRegistration, InventorClaim
+from ip_registry.domain.identifiers import cn_application_check_character
+from ip_registry.domain.values import StrategicReserve
 from ip_registry.entrypoints.http import ROUTERS, create_http
 from ip_registry.entrypoints.main import IpRegistrySettings, spec
 from ipshare.auth import Role, issue_token
@@ -26,7 +30,7 @@ from ipshare.eventstore import persistence_env
 from ipshare.idempotency import idempotency_metadata
 from ipshare.runtime import Runtime
 
-from .conftest import Center, credit_code
+from .conftest import ADMIN, Center, as_member, credit_code
 
 SETTINGS = IpRegistrySettings(jwt_secret="ip-registry-http-api-test-secret-012345")
 Client = httpx.AsyncClient
@@ -413,3 +417,151 @@ async def test_lists_page_with_next_cursor_and_a_link(client: Client, center: Ce
 async def test_a_bad_list_parameter_is_a_422_naming_it(client: Client, query: str, field: str) -> None:
     body = error(await client.get(f"/assets?{query}", headers=admin()), 422, "invalid_request")
     assert field in body["message"]
+
+
+# ---- a member's portfolio ------------------------------------------------------------------
+
+
+def cn(year: int, type_digit: int, serial: int) -> str:
+    digits = f"{year}{type_digit}{serial:07d}"
+    return f"{digits}.{cn_application_check_character(digits)}"
+
+
+def owned(c: Center, owners: dict[uuid.UUID, int], **fields: Any) -> AssetRegistration:
+    registered_by = next(iter(owners))
+    inventor = {c.uni: c.alice, c.corp: c.bob, c.lab: c.carol}[registered_by]
+    return AssetRegistration(
+        title=fields.pop("title", "An invention"), jurisdiction="CN", registered_by=registered_by, owners=owners,
+        inventors=[InventorClaim(inventor, 10_000)], **fields,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def portfolio(center: Center) -> Center:
+    """Uni's assets, by hand (the center's day is 2024-06-01):
+
+    A  invention patent  disclosed 2020-11, filed 2021-03, granted 2023-05; all of it to lab from 2024-01-01
+    B  utility model     disclosed 2021-06, filed 2021-07, granted 2022-01, lapsed 2023-08-01
+    C  invention patent  disclosed 2022-02, filed 2022-04; uni 60% / corp 40% (confirmed) from 2022-04-01
+    D  know-how          disclosed 2023-09
+    E  design            corp's alone: disclosed 2022-05, filed 2022-06, granted 2023-02
+    F  invention patent  uni names lab as co-owner in 2022; lab never confirms: no one's yet
+
+    B's and D's ownership took effect on the day they were registered, so on earlier days
+    they count for the owners they were registered with.
+    """
+    app, uni = center.app, {center.uni: 10_000}
+    a = app.register_asset(ADMIN, owned(
+        center, uni, kind="invention_patent", application_number=cn(2021, 1, 1), status="granted",
+        disclosure_date=date(2020, 11, 2), filing_date=date(2021, 3, 1), grant_number="ZL1",
+        grant_date=date(2023, 5, 10), ownership_effective_date=date(2021, 3, 1)))  # fmt: skip
+    b = app.register_asset(ADMIN, owned(
+        center, uni, kind="utility_model", application_number=cn(2021, 2, 2), status="granted",
+        disclosure_date=date(2021, 6, 1), filing_date=date(2021, 7, 1), grant_number="ZL2",
+        grant_date=date(2022, 1, 20)))  # fmt: skip
+    app.end_asset(ADMIN, b, "lapsed", date(2023, 8, 1), "annuity unpaid")
+    c = app.register_asset(ADMIN, owned(
+        center, {center.uni: 6000, center.corp: 4000}, kind="invention_patent", application_number=cn(2022, 1, 3),
+        status="filed", disclosure_date=date(2022, 2, 1), filing_date=date(2022, 4, 1),
+        ownership_effective_date=date(2022, 4, 1)))  # fmt: skip
+    app.confirm_co_ownership(as_member(center.corp), c, center.corp)
+    app.register_asset(ADMIN, owned(center, uni, kind="know_how", disclosure_date=date(2023, 9, 1)))
+    app.register_asset(ADMIN, owned(
+        center, {center.corp: 10_000}, kind="design", application_number=cn(2022, 3, 5), status="granted",
+        disclosure_date=date(2022, 5, 1), filing_date=date(2022, 6, 1), grant_number="ZL5",
+        grant_date=date(2023, 2, 1)))  # fmt: skip
+    app.register_asset(ADMIN, owned(
+        center, {center.uni: 5000, center.lab: 5000}, kind="invention_patent", application_number=cn(2022, 1, 6),
+        status="filed", disclosure_date=date(2022, 3, 1), filing_date=date(2022, 3, 2)))  # fmt: skip
+    app.transfer_shares(ADMIN, a, from_member_id=center.uni, to_member_id=center.lab, share_bps=10_000,
+                        effective_date=date(2024, 1, 1))  # fmt: skip
+    return center
+
+
+def figures(body: dict[str, Any]) -> dict[int, tuple[int, int, int, int]]:
+    """year: (disclosures, filings, grants, active)"""
+    return {y["year"]: (y["disclosures"], y["filings"], y["grants"], y["active"]) for y in body["years"]}
+
+
+def by_kind(body: dict[str, Any], year: int) -> dict[str, tuple[int, int, int, int]]:
+    (entry,) = [y for y in body["years"] if y["year"] == year]
+    return {k["kind"]: (k["disclosures"], k["filings"], k["grants"], k["active"]) for k in entry["by_kind"]}
+
+
+async def test_a_members_portfolio_as_of_the_end_of_2023(client: Client, portfolio: Center) -> None:
+    response = await client.get(f"/members/{portfolio.uni}/portfolio?as_of=2023-12-31", headers=member(portfolio.uni))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["member_id"], body["as_of"]) == (str(portfolio.uni), "2023-12-31")
+    assert figures(body) == {  # A, B, C, D (A was still uni's; F is no one's yet)
+        2020: (1, 0, 0, 1),  # A disclosed
+        2021: (1, 2, 0, 2),  # B disclosed; A and B filed
+        2022: (1, 1, 1, 3),  # C disclosed and filed; B granted; A, B, C live
+        2023: (1, 0, 1, 3),  # D disclosed; A granted; B lapsed in August: A, C, D live
+    }
+    assert by_kind(body, 2022) == {"invention_patent": (1, 1, 0, 2), "utility_model": (0, 0, 1, 1)}
+    assert by_kind(body, 2023) == {"invention_patent": (0, 0, 1, 2), "know_how": (1, 0, 0, 1)}
+
+
+async def test_a_members_portfolio_today_leaves_out_what_it_sold(client: Client, portfolio: Center) -> None:
+    body = (await client.get(f"/members/{portfolio.uni}/portfolio", headers=member(portfolio.uni))).json()
+    assert body["as_of"] == "2024-06-01"
+    assert figures(body) == {  # B, C, D: A is lab's since 2024-01-01
+        2021: (1, 1, 0, 1),
+        2022: (1, 1, 1, 2),
+        2023: (1, 0, 0, 2),
+        2024: (0, 0, 0, 2),  # C and D live on 2024-06-01
+    }
+    lab = (await client.get(f"/members/{portfolio.lab}/portfolio", headers=member(portfolio.lab))).json()
+    assert figures(lab) == {2020: (1, 0, 0, 1), 2021: (0, 1, 0, 1), 2022: (0, 0, 0, 1), 2023: (0, 0, 1, 1),
+                            2024: (0, 0, 0, 1)}  # fmt: skip
+    corp = (await client.get(f"/members/{portfolio.corp}/portfolio", headers=member(portfolio.corp))).json()
+    assert by_kind(corp, 2022) == {"design": (1, 1, 0, 1), "invention_patent": (1, 1, 0, 1)}  # E, and C co-owned
+    assert by_kind(corp, 2023) == {"design": (0, 0, 1, 1), "invention_patent": (0, 0, 0, 1)}
+
+
+async def test_a_member_with_no_assets_has_an_empty_portfolio(client: Client, center: Center) -> None:
+    body = (await client.get(f"/members/{center.lab}/portfolio", headers=member(center.lab))).json()
+    assert body["years"] == []
+
+
+@pytest.mark.parametrize("role", [Role.FINANCE, Role.AUDITOR, Role.ADMIN])
+async def test_finance_auditors_and_admins_read_any_members_portfolio(
+    client: Client, portfolio: Center, role: Role
+) -> None:
+    for member_id in (portfolio.uni, portfolio.corp, portfolio.lab):
+        response = await client.get(f"/members/{member_id}/portfolio?as_of=2023-12-31", headers=bearer(role))
+        assert response.status_code == 200, response.text
+    uni = (await client.get(f"/members/{portfolio.uni}/portfolio?as_of=2023-12-31", headers=bearer(role))).json()
+    assert figures(uni)[2023] == (1, 0, 1, 3)
+
+
+async def test_a_member_reads_only_its_own_portfolio(client: Client, portfolio: Center) -> None:
+    body = error(await client.get(f"/members/{portfolio.corp}/portfolio", headers=member(portfolio.uni)),
+                 403, "forbidden")  # fmt: skip
+    assert body["details"] == {"member_id": str(portfolio.corp)}
+    for other in (Role.INCUBATOR,):
+        error(await client.get(f"/members/{portfolio.uni}/portfolio", headers=bearer(other)), 403, "forbidden")
+
+
+async def test_an_unknown_members_portfolio_is_a_404(client: Client, center: Center) -> None:
+    nobody = uuid.uuid4()
+    body = error(await client.get(f"/members/{nobody}/portfolio", headers=admin()), 404, "not_found")
+    assert body["details"] == {"member_id": str(nobody)}
+    error(await client.get(f"/members/{nobody}/portfolio", headers=member(nobody)), 404, "not_found")
+    error(await client.get(f"/members/{nobody}/portfolio", headers=member(center.uni)), 403, "forbidden")
+
+
+async def test_a_bad_as_of_is_a_422_naming_it(client: Client, center: Center) -> None:
+    body = error(await client.get(f"/members/{center.uni}/portfolio?as_of=2023-13-01", headers=admin()),
+                 422, "invalid_request")  # fmt: skip
+    assert "as_of" in body["message"]
+
+
+async def test_the_strategic_reserve_tag_is_documented_with_the_values_the_api_takes(client: Client) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    tags = [v.value for v in StrategicReserve if v.value]
+    for schema, field in (("StrategicTag", "strategic_reserve"), ("RegisterAsset", "strategic_reserve"),
+                          ("AssetOut", "strategic_reserve")):  # fmt: skip
+        description = schemas[schema]["properties"][field]["description"]
+        assert [word for word in description.replace("|", " ").split() if "_" in word] == tags, schema

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ip_registry.domain.identifiers import check_application_number, check_credit_code
 from ip_registry.domain.lifecycle import TRANSITIONS, AssetStatus, check_transition
 from ip_registry.domain.ownership import OwnershipPeriod, check_shares, ownership_as_of, transfer
-from ip_registry.domain.portfolio import portfolio_figures
+from ip_registry.domain.portfolio import Counts, holders_on, portfolio_figures
 from ipshare.errors import Conflict, DomainError
 
 S = AssetStatus
@@ -136,7 +136,7 @@ def test_portfolio_figures_by_hand() -> None:
         Facts("invention_patent", S.LAPSED, date(2021, 3, 1), date(2022, 1, 10), date(2022, 9, 1), date(2023, 6, 1)),
         Facts("know_how", S.DISCLOSED, date(2022, 4, 1)),
     ]
-    figures = portfolio_figures(assets, until_year=2023)  # type: ignore[arg-type]
+    figures = portfolio_figures(assets, as_of=date(2023, 12, 31))  # type: ignore[arg-type]
     assert figures.disclosures == {(2021, "invention_patent"): 2, (2022, "know_how"): 1}
     assert figures.filings == {(2021, "invention_patent"): 1, (2022, "invention_patent"): 1}
     assert figures.grants == {(2023, "invention_patent"): 1, (2022, "invention_patent"): 1}
@@ -148,3 +148,42 @@ def test_portfolio_figures_by_hand() -> None:
         (2023, "know_how"): 1,
     }
     assert figures.years() == [2021, 2022, 2023]
+    assert [(y.year, y.total) for y in figures.by_year()] == [
+        (2021, Counts(disclosures=2, filings=1, grants=0, active=2)),
+        (2022, Counts(disclosures=1, filings=1, grants=1, active=3)),
+        (2023, Counts(disclosures=0, filings=0, grants=1, active=2)),
+    ]
+    assert figures.by_year()[1].by_kind == {
+        "invention_patent": Counts(filings=1, grants=1, active=2),
+        "know_how": Counts(disclosures=1, active=1),
+    }
+
+
+def test_portfolio_figures_as_of_a_day_count_only_what_happened_by_then() -> None:
+    assets = [
+        Facts("invention_patent", S.GRANTED, date(2021, 2, 1), date(2021, 5, 1), date(2023, 7, 1)),
+        Facts("invention_patent", S.LAPSED, date(2021, 3, 1), date(2022, 1, 10), date(2022, 9, 1), date(2023, 6, 1)),
+        Facts("know_how", S.DISCLOSED, date(2022, 4, 1)),
+    ]
+    figures = portfolio_figures(assets, as_of=date(2022, 3, 31))  # type: ignore[arg-type]
+    assert figures.disclosures == {(2021, "invention_patent"): 2}  # the know-how came in April
+    assert figures.filings == {(2021, "invention_patent"): 1, (2022, "invention_patent"): 1}
+    assert figures.grants == {}  # the September grant is after the day
+    assert figures.active == {(2021, "invention_patent"): 2, (2022, "invention_patent"): 2}  # 2022: live on 31 March
+    mid_2023 = portfolio_figures(assets, as_of=date(2023, 6, 1))  # type: ignore[arg-type]
+    assert mid_2023.active[(2023, "invention_patent")] == 1  # the lapsed one ended that very day
+    assert mid_2023.grants == {(2022, "invention_patent"): 1}
+
+
+def test_an_asset_counts_for_its_owners_on_the_day_and_before_its_ownership_for_its_first_owners() -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    history = [
+        OwnershipPeriod(date(2022, 1, 1), {a: 10_000}, "registration"),
+        OwnershipPeriod(date(2023, 1, 1), {b: 10_000}, "transfer"),
+        OwnershipPeriod(date(2024, 1, 1), {}, "assignment"),
+    ]
+    assert holders_on(history, date(2021, 6, 1)) == {a}  # disclosed before its ownership took effect
+    assert holders_on(history, date(2022, 12, 31)) == {a}
+    assert holders_on(history, date(2023, 1, 1)) == {b}
+    assert holders_on(history, date(2024, 1, 1)) == set()  # assigned out of the membership
+    assert holders_on([], date(2024, 1, 1)) == set()  # ownership never took effect

@@ -58,6 +58,17 @@ def get_member(member_id: uuid.UUID, app: App, ctx: CommandContextDep, response:
     return s.MemberOut.of(member)
 
 
+@members.get("/{member_id}/portfolio")
+def member_portfolio(
+    member_id: uuid.UUID, app: App, ctx: CommandContextDep, as_of: Annotated[date | None, Query()] = None
+) -> s.PortfolioOut:
+    """Disclosures, filings, grants and active assets by year and kind, up to `as_of` (default today),
+    over the assets the member owned or co-owned on that day. A member reads its own; finance,
+    auditors and admins read any member's."""
+    day = as_of or app.clock()
+    return s.PortfolioOut.of(member_id, day, app.member_portfolio(ctx, member_id, day))
+
+
 @members.post("/{member_id}/suspension")
 def suspend_member(member_id: uuid.UUID, body: s.MemberChange, app: App, ctx: CommandContextDep) -> s.MemberOut:
     app.suspend_member(ctx, member_id, body.reason, body.effective_date)

@@ -12,7 +12,15 @@ from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.listing import DEFAULT_LIMIT, MAX_LIMIT, STRATEGIC_CHOICES, AssetFilter
 from ip_registry.domain.member import Member, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
+from ip_registry.domain.portfolio import Counts, PortfolioFigures
+from ip_registry.domain.values import StrategicReserve
 from ipshare.schemas import Body, MoneyIn
+
+# The tag's wire values, from the enum so /docs cannot drift from what the API accepts.
+STRATEGIC_RESERVE = (
+    f"{StrategicReserve.KEY_CORE.value} (key core technology) | "
+    f"{StrategicReserve.COMMON_FOUNDATIONAL.value} (common foundational technology) | empty (untagged)"
+)
 
 # ---- members and researchers ------------------------------------------------
 
@@ -82,6 +90,47 @@ class ResearcherOut(BaseModel):
         )
 
 
+class PortfolioCounts(BaseModel):
+    disclosures: int = Field(description="assets disclosed that year (else filed, else registered)")
+    filings: int = Field(description="applications filed that year")
+    grants: int = Field(description="grants that year")
+    active: int = Field(description="assets live at the end of the year (on as_of, for as_of's year)")
+
+    @classmethod
+    def counts(cls, counts: Counts) -> dict[str, int]:
+        return {"disclosures": counts.disclosures, "filings": counts.filings, "grants": counts.grants,
+                "active": counts.active}  # fmt: skip
+
+
+class PortfolioKind(PortfolioCounts):
+    kind: str
+
+
+class PortfolioYear(PortfolioCounts):
+    year: int
+    by_kind: list[PortfolioKind] = Field(description="the kinds with any figure that year")
+
+
+class PortfolioOut(BaseModel):
+    """A member's yearly figures over the assets it owned or co-owned on `as_of`."""
+
+    member_id: uuid.UUID
+    as_of: date
+    years: list[PortfolioYear] = Field(description="every year with any figure, oldest first")
+
+    @classmethod
+    def of(cls, member_id: uuid.UUID, as_of: date, figures: PortfolioFigures) -> PortfolioOut:
+        years = [
+            PortfolioYear(
+                year=y.year,
+                **PortfolioCounts.counts(y.total),
+                by_kind=[PortfolioKind(kind=kind, **PortfolioCounts.counts(c)) for kind, c in y.by_kind.items()],
+            )
+            for y in figures.by_year()
+        ]
+        return cls(member_id=member_id, as_of=as_of, years=years)
+
+
 # ---- assets ------------------------------------------------------------------
 
 
@@ -109,7 +158,7 @@ class RegisterAsset(Body):
     application_number: str = ""
     status: str = "disclosed"
     technology_field: str = ""
-    strategic_reserve: str = ""
+    strategic_reserve: str = Field("", description=STRATEGIC_RESERVE)
     disclosure_date: date | None = None
     filing_date: date | None = None
     publication_number: str = ""
@@ -196,7 +245,7 @@ class EndAsset(Body):
 
 
 class StrategicTag(Body):
-    strategic_reserve: str = Field(description="key_core_technology | common_foundational_technology | empty")
+    strategic_reserve: str = Field(description=STRATEGIC_RESERVE)
     effective_date: date | None = None
 
 
@@ -248,7 +297,7 @@ class AssetOut(BaseModel):
     grant_number: str
     status: str
     technology_field: str
-    strategic_reserve: str
+    strategic_reserve: str = Field(description=STRATEGIC_RESERVE)
     registered_by: uuid.UUID
     registered_on: date
     disclosure_date: date | None
