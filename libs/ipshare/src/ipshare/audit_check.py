@@ -99,13 +99,16 @@ def _check_service(report: AuditReport, history: ServiceHistory, trusted: Ed2551
     if result.ok:
         source = "the trusted key" if trusted else "the key the service reports (pin one with --key)"
         report.verified.append(
-            f"{name}: {len(entries)} events, hash chain intact; {len(history.checkpoints)} checkpoints signed by "
-            f"key {key_id_of(key)} verify with {source}; the log extends every checkpoint "
-            f"(root {result.root_hash.hex()[:16]}…, {result.unsigned_entries} events since the last checkpoint)"
+            f"{name}: {counted(len(entries), 'event')}, hash chain intact; "
+            f"{counted(len(history.checkpoints), 'checkpoint')} signed by key {key_id_of(key)} verify with {source}; "
+            f"the log extends every checkpoint (root {result.root_hash.hex()[:16]}…, "
+            f"{counted(result.unsigned_entries, 'event')} since the last checkpoint)"
         )
     if (history.proofs or history.inclusions) and not proofs:
-        report.verified.append(f"{name}: {len(history.proofs)} consistency proofs served between checkpoints and "
-                               f"{len(history.inclusions)} inclusion proofs of checkpointed events verify")  # fmt: skip
+        report.verified.append(
+            f"{name}: {counted(len(history.proofs), 'consistency proof')} served between checkpoints and "
+            f"{counted(len(history.inclusions), 'inclusion proof')} of checkpointed events verify"
+        )
     if history.topic_messages is not None:
         _check_topic(report, history, where)
 
@@ -163,10 +166,10 @@ def _check_topic(report: AuditReport, history: ServiceHistory, where: _Where) ->
     report.problems += problems
     missing = len(set(by_notification) - seen)
     if not problems:
+        held = counted(len(history.topic_messages or []), "message")
         report.verified.append(
-            f"{history.service}: the topic {history.topic} holds {len(history.topic_messages or [])} messages, each "
-            f"identical to the event stored at its position"
-            + (f" ({missing} published events not on the topic yet)" if missing else "")
+            f"{history.service}: the topic {history.topic} holds {held}, each identical to the event stored at its "
+            "position" + (f" ({missing} published events not on the topic yet)" if missing else "")
         )
 
 
@@ -190,6 +193,10 @@ def _check_message(
     return Problem(history.service, "topic_message_altered",
                    f"{at}: the message differs from {where.event(entry.position)} as stored "
                    f"(field{'s' if len(fields) > 1 else ''} {', '.join(fields)})")  # fmt: skip
+
+
+def counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _envelope(data: bytes) -> EventEnvelope:
