@@ -58,3 +58,33 @@ def test_basis_points_of_rounds_half_away_from_zero() -> None:
     assert basis_points_of(3, 5_000) == 2
     assert basis_points_of(-3, 5_000) == -2
     assert basis_points_of(10_000, 1) == 1
+
+
+def _textbook_largest_remainder(total: int, weights: dict[str, int]) -> dict[str, int]:
+    """The definition, written plainly: floors, then one unit each by largest remainder, ties by key."""
+    sign, total = (-1, -total) if total < 0 else (1, total)
+    whole = sum(weights.values())
+    floors = {k: total * w // whole for k, w in weights.items()}
+    by_remainder = sorted(weights, key=lambda k: (-(total * weights[k] % whole), k))
+    for key in by_remainder[: total - sum(floors.values())]:
+        floors[key] += 1
+    return {k: sign * v for k, v in floors.items()}
+
+
+@given(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.lists(st.text(min_size=1, max_size=4), min_size=1, max_size=6, unique=True),
+    st.integers(min_value=1, max_value=10_000),
+)
+def test_allocate_in_equal_parts_follows_the_definition(total: int, keys: list[str], weight: int) -> None:
+    weights = dict.fromkeys(keys, weight)
+    assert allocate(total, weights) == _textbook_largest_remainder(total, weights)
+
+
+@given(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.dictionaries(st.text(min_size=1, max_size=4), st.integers(min_value=0, max_value=10_000), min_size=1),
+)
+def test_allocate_follows_the_definition(total: int, weights: dict[str, int]) -> None:
+    if sum(weights.values()) > 0:
+        assert allocate(total, weights) == _textbook_largest_remainder(total, weights)

@@ -99,6 +99,9 @@ def allocate(total: int, weights: Mapping[K, int]) -> dict[K, int]:
         raise ValueError("weights must sum to more than zero")
     if total < 0:
         return {k: -v for k, v in allocate(-total, weights).items()}
+    if len(set(weights.values())) == 1:  # equal parts (a receipt over several assets): the same result, quicker
+        share, left = divmod(total, len(weights))
+        return {key: share + (rank < left) for rank, key in enumerate(sorted(weights))}
     shares: dict[K, int] = {}
     remainders: list[tuple[int, K]] = []
     for key in sorted(weights):
