@@ -2,22 +2,23 @@
 
 1. Read revenue-share's own topic: the periods, their closes (with the marks of what each
    close had applied) and the issued statements.
-2. Read the ip-registry, commercialization and incubation topics from the beginning and
-   keep the facts the inbox would keep.
-3. Date each fact as the live service learned it (`replay.dated_rows`), COPY the rows
-   into the `facts` table of a fresh database, and record the periods in its event store.
-4. Recompute every close from that database and record it; compare each statement hash
-   with the issued one.
+2. Read the ip-registry, commercialization and incubation topics from the beginning, once:
+   each fact the inbox would keep is dated as the live service learned it
+   (`replay.LearnedAt`), added to a ledger, and COPYed into the `facts` table of a fresh
+   database while the next batch is read.
+3. Close every period again on that ledger, record periods, policies and closes in the new
+   event store, and compare each statement hash with the issued one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
+import msgspec
 from aiokafka import ConsumerRecord
 
 from ipshare import bus
@@ -28,20 +29,22 @@ from ipshare.envelope import PayloadDecoder, UndecodableEvent, decode_envelope
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.settings import BusSettings
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
-from revenue_share.adapters.inbox import FactRow, InboxProjection, fact_of, facts, facts_after, metadata
+from revenue_share.adapters.inbox import FactRow, InboxProjection, fact_of, facts, metadata
 from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE
 from revenue_share.domain.facts import Payee, PayeeKind
+from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy_versions import Policy, policy_of
+from revenue_share.ledger_feed import add_fact
 from revenue_share.replay import (
     IssuedClose,
     IssuedHistory,
+    LearnedAt,
     PeriodCheck,
     SourceFact,
-    dated_rows,
+    close_again,
     issued_summary,
     period_of,
-    recompute,
 )
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
@@ -143,40 +146,81 @@ def _fact_of(decoder: PayloadDecoder, record: ConsumerRecord[bytes, bytes]) -> S
     return SourceFact(record.topic, record.partition, envelope.position, envelope.event_id, kind, body)
 
 
+class FactLoader:
+    """Reads the source topics once: each new fact goes into the ledger, dated as the live service
+    learned it, and into the rows for the new database's `facts` table."""
+
+    def __init__(self, learned_at: LearnedAt) -> None:
+        self.ledger = Ledger()
+        self.facts = 0
+        self._learned_at = learned_at
+        self._seen: set[str] = set()
+        self._decoder = InboxProjection.decoder
+
+    def take(self, batch: list[ConsumerRecord[bytes, bytes]]) -> list[tuple[Any, ...]]:
+        rows = []
+        for record in batch:
+            fact = _fact_of(self._decoder, record)
+            if fact is None or fact.fact_id in self._seen:
+                continue  # a re-sent event is the same fact: the first one counts
+            self._seen.add(fact.fact_id)
+            self.facts += 1
+            row = FactRow(self.facts, fact.fact_id, fact.kind, fact.body, self._learned_at(*_where(fact)))
+            add_fact(self.ledger, row)
+            rows.append((row.seq, row.fact_id, row.kind, _json(row.body), fact.topic, fact.position, row.recorded_at))
+        return rows
+
+    async def load(self, settings: BusSettings, driver: Any, progress: Progress) -> int:
+        """Every fact into the ledger and, by COPY, into `facts`; returns how many messages were read.
+
+        Each batch's COPY runs while the next batch is read and decoded, so PostgreSQL works
+        on its own core beside this process.
+        """
+        read, copying = 0, None
+        async for batch in bus.read_from_beginning(settings, InboxProjection.topics):
+            rows = self.take(batch)
+            if copying is not None:
+                await copying
+            copying = asyncio.ensure_future(driver.copy_records_to_table(facts.name, records=rows, columns=_COLUMNS))
+            read += len(batch)
+            progress("source topics", read, None)
+        if copying is not None:
+            await copying
+        return read
+
+
+_COLUMNS = ["seq", "fact_id", "kind", "body", "source_topic", "source_position", "recorded_at"]
+_encoder = msgspec.json.Encoder()
+
+
+def _json(body: dict[str, Any]) -> str:
+    return _encoder.encode(body).decode()
+
+
+def _where(fact: SourceFact) -> tuple[str, int, int]:
+    return fact.topic, fact.partition, fact.position
+
+
 async def rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
     """Rebuild into `database_url` (dropped first: it must not be the live database) and check."""
     history = await read_history(settings, progress)
-    source, messages = await read_facts(settings, progress)
-    rows = dated_rows(source, history.closes, datetime.now(UTC))
-    origin = {f.fact_id: f for f in source}
+    loader = FactLoader(LearnedAt(history.closes, datetime.now(UTC)))
     await drop_database(database_url)
     engine = await open_engine(database_url, metadata, consumer_metadata)
     try:
         async with engine.begin() as conn:
             raw = await conn.get_raw_connection()
-            records = [
-                (r.seq, r.fact_id, r.kind, json.dumps(r.body), origin[r.fact_id].topic,
-                 origin[r.fact_id].position, r.recorded_at)
-                for r in rows
-            ]  # fmt: skip
-            columns = ["seq", "fact_id", "kind", "body", "source_topic", "source_position", "recorded_at"]
-            driver = raw.driver_connection
-            assert driver is not None
-            await driver.copy_records_to_table(facts.name, records=records, columns=columns)
-        progress("facts copied", len(rows), len(rows))
-        async with engine.connect() as conn:
-            stored = await facts_after(conn, 0)
+            messages = await loader.load(settings, raw.driver_connection, progress)
+        progress("facts copied", loader.facts, loader.facts)
     finally:
         await engine.dispose()
-    checks = await asyncio.to_thread(_record_closes, database_url, stored, history, progress)
-    return ReplayReport(database_url, messages, len(rows), checks)
+    checks = await asyncio.to_thread(_record_closes, database_url, loader.ledger, history, progress)
+    return ReplayReport(database_url, messages, loader.facts, checks)
 
 
-def _record_closes(
-    database_url: str, rows: list[FactRow], history: IssuedHistory, progress: Progress
-) -> list[PeriodCheck]:
-    """Recompute every close from the rebuilt facts and record periods and closes in the new event store."""
-    checks = recompute(rows, history)
+def _record_closes(database_url: str, ledger: Ledger, history: IssuedHistory, progress: Progress) -> list[PeriodCheck]:
+    """Recompute every close on the rebuilt ledger and record periods and closes in the new event store."""
+    checks = close_again(ledger, history)
     app = RevenueShareApplication(persistence_env(database_url))
     try:
         for policy in history.policies:

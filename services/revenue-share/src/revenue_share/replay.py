@@ -10,6 +10,7 @@ topics and partitions are read in, so the recomputed hashes must equal the issue
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -69,27 +70,38 @@ class PeriodCheck:
         return self.issued_hash == self.replayed_hash and not self.differences
 
 
+class LearnedAt:
+    """When the live service learned a fact: at the first close whose marks cover it (its inbox had
+    applied the fact's position on that partition), else after the last close, at `now`.
+
+    A close's statements depend only on which facts were learned by its time, so this dating
+    reproduces every close; finer times are not on the topics.
+    """
+
+    def __init__(self, closes: Sequence[IssuedClose], now: datetime) -> None:
+        self._times = [close.closed_at for close in closes]
+        self._times.append(max(now, self._times[-1] + timedelta(seconds=1)) if self._times else now)
+        self._marks: dict[PartitionKey, list[int]] = {}
+        for key in {key for close in closes for key in close.marks}:
+            covered, marks = -1, []
+            for close in closes:  # the inbox only moves forward: a later close covers what an earlier one did
+                covered = max(covered, close.marks.get(key, -1))
+                marks.append(covered)
+            self._marks[key] = marks
+
+    def __call__(self, topic: str, partition: int, position: int) -> datetime:
+        marks = self._marks.get((topic, partition))
+        return self._times[bisect_left(marks, position) if marks else -1]
+
+
 def dated_rows(facts: Iterable[SourceFact], closes: Sequence[IssuedClose], now: datetime) -> list[FactRow]:
-    """Inbox rows with `recorded_at` placed as the live service learned each fact (see the module doc)."""
-    buckets: list[list[SourceFact]] = [[] for _ in range(len(closes) + 1)]
-    for fact in sorted(facts, key=lambda f: (f.topic, f.partition, f.position)):
-        buckets[_first_close_covering(fact, closes)].append(fact)
-    rows: list[FactRow] = []
-    start = (closes[0].closed_at if closes else now) - timedelta(days=1)
-    for index, bucket in enumerate(buckets):
-        end = closes[index].closed_at if index < len(closes) else max(now, start + timedelta(seconds=1))
-        step = (end - start) / (len(bucket) + 1)
-        for rank, fact in enumerate(bucket, start=1):
-            rows.append(FactRow(len(rows) + 1, fact.fact_id, fact.kind, fact.body, start + step * rank))
-        start = end
-    return rows
-
-
-def _first_close_covering(fact: SourceFact, closes: Sequence[IssuedClose]) -> int:
-    for index, close in enumerate(closes):
-        if close.marks.get((fact.topic, fact.partition), -1) >= fact.position:
-            return index
-    return len(closes)
+    """Inbox rows, in log order, with `recorded_at` placed as the live service learned each fact."""
+    learned_at = LearnedAt(closes, now)
+    ordered = sorted(facts, key=lambda f: (f.topic, f.partition, f.position))
+    return [
+        FactRow(seq, f.fact_id, f.kind, f.body, learned_at(f.topic, f.partition, f.position))
+        for seq, f in enumerate(ordered, start=1)
+    ]
 
 
 def recompute(rows: Iterable[FactRow], history: IssuedHistory) -> list[PeriodCheck]:
@@ -97,6 +109,11 @@ def recompute(rows: Iterable[FactRow], history: IssuedHistory) -> list[PeriodChe
     ledger = Ledger()
     for row in rows:
         add_fact(ledger, row)
+    return close_again(ledger, history)
+
+
+def close_again(ledger: Ledger, history: IssuedHistory) -> list[PeriodCheck]:
+    """Close every issued period again on a ledger holding the dated facts; compare with what was issued."""
     for policy in history.policies:
         ledger.add_policy(policy)
     for period in sorted(history.periods, key=lambda p: p.start):

@@ -43,6 +43,9 @@ LineKey = tuple[Payee, str, Step, str]  # payee, currency, step, policy version
 ScopedKey = tuple[Payee, str, Step, str, str]  # ... and the scope (asset or equity source)
 
 
+CellPart = tuple[datetime, int, str]  # recorded at, amount, receipt id
+
+
 class Cell:
     """The receipts of one asset on one license, currency and day (a receipt's part for the asset)."""
 
@@ -51,7 +54,7 @@ class Cell:
     def __init__(self, first_recorded_at: datetime) -> None:
         self.amount = 0
         self.latest = first_recorded_at
-        self.parts: list[tuple[datetime, int, str]] = []  # recorded at, amount, receipt id
+        self.parts: list[CellPart] = []
 
     def add(self, recorded_at: datetime, amount: int, receipt_id: str) -> None:
         self.amount += amount
@@ -59,11 +62,12 @@ class Cell:
         if self.latest < recorded_at:
             self.latest = recorded_at
 
-    def as_of(self, recorded_by: datetime | None) -> tuple[int, list[str]]:
+    def as_of(self, recorded_by: datetime | None) -> tuple[int, list[CellPart]]:
+        """The amount and the parts recorded up to `recorded_by` (the cell's own list when all are)."""
         if recorded_by is None or self.latest <= recorded_by:
-            return self.amount, [p[2] for p in self.parts]
+            return self.amount, self.parts
         kept = [p for p in self.parts if p[0] <= recorded_by]
-        return sum(p[1] for p in kept), [p[2] for p in kept]
+        return sum(p[1] for p in kept), kept
 
 
 # received day -> (license, currency, asset) -> cell
@@ -206,17 +210,17 @@ class Pass:
         pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
         flat = len(self.thresholds) == 1  # no brackets: every piece is the whole cell
         for (license_id, currency, asset_id), cell in sorted(self.view.cells[day].items()):
-            amount, ids = cell.as_of(self.view.recorded_by)
-            if not ids:
+            amount, parts = cell.as_of(self.view.recorded_by)
+            if not parts:
                 continue
             totals[currency] = totals.get(currency, 0) + amount
             running = self.running[(license_id, currency)]
             sale = license_id in self.view.sales
             if flat:
-                pieces[(asset_id, currency)].append(_Piece(0, amount, ids, slot, sale=sale))
+                pieces[(asset_id, currency)].append(_Piece(0, amount, parts, slot, sale=sale))
             else:
                 for start, part in self._brackets(running, amount):
-                    pieces[(asset_id, currency)].append(_Piece(start, part, ids, slot, sale=sale))
+                    pieces[(asset_id, currency)].append(_Piece(start, part, parts, slot, sale=sale))
             self.running[(license_id, currency)] = running + amount
         for (asset_id, currency), asset_pieces in sorted(pieces.items()):
             if (asset_id, currency) in self.view.costs:
@@ -429,10 +433,14 @@ class _Piece:
 
     bracket_start: int
     amount: int
-    receipt_ids: list[str]
+    parts: list[CellPart]  # the cell's receipts: their ids are read only for the sources of the last slot
     slot: int
     recovered: int = 0
     sale: bool = False  # a sale's proceeds: paid to the sellers once the asset is assigned out
+
+    @property
+    def receipt_ids(self) -> list[str]:
+        return [part[2] for part in self.parts]
 
 
 class _CostRecovery:
