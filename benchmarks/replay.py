@@ -210,10 +210,12 @@ CREATE TABLE inventors (asset_id text, researcher_id text, bps int);
 # the researchers (by contribution) and half to the owners in force on the day (by share),
 # every split by largest remainder (ties to the smaller id), then summed per payee.
 SQL_PAYOUTS = """
-WITH owners AS (
-  SELECT asset_id, member_id, share_bps, from_day,
+WITH spans AS (
+  SELECT asset_id, from_day,
          coalesce(lead(from_day) OVER (PARTITION BY asset_id ORDER BY from_day), 'infinity') AS to_day
-  FROM (SELECT DISTINCT asset_id, from_day FROM snapshots) d JOIN snapshots USING (asset_id, from_day)
+  FROM (SELECT DISTINCT asset_id, from_day FROM snapshots) d
+), owners AS (
+  SELECT asset_id, member_id, share_bps, from_day, to_day FROM spans JOIN snapshots USING (asset_id, from_day)
 ), counted AS (
   SELECT receipt_id, count(*) AS n FROM receipt_assets GROUP BY receipt_id
 ), parts AS (
