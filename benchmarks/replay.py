@@ -268,7 +268,7 @@ def main() -> None:
         if os.environ.get("BENCH_VERBOSE"):
             import faulthandler
 
-            faulthandler.dump_traceback_later(40, exit=True)
+            faulthandler.dump_traceback_later(60, repeat=True)  # where a slow stage spends its time
         settings = BusSettings(kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"])
         print(json.dumps(run_stage(args.stage, settings, os.environ["DATABASE_URL"])))
         return

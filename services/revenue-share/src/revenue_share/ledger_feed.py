@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
+from sys import intern
 from typing import Any
 
 from revenue_share.adapters.inbox import FactRow
@@ -67,27 +69,22 @@ def add_fact(ledger: Ledger, row: FactRow) -> None:
 def _receipts(row: FactRow, body: dict[str, Any]) -> list[CashReceipt]:
     """One receipt, or one per asset where the license states each asset's part in money."""
     parts: dict[str, int] = body["asset_split"] or {}
+    # A history holds a million receipts over a few thousand licenses and assets: share one
+    # copy of each id, kind, currency and day rather than keep one per receipt.
+    license_id, kind, currency = intern(body["license_id"]), intern(body["kind"]), intern(body["currency"])
     if not parts:
+        assets = tuple(intern(a) for a in body["asset_ids"])
         return [
-            CashReceipt(
-                row.fact_id,
-                body["license_id"],
-                tuple(body["asset_ids"]),
-                body["kind"],
-                body["amount"],
-                body["currency"],
-                _day(body),
-                row.recorded_at,
-            )
+            CashReceipt(row.fact_id, license_id, assets, kind, body["amount"], currency, _day(body), row.recorded_at)
         ]
     return [
         CashReceipt(
             f"{row.fact_id}/{asset_id}",
-            body["license_id"],
-            (asset_id,),
-            body["kind"],
+            license_id,
+            (intern(asset_id),),
+            kind,
             amount,
-            body["currency"],
+            currency,
             _day(body),
             row.recorded_at,
         )
@@ -115,4 +112,7 @@ def _equity(row: FactRow, body: dict[str, Any]) -> list[EquityProceeds]:
 
 
 def _day(body: dict[str, Any]) -> date:
-    return date.fromisoformat(body["effective_date"])
+    return _parse_day(body["effective_date"])
+
+
+_parse_day = functools.lru_cache(maxsize=4096)(date.fromisoformat)
