@@ -2,11 +2,14 @@
 
 Each method is what an HTTP route or gRPC handler calls: context first, plain
 arguments, one `record` (one transaction) per call. Who owns an asset is asked of
-an `OwnershipLookup` (a gRPC client of the IP registry, or a local projection).
+two lookups: `ownership` for the checks of a write (the IP registry over gRPC, falling
+back to the local projection of its topic when it does not answer) and `reads` for
+who may read (the local projection, so reads keep working while the registry is down).
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,9 +39,33 @@ A = TypeVar("A", bound=Aggregate)
 
 
 class OwnershipLookup(Protocol):
-    """Who owned an asset on a day: member id -> share in basis points (empty: unknown asset)."""
+    """Who owned an asset on a day: member id -> share in basis points (empty: no owners that day)."""
 
     def owners_as_of(self, asset_id: uuid.UUID, as_of: date) -> Mapping[uuid.UUID, int]: ...
+
+
+class OwnershipRecord(OwnershipLookup, Protocol):
+    """Ownership over time: also every member that held a share on some day of a span."""
+
+    def owners_during(self, asset_id: uuid.UUID, start: date, end: date) -> set[uuid.UUID]: ...
+
+
+class PointInTimeOwnership:
+    """An `OwnershipRecord` over a lookup that only answers "as of a day": a span's owners are
+    those on its first and last day (exact for owners that do not change meanwhile)."""
+
+    def __init__(self, lookup: OwnershipLookup) -> None:
+        self.lookup = lookup
+
+    def owners_as_of(self, asset_id: uuid.UUID, as_of: date) -> Mapping[uuid.UUID, int]:
+        return self.lookup.owners_as_of(asset_id, as_of)
+
+    def owners_during(self, asset_id: uuid.UUID, start: date, end: date) -> set[uuid.UUID]:
+        found: set[uuid.UUID] = set()
+        for day in {start, end} if start <= end else set():
+            with contextlib.suppress(NotFound):  # an asset the registry does not know has no owners
+                found.update(m for m, share in self.lookup.owners_as_of(asset_id, day).items() if share > 0)
+        return found
 
 
 class OwnershipTransfers(Protocol):
@@ -67,7 +94,8 @@ def ensure_reads_everything(principal: Principal) -> None:
 
 
 def ensure_reads_license(principal: Principal, owners: Collection[uuid.UUID]) -> None:
-    """Members read licenses on assets they own; finance, auditors and admins read everything."""
+    """Members read the deals of the assets they own (`readers_of`); finance, auditors and admins
+    read everything, whoever owns the assets now (even nobody, after a sale outside the membership)."""
     if principal.reads_everything:
         return
     if principal.role is Role.MEMBER and principal.member_id in owners:
@@ -133,9 +161,23 @@ class ReceivablesReport:
 class CommercializationApplication(ServiceApplication):
     source = "commercialization"
 
-    def __init__(self, env: dict[str, str] | None = None, ownership: OwnershipLookup | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        ownership: OwnershipLookup | None = None,
+        reads: OwnershipRecord | None = None,
+    ) -> None:
         super().__init__(env)
-        self.ownership = ownership
+        self.ownership = ownership  # authoritative: the checks of a write
+        self.reads = reads or (PointInTimeOwnership(ownership) if ownership is not None else None)
+
+    def close(self) -> None:
+        """Close the event store, and the lookups' connections where they hold any."""
+        super().close()
+        for lookup in (self.ownership, self.reads):
+            close = getattr(lookup, "close", None)
+            if callable(close):
+                close()
 
     # -- licenses ----------------------------------------------------------------------
 
@@ -266,7 +308,7 @@ class CommercializationApplication(ServiceApplication):
         """The licensee reached a named milestone: its payment is invoiced. Returns the invoice id."""
         license = self._license(license_id)
         day = effective_date or date.today()
-        ensure_submits_reports(ctx.principal, self._owners_of(license, day))
+        self._ensure_submits_reports(ctx.principal, license, day)
         license.report_milestone(milestone, str(ctx.principal), day)
         terms = license.terms_on(day)
         account = self._account(license.id, license.asset_ids)
@@ -293,7 +335,7 @@ class CommercializationApplication(ServiceApplication):
         """Invoice the agreed share of what the licensee received from a sublicensee."""
         license = self._license(license_id)
         day = effective_date or date.today()
-        ensure_submits_reports(ctx.principal, self._owners_of(license, day))
+        self._ensure_submits_reports(ctx.principal, license, day)
         self._require_active(license)
         if not license.sublicensing_allowed:
             raise DomainError("this license does not allow sublicensing", license_id=str(license_id))
@@ -381,7 +423,7 @@ class CommercializationApplication(ServiceApplication):
         """Record a report (or a correction) and invoice or credit the change in royalty due."""
         license = self._license(license_id)
         day = effective_date or date.today()
-        ensure_submits_reports(ctx.principal, self._owners_of(license, day))
+        self._ensure_submits_reports(ctx.principal, license, day)
         ledger = self._ledger(license.id)
         report_id = report_id or uuid.uuid4()
         due = ledger.submit(
@@ -576,14 +618,19 @@ class CommercializationApplication(ServiceApplication):
 
     def get_license(self, ctx: CommandContext, license_id: uuid.UUID) -> License:
         license = self._license(license_id)
-        ensure_reads_license(ctx.principal, self._owners_of(license, date.today()))
+        self._ensure_reads(ctx.principal, license)
         return license
 
     def licenses_on_asset(self, ctx: CommandContext, asset_id: uuid.UUID) -> list[License]:
-        """Pending, active and ended licenses on an asset (refused ones are dropped)."""
-        if not ctx.principal.reads_everything:
-            ensure_reads_license(ctx.principal, self._owners_by_asset([asset_id], date.today())[asset_id])
-        return [self._license(i) for i in self._index(asset_id).license_ids()]
+        """Pending, active and ended licenses on an asset (refused ones are dropped); a member
+        that ever owned the asset sees those it may read (`readers_of`)."""
+        licenses = [self._license(i) for i in self._index(asset_id).license_ids()]
+        if ctx.principal.reads_everything:
+            return licenses
+        member = ctx.principal.member_id
+        if ctx.principal.role is not Role.MEMBER or member not in self._owners_ever(asset_id):
+            raise Forbidden("members read only licenses on assets they own", role=ctx.principal.role)
+        return [license for license in licenses if member in self.readers_of(license)]
 
     def get_assignment(self, ctx: CommandContext, assignment_id: uuid.UUID) -> Assignment:
         assignment = self._get(Assignment, assignment_id)
@@ -593,13 +640,26 @@ class CommercializationApplication(ServiceApplication):
     def get_account(self, ctx: CommandContext, license_id: uuid.UUID) -> LicenseAccount:
         account = self._existing_account(license_id)
         if not ctx.principal.reads_everything:
-            ensure_reads_license(ctx.principal, self._deal_owners(license_id))
+            ensure_reads_license(ctx.principal, self._deal_readers(license_id))
         return account
 
     def get_royalty_ledger(self, ctx: CommandContext, license_id: uuid.UUID) -> RoyaltyLedger:
         license = self._license(license_id)
-        ensure_reads_license(ctx.principal, self._owners_of(license, date.today()))
+        self._ensure_reads(ctx.principal, license)
         return self._ledger(license_id)
+
+    def readers_of(self, license: License, today: date | None = None) -> set[uuid.UUID]:
+        """The members that read a license, its reports and its account: the member that granted
+        it, and every member that owns one of its assets today or owned one on any day of the
+        term so far (a former co-owner keeps reading the deal it was paid from)."""
+        today = today or date.today()
+        reads = self._reads()
+        readers = {license.granted_by}
+        last = min(license.last_day or today, today)
+        for asset_id in license.asset_ids:
+            readers |= reads.owners_during(asset_id, today, today)
+            readers |= reads.owners_during(asset_id, license.start_date, last)
+        return readers
 
     def receivables(
         self, ctx: CommandContext, as_of: date | None = None, license_ids: Iterable[uuid.UUID] | None = None
@@ -714,6 +774,22 @@ class CommercializationApplication(ServiceApplication):
             target = account.invoice_for(corrects) if corrects else None
             account.issue_credit_note(kind, -change, day, reference, target)
 
+    def _ensure_reads(self, principal: Principal, license: License) -> None:
+        if not principal.reads_everything:  # no ownership asked: whoever owns the assets now
+            ensure_reads_license(principal, self.readers_of(license))
+
+    def _ensure_submits_reports(self, principal: Principal, license: License, day: date) -> None:
+        if principal.role not in _BOOKKEEPERS:  # finance reports whoever owns the assets now
+            ensure_submits_reports(principal, self._owners_of(license, day))
+
+    def _owners_ever(self, asset_id: uuid.UUID) -> set[uuid.UUID]:
+        return self._reads().owners_during(asset_id, date.min, date.max)
+
+    def _reads(self) -> OwnershipRecord:
+        if self.reads is None:
+            raise DomainError("no ownership lookup is configured: cannot check ownership against the IP registry")
+        return self.reads
+
     def _ensure_owner_acts(
         self, principal: Principal, license: License, day: date, member_id: uuid.UUID | None
     ) -> None:
@@ -737,13 +813,21 @@ class CommercializationApplication(ServiceApplication):
         return found
 
     def _owners_of(self, license: License, day: date) -> set[uuid.UUID]:
-        return {m for owners in self._owners_by_asset(license.asset_ids, day).values() for m in owners}
+        """Who may act on a license as an owner that day (nobody, for an asset without owners)."""
+        if self.ownership is None:
+            raise DomainError("no ownership lookup is configured: cannot check ownership against the IP registry")
+        found: set[uuid.UUID] = set()
+        for asset_id in license.asset_ids:
+            with contextlib.suppress(NotFound):
+                found.update(m for m, share in self.ownership.owners_as_of(asset_id, day).items() if share > 0)
+        return found
 
-    def _deal_owners(self, deal_id: uuid.UUID) -> Collection[uuid.UUID]:
+    def _deal_readers(self, deal_id: uuid.UUID) -> Collection[uuid.UUID]:
         try:
-            return self._owners_of(self._license(deal_id), date.today())
+            license = self._license(deal_id)
         except NotFound:
             return self._get(Assignment, deal_id).owners.keys()
+        return self.readers_of(license)
 
     def _get(self, cls: type[A], aggregate_id: uuid.UUID) -> A:
         try:

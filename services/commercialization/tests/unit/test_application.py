@@ -16,6 +16,7 @@ from commercialization.catalog import build_catalog
 from commercialization.domain.account import LicenseAccount
 from commercialization.domain.assignment import Assignment, TransferOutcome
 from commercialization.domain.license import LicenseStatus
+from commercialization.domain.ownership import OwnershipPeriod, owners_during
 from commercialization.domain.reports import ReportLine
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
 from ipshare.auth import Principal, Role
@@ -29,7 +30,8 @@ ENTERPRISE = uuid.UUID("00000000-0000-0000-0000-00000000000c")
 
 
 class FakeOwnership:
-    """Owners per asset, effective from a date (the latest change on or before the day counts)."""
+    """Owners per asset, effective from a date (the latest change on or before the day counts);
+    like the projection, it also answers who held a share during a span."""
 
     def __init__(self) -> None:
         self.history: dict[uuid.UUID, list[tuple[date, dict[uuid.UUID, int]]]] = {}
@@ -45,6 +47,10 @@ class FakeOwnership:
             if since <= as_of:
                 found = owners
         return found
+
+    def owners_during(self, asset_id: uuid.UUID, start: date, end: date) -> set[uuid.UUID]:
+        periods = [OwnershipPeriod(since, owners) for since, owners in self.history.get(asset_id, [])]
+        return owners_during(periods, start, end)
 
 
 def member(member_id: uuid.UUID) -> CommandContext:
@@ -62,7 +68,7 @@ def ownership() -> FakeOwnership:
 
 @pytest.fixture
 def app(event_store_env: dict[str, str], ownership: FakeOwnership) -> Iterator[CommercializationApplication]:
-    application = CommercializationApplication(env=event_store_env, ownership=ownership)
+    application = CommercializationApplication(env=event_store_env, ownership=ownership, reads=ownership)
     yield application
     application.close()
 
@@ -484,6 +490,50 @@ def test_access_rules(app: CommercializationApplication, ownership: FakeOwnershi
     assert app.get_license(AUDITOR, lic).licensee == "Acme"
     app.submit_royalty_report(member(UNIVERSITY), lic, D, date(2025, 3, 31), no_sales=True)
     assert [x.id for x in app.licenses_on_asset(member(UNIVERSITY), a)] == [lic]
+
+
+def test_after_a_sale_out_of_the_membership_finance_still_reads_and_former_owners_too(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=6_000, institute=4_000)
+    lic = app.grant_license(
+        member(UNIVERSITY), "Acme", [a], "non_exclusive", 500, end_date=date(2027, 12, 31), effective_date=D
+    )
+    ownership.set(a, {}, since=date(2025, 6, 1))  # OwnershipAssignedOut: nobody owns it any more
+    # Finance, auditors and admins read regardless of who owns the assets today.
+    for reader in (FINANCE, AUDITOR, CommandContext(Principal(Role.ADMIN, "ada"))):
+        assert app.get_license(reader, lic).id == lic
+        assert app.get_royalty_ledger(reader, lic).reports == {}
+        assert app.get_account(reader, lic).license_id == lic
+        assert [x.id for x in app.licenses_on_asset(reader, a)] == [lic]
+    # Finance still records what the licensee reports for the time the members owned it.
+    app.submit_royalty_report(FINANCE, lic, D, date(2025, 3, 31), no_sales=True, effective_date=date(2025, 4, 5))
+    # A member that owned an asset during the term keeps reading the license, its reports and account.
+    for former in (UNIVERSITY, INSTITUTE):
+        assert app.get_license(member(former), lic).id == lic
+        assert len(app.get_royalty_ledger(member(former), lic).reports) == 1
+        assert [x.id for x in app.licenses_on_asset(member(former), a)] == [lic]
+    with pytest.raises(Forbidden):
+        app.get_license(member(ENTERPRISE), lic)  # never an owner
+    with pytest.raises(Forbidden):
+        app.licenses_on_asset(member(ENTERPRISE), a)
+    with pytest.raises(Forbidden):  # writes still need an owner on the day
+        app.submit_royalty_report(member(UNIVERSITY), lic, date(2025, 7, 1), date(2025, 9, 30), no_sales=True)
+
+
+def test_an_owner_after_the_term_reads_only_while_it_owns_the_asset(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=10_000)
+    ended = app.grant_license(
+        member(UNIVERSITY), "Acme", [a], "non_exclusive", 500, end_date=date(2025, 3, 31), effective_date=D
+    )
+    ownership.set(a, {ENTERPRISE: 10_000}, since=date(2025, 6, 1))  # bought after the term
+    assert app.get_license(member(ENTERPRISE), ended).id == ended  # owns the asset today
+    assert app.get_license(member(UNIVERSITY), ended).id == ended  # granted it and owned it during the term
+    ownership.set(a, {INSTITUTE: 10_000}, since=date(2025, 9, 1))
+    with pytest.raises(Forbidden):
+        app.get_license(member(ENTERPRISE), ended)  # owned it neither during the term nor today
 
 
 def test_bulk_csv_upload_is_all_or_nothing(app: CommercializationApplication, ownership: FakeOwnership) -> None:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import MetaData
 
 from commercialization.adapters.ip_registry_client import IpRegistryClient
+from commercialization.adapters.ownership import (
+    FallbackOwnership,
+    OwnershipProjection,
+    ProjectedOwnership,
+    ownership_metadata,
+)
 from commercialization.adapters.positions import positions_metadata
 from commercialization.application import CommercializationApplication
 from commercialization.catalog import SOURCE, build_catalog
 from commercialization.entrypoints.grpc import add_servicer
 from commercialization.entrypoints.http import create_http
 from commercialization.entrypoints.transfer_dispatcher import transfer_dispatcher
-from ipshare.runtime import ServiceSpec, serve
+from ipshare.consumer import Projection
+from ipshare.runtime import Runtime, ServiceSpec, serve
 from ipshare.settings import ServiceSettings
 
 
@@ -26,8 +37,11 @@ def spec(
     settings = settings or CommercializationSettings()
 
     def application(env: dict[str, str]) -> CommercializationApplication:
-        # Ownership is asked of the IP registry itself at grant and consent time.
-        return CommercializationApplication(env, IpRegistryClient(settings.ip_registry_grpc_address, settings))
+        # Writes ask the IP registry itself (the local projection when it does not answer);
+        # reads answer from the projection of its topic.
+        projected = ProjectedOwnership.connect(settings.database_url)
+        registry = IpRegistryClient(settings.ip_registry_grpc_address, settings)
+        return CommercializationApplication(env, FallbackOwnership(registry, projected), reads=projected)
 
     return ServiceSpec(
         name=SOURCE,
@@ -36,9 +50,21 @@ def spec(
         catalog=build_catalog(),
         http=create_http,
         grpc=add_servicer,
-        metadata=positions_metadata,
+        metadata=_tables(),
+        projections=_projections,
         workers=lambda runtime: [transfer_dispatcher(runtime)],  # agreed assignments -> IP registry
     )
+
+
+def _tables() -> MetaData:
+    tables = MetaData()
+    for table in (*positions_metadata.tables.values(), *ownership_metadata.tables.values()):
+        table.to_metadata(tables)
+    return tables
+
+
+def _projections(_: Runtime[Any, Any]) -> Sequence[Projection]:
+    return [OwnershipProjection()]  # the IP registry's topic -> who owns what, by effective date
 
 
 def main() -> None:
