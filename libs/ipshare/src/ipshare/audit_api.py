@@ -48,7 +48,7 @@ def entry_json(entry: AuditEntry) -> dict[str, Any]:
         "aggregate_version": event.originator_version,
         "type": event.type_name,
         "canonical": base64.b64encode(entry.canonical).decode("ascii"),
-        "entry_hash": entry.entry_hash.hex(),
+        "entry_hash": entry.entry_hash.hex() if entry.chained else None,
         "envelope": base64.b64encode(entry.envelope).decode("ascii") if entry.envelope else None,
     }
 
@@ -95,7 +95,7 @@ async def get_aggregate_history(
     size = checkpoint.tree_head.tree_size if checkpoint else tree_size or 0
     body["checkpoint"] = checkpoint.to_dict() if checkpoint else None
     for entry, shown in zip(entries, body["entries"], strict=True):
-        proof = audit.inclusion_proof(entry.position, size) if entry.position < size else None
+        proof = audit.inclusion_proof(entry.position, size) if 0 <= entry.position < size else None
         shown["inclusion_proof"] = _proof_json(proof, size) if proof is not None else None
     return body
 

@@ -88,7 +88,8 @@ def statement_check() -> StatementCheck | None:
 def _check_service(report: AuditReport, history: ServiceHistory, trusted: Ed25519PublicKey | None) -> None:
     name = history.service
     key = trusted or load_public_key(history.public_key)
-    entries = history.entries
+    entries = [e for e in history.entries if e.chained]
+    report.problems += [_inserted(history.service, e) for e in history.entries if not e.chained]
     result = verify_log([e.canonical for e in entries], history.checkpoints, key,
                         entry_hashes=[e.entry_hash for e in entries], log_id=history.log_id)  # fmt: skip
     where = _Where(history)
@@ -111,6 +112,14 @@ def _check_service(report: AuditReport, history: ServiceHistory, trusted: Ed2551
         )
     if history.topic_messages is not None:
         _check_topic(report, history, where)
+
+
+def _inserted(service: str, entry: AuditEntry) -> Problem:
+    event = entry.event
+    where = f" at notification id {entry.notification_id}" if entry.notification_id else ""
+    return Problem(service, "entry_inserted",
+                   f"an event the log never chained is stored{where} (aggregate {event.originator_id} version "
+                   f"{event.originator_version}, {event.type_name}): it was added behind the log's back")  # fmt: skip
 
 
 def _truncation(history: ServiceHistory) -> list[Problem]:
@@ -154,7 +163,7 @@ def _served_inclusions(history: ServiceHistory, key: Ed25519PublicKey) -> list[P
 
 
 def _check_topic(report: AuditReport, history: ServiceHistory, where: _Where) -> None:
-    by_notification = {e.notification_id: e for e in history.entries if e.envelope}
+    by_notification = {e.notification_id: e for e in history.entries if e.envelope and e.chained}
     seen: set[int] = set()
     problems = []
     for message in history.topic_messages or []:
@@ -243,7 +252,7 @@ def published_events(history: ServiceHistory) -> list[PublishedEvent]:
             continue
     events = []
     for entry in history.entries:
-        if not entry.envelope:
+        if not entry.envelope or not entry.chained:  # an inserted event is no part of the verified log
             continue
         envelope = _envelope(entry.envelope)
         partition = partitions.get(entry.notification_id)

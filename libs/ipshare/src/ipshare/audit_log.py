@@ -45,6 +45,8 @@ from ipshare.settings import ServiceSettings
 CHECKPOINT_NAMESPACE = uuid.UUID("0c7d9a52-3f4e-4b8a-9e1d-5a6b7c8d9e0f")
 CHECKPOINTER = CommandContext(Principal(Role.SERVICE, "audit-checkpoints"), correlation_id="audit-checkpoint")
 _BATCH = 1000
+_BEFORE_ANY_ID = -(2**62)
+UNCHAINED = -1  # the position served for a stored event the chain never saw: it was inserted afterwards
 
 audit_metadata = MetaData()
 audit_chain = Table(
@@ -174,6 +176,10 @@ class AuditEntry:
     envelope: bytes  # empty when the service does not publish that kind of event
 
     @property
+    def chained(self) -> bool:
+        return self.position != UNCHAINED
+
+    @property
     def event(self) -> CanonicalEvent:
         return CanonicalEvent.from_bytes(self.canonical)
 
@@ -293,7 +299,8 @@ class AuditLog:
         if not 0 <= from_position < size:
             return
         last = self._notification_ids[size - 1]
-        after = self._notification_ids[from_position] - 1 if after is None else after
+        if after is None:  # from the start: also rows slipped in below the first id, where nothing should be
+            after = self._notification_ids[from_position] - 1 if from_position else _BEFORE_ANY_ID
         served = 0
         while limit is None or served < limit:
             batch = self.app.notifications_after(after, _BATCH)
@@ -301,8 +308,8 @@ class AuditLog:
                 if notification.id > last or (limit is not None and served >= limit):
                     return
                 position = self._positions.get((str(notification.originator_id), notification.originator_version))
-                if position is None or position < from_position:
-                    continue  # not an entry of this log, or one before the range asked for
+                if position is not None and position < from_position:
+                    continue  # an entry before the range asked for (out of place in a tampered log)
                 yield self.entry(notification, position, notification.id)
                 served += 1
             if len(batch) < _BATCH:
@@ -310,17 +317,25 @@ class AuditLog:
             after = batch[-1].id
 
     def aggregate_history(self, aggregate_id: uuid.UUID) -> list[AuditEntry]:
-        """The chained entries of one aggregate, in version order (blocking: run in a thread)."""
+        """The entries of one aggregate, in version order (blocking: run in a thread). Stored events that
+        were never chained are included as unchained entries: they were added behind the log's back."""
         entries = []
+        size = self.size
         for stored in self.app.recorder.select_events(aggregate_id):
             position = self._positions.get((str(stored.originator_id), stored.originator_version))
-            if position is not None and position < self.size:
+            if position is None:
+                entries.append(self.entry(stored, None, 0))
+            elif position < size:
                 entries.append(self.entry(stored, position, self._notification_ids[position]))
         if not entries:
             raise NotFound(f"no audited events of aggregate {aggregate_id}", aggregate_id=str(aggregate_id))
         return entries
 
-    def entry(self, stored: StoredEvent, position: int, notification_id: int) -> AuditEntry:
+    def entry(self, stored: StoredEvent, position: int | None, notification_id: int) -> AuditEntry:
+        """The entry as served; an event the chain does not know gets position UNCHAINED and no hash."""
+        if position is None:
+            return AuditEntry(UNCHAINED, notification_id, self.canonical(stored, 0), b"",
+                              self.envelope(stored, notification_id))  # fmt: skip
         return AuditEntry(position, notification_id, self.canonical(stored, position),
                           self._entry_hashes[position], self.envelope(stored, notification_id))  # fmt: skip
 

@@ -140,6 +140,22 @@ async def test_two_stored_events_swapped_are_named(audit: AuditLog, fresh_databa
     assert "entry_changed" not in kinds(report)  # a swap is a reordering, not two edits
 
 
+async def test_an_event_slipped_in_behind_the_log_is_named(audit: AuditLog, fresh_database: str) -> None:
+    # a third version of the last note, given a notification id below every other so no reader follows it
+    await sql(fresh_database, f"INSERT INTO {TABLE} (notification_id, originator_id, originator_version, topic, "
+              f"state) SELECT 0, originator_id, 3, topic, state FROM {TABLE} WHERE notification_id = 7")  # fmt: skip
+    [note] = await sql(fresh_database, f"SELECT originator_id FROM {TABLE} WHERE notification_id = 0")
+
+    report = check_all([collected(audit)], {})
+    [problem] = report.problems
+    assert problem.kind == "entry_inserted"
+    assert problem.message == (
+        f"an event the log never chained is stored (aggregate {note['originator_id']} version 3, "
+        "google.protobuf.Struct): it was added behind the log's back"
+    )
+    assert [e.chained for e in audit.aggregate_history(note["originator_id"])] == [True, False]
+
+
 async def test_a_checkpoint_with_a_bad_signature_is_named(audit: AuditLog, fresh_database: str) -> None:
     [row] = await sql(fresh_database, f"SELECT notification_id, state FROM {TABLE} WHERE topic = $1 "
                       "ORDER BY notification_id LIMIT 1", CHECKPOINT_TOPIC)  # fmt: skip
