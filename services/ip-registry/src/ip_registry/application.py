@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from ip_registry.csv_import import ImportPlan, RowError, parse_portfolio_csv
@@ -25,15 +25,11 @@ from ip_registry.domain.member import Member, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
 from ip_registry.domain.ownership_transfer import OwnershipTransfer, TransferRequest
 from ip_registry.domain.portfolio import PortfolioFigures, holders_on, portfolio_figures
+from ip_registry.domain.portfolio_import import PortfolioImport, file_sha256
 from ip_registry.domain.values import Inventor
 from ipshare.errors import Conflict, DomainError
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.money import Money
-
-# Aggregates per transaction in a bulk import. eventsourcing.postgres (psycopg 3.3
-# pipeline) stalled on a single insert of about 700 events here, so a large import
-# is saved in chunks, after every row has been validated and checked for clashes.
-BULK_CHUNK = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +37,8 @@ class ImportReport:
     imported: int
     asset_ids: list[uuid.UUID]
     errors: list[RowError]
+    import_id: uuid.UUID | None = None  # the record of the imported file (None when nothing was imported)
+    replayed: bool = False  # the same file was imported before: this is the first import's report
 
 
 class IpRegistryApplication(ServiceApplication):
@@ -319,8 +317,13 @@ class IpRegistryApplication(ServiceApplication):
     # ---- bulk import ---------------------------------------------------------
 
     def import_portfolio_csv(self, ctx: CommandContext, text: str) -> ImportReport:
-        """Any row error (reported by line) imports nothing; a valid file is saved in chunks."""
+        """All or nothing: any row error (reported by line) imports nothing, and a valid file is
+        saved in one transaction with the record of the file, so a failure part-way stores
+        nothing. The same file sent again gets the first import's report and stores nothing."""
         may.check_admin(ctx.principal, "import portfolios")
+        digest = file_sha256(text)
+        if (first := self._imported(PortfolioImport.create_id(digest))) is not None:
+            return first
         plan = parse_portfolio_csv(text, self.clock())
         errors = plan.errors or self._member_errors(plan)
         if errors:
@@ -335,10 +338,23 @@ class IpRegistryApplication(ServiceApplication):
                    if a.application_number and self._exists(a.id)]  # fmt: skip
         if clashes:
             return ImportReport(imported=0, asset_ids=[], errors=clashes)
-        batch: list[Aggregate] = [*researchers, *assets]
-        for start in range(0, len(batch), BULK_CHUNK):
-            self.record(ctx, *batch[start : start + BULK_CHUNK])
-        return ImportReport(imported=len(assets), asset_ids=[a.id for a in assets], errors=[])
+        record = PortfolioImport.record(digest, [a.id for a in assets], [r.id for r in researchers])
+        try:
+            self.record(ctx, *researchers, *assets, record)  # one transaction: every event or none
+        except IntegrityError:
+            if (first := self._imported(record.id)) is not None:
+                return first  # the same file, imported meanwhile by another request
+            raise Conflict(
+                "an application or inventor in this file was registered while it was being imported; "
+                "nothing was imported: send the file again to see which",
+            ) from None
+        return ImportReport(imported=len(assets), asset_ids=record.asset_ids, errors=[], import_id=record.id)
+
+    def _imported(self, import_id: uuid.UUID) -> ImportReport | None:
+        done = self._load(import_id)
+        if not isinstance(done, PortfolioImport):
+            return None
+        return ImportReport(done.imported, list(done.asset_ids), [], import_id=done.id, replayed=True)
 
     def _member_errors(self, plan: ImportPlan) -> list[RowError]:
         needed = {m for members in plan.members_by_line.values() for m in members}

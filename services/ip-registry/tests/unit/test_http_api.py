@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ip_registry.application import IpRegistryApplication
+from ip_registry.csv_import import COLUMNS
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.identifiers import cn_application_check_character
 from ip_registry.domain.values import StrategicReserve
@@ -565,3 +566,24 @@ async def test_the_strategic_reserve_tag_is_documented_with_the_values_the_api_t
                           ("AssetOut", "strategic_reserve")):  # fmt: skip
         description = schemas[schema]["properties"][field]["description"]
         assert [word for word in description.replace("|", " ").split() if "_" in word] == tags, schema
+
+
+# ---- CSV import ----------------------------------------------------------------------------------
+
+
+async def test_a_file_sent_again_gets_the_first_answer_and_imports_nothing(client: Client, center: Center) -> None:
+    header = ",".join(COLUMNS)
+    disclosure = {"title": "Jig", "kind": "know_how", "jurisdiction": "CN", "disclosure_date": "2021-01-10",
+                  "owners": f"{credit_code(1)}:10000", "inventors": f"Alice Wang@{credit_code(1)}:10000"}  # fmt: skip
+    text = f"{header}\n{','.join(disclosure.get(c, '') for c in COLUMNS)}\n"
+    headers = {**admin(), "Content-Type": "text/csv"}
+
+    first = await client.post("/assets/imports", content=text, headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.json()["imported"] == 1
+    assert "idempotent-replayed" not in first.headers
+    again = await client.post("/assets/imports", content=text, headers=headers)
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.headers["idempotent-replayed"] == "true"
+    listed = (await client.get("/assets", headers=admin())).json()["items"]
+    assert [a["asset_id"] for a in listed] == first.json()["asset_ids"]  # a know-how has no number: one, not two

@@ -245,16 +245,21 @@ def record_cost(
 
 @assets.post("/imports", status_code=status.HTTP_201_CREATED, response_model=s.ImportOut)
 def import_portfolio(
-    app: App, ctx: CommandContextDep, csv_text: Annotated[str, Body(media_type="text/csv")]
+    app: App, ctx: CommandContextDep, response: Response, csv_text: Annotated[str, Body(media_type="text/csv")]
 ) -> s.ImportOut | JSONResponse:
-    """A portfolio CSV, all or nothing: any row error is a 422 listing every bad row."""
+    """A portfolio CSV, all or nothing: any row error is a 422 listing every bad row, and a valid file
+    is saved in one transaction. The same file sent again is not imported twice: it gets the first
+    import's answer, marked `Idempotent-Replayed: true`."""
     report = app.import_portfolio_csv(ctx, csv_text)
     if report.errors:
         problems = [{"line": e.line, "message": e.message, "details": e.details} for e in report.errors]
         body = {"error": {"code": "invalid_rows", "message": f"{len(problems)} rows are invalid", "details": {
             "rows": problems}}}  # fmt: skip
         return JSONResponse(status_code=422, content=body)
-    return s.ImportOut(imported=report.imported, asset_ids=report.asset_ids)
+    if report.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    assert report.import_id is not None
+    return s.ImportOut(imported=report.imported, asset_ids=report.asset_ids, import_id=report.import_id)
 
 
 ROUTERS = (members, researchers, assets)

@@ -424,4 +424,5 @@ class ImportRowError(BaseModel):
 
 class ImportOut(BaseModel):
     imported: int
-    asset_ids: list[uuid.UUID]
+    asset_ids: list[uuid.UUID] = Field(description="the registered assets, in line order")
+    import_id: uuid.UUID = Field(description="the record of this file (derived from its SHA-256)")
