@@ -199,6 +199,9 @@ class AuditLog:
     ) -> None:
         self.app, self.catalog, self.store, self.signer = app, catalog, store, signer
         self.topic, self.partitions = topic, partitions
+        self._reset()
+
+    def _reset(self) -> None:
         self.tree = MerkleTree()
         self.chain = HashChain()
         self._entry_hashes: list[bytes] = []
@@ -217,6 +220,7 @@ class AuditLog:
 
     async def load(self) -> None:
         """Read the chain kept so far, and the size of the last checkpoint."""
+        self._reset()
         for row in await self.store.load():
             self._remember(row)
         self._last_content = self.size - 1  # unknown before a restart: sign once more rather than never
@@ -389,7 +393,13 @@ class Checkpointer:
         loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self) -> None:
-        await self.audit.load()
+        while True:
+            try:
+                await self.audit.load()
+                break
+            except Exception:  # the database is not there yet: nothing may be chained before the past is read
+                log.exception("audit log could not be loaded; retrying", log_id=self.audit.log_id)
+                await asyncio.sleep(self.poll_seconds)
         log.info("audit log loaded", log_id=self.audit.log_id, size=self.audit.size)
         loop = asyncio.get_running_loop()
         due = loop.time() + self.checkpoint_seconds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
@@ -11,7 +13,7 @@ from eventsourcing.utils import get_topic
 from ipshare.audit import SignedCheckpoint, VerificationReport, verify_inclusion, verify_log
 from ipshare.audit.checkpoint import CheckpointSigner
 from ipshare.audit.merkle import leaf_hash, verify_consistency
-from ipshare.audit_log import CHECKPOINT_TOPIC, AuditEntry, AuditLog, signing_key
+from ipshare.audit_log import CHECKPOINT_TOPIC, AuditEntry, AuditLog, Checkpointer, signing_key
 from ipshare.envelope import decode_envelope
 from ipshare.errors import DomainError, NotFound
 from ipshare.settings import ServiceSettings
@@ -114,3 +116,22 @@ def test_the_development_key_is_stable_per_service_and_the_setting_wins() -> Non
     assert signing_key(settings, "a").public_key() != signing_key(settings, "b").public_key()
     chosen = ServiceSettings(audit_signing_key="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
     assert signing_key(chosen, "a").public_key() == KEY.public_key()
+
+
+async def test_the_worker_chains_each_save_and_signs_on_its_interval(app: Notes, audit: AuditLog) -> None:
+    worker = Checkpointer(audit, poll_seconds=0.01, checkpoint_seconds=0.05)
+    app.on_recorded(lambda: worker.wake_threadsafe(asyncio.get_running_loop()))
+    task = asyncio.create_task(worker.run())
+    try:
+        write(app, "a", "b")
+        for _ in range(200):
+            if audit.checkpoints():
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    [checkpoint] = audit.checkpoints()
+    assert checkpoint.tree_head.tree_size == 2
+    assert audit.size in (2, 3)  # the checkpoint itself is chained at the next wake
