@@ -48,7 +48,7 @@ def check_statements(events: Sequence[PublishedEvent]) -> tuple[list[str], list[
     issued = _issued([e for e in events if e.envelope.source == SOURCE])
     if not issued.history.closes:
         return [f"{SOURCE}: no closed period, so no issued statement to recompute"], []
-    facts = _facts([e for e in events if e.envelope.source != SOURCE])
+    facts = source_facts([e for e in events if e.envelope.source != SOURCE])
     checks = recompute(dated_rows(facts, issued.history.closes, datetime.now(UTC)), issued.history)
     verified, problems = [], []
     for check in checks:
@@ -106,7 +106,7 @@ def _issued(own: Sequence[PublishedEvent]) -> _Issued:
     return issued
 
 
-def _facts(sources: Sequence[PublishedEvent]) -> list[SourceFact]:
+def source_facts(sources: Sequence[PublishedEvent]) -> list[SourceFact]:
     decoder = InboxProjection.decoder
     found: dict[str, SourceFact] = {}
     for event in sources:
