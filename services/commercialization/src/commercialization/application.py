@@ -296,11 +296,28 @@ class CommercializationApplication(ServiceApplication):
         self._save(ctx, license, *indexes)
 
     def expire_license(self, ctx: CommandContext, license_id: uuid.UUID, as_of: date | None = None) -> None:
-        """Record that the term ran out (a scheduled job, or finance)."""
+        """Record that the term ran out (the expiry worker, or finance): an active license
+        whose end date lies before `as_of` (default today) expires as of its end date."""
         ensure_finance(ctx.principal)
         license = self._license(license_id)
         license.expire(as_of or date.today())
         self._save(ctx, license)
+
+    def license_terms_after(self, position: int, limit: int) -> list[tuple[int, uuid.UUID, date | None, bool]]:
+        """(position, license id, end date, still running) of each grant, amendment, termination
+        and expiry recorded after a log position, oldest first: what the expiry worker follows."""
+        kinds = (License.Granted, License.Amended, License.Terminated, License.Expired)
+        notifications = self.recorder.select_notifications(
+            position, limit, topics=[get_topic(k) for k in kinds], inclusive_of_start=False
+        )
+        found = []
+        for notification in notifications:
+            change = self.mapper.to_domain_event(notification)
+            if isinstance(change, License.Granted | License.Amended):
+                found.append((notification.id, change.originator_id, change.end_date, True))
+            else:
+                found.append((notification.id, change.originator_id, None, False))
+        return found
 
     def report_milestone(
         self, ctx: CommandContext, license_id: uuid.UUID, milestone: str, effective_date: date | None = None

@@ -163,6 +163,20 @@ async def test_a_territory_code_that_is_no_country_is_a_422_saying_why(
     assert ok(await client.post("/licenses", json=worldwide, headers=member(UNI)), 201)["territory"] == ["WORLDWIDE"]
 
 
+async def test_finance_records_the_expiry_of_a_license_whose_term_has_ended(client: Client) -> None:
+    body = {**EXCLUSIVE, "license_type": "non_exclusive", "end_date": "2025-06-30"}
+    license_id = ok(await client.post("/licenses", json=body, headers=member(UNI)), 201)["license_id"]
+    expiry = f"/licenses/{license_id}/expiry"
+    error(await client.post(expiry, json={}, headers=member(UNI)), 403, "forbidden")
+    early = error(await client.post(expiry, json={"as_of": "2025-06-30"}, headers=FINANCE), 409, "conflict")
+    assert early["message"] == "the term has not ended yet"
+    expired = ok(await client.post(expiry, json={}, headers=FINANCE))  # today, long after the end date
+    assert (expired["status"], expired["ended_on"]) == ("expired", "2025-06-30")
+    shown = ok(await client.get(f"/licenses/{license_id}", headers=member(INST)))
+    assert (shown["status"], shown["ended_on"]) == ("expired", "2025-06-30")
+    error(await client.post(expiry, json={}, headers=FINANCE), 409, "conflict")  # once
+
+
 async def test_royalties_invoices_a_partial_payment_and_receivables(client: Client) -> None:
     license_id = await granted_exclusive(client)
     report = {

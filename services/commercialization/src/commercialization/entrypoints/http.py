@@ -110,6 +110,16 @@ def terminate_license(
     return _license(app, ctx, license_id, response)
 
 
+@licenses.post("/{license_id}/expiry", dependencies=IfMatch)
+def expire_license(
+    license_id: uuid.UUID, body: s.Expiry, app: App, ctx: CommandContextDep, response: Response
+) -> s.LicenseOut:
+    """Finance records that an active license's term has ended (a 409 while it runs); it
+    expires as of its end date. The service's expiry worker does the same on its own."""
+    app.expire_license(ctx, license_id, body.as_of)
+    return _license(app, ctx, license_id, response)
+
+
 @licenses.post("/{license_id}/milestones", status_code=status.HTTP_201_CREATED)
 def report_milestone(license_id: uuid.UUID, body: s.MilestoneReport, app: App, ctx: CommandContextDep) -> s.Created:
     """The licensee reached a named milestone; its payment is invoiced (returns the invoice)."""

@@ -18,6 +18,7 @@ from commercialization.adapters.ownership import (
 from commercialization.adapters.positions import positions_metadata
 from commercialization.application import CommercializationApplication
 from commercialization.catalog import SOURCE, build_catalog
+from commercialization.entrypoints.expiry_worker import license_expiry
 from commercialization.entrypoints.grpc import add_servicer
 from commercialization.entrypoints.http import create_http
 from commercialization.entrypoints.transfer_dispatcher import transfer_dispatcher
@@ -52,7 +53,8 @@ def spec(
         grpc=add_servicer,
         metadata=_tables(),
         projections=_projections,
-        workers=lambda runtime: [transfer_dispatcher(runtime)],  # agreed assignments -> IP registry
+        # agreed assignments -> IP registry; licenses past their term -> expired
+        workers=lambda runtime: [transfer_dispatcher(runtime), license_expiry(runtime)],
     )
 
 

@@ -165,6 +165,10 @@ class Termination(Refusal):
     pass
 
 
+class Expiry(Body):
+    as_of: date | None = Field(None, description="the day the term is judged ended by (default today)")
+
+
 class MilestoneReport(Body):
     milestone: str = Field(min_length=1)
     effective_date: date | None = None
