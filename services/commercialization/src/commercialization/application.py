@@ -94,7 +94,7 @@ def ensure_reads_everything(principal: Principal) -> None:
 
 
 def ensure_reads_license(principal: Principal, owners: Collection[uuid.UUID]) -> None:
-    """Members read the deals of the assets they own (`readers_of`); finance, auditors and admins
+    """Members read the deals of the assets they own (`member_reads`); finance, auditors and admins
     read everything, whoever owns the assets now (even nobody, after a sale outside the membership)."""
     if principal.reads_everything:
         return
@@ -640,14 +640,14 @@ class CommercializationApplication(ServiceApplication):
 
     def licenses_on_asset(self, ctx: CommandContext, asset_id: uuid.UUID) -> list[License]:
         """Pending, active and ended licenses on an asset (refused ones are dropped); a member
-        that ever owned the asset sees those it may read (`readers_of`)."""
+        that ever owned the asset sees those it may read (`member_reads`)."""
         licenses = [self._license(i) for i in self._index(asset_id).license_ids()]
         if ctx.principal.reads_everything:
             return licenses
         member = ctx.principal.member_id
         if ctx.principal.role is not Role.MEMBER or member not in self._owners_ever(asset_id):
             raise Forbidden("members read only licenses on assets they own", role=ctx.principal.role)
-        return [license for license in licenses if member in self.readers_of(license)]
+        return [license for license in licenses if self.member_reads(member, license)]
 
     def get_assignment(self, ctx: CommandContext, assignment_id: uuid.UUID) -> Assignment:
         assignment = self._get(Assignment, assignment_id)
@@ -657,7 +657,12 @@ class CommercializationApplication(ServiceApplication):
     def get_account(self, ctx: CommandContext, license_id: uuid.UUID) -> LicenseAccount:
         account = self._existing_account(license_id)
         if not ctx.principal.reads_everything:
-            ensure_reads_license(ctx.principal, self._deal_readers(license_id))
+            try:
+                license = self._license(license_id)
+            except NotFound:  # an assignment's account: its sellers read it
+                ensure_reads_license(ctx.principal, self._get(Assignment, license_id).owners.keys())
+            else:
+                self._ensure_reads(ctx.principal, license)
         return account
 
     def get_royalty_ledger(self, ctx: CommandContext, license_id: uuid.UUID) -> RoyaltyLedger:
@@ -665,18 +670,20 @@ class CommercializationApplication(ServiceApplication):
         self._ensure_reads(ctx.principal, license)
         return self._ledger(license_id)
 
-    def readers_of(self, license: License, today: date | None = None) -> set[uuid.UUID]:
-        """The members that read a license, its reports and its account: the member that granted
-        it, and every member that owns one of its assets today or owned one on any day of the
-        term so far (a former co-owner keeps reading the deal it was paid from)."""
+    def member_reads(self, member_id: uuid.UUID, license: License, today: date | None = None) -> bool:
+        """Whether a member reads a license, its reports and its account: the member that granted
+        it does, and so does every member that owns one of its assets today or owned one on any
+        day of the term so far (a former co-owner keeps reading the deal it was paid from)."""
+        if member_id == license.granted_by:
+            return True
         today = today or date.today()
         reads = self._reads()
-        readers = {license.granted_by}
         last = min(license.last_day or today, today)
-        for asset_id in license.asset_ids:
-            readers |= reads.owners_during(asset_id, today, today)
-            readers |= reads.owners_during(asset_id, license.start_date, last)
-        return readers
+        return any(
+            member_id in reads.owners_during(asset_id, today, today)
+            or member_id in reads.owners_during(asset_id, license.start_date, last)
+            for asset_id in license.asset_ids
+        )
 
     def receivables(
         self, ctx: CommandContext, as_of: date | None = None, license_ids: Iterable[uuid.UUID] | None = None
@@ -792,8 +799,11 @@ class CommercializationApplication(ServiceApplication):
             account.issue_credit_note(kind, -change, day, reference, target)
 
     def _ensure_reads(self, principal: Principal, license: License) -> None:
-        if not principal.reads_everything:  # no ownership asked: whoever owns the assets now
-            ensure_reads_license(principal, self.readers_of(license))
+        if principal.reads_everything:  # no ownership asked: whoever owns the assets now
+            return
+        member = principal.member_id if principal.role is Role.MEMBER else None
+        if member is None or not self.member_reads(member, license):
+            raise Forbidden("members read only licenses on assets they own", role=principal.role)
 
     def _ensure_submits_reports(self, principal: Principal, license: License, day: date) -> None:
         if principal.role not in _BOOKKEEPERS:  # finance reports whoever owns the assets now
@@ -838,13 +848,6 @@ class CommercializationApplication(ServiceApplication):
             with contextlib.suppress(NotFound):
                 found.update(m for m, share in self.ownership.owners_as_of(asset_id, day).items() if share > 0)
         return found
-
-    def _deal_readers(self, deal_id: uuid.UUID) -> Collection[uuid.UUID]:
-        try:
-            license = self._license(deal_id)
-        except NotFound:
-            return self._get(Assignment, deal_id).owners.keys()
-        return self.readers_of(license)
 
     def _get(self, cls: type[A], aggregate_id: uuid.UUID) -> A:
         try:

@@ -29,6 +29,7 @@ from commercialization.adapters.ownership import (
     OWNERSHIP_FALLBACKS,
     OwnershipProjection,
     ProjectedOwnership,
+    ProjectionFirst,
     asset_ownership,
     ownership_metadata,
 )
@@ -117,9 +118,9 @@ async def stack(fresh_database: str) -> AsyncIterator[Stack]:
         fresh_database, ownership_metadata, relay_metadata, consumer_metadata, idempotency_metadata
     )
     app = await asyncio.to_thread(spec(settings).application, env)  # wired as the service wires it
-    assert isinstance(app.reads, ProjectedOwnership)
+    assert isinstance(app.reads, ProjectionFirst)
     members = [admit(registry, name, n) for n, name in enumerate(("Uni", "Corp", "Lab"), start=1)]
-    yield Stack(registry, server, app, app.reads, engine, settings, *members)
+    yield Stack(registry, server, app, app.reads.projection, engine, settings, *members)
     await server.stop(None)
     app.close()
     await engine.dispose()
@@ -193,6 +194,14 @@ async def test_reads_and_a_non_exclusive_grant_keep_working_while_the_registry_i
 
     await publish_and_project(stack, settings, topic, rows=5)  # 3 registrations, a transfer, a sale
 
+    # An asset registered since is not on the projection yet: a read asks the registry about it.
+    fresh = register(stack, {stack.uni: 5000, stack.corp: 5000})
+    on_fresh = await asyncio.to_thread(
+        app.grant_license, member[stack.uni], "Delta", [fresh], "non_exclusive", 100, effective_date=SINCE
+    )
+    assert not stack.projected.knows(fresh)
+    assert (await asyncio.to_thread(app.get_license, member[stack.corp], on_fresh)).licensee == "Delta"
+
     days = [SINCE - timedelta(days=1), SINCE, date(2021, 12, 31), date(2022, 1, 1), SOLD_ON, date.today()]
     for asset_id in (co_owned, own, sold):
         for day in days:  # the projection says what the registry says, day by day
@@ -216,6 +225,10 @@ async def test_reads_and_a_non_exclusive_grant_keep_working_while_the_registry_i
         ]
         stranger = bearer(stack.settings, Role.MEMBER, uuid.uuid4())
         assert (await client.get(f"/licenses/{licensed}", headers=stranger)).status_code == 403
+        # Who owns an asset the projection has not heard of cannot be told now: a 503, not a 403.
+        corp = bearer(stack.settings, Role.MEMBER, stack.corp)
+        unknown_yet = await client.get(f"/licenses/{on_fresh}", headers=corp)
+        assert (unknown_yet.status_code, unknown_yet.json()["error"]["code"]) == (503, "ip_registry_unavailable")
         # Nobody owns `sold` any more: finance reads it all the same, and so do its former owners.
         assert ok(await client.get(f"/licenses/{on_sold}", headers=finance))["licensee"] == "Beta"
         assert ok(await client.get(f"/licenses/{on_sold}/royalty-reports", headers=finance)) == []
@@ -232,7 +245,6 @@ async def test_reads_and_a_non_exclusive_grant_keep_working_while_the_registry_i
         assert granted["status"] == "active"
         assert OWNERSHIP_FALLBACKS._value.get() == fallbacks + 1
         # Not an owner by the projection either: refused as when the registry answers.
-        corp = bearer(stack.settings, Role.MEMBER, stack.corp)
         assert (await client.post("/licenses", json=grant, headers=corp)).status_code == 403
         # An asset this service never heard of cannot be checked at all: still a 503.
         unknown = {**grant, "asset_ids": [str(uuid.uuid4())]}

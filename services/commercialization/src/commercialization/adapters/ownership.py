@@ -4,7 +4,9 @@ The registry stays authoritative: a write that depends on ownership (granting a
 license, proposing a sale, amending, terminating, reporting) asks it over gRPC first
 and only falls back to this projection when it does not answer (`FallbackOwnership`).
 Reads (a license, its royalty reports, its account, the licenses on an asset) answer
-from the projection alone, so they keep working while the registry is down.
+from the projection, so they keep working while the registry is down; only an asset the
+projection has not heard of yet (registered a moment ago, or this service has just
+started reading the topic) is asked of the registry (`ProjectionFirst`).
 
 `OwnershipProjection` is fed by the shared consumer: each batch of the registry's
 `AssetRegistered`, `OwnershipEffective`, `SharesTransferred` and `OwnershipAssignedOut`
@@ -133,7 +135,7 @@ class ProjectedOwnership:
     def connect(cls, database_url: str) -> ProjectedOwnership:
         return cls(create_engine(blocking_url(database_url), pool_size=5, max_overflow=5, pool_pre_ping=True))
 
-    def known(self, asset_id: uuid.UUID) -> bool:
+    def knows(self, asset_id: uuid.UUID) -> bool:
         """Whether the registry's topic has told this service of the asset."""
         with self.engine.connect() as conn:
             found = conn.scalar(select(registry_assets.c.asset_id).where(registry_assets.c.asset_id == str(asset_id)))
@@ -156,7 +158,7 @@ class ProjectedOwnership:
     def owners_as_of(self, asset_id: uuid.UUID, as_of: date) -> dict[uuid.UUID, int]:
         """Shares in force on a day; NotFound when the asset is unknown here (like the registry)."""
         history = self.history(asset_id)
-        if not history and not self.known(asset_id):
+        if not history and not self.knows(asset_id):
             raise NotFound(f"asset {asset_id} is not known from the IP registry's topic", asset_id=str(asset_id))
         return owners_as_of(history, as_of)
 
@@ -195,6 +197,40 @@ class FallbackOwnership:
                 asset_id=str(asset_id), as_of=as_of.isoformat(), error=unavailable.message,
             )  # fmt: skip
             return owners
+
+    def close(self) -> None:
+        self.registry.close()
+        self.projection.close()
+
+
+class ProjectionFirst:
+    """The `OwnershipRecord` of reads: the projection, or, for an asset it has not heard of
+    yet, the registry (a 503 while the registry does not answer either)."""
+
+    def __init__(self, projection: ProjectedOwnership, registry: _Lookup) -> None:
+        self.projection = projection
+        self.registry = registry
+
+    def owners_as_of(self, asset_id: uuid.UUID, as_of: date) -> Mapping[uuid.UUID, int]:
+        try:
+            return self.projection.owners_as_of(asset_id, as_of)
+        except NotFound:
+            return self._from_registry(asset_id, as_of)
+
+    def owners_during(self, asset_id: uuid.UUID, start: date, end: date) -> set[uuid.UUID]:
+        if end < start:
+            return set()
+        history = self.projection.history(asset_id)
+        if history or self.projection.knows(asset_id):
+            return owners_during(history, start, end)
+        days = {start, end}  # the registry answers day by day: the span's first and last
+        return {m for day in days for m, share in self._from_registry(asset_id, day).items() if share > 0}
+
+    def _from_registry(self, asset_id: uuid.UUID, as_of: date) -> Mapping[uuid.UUID, int]:
+        try:
+            return self.registry.owners_as_of(asset_id, as_of)
+        except NotFound:  # the registry does not know it either: nobody owns it
+            return {}
 
     def close(self) -> None:
         self.registry.close()

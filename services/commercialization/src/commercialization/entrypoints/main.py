@@ -13,6 +13,7 @@ from commercialization.adapters.ownership import (
     FallbackOwnership,
     OwnershipProjection,
     ProjectedOwnership,
+    ProjectionFirst,
     ownership_metadata,
 )
 from commercialization.adapters.positions import positions_metadata
@@ -39,10 +40,12 @@ def spec(
 
     def application(env: dict[str, str]) -> CommercializationApplication:
         # Writes ask the IP registry itself (the local projection when it does not answer);
-        # reads answer from the projection of its topic.
+        # reads answer from the projection of its topic (the registry for an asset not yet on it).
         projected = ProjectedOwnership.connect(settings.database_url)
         registry = IpRegistryClient(settings.ip_registry_grpc_address, settings)
-        return CommercializationApplication(env, FallbackOwnership(registry, projected), reads=projected)
+        return CommercializationApplication(
+            env, FallbackOwnership(registry, projected), reads=ProjectionFirst(projected, registry)
+        )
 
     return ServiceSpec(
         name=SOURCE,
