@@ -95,6 +95,7 @@ def _check_service(report: AuditReport, history: ServiceHistory, trusted: Ed2551
     where = _Where(history)
     report.problems += [Problem(name, f.kind.value, where.finding(f)) for f in result.findings]
     report.problems += _truncation(history)
+    report.problems += [p for e in entries if (p := _envelope_mismatch(history.service, e, where))]
     proofs = _served_proofs(history, key)
     report.problems += proofs
     if result.ok:
@@ -120,6 +121,22 @@ def _inserted(service: str, entry: AuditEntry) -> Problem:
     return Problem(service, "entry_inserted",
                    f"an event the log never chained is stored{where} (aggregate {event.originator_id} version "
                    f"{event.originator_version}, {event.type_name}): it was added behind the log's back")  # fmt: skip
+
+
+def _envelope_mismatch(service: str, entry: AuditEntry, where: _Where) -> Problem | None:
+    """The envelope served with an entry is not covered by the chain: it must at least name the same event."""
+    if not entry.envelope:
+        return None
+    try:
+        event, envelope = entry.event, _envelope(entry.envelope)
+    except (CanonicalFormError, DecodeError):
+        return Problem(service, "envelope_mismatch", f"{where.event(entry.position)}: its envelope does not parse")
+    named = (envelope.aggregate_id, envelope.aggregate_version, envelope.type, envelope.position)
+    if named == (event.originator_id, event.originator_version, event.type_name, entry.notification_id):
+        return None
+    return Problem(service, "envelope_mismatch", f"{where.event(entry.position)}: the envelope served with it "
+                   f"names another event ({envelope.aggregate_id} version {envelope.aggregate_version}, "
+                   f"{envelope.type}, position {envelope.position})")  # fmt: skip
 
 
 def _truncation(history: ServiceHistory) -> list[Problem]:

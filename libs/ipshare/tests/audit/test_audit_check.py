@@ -121,3 +121,15 @@ def _corrupt(hashes: list[bytes], how: str, data: st.DataObject) -> list[bytes]:
         i = data.draw(st.integers(0, len(forged) - 1))
         forged[i] = data.draw(st.binary(min_size=32, max_size=32).filter(lambda h: h != hashes[i]))
     return forged
+
+
+def test_an_envelope_that_names_another_event_is_named() -> None:
+    original = history()
+    entries = list(original.entries)
+    [index, other] = [i for i, e in enumerate(entries) if e.envelope][:2]
+    entries[index] = dataclasses.replace(entries[index], envelope=entries[other].envelope)
+    report = check_all([dataclasses.replace(original, entries=entries)], {})
+    [problem] = report.problems
+    assert problem.kind == "envelope_mismatch"
+    assert problem.message.startswith(f"the event at position {entries[index].position} (aggregate ")
+    assert "the envelope served with it names another event" in problem.message
