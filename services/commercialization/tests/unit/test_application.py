@@ -422,6 +422,20 @@ def test_overlapping_periods_and_lines_outside_the_license_are_rejected(
     assert invoices(app, lic) == []
 
 
+def test_a_report_line_names_an_assigned_country_even_under_a_worldwide_license(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=10_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], "non_exclusive", 500, effective_date=D)
+    assert app.get_license(FINANCE, lic).territory == {"WORLDWIDE"}
+    for country in ("WW", "XX"):
+        with pytest.raises(DomainError, match=f"not an ISO 3166-1 alpha-2 country code: {country}"):
+            app.submit_royalty_report(
+                FINANCE, lic, D, date(2025, 3, 31), [ReportLine("cell", country, "CNY", 1)], effective_date=D
+            )
+    app.submit_royalty_report(FINANCE, lic, D, date(2025, 3, 31), [ReportLine("cell", "br", "CNY", 1)])
+
+
 def test_zero_sales_then_the_minimum_true_up(app: CommercializationApplication, ownership: FakeOwnership) -> None:
     lic = tiered_license(app, ownership)
     q(app, lic, 1, no_sales=True)

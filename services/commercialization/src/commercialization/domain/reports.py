@@ -27,7 +27,7 @@ from commercialization.domain.royalty import (
     royalty_in_year,
     total_by_currency,
 )
-from commercialization.domain.scope import field_covers, normalize_field, territory_covers
+from commercialization.domain.scope import field_covers, iso_countries, normalize_field, territory_covers
 from ipshare.errors import Conflict, DomainError
 from ipshare.money import Money
 
@@ -99,6 +99,8 @@ def check_lines(license: License, period_start: date, lines: Sequence[ReportLine
         where = {"line": row, "product": line.product}
         if not line.product.strip():
             raise DomainError("a report line names its product", **where)
+        if line.country.strip().upper() not in iso_countries():
+            raise DomainError(f"not an ISO 3166-1 alpha-2 country code: {line.country}", country=line.country, **where)
         if not territory_covers(license.territory, line.country.upper()):
             raise DomainError("sales outside the licensed territory", country=line.country, **where)
         field_of_use = normalize_field(line.field_of_use) if line.field_of_use.strip() else license.field_of_use
