@@ -205,25 +205,40 @@ class Pass:
     # ---- 1. cut each license's running income at the bracket thresholds ----------------------
 
     def _day(self, day: date) -> None:
+        """Each cell's income into its group. A piece of the walk per cell is needed only where
+        its order or its bracket matters (cost recovery splits by piece; tiers cut by license);
+        elsewhere the day's cells of an asset are summed first, so a group is touched once."""
         slot = self._slot(day)
         totals = self.result.receipts[slot]
-        pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
+        recorded_by, sales, costs, running = self.view.recorded_by, self.view.sales, self.view.costs, self.running
         flat = len(self.thresholds) == 1  # no brackets: every piece is the whole cell
-        for (license_id, currency, asset_id), cell in sorted(self.view.cells[day].items()):
-            amount, parts = cell.as_of(self.view.recorded_by)
+        pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
+        sums: dict[tuple[str, str, bool], tuple[list[int], list[list[CellPart]]]] = {}
+        for (license_id, currency, asset_id), cell in self.view.cells[day].items():
+            amount, parts = cell.as_of(recorded_by)
             if not parts:
                 continue
             totals[currency] = totals.get(currency, 0) + amount
-            running = self.running[(license_id, currency)]
-            sale = license_id in self.view.sales
-            if flat:
-                pieces[(asset_id, currency)].append(_Piece(0, amount, parts, slot, sale=sale))
-            else:
-                for start, part in self._brackets(running, amount):
-                    pieces[(asset_id, currency)].append(_Piece(start, part, parts, slot, sale=sale))
-            self.running[(license_id, currency)] = running + amount
+            sale = license_id in sales
+            if flat and (asset_id, currency) not in costs:
+                summed = sums.get((asset_id, currency, sale))
+                if summed is None:
+                    summed = sums[(asset_id, currency, sale)] = ([0], [])
+                summed[0][0] += amount
+                summed[1].append(parts)
+                running[(license_id, currency)] += amount
+                continue
+            for start, part in self._brackets(running[(license_id, currency)], amount):
+                pieces[(asset_id, currency)].append(_Piece(start, part, parts, slot, sale=sale, license_id=license_id))
+            running[(license_id, currency)] += amount
+        for (asset_id, currency, sale), (amount, parts_lists) in sums.items():
+            group = self._group(asset_id, currency, day, 0, sale)
+            group.net[slot] += amount[0]
+            if slot == self.last:
+                group.receipt_ids.extend(part[2] for parts in parts_lists for part in parts)
         for (asset_id, currency), asset_pieces in sorted(pieces.items()):
-            if (asset_id, currency) in self.view.costs:
+            asset_pieces.sort(key=lambda p: p.license_id)  # the walk's result must not depend on arrival order
+            if (asset_id, currency) in costs:
                 self._recover(asset_id, currency, day, asset_pieces)
             for piece in asset_pieces:
                 self._add_to_group(asset_id, currency, day, piece)
@@ -273,19 +288,22 @@ class Pass:
                 self.result.sources[key].append(SourceGroup.of(asset_id, receipt_ids, [cost_id]))
 
     def _add_to_group(self, asset_id: str, currency: str, day: date, piece: _Piece) -> None:
-        spec_key = (asset_id, currency, self._segment(asset_id, day), piece.bracket_start, piece.sale)
+        group = self._group(asset_id, currency, day, piece.bracket_start, piece.sale)
+        group.net[piece.slot] += piece.amount - piece.recovered
+        if piece.slot == self.last:
+            group.receipt_ids.extend(piece.receipt_ids)
+
+    def _group(self, asset_id: str, currency: str, day: date, bracket_start: int, sale: bool) -> _Group:
+        spec_key = (asset_id, currency, self._segment(asset_id, day), bracket_start, sale)
         cached = self._spec_memo.get(spec_key)
         if cached is None:
-            cached = self._spec(asset_id, currency, day, piece.bracket_start, piece.sale)
-            self._spec_memo[spec_key] = cached
+            cached = self._spec_memo[spec_key] = self._spec(asset_id, currency, day, bracket_start, sale)
         key, spec, fact_ids = cached
         group = self.groups.get(key)
         if group is None:
             group = _Group(key, asset_id, currency, spec, net=[0] * len(self.cutoffs), fact_ids=fact_ids)
             self.groups[key] = group
-        group.net[piece.slot] += piece.amount - piece.recovered
-        if piece.slot == self.last:
-            group.receipt_ids.extend(piece.receipt_ids)
+        return group
 
     def _segment(self, asset_id: str, day: date) -> int:
         """Which span of days with the same ownership, inventors and policies in force `day` is in."""
@@ -437,6 +455,7 @@ class _Piece:
     slot: int
     recovered: int = 0
     sale: bool = False  # a sale's proceeds: paid to the sellers once the asset is assigned out
+    license_id: str = ""
 
     @property
     def receipt_ids(self) -> list[str]:
