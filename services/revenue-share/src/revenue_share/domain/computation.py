@@ -231,9 +231,9 @@ class Pass:
             for start, part in self._brackets(running[(license_id, currency)], amount):
                 pieces[(asset_id, currency)].append(_Piece(start, part, parts, slot, sale=sale, license_id=license_id))
             running[(license_id, currency)] += amount
-        for (asset_id, currency, sale), (amount, parts_lists) in sums.items():
+        for (asset_id, currency, sale), (total, parts_lists) in sums.items():
             group = self._group(asset_id, currency, day, 0, sale)
-            group.net[slot] += amount[0]
+            group.net[slot] += total[0]
             if slot == self.last:
                 group.receipt_ids.extend(part[2] for parts in parts_lists for part in parts)
         for (asset_id, currency), asset_pieces in sorted(pieces.items()):
