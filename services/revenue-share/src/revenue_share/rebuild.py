@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -203,6 +205,25 @@ def _where(fact: SourceFact) -> tuple[str, int, int]:
 
 async def rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
     """Rebuild into `database_url` (dropped first: it must not be the live database) and check."""
+    with _cyclic_gc_paused():
+        return await _rebuild(settings, database_url, progress)
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """A replay keeps millions of objects alive until its end, and the cyclic collector would walk
+    all of them again each time it runs: a third of the replay's time at 100,000 events, more
+    beyond. Reference counting still frees what the replay drops; cycles wait for the end."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+async def _rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
     history = await read_history(settings, progress)
     loader = FactLoader(LearnedAt(history.closes, datetime.now(UTC)))
     await drop_database(database_url)
