@@ -269,7 +269,7 @@ class CommercializationApplication(ServiceApplication):
             effective_date,
             end_date=None if open_ended else (end_date or license.end_date),
             field_of_use=field_of_use or license.field_of_use,
-            territory=territory or sorted(license.territory),
+            territory=territory or None,
             terms=terms or license.terms,
             note=note,
         )

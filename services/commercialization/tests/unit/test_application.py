@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from commercialization.application import CommercializationApplication
 from commercialization.catalog import build_catalog
+from commercialization.domain import scope
 from commercialization.domain.account import LicenseAccount
 from commercialization.domain.assignment import Assignment, TransferOutcome
 from commercialization.domain.license import LicenseStatus
@@ -305,6 +306,19 @@ def test_widening_an_amendment_is_checked_too(app: CommercializationApplication,
     other = app.grant_license(member(UNIVERSITY), "Beta", [a], territory=["US"], effective_date=D)
     with pytest.raises(Conflict):
         app.amend_license(member(UNIVERSITY), other, date(2025, 3, 1), territory=["US", "CN"])
+
+
+def test_a_country_code_withdrawn_since_the_grant_does_not_block_other_amendments(
+    app: CommercializationApplication, ownership: FakeOwnership, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = asset(ownership, university=10_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], territory=["CN", "US"], effective_date=D)
+    monkeypatch.setattr(scope, "iso_countries", lambda: frozenset({"US"}))  # as if ISO withdrew CN
+    app.amend_license(member(UNIVERSITY), lic, date(2025, 3, 1), end_date=date(2026, 12, 31))
+    amended = app.get_license(FINANCE, lic)
+    assert (amended.territory, amended.end_date) == ({"CN", "US"}, date(2026, 12, 31))
+    with pytest.raises(DomainError, match="not an ISO 3166-1 alpha-2 country code: CN"):
+        app.amend_license(member(UNIVERSITY), lic, date(2025, 4, 1), territory=["CN"])
 
 
 exclusive_scopes = st.tuples(

@@ -290,10 +290,12 @@ class License(Aggregate):
         *,
         end_date: date | None,
         field_of_use: str,
-        territory: Sequence[str],
+        territory: Sequence[str] | None,
         terms: RoyaltyTerms,
         note: str = "",
     ) -> None:
+        """`territory` None keeps the licensed one as it is (not checked again: a code withdrawn
+        from ISO 3166-1 since the grant does not block amending the other terms)."""
         self._require(LicenseStatus.ACTIVE, "amended")
         if effective_date < self.start_date:
             raise DomainError("an amendment cannot take effect before the term starts")
@@ -305,7 +307,7 @@ class License(Aggregate):
             effective_date=effective_date,
             end_date=end_date,
             field_of_use=normalize_field(field_of_use),
-            territory=sorted(normalize_territory(territory)),
+            territory=sorted(self.territory if territory is None else normalize_territory(territory)),
             terms=terms.as_event_dict(),
             note=note,
         )
