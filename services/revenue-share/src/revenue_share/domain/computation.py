@@ -214,7 +214,9 @@ class Pass:
         flat = len(self.thresholds) == 1  # no brackets: every piece is the whole cell
         pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
         sums: dict[tuple[str, str, bool], tuple[list[int], list[list[CellPart]]]] = {}
-        for (license_id, currency, asset_id), cell in self.view.cells[day].items():
+        cells = self.view.cells[day]
+        # Tiers cut a license's running income: its cells must come in the same order every time.
+        for (license_id, currency, asset_id), cell in cells.items() if flat else sorted(cells.items()):
             amount, parts = cell.as_of(recorded_by)
             if not parts:
                 continue
