@@ -21,6 +21,7 @@ from typing import TypeVar
 from ipshare.money import BASIS_POINTS
 from revenue_share.domain.facts import (
     AssetCost,
+    CashReceipt,
     EquityProceeds,
     InventorShares,
     OwnershipSnapshot,
@@ -43,31 +44,28 @@ LineKey = tuple[Payee, str, Step, str]  # payee, currency, step, policy version
 ScopedKey = tuple[Payee, str, Step, str, str]  # ... and the scope (asset or equity source)
 
 
-CellPart = tuple[datetime, int, str]  # recorded at, amount, receipt id
-
-
 class Cell:
-    """The receipts of one asset on one license, currency and day (a receipt's part for the asset)."""
+    """The receipts of one asset on one license, currency and day (each receipt's part for the asset).
 
-    __slots__ = ("amount", "latest", "parts")
+    A history holds as many cells as receipts, so a cell keeps only their ids: when some were
+    recorded after a given time, the receipts themselves say when, and how much was this asset's.
+    """
+
+    __slots__ = ("amount", "latest", "receipt_ids")
 
     def __init__(self, first_recorded_at: datetime) -> None:
         self.amount = 0
         self.latest = first_recorded_at
-        self.parts: list[CellPart] = []
+        self.receipt_ids: list[str] = []
 
-    def add(self, recorded_at: datetime, amount: int, receipt_id: str) -> None:
-        self.amount += amount
-        self.parts.append((recorded_at, amount, receipt_id))
-        if self.latest < recorded_at:
-            self.latest = recorded_at
-
-    def as_of(self, recorded_by: datetime | None) -> tuple[int, list[CellPart]]:
-        """The amount and the parts recorded up to `recorded_by` (the cell's own list when all are)."""
+    def as_of(
+        self, recorded_by: datetime | None, asset_id: str, receipts: Mapping[str, CashReceipt]
+    ) -> tuple[int, list[str]]:
+        """The amount and the receipts recorded up to `recorded_by` (the cell's own list when all are)."""
         if recorded_by is None or self.latest <= recorded_by:
-            return self.amount, self.parts
-        kept = [p for p in self.parts if p[0] <= recorded_by]
-        return sum(p[1] for p in kept), kept
+            return self.amount, self.receipt_ids
+        kept = [receipts[r] for r in self.receipt_ids if receipts[r].recorded_at <= recorded_by]
+        return sum(r.parts()[asset_id] for r in kept), [r.receipt_id for r in kept]
 
 
 # received day -> (license, currency, asset) -> cell
@@ -81,6 +79,7 @@ class FactView:
     recorded_by: datetime | None
     policies: PolicyBook
     cells: Cells
+    receipts: Mapping[str, CashReceipt]
     ownership: dict[str, list[OwnershipSnapshot]]
     inventors: dict[str, list[InventorShares]]
     costs: dict[tuple[str, str], list[AssetCost]]
@@ -213,12 +212,12 @@ class Pass:
         recorded_by, sales, costs, running = self.view.recorded_by, self.view.sales, self.view.costs, self.running
         flat = len(self.thresholds) == 1  # no brackets: every piece is the whole cell
         pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
-        sums: dict[tuple[str, str, bool], tuple[list[int], list[list[CellPart]]]] = {}
+        sums: dict[tuple[str, str, bool], tuple[list[int], list[list[str]]]] = {}
         cells = self.view.cells[day]
         # Tiers cut a license's running income: its cells must come in the same order every time.
         for (license_id, currency, asset_id), cell in cells.items() if flat else sorted(cells.items()):
-            amount, parts = cell.as_of(recorded_by)
-            if not parts:
+            amount, ids = cell.as_of(recorded_by, asset_id, self.view.receipts)
+            if not ids:
                 continue
             totals[currency] = totals.get(currency, 0) + amount
             sale = license_id in sales
@@ -227,17 +226,18 @@ class Pass:
                 if summed is None:
                     summed = sums[(asset_id, currency, sale)] = ([0], [])
                 summed[0][0] += amount
-                summed[1].append(parts)
+                summed[1].append(ids)
                 running[(license_id, currency)] += amount
                 continue
             for start, part in self._brackets(running[(license_id, currency)], amount):
-                pieces[(asset_id, currency)].append(_Piece(start, part, parts, slot, sale=sale, license_id=license_id))
+                pieces[(asset_id, currency)].append(_Piece(start, part, ids, slot, sale=sale, license_id=license_id))
             running[(license_id, currency)] += amount
-        for (asset_id, currency, sale), (total, parts_lists) in sums.items():
+        for (asset_id, currency, sale), (total, id_lists) in sums.items():
             group = self._group(asset_id, currency, day, 0, sale)
             group.net[slot] += total[0]
             if slot == self.last:
-                group.receipt_ids.extend(part[2] for parts in parts_lists for part in parts)
+                for ids in id_lists:
+                    group.receipt_ids.extend(ids)
         for (asset_id, currency), asset_pieces in sorted(pieces.items()):
             asset_pieces.sort(key=lambda p: p.license_id)  # the walk's result must not depend on arrival order
             if (asset_id, currency) in costs:
@@ -453,15 +453,11 @@ class _Piece:
 
     bracket_start: int
     amount: int
-    parts: list[CellPart]  # the cell's receipts: their ids are read only for the sources of the last slot
+    receipt_ids: list[str]  # the cell's (read only for the sources of the last slot)
     slot: int
     recovered: int = 0
     sale: bool = False  # a sale's proceeds: paid to the sellers once the asset is assigned out
     license_id: str = ""
-
-    @property
-    def receipt_ids(self) -> list[str]:
-        return [part[2] for part in self.parts]
 
 
 class _CostRecovery:

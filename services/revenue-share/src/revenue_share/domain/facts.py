@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from ipshare.errors import DomainError
-from ipshare.money import BASIS_POINTS, check_currency
+from ipshare.money import BASIS_POINTS, allocate, check_currency
 
 
 class MemberKind(StrEnum):
@@ -211,6 +211,12 @@ class CashReceipt:
 
     def asset_weights(self) -> Mapping[str, int]:
         return self.asset_split or dict.fromkeys(self.asset_ids, 1)
+
+    def parts(self) -> dict[str, int]:
+        """The receipt's part for each of its assets (largest remainder over the asset weights)."""
+        if len(self.asset_ids) == 1:
+            return {self.asset_ids[0]: self.amount}
+        return allocate(self.amount, self.asset_weights())
 
 
 @dataclass(frozen=True, slots=True)

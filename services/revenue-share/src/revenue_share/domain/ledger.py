@@ -31,7 +31,7 @@ from revenue_share.domain.facts import (
 )
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, PolicyBook
 from revenue_share.domain.statements import Balance, Reconciliation, SourceGroup, Statement, StatementLine
-from revenue_share.domain.waterfall import Part, split_by_weight
+from revenue_share.domain.waterfall import Part
 
 PAID_IN_FULL = (Step.COST_RECOVERY, Step.OPERATING_FEE)  # never held by the minimum payout
 
@@ -106,11 +106,7 @@ class Ledger:
         if known is not None or (self._settled and receipt.recorded_at <= self._settled[-1].closed_at):
             return self._keep(self._receipts, receipt.receipt_id, receipt)  # a repeat, a conflict, or too late
         self._receipts[receipt.receipt_id] = receipt
-        assets = receipt.asset_ids
-        if len(assets) == 1:
-            parts = {assets[0]: receipt.amount}
-        else:
-            parts = split_by_weight(receipt.amount, receipt.asset_weights())
+        parts = receipt.parts()
         if receipt.kind == SALE_KIND:
             self._note_sale(receipt)
         day = receipt.effective_date
@@ -124,8 +120,8 @@ class Ledger:
             cell = cells.get(key)
             if cell is None:
                 cell = cells[key] = Cell(receipt.recorded_at)
-            cell.amount += amount  # Cell.add, inlined: this is the per-receipt hot path
-            cell.parts.append((receipt.recorded_at, amount, receipt.receipt_id))
+            cell.amount += amount  # the per-receipt hot path
+            cell.receipt_ids.append(receipt.receipt_id)
             if cell.latest < receipt.recorded_at:
                 cell.latest = receipt.recorded_at
         return True
@@ -286,7 +282,7 @@ class Ledger:
         policies = self.policies if recorded_by is None else self.policies.as_of(recorded_by)
         equity = sorted(filter(known, self._equity.values()), key=lambda e: e.fact_id)
         sales = frozenset(k for k, t in self._sales.items() if recorded_by is None or t <= recorded_by)
-        return FactView(recorded_by, policies, self._cells, ownership, inventors, costs, equity, sales)
+        return FactView(recorded_by, policies, self._cells, self._receipts, ownership, inventors, costs, equity, sales)
 
     def _compute(
         self, period: Period, closed_at: datetime | None
@@ -329,8 +325,8 @@ class Ledger:
         for day, latest in self._day_latest.items():
             if day <= through and latest > after:
                 for (_, _, asset_id), cell in self._cells[day].items():
-                    for recorded_at, _, receipt_id in cell.parts:
-                        if late(recorded_at, day):
+                    for receipt_id in cell.receipt_ids:
+                        if late(self._receipts[receipt_id].recorded_at, day):
                             facts.append((asset_id, "receipt", receipt_id, day))
         for o in self._ownership.values():
             if late(o.recorded_at, o.effective_date):
