@@ -131,7 +131,7 @@ def _issued(statement: Statement) -> IssuedStatement:
                 "policy_version": line.policy_version,
                 "adjustment": line.adjustment,
                 "reason": line.reason,
-                "source_digests": list(line.source_digests),
+                "sources_digest": line.sources_digest,
             }
             for line in statement.lines
         ],

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import asyncpg
 import msgspec
 from aiokafka import ConsumerRecord
 
@@ -172,7 +173,7 @@ class FactLoader:
             rows.append((row.seq, row.fact_id, row.kind, _json(row.body), fact.topic, fact.position, row.recorded_at))
         return rows
 
-    async def load(self, settings: BusSettings, driver: Any, progress: Progress) -> int:
+    async def load(self, settings: BusSettings, driver: asyncpg.Connection, progress: Progress) -> int:
         """Every fact into the ledger and, by COPY, into `facts`; returns how many messages were read.
 
         Each batch's COPY runs while the next batch is read and decoded, so PostgreSQL works
@@ -230,8 +231,9 @@ async def _rebuild(settings: BusSettings, database_url: str, progress: Progress)
     engine = await open_engine(database_url, metadata, consumer_metadata)
     try:
         async with engine.begin() as conn:
-            raw = await conn.get_raw_connection()
-            messages = await loader.load(settings, raw.driver_connection, progress)
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None  # an open asyncpg connection
+            messages = await loader.load(settings, driver, progress)
         progress("facts copied", loader.facts, loader.facts)
     finally:
         await engine.dispose()

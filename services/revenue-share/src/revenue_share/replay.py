@@ -20,7 +20,7 @@ from revenue_share.adapters.inbox import FactRow
 from revenue_share.domain.facts import Period
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy_versions import Policy
-from revenue_share.domain.statements import Statement, statement_hash
+from revenue_share.domain.statements import Statement, sources_digest, statement_hash
 from revenue_share.ledger_feed import add_fact
 
 PartitionKey = tuple[str, int]  # (topic, partition)
@@ -131,7 +131,7 @@ def statement_summary(statement: Statement) -> dict[str, Any]:
     """The comparable content of a statement, as StatementIssued carries it."""
     lines = sorted(
         (line.currency, line.step.value, line.amount, line.policy_version, line.adjustment, line.reason,
-         line.source_digests)
+         line.sources_digest)
         for line in statement.lines
     )  # fmt: skip
     return {"payee": str(statement.payee), "lines": lines}
@@ -155,7 +155,7 @@ def issued_summary(message_lines: Iterable[Any], payee: str) -> dict[str, Any]:
     """The comparable content of a StatementIssued payload."""
     lines = sorted(
         (line.currency, line.step, line.amount, line.policy_version, line.adjustment, line.reason,
-         tuple(sorted(line.source_digests)))
+         line.sources_digest or sources_digest(line.source_digests))  # the latter: issued before the field
         for line in message_lines
     )  # fmt: skip
     return {"payee": payee, "lines": lines}

@@ -43,9 +43,10 @@ class StatementLine:
     sources: tuple[SourceGroup, ...]
 
     @property
-    def source_digests(self) -> tuple[str, ...]:
-        """The digests of the line's source groups: what an issued statement carries (its ids stay bounded)."""
-        return tuple(sorted(g.digest for g in self.sources))
+    def sources_digest(self) -> str:
+        """One digest over the line's source groups: what an issued statement carries, so its size
+        does not grow with the history (explain lists the groups)."""
+        return sources_digest(g.digest for g in self.sources)
 
     @property
     def source_event_ids(self) -> tuple[str, ...]:
@@ -94,6 +95,11 @@ class Reconciliation:
     unallocated: int = 0
 
 
+def sources_digest(group_digests: Iterable[str]) -> str:
+    """sha256 over the sorted digests of a line's source groups."""
+    return hashlib.sha256("\n".join(sorted(group_digests)).encode()).hexdigest()
+
+
 def statement_hash(statements: Iterable[Statement]) -> str:
     """sha256 over a canonical serialization, independent of the order given."""
     digest = hashlib.sha256()
@@ -101,10 +107,9 @@ def statement_hash(statements: Iterable[Statement]) -> str:
         closed = statement.closed_at.isoformat() if statement.closed_at else ""
         digest.update(f"S|{statement.period_id}|{statement.payee}|{closed}\n".encode())
         for line in sorted(statement.lines, key=_line_key):
-            sources = ",".join(sorted(g.digest for g in line.sources))
             digest.update(
                 f"L|{line.currency}|{line.step}|{line.policy_version}|{int(line.adjustment)}|{line.amount}|"
-                f"{line.reason}|{sources}\n".encode()
+                f"{line.reason}|{line.sources_digest}\n".encode()
             )
         for b in statement.balances:
             digest.update(f"B|{b.currency}|{b.carried_in}|{b.entitled}|{b.paid}|{b.carried_out}\n".encode())

@@ -26,7 +26,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 def line_message(line: StatementLine) -> events.StatementLine:
     return events.StatementLine(
         currency=line.currency, step=line.step.value, amount=line.amount, policy_version=line.policy_version,
-        adjustment=line.adjustment, reason=line.reason, source_digests=line.source_digests,
+        adjustment=line.adjustment, reason=line.reason, sources_digest=line.sources_digest,
     )  # fmt: skip
 
 

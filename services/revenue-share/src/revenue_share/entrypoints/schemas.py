@@ -60,7 +60,7 @@ class LineOut(BaseModel):
     policy_version: str
     adjustment: bool
     reason: str
-    source_digests: list[str] = Field(description="sha256 of each source group; GET .../explain lists their ids")
+    sources_digest: str = Field(description="sha256 over the line's source groups; GET .../explain lists them")
 
 
 class BalanceOut(BaseModel):
@@ -92,7 +92,7 @@ class StatementOut(BaseModel):
                     policy_version=line.policy_version,
                     adjustment=line.adjustment,
                     reason=line.reason,
-                    source_digests=list(line.source_digests),
+                    sources_digest=line.sources_digest,
                 )
                 for line in s.lines
             ],

@@ -16,6 +16,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -122,6 +127,7 @@ class StatementLine(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     SOURCE_EVENT_IDS_FIELD_NUMBER: _builtins.int
     SOURCE_DIGESTS_FIELD_NUMBER: _builtins.int
+    SOURCES_DIGEST_FIELD_NUMBER: _builtins.int
     currency: _builtins.str
     step: _builtins.str
     """cost_recovery | operating_fee | researchers_reward | owner_share | equity"""
@@ -130,13 +136,18 @@ class StatementLine(_message.Message):
     policy_version: _builtins.str
     adjustment: _builtins.bool
     reason: _builtins.str
+    sources_digest: _builtins.str
+    """sha256 over the sorted digests of the line's source groups (scope, receipt ids, fact ids);
+    Explain lists the groups and their ids.
+    """
     @_builtins.property
     def source_event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """filled by Explain only: a line may stand on millions of receipts"""
 
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def source_digests(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """sha256 of each source group (scope, receipt ids, fact ids); Explain lists them"""
+        """Written before sources_digest: one sha256 per source group, which grew with the history."""
 
     def __init__(
         self,
@@ -149,10 +160,11 @@ class StatementLine(_message.Message):
         reason: _builtins.str = ...,
         source_event_ids: _abc.Iterable[_builtins.str] | None = ...,
         source_digests: _abc.Iterable[_builtins.str] | None = ...,
+        sources_digest: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment", "amount", b"amount", "currency", b"currency", "policy_version", b"policy_version", "reason", b"reason", "source_digests", b"source_digests", "source_event_ids", b"source_event_ids", "step", b"step"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment", "amount", b"amount", "currency", b"currency", "policy_version", b"policy_version", "reason", b"reason", "source_digests", b"source_digests", "source_event_ids", b"source_event_ids", "sources_digest", b"sources_digest", "step", b"step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
