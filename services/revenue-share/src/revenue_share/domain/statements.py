@@ -107,9 +107,10 @@ def statement_hash(statements: Iterable[Statement]) -> str:
         closed = statement.closed_at.isoformat() if statement.closed_at else ""
         digest.update(f"S|{statement.period_id}|{statement.payee}|{closed}\n".encode())
         for line in sorted(statement.lines, key=_line_key):
+            sources = ",".join(sorted(g.digest for g in line.sources))  # kept as first defined: issued hashes use it
             digest.update(
                 f"L|{line.currency}|{line.step}|{line.policy_version}|{int(line.adjustment)}|{line.amount}|"
-                f"{line.reason}|{line.sources_digest}\n".encode()
+                f"{line.reason}|{sources}\n".encode()
             )
         for b in statement.balances:
             digest.update(f"B|{b.currency}|{b.carried_in}|{b.entitled}|{b.paid}|{b.carried_out}\n".encode())
