@@ -220,6 +220,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.collect()  # once, now: left to the collector's thresholds it came later, slower and bigger
         if was_enabled:
             gc.enable()
 
