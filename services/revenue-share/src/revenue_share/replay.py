@@ -63,7 +63,9 @@ class PeriodCheck:
     issued_hash: str
     replayed_hash: str
     differences: tuple[str, ...]  # payees whose statements differ, in words
-    statements: tuple[Statement, ...] = ()  # the replayed ones
+    # The replayed ones; out of the repr, which asyncio may take of a task's result (a million
+    # events make a repr of hundreds of megabytes).
+    statements: tuple[Statement, ...] = field(default=(), repr=False)
 
     @property
     def identical(self) -> bool:
