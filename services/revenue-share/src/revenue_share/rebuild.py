@@ -13,9 +13,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -30,6 +28,7 @@ from ipshare.consumer import InboundEvent, consumer_metadata
 from ipshare.database import drop_database, open_engine
 from ipshare.envelope import PayloadDecoder, UndecodableEvent, decode_envelope
 from ipshare.eventstore import CommandContext, persistence_env
+from ipshare.heap import building_long_lived_state
 from ipshare.settings import BusSettings
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from revenue_share.adapters.inbox import FactRow, InboxProjection, fact_of, facts, metadata
@@ -206,23 +205,8 @@ def _where(fact: SourceFact) -> tuple[str, int, int]:
 
 async def rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
     """Rebuild into `database_url` (dropped first: it must not be the live database) and check."""
-    with _cyclic_gc_paused():
+    with building_long_lived_state():  # the whole history stays in memory until the end
         return await _rebuild(settings, database_url, progress)
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """A replay keeps millions of objects alive until its end, and the cyclic collector would walk
-    all of them again each time it runs: a third of the replay's time at 100,000 events, more
-    beyond. Reference counting still frees what the replay drops; cycles wait for the end."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.collect()  # once, now: left to the collector's thresholds it came later, slower and bigger
-        if was_enabled:
-            gc.enable()
 
 
 async def _rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
