@@ -73,7 +73,7 @@ def _receipts(row: FactRow, body: dict[str, Any]) -> list[CashReceipt]:
     # copy of each id, kind, currency and day rather than keep one per receipt.
     license_id, kind, currency = intern(body["license_id"]), intern(body["kind"]), intern(body["currency"])
     if not parts:
-        assets = tuple(intern(a) for a in body["asset_ids"])
+        assets = tuple(map(intern, body["asset_ids"]))
         return [
             CashReceipt(row.fact_id, license_id, assets, kind, body["amount"], currency, _day(body), row.recorded_at)
         ]

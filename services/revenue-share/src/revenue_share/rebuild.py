@@ -24,14 +24,14 @@ from aiokafka import ConsumerRecord
 
 from ipshare import bus
 from ipshare.auth import Principal, Role
-from ipshare.consumer import InboundEvent, consumer_metadata
+from ipshare.consumer import consumer_metadata
 from ipshare.database import drop_database, open_engine
 from ipshare.envelope import PayloadDecoder, UndecodableEvent, decode_envelope
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.heap import building_long_lived_state
 from ipshare.settings import BusSettings
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
-from revenue_share.adapters.inbox import FactRow, InboxProjection, fact_of, facts, metadata
+from revenue_share.adapters.inbox import FactRow, InboxProjection, fact_stated, facts, metadata
 from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE
 from revenue_share.domain.facts import Payee, PayeeKind
@@ -138,14 +138,12 @@ def _fact_of(decoder: PayloadDecoder, record: ConsumerRecord[bytes, bytes]) -> S
         envelope = decode_envelope(record.value)
         if not decoder.knows(envelope.type):
             return None
-        inbound = InboundEvent(envelope, decoder.decode(envelope))
+        fact = fact_stated(envelope.aggregate_id, decoder.decode(envelope))
     except UndecodableEvent:
         return None  # the live consumer dead-lettered it too
-    fact = fact_of(inbound)
     if fact is None:
         return None
-    kind, body = fact
-    return SourceFact(record.topic, record.partition, envelope.position, envelope.event_id, kind, body)
+    return SourceFact(record.topic, record.partition, envelope.position, envelope.event_id, *fact)
 
 
 class FactLoader:

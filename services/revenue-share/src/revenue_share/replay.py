@@ -14,7 +14,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from revenue_share.adapters.inbox import FactRow
 from revenue_share.domain.facts import Period
@@ -26,8 +26,7 @@ from revenue_share.ledger_feed import add_fact
 PartitionKey = tuple[str, int]  # (topic, partition)
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFact:
+class SourceFact(NamedTuple):  # a tuple: a replay makes a million of them
     """A fact as read from a topic, before it is dated."""
 
     topic: str

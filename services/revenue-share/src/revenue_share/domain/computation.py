@@ -45,31 +45,21 @@ ScopedKey = tuple[Payee, str, Step, str, str]  # ... and the scope (asset or equ
 
 
 class Cell:
-    """The receipts of one asset on one license, currency and day (each receipt's part for the asset).
+    """Income summed while the walk goes through a day: an amount and the receipts behind it."""
 
-    A history holds as many cells as receipts, so a cell keeps only their ids: when some were
-    recorded after a given time, the receipts themselves say when, and how much was this asset's.
-    """
+    __slots__ = ("amount", "receipt_ids")
 
-    __slots__ = ("amount", "latest", "receipt_ids")
-
-    def __init__(self, first_recorded_at: datetime) -> None:
+    def __init__(self) -> None:
         self.amount = 0
-        self.latest = first_recorded_at
         self.receipt_ids: list[str] = []
 
-    def as_of(
-        self, recorded_by: datetime | None, asset_id: str, receipts: Mapping[str, CashReceipt]
-    ) -> tuple[int, list[str]]:
-        """The amount and the receipts recorded up to `recorded_by` (the cell's own list when all are)."""
-        if recorded_by is None or self.latest <= recorded_by:
-            return self.amount, self.receipt_ids
-        kept = [receipts[r] for r in self.receipt_ids if receipts[r].recorded_at <= recorded_by]
-        return sum(r.parts()[asset_id] for r in kept), [r.receipt_id for r in kept]
+    def add(self, amount: int, receipt_id: str) -> None:
+        self.amount += amount
+        self.receipt_ids.append(receipt_id)
 
 
-# received day -> (license, currency, asset) -> cell
-Cells = dict[date, dict[tuple[str, str, str], Cell]]
+# received day -> the receipts received that day, in the order they were recorded
+ReceiptsByDay = dict[date, list[CashReceipt]]
 
 
 @dataclass(slots=True)
@@ -78,13 +68,19 @@ class FactView:
 
     recorded_by: datetime | None
     policies: PolicyBook
-    cells: Cells
-    receipts: Mapping[str, CashReceipt]
+    receipts: ReceiptsByDay
     ownership: dict[str, list[OwnershipSnapshot]]
     inventors: dict[str, list[InventorShares]]
     costs: dict[tuple[str, str], list[AssetCost]]
     equity: list[EquityProceeds]
     sales: frozenset[str] = frozenset()  # licenses whose receipts are a sale's proceeds (`facts.SALE_KIND`)
+
+    def receipts_on(self, day: date) -> list[CashReceipt]:
+        """The receipts received on `day` and recorded up to `recorded_by`."""
+        found = self.receipts.get(day, [])
+        if self.recorded_by is None:
+            return found
+        return [r for r in found if r.recorded_at <= self.recorded_by]
 
     def owners_at(self, asset_id: str, day: date) -> OwnershipSnapshot | None:
         return _snapshot_at(self.ownership.get(asset_id, []), day)
@@ -188,7 +184,7 @@ class Pass:
 
     def run(self) -> PassResult:
         for day in sorted(
-            d for d in self.view.cells if d <= self.cutoffs[-1] and (self.after is None or d > self.after)
+            d for d in self.view.receipts if d <= self.cutoffs[-1] and (self.after is None or d > self.after)
         ):
             self._day(day)
         for proceeds in self.view.equity:
@@ -204,40 +200,46 @@ class Pass:
     # ---- 1. cut each license's running income at the bracket thresholds ----------------------
 
     def _day(self, day: date) -> None:
-        """Each cell's income into its group. A piece of the walk per cell is needed only where
-        its order or its bracket matters (cost recovery splits by piece; tiers cut by license);
-        elsewhere the day's cells of an asset are summed first, so a group is touched once."""
+        """Each receipt's income into its group. Receipts are summed per license, currency and asset
+        (a cell) where their order or bracket matters (cost recovery splits by cell; tiers cut by
+        license); elsewhere a day's income of an asset is summed first, so a group is touched once."""
         slot = self._slot(day)
         totals = self.result.receipts[slot]
-        recorded_by, sales, costs, running = self.view.recorded_by, self.view.sales, self.view.costs, self.running
-        flat = len(self.thresholds) == 1  # no brackets: every piece is the whole cell
-        pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
-        sums: dict[tuple[str, str, bool], tuple[list[int], list[list[str]]]] = {}
-        cells = self.view.cells[day]
-        # Tiers cut a license's running income: its cells must come in the same order every time.
-        for (license_id, currency, asset_id), cell in cells.items() if flat else sorted(cells.items()):
-            amount, ids = cell.as_of(recorded_by, asset_id, self.view.receipts)
-            if not ids:
-                continue
-            totals[currency] = totals.get(currency, 0) + amount
+        sales, costs, running = self.view.sales, self.view.costs, self.running
+        flat = len(self.thresholds) == 1  # no brackets: every piece is a whole cell
+        sums: dict[tuple[str, str, bool], Cell] = {}
+        cells: dict[tuple[str, str, str], Cell] = {}
+        for receipt in self.view.receipts_on(day):
+            license_id, currency, receipt_id = receipt.license_id, receipt.currency, receipt.receipt_id
+            totals[currency] = totals.get(currency, 0) + receipt.amount
             sale = license_id in sales
-            if flat and (asset_id, currency) not in costs:
-                summed = sums.get((asset_id, currency, sale))
-                if summed is None:
-                    summed = sums[(asset_id, currency, sale)] = ([0], [])
-                summed[0][0] += amount
-                summed[1].append(ids)
-                running[(license_id, currency)] += amount
-                continue
-            for start, part in self._brackets(running[(license_id, currency)], amount):
-                pieces[(asset_id, currency)].append(_Piece(start, part, ids, slot, sale=sale, license_id=license_id))
-            running[(license_id, currency)] += amount
-        for (asset_id, currency, sale), (total, id_lists) in sums.items():
+            for asset_id, amount in receipt.parts().items():
+                if flat and (asset_id, currency) not in costs:
+                    cell = sums.get((asset_id, currency, sale))
+                    if cell is None:
+                        cell = sums[(asset_id, currency, sale)] = Cell()
+                else:
+                    cell = cells.get((license_id, currency, asset_id))
+                    if cell is None:
+                        cell = cells[(license_id, currency, asset_id)] = Cell()
+                cell.add(amount, receipt_id)
+            if flat:
+                running[(license_id, currency)] += receipt.amount
+        for (asset_id, currency, sale), cell in sums.items():
             group = self._group(asset_id, currency, day, 0, sale)
-            group.net[slot] += total[0]
+            group.net[slot] += cell.amount
             if slot == self.last:
-                for ids in id_lists:
-                    group.receipt_ids.extend(ids)
+                group.receipt_ids.extend(cell.receipt_ids)
+        pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
+        # Tiers cut a license's running income: its cells must come in the same order every time.
+        for (license_id, currency, asset_id), cell in sorted(cells.items()):
+            sale = license_id in sales
+            for start, part in self._brackets(running[(license_id, currency)], cell.amount):
+                pieces[(asset_id, currency)].append(
+                    _Piece(start, part, cell.receipt_ids, slot, sale=sale, license_id=license_id)
+                )
+            if not flat:
+                running[(license_id, currency)] += cell.amount
         for (asset_id, currency), asset_pieces in sorted(pieces.items()):
             asset_pieces.sort(key=lambda p: p.license_id)  # the walk's result must not depend on arrival order
             if (asset_id, currency) in costs:

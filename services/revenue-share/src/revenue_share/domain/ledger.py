@@ -14,7 +14,15 @@ from datetime import date, datetime
 from typing import Any
 
 from ipshare.errors import Conflict, DomainError, NotFound
-from revenue_share.domain.computation import Cell, Cells, Checkpoint, FactView, LineKey, Pass, PassResult, ScopedKey
+from revenue_share.domain.computation import (
+    Checkpoint,
+    FactView,
+    LineKey,
+    Pass,
+    PassResult,
+    ReceiptsByDay,
+    ScopedKey,
+)
 from revenue_share.domain.facts import (
     HELD,
     SALE_KIND,
@@ -59,7 +67,7 @@ class Ledger:
         self._costs: dict[str, AssetCost] = {}
         self._receipts: dict[str, CashReceipt] = {}
         self._equity: dict[str, EquityProceeds] = {}
-        self._cells: Cells = {}
+        self._by_day: ReceiptsByDay = {}
         self._day_latest: dict[date, datetime] = {}  # received day -> latest recorded receipt
         self._sales: dict[str, datetime] = {}  # license (a sale's account) -> its first proceeds recorded
         self._periods: list[Period] = []
@@ -106,24 +114,16 @@ class Ledger:
         if known is not None or (self._settled and receipt.recorded_at <= self._settled[-1].closed_at):
             return self._keep(self._receipts, receipt.receipt_id, receipt)  # a repeat, a conflict, or too late
         self._receipts[receipt.receipt_id] = receipt
-        parts = receipt.parts()
         if receipt.kind == SALE_KIND:
             self._note_sale(receipt)
         day = receipt.effective_date
         if self._day_latest.get(day, receipt.recorded_at) <= receipt.recorded_at:
             self._day_latest[day] = receipt.recorded_at
-        cells = self._cells.get(day)
-        if cells is None:
-            cells = self._cells[day] = {}
-        for asset_id, amount in parts.items():
-            key = (receipt.license_id, receipt.currency, asset_id)
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = Cell(receipt.recorded_at)
-            cell.amount += amount  # the per-receipt hot path
-            cell.receipt_ids.append(receipt.receipt_id)
-            if cell.latest < receipt.recorded_at:
-                cell.latest = receipt.recorded_at
+        received = self._by_day.get(day)
+        if received is None:
+            self._by_day[day] = [receipt]
+        else:
+            received.append(receipt)  # the per-receipt hot path
         return True
 
     def _note_sale(self, receipt: CashReceipt) -> None:
@@ -282,7 +282,7 @@ class Ledger:
         policies = self.policies if recorded_by is None else self.policies.as_of(recorded_by)
         equity = sorted(filter(known, self._equity.values()), key=lambda e: e.fact_id)
         sales = frozenset(k for k, t in self._sales.items() if recorded_by is None or t <= recorded_by)
-        return FactView(recorded_by, policies, self._cells, self._receipts, ownership, inventors, costs, equity, sales)
+        return FactView(recorded_by, policies, self._by_day, ownership, inventors, costs, equity, sales)
 
     def _compute(
         self, period: Period, closed_at: datetime | None
@@ -324,10 +324,9 @@ class Ledger:
         facts: list[tuple[str, str, str, date]] = []
         for day, latest in self._day_latest.items():
             if day <= through and latest > after:
-                for (_, _, asset_id), cell in self._cells[day].items():
-                    for receipt_id in cell.receipt_ids:
-                        if late(self._receipts[receipt_id].recorded_at, day):
-                            facts.append((asset_id, "receipt", receipt_id, day))
+                for receipt in self._by_day[day]:
+                    if late(receipt.recorded_at, day):
+                        facts.extend((asset_id, "receipt", receipt.receipt_id, day) for asset_id in receipt.asset_ids)
         for o in self._ownership.values():
             if late(o.recorded_at, o.effective_date):
                 facts.append((o.asset_id, "ownership", o.fact_id, o.effective_date))
