@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipshare.money import CurrencyError, Money, allocate, basis_points_of
+from ipshare.money import CurrencyError, Money, allocate, basis_points_of, equal_parts
 
 
 def test_allocate_gives_leftover_units_to_largest_remainders() -> None:
@@ -79,6 +79,7 @@ def _textbook_largest_remainder(total: int, weights: dict[str, int]) -> dict[str
 def test_allocate_in_equal_parts_follows_the_definition(total: int, keys: list[str], weight: int) -> None:
     weights = dict.fromkeys(keys, weight)
     assert allocate(total, weights) == _textbook_largest_remainder(total, weights)
+    assert equal_parts(total, sorted(keys)) == _textbook_largest_remainder(total, weights)
 
 
 @given(

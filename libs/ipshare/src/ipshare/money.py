@@ -7,7 +7,7 @@ whole, to the minor unit.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -100,8 +100,7 @@ def allocate(total: int, weights: Mapping[K, int]) -> dict[K, int]:
     if total < 0:
         return {k: -v for k, v in allocate(-total, weights).items()}
     if len(set(weights.values())) == 1:  # equal parts (a receipt over several assets): the same result, quicker
-        share, left = divmod(total, len(weights))
-        return {key: share + (rank < left) for rank, key in enumerate(sorted(weights))}
+        return equal_parts(total, sorted(weights))
     shares: dict[K, int] = {}
     remainders: list[tuple[int, K]] = []
     for key in sorted(weights):
@@ -114,6 +113,15 @@ def allocate(total: int, weights: Mapping[K, int]) -> dict[K, int]:
     for _, key in remainders[:left]:
         shares[key] += 1
     return shares
+
+
+def equal_parts(total: int, keys: Sequence[K]) -> dict[K, int]:
+    """`allocate` over equal weights, for distinct keys given in key order: the first
+    `abs(total) % len(keys)` keys get one minor unit more (a credit: one less)."""
+    share, left = divmod(abs(total), len(keys))
+    if total < 0:
+        return {key: -(share + (rank < left)) for rank, key in enumerate(keys)}
+    return {key: share + (rank < left) for rank, key in enumerate(keys)}
 
 
 def basis_points_of(total: int, basis_points: int) -> int:

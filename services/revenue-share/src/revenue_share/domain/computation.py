@@ -69,6 +69,7 @@ class FactView:
     recorded_by: datetime | None
     policies: PolicyBook
     receipts: ReceiptsByDay
+    latest: Mapping[date, datetime]  # received day -> its latest receipt's recorded_at
     ownership: dict[str, list[OwnershipSnapshot]]
     inventors: dict[str, list[InventorShares]]
     costs: dict[tuple[str, str], list[AssetCost]]
@@ -78,7 +79,7 @@ class FactView:
     def receipts_on(self, day: date) -> list[CashReceipt]:
         """The receipts received on `day` and recorded up to `recorded_by`."""
         found = self.receipts.get(day, [])
-        if self.recorded_by is None:
+        if self.recorded_by is None or self.latest[day] <= self.recorded_by:
             return found
         return [r for r in found if r.recorded_at <= self.recorded_by]
 
@@ -161,7 +162,7 @@ class Pass:
         self.recoveries: dict[tuple[str, str], _CostRecovery] = {}
         self.recovered_costs: dict[str, int] = {}
         self._recovered: list[dict[ScopedKey, int]] = [defaultdict(int) for _ in cutoffs]
-        self._spec_memo: dict[SpecKey, tuple[tuple[object, ...], GroupSpec, tuple[str, ...]]] = {}
+        self._group_memo: dict[SpecKey, _Group] = {}
         self._breaks: dict[str, list[date]] = {}
         self._policy_dates = sorted({p.effective_date for p in view.policies.versions()})
         self.after: date | None = None
@@ -299,14 +300,14 @@ class Pass:
 
     def _group(self, asset_id: str, currency: str, day: date, bracket_start: int, sale: bool) -> _Group:
         spec_key = (asset_id, currency, self._segment(asset_id, day), bracket_start, sale)
-        cached = self._spec_memo.get(spec_key)
-        if cached is None:
-            cached = self._spec_memo[spec_key] = self._spec(asset_id, currency, day, bracket_start, sale)
-        key, spec, fact_ids = cached
-        group = self.groups.get(key)
+        group = self._group_memo.get(spec_key)  # a group key is a long tuple: hash it once per spec
         if group is None:
-            group = _Group(key, asset_id, currency, spec, net=[0] * len(self.cutoffs), fact_ids=fact_ids)
-            self.groups[key] = group
+            key, spec, fact_ids = self._spec(asset_id, currency, day, bracket_start, sale)
+            group = self.groups.get(key)
+            if group is None:
+                group = _Group(key, asset_id, currency, spec, net=[0] * len(self.cutoffs), fact_ids=fact_ids)
+                self.groups[key] = group
+            self._group_memo[spec_key] = group
         return group
 
     def _segment(self, asset_id: str, day: date) -> int:

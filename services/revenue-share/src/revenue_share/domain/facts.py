@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from ipshare.errors import DomainError
-from ipshare.money import BASIS_POINTS, allocate, check_currency
+from ipshare.money import BASIS_POINTS, allocate, check_currency, equal_parts
 
 
 class MemberKind(StrEnum):
@@ -209,14 +209,13 @@ class CashReceipt:
         elif type(self.asset_split) is not MappingProxyType:
             object.__setattr__(self, "asset_split", _NO_SPLIT)
 
-    def asset_weights(self) -> Mapping[str, int]:
-        return self.asset_split or dict.fromkeys(self.asset_ids, 1)
-
     def parts(self) -> dict[str, int]:
         """The receipt's part for each of its assets (largest remainder over the asset weights)."""
         if len(self.asset_ids) == 1:
             return {self.asset_ids[0]: self.amount}
-        return allocate(self.amount, self.asset_weights())
+        if not self.asset_split:
+            return equal_parts(self.amount, self.asset_ids)  # asset_ids are sorted
+        return allocate(self.amount, self.asset_split)
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,7 +282,9 @@ class Ledger:
         policies = self.policies if recorded_by is None else self.policies.as_of(recorded_by)
         equity = sorted(filter(known, self._equity.values()), key=lambda e: e.fact_id)
         sales = frozenset(k for k, t in self._sales.items() if recorded_by is None or t <= recorded_by)
-        return FactView(recorded_by, policies, self._by_day, ownership, inventors, costs, equity, sales)
+        return FactView(
+            recorded_by, policies, self._by_day, self._day_latest, ownership, inventors, costs, equity, sales
+        )
 
     def _compute(
         self, period: Period, closed_at: datetime | None
