@@ -23,6 +23,9 @@ from revenue_share.domain.ledger import Ledger
 def add_fact(ledger: Ledger, row: FactRow) -> None:
     body: dict[str, Any] = row.body
     match row.kind:
+        case "receipt":  # first: nearly every fact is one
+            for receipt in _receipts(row, body):
+                ledger.add_receipt(receipt)
         case "member":
             kind = MemberKind(body["kind"])
             ledger.add_member(Member(body["member_id"], kind, body["state_established"], row.recorded_at))
@@ -57,8 +60,6 @@ def add_fact(ledger: Ledger, row: FactRow) -> None:
                     row.recorded_at,
                 )
             )
-        case "receipt":
-            ledger.add_receipts(_receipts(row, body))
         case "equity":
             for proceeds in _equity(row, body):
                 ledger.add_equity_proceeds(proceeds)

@@ -30,8 +30,9 @@ from ipshare.envelope import PayloadDecoder, UndecodableEvent, decode_envelope
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.heap import building_long_lived_state
 from ipshare.settings import BusSettings
+from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
-from revenue_share.adapters.inbox import FactRow, InboxProjection, fact_stated, facts, metadata
+from revenue_share.adapters.inbox import Body, FactRow, InboxProjection, fact_stated, facts, metadata
 from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE
 from revenue_share.domain.facts import Payee, PayeeKind
@@ -134,6 +135,15 @@ async def read_facts(settings: BusSettings, progress: Progress) -> tuple[list[So
 
 
 def _fact_of(decoder: PayloadDecoder, record: ConsumerRecord[bytes, bytes]) -> SourceFact | None:
+    stated = _stated(decoder, record)
+    if stated is None:
+        return None
+    envelope, kind, body = stated
+    return SourceFact(record.topic, record.partition, envelope.position, envelope.event_id, kind, body)
+
+
+def _stated(decoder: PayloadDecoder, record: ConsumerRecord[bytes, bytes]) -> tuple[EventEnvelope, str, Body] | None:
+    """The envelope and the (kind, body) of the fact a message states, or None."""
     try:
         envelope = decode_envelope(record.value)
         if not decoder.knows(envelope.type):
@@ -141,9 +151,7 @@ def _fact_of(decoder: PayloadDecoder, record: ConsumerRecord[bytes, bytes]) -> S
         fact = fact_stated(envelope.aggregate_id, decoder.decode(envelope))
     except UndecodableEvent:
         return None  # the live consumer dead-lettered it too
-    if fact is None:
-        return None
-    return SourceFact(record.topic, record.partition, envelope.position, envelope.event_id, *fact)
+    return None if fact is None else (envelope, *fact)
 
 
 class FactLoader:
@@ -160,25 +168,31 @@ class FactLoader:
     def take(self, batch: list[ConsumerRecord[bytes, bytes]]) -> list[tuple[Any, ...]]:
         rows = []
         for record in batch:
-            fact = _fact_of(self._decoder, record)
-            if fact is None or fact.fact_id in self._seen:
+            stated = _stated(self._decoder, record)
+            if stated is None:
+                continue
+            envelope, kind, body = stated
+            fact_id = envelope.event_id
+            if fact_id in self._seen:
                 continue  # a re-sent event is the same fact: the first one counts
-            self._seen.add(fact.fact_id)
+            self._seen.add(fact_id)
             self.facts += 1
-            row = FactRow(self.facts, fact.fact_id, fact.kind, fact.body, self._learned_at(*_where(fact)))
-            add_fact(self.ledger, row)
-            rows.append((row.seq, row.fact_id, row.kind, _json(row.body), fact.topic, fact.position, row.recorded_at))
+            position = envelope.position
+            recorded_at = self._learned_at(record.topic, record.partition, position)
+            add_fact(self.ledger, FactRow(self.facts, fact_id, kind, body, recorded_at))
+            rows.append((self.facts, fact_id, kind, _json(body), record.topic, position, recorded_at))
         return rows
 
     async def load(self, settings: BusSettings, driver: asyncpg.Connection, progress: Progress) -> int:
         """Every fact into the ledger and, by COPY, into `facts`; returns how many messages were read.
 
         Each batch's COPY runs while the next batch is read and decoded, so PostgreSQL works
-        on its own core beside this process.
+        on its own core beside this process. The decoding runs in a worker thread: on the
+        event loop it would hold the loop, and the COPY would only move between batches.
         """
         read, copying = 0, None
         async for batch in bus.read_from_beginning(settings, InboxProjection.topics):
-            rows = self.take(batch)
+            rows = await asyncio.to_thread(self.take, batch)
             if copying is not None:
                 await copying
             copying = asyncio.ensure_future(driver.copy_records_to_table(facts.name, records=rows, columns=_COLUMNS))
@@ -195,10 +209,6 @@ _encoder = msgspec.json.Encoder()
 
 def _json(body: dict[str, Any]) -> str:
     return _encoder.encode(body).decode()
-
-
-def _where(fact: SourceFact) -> tuple[str, int, int]:
-    return fact.topic, fact.partition, fact.position
 
 
 async def rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:

@@ -181,10 +181,7 @@ class AssetCost:
             raise DomainError("a cost is a positive amount", cost_id=self.cost_id)
 
 
-@dataclass(frozen=True, slots=True)
-class CashReceipt:
-    """Money received on a license, for one or more assets (negative: a credit)."""
-
+class _ReceiptFields(NamedTuple):
     receipt_id: str
     license_id: str
     asset_ids: tuple[str, ...]
@@ -193,21 +190,43 @@ class CashReceipt:
     currency: str
     effective_date: date  # the received date
     recorded_at: datetime
-    asset_split: Mapping[str, int] = field(default_factory=dict)  # asset -> bps; empty: equal parts
+    asset_split: Mapping[str, int]  # asset -> bps; empty: equal parts
 
-    def __post_init__(self) -> None:
-        _check_amount(self.amount, self.currency)
-        if len(self.asset_ids) != 1 or type(self.asset_ids) is not tuple:  # one asset: the common case, as is
-            object.__setattr__(self, "asset_ids", tuple(sorted(set(self.asset_ids))))
-            if not self.asset_ids:
-                raise DomainError("a receipt names at least one asset", receipt_id=self.receipt_id)
-        if self.asset_split:
-            split = frozen_shares(self.asset_split, "asset split")
-            if set(split) != set(self.asset_ids):
-                raise DomainError("the asset split must name exactly the receipt's assets", receipt_id=self.receipt_id)
-            object.__setattr__(self, "asset_split", split)
-        elif type(self.asset_split) is not MappingProxyType:
-            object.__setattr__(self, "asset_split", _NO_SPLIT)
+
+class CashReceipt(_ReceiptFields):
+    """Money received on a license, for one or more assets (negative: a credit).
+
+    An immutable tuple rather than a frozen dataclass: a history holds a million receipts,
+    and a frozen dataclass takes five times as long to build.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        receipt_id: str,
+        license_id: str,
+        asset_ids: tuple[str, ...],
+        kind: str,
+        amount: int,
+        currency: str,
+        effective_date: date,
+        recorded_at: datetime,
+        asset_split: Mapping[str, int] = _NO_SPLIT,
+    ) -> CashReceipt:
+        _check_amount(amount, currency)
+        if len(asset_ids) != 1 or type(asset_ids) is not tuple:  # one asset: the common case, as is
+            asset_ids = tuple(sorted(set(asset_ids)))
+            if not asset_ids:
+                raise DomainError("a receipt names at least one asset", receipt_id=receipt_id)
+        if asset_split:
+            asset_split = frozen_shares(asset_split, "asset split")
+            if set(asset_split) != set(asset_ids):
+                raise DomainError("the asset split must name exactly the receipt's assets", receipt_id=receipt_id)
+        elif type(asset_split) is not MappingProxyType:
+            asset_split = _NO_SPLIT
+        fields = (receipt_id, license_id, asset_ids, kind, amount, currency, effective_date, recorded_at, asset_split)
+        return super().__new__(cls, *fields)
 
     def parts(self) -> dict[str, int]:
         """The receipt's part for each of its assets (largest remainder over the asset weights)."""
