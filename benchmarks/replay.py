@@ -255,12 +255,16 @@ def run_stage(name: str, settings: BusSettings, database_url: str) -> dict[str, 
 
 
 def _peak_mb() -> float:
-    """This process's peak resident memory. Not ru_maxrss: that keeps the parent's peak across fork
-    and exec, so every stage would report the set-up's."""
+    """This process's peak resident memory, plus the largest of its children's (the replay
+    COPYs the facts from a second process): an upper bound on what the two held at once.
+
+    Not this process's ru_maxrss: that keeps the parent's peak across fork and exec, so every
+    stage would report the set-up's."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: an upper bound
+            return int(line.split()[1]) / 1024 + children
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + children  # not Linux: an upper bound
 
 
 # ---- the orchestration -----------------------------------------------------------------------

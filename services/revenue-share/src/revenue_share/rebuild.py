@@ -2,10 +2,10 @@
 
 1. Read revenue-share's own topic: the periods, their closes (with the marks of what each
    close had applied) and the issued statements.
-2. Read the ip-registry, commercialization and incubation topics from the beginning, once:
-   each fact the inbox would keep is dated as the live service learned it
-   (`replay.LearnedAt`), added to a ledger, and COPYed into the `facts` table of a fresh
-   database while the next batch is read.
+2. Read the ip-registry, commercialization and incubation topics from the beginning: each
+   fact the inbox would keep is dated as the live service learned it (`replay.LearnedAt`)
+   and added to a ledger; a second process reads the same topics and COPYs the facts into
+   the `facts` table of a fresh database meanwhile.
 3. Close every period again on that ledger, record periods, policies and closes in the new
    event store, and compare each statement hash with the issued one.
 """
@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -154,19 +156,20 @@ def _stated(decoder: PayloadDecoder, record: ConsumerRecord[bytes, bytes]) -> tu
     return None if fact is None else (envelope, *fact)
 
 
-class FactLoader:
-    """Reads the source topics once: each new fact goes into the ledger, dated as the live service
-    learned it, and into the rows for the new database's `facts` table."""
+DatedFact = tuple[int, str, str, Body, str, int, datetime]  # seq, id, kind, body, topic, position, learned
+
+
+class FactReader:
+    """The facts on the source topics as the live inbox kept them: the first of any re-sent
+    event, numbered in reading order and dated as the live service learned it."""
 
     def __init__(self, learned_at: LearnedAt) -> None:
-        self.ledger = Ledger()
         self.facts = 0
         self._learned_at = learned_at
         self._seen: set[str] = set()
         self._decoder = InboxProjection.decoder
 
-    def take(self, batch: list[ConsumerRecord[bytes, bytes]]) -> list[tuple[Any, ...]]:
-        rows = []
+    def new_facts(self, batch: list[ConsumerRecord[bytes, bytes]]) -> Iterator[DatedFact]:
         for record in batch:
             stated = _stated(self._decoder, record)
             if stated is None:
@@ -179,28 +182,65 @@ class FactLoader:
             self.facts += 1
             position = envelope.position
             recorded_at = self._learned_at(record.topic, record.partition, position)
-            add_fact(self.ledger, FactRow(self.facts, fact_id, kind, body, recorded_at))
-            rows.append((self.facts, fact_id, kind, _json(body), record.topic, position, recorded_at))
-        return rows
+            yield self.facts, fact_id, kind, body, record.topic, position, recorded_at
 
-    async def load(self, settings: BusSettings, driver: asyncpg.Connection, progress: Progress) -> int:
-        """Every fact into the ledger and, by COPY, into `facts`; returns how many messages were read.
 
-        Each batch's COPY runs while the next batch is read and decoded, so PostgreSQL works
-        on its own core beside this process. The decoding runs in a worker thread: on the
-        event loop it would hold the loop, and the COPY would only move between batches.
-        """
-        read, copying = 0, None
+class FactLoader:
+    """Reads the source topics once into a ledger."""
+
+    def __init__(self, learned_at: LearnedAt) -> None:
+        self.ledger = Ledger()
+        self._reader = FactReader(learned_at)
+
+    @property
+    def facts(self) -> int:
+        return self._reader.facts
+
+    def take(self, batch: list[ConsumerRecord[bytes, bytes]]) -> None:
+        for seq, fact_id, kind, body, _, _, recorded_at in self._reader.new_facts(batch):
+            add_fact(self.ledger, FactRow(seq, fact_id, kind, body, recorded_at))
+
+    async def load(self, settings: BusSettings, progress: Progress) -> int:
+        """Every fact into the ledger; returns how many messages were read."""
+        read = 0
         async for batch in bus.read_from_beginning(settings, InboxProjection.topics):
-            rows = await asyncio.to_thread(self.take, batch)
-            if copying is not None:
-                await copying
-            copying = asyncio.ensure_future(driver.copy_records_to_table(facts.name, records=rows, columns=_COLUMNS))
+            self.take(batch)
             read += len(batch)
             progress("source topics", read, None)
-        if copying is not None:
-            await copying
         return read
+
+
+def copy_facts(settings: BusSettings, database_url: str, learned_at: LearnedAt) -> int:
+    """Read the source topics on its own and COPY every fact into the `facts` table, in one
+    transaction; returns how many. The replay runs it in a second process, beside the ledger."""
+    return asyncio.run(_copy_facts(settings, database_url, FactReader(learned_at)))
+
+
+async def _copy_facts(settings: BusSettings, database_url: str, reader: FactReader) -> int:
+    """Each batch's COPY runs while the next batch is read and decoded, so PostgreSQL works on
+    its own core. The decoding runs in a worker thread: on the event loop it would hold the
+    loop, and the COPY would only move between batches."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            copying = None
+            async for batch in bus.read_from_beginning(settings, InboxProjection.topics):
+                rows = await asyncio.to_thread(_rows, reader, batch)
+                if copying is not None:
+                    await copying
+                copying = asyncio.ensure_future(conn.copy_records_to_table(facts.name, records=rows, columns=_COLUMNS))
+            if copying is not None:
+                await copying
+    finally:
+        await conn.close()
+    return reader.facts
+
+
+def _rows(reader: FactReader, batch: list[ConsumerRecord[bytes, bytes]]) -> list[tuple[Any, ...]]:
+    return [
+        (seq, fact_id, kind, _json(body), topic, position, recorded_at)
+        for seq, fact_id, kind, body, topic, position, recorded_at in reader.new_facts(batch)
+    ]
 
 
 _COLUMNS = ["seq", "fact_id", "kind", "body", "source_topic", "source_position", "recorded_at"]
@@ -218,20 +258,23 @@ async def rebuild(settings: BusSettings, database_url: str, progress: Progress) 
 
 
 async def _rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
+    """Two processes read the source topics side by side: a second one COPYs the facts into the
+    new database while this one builds the ledger, closes the periods again and records them.
+    Both date and number the facts alike; a ledger's statements do not depend on its facts' order."""
     history = await read_history(settings, progress)
-    loader = FactLoader(LearnedAt(history.closes, datetime.now(UTC)))
+    learned_at = LearnedAt(history.closes, datetime.now(UTC))
     await drop_database(database_url)
-    engine = await open_engine(database_url, metadata, consumer_metadata)
-    try:
-        async with engine.begin() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            assert driver is not None  # an open asyncpg connection
-            messages = await loader.load(settings, driver, progress)
-        progress("facts copied", loader.facts, loader.facts)
-    finally:
-        await engine.dispose()
-    checks = await asyncio.to_thread(_record_closes, database_url, loader.ledger, history, progress)
-    return ReplayReport(database_url, messages, loader.facts, checks)
+    await (await open_engine(database_url, metadata, consumer_metadata)).dispose()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as copier:
+        copied = asyncio.get_running_loop().run_in_executor(copier, copy_facts, settings, database_url, learned_at)
+        try:
+            loader = FactLoader(learned_at)
+            messages = await loader.load(settings, progress)
+            checks = await asyncio.to_thread(_record_closes, database_url, loader.ledger, history, progress)
+        finally:
+            facts_copied = await copied  # its failure is the replay's too
+    progress("facts copied", facts_copied, facts_copied)
+    return ReplayReport(database_url, messages, facts_copied, checks)
 
 
 def _record_closes(database_url: str, ledger: Ledger, history: IssuedHistory, progress: Progress) -> list[PeriodCheck]:
