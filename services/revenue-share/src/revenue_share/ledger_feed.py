@@ -74,7 +74,7 @@ def _receipts(row: FactRow, body: dict[str, Any]) -> list[CashReceipt]:
     # copy of each id, kind, currency and day rather than keep one per receipt.
     license_id, kind, currency = intern(body["license_id"]), intern(body["kind"]), intern(body["currency"])
     if not parts:
-        assets = tuple(map(intern, body["asset_ids"]))
+        assets = _asset_ids(tuple(body["asset_ids"]))
         return [
             CashReceipt(row.fact_id, license_id, assets, kind, body["amount"], currency, _day(body), row.recorded_at)
         ]
@@ -110,6 +110,12 @@ def _equity(row: FactRow, body: dict[str, Any]) -> list[EquityProceeds]:
         for member_id, amount in sorted(body["members"].items())
         if amount
     ]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _asset_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
+    """One copy of each list of assets: a license's receipts all name the same ones."""
+    return tuple(map(intern, ids))
 
 
 def _day(body: dict[str, Any]) -> date:

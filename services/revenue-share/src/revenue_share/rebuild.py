@@ -161,12 +161,16 @@ DatedFact = tuple[int, str, str, Body, str, int, datetime]  # seq, id, kind, bod
 
 class FactReader:
     """The facts on the source topics as the live inbox kept them: the first of any re-sent
-    event, numbered in reading order and dated as the live service learned it."""
+    event, numbered in reading order and dated as the live service learned it.
 
-    def __init__(self, learned_at: LearnedAt) -> None:
+    `dedupe=False` passes re-sent events on for a reader that ignores them itself (a ledger
+    is idempotent by fact id), which saves keeping a million ids twice.
+    """
+
+    def __init__(self, learned_at: LearnedAt, dedupe: bool = True) -> None:
         self.facts = 0
         self._learned_at = learned_at
-        self._seen: set[str] = set()
+        self._seen: set[str] | None = set() if dedupe else None
         self._decoder = InboxProjection.decoder
 
     def new_facts(self, batch: list[ConsumerRecord[bytes, bytes]]) -> Iterator[DatedFact]:
@@ -176,9 +180,10 @@ class FactReader:
                 continue
             envelope, kind, body = stated
             fact_id = envelope.event_id
-            if fact_id in self._seen:
-                continue  # a re-sent event is the same fact: the first one counts
-            self._seen.add(fact_id)
+            if self._seen is not None:
+                if fact_id in self._seen:
+                    continue  # a re-sent event is the same fact: the first one counts
+                self._seen.add(fact_id)
             self.facts += 1
             position = envelope.position
             recorded_at = self._learned_at(record.topic, record.partition, position)
@@ -190,7 +195,7 @@ class FactLoader:
 
     def __init__(self, learned_at: LearnedAt) -> None:
         self.ledger = Ledger()
-        self._reader = FactReader(learned_at)
+        self._reader = FactReader(learned_at, dedupe=False)
 
     @property
     def facts(self) -> int:
@@ -252,15 +257,12 @@ def _json(body: dict[str, Any]) -> str:
 
 
 async def rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
-    """Rebuild into `database_url` (dropped first: it must not be the live database) and check."""
-    with building_long_lived_state():  # the whole history stays in memory until the end
-        return await _rebuild(settings, database_url, progress)
+    """Rebuild into `database_url` (dropped first: it must not be the live database) and check.
 
-
-async def _rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
-    """Two processes read the source topics side by side: a second one COPYs the facts into the
+    Two processes read the source topics side by side: a second one COPYs the facts into the
     new database while this one builds the ledger, closes the periods again and records them.
-    Both date and number the facts alike; a ledger's statements do not depend on its facts' order."""
+    Both date and number the facts alike; a ledger's statements do not depend on their order.
+    """
     history = await read_history(settings, progress)
     learned_at = LearnedAt(history.closes, datetime.now(UTC))
     await drop_database(database_url)
@@ -268,18 +270,19 @@ async def _rebuild(settings: BusSettings, database_url: str, progress: Progress)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as copier:
         copied = asyncio.get_running_loop().run_in_executor(copier, copy_facts, settings, database_url, learned_at)
         try:
-            loader = FactLoader(learned_at)
-            messages = await loader.load(settings, progress)
-            checks = await asyncio.to_thread(_record_closes, database_url, loader.ledger, history, progress)
+            with building_long_lived_state():  # the ledger and the statements stay until the end
+                loader = FactLoader(learned_at)
+                messages = await loader.load(settings, progress)
+                checks = await asyncio.to_thread(close_again, loader.ledger, history)
+            await asyncio.to_thread(_record_closes, database_url, history, checks, progress)
         finally:
             facts_copied = await copied  # its failure is the replay's too
     progress("facts copied", facts_copied, facts_copied)
     return ReplayReport(database_url, messages, facts_copied, checks)
 
 
-def _record_closes(database_url: str, ledger: Ledger, history: IssuedHistory, progress: Progress) -> list[PeriodCheck]:
-    """Recompute every close on the rebuilt ledger and record periods and closes in the new event store."""
-    checks = close_again(ledger, history)
+def _record_closes(database_url: str, history: IssuedHistory, checks: list[PeriodCheck], progress: Progress) -> None:
+    """Record the policies, the periods and the recomputed closes in the new event store."""
     app = RevenueShareApplication(persistence_env(database_url))
     try:
         for policy in history.policies:
@@ -291,7 +294,6 @@ def _record_closes(database_url: str, ledger: Ledger, history: IssuedHistory, pr
             close = closes[check.period_id]
             marks = [{"topic": t, "partition": p, "position": pos} for (t, p), pos in sorted(close.marks.items())]
             app.record_close(REPLAY, check.period_id, close.closed_at, check.statements, marks)
-            progress("periods recomputed", done, len(checks))
+            progress("periods recorded", done, len(checks))
     finally:
         app.close()
-    return checks

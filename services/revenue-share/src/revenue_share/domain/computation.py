@@ -131,6 +131,7 @@ class PassResult:
     sources: dict[LineKey, list[SourceGroup]]
     receipts: list[dict[str, int]]  # currency -> total received in each slot
     checkpoint: Checkpoint
+    splits: dict[tuple[object, ...], list[Part]]  # (group key, cumulative net) -> parts: the next pass's memo
 
 
 SpecKey = tuple[str, str, int, int, bool]  # asset, currency, segment of constant facts, bracket start, sale
@@ -143,7 +144,7 @@ class Pass:
         self,
         view: FactView,
         cutoffs: list[date],
-        memo: dict[tuple[object, ...], list[Part]],
+        memo: Mapping[tuple[object, ...], list[Part]],
         resume: Checkpoint | None = None,
     ) -> None:
         self.view = view
@@ -156,6 +157,7 @@ class Pass:
             sources=defaultdict(list),
             receipts=[{} for _ in cutoffs],
             checkpoint=Checkpoint(cutoffs[-1], {}, {}, {}, {}, {}),
+            splits={},
         )
         self.running: dict[tuple[str, str], int] = defaultdict(int)
         self.groups: dict[tuple[object, ...], _Group] = {}
@@ -420,8 +422,12 @@ class Pass:
         self.result.checkpoint.recovery_entitled = dict(running)
 
     def _parts(self, group: _Group, net: int) -> list[Part]:
+        """A group's split of `net`. A pass splits each group at the previous close's end too, as
+        the previous pass did: only this pass's splits are kept for the next one."""
         memo_key = (group.key, net)
-        parts = self.memo.get(memo_key)
+        parts = self.result.splits.get(memo_key)
+        if parts is None:
+            parts = self.memo.get(memo_key)
         if parts is None:
             if group.spec is not None:
                 parts = split_net(net, group.spec) if net else []
@@ -429,7 +435,7 @@ class Pass:
                 assert group.member_split is not None
                 split = group.member_split
                 parts = split_inside_member(net, group.member_id, split, Step.EQUITY, split.version)
-            self.memo[memo_key] = parts
+        self.result.splits[memo_key] = parts
         return parts
 
     def _keep_checkpoint(self) -> None:

@@ -46,16 +46,23 @@ PAID_IN_FULL = (Step.COST_RECOVERY, Step.OPERATING_FEE)  # never held by the min
 
 @dataclass(frozen=True, slots=True)
 class _Settled:
-    """What a closed period left behind for the next one."""
+    """What a closed period left behind."""
 
     period: Period
     closed_at: datetime
-    entitled: dict[ScopedKey, int]  # cumulative to the period's end, as known at its close
-    checkpoint: Checkpoint  # the walk at the period's end, to resume from
     carried: dict[tuple[Payee, str], int]  # (payee, currency) -> carried out
     received: dict[str, int]  # currency -> cumulative receipts to the period's end
     statements: tuple[Statement, ...]
     reconciliation: tuple[Reconciliation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Resume:
+    """What only the next close needs of the last one (a history's worth of entitlements)."""
+
+    entitled: dict[ScopedKey, int]  # cumulative to the period's end, as known at its close
+    checkpoint: Checkpoint  # the walk at the period's end, to resume from
+    splits: dict[tuple[object, ...], list[Part]]  # the last pass's splits, to reuse
 
 
 class Ledger:
@@ -73,7 +80,7 @@ class Ledger:
         self._periods: list[Period] = []
         self._closes: dict[str, datetime] = {}
         self._settled: list[_Settled] = []
-        self._memo: dict[tuple[object, ...], list[Part]] = {}
+        self._resume: _Resume | None = None  # of the last settled period
 
     # ---- facts ---------------------------------------------------------------------------------
 
@@ -207,7 +214,7 @@ class Ledger:
         if period_id in self._closes:
             self.statements(period_id)
             return next(s.reconciliation for s in self._settled if s.period.period_id == period_id)
-        return self._compute(self.period(period_id), None)[5]
+        return self._compute(self.period(period_id), None)[4]
 
     def provisional(self, period_id: str) -> tuple[Statement, ...]:
         """What the first open period would pay if it closed now, with every fact known."""
@@ -217,7 +224,7 @@ class Ledger:
         if self._periods.index(period) != len(self._closes):
             raise Conflict(f"only the first open period has provisional balances, not {period_id}")
         self._settle_through(len(self._closes) - 1)
-        return self._compute(period, None)[4]
+        return self._compute(period, None)[3]
 
     def statements_known_at(self, period_id: str, recorded_by: datetime) -> tuple[Statement, ...]:
         """The period's statements on the facts recorded up to `recorded_by`: as issued if it had
@@ -259,8 +266,9 @@ class Ledger:
         while len(self._settled) <= index:
             period = self._periods[len(self._settled)]
             closed_at = self._closes[period.period_id]
-            computed = self._compute(period, closed_at)
-            self._settled.append(_Settled(period, closed_at, *computed))
+            resume, carried, received, statements, reconciliation = self._compute(period, closed_at)
+            self._settled.append(_Settled(period, closed_at, carried, received, statements, reconciliation))
+            self._resume = resume
 
     def _view(self, recorded_by: datetime | None) -> FactView:
         def known(fact: Any) -> bool:
@@ -289,8 +297,7 @@ class Ledger:
     def _compute(
         self, period: Period, closed_at: datetime | None
     ) -> tuple[
-        dict[ScopedKey, int],
-        Checkpoint,
+        _Resume,
         dict[tuple[Payee, str], int],
         dict[str, int],
         tuple[Statement, ...],
@@ -301,11 +308,12 @@ class Ledger:
         view = self._view(closed_at)
         late = self._late_facts(previous.closed_at, closed_at, previous.period.end) if previous else []
         # Nothing learned since the last close touches its days: resume the walk where it stopped.
-        resume = previous.checkpoint if previous and not late else None
-        result = Pass(view, cutoffs, self._memo, resume).run()
+        last = self._resume
+        resume = last.checkpoint if last and not late else None
+        result = Pass(view, cutoffs, last.splits if last else {}, resume).run()
         now = result.entitled[-1]
         before = result.entitled[0] if previous else {}
-        settled_before = previous.entitled if previous else {}
+        settled_before = last.entitled if last else {}
         received = _cumulative(result.receipts)
         lines = _regular_lines(now, before, result)
         lines += _adjustment_lines(before, settled_before, previous, late)
@@ -315,7 +323,7 @@ class Ledger:
         received_before = previous.received if previous else {}
         new_receipts = {c: received.get(c, 0) - received_before.get(c, 0) for c in received | received_before}
         reconciliation = _reconcile(period.period_id, statements, new_receipts)
-        return dict(now), result.checkpoint, carried, received, statements, reconciliation
+        return _Resume(dict(now), result.checkpoint, result.splits), carried, received, statements, reconciliation
 
     def _late_facts(self, after: datetime, upto: datetime | None, through: date) -> list[tuple[str, str, str, date]]:
         """(scope, kind, id, business date) of facts learned after `after` that are dated in closed periods."""
