@@ -45,7 +45,7 @@ class ServiceSettings(AuthSettings, BusSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    grpc_port: int = 50050
+    grpc_port: int = 8100
     relay_poll_seconds: float = Field(0.2, gt=0, description="How often the relay looks for new events")
     relay_batch_size: int = Field(1000, ge=1)
     snapshot_interval: int = Field(100, ge=0, description="Snapshot an aggregate every N events (0: never)")
@@ -60,10 +60,10 @@ class ServiceSettings(AuthSettings, BusSettings):
     audit_checkpoint_seconds: float = Field(30.0, gt=0, description="How often a new checkpoint is signed")
     audit_poll_seconds: float = Field(1.0, gt=0, description="How often new events are chained (also on each save)")
     # Where the other services are (gRPC for calls between services, HTTP for people).
-    ip_registry_grpc_address: str = "127.0.0.1:50051"
-    commercialization_grpc_address: str = "127.0.0.1:50052"
-    incubation_grpc_address: str = "127.0.0.1:50053"
-    revenue_share_grpc_address: str = "127.0.0.1:50054"
+    ip_registry_grpc_address: str = "127.0.0.1:8101"
+    commercialization_grpc_address: str = "127.0.0.1:8102"
+    incubation_grpc_address: str = "127.0.0.1:8103"
+    revenue_share_grpc_address: str = "127.0.0.1:8104"
     ip_registry_url: str = "http://127.0.0.1:8001"
     commercialization_url: str = "http://127.0.0.1:8002"
     incubation_url: str = "http://127.0.0.1:8003"

@@ -55,10 +55,11 @@ class StackSettings(BaseSettings):
     commercialization_http_port: int = 8002
     incubation_http_port: int = 8003
     revenue_share_http_port: int = 8004
-    ip_registry_grpc_port: int = 50051
-    commercialization_grpc_port: int = 50052
-    incubation_grpc_port: int = 50053
-    revenue_share_grpc_port: int = 50054
+    # Every port below Linux's ephemeral range (32768-60999): no outgoing connection can hold one.
+    ip_registry_grpc_port: int = 8101
+    commercialization_grpc_port: int = 8102
+    incubation_grpc_port: int = 8103
+    revenue_share_grpc_port: int = 8104
     jwt_secret: str = DEV_JWT_SECRET
 
     def services(self) -> list[ServiceProcess]:

@@ -30,7 +30,7 @@ from ipshare.settings import ServiceSettings
 
 class CommercializationSettings(ServiceSettings):
     http_port: int = 8002
-    grpc_port: int = 50052
+    grpc_port: int = 8102
 
 
 def spec(

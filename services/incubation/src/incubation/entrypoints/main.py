@@ -14,7 +14,7 @@ from ipshare.settings import ServiceSettings
 
 class IncubationSettings(ServiceSettings):
     http_port: int = 8003
-    grpc_port: int = 50053
+    grpc_port: int = 8103
 
 
 def spec(settings: IncubationSettings | None = None) -> ServiceSpec[IncubationApplication, IncubationSettings]:

@@ -14,7 +14,7 @@ from ipshare.settings import ServiceSettings
 
 class IpRegistrySettings(ServiceSettings):
     http_port: int = 8001
-    grpc_port: int = 50051
+    grpc_port: int = 8101
 
 
 def spec(settings: IpRegistrySettings | None = None) -> ServiceSpec[IpRegistryApplication, IpRegistrySettings]:

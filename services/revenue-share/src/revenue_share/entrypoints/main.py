@@ -18,7 +18,7 @@ from revenue_share.entrypoints.http import create_http
 
 class RevenueShareSettings(ServiceSettings):
     http_port: int = 8004
-    grpc_port: int = 50054
+    grpc_port: int = 8104
 
 
 def _projections(_: Runtime[Any, Any]) -> Sequence[Projection]:
