@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -56,3 +57,21 @@ async def open_engine(database_url: str, *metadata: MetaData) -> AsyncEngine:
         for tables in metadata:
             await conn.run_sync(tables.create_all)
     return engine
+
+
+@contextlib.asynccontextmanager
+async def indexes_built_after(conn: asyncpg.Connection, table: str) -> AsyncIterator[None]:
+    """A bulk load into an empty `table`, inside a transaction: its primary key and unique
+    constraints are dropped, then added back, so PostgreSQL builds each index once, by sorting,
+    instead of inserting every row into it. A failure rolls the drop back with the load."""
+    assert conn.is_in_transaction(), "the constraints must come back in the same transaction"
+    found = await conn.fetch(
+        "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
+        " WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype",
+        table,
+    )
+    for constraint in found:
+        await conn.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{constraint["conname"]}"')
+    yield
+    for constraint in found:
+        await conn.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{constraint["conname"]}" {constraint["definition"]}')

@@ -27,7 +27,7 @@ from aiokafka import ConsumerRecord
 from ipshare import bus
 from ipshare.auth import Principal, Role
 from ipshare.consumer import consumer_metadata
-from ipshare.database import drop_database, open_engine
+from ipshare.database import drop_database, indexes_built_after, open_engine
 from ipshare.envelope import PayloadDecoder, UndecodableEvent, decode_envelope
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.heap import building_long_lived_state
@@ -227,7 +227,7 @@ async def _copy_facts(settings: BusSettings, database_url: str, reader: FactRead
     loop, and the COPY would only move between batches."""
     conn = await asyncpg.connect(database_url)
     try:
-        async with conn.transaction():
+        async with conn.transaction(), indexes_built_after(conn, facts.name):
             copying = None
             async for batch in bus.read_from_beginning(settings, InboxProjection.topics):
                 rows = await asyncio.to_thread(_rows, reader, batch)
