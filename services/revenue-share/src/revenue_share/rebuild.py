@@ -4,8 +4,8 @@
    close had applied) and the issued statements.
 2. Read the ip-registry, commercialization and incubation topics from the beginning: each
    fact the inbox would keep is dated as the live service learned it (`replay.LearnedAt`)
-   and added to a ledger; a second process reads the same topics and COPYs the facts into
-   the `facts` table of a fresh database meanwhile.
+   and added to a ledger; a second process (`fact_copier`) reads the same topics and COPYs
+   the facts into the `facts` table of a fresh database meanwhile.
 3. Close every period again on that ledger, record periods, policies and closes in the new
    event store, and compare each statement hash with the issued one.
 """
@@ -13,33 +13,28 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
-import asyncpg
-import msgspec
 from aiokafka import ConsumerRecord
 
 from ipshare import bus
 from ipshare.auth import Principal, Role
 from ipshare.consumer import consumer_metadata
-from ipshare.database import drop_database, indexes_built_after, open_engine
-from ipshare.envelope import PayloadDecoder, UndecodableEvent, decode_envelope
+from ipshare.database import drop_database, open_engine
+from ipshare.envelope import PayloadDecoder, decode_envelope
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.heap import building_long_lived_state
 from ipshare.settings import BusSettings
-from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
-from revenue_share.adapters.inbox import Body, FactRow, InboxProjection, fact_stated, facts, metadata
+from revenue_share.adapters.inbox import FactRow, InboxProjection, metadata
 from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE
 from revenue_share.domain.facts import Payee, PayeeKind
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy_versions import Policy, policy_of
+from revenue_share.fact_copier import FactCopier
 from revenue_share.ledger_feed import add_fact
 from revenue_share.replay import (
     IssuedClose,
@@ -51,6 +46,7 @@ from revenue_share.replay import (
     issued_summary,
     period_of,
 )
+from revenue_share.source_facts import FactReader, stated
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
 REPLAY = CommandContext(Principal(Role.ADMIN, "replay"), correlation_id="replay")  # re-records policies too
@@ -137,57 +133,11 @@ async def read_facts(settings: BusSettings, progress: Progress) -> tuple[list[So
 
 
 def _fact_of(decoder: PayloadDecoder, record: ConsumerRecord[bytes, bytes]) -> SourceFact | None:
-    stated = _stated(decoder, record)
-    if stated is None:
+    found = stated(decoder, record)
+    if found is None:
         return None
-    envelope, kind, body = stated
+    envelope, kind, body = found
     return SourceFact(record.topic, record.partition, envelope.position, envelope.event_id, kind, body)
-
-
-def _stated(decoder: PayloadDecoder, record: ConsumerRecord[bytes, bytes]) -> tuple[EventEnvelope, str, Body] | None:
-    """The envelope and the (kind, body) of the fact a message states, or None."""
-    try:
-        envelope = decode_envelope(record.value)
-        if not decoder.knows(envelope.type):
-            return None
-        fact = fact_stated(envelope.aggregate_id, decoder.decode(envelope))
-    except UndecodableEvent:
-        return None  # the live consumer dead-lettered it too
-    return None if fact is None else (envelope, *fact)
-
-
-DatedFact = tuple[int, str, str, Body, str, int, datetime]  # seq, id, kind, body, topic, position, learned
-
-
-class FactReader:
-    """The facts on the source topics as the live inbox kept them: the first of any re-sent
-    event, numbered in reading order and dated as the live service learned it.
-
-    `dedupe=False` passes re-sent events on for a reader that ignores them itself (a ledger
-    is idempotent by fact id), which saves keeping a million ids twice.
-    """
-
-    def __init__(self, learned_at: LearnedAt, dedupe: bool = True) -> None:
-        self.facts = 0
-        self._learned_at = learned_at
-        self._seen: set[str] | None = set() if dedupe else None
-        self._decoder = InboxProjection.decoder
-
-    def new_facts(self, batch: list[ConsumerRecord[bytes, bytes]]) -> Iterator[DatedFact]:
-        for record in batch:
-            stated = _stated(self._decoder, record)
-            if stated is None:
-                continue
-            envelope, kind, body = stated
-            fact_id = envelope.event_id
-            if self._seen is not None:
-                if fact_id in self._seen:
-                    continue  # a re-sent event is the same fact: the first one counts
-                self._seen.add(fact_id)
-            self.facts += 1
-            position = envelope.position
-            recorded_at = self._learned_at(record.topic, record.partition, position)
-            yield self.facts, fact_id, kind, body, record.topic, position, recorded_at
 
 
 class FactLoader:
@@ -197,13 +147,9 @@ class FactLoader:
         self.ledger = Ledger()
         self._reader = FactReader(learned_at, dedupe=False)
 
-    @property
-    def facts(self) -> int:
-        return self._reader.facts
-
     def take(self, batch: list[ConsumerRecord[bytes, bytes]]) -> None:
-        for seq, fact_id, kind, body, _, _, recorded_at in self._reader.new_facts(batch):
-            add_fact(self.ledger, FactRow(seq, fact_id, kind, body, recorded_at))
+        for fact in self._reader.new_facts(batch):
+            add_fact(self.ledger, FactRow(fact.seq, fact.fact_id, fact.kind, fact.body, fact.recorded_at))
 
     async def load(self, settings: BusSettings, progress: Progress) -> int:
         """Every fact into the ledger; returns how many messages were read."""
@@ -215,70 +161,30 @@ class FactLoader:
         return read
 
 
-def copy_facts(settings: BusSettings, database_url: str, learned_at: LearnedAt) -> int:
-    """Read the source topics on its own and COPY every fact into the `facts` table, in one
-    transaction; returns how many. The replay runs it in a second process, beside the ledger."""
-    return asyncio.run(_copy_facts(settings, database_url, FactReader(learned_at)))
-
-
-async def _copy_facts(settings: BusSettings, database_url: str, reader: FactReader) -> int:
-    """Each batch's COPY runs while the next batch is read and decoded, so PostgreSQL works on
-    its own core. The decoding runs in a worker thread: on the event loop it would hold the
-    loop, and the COPY would only move between batches."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        async with conn.transaction(), indexes_built_after(conn, facts.name):
-            copying = None
-            async for batch in bus.read_from_beginning(settings, InboxProjection.topics):
-                rows = await asyncio.to_thread(_rows, reader, batch)
-                if copying is not None:
-                    await copying
-                copying = asyncio.ensure_future(conn.copy_records_to_table(facts.name, records=rows, columns=_COLUMNS))
-            if copying is not None:
-                await copying
-    finally:
-        await conn.close()
-    return reader.facts
-
-
-def _rows(reader: FactReader, batch: list[ConsumerRecord[bytes, bytes]]) -> list[tuple[Any, ...]]:
-    return [
-        (seq, fact_id, kind, _json(body), topic, position, recorded_at)
-        for seq, fact_id, kind, body, topic, position, recorded_at in reader.new_facts(batch)
-    ]
-
-
-_COLUMNS = ["seq", "fact_id", "kind", "body", "source_topic", "source_position", "recorded_at"]
-_encoder = msgspec.json.Encoder()
-
-
-def _json(body: dict[str, Any]) -> str:
-    return _encoder.encode(body).decode()
-
-
 async def rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
     """Rebuild into `database_url` (dropped first: it must not be the live database) and check.
 
-    Two processes read the source topics side by side: a second one COPYs the facts into the
-    new database while this one builds the ledger, closes the periods again and records them.
-    Both date and number the facts alike; a ledger's statements do not depend on their order.
+    A second process (`fact_copier`) reads the topics as well and COPYs the facts into the new
+    database while this one builds the ledger, closes the periods again and records them.
     """
-    history = await read_history(settings, progress)
-    learned_at = LearnedAt(history.closes, datetime.now(UTC))
-    await drop_database(database_url)
-    await (await open_engine(database_url, metadata, consumer_metadata)).dispose()
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as copier:
-        copied = asyncio.get_running_loop().run_in_executor(copier, copy_facts, settings, database_url, learned_at)
-        try:
-            with building_long_lived_state():  # the ledger and the statements stay until the end
-                loader = FactLoader(learned_at)
-                messages = await loader.load(settings, progress)
-                checks = await asyncio.to_thread(close_again, loader.ledger, history)
-            await asyncio.to_thread(_record_closes, database_url, history, checks, progress)
-        finally:
-            facts_copied = await copied  # its failure is the replay's too
-    progress("facts copied", facts_copied, facts_copied)
-    return ReplayReport(database_url, messages, facts_copied, checks)
+    copier = FactCopier()
+    copier.start()
+    try:
+        history = await read_history(settings, progress)
+        learned_at = LearnedAt(history.closes, datetime.now(UTC))
+        await drop_database(database_url)
+        await (await open_engine(database_url, metadata, consumer_metadata)).dispose()
+        copier.begin(settings, database_url, learned_at)
+        with building_long_lived_state():  # the ledger and the statements stay until the end
+            loader = FactLoader(learned_at)
+            messages = await loader.load(settings, progress)
+            checks = await asyncio.to_thread(close_again, loader.ledger, history)
+        await asyncio.to_thread(_record_closes, database_url, history, checks, progress)
+        copied = await copier.finish()
+    finally:
+        copier.stop()
+    progress("facts copied", copied, copied)
+    return ReplayReport(database_url, messages, copied, checks)
 
 
 def _record_closes(database_url: str, history: IssuedHistory, checks: list[PeriodCheck], progress: Progress) -> None:

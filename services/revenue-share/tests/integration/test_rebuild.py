@@ -25,8 +25,10 @@ from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.domain.facts import Period
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.statements import statement_hash
+from revenue_share.fact_copier import CopierFailed, FactCopier
 from revenue_share.ledger_feed import add_fact
 from revenue_share.rebuild import REPLAY, rebuild
+from revenue_share.replay import LearnedAt
 
 from .conftest import FINANCE, slice_events
 
@@ -98,3 +100,14 @@ async def test_a_rebuilt_database_serves_the_issued_statements(bus_settings: Bus
     finally:
         rebuilt.close()
         await engine.dispose()
+
+
+async def test_a_copier_that_cannot_copy_fails_the_replay(bus_settings: BusSettings) -> None:
+    copier = FactCopier()
+    copier.start()
+    try:
+        copier.begin(bus_settings, "postgresql://nobody@127.0.0.1:1/nothing", LearnedAt([], LEARNED))
+        with pytest.raises(CopierFailed, match=r"copying the facts failed: .*Connect"):
+            await copier.finish()
+    finally:
+        copier.stop()
