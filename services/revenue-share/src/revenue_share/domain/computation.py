@@ -109,6 +109,7 @@ class _Group:
     net: list[int] = field(default_factory=list)  # per cut-off slot
     receipt_ids: list[str] = field(default_factory=list)  # in the last slot
     fact_ids: tuple[str, ...] = ()
+    split: tuple[int, list[Part]] | None = None  # the last split made: (cumulative net, parts)
 
 
 @dataclass(slots=True)
@@ -131,7 +132,6 @@ class PassResult:
     sources: dict[LineKey, list[SourceGroup]]
     receipts: list[dict[str, int]]  # currency -> total received in each slot
     checkpoint: Checkpoint
-    splits: dict[tuple[object, ...], list[Part]]  # (group key, cumulative net) -> parts: the next pass's memo
 
 
 SpecKey = tuple[str, str, int, int, bool]  # asset, currency, segment of constant facts, bracket start, sale
@@ -144,12 +144,10 @@ class Pass:
         self,
         view: FactView,
         cutoffs: list[date],
-        memo: Mapping[tuple[object, ...], list[Part]],
         resume: Checkpoint | None = None,
     ) -> None:
         self.view = view
         self.cutoffs = cutoffs
-        self.memo = memo
         self.thresholds = view.policies.thresholds()
         self.last = len(cutoffs) - 1
         self.result = PassResult(
@@ -157,7 +155,6 @@ class Pass:
             sources=defaultdict(list),
             receipts=[{} for _ in cutoffs],
             checkpoint=Checkpoint(cutoffs[-1], {}, {}, {}, {}, {}),
-            splits={},
         )
         self.running: dict[tuple[str, str], int] = defaultdict(int)
         self.groups: dict[tuple[object, ...], _Group] = {}
@@ -182,7 +179,7 @@ class Pass:
         for key, group in checkpoint.groups.items():
             self.groups[key] = _Group(
                 key, group.scope, group.currency, group.spec, group.member_id, group.member_split,
-                [group.net[0]] + [0] * self.last, [], group.fact_ids,
+                [group.net[0]] + [0] * self.last, [], group.fact_ids, group.split,
             )  # fmt: skip
 
     def run(self) -> PassResult:
@@ -422,20 +419,17 @@ class Pass:
         self.result.checkpoint.recovery_entitled = dict(running)
 
     def _parts(self, group: _Group, net: int) -> list[Part]:
-        """A group's split of `net`. A pass splits each group at the previous close's end too, as
-        the previous pass did: only this pass's splits are kept for the next one."""
-        memo_key = (group.key, net)
-        parts = self.result.splits.get(memo_key)
-        if parts is None:
-            parts = self.memo.get(memo_key)
-        if parts is None:
-            if group.spec is not None:
-                parts = split_net(net, group.spec) if net else []
-            else:
-                assert group.member_split is not None
-                split = group.member_split
-                parts = split_inside_member(net, group.member_id, split, Step.EQUITY, split.version)
-        self.result.splits[memo_key] = parts
+        """A group's split of its cumulative `net`. A pass resumed from a checkpoint splits each
+        group at the previous close's end again: the group carries that split from the last pass."""
+        if group.split is not None and group.split[0] == net:
+            return group.split[1]
+        if group.spec is not None:
+            parts = split_net(net, group.spec) if net else []
+        else:
+            assert group.member_split is not None
+            split = group.member_split
+            parts = split_inside_member(net, group.member_id, split, Step.EQUITY, split.version)
+        group.split = (net, parts)
         return parts
 
     def _keep_checkpoint(self) -> None:
@@ -452,7 +446,7 @@ class Pass:
             cumulative = sum(group.net)
             checkpoint.groups[key] = _Group(
                 key, group.scope, group.currency, group.spec, group.member_id, group.member_split,
-                [cumulative], [], group.fact_ids,
+                [cumulative], [], group.fact_ids, group.split,
             )  # fmt: skip
 
 

@@ -39,7 +39,6 @@ from revenue_share.domain.facts import (
 )
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, PolicyBook
 from revenue_share.domain.statements import Balance, Reconciliation, SourceGroup, Statement, StatementLine
-from revenue_share.domain.waterfall import Part
 
 PAID_IN_FULL = (Step.COST_RECOVERY, Step.OPERATING_FEE)  # never held by the minimum payout
 
@@ -62,7 +61,6 @@ class _Resume:
 
     entitled: dict[ScopedKey, int]  # cumulative to the period's end, as known at its close
     checkpoint: Checkpoint  # the walk at the period's end, to resume from
-    splits: dict[tuple[object, ...], list[Part]]  # the last pass's splits, to reuse
 
 
 class Ledger:
@@ -310,7 +308,7 @@ class Ledger:
         # Nothing learned since the last close touches its days: resume the walk where it stopped.
         last = self._resume
         resume = last.checkpoint if last and not late else None
-        result = Pass(view, cutoffs, last.splits if last else {}, resume).run()
+        result = Pass(view, cutoffs, resume).run()
         now = result.entitled[-1]
         before = result.entitled[0] if previous else {}
         settled_before = last.entitled if last else {}
@@ -323,7 +321,7 @@ class Ledger:
         received_before = previous.received if previous else {}
         new_receipts = {c: received.get(c, 0) - received_before.get(c, 0) for c in received | received_before}
         reconciliation = _reconcile(period.period_id, statements, new_receipts)
-        return _Resume(dict(now), result.checkpoint, result.splits), carried, received, statements, reconciliation
+        return _Resume(dict(now), result.checkpoint), carried, received, statements, reconciliation
 
     def _late_facts(self, after: datetime, upto: datetime | None, through: date) -> list[tuple[str, str, str, date]]:
         """(scope, kind, id, business date) of facts learned after `after` that are dated in closed periods."""
