@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import queue
 from collections.abc import Callable, Sequence
 from multiprocessing.queues import Queue
@@ -81,6 +82,9 @@ class FactCopier:
 
 
 def _run(orders: Queue[tuple[BusSettings, str, LearnedAt]], outcome: Queue[tuple[str, Any]]) -> None:
+    # The ledger's process is the replay's critical path; this one has slack until the closes
+    # are recorded, so it yields a shared core first.
+    os.nice(10)
     try:
         outcome.put(("copied", asyncio.run(_copy(*orders.get()))))
     except BaseException as exc:
