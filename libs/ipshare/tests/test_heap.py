@@ -47,3 +47,16 @@ def test_a_collector_that_was_off_stays_off() -> None:
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def test_a_short_lived_process_can_freeze_without_collecting() -> None:
+    try:
+        with building_long_lived_state(collect=False):
+            kept = [Node() for _ in range(1_000)]
+            garbage = weakref.ref(Node())
+        assert garbage() is not None  # left for the process's end
+        assert gc.get_freeze_count() >= len(kept)
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.collect()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import msgspec
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -52,7 +53,12 @@ async def drop_database(database_url: str) -> None:
 async def open_engine(database_url: str, *metadata: MetaData) -> AsyncEngine:
     """An engine on the service's database, with the given tables created if missing."""
     await ensure_database(database_url)
-    engine = create_async_engine(sqlalchemy_url(database_url), pool_size=10, max_overflow=10)
+    engine = create_async_engine(
+        sqlalchemy_url(database_url),
+        pool_size=10,
+        max_overflow=10,
+        json_deserializer=msgspec.json.decode,  # with the stdlib's, loading a million facts took a third longer
+    )
     async with engine.begin() as conn:
         for tables in metadata:
             await conn.run_sync(tables.create_all)

@@ -175,7 +175,7 @@ async def rebuild(settings: BusSettings, database_url: str, progress: Progress) 
         await drop_database(database_url)
         await (await open_engine(database_url, metadata, consumer_metadata)).dispose()
         copier.begin(settings, database_url, learned_at)
-        with building_long_lived_state():  # the ledger and the statements stay until the end
+        with building_long_lived_state(collect=False):  # kept until the replay ends, soon after
             loader = FactLoader(learned_at)
             messages = await loader.load(settings, progress)
             checks = await asyncio.to_thread(close_again, loader.ledger, history)
