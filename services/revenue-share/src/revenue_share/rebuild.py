@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -178,7 +179,8 @@ async def rebuild(settings: BusSettings, database_url: str, progress: Progress) 
         with building_long_lived_state(collect=False):  # kept until the replay ends, soon after
             loader = FactLoader(learned_at)
             messages = await loader.load(settings, progress)
-            checks = await asyncio.to_thread(close_again, loader.ledger, history)
+            closed = functools.partial(progress, "periods recomputed")
+            checks = await asyncio.to_thread(close_again, loader.ledger, history, closed)
         await asyncio.to_thread(_record_closes, database_url, history, checks, progress)
         copied = await copier.finish()
     finally:

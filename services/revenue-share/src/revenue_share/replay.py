@@ -11,7 +11,7 @@ topics and partitions are read in, so the recomputed hashes must equal the issue
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -113,8 +113,11 @@ def recompute(rows: Iterable[FactRow], history: IssuedHistory) -> list[PeriodChe
     return close_again(ledger, history)
 
 
-def close_again(ledger: Ledger, history: IssuedHistory) -> list[PeriodCheck]:
-    """Close every issued period again on a ledger holding the dated facts; compare with what was issued."""
+def close_again(
+    ledger: Ledger, history: IssuedHistory, closed: Callable[[int, int], None] = lambda done, total: None
+) -> list[PeriodCheck]:
+    """Close every issued period again on a ledger holding the dated facts; compare with what was
+    issued. `closed(done, total)` hears of each close."""
     for policy in history.policies:
         ledger.add_policy(policy)
     for period in sorted(history.periods, key=lambda p: p.start):
@@ -125,6 +128,7 @@ def close_again(ledger: Ledger, history: IssuedHistory) -> list[PeriodCheck]:
         differences = _differences(statements, history.statements.get(close.period_id, []))
         digest = statement_hash(statements)
         checks.append(PeriodCheck(close.period_id, close.statement_hash, digest, differences, statements))
+        closed(len(checks), len(history.closes))
     return checks
 
 
