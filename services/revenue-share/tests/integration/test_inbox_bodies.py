@@ -9,7 +9,7 @@ from ipshare.consumer import consumer_metadata
 from ipshare.database import open_engine
 from revenue_share.adapters.inbox import facts_after, metadata
 
-from .conftest import learn, slice_events
+from .conftest import ASSET, learn, slice_events
 
 pytestmark = pytest.mark.integration
 
@@ -32,4 +32,4 @@ async def test_an_inbox_made_with_jsonb_bodies_learns_and_loads_as_before(fresh_
 
     assert [row.kind for row in rows] == ["member", "member", "inventors", "ownership", "receipt"]
     assert rows[-1].body["amount"] == 1_000_001
-    assert rows[-1].body["asset_ids"] == [rows[-1].body["asset_ids"][0]]
+    assert rows[-1].body["asset_ids"] == [ASSET]
