@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 
 class CopierFailed(RuntimeError):
-    pass
+    """The copier failed or died: nothing it wrote is committed, and the replay fails too."""
 
 
 class FactCopier:
