@@ -1,13 +1,12 @@
-"""From inbox rows to the domain's facts: the ledger is rebuilt from these, in inbox order."""
+"""From stated facts (inbox rows, or a replay's) to the domain's facts: the ledger is rebuilt from these."""
 
 from __future__ import annotations
 
 import functools
-from datetime import date
+from datetime import date, datetime
 from sys import intern
-from typing import Any
+from typing import Any, Protocol
 
-from revenue_share.adapters.inbox import FactRow
 from revenue_share.domain.facts import (
     AssetCost,
     CashReceipt,
@@ -20,7 +19,20 @@ from revenue_share.domain.facts import (
 from revenue_share.domain.ledger import Ledger
 
 
-def add_fact(ledger: Ledger, row: FactRow) -> None:
+class StatedFact(Protocol):
+    """A fact as the inbox keeps it (`inbox.FactRow`) or a replay reads it (`source_facts.DatedFact`)."""
+
+    @property
+    def fact_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+    @property
+    def recorded_at(self) -> datetime: ...
+
+
+def add_fact(ledger: Ledger, row: StatedFact) -> None:
     body: dict[str, Any] = row.body
     match row.kind:
         case "receipt":  # first: nearly every fact is one
@@ -67,7 +79,7 @@ def add_fact(ledger: Ledger, row: FactRow) -> None:
             raise ValueError(f"unknown fact kind {row.kind!r}")
 
 
-def _receipts(row: FactRow, body: dict[str, Any]) -> list[CashReceipt]:
+def _receipts(row: StatedFact, body: dict[str, Any]) -> list[CashReceipt]:
     """One receipt, or one per asset where the license states each asset's part in money."""
     parts: dict[str, int] = body["asset_split"] or {}
     # A history holds a million receipts over a few thousand licenses and assets: share one
@@ -94,7 +106,7 @@ def _receipts(row: FactRow, body: dict[str, Any]) -> list[CashReceipt]:
     ]
 
 
-def _equity(row: FactRow, body: dict[str, Any]) -> list[EquityProceeds]:
+def _equity(row: StatedFact, body: dict[str, Any]) -> list[EquityProceeds]:
     """One fact per member paid by a spin-off distribution (investors and researchers are paid directly)."""
     return [
         EquityProceeds(

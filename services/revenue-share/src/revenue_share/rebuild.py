@@ -29,7 +29,7 @@ from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.heap import building_long_lived_state
 from ipshare.settings import BusSettings
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
-from revenue_share.adapters.inbox import FactRow, InboxProjection, metadata
+from revenue_share.adapters.inbox import InboxProjection, metadata
 from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE
 from revenue_share.domain.facts import Payee, PayeeKind
@@ -150,7 +150,7 @@ class FactLoader:
 
     def take(self, batch: list[ConsumerRecord[bytes, bytes]]) -> None:
         for fact in self._reader.new_facts(batch):
-            add_fact(self.ledger, FactRow(fact.seq, fact.fact_id, fact.kind, fact.body, fact.recorded_at))
+            add_fact(self.ledger, fact)
 
     async def load(self, settings: BusSettings, progress: Progress) -> int:
         """Every fact into the ledger; returns how many messages were read."""
