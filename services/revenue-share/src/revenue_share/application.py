@@ -167,6 +167,15 @@ class Payouts:
         self._policy_keys: set[uuid.UUID] = set()
         self._lock = asyncio.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    async def warm(self) -> None:
+        """Load the inbox and settle every closed period now, not at the first request (a million
+        facts take seconds)."""
+        await self._with_ledger(lambda ledger: ledger.all_statements())
+
     async def provisional(self, ctx: CommandContext, period_id: str) -> list[Statement]:
         statements = await self._with_ledger(lambda ledger: ledger.provisional(period_id))
         return [s for s in statements if visible_to(ctx.principal, s.payee)]

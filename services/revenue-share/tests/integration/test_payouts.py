@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ipshare.auth import Principal, Role
 from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
@@ -16,6 +16,7 @@ from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.domain.facts import Step
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.statements import statement_hash
+from revenue_share.entrypoints.wiring import LedgerWarmup
 
 from .conftest import ALICE, BOB, FINANCE, INSTITUTE, RECEIPT, UNIVERSITY, learn, slice_events
 
@@ -134,3 +135,19 @@ async def test_statements_as_of_a_time_use_only_the_facts_recorded_by_then(
 
     assert sum(b.entitled for s in then for b in s.balances) == 0
     assert statement_hash(await payouts.statements_known_at(FINANCE, "2026-Q4", datetime.now(UTC))) == digest
+
+
+async def test_the_ledger_is_warmed_at_start_and_a_failed_warm_up_leaves_it_to_the_first_request(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    await learn(engine, slice_events())
+    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+    digest = await Payouts(application, engine).close(FINANCE, "2026-Q4")
+    restarted = Payouts(application, engine)
+    unreachable = Payouts(application, create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none"))
+
+    await LedgerWarmup(restarted).run()
+    await LedgerWarmup(unreachable).run()  # logged, not raised
+
+    assert (restarted.loaded, unreachable.loaded) == (True, False)
+    assert statement_hash(await restarted.statements(FINANCE, "2026-Q4")) == digest

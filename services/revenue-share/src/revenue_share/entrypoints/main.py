@@ -14,6 +14,7 @@ from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.entrypoints.grpc import add_servicer
 from revenue_share.entrypoints.http import create_http
+from revenue_share.entrypoints.wiring import LedgerWarmup, payouts_of
 
 
 class RevenueShareSettings(ServiceSettings):
@@ -35,6 +36,7 @@ def spec(settings: RevenueShareSettings | None = None) -> ServiceSpec[RevenueSha
         grpc=add_servicer,
         metadata=metadata,
         projections=_projections,
+        workers=lambda runtime: [LedgerWarmup(payouts_of(runtime))],
     )
 
 
