@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ipshare.audit_check import Problem, PublishedEvent
-from ipshare.consumer import InboundEvent
-from ipshare.envelope import PayloadDecoder, UndecodableEvent
+from ipshare.envelope import PayloadDecoder
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
-from revenue_share.adapters.inbox import InboxProjection, fact_of
+from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE
 from revenue_share.domain.facts import Payee, PayeeKind
 from revenue_share.rebuild import policy_from_message
@@ -30,6 +29,7 @@ from revenue_share.replay import (
     recompute,
 )
 from revenue_share.replay import period_of as make_period
+from revenue_share.source_facts import fact_in
 
 _OWN = PayloadDecoder([pb.PeriodOpened, pb.PeriodClosed, pb.StatementIssued, pb.PolicyVersionRecorded])
 
@@ -111,12 +111,9 @@ def source_facts(sources: Sequence[PublishedEvent]) -> list[SourceFact]:
     found: dict[str, SourceFact] = {}
     for event in sources:
         envelope = event.envelope
-        if not decoder.knows(envelope.type) or envelope.event_id in found:
+        if envelope.event_id in found:
             continue
-        try:
-            fact = fact_of(InboundEvent(envelope, decoder.decode(envelope)))
-        except UndecodableEvent:
-            continue  # the live consumer dead-lettered it too
+        fact = fact_in(decoder, envelope)
         if fact is not None:
             kind, body = fact
             found[envelope.event_id] = SourceFact(event.topic, event.partition, envelope.position, envelope.event_id,

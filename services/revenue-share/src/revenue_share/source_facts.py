@@ -37,12 +37,21 @@ def stated(decoder: PayloadDecoder, message: SourceMessage) -> tuple[EventEnvelo
     """The envelope and the (kind, body) of the fact a message states, or None."""
     try:
         envelope = decode_envelope(message.value)
-        if not decoder.knows(envelope.type):
-            return None
-        fact = fact_stated(envelope.aggregate_id, decoder.decode(envelope))
     except UndecodableEvent:
         return None  # the live consumer dead-lettered it too
+    fact = fact_in(decoder, envelope)
     return None if fact is None else (envelope, *fact)
+
+
+def fact_in(decoder: PayloadDecoder, envelope: EventEnvelope) -> tuple[str, Body] | None:
+    """The (kind, body) of the fact an envelope states, or None (also when the live consumer
+    would have dead-lettered it)."""
+    if not decoder.knows(envelope.type):
+        return None
+    try:
+        return fact_stated(envelope.aggregate_id, decoder.decode(envelope))
+    except UndecodableEvent:
+        return None
 
 
 class FactReader:

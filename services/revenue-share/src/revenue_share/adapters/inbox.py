@@ -41,7 +41,7 @@ facts = Table(
 )
 
 
-class FactRow(NamedTuple):  # a tuple: a replay makes a million of them
+class FactRow(NamedTuple):  # a tuple: loading an inbox makes a million of them
     seq: int
     fact_id: str
     kind: str

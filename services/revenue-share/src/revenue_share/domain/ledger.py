@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ipshare.errors import Conflict, DomainError, NotFound
 from revenue_share.domain.computation import (
@@ -61,6 +61,14 @@ class _Resume:
 
     entitled: dict[ScopedKey, int]  # cumulative to the period's end, as known at its close
     checkpoint: Checkpoint  # the walk at the period's end, to resume from
+
+
+class _Computed(NamedTuple):
+    resume: _Resume
+    carried: dict[tuple[Payee, str], int]
+    received: dict[str, int]
+    statements: tuple[Statement, ...]
+    reconciliation: tuple[Reconciliation, ...]
 
 
 class Ledger:
@@ -212,7 +220,7 @@ class Ledger:
         if period_id in self._closes:
             self.statements(period_id)
             return next(s.reconciliation for s in self._settled if s.period.period_id == period_id)
-        return self._compute(self.period(period_id), None)[4]
+        return self._compute(self.period(period_id), None).reconciliation
 
     def provisional(self, period_id: str) -> tuple[Statement, ...]:
         """What the first open period would pay if it closed now, with every fact known."""
@@ -222,7 +230,7 @@ class Ledger:
         if self._periods.index(period) != len(self._closes):
             raise Conflict(f"only the first open period has provisional balances, not {period_id}")
         self._settle_through(len(self._closes) - 1)
-        return self._compute(period, None)[3]
+        return self._compute(period, None).statements
 
     def statements_known_at(self, period_id: str, recorded_by: datetime) -> tuple[Statement, ...]:
         """The period's statements on the facts recorded up to `recorded_by`: as issued if it had
@@ -264,9 +272,12 @@ class Ledger:
         while len(self._settled) <= index:
             period = self._periods[len(self._settled)]
             closed_at = self._closes[period.period_id]
-            resume, carried, received, statements, reconciliation = self._compute(period, closed_at)
-            self._settled.append(_Settled(period, closed_at, carried, received, statements, reconciliation))
-            self._resume = resume
+            computed = self._compute(period, closed_at)
+            self._settled.append(
+                _Settled(period, closed_at, computed.carried, computed.received, computed.statements,
+                         computed.reconciliation)
+            )  # fmt: skip
+            self._resume = computed.resume
 
     def _view(self, recorded_by: datetime | None) -> FactView:
         def known(fact: Any) -> bool:
@@ -292,15 +303,7 @@ class Ledger:
             recorded_by, policies, self._by_day, self._day_latest, ownership, inventors, costs, equity, sales
         )
 
-    def _compute(
-        self, period: Period, closed_at: datetime | None
-    ) -> tuple[
-        _Resume,
-        dict[tuple[Payee, str], int],
-        dict[str, int],
-        tuple[Statement, ...],
-        tuple[Reconciliation, ...],
-    ]:
+    def _compute(self, period: Period, closed_at: datetime | None) -> _Computed:
         previous = self._settled[-1] if self._settled else None
         cutoffs = [previous.period.end, period.end] if previous else [period.end]
         view = self._view(closed_at)
@@ -321,7 +324,7 @@ class Ledger:
         received_before = previous.received if previous else {}
         new_receipts = {c: received.get(c, 0) - received_before.get(c, 0) for c in received | received_before}
         reconciliation = _reconcile(period.period_id, statements, new_receipts)
-        return _Resume(dict(now), result.checkpoint), carried, received, statements, reconciliation
+        return _Computed(_Resume(dict(now), result.checkpoint), carried, received, statements, reconciliation)
 
     def _late_facts(self, after: datetime, upto: datetime | None, through: date) -> list[tuple[str, str, str, date]]:
         """(scope, kind, id, business date) of facts learned after `after` that are dated in closed periods."""
