@@ -39,7 +39,6 @@ from commercialization.entrypoints.main import CommercializationSettings, spec
 from ip_registry.application import IpRegistryApplication
 from ip_registry.catalog import build_catalog
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
-from ip_registry.domain.identifiers import uscc_check_character
 from ip_registry.domain.ownership_transfer import TransferRequest
 from ip_registry.entrypoints.grpc import IpRegistryServicer
 from ipshare import bus
@@ -55,10 +54,11 @@ from ipshare.settings import BusSettings
 from ipshare.testing.fixtures import unique_topic
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
 
+from .conftest import ADMIN, admit
+
 pytestmark = pytest.mark.integration
 
 SECRET = "ownership-projection-integration-secret-0123"
-ADMIN = CommandContext(Principal(Role.ADMIN, "admin"))
 SINCE = date(2021, 3, 1)
 SOLD_ON = date(2025, 5, 1)
 
@@ -82,14 +82,6 @@ class HandedInRuntime(Runtime[CommercializationApplication, CommercializationSet
     def __init__(self, settings: CommercializationSettings, app: CommercializationApplication, engine: AsyncEngine):
         super().__init__(spec(settings))
         self._app, self._engine = app, engine
-
-
-def admit(registry: IpRegistryApplication, name: str, n: int) -> uuid.UUID:
-    code = f"91110000{n:09d}"
-    return registry.admit_member(
-        ADMIN, name=name, kind="university", state_established=True,
-        credit_code=code + uscc_check_character(code), effective_date=date(2020, 1, 1),
-    )  # fmt: skip
 
 
 def register(stack: Stack, owners: Mapping[uuid.UUID, int]) -> uuid.UUID:

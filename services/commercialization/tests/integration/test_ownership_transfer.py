@@ -25,7 +25,6 @@ from commercialization.entrypoints.transfer_dispatcher import Backoff, TransferD
 from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
-from ip_registry.domain.identifiers import uscc_check_character
 from ip_registry.entrypoints.grpc import IpRegistryServicer
 from ipshare.auth import Principal, Role
 from ipshare.database import open_engine
@@ -34,10 +33,11 @@ from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
 
+from .conftest import ADMIN, admit
+
 pytestmark = pytest.mark.integration
 
 AUTH = AuthSettings(jwt_secret="ownership-transfer-integration-secret-0123")
-ADMIN = CommandContext(Principal(Role.ADMIN, "admin"))
 AGREED_ON = date(2025, 3, 1)
 
 
@@ -61,14 +61,6 @@ class Stack:
 
     def registry_facts(self) -> int:
         return self.registry.recorder.max_notification_id() or 0
-
-
-def admit(registry: IpRegistryApplication, name: str, n: int) -> uuid.UUID:
-    code = f"91110000{n:09d}"
-    return registry.admit_member(
-        ADMIN, name=name, kind="university", state_established=True,
-        credit_code=code + uscc_check_character(code), effective_date=date(2020, 1, 1),
-    )  # fmt: skip
 
 
 def co_owned_asset(stack: Stack) -> uuid.UUID:
