@@ -47,8 +47,9 @@ from ipshare.settings import BusSettings
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.domain.facts import Period
-from revenue_share.rebuild import REPLAY, read_facts, rebuild
+from revenue_share.rebuild import read_facts, rebuild
 from revenue_share.replay import IssuedClose, IssuedHistory, dated_rows, recompute
+from revenue_share.replay_writer import REPLAY
 
 QUARTERS = 8
 CLOSED_FROM = datetime(2027, 1, 4, 9, tzinfo=UTC)

@@ -4,16 +4,16 @@
    close had applied) and the issued statements.
 2. Read the ip-registry, commercialization and incubation topics from the beginning: each
    fact the inbox would keep is dated as the live service learned it (`replay.LearnedAt`)
-   and added to a ledger; a second process (`fact_copier`) reads the same topics and COPYs
-   the facts into the `facts` table of a fresh database meanwhile.
-3. Close every period again on that ledger, record periods, policies and closes in the new
-   event store, and compare each statement hash with the issued one.
+   and added to a ledger; a second process (`replay_writer`) reads the same topics and
+   COPYs the facts into the `facts` table of a fresh database meanwhile.
+3. Close every period again on that ledger and compare each statement hash with the issued
+   one; the second process records the policies, the periods and each close in the new
+   event store as they come.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,21 +21,17 @@ from datetime import UTC, date, datetime
 from aiokafka import ConsumerRecord
 
 from ipshare import bus
-from ipshare.auth import Principal, Role
 from ipshare.consumer import consumer_metadata
 from ipshare.database import drop_database, open_engine
 from ipshare.envelope import PayloadDecoder, decode_envelope
-from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.heap import building_long_lived_state
 from ipshare.settings import BusSettings
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from revenue_share.adapters.inbox import InboxProjection, metadata
-from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE
 from revenue_share.domain.facts import Payee, PayeeKind
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy_versions import Policy, policy_of
-from revenue_share.fact_copier import FactCopier
 from revenue_share.ledger_feed import add_fact
 from revenue_share.replay import (
     IssuedClose,
@@ -43,14 +39,14 @@ from revenue_share.replay import (
     LearnedAt,
     PeriodCheck,
     SourceFact,
-    close_again,
+    closes_again,
     issued_summary,
     period_of,
 )
+from revenue_share.replay_writer import ReplayWriter
 from revenue_share.source_facts import FactReader, stated
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
-REPLAY = CommandContext(Principal(Role.ADMIN, "replay"), correlation_id="replay")  # re-records policies too
 _OWN = PayloadDecoder([pb.PeriodOpened, pb.PeriodClosed, pb.StatementIssued, pb.PolicyVersionRecorded])
 
 
@@ -165,43 +161,39 @@ class FactLoader:
 async def rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
     """Rebuild into `database_url` (dropped first: it must not be the live database) and check.
 
-    A second process (`fact_copier`) reads the topics as well and COPYs the facts into the new
-    database while this one builds the ledger, closes the periods again and records them.
+    A second process (`replay_writer`) reads the topics as well and COPYs the facts into the
+    new database while this one builds the ledger; it then records each close this one
+    recomputes while this one computes the next.
     """
-    copier = FactCopier()
-    copier.start()
+    writer = ReplayWriter()
+    writer.start()
     try:
         history = await read_history(settings, progress)
         learned_at = LearnedAt(history.closes, datetime.now(UTC))
         await drop_database(database_url)
         await (await open_engine(database_url, metadata, consumer_metadata)).dispose()
-        copier.begin(settings, database_url, learned_at)
+        writer.begin(settings, database_url, learned_at, history.policies, history.periods)
         with building_long_lived_state(collect=False):  # kept until the replay ends, soon after
             loader = FactLoader(learned_at)
             messages = await loader.load(settings, progress)
-            closed = functools.partial(progress, "periods recomputed")
-            checks = await asyncio.to_thread(close_again, loader.ledger, history, closed)
-        await asyncio.to_thread(_record_closes, database_url, history, checks, progress)
-        copied = await copier.finish()
+            checks = await asyncio.to_thread(_close_and_send, loader.ledger, history, writer, progress)
+        copied = await writer.finish(lambda done: progress("periods recorded", done, len(checks)))
     finally:
-        copier.stop()
+        writer.stop()
     progress("facts copied", copied, copied)
     return ReplayReport(database_url, messages, copied, checks)
 
 
-def _record_closes(database_url: str, history: IssuedHistory, checks: list[PeriodCheck], progress: Progress) -> None:
-    """Record the policies, the periods and the recomputed closes in the new event store."""
-    app = RevenueShareApplication(persistence_env(database_url))
-    try:
-        for policy in history.policies:
-            app.record_policy(REPLAY, policy)
-        for period in sorted(history.periods, key=lambda p: p.start):
-            app.open_period(REPLAY, period.period_id, period.start, period.end)
-        closes = {c.period_id: c for c in history.closes}
-        for done, check in enumerate(checks, start=1):
-            close = closes[check.period_id]
-            marks = [{"topic": t, "partition": p, "position": pos} for (t, p), pos in sorted(close.marks.items())]
-            app.record_close(REPLAY, check.period_id, close.closed_at, check.statements, marks)
-            progress("periods recorded", done, len(checks))
-    finally:
-        app.close()
+def _close_and_send(
+    ledger: Ledger, history: IssuedHistory, writer: ReplayWriter, progress: Progress
+) -> list[PeriodCheck]:
+    """Close every period again, sending each close to the writer as soon as it is computed."""
+    closes = {c.period_id: c for c in history.closes}
+    checks = []
+    for check in closes_again(ledger, history):
+        close = closes[check.period_id]
+        marks = [{"topic": t, "partition": p, "position": pos} for (t, p), pos in sorted(close.marks.items())]
+        writer.record(check.period_id, close.closed_at, check.statements, marks)
+        checks.append(check)
+        progress("periods recomputed", len(checks), len(history.closes))
+    return checks

@@ -11,7 +11,7 @@ topics and partitions are read in, so the recomputed hashes must equal the issue
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -113,23 +113,21 @@ def recompute(rows: Iterable[FactRow], history: IssuedHistory) -> list[PeriodChe
     return close_again(ledger, history)
 
 
-def close_again(
-    ledger: Ledger, history: IssuedHistory, closed: Callable[[int, int], None] = lambda done, total: None
-) -> list[PeriodCheck]:
-    """Close every issued period again on a ledger holding the dated facts; compare with what was
-    issued. `closed(done, total)` hears of each close."""
+def close_again(ledger: Ledger, history: IssuedHistory) -> list[PeriodCheck]:
+    """Close every issued period again on a ledger holding the dated facts; compare with what was issued."""
+    return list(closes_again(ledger, history))
+
+
+def closes_again(ledger: Ledger, history: IssuedHistory) -> Iterator[PeriodCheck]:
+    """`close_again`, one close at a time, in close order."""
     for policy in history.policies:
         ledger.add_policy(policy)
     for period in sorted(history.periods, key=lambda p: p.start):
         ledger.define_period(period)
-    checks = []
     for close in history.closes:
         statements = ledger.close_period(close.period_id, close.closed_at)
         differences = _differences(statements, history.statements.get(close.period_id, []))
-        digest = statement_hash(statements)
-        checks.append(PeriodCheck(close.period_id, close.statement_hash, digest, differences, statements))
-        closed(len(checks), len(history.closes))
-    return checks
+        yield PeriodCheck(close.period_id, close.statement_hash, statement_hash(statements), differences, statements)
 
 
 def statement_summary(statement: Statement) -> dict[str, Any]:

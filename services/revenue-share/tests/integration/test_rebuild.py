@@ -25,10 +25,10 @@ from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.domain.facts import Period
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.statements import statement_hash
-from revenue_share.fact_copier import CopierFailed, FactCopier
 from revenue_share.ledger_feed import add_fact
-from revenue_share.rebuild import REPLAY, rebuild
+from revenue_share.rebuild import rebuild
 from revenue_share.replay import LearnedAt
+from revenue_share.replay_writer import REPLAY, ReplayWriter, ReplayWriterFailed
 
 from .conftest import FINANCE, slice_events
 
@@ -102,12 +102,12 @@ async def test_a_rebuilt_database_serves_the_issued_statements(bus_settings: Bus
         await engine.dispose()
 
 
-async def test_a_copier_that_cannot_copy_fails_the_replay(bus_settings: BusSettings) -> None:
-    copier = FactCopier()
-    copier.start()
+async def test_a_writer_that_cannot_write_fails_the_replay(bus_settings: BusSettings) -> None:
+    writer = ReplayWriter()
+    writer.start()
     try:
-        copier.begin(bus_settings, "postgresql://nobody@127.0.0.1:1/nothing", LearnedAt([], LEARNED))
-        with pytest.raises(CopierFailed, match=r"copying the facts failed: .*Connect"):
-            await copier.finish()
+        writer.begin(bus_settings, "postgresql://nobody@127.0.0.1:1/nothing", LearnedAt([], LEARNED))
+        with pytest.raises(ReplayWriterFailed, match=r"writing the new database failed: .*Connect"):
+            await writer.finish()
     finally:
-        copier.stop()
+        writer.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from revenue_share.domain.facts import Payee, Step
@@ -93,6 +93,23 @@ class Reconciliation:
     # Of carried_forward: owners' shares of receipts on assets no member owned on the receipt
     # date (assigned out of the membership), held until finance settles them outside the waterfall.
     unallocated: int = 0
+
+
+def as_issued(statements: Iterable[Statement]) -> tuple[Statement, ...]:
+    """The statements as issued events carry them: each source group keeps its scope and
+    digest but not its ids (explain serves those). The hash is the same, the size a fraction."""
+    bare: dict[str, SourceGroup] = {}  # many lines share a group
+
+    def issued(group: SourceGroup) -> SourceGroup:
+        found = bare.get(group.digest)
+        if found is None:
+            found = bare[group.digest] = SourceGroup(group.scope, (), (), group.digest)
+        return found
+
+    return tuple(
+        replace(s, lines=tuple(replace(line, sources=tuple(map(issued, line.sources))) for line in s.lines))
+        for s in statements
+    )
 
 
 def sources_digest(group_digests: Iterable[str]) -> str:
