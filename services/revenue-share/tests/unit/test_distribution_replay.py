@@ -135,6 +135,15 @@ def test_replay_in_any_order_gives_the_same_hash_and_as_of_gives_earlier_views()
     assert statement_hash(ledger.as_of(CLOSES[1]).all_statements()) == expected
 
 
+def test_statements_known_after_a_close_are_the_issued_ones_as_a_rebuilt_past_has_them() -> None:
+    ledger = build(BASE_FACTS + LATE_FACTS, CLOSES)
+    for period, closed_at in zip(periods(), CLOSES, strict=False):
+        for recorded_by in (closed_at, closed_at + timedelta(days=3), CLOSES[-1] + timedelta(days=90)):
+            rebuilt = ledger.as_of(recorded_by).statements(period.period_id)
+            assert ledger.statements_known_at(period.period_id, recorded_by) == rebuilt
+    assert ledger.statements_known_at("2024-Q2", CLOSES[1] - timedelta(seconds=1)) != ledger.statements("2024-Q2")
+
+
 def test_provisional_balances_show_the_open_period() -> None:
     ledger = build(BASE_FACTS + LATE_FACTS, CLOSES[:1])
     provisional = ledger.provisional("2024-Q2")
