@@ -6,12 +6,14 @@ import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ipshare.errors import Conflict
+from revenue_share.domain import ledger as ledger_module
 from revenue_share.domain.facts import AssetCost, CashReceipt, InventorShares, OwnershipSnapshot, Period, Step
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
@@ -200,7 +202,7 @@ def fact_sets(draw: st.DrawFn) -> list[Any]:
     for n in range(draw(st.integers(1, 25))):
         day = draw(days)
         assets = draw(st.sampled_from([("A",), ("B",), ("A", "B")]))
-        late = timedelta(days=draw(st.sampled_from([0, 0, 0, 30, 100])))
+        late = timedelta(days=draw(st.sampled_from([0, 0, 0, 30, 100, 200])))
         amount = draw(st.integers(-2_000, 20_000))
         facts.append(
             CashReceipt(
@@ -229,6 +231,17 @@ def test_every_receipt_is_accounted_for_and_order_never_matters(facts: list[Any]
     shuffled = facts[:]
     random.Random(seed).shuffle(shuffled)
     assert statement_hash(build(shuffled, ALL_CLOSES).all_statements()) == statement_hash(ledger.all_statements())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(facts=fact_sets())
+def test_a_close_that_resumes_from_an_earlier_close_pays_what_a_walk_from_the_first_day_does(
+    facts: list[Any],
+) -> None:
+    resumed = build(facts, ALL_CLOSES).all_statements()
+    with mock.patch.object(ledger_module, "CHECKPOINTS_KEPT", 0):  # no checkpoint: every close walks all days
+        walked = build(facts, ALL_CLOSES).all_statements()
+    assert resumed == walked
 
 
 @given(

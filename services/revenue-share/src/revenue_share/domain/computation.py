@@ -169,8 +169,8 @@ class Pass:
             self._resume(resume)
 
     def _resume(self, checkpoint: Checkpoint) -> None:
-        if checkpoint.day != self.cutoffs[0]:
-            raise ValueError("a pass resumes at its first cut-off")
+        if checkpoint.day > self.cutoffs[0]:
+            raise ValueError("a pass resumes at or before its first cut-off")
         self.after = checkpoint.day
         self.running.update(checkpoint.running)
         self.recovered_costs = dict(checkpoint.recovered_costs)

@@ -8,8 +8,8 @@ from the facts recorded up to its close, and cached: they never change.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -41,6 +41,11 @@ from revenue_share.domain.policy import CenterPolicy, MemberPolicy, PolicyBook
 from revenue_share.domain.statements import Balance, Reconciliation, SourceGroup, Statement, StatementLine
 
 PAID_IN_FULL = (Step.COST_RECOVERY, Step.OPERATING_FEE)  # never held by the minimum payout
+# How many of the last closes keep the walk's state at their period's end. A close with facts
+# learned late resumes from the latest of them that no late fact goes back to (usually the
+# one before); a fact more than that many periods late makes it walk from the first day.
+CHECKPOINTS_KEPT = 4
+LateFact = tuple[str, str, str, date]  # scope (asset, equity source or "*"), kind, id, business date
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +58,12 @@ class _Settled:
     received: dict[str, int]  # currency -> cumulative receipts to the period's end
     statements: tuple[Statement, ...]
     reconciliation: tuple[Reconciliation, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Resume:
-    """What only the next close needs of the last one (a history's worth of entitlements)."""
-
-    entitled: dict[ScopedKey, int]  # cumulative to the period's end, as known at its close
-    checkpoint: Checkpoint  # the walk at the period's end, to resume from
+    checkpoint: Checkpoint | None  # the walk at the period's end as its close knew it; None once old
 
 
 class _Computed(NamedTuple):
-    resume: _Resume
+    entitled: dict[ScopedKey, int]  # cumulative to the period's end
+    checkpoint: Checkpoint
     carried: dict[tuple[Payee, str], int]
     received: dict[str, int]
     statements: tuple[Statement, ...]
@@ -86,7 +85,9 @@ class Ledger:
         self._periods: list[Period] = []
         self._closes: dict[str, datetime] = {}
         self._settled: list[_Settled] = []
-        self._resume: _Resume | None = None  # of the last settled period
+        # Cumulative to the last settled period's end, as its close knew them (only the next
+        # close needs them: a history's worth of entitlements is not kept per close).
+        self._last_entitled: dict[ScopedKey, int] = {}
 
     # ---- facts ---------------------------------------------------------------------------------
 
@@ -280,9 +281,12 @@ class Ledger:
             computed = self._compute(period, closed_at)
             self._settled.append(
                 _Settled(period, closed_at, computed.carried, computed.received, computed.statements,
-                         computed.reconciliation)
+                         computed.reconciliation, computed.checkpoint)
             )  # fmt: skip
-            self._resume = computed.resume
+            self._last_entitled = computed.entitled
+            if len(self._settled) > CHECKPOINTS_KEPT:
+                old = len(self._settled) - CHECKPOINTS_KEPT - 1
+                self._settled[old] = replace(self._settled[old], checkpoint=None)
 
     def _view(self, recorded_by: datetime | None) -> FactView:
         def known(fact: Any) -> bool:
@@ -313,13 +317,10 @@ class Ledger:
         cutoffs = [previous.period.end, period.end] if previous else [period.end]
         view = self._view(closed_at)
         late = self._late_facts(previous.closed_at, closed_at, previous.period.end) if previous else []
-        # Nothing learned since the last close touches its days: resume the walk where it stopped.
-        last = self._resume
-        resume = last.checkpoint if last and not late else None
-        result = Pass(view, cutoffs, resume).run()
+        result = Pass(view, cutoffs, self._checkpoint_to_resume(closed_at)).run()
         now = result.entitled[-1]
         before = result.entitled[0] if previous else {}
-        settled_before = last.entitled if last else {}
+        settled_before = self._last_entitled
         received = _cumulative(result.receipts)
         lines = _regular_lines(now, before, result)
         lines += _adjustment_lines(before, settled_before, previous, late)
@@ -329,43 +330,53 @@ class Ledger:
         received_before = previous.received if previous else {}
         new_receipts = {c: received.get(c, 0) - received_before.get(c, 0) for c in received | received_before}
         reconciliation = _reconcile(period.period_id, statements, new_receipts)
-        return _Computed(_Resume(dict(now), result.checkpoint), carried, received, statements, reconciliation)
+        return _Computed(dict(now), result.checkpoint, carried, received, statements, reconciliation)
 
-    def _late_facts(self, after: datetime, upto: datetime | None, through: date) -> list[tuple[str, str, str, date]]:
-        """(scope, kind, id, business date) of facts learned after `after` that are dated in closed periods."""
+    def _checkpoint_to_resume(self, recorded_by: datetime | None) -> Checkpoint | None:
+        """The walk at the end of the latest settled period that no fact learned since its close
+        is dated in or before: the walk resumes there instead of at the first day."""
+        for settled in reversed(self._settled):
+            if settled.checkpoint is None:
+                return None
+            if next(self._learned_late(settled.closed_at, recorded_by, settled.period.end), None) is None:
+                return settled.checkpoint
+        return None
 
+    def _late_facts(self, after: datetime, upto: datetime | None, through: date) -> list[LateFact]:
+        """The facts learned after `after` (up to `upto`) that are dated up to `through`, in date order."""
+        return sorted(set(self._learned_late(after, upto, through)), key=lambda f: (f[3], f[1], f[2], f[0]))
+
+    def _learned_late(self, after: datetime, upto: datetime | None, through: date) -> Iterator[LateFact]:
         def late(recorded_at: datetime, day: date) -> bool:
             return after < recorded_at and (upto is None or recorded_at <= upto) and day <= through
 
-        facts: list[tuple[str, str, str, date]] = []
         for day, latest in self._day_latest.items():
             if day <= through and latest > after:
                 for receipt in self._by_day[day]:
                     if late(receipt.recorded_at, day):
-                        facts.extend((asset_id, "receipt", receipt.receipt_id, day) for asset_id in receipt.asset_ids)
+                        yield from ((asset_id, "receipt", receipt.receipt_id, day) for asset_id in receipt.asset_ids)
         for o in self._ownership.values():
             if late(o.recorded_at, o.effective_date):
-                facts.append((o.asset_id, "ownership", o.fact_id, o.effective_date))
+                yield o.asset_id, "ownership", o.fact_id, o.effective_date
         for i in self._inventors.values():
             if late(i.recorded_at, i.effective_date):
-                facts.append((i.asset_id, "inventors", i.fact_id, i.effective_date))
+                yield i.asset_id, "inventors", i.fact_id, i.effective_date
         for c in self._costs.values():
             if late(c.recorded_at, c.effective_date):
-                facts.append((c.asset_id, "cost", c.cost_id, c.effective_date))
+                yield c.asset_id, "cost", c.cost_id, c.effective_date
         for e in self._equity.values():
             if late(e.recorded_at, e.effective_date):
-                facts.append((f"equity:{e.spin_off_id}", "equity", e.fact_id, e.effective_date))
+                yield f"equity:{e.spin_off_id}", "equity", e.fact_id, e.effective_date
         for p in self.policies.versions():
             if late(p.recorded_at, p.effective_date):
-                facts.append(("*", "policy", p.version, p.effective_date))
-        return sorted(set(facts), key=lambda f: (f[3], f[1], f[2], f[0]))
+                yield "*", "policy", p.version, p.effective_date
 
 
 def _adjustment_lines(
     now: dict[ScopedKey, int],
     settled: dict[ScopedKey, int],
     previous: _Settled | None,
-    late: list[tuple[str, str, str, date]],
+    late: list[LateFact],
 ) -> list[StatementLine]:
     if previous is None:
         return []
