@@ -388,11 +388,15 @@ def _adjustment_lines(
             payee, currency, step, version, scope = scoped
             changes[(payee, currency, step, version)] += delta
             scopes[(payee, currency, step, version)].add(scope)
+    by_scope: dict[str, list[int]] = defaultdict(list)  # scope -> its facts' places in `late`
+    for place, fact in enumerate(late):
+        by_scope[fact[0]].append(place)
     lines = []
     for key, delta in sorted(changes.items()):
         if not delta:
             continue
-        relevant = [f for f in late if f[0] in scopes[key] or f[0] == "*"]
+        places = [p for scope in scopes[key] | {"*"} for p in by_scope.get(scope, ())]
+        relevant = [late[p] for p in sorted(places)]  # in the order of `late`, as the reason lists them
         reason = f"recomputed after {previous.period.period_id} closed, with late or backdated facts: " + (
             "; ".join(f"{kind} {fact_id} ({day.isoformat()})" for _, kind, fact_id, day in relevant) or "none"
         )
