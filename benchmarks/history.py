@@ -1,7 +1,11 @@
 """A realistic, reproducible history for the replay benchmark, as the services would publish it.
 
 Members co-own assets (1-4 owners each, some shares later transferred), inventors
-hold contributions, licenses cover assets, and most events are cash receipts.
+hold contributions, licenses cover assets, and most events are cash receipts. Receipts
+are published as they arrive, day by day over two years: most within ten days of the
+day they were received, one in twenty one to four months late (a royalty report for an
+earlier quarter), so a period closed a few days after its end learns some of its
+receipts only later.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class Published:
     topic: str
     key: bytes
     value: bytes
+    arrived: date = START  # when the service published it
 
 
 def _split(rng: random.Random, parts: int) -> list[int]:
@@ -45,7 +50,7 @@ class HistoryWriter:
         self.source, self.topic, self.position = source, topic, 0
         self.versions: dict[str, int] = {}
 
-    def emit(self, aggregate_id: str, payload: Message, effective: date) -> Published:
+    def emit(self, aggregate_id: str, payload: Message, effective: date, arrived: date = START) -> Published:
         self.position += 1
         version = self.versions[aggregate_id] = self.versions.get(aggregate_id, 0) + 1
         envelope = EventEnvelope(
@@ -55,7 +60,7 @@ class HistoryWriter:
         )  # fmt: skip
         envelope.occurred_at.FromDatetime(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.position))
         envelope.payload.Pack(payload)
-        return Published(self.topic, aggregate_id.encode(), envelope.SerializeToString())
+        return Published(self.topic, aggregate_id.encode(), envelope.SerializeToString(), arrived)
 
 
 def generate(events: int, seed: int = 7) -> Iterator[Published]:
@@ -91,11 +96,14 @@ def generate(events: int, seed: int = 7) -> Iterator[Published]:
             ]
             yield reg.emit(asset, registry.SharesTransferred(owners=shares, effective_date=moved.isoformat()), moved)
     license_assets = {lic: rng.sample(assets, rng.randint(1, 3)) for lic in licenses}
-    for n in range(events - reg.position):
+    receipts = events - reg.position
+    for n in range(receipts):
         lic = licenses[n % len(licenses)]
-        received = START + timedelta(days=rng.randrange(DAYS))
+        arrived = START + timedelta(days=n * DAYS // receipts)
+        late = rng.random() < 0.05
+        received = max(START, arrived - timedelta(days=rng.randint(30, 120) if late else rng.randint(0, 10)))
         currency = "CNY" if rng.random() < 0.8 else "USD"
         yield com.emit(ids(1)[0], commercialization.RevenueReceived(
             license_id=lic, asset_ids=license_assets[lic], kind="royalty",
             amount={"amount": rng.randint(1_000, 5_000_000), "currency": currency},
-            effective_date=received.isoformat(), payer_reference=f"INV-{n}"), received)  # fmt: skip
+            effective_date=received.isoformat(), payer_reference=f"INV-{n}"), received, arrived)  # fmt: skip

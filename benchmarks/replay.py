@@ -4,8 +4,10 @@
 
 Set-up (not timed): start the embedded PostgreSQL and broker (or use DATABASE_URL and
 KAFKA_BOOTSTRAP_SERVERS), publish a generated history (`history.py`: members, co-owned
-assets, licenses, mostly receipts) to the service topics, compute and publish the issued
-statements of eight quarterly periods on revenue-share's topic, as the live service would.
+assets, licenses, mostly receipts, published as they arrive, some late) to the service
+topics, compute and publish the issued statements of eight quarterly periods on
+revenue-share's topic, as the live service would: each closed five days after its end, on
+what had arrived by then (a receipt that arrived later is an adjustment in a later period).
 
 Timed, each in its own process (so each reports its own peak memory), each from the
 beginning of the topics:
@@ -29,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,6 @@ from revenue_share.replay import IssuedClose, IssuedHistory, dated_rows, recompu
 from revenue_share.replay_writer import REPLAY
 
 QUARTERS = 8
-CLOSED_FROM = datetime(2027, 1, 4, 9, tzinfo=UTC)
 
 
 def periods() -> list[Period]:
@@ -68,46 +69,86 @@ def periods() -> list[Period]:
 # ---- set-up ------------------------------------------------------------------------------------
 
 
-async def publish(settings: BusSettings, messages: Iterable[Published]) -> dict[tuple[str, int], int]:
-    """Send every message; returns the last envelope position per (topic, partition)."""
+Marks = dict[tuple[str, int], int]  # (topic, partition) -> the last envelope position applied
+
+
+def close_times() -> list[datetime]:
+    """Each period closes five days after its end, on what had arrived by then."""
+    return [datetime(p.end.year, p.end.month, p.end.day, 9, tzinfo=UTC) + timedelta(days=5) for p in periods()]
+
+
+class _Marker:
+    """The marks after every message, kept as of each cut: the messages sent before it."""
+
+    def __init__(self) -> None:
+        self.marks: Marks = {}
+        self.cuts: list[int] = []  # how many messages were sent before each cut
+        self.at_cuts: list[Marks] = []
+        self.settled = 0
+
+    def settle(self, topic: str, partition: int, position: int) -> None:
+        self._keep_cuts()
+        self.marks[(topic, partition)] = max(self.marks.get((topic, partition), 0), position)
+        self.settled += 1
+
+    def settle_end(self) -> None:
+        self._keep_cuts()
+
+    def _keep_cuts(self) -> None:
+        while len(self.at_cuts) < len(self.cuts) and self.cuts[len(self.at_cuts)] == self.settled:
+            self.at_cuts.append(dict(self.marks))
+
+
+async def publish(settings: BusSettings, messages: Iterable[Published], cut_days: Sequence[date] = ()) -> list[Marks]:
+    """Send every message; returns the marks as of the end of each cut day (the messages that
+    arrived by then), and last the marks of them all."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=20,
                                 max_batch_size=512_000)  # fmt: skip
     await producer.start()
-    marks: dict[tuple[str, int], int] = {}
+    marker = _Marker()
     pending: list[tuple[asyncio.Future[Any], int]] = []
+    sent = 0
     try:
         for message in messages:
+            while len(marker.cuts) < len(cut_days) and message.arrived > cut_days[len(marker.cuts)]:
+                marker.cuts.append(sent)
             position = decode_envelope(message.value).position
             pending.append((await producer.send(message.topic, message.value, key=message.key), position))
+            sent += 1
             if len(pending) >= 20_000:
-                await _settle(pending, marks)
-        await _settle(pending, marks)
+                await _settle(pending, marker)
+        await _settle(pending, marker)
     finally:
         await producer.stop()
-    return marks
+    marker.cuts += [sent] * (len(cut_days) - len(marker.cuts))
+    marker.settle_end()
+    return [*marker.at_cuts, marker.marks]
 
 
-async def _settle(pending: list[tuple[asyncio.Future[Any], int]], marks: dict[tuple[str, int], int]) -> None:
+async def _settle(pending: list[tuple[asyncio.Future[Any], int]], marker: _Marker) -> None:
     for future, position in pending:
         sent = await future
-        key = (sent.topic, sent.partition)
-        marks[key] = max(marks.get(key, 0), position)
+        marker.settle(sent.topic, sent.partition, position)
     pending.clear()
 
 
-def issue_statements(settings: BusSettings, marks: dict[tuple[str, int], int]) -> list[Published]:
-    """Close the periods on every fact (as a live service that had learned them all) and say so on the topic."""
+def issue_statements(settings: BusSettings, marks: Sequence[Marks]) -> list[Published]:
+    """Close each period on the facts that had arrived by its close (`marks`, one per close), as
+    the live service would, and say so on the topic."""
     from revenue_share.application import RevenueShareApplication
 
     facts, _ = asyncio.run(read_facts(settings, lambda *_: None))
-    closes = [IssuedClose(p.period_id, CLOSED_FROM + timedelta(hours=i), "", marks, 0) for i, p in enumerate(periods())]
+    closes = [
+        IssuedClose(p.period_id, closed_at, "", close_marks, 0)
+        for p, closed_at, close_marks in zip(periods(), close_times(), marks, strict=False)
+    ]
     history = IssuedHistory(periods=periods(), closes=closes)
-    checks = recompute(dated_rows(facts, closes, CLOSED_FROM), history)
+    checks = recompute(dated_rows(facts, closes, close_times()[-1] + timedelta(days=1)), history)
     app = RevenueShareApplication(persistence_env(None))
     for period in periods():
         app.open_period(REPLAY, period.period_id, period.start, period.end)
-    wire_marks = [{"topic": t, "partition": p, "position": n} for (t, p), n in sorted(marks.items())]
     for close, check in zip(closes, checks, strict=True):
+        wire_marks = [{"topic": t, "partition": p, "position": n} for (t, p), n in sorted(close.marks.items())]
         app.record_close(REPLAY, close.period_id, close.closed_at, check.statements, wire_marks)
     catalog, topic = build_catalog(), bus.topic_of(SOURCE)
     return [
@@ -311,7 +352,7 @@ def benchmark(events: int, stages: list[str], database_url: str, _: Broker | Non
     started = time.perf_counter()
     asyncio.run(bus.ensure_topics(settings, [bus.topic_of(s) for s in ("ip-registry", "commercialization",
                                                                         "incubation", SOURCE)]))  # fmt: skip
-    marks = asyncio.run(publish(settings, generate(events)))
+    marks = asyncio.run(publish(settings, generate(events), [t.date() for t in close_times()]))
     asyncio.run(publish(settings, issue_statements(settings, marks)))
     print(f"set-up: {events:,} events published and statements issued in {time.perf_counter() - started:.1f} s",
           file=sys.stderr)  # fmt: skip
