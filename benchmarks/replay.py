@@ -78,25 +78,34 @@ def close_times() -> list[datetime]:
 
 
 class _Marker:
-    """The marks after every message, kept as of each cut: the messages sent before it."""
+    """The marks as of the end of each cut day (of the messages that arrived by then), and of all."""
 
-    def __init__(self) -> None:
-        self.marks: Marks = {}
-        self.cuts: list[int] = []  # how many messages were sent before each cut
-        self.at_cuts: list[Marks] = []
-        self.settled = 0
+    def __init__(self, cut_days: Sequence[date]) -> None:
+        self._cut_days = list(cut_days)
+        self._cuts: list[int] = []  # how many messages were sent before each cut
+        self._at_cuts: list[Marks] = []
+        self._marks: Marks = {}
+        self._sent = self._settled = 0
 
-    def settle(self, topic: str, partition: int, position: int) -> None:
+    def sent(self, arrived: date) -> None:
+        while len(self._cuts) < len(self._cut_days) and arrived > self._cut_days[len(self._cuts)]:
+            self._cuts.append(self._sent)
+        self._sent += 1
+
+    def settled(self, topic: str, partition: int, position: int) -> None:
         self._keep_cuts()
-        self.marks[(topic, partition)] = max(self.marks.get((topic, partition), 0), position)
-        self.settled += 1
+        self._marks[(topic, partition)] = max(self._marks.get((topic, partition), 0), position)
+        self._settled += 1
 
-    def settle_end(self) -> None:
+    def marks(self) -> list[Marks]:
+        """Once every message is settled: one per cut day, then the marks of them all."""
+        self._cuts += [self._sent] * (len(self._cut_days) - len(self._cuts))
         self._keep_cuts()
+        return [*self._at_cuts, self._marks]
 
     def _keep_cuts(self) -> None:
-        while len(self.at_cuts) < len(self.cuts) and self.cuts[len(self.at_cuts)] == self.settled:
-            self.at_cuts.append(dict(self.marks))
+        while len(self._at_cuts) < len(self._cuts) and self._cuts[len(self._at_cuts)] == self._settled:
+            self._at_cuts.append(dict(self._marks))
 
 
 async def publish(settings: BusSettings, messages: Iterable[Published], cut_days: Sequence[date] = ()) -> list[Marks]:
@@ -105,30 +114,25 @@ async def publish(settings: BusSettings, messages: Iterable[Published], cut_days
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=20,
                                 max_batch_size=512_000)  # fmt: skip
     await producer.start()
-    marker = _Marker()
+    marker = _Marker(cut_days)
     pending: list[tuple[asyncio.Future[Any], int]] = []
-    sent = 0
     try:
         for message in messages:
-            while len(marker.cuts) < len(cut_days) and message.arrived > cut_days[len(marker.cuts)]:
-                marker.cuts.append(sent)
+            marker.sent(message.arrived)
             position = decode_envelope(message.value).position
             pending.append((await producer.send(message.topic, message.value, key=message.key), position))
-            sent += 1
             if len(pending) >= 20_000:
                 await _settle(pending, marker)
         await _settle(pending, marker)
     finally:
         await producer.stop()
-    marker.cuts += [sent] * (len(cut_days) - len(marker.cuts))
-    marker.settle_end()
-    return [*marker.at_cuts, marker.marks]
+    return marker.marks()
 
 
 async def _settle(pending: list[tuple[asyncio.Future[Any], int]], marker: _Marker) -> None:
     for future, position in pending:
         sent = await future
-        marker.settle(sent.topic, sent.partition, position)
+        marker.settled(sent.topic, sent.partition, position)
     pending.clear()
 
 
