@@ -23,11 +23,22 @@ from .conftest import ALICE, BOB, FINANCE, INSTITUTE, RECEIPT, UNIVERSITY, learn
 pytestmark = pytest.mark.integration
 
 
+def open_q4(application: RevenueShareApplication) -> None:
+    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+
+
+async def close_q4(engine: AsyncEngine, application: RevenueShareApplication) -> str:
+    """The slice's facts learned, 2026-Q4 opened and closed; returns the statements' hash."""
+    await learn(engine, slice_events())
+    open_q4(application)
+    return await Payouts(application, engine).close(FINANCE, "2026-Q4")
+
+
 async def test_default_policy_splits_the_receipt_exactly(
     engine: AsyncEngine, application: RevenueShareApplication
 ) -> None:
     await learn(engine, slice_events())
-    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+    open_q4(application)
     payouts = Payouts(application, engine)
 
     statements = await payouts.provisional(FINANCE, "2026-Q4")
@@ -49,10 +60,7 @@ async def test_default_policy_splits_the_receipt_exactly(
 async def test_a_close_issues_statements_that_a_rebuild_reproduces(
     engine: AsyncEngine, application: RevenueShareApplication
 ) -> None:
-    await learn(engine, slice_events())
-    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
-
-    digest = await Payouts(application, engine).close(FINANCE, "2026-Q4")
+    digest = await close_q4(engine, application)
 
     period = application.period("2026-Q4")
     assert period.closed_at is not None
@@ -65,7 +73,7 @@ async def test_a_close_issues_statements_that_a_rebuild_reproduces(
 
 async def test_members_see_only_their_own_statements(engine: AsyncEngine, application: RevenueShareApplication) -> None:
     await learn(engine, slice_events())
-    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+    open_q4(application)
     member = CommandContext(Principal(Role.MEMBER, "m", uuid.UUID(UNIVERSITY)))
     payouts = Payouts(application, engine)
 
@@ -90,7 +98,7 @@ async def test_an_admin_sets_a_policy_that_every_later_computation_uses(
     engine: AsyncEngine, application: RevenueShareApplication
 ) -> None:
     await learn(engine, slice_events())
-    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+    open_q4(application)
 
     await Payouts(application, engine).set_policy(ADMIN, center_policy("center-v2", 6000, fee_bps=1000))
 
@@ -127,7 +135,7 @@ async def test_statements_as_of_a_time_use_only_the_facts_recorded_by_then(
     await learn(engine, registry_facts)
     before_the_receipt = datetime.now(UTC)
     await learn(engine, [receipt])
-    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+    open_q4(application)
     payouts = Payouts(application, engine)
 
     then = await payouts.statements_known_at(FINANCE, "2026-Q4", before_the_receipt)
@@ -140,9 +148,7 @@ async def test_statements_as_of_a_time_use_only_the_facts_recorded_by_then(
 async def test_the_ledger_is_warmed_at_start_and_a_failed_warm_up_leaves_it_to_the_first_request(
     engine: AsyncEngine, application: RevenueShareApplication
 ) -> None:
-    await learn(engine, slice_events())
-    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
-    digest = await Payouts(application, engine).close(FINANCE, "2026-Q4")
+    digest = await close_q4(engine, application)
     restarted = Payouts(application, engine)
     unreachable = Payouts(application, create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none"))
 
