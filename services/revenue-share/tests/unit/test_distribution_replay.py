@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 
 from ipshare.errors import Conflict
 from revenue_share.domain import ledger as ledger_module
-from revenue_share.domain.facts import AssetCost, CashReceipt, InventorShares, OwnershipSnapshot, Period, Step
+from revenue_share.domain.facts import (
+    AssetCost,
+    CashReceipt,
+    EquityProceeds,
+    InventorShares,
+    OwnershipSnapshot,
+    Period,
+    Step,
+)
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.statements import statement_hash
@@ -42,6 +50,7 @@ def build(facts: list[Any], closes: list[datetime]) -> Ledger:
         InventorShares: ledger.add_inventors,
         AssetCost: ledger.add_cost,
         CashReceipt: ledger.add_receipt,
+        EquityProceeds: ledger.add_equity_proceeds,
         CenterPolicy: ledger.add_policy,
         MemberPolicy: ledger.add_policy,
     }
@@ -158,6 +167,9 @@ def test_provisional_balances_show_the_open_period() -> None:
 # ---- properties ---------------------------------------------------------------------------------
 
 days = st.dates(min_value=date(2024, 1, 1), max_value=date(2024, 12, 31))
+# Closes keep the walk's state at month ends: facts dated on one are the edge of resuming there.
+month_ends = [date(2024, m + 1, 1) - timedelta(days=1) for m in range(1, 12)] + [date(2024, 12, 31)]
+fact_days = st.one_of(days, st.sampled_from(month_ends))
 share_maps = st.dictionaries(st.sampled_from(["m1", "m2", "m3"]), st.integers(1, 100), min_size=1).map(
     lambda w: {k: v * 10_000 // sum(w.values()) for k, v in w.items()}
 )
@@ -199,16 +211,17 @@ def fact_sets(draw: st.DrawFn) -> list[Any]:
             facts.append(
                 AssetCost(f"c-{asset}{n}", asset, draw(st.integers(1, 5_000)), "USD", cost_day, "m2", at(cost_day))
             )
+    lateness = st.sampled_from([0, 0, 0, 30, 100, 200]).map(lambda d: timedelta(days=d))
     for n in range(draw(st.integers(1, 25))):
-        day = draw(days)
+        day = draw(fact_days)
         assets = draw(st.sampled_from([("A",), ("B",), ("A", "B")]))
-        late = timedelta(days=draw(st.sampled_from([0, 0, 0, 30, 100, 200])))
         amount = draw(st.integers(-2_000, 20_000))
-        facts.append(
-            CashReceipt(
-                f"rc{n}", draw(st.sampled_from(["L1", "L2"])), assets, "royalty", amount, "USD", day, at(day + late)
-            )
-        )
+        license_id, recorded = draw(st.sampled_from(["L1", "L2"])), at(day + draw(lateness))
+        facts.append(CashReceipt(f"rc{n}", license_id, assets, "royalty", amount, "USD", day, recorded))
+    for n in range(draw(st.integers(0, 3))):
+        day = draw(fact_days)
+        amount = draw(st.integers(1, 9_000))
+        facts.append(EquityProceeds(f"eq{n}", "m1", "spin-1", amount, "USD", day, at(day + draw(lateness)), ("A",)))
     return facts
 
 
@@ -226,7 +239,7 @@ def test_every_receipt_is_accounted_for_and_order_never_matters(facts: list[Any]
                 line for s in ledger.statements(period.period_id) for line in s.lines if line.currency == rec.currency
             ]
             assert sum(line.amount for line in lines) == rec.receipts
-    known = [f for f in facts if isinstance(f, CashReceipt) and f.recorded_at <= ALL_CLOSES[-1]]
+    known = [f for f in facts if isinstance(f, CashReceipt | EquityProceeds) and f.recorded_at <= ALL_CLOSES[-1]]
     assert sum(b.entitled for s in ledger.all_statements() for b in s.balances) == sum(r.amount for r in known)
     shuffled = facts[:]
     random.Random(seed).shuffle(shuffled)
@@ -239,7 +252,7 @@ def test_a_close_that_resumes_from_an_earlier_close_pays_what_a_walk_from_the_fi
     facts: list[Any],
 ) -> None:
     resumed = build(facts, ALL_CLOSES).all_statements()
-    with mock.patch.object(ledger_module, "CHECKPOINTS_KEPT", 0):  # no checkpoint: every close walks all days
+    with mock.patch.object(ledger_module, "CHECKPOINT_MONTHS", 0):  # no checkpoint: every close walks all days
         walked = build(facts, ALL_CLOSES).all_statements()
     assert resumed == walked
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TypeVar
@@ -111,6 +111,11 @@ class _Group:
     fact_ids: tuple[str, ...] = ()
     split: tuple[int, list[Part]] | None = None  # the last split made: (cumulative net, parts)
 
+    def with_net(self, net: list[int]) -> _Group:
+        """The same group with other slots and no receipts yet (a checkpoint's copy, or one resumed from it)."""
+        return _Group(self.key, self.scope, self.currency, self.spec, self.member_id, self.member_split, net, [],
+                      self.fact_ids, self.split)  # fmt: skip
+
 
 @dataclass(slots=True)
 class Checkpoint:
@@ -126,25 +131,28 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class PassResult:
-    """Entitlements at each cut-off, the sources of the last slot, and raw receipt totals."""
+    """Entitlements at each cut-off, the sources of the last slot, raw receipt totals, and the
+    walk's state at the days asked for and at the last cut-off (in day order)."""
 
     entitled: list[dict[ScopedKey, int]]
     sources: dict[LineKey, list[SourceGroup]]
     receipts: list[dict[str, int]]  # currency -> total received in each slot
-    checkpoint: Checkpoint
+    checkpoints: list[Checkpoint]
 
 
 SpecKey = tuple[str, str, int, int, bool]  # asset, currency, segment of constant facts, bracket start, sale
 
 
 class Pass:
-    """Walks the days up to the last cut-off (or from a checkpoint) and splits each group once per cut-off."""
+    """Walks the days up to the last cut-off (or from a checkpoint) and splits each group once per
+    cut-off; keeps the walk's state at the end of each day of `keep_at` it walks past, and of the last cut-off."""
 
     def __init__(
         self,
         view: FactView,
         cutoffs: list[date],
         resume: Checkpoint | None = None,
+        keep_at: Iterable[date] = (),
     ) -> None:
         self.view = view
         self.cutoffs = cutoffs
@@ -154,7 +162,7 @@ class Pass:
             entitled=[defaultdict(int) for _ in cutoffs],
             sources=defaultdict(list),
             receipts=[{} for _ in cutoffs],
-            checkpoint=Checkpoint(cutoffs[-1], {}, {}, {}, {}, {}),
+            checkpoints=[],
         )
         self.running: dict[tuple[str, str], int] = defaultdict(int)
         self.groups: dict[tuple[object, ...], _Group] = {}
@@ -167,6 +175,7 @@ class Pass:
         self.after: date | None = None
         if resume is not None:
             self._resume(resume)
+        self.keep_at = sorted(d for d in set(keep_at) if self._walks(d) and d < cutoffs[-1])
 
     def _resume(self, checkpoint: Checkpoint) -> None:
         if checkpoint.day > self.cutoffs[0]:
@@ -177,22 +186,32 @@ class Pass:
         self._recovered[0].update(checkpoint.recovery_entitled)
         self.result.receipts[0].update(checkpoint.receipts)
         for key, group in checkpoint.groups.items():
-            self.groups[key] = _Group(
-                key, group.scope, group.currency, group.spec, group.member_id, group.member_split,
-                [group.net[0]] + [0] * self.last, [], group.fact_ids, group.split,
-            )  # fmt: skip
+            self.groups[key] = group.with_net([group.net[0]] + [0] * self.last)
 
     def run(self) -> PassResult:
-        for day in sorted(
-            d for d in self.view.receipts if d <= self.cutoffs[-1] and (self.after is None or d > self.after)
-        ):
-            self._day(day)
+        equity: dict[date, list[EquityProceeds]] = defaultdict(list)
         for proceeds in self.view.equity:
-            self._equity(proceeds)
+            if self._walks(proceeds.effective_date):
+                equity[proceeds.effective_date].append(proceeds)
+        keep_at = iter(self.keep_at)
+        keep = next(keep_at, None)
+        for day in sorted({d for d in self.view.receipts if self._walks(d)}.union(equity)):
+            while keep is not None and keep < day:
+                self.result.checkpoints.append(self._checkpoint(keep))
+                keep = next(keep_at, None)
+            if day in self.view.receipts:
+                self._day(day)
+            for proceeds in equity.get(day, ()):
+                self._equity(proceeds)
+        self.result.checkpoints.extend(self._checkpoint(day) for day in [keep, *keep_at] if day is not None)
         self._split_groups()
         self._add_recoveries()
-        self._keep_checkpoint()
+        # After the split: the groups carry it, and a close that resumes here splits them at this net again.
+        self.result.checkpoints.append(self._checkpoint(self.cutoffs[-1]))
         return self.result
+
+    def _walks(self, day: date) -> bool:
+        return day <= self.cutoffs[-1] and (self.after is None or day > self.after)
 
     def _slot(self, day: date) -> int:
         return bisect.bisect_left(self.cutoffs, day)
@@ -366,8 +385,6 @@ class Pass:
 
     def _equity(self, proceeds: EquityProceeds) -> None:
         day = proceeds.effective_date
-        if day > self.cutoffs[-1] or (self.after is not None and day <= self.after):
-            return
         slot = self._slot(day)
         totals = self.result.receipts[slot]
         totals[proceeds.currency] = totals.get(proceeds.currency, 0) + proceeds.amount
@@ -416,7 +433,6 @@ class Pass:
                 running[key] += amount
             for key, amount in running.items():
                 self.result.entitled[slot][key] += amount
-        self.result.checkpoint.recovery_entitled = dict(running)
 
     def _parts(self, group: _Group, net: int) -> list[Part]:
         """A group's split of its cumulative `net`. A pass resumed from a checkpoint splits each
@@ -432,22 +448,27 @@ class Pass:
         group.split = (net, parts)
         return parts
 
-    def _keep_checkpoint(self) -> None:
-        checkpoint = self.result.checkpoint
-        checkpoint.running = dict(self.running)
-        checkpoint.recovered_costs = dict(self.recovered_costs)
+    def _checkpoint(self, day: date) -> Checkpoint:
+        """The walk's state once every day up to `day` is walked (none after it)."""
+        recovered_costs = dict(self.recovered_costs)
         for recovery in self.recoveries.values():
-            checkpoint.recovered_costs.update(recovery.recovered())
-        checkpoint.receipts = {}
-        for totals in self.result.receipts:
-            for currency, amount in totals.items():
-                checkpoint.receipts[currency] = checkpoint.receipts.get(currency, 0) + amount
-        for key, group in self.groups.items():
-            cumulative = sum(group.net)
-            checkpoint.groups[key] = _Group(
-                key, group.scope, group.currency, group.spec, group.member_id, group.member_split,
-                [cumulative], [], group.fact_ids, group.split,
-            )  # fmt: skip
+            recovered_costs.update(recovery.recovered())
+        groups = {key: group.with_net([sum(group.net)]) for key, group in self.groups.items()}
+        return Checkpoint(
+            day, dict(self.running), recovered_costs, summed(self._recovered), groups, summed(self.result.receipts)
+        )
+
+
+_K = TypeVar("_K")
+
+
+def summed(per_slot: list[dict[_K, int]]) -> dict[_K, int]:
+    """Amounts per slot summed per key."""
+    total: dict[_K, int] = {}
+    for amounts in per_slot:
+        for key, amount in amounts.items():
+            total[key] = total.get(key, 0) + amount
+    return total
 
 
 @dataclass(slots=True)

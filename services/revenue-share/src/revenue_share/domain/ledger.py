@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import chain
 from typing import Any, NamedTuple
 
 from ipshare.errors import Conflict, DomainError, NotFound
@@ -22,6 +23,7 @@ from revenue_share.domain.computation import (
     PassResult,
     ReceiptsByDay,
     ScopedKey,
+    summed,
 )
 from revenue_share.domain.facts import (
     HELD,
@@ -41,10 +43,11 @@ from revenue_share.domain.policy import CenterPolicy, MemberPolicy, PolicyBook
 from revenue_share.domain.statements import Balance, Reconciliation, SourceGroup, Statement, StatementLine
 
 PAID_IN_FULL = (Step.COST_RECOVERY, Step.OPERATING_FEE)  # never held by the minimum payout
-# How many of the last closes keep the walk's state at their period's end. A close with facts
-# learned late resumes from the latest of them that no late fact goes back to (usually the
-# one before); a fact more than that many periods late makes it walk from the first day.
-CHECKPOINTS_KEPT = 4
+# A close keeps the walk's state at its period's end and at each month end of the months
+# before it. The next close resumes from the latest of them that no fact learned since is
+# dated in or before: late royalty reports then cost a walk from just before the earliest of
+# them, not from the first day. A fact dated further back makes the close walk from the first day.
+CHECKPOINT_MONTHS = 12
 LateFact = tuple[str, str, str, date]  # scope (asset, equity source or "*"), kind, id, business date
 
 
@@ -58,12 +61,16 @@ class _Settled:
     received: dict[str, int]  # currency -> cumulative receipts to the period's end
     statements: tuple[Statement, ...]
     reconciliation: tuple[Reconciliation, ...]
-    checkpoint: Checkpoint | None  # the walk at the period's end as its close knew it; None once old
+
+
+class _Kept(NamedTuple):
+    taken_at: datetime  # the close whose walk took it: it holds the facts recorded up to then
+    checkpoint: Checkpoint
 
 
 class _Computed(NamedTuple):
     entitled: dict[ScopedKey, int]  # cumulative to the period's end
-    checkpoint: Checkpoint
+    checkpoints: list[Checkpoint]
     carried: dict[tuple[Payee, str], int]
     received: dict[str, int]
     statements: tuple[Statement, ...]
@@ -88,6 +95,7 @@ class Ledger:
         # Cumulative to the last settled period's end, as its close knew them (only the next
         # close needs them: a history's worth of entitlements is not kept per close).
         self._last_entitled: dict[ScopedKey, int] = {}
+        self._checkpoints: dict[date, _Kept] = {}  # day -> the walk's state at its end
 
     # ---- facts ---------------------------------------------------------------------------------
 
@@ -281,12 +289,18 @@ class Ledger:
             computed = self._compute(period, closed_at)
             self._settled.append(
                 _Settled(period, closed_at, computed.carried, computed.received, computed.statements,
-                         computed.reconciliation, computed.checkpoint)
+                         computed.reconciliation)
             )  # fmt: skip
             self._last_entitled = computed.entitled
-            if len(self._settled) > CHECKPOINTS_KEPT:
-                old = len(self._settled) - CHECKPOINTS_KEPT - 1
-                self._settled[old] = replace(self._settled[old], checkpoint=None)
+            self._keep_checkpoints(period, closed_at, computed.checkpoints)
+
+    def _keep_checkpoints(self, period: Period, closed_at: datetime, taken: list[Checkpoint]) -> None:
+        """A close's checkpoints replace those of the same days (it knew more); days out of the window go."""
+        window = _checkpoint_days(period.end)
+        for checkpoint in taken:
+            self._checkpoints[checkpoint.day] = _Kept(closed_at, checkpoint)
+        for day in [d for d in self._checkpoints if d not in window]:
+            del self._checkpoints[day]
 
     def _view(self, recorded_by: datetime | None) -> FactView:
         def known(fact: Any) -> bool:
@@ -317,11 +331,12 @@ class Ledger:
         cutoffs = [previous.period.end, period.end] if previous else [period.end]
         view = self._view(closed_at)
         late = self._late_facts(previous.closed_at, closed_at, previous.period.end) if previous else []
-        result = Pass(view, cutoffs, self._checkpoint_to_resume(closed_at)).run()
+        keep_at = _checkpoint_days(period.end) if closed_at is not None else ()  # provisional: nothing kept
+        result = Pass(view, cutoffs, self._checkpoint_to_resume(closed_at, cutoffs[0]), keep_at).run()
         now = result.entitled[-1]
         before = result.entitled[0] if previous else {}
         settled_before = self._last_entitled
-        received = _cumulative(result.receipts)
+        received = summed(result.receipts)
         lines = _regular_lines(now, before, result)
         lines += _adjustment_lines(before, settled_before, previous, late)
         carried_in = previous.carried if previous else {}
@@ -330,31 +345,43 @@ class Ledger:
         received_before = previous.received if previous else {}
         new_receipts = {c: received.get(c, 0) - received_before.get(c, 0) for c in received | received_before}
         reconciliation = _reconcile(period.period_id, statements, new_receipts)
-        return _Computed(dict(now), result.checkpoint, carried, received, statements, reconciliation)
+        return _Computed(dict(now), result.checkpoints, carried, received, statements, reconciliation)
 
-    def _checkpoint_to_resume(self, recorded_by: datetime | None) -> Checkpoint | None:
-        """The walk at the end of the latest settled period that no fact learned since its close
+    def _checkpoint_to_resume(self, recorded_by: datetime | None, through: date) -> Checkpoint | None:
+        """The walk at the latest kept day up to `through` that no fact learned since its close
         is dated in or before: the walk resumes there instead of at the first day."""
-        for settled in reversed(self._settled):
-            if settled.checkpoint is None:
-                return None
-            if next(self._learned_late(settled.closed_at, recorded_by, settled.period.end), None) is None:
-                return settled.checkpoint
+        earliest: dict[datetime, date | None] = {}  # close -> the earliest date learned since
+        for day in sorted((d for d in self._checkpoints if d <= through), reverse=True):
+            taken_at, checkpoint = self._checkpoints[day]
+            if taken_at not in earliest:
+                earliest[taken_at] = self._earliest_learned(taken_at, recorded_by)
+            first = earliest[taken_at]
+            if first is None or day < first:
+                return checkpoint
         return None
+
+    def _earliest_learned(self, after: datetime, upto: datetime | None) -> date | None:
+        """The earliest date of a fact learned after `after` (up to `upto`)."""
+        first = min((fact[3] for fact in self._others_learned(after, upto, date.max)), default=None)
+        receipt = next(self._receipts_learned(after, upto, first or date.max), None)
+        return receipt[3] if receipt else first
 
     def _late_facts(self, after: datetime, upto: datetime | None, through: date) -> list[LateFact]:
         """The facts learned after `after` (up to `upto`) that are dated up to `through`, in date order."""
-        return sorted(set(self._learned_late(after, upto, through)), key=lambda f: (f[3], f[1], f[2], f[0]))
+        learned = chain(self._receipts_learned(after, upto, through), self._others_learned(after, upto, through))
+        return sorted(set(learned), key=lambda f: (f[3], f[1], f[2], f[0]))
 
-    def _learned_late(self, after: datetime, upto: datetime | None, through: date) -> Iterator[LateFact]:
+    def _receipts_learned(self, after: datetime, upto: datetime | None, through: date) -> Iterator[LateFact]:
+        """In date order, so the earliest comes first."""
+        for day in sorted(d for d, latest in self._day_latest.items() if d <= through and latest > after):
+            for receipt in self._by_day[day]:
+                if after < receipt.recorded_at and (upto is None or receipt.recorded_at <= upto):
+                    yield from ((asset_id, "receipt", receipt.receipt_id, day) for asset_id in receipt.asset_ids)
+
+    def _others_learned(self, after: datetime, upto: datetime | None, through: date) -> Iterator[LateFact]:
         def late(recorded_at: datetime, day: date) -> bool:
             return after < recorded_at and (upto is None or recorded_at <= upto) and day <= through
 
-        for day, latest in self._day_latest.items():
-            if day <= through and latest > after:
-                for receipt in self._by_day[day]:
-                    if late(receipt.recorded_at, day):
-                        yield from ((asset_id, "receipt", receipt.receipt_id, day) for asset_id in receipt.asset_ids)
         for o in self._ownership.values():
             if late(o.recorded_at, o.effective_date):
                 yield o.asset_id, "ownership", o.fact_id, o.effective_date
@@ -408,12 +435,17 @@ def _adjustment_lines(
     return lines
 
 
-def _cumulative(per_slot: list[dict[str, int]]) -> dict[str, int]:
-    total: dict[str, int] = defaultdict(int)
-    for slot in per_slot:
-        for currency, amount in slot.items():
-            total[currency] += amount
-    return dict(total)
+def _checkpoint_days(end: date) -> set[date]:
+    """Where a close ending on `end` keeps the walk's state: `end` and the month ends of the
+    `CHECKPOINT_MONTHS` months before it."""
+    if not CHECKPOINT_MONTHS:
+        return set()
+    days, first = {end}, end.replace(day=1)
+    for _ in range(CHECKPOINT_MONTHS):
+        month_end = first - timedelta(days=1)
+        days.add(month_end)
+        first = month_end.replace(day=1)
+    return days
 
 
 def _regular_lines(now: dict[ScopedKey, int], before: dict[ScopedKey, int], result: PassResult) -> list[StatementLine]:
