@@ -25,7 +25,7 @@ from revenue_share.replay import (
     PeriodCheck,
     SourceFact,
     dated_rows,
-    issued_summary,
+    issued_digest,
     recompute,
 )
 from revenue_share.replay import period_of as make_period
@@ -96,9 +96,7 @@ def _issued(own: Sequence[PublishedEvent]) -> _Issued:
                 issued.close_at[closed.period_id] = event.position
             case pb.StatementIssued() as statement:
                 payee = str(Payee(PayeeKind(statement.payee_kind), statement.payee_id, statement.payee_account))
-                issued.history.statements.setdefault(statement.period_id, []).append(
-                    issued_summary(statement.lines, payee)
-                )
+                issued.history.statements.setdefault(statement.period_id, {})[payee] = issued_digest(statement.lines)
                 issued.statement_at[(statement.period_id, payee)] = event.position
             case pb.PolicyVersionRecorded() as recorded:
                 issued.history.policies.append(policy_from_message(recorded))

@@ -40,7 +40,7 @@ from revenue_share.replay import (
     PeriodCheck,
     SourceFact,
     closes_again,
-    issued_summary,
+    issued_digest,
     period_of,
 )
 from revenue_share.replay_writer import ReplayWriter
@@ -87,8 +87,7 @@ def _add_issued(history: IssuedHistory, closes: list[IssuedClose], record: Consu
             closed_at = datetime.fromisoformat(closed.closed_at)
             closes.append(IssuedClose(closed.period_id, closed_at, closed.statement_hash, marks, closed.statements))
         case pb.StatementIssued() as issued:
-            summary = issued_summary(issued.lines, _payee(issued))
-            history.statements.setdefault(issued.period_id, []).append(summary)
+            history.statements.setdefault(issued.period_id, {})[_payee(issued)] = issued_digest(issued.lines)
         case pb.PolicyVersionRecorded() as recorded:
             history.policies.append(policy_from_message(recorded))
 
@@ -110,7 +109,7 @@ def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:
 
 
 def _payee(issued: pb.StatementIssued) -> str:
-    """As `str(Payee)` spells it in a statement summary."""
+    """As `str(Payee)` spells it: the key of a period's issued statements."""
     return str(Payee(PayeeKind(issued.payee_kind), issued.payee_id, issued.payee_account))
 
 

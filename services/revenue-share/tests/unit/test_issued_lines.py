@@ -16,7 +16,7 @@ from revenue_share.domain.statements import (
     sources_digest,
     statement_hash,
 )
-from revenue_share.replay import issued_summary
+from revenue_share.replay import issued_digest
 
 GROUPS = [f"{n:064x}" for n in (3, 1, 2)]
 CLOSED = datetime(2025, 4, 2, tzinfo=UTC)
@@ -31,7 +31,7 @@ def test_a_line_issued_with_one_digest_per_group_compares_equal_to_the_same_line
     earlier.source_digests.extend(GROUPS)
     now = pb.StatementLine(currency="CNY", step="owner_share", amount=7, policy_version="v1")
     now.sources_digest = sources_digest(GROUPS)
-    assert issued_summary([earlier], "member:m1") == issued_summary([now], "member:m1")
+    assert issued_digest([earlier]) == issued_digest([now])
 
 
 def test_statements_as_issued_keep_their_hash_and_digests_but_not_their_source_ids() -> None:

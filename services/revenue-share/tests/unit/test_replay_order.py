@@ -25,7 +25,7 @@ from revenue_share.replay import (
     dated_rows,
     period_of,
     recompute,
-    statement_summary,
+    statement_digest,
 )
 
 REGISTRY, COMMERCIALIZATION = "ipshare.ip-registry.v1", "ipshare.commercialization.v1"
@@ -88,7 +88,7 @@ def live_run(facts: list[SourceFact], order: random.Random, close_after: list[in
             statements = ledger.close_period(period_id, clock)
             history.closes.append(IssuedClose(period_id, clock, statement_hash(statements), dict(marks),
                                               len(statements)))  # fmt: skip
-            history.statements[period_id] = [statement_summary(s) for s in statements]
+            history.statements[period_id] = {str(s.payee): statement_digest(s) for s in statements}
     return history
 
 
