@@ -126,8 +126,8 @@ def _equity(row: StatedFact, body: dict[str, Any]) -> list[EquityProceeds]:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _asset_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
-    """One copy of each list of assets: a license's receipts all name the same ones."""
-    return tuple(map(intern, ids))
+    """One copy of each list of assets, sorted as a receipt keeps it: a license's receipts all name the same ones."""
+    return tuple(sorted(set(map(intern, ids))))
 
 
 def _day(body: dict[str, Any]) -> date:

@@ -217,9 +217,11 @@ class CashReceipt(_ReceiptFields):
         if type(amount) is not int or currency not in MINOR_UNITS:  # checked inline: a million receipts
             _check_amount(amount, currency)
         if len(asset_ids) != 1 or type(asset_ids) is not tuple:  # one asset: the common case, as is
-            asset_ids = tuple(sorted(set(asset_ids)))
-            if not asset_ids:
+            canonical = tuple(sorted(set(asset_ids)))
+            if not canonical:
                 raise DomainError("a receipt names at least one asset", receipt_id=receipt_id)
+            if canonical != asset_ids or type(asset_ids) is not tuple:
+                asset_ids = canonical  # else the caller's copy, which a license's receipts may share
         if asset_split:
             asset_split = frozen_shares(asset_split, "asset split")
             if set(asset_split) != set(asset_ids):
