@@ -53,3 +53,12 @@ def test_a_transaction_larger_than_a_socket_buffer_is_written(fresh_database: st
     finally:
         if not saving.is_alive():
             app.close()
+
+
+def test_persistence_settings_come_from_the_url_with_the_pool_asked_for() -> None:
+    env = persistence_env("postgresql://ann:s%40cret@db.example:5433/ledger", connections=1)
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == ("db.example", "5433", "ledger")
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("ann", "s@cret")
+    assert (env["POSTGRES_POOL_SIZE"], env["POSTGRES_MAX_OVERFLOW"]) == ("1", "1")
+    assert persistence_env(None) == {"PERSISTENCE_MODULE": "eventsourcing.popo"}

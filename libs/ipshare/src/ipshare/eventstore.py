@@ -96,8 +96,15 @@ class MetadataMapper(Mapper[uuid.UUID]):
         return domain_event, meta
 
 
-def persistence_env(database_url: str | None) -> dict[str, str]:
-    """eventsourcing settings for a PostgreSQL URL, or the in-memory store when None."""
+def persistence_env(database_url: str | None, connections: int = 10) -> dict[str, str]:
+    """eventsourcing settings for a PostgreSQL URL, or the in-memory store when None.
+
+    `connections` is the pool's size, and as many again under load. Each connection keeps
+    about as much memory as the largest transaction it sent, and the pool hands them out in
+    turn: a process that writes large transactions one at a time should ask for one
+    (measured: recording eight closes of 5,000 statements grew a process by 240 MB with ten
+    connections, by 25 MB with one).
+    """
     if not database_url:
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     url = urlsplit(database_url)
@@ -110,8 +117,8 @@ def persistence_env(database_url: str | None) -> dict[str, str]:
         "POSTGRES_PORT": str(url.port or 5432),
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
-        "POSTGRES_POOL_SIZE": "10",
-        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_POOL_SIZE": str(connections),
+        "POSTGRES_MAX_OVERFLOW": str(connections),
         "CREATE_TABLE": "y",
         "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
     }

@@ -182,7 +182,7 @@ def _rows(reader: FactReader, batch: Sequence[SourceMessage]) -> list[tuple[Any,
 
 def _record(begin: _Begin, orders: Queue[_Begin | _Close | None], outcome: Queue[tuple[str, Any]]) -> None:
     """The policies, the periods, then each close as it comes, in the new event store."""
-    app = RevenueShareApplication(persistence_env(begin.database_url))
+    app = RevenueShareApplication(persistence_env(begin.database_url, connections=1))  # see its docstring
     try:
         for policy in begin.policies:
             app.record_policy(REPLAY, policy)
