@@ -109,6 +109,21 @@ def test_late_and_backdated_facts_become_adjustments_in_the_next_period() -> Non
     assert (usd.receipts, usd.payouts, usd.residual) == (5_000, 5_000, 0)
 
 
+def test_an_adjustment_counts_many_late_receipts_by_date_range_and_explain_lists_each() -> None:
+    ledger = build(BASE_FACTS, CLOSES[:1])
+    ledger.add_ownership(LATE_FACTS[0])
+    late_days = [date(2024, 2, 10), date(2024, 3, 2), date(2024, 3, 30), date(2024, 2, 20)]
+    for n, day in enumerate(late_days):
+        ledger.add_receipt(receipt(f"rc-late-{n}", 1_000, day, recorded=at(date(2024, 4, 20))))
+    q2 = ledger.close_period("2024-Q2", CLOSES[1])
+    (why,) = [line for s in q2 if str(s.payee) == "member:m2" for line in s.lines if line.adjustment]
+    assert why.reason == (
+        "recomputed after 2024-Q1 closed, with late or backdated facts: "
+        "ownership own-2 (2024-01-15); 4 receipts dated 2024-02-10 to 2024-03-30"
+    )
+    assert why.source_event_ids == ("own-2", "rc-late-0", "rc-late-1", "rc-late-2", "rc-late-3")
+
+
 def test_a_backdated_transfer_that_takes_back_is_carried_not_paid() -> None:
     ledger = build(BASE_FACTS, CLOSES[:1])
     ledger.add_ownership(LATE_FACTS[0])

@@ -49,6 +49,9 @@ PAID_IN_FULL = (Step.COST_RECOVERY, Step.OPERATING_FEE)  # never held by the min
 # them, not from the first day. A fact dated further back makes the close walk from the first day.
 CHECKPOINT_MONTHS = 12
 LateFact = tuple[str, str, str, date]  # scope (asset, equity source or "*"), kind, id, business date
+# An adjustment's reason names up to this many late receipts; more are counted, with their dates'
+# range (a quarter's late royalty reports would make a reason of thousands of ids).
+RECEIPTS_NAMED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +428,7 @@ def _adjustment_lines(
         places = [p for scope in scopes[key] | {"*"} for p in by_scope.get(scope, ())]
         relevant = [late[p] for p in sorted(places)]  # in the order of `late`, as the reason lists them
         reason = f"recomputed after {previous.period.period_id} closed, with late or backdated facts: " + (
-            "; ".join(f"{kind} {fact_id} ({day.isoformat()})" for _, kind, fact_id, day in relevant) or "none"
+            _named(relevant) or "none"
         )
         receipts = [f[2] for f in relevant if f[1] == "receipt"]
         others = [f[2] for f in relevant if f[1] != "receipt"]
@@ -433,6 +436,18 @@ def _adjustment_lines(
         payee, currency, step, version = key
         lines.append(StatementLine(payee, currency, step, delta, version, True, reason, (source,)))
     return lines
+
+
+def _named(facts: list[LateFact]) -> str:
+    """Each fact by kind, id and date, in date order; past `RECEIPTS_NAMED` receipts, the receipts
+    as a count and a date range after the other facts (explain lists their ids)."""
+    receipts = [f for f in facts if f[1] == "receipt"]
+    if len(receipts) <= RECEIPTS_NAMED:
+        return "; ".join(f"{kind} {fact_id} ({day.isoformat()})" for _, kind, fact_id, day in facts)
+    first, last = receipts[0][3].isoformat(), receipts[-1][3].isoformat()
+    dated = f"dated {first}" if first == last else f"dated {first} to {last}"
+    named = [f"{kind} {fact_id} ({day.isoformat()})" for _, kind, fact_id, day in facts if kind != "receipt"]
+    return "; ".join([*named, f"{len({f[2] for f in receipts}):,} receipts {dated}"])
 
 
 def _checkpoint_days(end: date) -> set[date]:
