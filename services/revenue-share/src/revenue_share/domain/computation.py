@@ -12,7 +12,7 @@ amount, so what a payee is owed to date is a sum of exact integer splits.
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -175,7 +175,7 @@ class Pass:
         self.after: date | None = None
         if resume is not None:
             self._resume(resume)
-        self.keep_at = sorted(d for d in set(keep_at) if self._walks(d) and d < cutoffs[-1])
+        self._keep_at = deque(sorted(d for d in set(keep_at) if self._walks(d) and d < cutoffs[-1]))
 
     def _resume(self, checkpoint: Checkpoint) -> None:
         if checkpoint.day > self.cutoffs[0]:
@@ -193,22 +193,23 @@ class Pass:
         for proceeds in self.view.equity:
             if self._walks(proceeds.effective_date):
                 equity[proceeds.effective_date].append(proceeds)
-        keep_at = iter(self.keep_at)
-        keep = next(keep_at, None)
         for day in sorted({d for d in self.view.receipts if self._walks(d)}.union(equity)):
-            while keep is not None and keep < day:
-                self.result.checkpoints.append(self._checkpoint(keep))
-                keep = next(keep_at, None)
+            self._keep_before(day)
             if day in self.view.receipts:
                 self._day(day)
             for proceeds in equity.get(day, ()):
                 self._equity(proceeds)
-        self.result.checkpoints.extend(self._checkpoint(day) for day in [keep, *keep_at] if day is not None)
+        self._keep_before(None)
         self._split_groups()
         self._add_recoveries()
         # After the split: the groups carry it, and a close that resumes here splits them at this net again.
         self.result.checkpoints.append(self._checkpoint(self.cutoffs[-1]))
         return self.result
+
+    def _keep_before(self, day: date | None) -> None:
+        """The checkpoints asked for before `day` (None: all that are left): every day up to them is walked."""
+        while self._keep_at and (day is None or self._keep_at[0] < day):
+            self.result.checkpoints.append(self._checkpoint(self._keep_at.popleft()))
 
     def _walks(self, day: date) -> bool:
         return day <= self.cutoffs[-1] and (self.after is None or day > self.after)

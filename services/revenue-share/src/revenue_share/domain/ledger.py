@@ -442,12 +442,13 @@ def _named(facts: list[LateFact]) -> str:
     """Each fact by kind, id and date, in date order; past `RECEIPTS_NAMED` receipts, the receipts
     as a count and a date range after the other facts (explain lists their ids)."""
     receipts = [f for f in facts if f[1] == "receipt"]
-    if len(receipts) <= RECEIPTS_NAMED:
+    count = len({f[2] for f in receipts})  # a receipt of two of the line's assets is here twice
+    if count <= RECEIPTS_NAMED:
         return "; ".join(f"{kind} {fact_id} ({day.isoformat()})" for _, kind, fact_id, day in facts)
     first, last = receipts[0][3].isoformat(), receipts[-1][3].isoformat()
     dated = f"dated {first}" if first == last else f"dated {first} to {last}"
     named = [f"{kind} {fact_id} ({day.isoformat()})" for _, kind, fact_id, day in facts if kind != "receipt"]
-    return "; ".join([*named, f"{len({f[2] for f in receipts}):,} receipts {dated}"])
+    return "; ".join([*named, f"{count:,} receipts {dated}"])
 
 
 def _checkpoint_days(end: date) -> set[date]:
