@@ -9,11 +9,13 @@ contribution, the other half to the owners on the received date. Amounts are USD
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from unittest import mock
 
 import pytest
 
 from ipshare.errors import DomainError
 from revenue_share.adapters.inbox import FactRow
+from revenue_share.domain import ledger as ledger_module
 from revenue_share.domain.facts import SALE_KIND, CashReceipt, InventorShares, OwnershipSnapshot, Period, Step
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.statements import Statement
@@ -154,3 +156,24 @@ def test_the_inbox_row_of_an_assignment_out_becomes_an_ownerless_snapshot() -> N
     statements = ledger.provisional("2024-Q1")
 
     assert entitled(statements) == {"researcher:r1": 250, "researcher:r2": 250, UNALLOCATED: 500}
+
+
+def test_a_license_that_becomes_a_sale_account_after_a_close_is_regrouped_from_its_first_receipt() -> None:
+    """A close that resumes from a checkpoint pays what a walk from the first day does, even when
+    a license's first sale proceeds, learned since, make its earlier receipts a sale's."""
+
+    def closed() -> tuple[Statement, ...]:
+        ledger = ledger_of_asset_a()
+        ledger.add_ownership(assigned_out(at(SOLD_ON)))
+        ledger.add_receipt(receipt("royalty-after", 1_000, date(2024, 4, 10), license_id="L2"))
+        ledger.close_period("2024-Q1", at(date(2024, 4, 2)))
+        ledger.close_period("2024-Q2", at(date(2024, 7, 2)))
+        ledger.add_receipt(receipt("sale", 9_000, date(2024, 8, 1), kind=SALE_KIND, license_id="L2"))
+        return ledger.close_period("2024-Q3", at(date(2024, 10, 2)))
+
+    resumed = closed()
+    with mock.patch.object(ledger_module, "CHECKPOINT_MONTHS", 0):  # every close walks from the first day
+        walked = closed()
+    assert resumed == walked
+    adjusted = {str(s.payee): line.amount for s in walked for line in s.lines if line.adjustment}
+    assert adjusted == {UNALLOCATED: -500, "member:m1": 300, "member:m2": 200}  # the sellers get the royalty's half

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ipshare.errors import Conflict
 from revenue_share.domain import ledger as ledger_module
 from revenue_share.domain.facts import (
+    SALE_KIND,
     AssetCost,
     CashReceipt,
     EquityProceeds,
@@ -218,6 +219,10 @@ def fact_sets(draw: st.DrawFn) -> list[Any]:
         for n, day in enumerate(draw(st.lists(days, min_size=1, max_size=3, unique=True))):
             recorded = at(day + timedelta(days=draw(st.integers(0, 120))))
             facts.append(OwnershipSnapshot(f"own-{asset}{n}", asset, day, _to_bps(draw(share_maps)), recorded))
+        if draw(st.booleans()):  # sold out of the membership: the owners' share of its sale proceeds to the sellers
+            day = draw(days)
+            recorded = at(day + timedelta(days=draw(st.integers(0, 120))))
+            facts.append(OwnershipSnapshot(f"out-{asset}", asset, day, {}, recorded, _to_bps(draw(share_maps))))
         facts.append(
             InventorShares(f"inv-{asset}", asset, date(2024, 1, 1), {"r1": 7000, "r2": 3000}, {"r1": "m1"}, START)
         )
@@ -232,7 +237,8 @@ def fact_sets(draw: st.DrawFn) -> list[Any]:
         assets = draw(st.sampled_from([("A",), ("B",), ("A", "B")]))
         amount = draw(st.integers(-2_000, 20_000))
         license_id, recorded = draw(st.sampled_from(["L1", "L2"])), at(day + draw(lateness))
-        facts.append(CashReceipt(f"rc{n}", license_id, assets, "royalty", amount, "USD", day, recorded))
+        kind = draw(st.sampled_from(["royalty", "royalty", "royalty", SALE_KIND]))
+        facts.append(CashReceipt(f"rc{n}", license_id, assets, kind, amount, "USD", day, recorded))
     for n in range(draw(st.integers(0, 3))):
         day = draw(fact_days)
         amount = draw(st.integers(1, 9_000))

@@ -365,6 +365,8 @@ class Ledger:
 
     def _earliest_learned(self, after: datetime, upto: datetime | None) -> date | None:
         """The earliest date of a fact learned after `after` (up to `upto`)."""
+        if any(after < first and (upto is None or first <= upto) for first in self._sales.values()):
+            return date.min  # a new sale's account: its receipts of any date are a sale's now (rare)
         first = min((fact[3] for fact in self._others_learned(after, upto, date.max)), default=None)
         receipt = next(self._receipts_learned(after, upto, first or date.max), None)
         return receipt[3] if receipt else first
