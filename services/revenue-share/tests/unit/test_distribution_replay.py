@@ -26,7 +26,7 @@ from revenue_share.domain.facts import (
 )
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
-from revenue_share.domain.statements import statement_hash
+from revenue_share.domain.statements import Statement, statement_hash
 from revenue_share.domain.waterfall import GroupSpec, MemberSplit, split_net
 
 START = datetime(2023, 12, 1, tzinfo=UTC)
@@ -208,7 +208,9 @@ def fact_sets(draw: st.DrawFn) -> list[Any]:
             fee_bps=draw(st.integers(0, 3000)),
             recover_costs=True,
             cost_cap_bps=draw(st.none() | st.integers(0, 10_000)),
-            researcher_brackets=(ResearcherBracket(0, 3333), ResearcherBracket(draw(st.integers(1, 50_000)), 5000)),
+            # With one bracket and no costs, a late receipt is added to a checkpoint instead of walked.
+            researcher_brackets=(ResearcherBracket(0, 3333),)
+            + ((ResearcherBracket(draw(st.integers(1, 50_000)), 5000),) if draw(st.booleans()) else ()),
             minimum_payout={"USD": draw(st.integers(0, 2_000))},
         ),
         MemberPolicy(
@@ -265,6 +267,44 @@ def test_every_receipt_is_accounted_for_and_order_never_matters(facts: list[Any]
     shuffled = facts[:]
     random.Random(seed).shuffle(shuffled)
     assert statement_hash(build(shuffled, ALL_CLOSES).all_statements()) == statement_hash(ledger.all_statements())
+
+
+TIERS = (ResearcherBracket(0, 3333), ResearcherBracket(1_500, 5000))
+
+
+def flat_facts(brackets: tuple[ResearcherBracket, ...] = TIERS[:1]) -> list[Any]:
+    """One flat policy, no costs: a receipt learned late splits alone, added to a checkpoint
+    (with tiers instead, it is walked: where it cuts its license's income matters)."""
+    return [
+        CenterPolicy("p1", date(2023, 1, 1), START, researcher_brackets=brackets, minimum_payout={"USD": 0}),
+        OwnershipSnapshot("own-A", "A", date(2024, 1, 1), {"m1": 10_000}, START),
+        InventorShares("inv-A", "A", date(2024, 1, 1), {"r1": 7000, "r2": 3000}, {"r1": "m1"}, START),
+        receipt("rc1", 1_000, date(2024, 2, 1)),
+        receipt("rc-late", 777, date(2024, 3, 31), recorded=at(date(2024, 4, 30))),  # on Q1's last day
+    ]
+
+
+def resumed_and_walked(facts: list[Any]) -> tuple[list[Statement], list[Statement]]:
+    resumed = build(facts, ALL_CLOSES).all_statements()
+    with mock.patch.object(ledger_module, "CHECKPOINT_MONTHS", 0):  # no checkpoint: every close walks all days
+        return resumed, build(facts, ALL_CLOSES).all_statements()
+
+
+@pytest.mark.parametrize("brackets", [TIERS[:1], TIERS], ids=["flat", "tiers"])
+def test_a_late_receipt_dated_on_a_checkpoint_day_counts_as_a_walk_from_the_first_day_has_it(
+    brackets: tuple[ResearcherBracket, ...],
+) -> None:
+    resumed, walked = resumed_and_walked(flat_facts(brackets))
+    assert resumed == walked
+    q2 = [s for s in walked if s.period_id == "2024-Q2"]
+    assert sum(line.amount for s in q2 for line in s.lines if line.adjustment) == 777
+
+
+def test_a_checkpoint_with_receipts_added_carries_their_income_into_tiers_set_later() -> None:
+    later = CenterPolicy("p2", date(2024, 7, 1), at(date(2024, 8, 1)), researcher_brackets=TIERS,
+                         minimum_payout={"USD": 0})  # fmt: skip
+    resumed, walked = resumed_and_walked([*flat_facts(), later, receipt("rc3", 1_000, date(2024, 8, 2))])
+    assert resumed == walked  # L1 had 1,777 when rc3 came: all of rc3 is above the 1,500 threshold
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -16,7 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from ipshare.money import BASIS_POINTS
 from revenue_share.domain.facts import (
@@ -75,6 +75,15 @@ class FactView:
     costs: dict[tuple[str, str], list[AssetCost]]
     equity: list[EquityProceeds]
     sales: frozenset[str] = frozenset()  # licenses whose receipts are a sale's proceeds (`facts.SALE_KIND`)
+    flat: bool = field(init=False)  # no policy has tiers: no license's running income is cut
+
+    def __post_init__(self) -> None:
+        self.flat = len(self.policies.thresholds()) == 1
+
+    def splits_alone(self, receipt: CashReceipt) -> bool:
+        """Whether a receipt is split the same whatever receipts come before it: no tiers cut its
+        license's running income, and no costs of its assets are recovered from it."""
+        return self.flat and all((asset_id, receipt.currency) not in self.costs for asset_id in receipt.asset_ids)
 
     def receipts_on(self, day: date) -> list[CashReceipt]:
         """The receipts received on `day` and recorded up to `recorded_by`."""
@@ -129,6 +138,14 @@ class Checkpoint:
     receipts: dict[str, int]  # currency -> cumulative receipts
 
 
+class Resume(NamedTuple):
+    """Where a pass starts: a checkpoint, and the receipts learned since it was taken and dated up
+    to its day, each of which splits alone (`FactView.splits_alone`): they are added to it, not walked."""
+
+    checkpoint: Checkpoint
+    late: list[CashReceipt]
+
+
 @dataclass(slots=True)
 class PassResult:
     """Entitlements at each cut-off, the sources of the last slot, raw receipt totals, and the
@@ -151,7 +168,7 @@ class Pass:
         self,
         view: FactView,
         cutoffs: list[date],
-        resume: Checkpoint | None = None,
+        resume: Resume | None = None,
         keep_at: Iterable[date] = (),
     ) -> None:
         self.view = view
@@ -174,7 +191,9 @@ class Pass:
         self._policy_dates = sorted({p.effective_date for p in view.policies.versions()})
         self.after: date | None = None
         if resume is not None:
-            self._resume(resume)
+            self._resume(resume.checkpoint)
+            for receipt in resume.late:
+                self._add_alone(receipt)
         self._keep_at = deque(sorted(d for d in set(keep_at) if self._walks(d) and d < cutoffs[-1]))
 
     def _resume(self, checkpoint: Checkpoint) -> None:
@@ -187,6 +206,16 @@ class Pass:
         self.result.receipts[0].update(checkpoint.receipts)
         for key, group in checkpoint.groups.items():
             self.groups[key] = group.with_net([group.net[0]] + [0] * self.last)
+
+    def _add_alone(self, receipt: CashReceipt) -> None:
+        """A receipt dated up to the checkpoint, into its groups as `_day` would have summed it there."""
+        license_id, currency = receipt.license_id, receipt.currency
+        totals = self.result.receipts[0]
+        totals[currency] = totals.get(currency, 0) + receipt.amount
+        self.running[(license_id, currency)] += receipt.amount
+        sale = license_id in self.view.sales
+        for asset_id, amount in receipt.parts().items():
+            self._group(asset_id, currency, receipt.effective_date, 0, sale).net[0] += amount
 
     def run(self) -> PassResult:
         equity: dict[date, list[EquityProceeds]] = defaultdict(list)
@@ -226,7 +255,7 @@ class Pass:
         slot = self._slot(day)
         totals = self.result.receipts[slot]
         sales, costs, running = self.view.sales, self.view.costs, self.running
-        flat = len(self.thresholds) == 1  # no brackets: every piece is a whole cell
+        flat = self.view.flat  # no brackets: every piece is a whole cell
         sums: dict[tuple[str, str, bool], Cell] = {}
         cells: dict[tuple[str, str, str], Cell] = {}
         for receipt in self.view.receipts_on(day):

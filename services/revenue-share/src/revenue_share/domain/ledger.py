@@ -22,6 +22,7 @@ from revenue_share.domain.computation import (
     Pass,
     PassResult,
     ReceiptsByDay,
+    Resume,
     ScopedKey,
     summed,
 )
@@ -335,7 +336,7 @@ class Ledger:
         view = self._view(closed_at)
         late = self._late_facts(previous.closed_at, closed_at, previous.period.end) if previous else []
         keep_at = _checkpoint_days(period.end) if closed_at is not None else ()  # provisional: nothing kept
-        result = Pass(view, cutoffs, self._checkpoint_to_resume(closed_at, cutoffs[0]), keep_at).run()
+        result = Pass(view, cutoffs, self._resume_point(view, cutoffs[0]), keep_at).run()
         now = result.entitled[-1]
         before = result.entitled[0] if previous else {}
         settled_before = self._last_entitled
@@ -350,26 +351,34 @@ class Ledger:
         reconciliation = _reconcile(period.period_id, statements, new_receipts)
         return _Computed(dict(now), result.checkpoints, carried, received, statements, reconciliation)
 
-    def _checkpoint_to_resume(self, recorded_by: datetime | None, through: date) -> Checkpoint | None:
-        """The walk at the latest kept day up to `through` that no fact learned since its close
-        is dated in or before: the walk resumes there instead of at the first day."""
-        earliest: dict[datetime, date | None] = {}  # close -> the earliest date learned since
-        for day in sorted((d for d in self._checkpoints if d <= through), reverse=True):
+    def _resume_point(self, view: FactView, through: date) -> Resume | None:
+        """The latest kept checkpoint up to `through` that every fact learned since its close and
+        dated in or before its day can be added to: a receipt that splits alone. The walk resumes
+        there, with those receipts added, instead of at the first day."""
+        learned: dict[datetime, tuple[date, list[CashReceipt]]] = {}  # per close that took checkpoints
+        days = sorted((d for d in self._checkpoints if d <= through), reverse=True)
+        for day in days:
             taken_at, checkpoint = self._checkpoints[day]
-            if taken_at not in earliest:
-                earliest[taken_at] = self._earliest_learned(taken_at, recorded_by)
-            first = earliest[taken_at]
-            if first is None or day < first:
-                return checkpoint
+            if taken_at not in learned:
+                learned[taken_at] = self._learned_since(taken_at, view, days[0])
+            walk_from, alone = learned[taken_at]
+            if day < walk_from:
+                return Resume(checkpoint, [r for r in alone if r.effective_date <= day])
         return None
 
-    def _earliest_learned(self, after: datetime, upto: datetime | None) -> date | None:
-        """The earliest date of a fact learned after `after` (up to `upto`)."""
+    def _learned_since(self, after: datetime, view: FactView, through: date) -> tuple[date, list[CashReceipt]]:
+        """The earliest date of a fact learned after `after` that must be walked (`date.max`: none
+        up to `through`), and the receipts learned meanwhile and dated before it that split alone."""
+        upto = view.recorded_by
         if any(after < first and (upto is None or first <= upto) for first in self._sales.values()):
-            return date.min  # a new sale's account: its receipts of any date are a sale's now (rare)
-        first = min((fact[3] for fact in self._others_learned(after, upto, date.max)), default=None)
-        receipt = next(self._receipts_learned(after, upto, first or date.max), None)
-        return receipt[3] if receipt else first
+            return date.min, []  # a new sale's account: its receipts of any date are a sale's now (rare)
+        walk_from = min((fact[3] for fact in self._others_learned(after, upto, date.max)), default=date.max)
+        alone: list[CashReceipt] = []
+        for receipt in self._receipts_since(after, upto, min(walk_from, through)):  # in date order
+            if not view.splits_alone(receipt):
+                return receipt.effective_date, alone
+            alone.append(receipt)
+        return walk_from, alone
 
     def _late_facts(self, after: datetime, upto: datetime | None, through: date) -> list[LateFact]:
         """The facts learned after `after` (up to `upto`) that are dated up to `through`, in date order."""
@@ -377,11 +386,16 @@ class Ledger:
         return sorted(set(learned), key=lambda f: (f[3], f[1], f[2], f[0]))
 
     def _receipts_learned(self, after: datetime, upto: datetime | None, through: date) -> Iterator[LateFact]:
-        """In date order, so the earliest comes first."""
+        for receipt in self._receipts_since(after, upto, through):
+            day = receipt.effective_date
+            yield from ((asset_id, "receipt", receipt.receipt_id, day) for asset_id in receipt.asset_ids)
+
+    def _receipts_since(self, after: datetime, upto: datetime | None, through: date) -> Iterator[CashReceipt]:
+        """The receipts learned after `after` (up to `upto`) and dated up to `through`, in date order."""
         for day in sorted(d for d, latest in self._day_latest.items() if d <= through and latest > after):
             for receipt in self._by_day[day]:
                 if after < receipt.recorded_at and (upto is None or receipt.recorded_at <= upto):
-                    yield from ((asset_id, "receipt", receipt.receipt_id, day) for asset_id in receipt.asset_ids)
+                    yield receipt
 
     def _others_learned(self, after: datetime, upto: datetime | None, through: date) -> Iterator[LateFact]:
         def late(recorded_at: datetime, day: date) -> bool:
