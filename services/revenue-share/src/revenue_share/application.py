@@ -150,6 +150,10 @@ def _issued(statement: Statement) -> IssuedStatement:
     )
 
 
+# Facts read from the inbox and fed to the ledger at a time: a million rows read at once held a gigabyte.
+FEED_BATCH = 50_000
+
+
 class Payouts:
     """The use cases that need the ledger: provisional balances, closes, statements, reconciliation.
 
@@ -254,10 +258,11 @@ class Payouts:
         # The first load reads the whole inbox: a million facts load in half the time, and later
         # full collections skip them, with the cyclic collector kept out of it.
         with building_long_lived_state() if not self._loaded else contextlib.nullcontext():
-            rows = await facts_after(conn, self._seq)
+            while rows := await facts_after(conn, self._seq, FEED_BATCH):
+                await asyncio.to_thread(self._feed_facts, rows)
             periods = await asyncio.to_thread(self.app.periods)
             policies = await asyncio.to_thread(self._new_policies)
-            await asyncio.to_thread(self._feed, rows, periods, policies)
+            await asyncio.to_thread(self._feed_periods, periods, policies)
         self._loaded = True
 
     def _new_policies(self) -> list[Policy]:
@@ -266,10 +271,12 @@ class Payouts:
         self._policy_keys.update(fresh)
         return [self.app.policy(key) for key in fresh]
 
-    def _feed(self, rows: Sequence[Any], periods: Sequence[SettlementPeriod], policies: Sequence[Policy]) -> None:
+    def _feed_facts(self, rows: Sequence[Any]) -> None:
         for row in rows:
             add_fact(self._ledger, row)
             self._seq = row.seq
+
+    def _feed_periods(self, periods: Sequence[SettlementPeriod], policies: Sequence[Policy]) -> None:
         for policy in policies:
             self._ledger.add_policy(policy)
         for period in periods:

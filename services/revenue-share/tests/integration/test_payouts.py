@@ -12,6 +12,8 @@ from ipshare.auth import Principal, Role
 from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext
 from ipshare.money import allocate
+from revenue_share import application as application_module
+from revenue_share.adapters.inbox import facts_after
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.domain.facts import Step
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
@@ -69,6 +71,18 @@ async def test_a_close_issues_statements_that_a_rebuild_reproduces(
     assert statement_hash(await rebuilt.statements(FINANCE, "2026-Q4")) == digest
     with pytest.raises(Conflict):
         await rebuilt.close(FINANCE, "2026-Q4")
+
+
+async def test_a_restarted_process_reads_the_inbox_a_batch_at_a_time(
+    engine: AsyncEngine, application: RevenueShareApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest = await close_q4(engine, application)
+    async with engine.connect() as conn:
+        learned = len(await facts_after(conn, 0))
+    assert learned > 4  # so that batches of two take several reads
+    monkeypatch.setattr(application_module, "FEED_BATCH", 2)
+    rebuilt = Payouts(application, engine)
+    assert statement_hash(await rebuilt.statements(FINANCE, "2026-Q4")) == digest
 
 
 async def test_members_see_only_their_own_statements(engine: AsyncEngine, application: RevenueShareApplication) -> None:

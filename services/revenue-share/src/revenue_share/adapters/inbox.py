@@ -189,10 +189,12 @@ class InboxProjection:
             await conn.execute(insert(facts).on_conflict_do_nothing(index_elements=["fact_id"]), rows)
 
 
-async def facts_after(conn: AsyncConnection, seq: int) -> list[FactRow]:
+async def facts_after(conn: AsyncConnection, seq: int, limit: int | None = None) -> list[FactRow]:
+    """The facts after `seq`, in order (the first `limit` of them)."""
     result = await conn.execute(
         select(facts.c.seq, facts.c.fact_id, facts.c.kind, facts.c.body, facts.c.recorded_at)
         .where(facts.c.seq > seq)
         .order_by(facts.c.seq)
+        .limit(limit)
     )
     return [FactRow(*row) for row in result]
