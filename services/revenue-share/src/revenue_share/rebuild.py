@@ -167,10 +167,8 @@ async def rebuild(settings: BusSettings, database_url: str, progress: Progress) 
     writer = ReplayWriter()
     writer.start()
     try:
-        history = await read_history(settings, progress)
+        history, _ = await asyncio.gather(read_history(settings, progress), _fresh(database_url))
         learned_at = LearnedAt(history.closes, datetime.now(UTC))
-        await drop_database(database_url)
-        await (await open_engine(database_url, metadata, consumer_metadata)).dispose()
         writer.begin(settings, database_url, learned_at, history.policies, history.periods)
         with building_long_lived_state(collect=False):  # kept until the replay ends, soon after
             loader = FactLoader(learned_at)
@@ -181,6 +179,12 @@ async def rebuild(settings: BusSettings, database_url: str, progress: Progress) 
         writer.stop()
     progress("facts copied", copied, copied)
     return ReplayReport(database_url, messages, copied, checks)
+
+
+async def _fresh(database_url: str) -> None:
+    """A new database with revenue-share's tables, made while the history is read."""
+    await drop_database(database_url)
+    await (await open_engine(database_url, metadata, consumer_metadata)).dispose()
 
 
 def _close_and_send(
