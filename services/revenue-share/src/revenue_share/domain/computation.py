@@ -1,12 +1,16 @@
 """One pass of the distribution: facts as of a time, entitlements at a few cut-off dates.
 
-The pass aggregates before it allocates. Receipts are already summed per cell
-(license, currency, received day, asset) as they arrive; the pass walks the cells
-in date order once, cuts each license's running income at the bracket thresholds,
-recovers costs per asset and day, then sums the net amounts into allocation
-groups: (asset, currency, ownership snapshot, inventor snapshot, policy versions
-and brackets). Each group is split once per cut-off, on its *cumulative* net
-amount, so what a payee is owed to date is a sum of exact integer splits.
+The pass aggregates before it allocates. It walks the days in date order once and
+sums each day's receipts per cell (license, currency, asset) where their order
+matters, else per asset; it cuts each license's running income at the bracket
+thresholds, recovers costs per asset and day, then sums the net amounts into
+allocation groups: (asset, currency, ownership snapshot, inventor snapshot, policy
+versions and brackets). Each group is split once per cut-off, on its *cumulative*
+net amount, so what a payee is owed to date is a sum of exact integer splits.
+
+A pass may start from a checkpoint (the walk's state at the end of a day, kept by an
+earlier pass) instead of the first day, with the receipts learned since that split
+alone added to it; it keeps checkpoints at the days asked for.
 """
 
 from __future__ import annotations
