@@ -613,9 +613,10 @@ class CommercializationApplication(ServiceApplication):
         if ctx.principal.role not in _ACTS_FOR_MEMBERS:
             raise Forbidden("only the transfer dispatcher records the registry's answer", role=ctx.principal.role)
         assignment = self._get(Assignment, assignment_id)
-        changed = assignment.refuse_transfer(request_id, code, reason, date.today())
+        day = date.today()
+        changed = assignment.refuse_transfer(request_id, code, reason, day)
         if changed:
-            self._save(ctx, assignment)
+            self._save(ctx, assignment, *self._on_transfer_refused(assignment, day))
         return changed
 
     def transfer_requests_after(
@@ -779,6 +780,19 @@ class CommercializationApplication(ServiceApplication):
         account = self._account(assignment.id, [assignment.asset_id])
         if assignment.proceeds.amount > 0 and not account.has_reference("assignment"):
             account.issue_invoice(RevenueKind.ASSIGNMENT, assignment.proceeds, day, 30, "assignment")
+        return [account]
+
+    def _on_transfer_refused(self, assignment: Assignment, day: date) -> list[Aggregate]:
+        """The sale will not happen: a credit note clears what its invoice still awaits. (Proceeds
+        already paid stay recorded as received: refunding them is finance's, outside the account.)"""
+        account = self._existing_account(assignment.id)  # opened when the sale was agreed
+        invoice_id = account.invoice_for("assignment")
+        if invoice_id is None or account.invoices[invoice_id].open_amount <= 0:
+            return []  # no proceeds, or paid already
+        invoice = account.invoices[invoice_id]
+        still_due = Money(invoice.open_amount, invoice.currency)
+        reason = "transfer refused by the registry"
+        account.issue_credit_note(RevenueKind.ASSIGNMENT, still_due, day, reason, invoice_id)
         return [account]
 
     def _book_change(

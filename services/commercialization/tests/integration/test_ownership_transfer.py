@@ -185,6 +185,9 @@ async def test_a_refused_transfer_is_recorded_for_finance_and_the_next_one_goes_
                                                                               stack.lab: 1000}  # fmt: skip
     assert stack.commercialization.get_assignment(ADMIN, following).transfer_status is TransferStatus.COMPLETED
     assert stack.registry.ownership_as_of(ADMIN, other_asset, AGREED_ON) == {}
+    # The refused sale's invoice is cleared by a credit note; the completed one's still awaits payment.
+    assert stack.commercialization.get_account(ADMIN, stale).open_balance() == {}  # nothing awaited
+    assert stack.commercialization.get_account(ADMIN, following).open_balance() == {"CNY": 2_000_000}
 
     again = stack.dispatcher(SqlPositions(stack.engine, "forgetful"))  # from the start: both answered alike
     assert await again.dispatch_once() == 2
