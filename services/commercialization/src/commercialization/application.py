@@ -260,23 +260,62 @@ class CommercializationApplication(ServiceApplication):
         terms: RoyaltyTerms | None = None,
         note: str = "",
         member_id: uuid.UUID | None = None,
-    ) -> None:
-        """Amend from `effective_date`: what is not given stays as it is. Scope changes are
-        checked for exclusivity like a new grant."""
+    ) -> bool:
+        """Amend from `effective_date`: what is not given stays as it is; True when in force now.
+        Scope changes are checked for exclusivity like a new grant. An exclusive or sole license
+        of several co-owners is amended once every one of them consents (`consent_to_amendment`)."""
         license = self._license(license_id)
-        self._ensure_owner_acts(ctx.principal, license, effective_date, member_id)
-        license.amend(
+        proposer, co_owners = self._ensure_owner_acts(ctx.principal, license, effective_date, member_id)
+        in_force = license.amend(
             effective_date,
             end_date=None if open_ended else (end_date or license.end_date),
             field_of_use=field_of_use or license.field_of_use,
             territory=territory or None,
             terms=terms or license.terms,
             note=note,
+            proposed_by=proposer,
+            co_owners=sorted(co_owners, key=str),
         )
+        self._save(ctx, license, *self._scope_checked(license, in_force))
+        return in_force
+
+    def consent_to_amendment(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        member_id: uuid.UUID | None = None,
+        effective_date: date | None = None,
+    ) -> bool:
+        """A co-owner consents to the amendment proposed; True when it is in force now."""
+        license = self._license(license_id)
+        in_force = license.consent_to_amendment(acting_member(ctx.principal, member_id), effective_date or date.today())
+        self._save(ctx, license, *self._scope_checked(license, in_force))
+        return in_force
+
+    def refuse_amendment(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        reason: str,
+        member_id: uuid.UUID | None = None,
+        effective_date: date | None = None,
+    ) -> None:
+        license = self._license(license_id)
+        license.refuse_amendment(acting_member(ctx.principal, member_id), reason, effective_date or date.today())
+        self._save(ctx, license)
+
+    def _scope_checked(self, license: License, in_force: bool) -> list[AssetLicenses]:
+        """The per-asset indexes with the license's new scope once an amendment is in force; while
+        one waits for consent, its scope is checked (so no co-owner consents to what cannot be)."""
+        if not in_force:
+            proposed = license.proposed_footprint()
+            assert proposed is not None
+            self._check_exclusivity(proposed)
+            return []
         indexes = self._check_exclusivity(license.footprint())
         for index in indexes:
             index.register(license.footprint())
-        self._save(ctx, license, *indexes)
+        return indexes
 
     def terminate_license(
         self,
@@ -833,10 +872,13 @@ class CommercializationApplication(ServiceApplication):
 
     def _ensure_owner_acts(
         self, principal: Principal, license: License, day: date, member_id: uuid.UUID | None
-    ) -> None:
+    ) -> tuple[uuid.UUID, set[uuid.UUID]]:
+        """The acting member and every owner of the licensed assets that day; Forbidden unless one is the other."""
         member = acting_member(principal, member_id)
-        if member not in self._owners_of(license, day):
+        owners = self._owners_of(license, day)
+        if member not in owners:
             raise Forbidden("only a co-owner of the licensed assets changes the license", member_id=str(member))
+        return member, owners
 
     def _require_active(self, license: License) -> None:
         if license.status is not LicenseStatus.ACTIVE:

@@ -133,6 +133,32 @@ async def test_an_exclusive_license_is_drafted_consented_and_granted(client: Cli
     assert (await client.get(f"/licenses/{license_id}", headers=member(STRANGER))).status_code == 403
 
 
+async def test_an_amendment_of_a_co_owned_exclusive_license_waits_for_the_other_co_owner(client: Client) -> None:
+    license_id = await granted_exclusive(client)
+    amended = await client.post(
+        f"/licenses/{license_id}/amendments", headers=member(UNI),
+        json={"effective_date": "2025-06-01", "end_date": "2030-12-31", "note": "extension"},
+    )  # fmt: skip
+    proposed = ok(amended, 202)["proposed_amendment"]
+    assert (proposed["end_date"], proposed["missing_consents"]) == ("2030-12-31", [str(INST)])
+    assert amended.json()["amendments"] == []  # not in force yet
+    consented = await client.post(
+        f"/licenses/{license_id}/amendments/consents", json={"effective_date": "2025-05-20"},
+        headers=member(INST, **{"If-Match": amended.headers["ETag"]}),
+    )  # fmt: skip
+    in_force = ok(consented)
+    assert (in_force["end_date"], in_force["amendments"], in_force["proposed_amendment"]) == (
+        "2030-12-31", ["2025-06-01"], None)  # fmt: skip
+    narrower = {"effective_date": "2025-07-01", "field_of_use": "cells"}
+    ok(await client.post(f"/licenses/{license_id}/amendments", headers=member(UNI), json=narrower), 202)
+    refused = await client.post(
+        f"/licenses/{license_id}/amendments/refusals", headers=member(INST), json={"reason": "too narrow"}
+    )
+    assert (ok(refused)["proposed_amendment"], refused.json()["field_of_use"]) == (None, "batteries")
+    error(await client.post(f"/licenses/{license_id}/amendments/consents", json={}, headers=member(INST)),
+          409, "conflict")  # fmt: skip
+
+
 async def test_a_conflicting_exclusive_license_is_a_409_naming_the_conflict_and_stores_nothing(
     client: Client, app: CommercializationApplication
 ) -> None:

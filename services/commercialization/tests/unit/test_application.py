@@ -152,6 +152,9 @@ def run_everything(app: CommercializationApplication, ownership: FakeOwnership) 
     )  # fmt: skip
     app.give_consent(member(INSTITUTE), lic, effective_date=D)
     app.amend_license(member(UNIVERSITY), lic, date(2025, 6, 1), end_date=date(2028, 12, 31), note="extension")
+    app.consent_to_amendment(member(INSTITUTE), lic, effective_date=date(2025, 5, 20))
+    app.amend_license(member(UNIVERSITY), lic, date(2025, 7, 1), field_of_use="cells", note="narrower")
+    app.refuse_amendment(member(INSTITUTE), lic, "no", effective_date=date(2025, 5, 21))
     app.report_milestone(FINANCE, lic, "first sale", date(2025, 2, 1))
     app.report_sublicense_income(FINANCE, lic, "SubCo", 100_000, "CNY", date(2025, 2, 2))
     app.invoice_patent_costs(FINANCE, lic, 30_000, "CNY", "CN annuity 2025", date(2025, 2, 3))
@@ -214,6 +217,55 @@ def test_an_exclusive_license_waits_for_every_co_owner(
     assert app.give_consent(member(INSTITUTE), lic, effective_date=D) is LicenseStatus.PENDING_CONSENT  # no-op
     assert app.give_consent(member(ENTERPRISE), lic, effective_date=date(2025, 1, 3)) is LicenseStatus.ACTIVE
     assert app.get_license(FINANCE, lic).granted_on == date(2025, 1, 3)
+
+
+def test_an_amendment_of_an_exclusive_license_waits_for_every_co_owner(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=5_000, institute=3_000, enterprise=2_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], "exclusive", 500, effective_date=D)
+    app.give_consent(member(INSTITUTE), lic, effective_date=D)
+    app.give_consent(member(ENTERPRISE), lic, effective_date=D)
+    extended = date(2030, 12, 31)
+    assert app.amend_license(member(UNIVERSITY), lic, date(2025, 6, 1), end_date=extended) is False
+    license = app.get_license(FINANCE, lic)
+    assert (license.end_date, license.amendment_missing_consents) == (None, sorted([INSTITUTE, ENTERPRISE], key=str))
+    with pytest.raises(Conflict, match="awaits"):  # one proposal at a time
+        app.amend_license(member(INSTITUTE), lic, date(2025, 6, 1), field_of_use="cells")
+    with pytest.raises(Forbidden):
+        app.consent_to_amendment(member(uuid.uuid4()), lic, effective_date=D)
+    assert app.consent_to_amendment(member(INSTITUTE), lic, effective_date=D) is False
+    assert app.consent_to_amendment(member(ENTERPRISE), lic, effective_date=D) is True
+    license = app.get_license(FINANCE, lic)
+    assert (license.end_date, license.amendments, license.proposed_amendment) == (extended, [date(2025, 6, 1)], None)
+
+
+def test_a_non_exclusive_license_is_amended_by_one_co_owner_and_a_refused_amendment_changes_nothing(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=5_000, institute=5_000)
+    open_one = app.grant_license(member(UNIVERSITY), "Acme", [a], "non_exclusive", field_of_use="robots",
+                                 effective_date=D)  # fmt: skip
+    assert app.amend_license(member(INSTITUTE), open_one, date(2025, 3, 1), note="rate cut") is True
+    exclusive = app.grant_license(member(UNIVERSITY), "Beta", [a], "exclusive", field_of_use="cells",
+                                  effective_date=D)  # fmt: skip
+    app.give_consent(member(INSTITUTE), exclusive, effective_date=D)
+    assert app.amend_license(member(INSTITUTE), exclusive, date(2025, 3, 1), field_of_use="lasers") is False
+    app.refuse_amendment(member(UNIVERSITY), exclusive, "keep it to cells", effective_date=D)
+    license = app.get_license(FINANCE, exclusive)
+    assert (license.field_of_use, license.amendments, license.proposed_amendment) == ("cells", [], None)
+
+
+def test_an_amendment_that_would_overlap_another_exclusive_license_is_refused_when_proposed(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=5_000, institute=5_000)
+    for field in ("cells", "lasers"):
+        lic = app.grant_license(member(UNIVERSITY), field, [a], "exclusive", field_of_use=field, effective_date=D)
+        app.give_consent(member(INSTITUTE), lic, effective_date=D)
+    with pytest.raises(Conflict, match="overlaps"):
+        app.amend_license(member(UNIVERSITY), lic, date(2025, 3, 1), field_of_use="cells")
+    assert app.get_license(FINANCE, lic).proposed_amendment is None
 
 
 def test_a_sole_owner_grants_an_exclusive_license_at_once(

@@ -53,6 +53,24 @@ def test_amendments_take_effect_from_their_date() -> None:
     assert lic.terms_on(date(2025, 7, 1)) == new_terms
 
 
+def test_an_exclusive_license_of_two_co_owners_is_amended_once_both_consent() -> None:
+    lic = draft()
+    lic.submit({ASSET: {UNIV: 5_000, INST: 5_000}}, D)
+    lic.consent(INST, D)
+    scope = {"end_date": date(2030, 12, 31), "field_of_use": "cells", "territory": None, "terms": lic.terms}
+    assert lic.amend(date(2025, 7, 1), **scope, proposed_by=UNIV, co_owners=[UNIV, INST]) is False  # type: ignore[arg-type]
+    assert (lic.field_of_use, lic.amendment_missing_consents) == ("all fields", [INST])
+    assert lic.consent_to_amendment(INST, date(2025, 6, 20)) is True
+    assert (lic.field_of_use, lic.end_date, lic.proposed_amendment) == ("cells", date(2030, 12, 31), None)
+    names = [type(e).__name__ for e in lic.collect_events()][-4:]
+    assert names == ["AmendmentProposed", "AmendmentConsentGiven", "AmendmentConsentGiven", "Amended"]
+    assert lic.amend(date(2025, 8, 1), **scope, proposed_by=INST, co_owners=[UNIV, INST]) is False  # type: ignore[arg-type]
+    lic.terminate("breach", date(2025, 9, 30))
+    assert lic.proposed_amendment is None  # a license that has ended has nothing left to amend
+    with pytest.raises(Conflict):
+        lic.consent_to_amendment(UNIV, date(2025, 10, 1))
+
+
 def test_a_draft_is_validated() -> None:
     with pytest.raises(DomainError):
         draft(asset_ids=[])

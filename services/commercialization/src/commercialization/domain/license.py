@@ -111,6 +111,27 @@ class License(Aggregate):
         terms: dict[str, Any]
         note: str
 
+    class AmendmentProposed(Aggregate.Event):
+        """An amendment of an exclusive or sole license that waits for every co-owner's consent."""
+
+        effective_date: date
+        end_date: date | None
+        field_of_use: str
+        territory: list[str]
+        terms: dict[str, Any]
+        note: str
+        proposed_by: uuid.UUID
+        required_consents: list[uuid.UUID]
+
+    class AmendmentConsentGiven(Aggregate.Event):
+        member_id: uuid.UUID
+        effective_date: date
+
+    class AmendmentRefused(Aggregate.Event):
+        member_id: uuid.UUID
+        reason: str
+        effective_date: date
+
     class MilestoneReported(Aggregate.Event):
         milestone: str
         reported_by: str
@@ -163,6 +184,10 @@ class License(Aggregate):
         self.ended_on: date | None = None
         self.milestones_reported: dict[str, date] = {}
         self.amendments: list[date] = []
+        # An amendment waiting for consent: its fields as `Amended` carries them, who must consent, who has.
+        self.proposed_amendment: dict[str, Any] | None = None
+        self.amendment_required: list[uuid.UUID] = []
+        self.amendment_consents: set[uuid.UUID] = set()
 
     @classmethod
     def draft(
@@ -293,8 +318,14 @@ class License(Aggregate):
         territory: Sequence[str] | None,
         terms: RoyaltyTerms,
         note: str = "",
-    ) -> None:
-        """`territory` None keeps the licensed one as it is (not checked again: a code withdrawn
+        proposed_by: uuid.UUID | None = None,
+        co_owners: Sequence[uuid.UUID] = (),
+    ) -> bool:
+        """Amend from `effective_date`; True when in force now. An exclusive or sole license of
+        several co-owners binds them all (Patent Law art. 14): the amendment then waits for
+        every co-owner's consent, the proposer's included by proposing.
+
+        `territory` None keeps the licensed one as it is (not checked again: a code withdrawn
         from ISO 3166-1 since the grant does not block amending the other terms)."""
         self._require(LicenseStatus.ACTIVE, "amended")
         if effective_date < self.start_date:
@@ -303,14 +334,66 @@ class License(Aggregate):
         terms.validate([str(a) for a in self.asset_ids])
         if self.is_cross_license and not terms.is_cashless:
             raise DomainError("a cross-license is recorded with no cash terms")
-        self._amended(
-            effective_date=effective_date,
-            end_date=end_date,
-            field_of_use=normalize_field(field_of_use),
-            territory=sorted(self.territory if territory is None else normalize_territory(territory)),
-            terms=terms.as_event_dict(),
-            note=note,
+        amendment: dict[str, Any] = {
+            "effective_date": effective_date,
+            "end_date": end_date,
+            "field_of_use": normalize_field(field_of_use),
+            "territory": sorted(self.territory if territory is None else normalize_territory(territory)),
+            "terms": terms.as_event_dict(),
+            "note": note,
+        }
+        if not self.license_type.needs_every_owner or len(set(co_owners)) < 2:
+            self._amended(**amendment)
+            return True
+        if self.proposed_amendment is not None:
+            raise Conflict("another amendment of this license awaits the co-owners' consent", license_id=str(self.id))
+        if proposed_by is None or proposed_by not in co_owners:
+            raise Forbidden("only a co-owner of the licensed assets proposes an amendment", member_id=str(proposed_by))
+        required = sorted(set(co_owners), key=str)
+        self._amendment_proposed(**amendment, proposed_by=proposed_by, required_consents=required)
+        return self.consent_to_amendment(proposed_by, effective_date)
+
+    def consent_to_amendment(self, member_id: uuid.UUID, effective_date: date) -> bool:
+        """A co-owner consents to the amendment proposed; True when that was the last consent (in force now)."""
+        proposal = self._proposal(member_id)
+        if member_id not in self.amendment_consents:
+            self._amendment_consent_given(member_id=member_id, effective_date=effective_date)
+        if [m for m in self.amendment_required if m not in self.amendment_consents]:
+            return False
+        self._amended(**proposal)
+        return True
+
+    def refuse_amendment(self, member_id: uuid.UUID, reason: str, effective_date: date) -> None:
+        """A co-owner refuses the amendment proposed: it is dropped, the license stays as it is."""
+        self._proposal(member_id)
+        self._amendment_refused(member_id=member_id, reason=reason, effective_date=effective_date)
+
+    @property
+    def amendment_missing_consents(self) -> list[uuid.UUID]:
+        return [m for m in self.amendment_required if m not in self.amendment_consents]
+
+    def proposed_footprint(self) -> Footprint | None:
+        """The scope the amendment waiting for consent would give the license."""
+        proposal = self.proposed_amendment
+        if proposal is None:
+            return None
+        return Footprint(
+            license_id=self.id,
+            license_type=self.license_type,
+            asset_ids=frozenset(self.asset_ids),
+            field_of_use=proposal["field_of_use"],
+            territory=frozenset(proposal["territory"]),
+            start_date=self.start_date,
+            end_date=proposal["end_date"],  # only an active license has a proposal: no termination to cut it
         )
+
+    def _proposal(self, member_id: uuid.UUID) -> dict[str, Any]:
+        self._require(LicenseStatus.ACTIVE, "amended")
+        if self.proposed_amendment is None:
+            raise Conflict("no amendment of this license awaits consent", license_id=str(self.id))
+        if member_id not in self.amendment_required:
+            raise Forbidden("only a co-owner of the licensed assets consents to an amendment", member_id=str(member_id))
+        return self.proposed_amendment
 
     def report_milestone(self, milestone: str, reported_by: str, effective_date: date) -> None:
         self._require(LicenseStatus.ACTIVE, "sent milestone reports")
@@ -407,6 +490,39 @@ class License(Aggregate):
         self.terms_history.append((effective_date, RoyaltyTerms.from_event_dict(terms)))
         self.terms_history.sort(key=lambda pair: pair[0])
         self.amendments.append(effective_date)
+        self._drop_proposal()  # an amendment in force is no longer waiting
+
+    @event(AmendmentProposed)
+    def _amendment_proposed(
+        self,
+        effective_date: date,
+        end_date: date | None,
+        field_of_use: str,
+        territory: list[str],
+        terms: dict[str, Any],
+        note: str,
+        proposed_by: uuid.UUID,
+        required_consents: list[uuid.UUID],
+    ) -> None:
+        self.proposed_amendment = {
+            "effective_date": effective_date, "end_date": end_date, "field_of_use": field_of_use,
+            "territory": list(territory), "terms": dict(terms), "note": note,
+        }  # fmt: skip
+        self.amendment_required = list(required_consents)
+        self.amendment_consents = set()
+
+    @event(AmendmentConsentGiven)
+    def _amendment_consent_given(self, member_id: uuid.UUID, effective_date: date) -> None:
+        self.amendment_consents.add(member_id)
+
+    @event(AmendmentRefused)
+    def _amendment_refused(self, member_id: uuid.UUID, reason: str, effective_date: date) -> None:
+        self._drop_proposal()
+
+    def _drop_proposal(self) -> None:
+        self.proposed_amendment = None
+        self.amendment_required = []
+        self.amendment_consents = set()
 
     @event(MilestoneReported)
     def _milestone_reported(self, milestone: str, reported_by: str, effective_date: date) -> None:
@@ -416,11 +532,13 @@ class License(Aggregate):
     def _terminated(self, reason: str, effective_date: date) -> None:
         self.status = LicenseStatus.TERMINATED
         self.ended_on = effective_date
+        self._drop_proposal()  # nothing left to amend
 
     @event(Expired)
     def _expired(self, effective_date: date) -> None:
         self.status = LicenseStatus.EXPIRED
         self.ended_on = effective_date
+        self._drop_proposal()
 
 
 def _parse_licensee_kind(value: str) -> LicenseeKind:

@@ -94,11 +94,33 @@ def refuse_consent(
 def amend_license(
     license_id: uuid.UUID, body: s.Amendment, app: App, ctx: CommandContextDep, response: Response
 ) -> s.LicenseOut:
-    app.amend_license(
+    """In force at once (200), or, for an exclusive or sole license of several co-owners, proposed
+    until every co-owner consents (202, `proposed_amendment`)."""
+    in_force = app.amend_license(
         ctx, license_id, body.effective_date, end_date=body.end_date, open_ended=body.open_ended,
         field_of_use=body.field_of_use, territory=body.territory, terms=body.terms.terms() if body.terms else None,
         note=body.note, member_id=body.member_id,
     )  # fmt: skip
+    if not in_force:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return _license(app, ctx, license_id, response)
+
+
+@licenses.post("/{license_id}/amendments/consents", dependencies=IfMatch)
+def consent_to_amendment(
+    license_id: uuid.UUID, body: s.OnBehalf, app: App, ctx: CommandContextDep, response: Response
+) -> s.LicenseOut:
+    """A co-owner consents to the proposed amendment; the last consent puts it in force."""
+    app.consent_to_amendment(ctx, license_id, body.member_id, body.effective_date)
+    return _license(app, ctx, license_id, response)
+
+
+@licenses.post("/{license_id}/amendments/refusals", dependencies=IfMatch)
+def refuse_amendment(
+    license_id: uuid.UUID, body: s.Refusal, app: App, ctx: CommandContextDep, response: Response
+) -> s.LicenseOut:
+    """A co-owner refuses the proposed amendment: it is dropped and the license stays as it is."""
+    app.refuse_amendment(ctx, license_id, body.reason, body.member_id, body.effective_date)
     return _license(app, ctx, license_id, response)
 
 

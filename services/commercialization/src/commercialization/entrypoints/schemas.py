@@ -193,6 +193,29 @@ class PatentCosts(Body):
     effective_date: date | None = None
 
 
+class ProposedAmendmentOut(BaseModel):
+    """An amendment of an exclusive or sole license waiting for every co-owner's consent."""
+
+    effective_date: date
+    end_date: date | None
+    field_of_use: str
+    territory: list[str]
+    note: str
+    required_consents: list[uuid.UUID]
+    missing_consents: list[uuid.UUID]
+
+    @classmethod
+    def of(cls, license: License) -> ProposedAmendmentOut | None:
+        proposal = license.proposed_amendment
+        if proposal is None:
+            return None
+        return cls(
+            effective_date=proposal["effective_date"], end_date=proposal["end_date"],
+            field_of_use=proposal["field_of_use"], territory=proposal["territory"], note=proposal["note"],
+            required_consents=license.amendment_required, missing_consents=license.amendment_missing_consents,
+        )  # fmt: skip
+
+
 class LicenseOut(BaseModel):
     license_id: uuid.UUID
     licensee: str
@@ -214,6 +237,7 @@ class LicenseOut(BaseModel):
     terms: TermsOut
     milestones_reported: dict[str, date]
     amendments: list[date]
+    proposed_amendment: ProposedAmendmentOut | None
     version: int
 
     @classmethod
@@ -239,6 +263,7 @@ class LicenseOut(BaseModel):
             terms=TermsOut.of(license.terms),
             milestones_reported=license.milestones_reported,
             amendments=license.amendments,
+            proposed_amendment=ProposedAmendmentOut.of(license),
             version=license.version,
         )
 

@@ -413,6 +413,105 @@ class LicenseAmended(_message.Message):
 Global___LicenseAmended: _TypeAlias = LicenseAmended  # noqa: Y015
 
 @_typing.final
+class LicenseAmendmentProposed(_message.Message):
+    """An amendment of an exclusive or sole license with several co-owners: it waits for every
+    co-owner's consent (Patent Law art. 14), then LicenseAmended carries it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    FIELD_OF_USE_FIELD_NUMBER: _builtins.int
+    TERRITORY_FIELD_NUMBER: _builtins.int
+    TERMS_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    PROPOSED_BY_FIELD_NUMBER: _builtins.int
+    REQUIRED_CONSENTS_FIELD_NUMBER: _builtins.int
+    effective_date: _builtins.str
+    end_date: _builtins.str
+    field_of_use: _builtins.str
+    note: _builtins.str
+    proposed_by: _builtins.str
+    """member id"""
+    @_builtins.property
+    def territory(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def terms(self) -> Global___RoyaltyTerms: ...
+    @_builtins.property
+    def required_consents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """member ids"""
+
+    def __init__(
+        self,
+        *,
+        effective_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        field_of_use: _builtins.str = ...,
+        territory: _abc.Iterable[_builtins.str] | None = ...,
+        terms: Global___RoyaltyTerms | None = ...,
+        note: _builtins.str = ...,
+        proposed_by: _builtins.str = ...,
+        required_consents: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "note", b"note", "proposed_by", b"proposed_by", "required_consents", b"required_consents", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LicenseAmendmentProposed: _TypeAlias = LicenseAmendmentProposed  # noqa: Y015
+
+@_typing.final
+class LicenseAmendmentConsentGiven(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    effective_date: _builtins.str
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        effective_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "member_id", b"member_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LicenseAmendmentConsentGiven: _TypeAlias = LicenseAmendmentConsentGiven  # noqa: Y015
+
+@_typing.final
+class LicenseAmendmentRefused(_message.Message):
+    """The proposal is dropped; the license stays as it was."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    reason: _builtins.str
+    effective_date: _builtins.str
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        effective_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "member_id", b"member_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LicenseAmendmentRefused: _TypeAlias = LicenseAmendmentRefused  # noqa: Y015
+
+@_typing.final
 class MilestoneReported(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
