@@ -358,7 +358,7 @@ class License(Aggregate):
         proposal = self._proposal(member_id)
         if member_id not in self.amendment_consents:
             self._amendment_consent_given(member_id=member_id, effective_date=effective_date)
-        if [m for m in self.amendment_required if m not in self.amendment_consents]:
+        if self.amendment_missing_consents:
             return False
         self._amended(**proposal)
         return True
