@@ -263,14 +263,17 @@ class License(Aggregate):
         return self.end_date
 
     def footprint(self) -> Footprint:
+        return self._footprint(self.field_of_use, self.territory, self.last_day)
+
+    def _footprint(self, field_of_use: str, territory: frozenset[str], end_date: date | None) -> Footprint:
         return Footprint(
             license_id=self.id,
             license_type=self.license_type,
             asset_ids=frozenset(self.asset_ids),
-            field_of_use=self.field_of_use,
-            territory=self.territory,
+            field_of_use=field_of_use,
+            territory=territory,
             start_date=self.start_date,
-            end_date=self.last_day,
+            end_date=end_date,
         )
 
     @property
@@ -377,15 +380,8 @@ class License(Aggregate):
         proposal = self.proposed_amendment
         if proposal is None:
             return None
-        return Footprint(
-            license_id=self.id,
-            license_type=self.license_type,
-            asset_ids=frozenset(self.asset_ids),
-            field_of_use=proposal["field_of_use"],
-            territory=frozenset(proposal["territory"]),
-            start_date=self.start_date,
-            end_date=proposal["end_date"],  # only an active license has a proposal: no termination to cut it
-        )
+        # Only an active license has a proposal: no termination cuts its end date.
+        return self._footprint(proposal["field_of_use"], frozenset(proposal["territory"]), proposal["end_date"])
 
     def _proposal(self, member_id: uuid.UUID) -> dict[str, Any]:
         self._require(LicenseStatus.ACTIVE, "amended")

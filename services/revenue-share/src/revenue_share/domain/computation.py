@@ -79,10 +79,15 @@ class FactView:
     costs: dict[tuple[str, str], list[AssetCost]]
     equity: list[EquityProceeds]
     sales: frozenset[str] = frozenset()  # licenses whose receipts are a sale's proceeds (`facts.SALE_KIND`)
-    flat: bool = field(init=False)  # no policy has tiers: no license's running income is cut
+    thresholds: tuple[int, ...] = field(init=False)  # every policy's bracket thresholds (`PolicyBook.thresholds`)
 
     def __post_init__(self) -> None:
-        self.flat = len(self.policies.thresholds()) == 1
+        self.thresholds = self.policies.thresholds()
+
+    @property
+    def flat(self) -> bool:
+        """No policy has tiers: no license's running income is cut."""
+        return len(self.thresholds) == 1
 
     def splits_alone(self, receipt: CashReceipt) -> bool:
         """Whether a receipt is split the same whatever receipts come before it: no tiers cut its
@@ -177,7 +182,7 @@ class Pass:
     ) -> None:
         self.view = view
         self.cutoffs = cutoffs
-        self.thresholds = view.policies.thresholds()
+        self.thresholds = view.thresholds
         self.last = len(cutoffs) - 1
         self.result = PassResult(
             entitled=[defaultdict(int) for _ in cutoffs],

@@ -370,7 +370,7 @@ class Ledger:
         """The earliest date of a fact learned after `after` that must be walked (`date.max`: none
         up to `through`), and the receipts learned meanwhile and dated before it that split alone."""
         upto = view.recorded_by
-        if any(after < first and (upto is None or first <= upto) for first in self._sales.values()):
+        if any(_learned_between(first, after, upto) for first in self._sales.values()):
             return date.min, []  # a new sale's account: its receipts of any date are a sale's now (rare)
         walk_from = min((fact[3] for fact in self._others_learned(after, upto, date.max)), default=date.max)
         alone: list[CashReceipt] = []
@@ -394,12 +394,12 @@ class Ledger:
         """The receipts learned after `after` (up to `upto`) and dated up to `through`, in date order."""
         for day in sorted(d for d, latest in self._day_latest.items() if d <= through and latest > after):
             for receipt in self._by_day[day]:
-                if after < receipt.recorded_at and (upto is None or receipt.recorded_at <= upto):
+                if _learned_between(receipt.recorded_at, after, upto):
                     yield receipt
 
     def _others_learned(self, after: datetime, upto: datetime | None, through: date) -> Iterator[LateFact]:
         def late(recorded_at: datetime, day: date) -> bool:
-            return after < recorded_at and (upto is None or recorded_at <= upto) and day <= through
+            return _learned_between(recorded_at, after, upto) and day <= through
 
         for o in self._ownership.values():
             if late(o.recorded_at, o.effective_date):
@@ -454,17 +454,26 @@ def _adjustment_lines(
     return lines
 
 
+def _learned_between(recorded_at: datetime, after: datetime, upto: datetime | None) -> bool:
+    return after < recorded_at and (upto is None or recorded_at <= upto)
+
+
 def _named(facts: list[LateFact]) -> str:
     """Each fact by kind, id and date, in date order; past `RECEIPTS_NAMED` receipts, the receipts
     as a count and a date range after the other facts (explain lists their ids)."""
     receipts = [f for f in facts if f[1] == "receipt"]
     count = len({f[2] for f in receipts})  # a receipt of two of the line's assets is here twice
     if count <= RECEIPTS_NAMED:
-        return "; ".join(f"{kind} {fact_id} ({day.isoformat()})" for _, kind, fact_id, day in facts)
+        return "; ".join(map(_fact_named, facts))
     first, last = receipts[0][3].isoformat(), receipts[-1][3].isoformat()
     dated = f"dated {first}" if first == last else f"dated {first} to {last}"
-    named = [f"{kind} {fact_id} ({day.isoformat()})" for _, kind, fact_id, day in facts if kind != "receipt"]
+    named = [_fact_named(f) for f in facts if f[1] != "receipt"]
     return "; ".join([*named, f"{count:,} receipts {dated}"])
+
+
+def _fact_named(fact: LateFact) -> str:
+    _, kind, fact_id, day = fact
+    return f"{kind} {fact_id} ({day.isoformat()})"
 
 
 def _checkpoint_days(end: date) -> set[date]:
