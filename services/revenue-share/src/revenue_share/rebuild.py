@@ -65,20 +65,24 @@ class ReplayReport:
 async def read_history(settings: BusSettings, progress: Progress) -> IssuedHistory:
     history = IssuedHistory()
     closes: list[IssuedClose] = []
+    seen: set[str] = set()  # event ids: a relay may publish a batch twice, and a re-sent event keeps its id
     read = 0
     async for batch in bus.read_from_beginning(settings, [bus.topic_of(SOURCE)]):
         for record in batch:
-            _add_issued(history, closes, record)
+            _add_issued(history, closes, seen, record)
         read += len(batch)
         progress("revenue-share topic", read, None)
     history.closes = sorted(closes, key=lambda c: c.closed_at)
     return history
 
 
-def _add_issued(history: IssuedHistory, closes: list[IssuedClose], record: ConsumerRecord[bytes, bytes]) -> None:
+def _add_issued(
+    history: IssuedHistory, closes: list[IssuedClose], seen: set[str], record: ConsumerRecord[bytes, bytes]
+) -> None:
     envelope = decode_envelope(record.value)
-    if not _OWN.knows(envelope.type):
+    if not _OWN.knows(envelope.type) or envelope.event_id in seen:
         return
+    seen.add(envelope.event_id)
     match _OWN.decode(envelope):
         case pb.PeriodOpened() as opened:
             history.periods.append(period_of(opened.period_id, opened.start, opened.end))
