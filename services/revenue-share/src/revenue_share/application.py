@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipshare.auth import Principal, Role
 from ipshare.consumer import applied_marks
-from ipshare.errors import Forbidden, NotFound
+from ipshare.errors import AlreadyExists, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.heap import building_long_lived_state
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
@@ -66,9 +66,15 @@ class RevenueShareApplication(ServiceApplication):
     source: ClassVar[str] = "revenue-share"
 
     def open_period(self, ctx: CommandContext, period_id: str, start: date, end: date) -> SettlementPeriod:
+        """Open the period that follows the last one (`Payouts.open_period` makes it atomic)."""
         check_finance(ctx.principal, "open settlement periods")
         period = SettlementPeriod.open(period_id, start, end)
-        Ledger().define_period(Period(period.period_id, start, end))  # the rule's own checks
+        calendar = Ledger()  # the consecutive rule, against the periods opened so far
+        for known in self.periods():
+            if known.period_id == period.period_id:
+                raise AlreadyExists(f"period {known.period_id} is already open", period_id=known.period_id)
+            calendar.define_period(Period(known.period_id, known.start, known.end))
+        calendar.define_period(Period(period.period_id, start, end))
         self.record(ctx, period)
         return period
 
@@ -207,7 +213,21 @@ class Payouts:
         return provisional, chosen
 
     async def statements_known_at(self, ctx: CommandContext, period_id: str, recorded_by: datetime) -> list[Statement]:
-        """Recompute a period's statements with only the facts recorded up to a time (auditors' "as of")."""
+        """Recompute a period's statements with only the facts recorded up to a time (auditors' "as of").
+
+        A time before revenue-share recorded anything is refused rather than answered with nothing:
+        it is nearly always a business date taken for a recording time.
+        """
+        async with self.engine.connect() as conn:
+            first = await conn.scalar(select(func.min(facts.c.recorded_at)))
+        if first is None or recorded_by < first:
+            raise DomainError(
+                f"revenue-share had recorded no fact by {recorded_by.isoformat()}"
+                + ("" if first is None else f" (the first was recorded at {first.isoformat()})")
+                + ": known_at is when revenue-share recorded the facts, not a business date; the period's "
+                "business dates are its start and end",
+                field="known_at",
+            )
         statements = await self._with_ledger(lambda ledger: ledger.statements_known_at(period_id, recorded_by))
         return [s for s in statements if visible_to(ctx.principal, s.payee)]
 
@@ -216,16 +236,28 @@ class Payouts:
             raise Forbidden("reconciliation is for finance and auditors", role=ctx.principal.role.value)
         return await self._with_ledger(lambda ledger: ledger.reconcile(period_id))
 
-    async def set_policy(self, ctx: CommandContext, policy: Policy) -> Policy:
-        """An admin records a policy version, checked against the statutory floors of the members it reaches."""
+    async def set_policy(self, ctx: CommandContext, version: Callable[[datetime], Policy]) -> Policy:
+        """An admin records a policy version, checked against the statutory floors of the members it reaches.
 
-        def decide(ledger: Ledger) -> Policy:
-            ledger.check_policy(policy, is_admin(ctx.principal))
-            self.app.record_policy(ctx, policy)
-            ledger.add_policy(policy)
-            return policy
+        `version(recorded_at)` is the version as recorded now. The time is taken under the lock closes
+        take, so no close has a later time and a period closed before keeps its statements; a
+        refused version leaves nothing behind.
+        """
+        async with self._deciding() as (_, now):
+            policy = version(now)
 
-        return await self._with_ledger(decide)
+            def decide() -> Policy:
+                self._ledger.check_policy(policy, is_admin(ctx.principal))  # changes nothing
+                self.app.record_policy(ctx, policy)
+                self._ledger.add_policy(policy)  # after every close: accepted
+                return policy
+
+            return await asyncio.to_thread(decide)
+
+    async def open_period(self, ctx: CommandContext, period_id: str, start: date, end: date) -> SettlementPeriod:
+        """Open a period after the last one: two opens at once (here or in another process) take turns."""
+        async with self._deciding():
+            return await asyncio.to_thread(self.app.open_period, ctx, period_id, start, end)
 
     async def policies(self, ctx: CommandContext) -> list[Policy]:
         """Finance, auditors and admins read every version; a member the center's and its own."""
@@ -235,18 +267,30 @@ class Payouts:
     async def close(self, ctx: CommandContext, period_id: str) -> str:
         """Close a period on every fact learned so far; returns the hash of its statements."""
         check_finance(ctx.principal, "close settlement periods")
-        async with self._lock, self.engine.begin() as conn:
-            # No fact may land while the close is computed: each is either in or dated after it.
-            await conn.execute(text(f"LOCK TABLE {facts.name} IN EXCLUSIVE MODE"))
-            closed_at = await conn.scalar(text("SELECT clock_timestamp()"))
-            await self._refresh(conn)
+        async with self._deciding() as (conn, closed_at):
             marks = await _marks(conn)
+
+            def decide() -> str:
+                statements = self._ledger.close_period(period_id, closed_at)
+                return self.app.record_close(ctx, period_id, closed_at, statements, marks)
+
             try:
-                statements = await asyncio.to_thread(self._ledger.close_period, period_id, closed_at)
-                return await asyncio.to_thread(self.app.record_close, ctx, period_id, closed_at, statements, marks)
+                return await asyncio.to_thread(decide)
             except BaseException:
                 self._reset()  # the ledger may hold a close that was not recorded
                 raise
+
+    @contextlib.asynccontextmanager
+    async def _deciding(self) -> AsyncIterator[tuple[AsyncConnection, datetime]]:
+        """One decision on the ledger at a time, in this process and across processes: the inbox
+        is locked against writers and other deciders (no fact may land while a close is computed:
+        each is either in it or dated after it), and the ledger is brought up to date. Yields the
+        connection and the database clock, the time of the decision."""
+        async with self._lock, self.engine.begin() as conn:
+            await conn.execute(text(f"LOCK TABLE {facts.name} IN EXCLUSIVE MODE"))
+            now = await conn.scalar(text("SELECT clock_timestamp()"))
+            await self._refresh(conn)
+            yield conn, now
 
     async def _with_ledger(self, compute: Callable[[Ledger], T]) -> T:
         async with self._lock:

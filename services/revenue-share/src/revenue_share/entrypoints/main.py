@@ -20,6 +20,9 @@ from revenue_share.entrypoints.wiring import LedgerWarmup, payouts_of
 class RevenueShareSettings(ServiceSettings):
     http_port: int = 8004
     grpc_port: int = 8104
+    # A close first waits for the inbox to apply what the source topics held when it was requested;
+    # past this many seconds it is refused (409, with the lag). 0: close on what is applied, at once.
+    close_wait_seconds: float = 30.0
 
 
 def _projections(_: Runtime[Any, Any]) -> Sequence[Projection]:
