@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
@@ -22,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipshare.auth import Principal, Role
 from ipshare.consumer import applied_marks
-from ipshare.errors import AlreadyExists, DomainError, Forbidden, NotFound
+from ipshare.errors import AlreadyExists, Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.heap import building_long_lived_state
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
+from revenue_share.adapters.source_topics import EndsUnknown, SourceTopics
 from revenue_share.domain.facts import Payee, PayeeKind, Period
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy
@@ -156,6 +158,15 @@ def _issued(statement: Statement) -> IssuedStatement:
     )
 
 
+CATCH_UP_POLL_SECONDS = 0.1
+
+
+class InboxBehind(Conflict):
+    """A close found the inbox behind what the source topics held when it was requested."""
+
+    code = "inbox_behind"
+
+
 # Facts read from the inbox and fed to the ledger at a time: a million rows read at once held a gigabyte.
 FEED_BATCH = 50_000
 
@@ -168,9 +179,18 @@ class Payouts:
     computation runs off the event loop.
     """
 
-    def __init__(self, app: RevenueShareApplication, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        app: RevenueShareApplication,
+        engine: AsyncEngine,
+        sources: SourceTopics | None = None,
+        close_wait_seconds: float = 30.0,
+    ) -> None:
         self.app = app
         self.engine = engine
+        # Without them a close covers what the inbox has applied (tests of the ledger alone).
+        self.sources = sources
+        self.close_wait_seconds = close_wait_seconds
         self._ledger = Ledger()
         self._seq = 0
         self._loaded = False
@@ -265,8 +285,14 @@ class Payouts:
         return [p for p in found if visible_policy(ctx.principal, p)]
 
     async def close(self, ctx: CommandContext, period_id: str) -> str:
-        """Close a period on every fact learned so far; returns the hash of its statements."""
+        """Close a period on every fact learned so far, and at least on everything the source topics
+        held when the close was requested; returns the hash of its statements."""
         check_finance(ctx.principal, "close settlement periods")
+        period = await asyncio.to_thread(self.app.period, period_id)
+        if period.closed_at is not None:
+            raise Conflict(f"period {period_id} is already closed", closed_at=period.closed_at.isoformat())
+        if self.sources is not None:
+            await self._inbox_reached(self.sources)
         async with self._deciding() as (conn, closed_at):
             marks = await _marks(conn)
 
@@ -279,6 +305,24 @@ class Payouts:
             except BaseException:
                 self._reset()  # the ledger may hold a close that was not recorded
                 raise
+
+    async def _inbox_reached(self, sources: SourceTopics) -> None:
+        """Wait until the inbox has applied what the source topics hold now (a receipt recorded
+        before the close was requested belongs in it, though the consumer may not have it yet)."""
+        try:
+            ends = await sources.ends()
+        except EndsUnknown as exc:
+            raise InboxBehind(f"cannot close now: {exc}") from exc
+        deadline = time.monotonic() + self.close_wait_seconds
+        while behind := await sources.behind(ends):
+            if time.monotonic() >= deadline:
+                lag = {f"{tp.topic}/{tp.partition}": n for tp, n in sorted(behind.items())}
+                raise InboxBehind(
+                    f"the inbox has not yet applied {sum(behind.values())} messages the source topics held when "
+                    f"the close was requested (waited {self.close_wait_seconds:g} s); close again once it has",
+                    lag=lag,
+                )
+            await asyncio.sleep(CATCH_UP_POLL_SECONDS)
 
     @contextlib.asynccontextmanager
     async def _deciding(self) -> AsyncIterator[tuple[AsyncConnection, datetime]]:

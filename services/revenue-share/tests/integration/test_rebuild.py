@@ -6,17 +6,13 @@ the new database: the rebuilt database must serve exactly the statements that we
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from ipshare import bus
 from ipshare.consumer import InboundEvent, consumer_metadata
 from ipshare.database import open_engine
-from ipshare.embedded import Broker
 from ipshare.eventstore import persistence_env
 from ipshare.settings import BusSettings
 from revenue_share.adapters.inbox import FactRow, fact_of, metadata
@@ -32,36 +28,13 @@ from revenue_share.rebuild import rebuild
 from revenue_share.replay import LearnedAt
 from revenue_share.replay_writer import REPLAY, ReplayWriter, ReplayWriterFailed
 
-from .conftest import FINANCE, INSTITUTE, slice_events
+from .conftest import FINANCE, INSTITUTE, publish, slice_events
 
 pytestmark = pytest.mark.integration
 
 PERIOD, START, END = "2026-Q4", date(2026, 10, 1), date(2026, 12, 31)
 LEARNED = datetime(2026, 12, 1, tzinfo=UTC)
 CLOSED = datetime(2027, 1, 5, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-def bus_settings(tmp_path: Path) -> Iterator[BusSettings]:
-    """A broker of the test's own: the replay reads the service topics from their beginning."""
-    broker = Broker(log_path=tmp_path / "broker.log")
-    settings = BusSettings(kafka_bootstrap_servers=broker.start(), topic_partitions=2)
-    yield settings
-    broker.stop()
-
-
-async def _publish(settings: BusSettings, messages: list[tuple[str, bytes, bytes]]) -> dict[tuple[str, int], int]:
-    """Send (topic, key, value) messages; returns the partitions each landed on, with their count."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    landed: dict[tuple[str, int], int] = {}
-    try:
-        for topic, key, value in messages:
-            sent = await (await producer.send(topic, value, key=key))
-            landed[(sent.topic, sent.partition)] = landed.get((sent.topic, sent.partition), 0) + 1
-    finally:
-        await producer.stop()
-    return landed
 
 
 async def _issue_and_publish(
@@ -74,7 +47,7 @@ async def _issue_and_publish(
     await bus.ensure_topics(settings, topics)
     sources = [(bus.topic_of(e.envelope.source), e.envelope.aggregate_id.encode(), e.envelope.SerializeToString())
                for e in events]  # fmt: skip
-    landed = await _publish(settings, sources * 2 if resend else sources)
+    landed = await publish(settings, sources * 2 if resend else sources)
     # The live service had learned every fact when it closed the period, and said so on its topic.
     ledger = Ledger()
     for seq, event in enumerate(events, start=1):
@@ -94,7 +67,7 @@ async def _issue_and_publish(
         for n in live.notifications_after(0, 1_000)
         if catalog.publishes(event := live.mapper.to_domain_event(n))
     ]
-    await _publish(settings, issued * 2 if resend else issued)
+    await publish(settings, issued * 2 if resend else issued)
     return issued_hash
 
 

@@ -58,9 +58,14 @@ async def get_period(period_id: str, app: App, _: CommandContextDep) -> s.Period
 
 
 @periods.post("/{period_id}/close")
-async def close_period(period_id: str, ledger: PayoutsDep, ctx: CommandContextDep) -> s.Closed:
-    """Issue the period's immutable statements; later facts land in the next period."""
-    return s.Closed(period_id=period_id, statement_hash=await ledger.close(ctx, period_id))
+async def close_period(period_id: str, ledger: PayoutsDep, app: App, ctx: CommandContextDep) -> s.Closed:
+    """Issue the period's immutable statements; later facts land in the next period.
+
+    The close first waits until revenue-share has applied everything the source services' topics
+    held when it was requested (409 `inbox_behind`, with the lag per partition, if that takes longer
+    than `CLOSE_WAIT_SECONDS`)."""
+    await ledger.close(ctx, period_id)
+    return s.Closed.of(await asyncio.to_thread(app.period, period_id))
 
 
 @periods.get("/{period_id}/provisional")

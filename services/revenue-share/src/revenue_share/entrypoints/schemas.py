@@ -25,6 +25,18 @@ class OpenPeriod(BaseModel):
     end: date
 
 
+class Covered(BaseModel):
+    topic: str
+    partition: int
+    position: int = Field(description="the last event position (in the source service's log) the close took in")
+
+
+_COVERS = Field(
+    description="per source topic and partition, up to where the close read: at least everything the source "
+    "topics held when the close was requested; later facts come in the next period"
+)
+
+
 class PeriodOut(BaseModel):
     period_id: str
     start: date
@@ -32,6 +44,7 @@ class PeriodOut(BaseModel):
     status: str
     closed_at: datetime | None
     statement_hash: str
+    covers: list[Covered] = _COVERS
 
     @classmethod
     def of(cls, period: SettlementPeriod) -> PeriodOut:
@@ -42,12 +55,22 @@ class PeriodOut(BaseModel):
             status="closed" if period.closed_at else "open",
             closed_at=period.closed_at,
             statement_hash=period.statement_hash,
+            covers=[Covered(**mark) for mark in period.marks],
         )
 
 
 class Closed(BaseModel):
     period_id: str
     statement_hash: str
+    closed_at: datetime
+    covers: list[Covered] = _COVERS
+
+    @classmethod
+    def of(cls, period: SettlementPeriod) -> Closed:
+        assert period.closed_at is not None
+        covers = [Covered(**mark) for mark in period.marks]
+        return cls(period_id=period.period_id, statement_hash=period.statement_hash, closed_at=period.closed_at,
+                   covers=covers)  # fmt: skip
 
 
 class PayeeOut(BaseModel):
