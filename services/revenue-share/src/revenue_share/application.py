@@ -31,10 +31,11 @@ from revenue_share.adapters.source_topics import EndsUnknown, SourceTopics
 from revenue_share.domain.facts import Payee, PayeeKind, Period
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy
-from revenue_share.domain.policy_versions import Policy, PolicyVersion
+from revenue_share.domain.policy_versions import Policy, PolicyVersion, policy_of
 from revenue_share.domain.settlement import IssuedStatement, SettlementPeriod, period_key
 from revenue_share.domain.statements import Reconciliation, Statement, statement_hash
 from revenue_share.ledger_feed import add_fact
+from revenue_share.replay import PolicyLogEntry, refused_versions
 
 T = TypeVar("T")
 _FINANCE = (Role.FINANCE, Role.ADMIN)
@@ -104,6 +105,21 @@ class RevenueShareApplication(ServiceApplication):
 
     def policy_keys(self) -> list[uuid.UUID]:
         return self.created_ids(PolicyVersion.Recorded)
+
+    def refused_versions(self) -> set[str]:
+        """Versions kept in the store though refused when posted (`replay.refused_versions`)."""
+        topics = [get_topic(PolicyVersion.Recorded), get_topic(SettlementPeriod.Closed)]
+        log: list[PolicyLogEntry] = []
+        position = 0
+        while batch := self.recorder.select_notifications(position, 1000, topics=topics, inclusive_of_start=False):
+            for notification in batch:
+                event = self.mapper.to_domain_event(notification)
+                if isinstance(event, SettlementPeriod.Closed):
+                    log.append((notification.id, event.closed_at))
+                elif isinstance(event, PolicyVersion.Recorded):
+                    log.append((notification.id, policy_of(vars(event))))
+            position = batch[-1].id
+        return refused_versions(log)
 
     def policy(self, key: uuid.UUID) -> Policy:
         return self.find(PolicyVersion, key, "policy version").policy
@@ -357,7 +373,8 @@ class Payouts:
         """The versions recorded since the last refresh (each aggregate is loaded once per process)."""
         fresh = [key for key in self.app.policy_keys() if key not in self._policy_keys]
         self._policy_keys.update(fresh)
-        return [self.app.policy(key) for key in fresh]
+        refused = self.app.refused_versions() if fresh else set()
+        return [policy for policy in map(self.app.policy, fresh) if policy.version not in refused]
 
     def _feed_facts(self, rows: Sequence[Any]) -> None:
         for row in rows:

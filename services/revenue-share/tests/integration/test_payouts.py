@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -173,4 +173,18 @@ async def test_the_ledger_is_warmed_at_start_and_a_failed_warm_up_leaves_it_to_t
     await LedgerWarmup(unreachable).run()  # logged, not raised
 
     assert (restarted.loaded, unreachable.loaded) == (True, False)
+    assert statement_hash(await restarted.statements(FINANCE, "2026-Q4")) == digest
+
+
+async def test_a_version_kept_though_refused_never_rewrites_a_closed_period_after_a_restart(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    digest = await close_q4(engine, application)
+    closed_at = application.period("2026-Q4").closed_at
+    assert closed_at is not None
+    # What the route once left behind: stamped before the close, stored after it, answered with a 409.
+    application.record_policy(ADMIN, center_policy("stamped-before-the-close", 6000, 1000)(closed_at - timedelta(1)))
+
+    restarted = Payouts(application, engine)
+
     assert statement_hash(await restarted.statements(FINANCE, "2026-Q4")) == digest
