@@ -75,7 +75,7 @@ class RevenueShareApplication(ServiceApplication):
         calendar = Ledger()  # the consecutive rule, against the periods opened so far
         for known in self.periods():
             if known.period_id == period.period_id:
-                raise AlreadyExists(f"period {known.period_id} is already open", period_id=known.period_id)
+                raise AlreadyExists(f"period {known.period_id} already exists", period_id=known.period_id)
             calendar.define_period(Period(known.period_id, known.start, known.end))
         calendar.define_period(Period(period.period_id, start, end))
         self.record(ctx, period)
@@ -325,20 +325,22 @@ class Payouts:
     async def _inbox_reached(self, sources: SourceTopics) -> None:
         """Wait until the inbox has applied what the source topics hold now (a receipt recorded
         before the close was requested belongs in it, though the consumer may not have it yet)."""
-        try:
-            ends = await sources.ends()
-        except EndsUnknown as exc:
-            raise InboxBehind(f"cannot close now: {exc}") from exc
-        deadline = time.monotonic() + self.close_wait_seconds
-        while behind := await sources.behind(ends):
-            if time.monotonic() >= deadline:
-                lag = {f"{tp.topic}/{tp.partition}": n for tp, n in sorted(behind.items())}
-                raise InboxBehind(
-                    f"the inbox has not yet applied {sum(behind.values())} messages the source topics held when "
-                    f"the close was requested (waited {self.close_wait_seconds:g} s); close again once it has",
-                    lag=lag,
-                )
-            await asyncio.sleep(CATCH_UP_POLL_SECONDS)
+        async with sources.watching() as watch:
+            try:
+                ends = await watch.ends()
+            except EndsUnknown as exc:
+                raise InboxBehind(f"cannot close now: {exc}") from exc
+            deadline = time.monotonic() + self.close_wait_seconds
+            while behind := await watch.behind(ends):
+                if time.monotonic() >= deadline:
+                    lag = {f"{tp.topic}/{tp.partition}": n for tp, n in sorted(behind.items())}
+                    raise InboxBehind(
+                        f"the inbox has not yet applied {sum(behind.values())} messages the source topics held "
+                        f"when the close was requested (waited {self.close_wait_seconds:g} s); close again once "
+                        "it has",
+                        lag=lag,
+                    )
+                await asyncio.sleep(CATCH_UP_POLL_SECONDS)
 
     @contextlib.asynccontextmanager
     async def _deciding(self) -> AsyncIterator[tuple[AsyncConnection, datetime]]:

@@ -11,9 +11,9 @@ returns the rest of the partition's last batch, and with it the true end.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -34,52 +34,45 @@ class SourceTopics:
         self.group_id = group_id
         self.topics = tuple(topics)
 
-    async def ends(self, wait_seconds: float = 5.0) -> Offsets:
-        """Each partition's end (the offset its next message will get) as it stands now."""
-        async with self._probe() as (probe, partitions):
-            for tp, offset in (await probe.end_offsets(partitions)).items():
-                probe.seek(tp, max(offset - 1, 0))  # no later than the end: the fetch answers at once
-            deadline = time.monotonic() + wait_seconds
-            while any(probe.highwater(tp) is None for tp in partitions):
-                if time.monotonic() > deadline:
-                    missing = [f"{tp.topic}/{tp.partition}" for tp in partitions if probe.highwater(tp) is None]
-                    raise EndsUnknown(f"the broker reported no end for {', '.join(missing)}")
-                await probe.getmany(timeout_ms=100, max_records=1)
-            return {tp: probe.highwater(tp) or 0 for tp in partitions}
-
-    async def behind(self, ends: Mapping[TopicPartition, int]) -> Offsets:
-        """Per partition, how many messages before `ends` the inbox has not applied yet (only those behind)."""
-        async with self._probe() as (probe, _):
-            committed = {tp: await probe.committed(tp) or 0 for tp in ends}
-        return {tp: end - committed[tp] for tp, end in ends.items() if committed[tp] < end}
-
-    def _probe(self) -> _Probe:
-        return _Probe(self)
-
-
-class _Probe:
-    """A consumer of the inbox's group that only looks: assigned (it joins no group), never committing."""
-
-    def __init__(self, topics: SourceTopics) -> None:
-        self._topics = topics
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=topics.settings.kafka_bootstrap_servers,
-            group_id=topics.group_id,
+    @contextlib.asynccontextmanager
+    async def watching(self) -> AsyncIterator[Watch]:
+        """A consumer of the inbox's group that only looks: assigned (it joins no group), never committing."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.group_id,
             enable_auto_commit=False,
             fetch_max_wait_ms=50,
         )
-
-    async def __aenter__(self) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
-        consumer = self._consumer
         await consumer.start()
-        await consumer.topics()  # loads the metadata
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in self._topics.topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        return consumer, partitions
+        try:
+            await consumer.topics()  # loads the metadata
+            partitions = [TopicPartition(topic, p) for topic in self.topics
+                          for p in sorted(consumer.partitions_for_topic(topic) or ())]  # fmt: skip
+            consumer.assign(partitions)
+            yield Watch(consumer, partitions)
+        finally:
+            await consumer.stop()
 
-    async def __aexit__(self, *_: object) -> None:
-        await asyncio.shield(self._consumer.stop())
+
+class Watch:
+    def __init__(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        self._consumer = consumer
+        self._partitions = partitions
+
+    async def ends(self, wait_seconds: float = 5.0) -> Offsets:
+        """Each partition's end (the offset its next message will get) as it stands now."""
+        consumer, partitions = self._consumer, self._partitions
+        for tp, offset in (await consumer.end_offsets(partitions)).items():
+            consumer.seek(tp, max(offset - 1, 0))  # no later than the end: the fetch answers at once
+        deadline = time.monotonic() + wait_seconds
+        while any(consumer.highwater(tp) is None for tp in partitions):
+            if time.monotonic() > deadline:
+                missing = [f"{tp.topic}/{tp.partition}" for tp in partitions if consumer.highwater(tp) is None]
+                raise EndsUnknown(f"the broker reported no end for {', '.join(missing)}")
+            await consumer.getmany(timeout_ms=100, max_records=1)
+        return {tp: consumer.highwater(tp) or 0 for tp in partitions}
+
+    async def behind(self, ends: Mapping[TopicPartition, int]) -> Offsets:
+        """Per partition, how many messages before `ends` the inbox has not applied yet (only those behind)."""
+        committed = {tp: await self._consumer.committed(tp) or 0 for tp in ends}
+        return {tp: end - committed[tp] for tp, end in ends.items() if committed[tp] < end}
