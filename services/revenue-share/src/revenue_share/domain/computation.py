@@ -524,10 +524,10 @@ class _Piece:
 
 
 class _CostRecovery:
-    """Costs of one asset and currency, recovered oldest first (by date, then id)."""
+    """Costs of one asset and currency, recovered oldest first (by date, then the source's log order)."""
 
     def __init__(self, costs: list[AssetCost], recovered: Mapping[str, int]) -> None:
-        self.costs = costs  # sorted by (effective_date, cost_id)
+        self.costs = costs  # in `facts.in_log_order`
         self.left = [c.amount - recovered.get(c.cost_id, 0) for c in costs]
 
     def recovered(self) -> dict[str, int]:
