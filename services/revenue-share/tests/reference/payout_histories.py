@@ -24,6 +24,7 @@ from payout_reference import History, comparable, settle
 
 from ipshare.errors import DomainError
 from revenue_share.domain.facts import (
+    REIMBURSEMENT_KIND,
     SALE_KIND,
     AssetCost,
     CashReceipt,
@@ -132,10 +133,13 @@ class Simulation:
             self.licenses.append(License(f"L{n}", assets, rng.choice(CURRENCIES), split))
 
     def _random_owners(self) -> dict[str, int]:
-        members = self.rng.sample(self.admitted, self.rng.choice((1, 2, 2, 3)))
-        cuts = sorted(self.rng.sample(range(1, 10_000), len(members) - 1))
+        return self._shares(self.rng.sample(self.admitted, self.rng.choice((1, 2, 2, 3))))
+
+    def _shares(self, parties: list[str]) -> dict[str, int]:
+        """Random positive basis points for `parties`, summing to 10,000."""
+        cuts = sorted(self.rng.sample(range(1, 10_000), len(parties) - 1))
         shares = [b - a for a, b in zip([0, *cuts], [*cuts, 10_000], strict=True)]
-        return dict(zip(members, shares, strict=True))
+        return dict(zip(parties, shares, strict=True))
 
     def _set_owners(
         self, asset_id: str, day: date, owners: dict[str, int], sellers: dict[str, int] | None = None
@@ -147,11 +151,8 @@ class Simulation:
         self.last_ownership[asset_id] = day
 
     def _set_inventors(self, asset_id: str, day: date) -> None:
-        chosen = self.rng.sample(sorted(RESEARCHERS), self.rng.choice((1, 2, 3)))
-        cuts = sorted(self.rng.sample(range(1, 10_000), len(chosen) - 1))
-        shares = [b - a for a, b in zip([0, *cuts], [*cuts, 10_000], strict=True)]
-        contributions = dict(zip(chosen, shares, strict=True))
-        affiliations = {r: RESEARCHERS[r] for r in chosen}
+        contributions = self._shares(self.rng.sample(sorted(RESEARCHERS), self.rng.choice((1, 2, 3))))
+        affiliations = {r: RESEARCHERS[r] for r in contributions}
         fact_id = f"inv-{self._next_position()}"
         self._learn(InventorShares(fact_id, asset_id, day, contributions, affiliations, self._tick(), self.position))
 
@@ -191,7 +192,8 @@ class Simulation:
             amount = -self.rng.randint(1, 50_000)  # a credit
         day = self._past_day(150) if late else self.today
         receipt_id = f"rc-{self._next_position()}"
-        self._learn(CashReceipt(receipt_id, license_.license_id, license_.asset_ids, license_.kind, amount,
+        kind = REIMBURSEMENT_KIND if license_.kind != SALE_KIND and self.rng.random() < 0.1 else license_.kind
+        self._learn(CashReceipt(receipt_id, license_.license_id, license_.asset_ids, kind, amount,
                                 license_.currency, day, self._tick(), license_.asset_split))  # fmt: skip
         return True
 

@@ -29,11 +29,13 @@ The rules (docs/architecture.md, "How payouts are computed"):
 2. A license's running income (per currency) is cut at every bracket threshold of every
    policy version known, in date order; within one day, per (license, currency, asset)
    in that order. Each piece lies in one bracket of every policy.
-3. Each day, the pieces of an asset's income in a currency repay that asset's costs in
-   that currency (if the center policy in force recovers costs): the oldest unrecovered
-   costs dated up to that day first, at most the day's income (or its cap). What is
-   recovered is taken from the pieces in proportion to them (largest remainder, in
-   license then bracket order) and paid in full to the members who paid the costs.
+3. Each day, a licensee's reimbursements of patent costs on an asset repay that asset's
+   unrecovered costs in their currency first, in full and whatever the policy; then, if
+   the center policy in force recovers costs, the day's other income on the asset repays
+   what is left, up to the policy's cap. Either way the oldest costs dated up to that day
+   go first; what is recovered is taken from the pieces in proportion to them (largest
+   remainder, in license then bracket order) and paid in full to the members who paid the
+   costs. What a reimbursement brings beyond the costs is income like any other.
 4. Every piece's net amount is summed, by date, into its allocation group: asset,
    currency, the ownership snapshot in force on the received date, the inventor snapshot
    in force, the center policy version and its bracket's reward, and each owner's own
@@ -41,11 +43,12 @@ The rules (docs/architecture.md, "How payouts are computed"):
    operating fee, researchers' reward by contribution, owners by share, then each owner's
    own split (its "inventors" role pays its affiliated inventors of the asset, all
    inventors if none is). An unknown owner map or inventor list holds the part in
-   suspense; an asset assigned out of the membership holds the owners' part as
+   suspense (the center's reward and each owner's "inventors" role alike); an asset assigned out of the membership holds the owners' part as
    unallocated, except a sale's proceeds, which go to the members who sold.
 5. Equity proceeds due to a member are summed per (spin-off, member, currency, member
    policy version, inventor snapshots of the spin-off's assets) and split by the member's
-   own split, its "inventors" role paying its inventors of those assets.
+   own split, its "inventors" role paying its inventors of those assets (all their
+   inventors if none is its own; held in suspense while none is known).
 6. What a payee is entitled to through a date, as known at a time, is the sum of its
    parts of every group and every cost recovery. A close of period k at time t states
        regular lines    = entitled(end_k, t) - entitled(end_k-1, t)
@@ -68,6 +71,7 @@ from typing import Any
 
 from ipshare.money import BASIS_POINTS, allocate
 from revenue_share.domain.facts import (
+    REIMBURSEMENT_KIND,
     SALE_KIND,
     AssetCost,
     CashReceipt,
@@ -222,21 +226,22 @@ class _Piece:
     day: date
     bracket_from: int
     amount: int
+    reimburses: bool  # a licensee's reimbursement of costs
     recovered: int = 0
 
 
 def _pieces_of_day(facts: _Facts, day: date, running: dict[tuple[str, str], int]) -> list[_Piece]:
     """The day's receipts as pieces, each within one bracket of every policy (rule 2)."""
-    cells: dict[tuple[str, str, str], int] = defaultdict(int)
+    cells: dict[tuple[str, str, str, bool], int] = defaultdict(int)
     for receipt in facts.receipts:
         if receipt.effective_date == day:
             for asset_id, part in receipt.parts().items():
-                cells[(receipt.license_id, receipt.currency, asset_id)] += part
+                cells[(receipt.license_id, receipt.currency, asset_id, receipt.kind == REIMBURSEMENT_KIND)] += part
     pieces = []
-    for (license_id, currency, asset_id), amount in sorted(cells.items()):
+    for (license_id, currency, asset_id, reimburses), amount in sorted(cells.items()):
         before = running[(license_id, currency)]
         for start, part in _cut(before, amount, facts.thresholds):
-            pieces.append(_Piece(asset_id, currency, license_id, day, start, part))
+            pieces.append(_Piece(asset_id, currency, license_id, day, start, part, reimburses))
         running[(license_id, currency)] = before + amount
     return pieces
 
@@ -266,9 +271,8 @@ def _recover_costs(
 ) -> list[tuple[str, str, str, str, int]]:
     """Rule 3. Returns (payer, currency, policy version, asset, amount) per cost repaid."""
     center = facts.center(day)
+    version = center.version if center else DEFAULT
     paid: list[tuple[str, str, str, str, int]] = []
-    if center is None or not center.recover_costs:
-        return paid
     by_asset: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
     for piece in pieces:
         by_asset[(piece.asset_id, piece.currency)].append(piece)
@@ -277,24 +281,33 @@ def _recover_costs(
         if not costs:
             continue
         asset_pieces.sort(key=lambda p: p.license_id)  # stable: brackets stay in order
-        income = sum(p.amount for p in asset_pieces)
-        if income <= 0:
-            continue
-        cap = income if center.cost_cap_bps is None else income * center.cost_cap_bps // BASIS_POINTS
-        taken = 0
-        for cost in sorted(costs, key=lambda c: (c.effective_date, c.position, c.cost_id)):
-            if cost.effective_date > day or cap <= 0:
-                break
-            take = min(cost.amount - recovered.get(cost.cost_id, 0), cap)
-            if take > 0:
-                recovered[cost.cost_id] = recovered.get(cost.cost_id, 0) + take
-                cap -= take
-                taken += take
-                paid.append((cost.paid_by, currency, center.version, asset_id, take))
-        if taken:
-            weights = {i: p.amount for i, p in enumerate(asset_pieces) if p.amount > 0}
-            for i, part in allocate(taken, weights).items():
-                asset_pieces[i].recovered = part
+        # A licensee's reimbursements first, in full, whatever the policy; then the income, if the
+        # policy recovers costs, up to its cap.
+        reimbursing = [p for p in asset_pieces if p.reimburses]
+        earning = [p for p in asset_pieces if not p.reimburses]
+        income = sum(p.amount for p in earning)
+        if center is not None and center.cost_cap_bps is not None:
+            income_cap = income * center.cost_cap_bps // BASIS_POINTS
+        else:
+            income_cap = income
+        rounds = [(reimbursing, sum(p.amount for p in reimbursing))]
+        if center is not None and center.recover_costs:
+            rounds.append((earning, income_cap))
+        for takers, cap in rounds:
+            taken = 0
+            for cost in sorted(costs, key=lambda c: (c.effective_date, c.position, c.cost_id)):
+                if cost.effective_date > day or cap <= 0:
+                    break
+                take = min(cost.amount - recovered.get(cost.cost_id, 0), cap)
+                if take > 0:
+                    recovered[cost.cost_id] = recovered.get(cost.cost_id, 0) + take
+                    cap -= take
+                    taken += take
+                    paid.append((cost.paid_by, currency, version, asset_id, take))
+            if taken:
+                weights = {i: p.amount for i, p in enumerate(takers) if p.amount > 0}
+                for i, part in allocate(taken, weights).items():
+                    takers[i].recovered = part
     return paid
 
 
@@ -302,13 +315,15 @@ def _recover_costs(
 class _Split:
     version: str
     roles: Mapping[str, int]
-    inventors: Mapping[str, int]
+    inventors: Mapping[str, int] | None  # None: no inventor known yet
 
 
 def _member_split(facts: _Facts, member_id: str, day: date, position: int, inventors: Any) -> _Split:
     policy = facts.member_policy(member_id, day)
     roles = _bracket(policy.split_brackets, position).split if policy else {"member": BASIS_POINTS}
-    everyone = dict(inventors.contributions) if inventors else {}
+    if inventors is None:
+        return _Split(policy.version if policy else DEFAULT, roles, None)
+    everyone = dict(inventors.contributions)
     own = {r: bps for r, bps in everyone.items() if inventors.affiliations.get(r) == member_id}
     return _Split(policy.version if policy else DEFAULT, roles, own or everyone)
 
@@ -360,11 +375,11 @@ def _to_researchers(amount: int, inventors: Mapping[str, int] | None, step: Step
 def _inside_member(amount: int, member_id: str, split: _Split, step: Step, version: str) -> Entitlements:
     parts: Entitlements = defaultdict(int)
     for role, part in allocate(amount, split.roles).items():
-        if role == "inventors" and split.inventors:
+        if role == "inventors":
             for key, value in _to_researchers(part, split.inventors, step, version).items():
                 parts[key] += value
         else:
-            account = "" if role in ("member", "inventors") else role
+            account = "" if role == "member" else role
             parts[(Payee(PayeeKind.MEMBER, member_id, account), "", step, version)] += part
     return parts
 
@@ -395,18 +410,20 @@ def _split_group(net: int, spec: dict[str, Any]) -> Entitlements:
 
 def _equity_group(facts: _Facts, proceeds: EquityProceeds) -> tuple[tuple[Any, ...], _Split]:
     day = proceeds.effective_date
-    contributions: dict[str, int] = defaultdict(int)
+    own: dict[str, int] = defaultdict(int)
+    everyone: dict[str, int] = defaultdict(int)
     inventor_ids = []
     for asset_id in proceeds.asset_ids:
         inventors = _in_force(facts.inventors, asset_id, day)
         if inventors is not None:
             inventor_ids.append(inventors.fact_id)
             for researcher, bps in inventors.contributions.items():
+                everyone[researcher] += bps
                 if inventors.affiliations.get(researcher) == proceeds.member_id:
-                    contributions[researcher] += bps
+                    own[researcher] += bps
     policy = facts.member_policy(proceeds.member_id, day)
     roles = policy.split_brackets[0].split if policy else {"member": BASIS_POINTS}
-    split = _Split(policy.version if policy else DEFAULT, roles, dict(contributions))
+    split = _Split(policy.version if policy else DEFAULT, roles, dict(own or everyone) if inventor_ids else None)
     key = ("equity", proceeds.spin_off_id, proceeds.member_id, proceeds.currency, split.version,
            tuple(sorted(inventor_ids)))  # fmt: skip
     return key, split

@@ -66,6 +66,9 @@ UNALLOCATED = Payee(PayeeKind.CENTER, "center", "unallocated")
 HELD = (SUSPENSE, UNALLOCATED)  # never paid by a close, whatever the minimum payout
 # The receipt kind of a sale's proceeds (commercialization's `RevenueKind.ASSIGNMENT`).
 SALE_KIND = "assignment"
+# The receipt kind of a licensee's reimbursement of patent costs (`RevenueKind.COST_REIMBURSEMENT`): it
+# repays the members that paid the asset's costs before anything is left for the waterfall.
+REIMBURSEMENT_KIND = "cost_reimbursement"
 
 
 def frozen_shares(shares: Mapping[str, int], what: str) -> Mapping[str, int]:
