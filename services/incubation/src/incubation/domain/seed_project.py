@@ -3,11 +3,16 @@
 A milestone moves open -> submitted (evidence) -> approved, or back from submitted to
 rejected (with a reason) and then submitted again. Its tranche is released only once
 it is approved, drawn from the funders pro rata to what each committed, to the minor unit.
+
+Draws are cumulative (`cumulative_draws`): after each release a funder has drawn its
+largest-remainder share of everything released so far, so rounding never accumulates
+and the last tranche leaves every funder having paid exactly its commitment.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -110,6 +115,7 @@ class SeedProject(Aggregate):
         self.commitments = [
             Commitment(c["funder_kind"], c["funder_id"], Money.from_dict(c["amount"])) for c in commitments
         ]
+        self.drawn: dict[tuple[str, str], int] = {c.key: 0 for c in self.commitments}
         self.milestones: dict[str, Milestone] = {
             m["milestone_id"]: Milestone(
                 m["milestone_id"], m["description"], date.fromisoformat(m["due_date"]), Money.from_dict(m["tranche"])
@@ -208,7 +214,10 @@ class SeedProject(Aggregate):
             )  # fmt: skip
         if milestone.released_on is not None:
             raise Conflict("the tranche is already released", released_on=milestone.released_on.isoformat())
-        split = allocate(milestone.tranche.amount, {c.key: c.amount.amount for c in self.commitments})
+        split = cumulative_draws(
+            milestone.tranche.amount, self.released.amount, self.drawn,
+            {c.key: c.amount.amount for c in self.commitments},
+        )  # fmt: skip
         funders = [
             {"funder_kind": kind, "funder_id": funder_id, "amount": amount}
             for (kind, funder_id), amount in sorted(split.items())
@@ -255,6 +264,38 @@ class SeedProject(Aggregate):
         self, milestone_id: str, amount: dict[str, Any], funders: list[dict[str, Any]], effective_date: date
     ) -> None:
         self.milestones[milestone_id].released_on = effective_date
+        for draw in funders:
+            key = (draw["funder_kind"], draw["funder_id"])
+            self.drawn[key] = self.drawn.get(key, 0) + draw["amount"]
+
+
+Funder = tuple[str, str]
+
+
+def cumulative_draws(
+    tranche: int, released_before: int, drawn: Mapping[Funder, int], commitments: Mapping[Funder, int]
+) -> dict[Funder, int]:
+    """Each funder's draw on a tranche: its share of everything released so far, less what it drew.
+
+    The cumulative share is `allocate(released, commitments)` (largest remainder). A larger
+    total can give a funder one unit less than a smaller one did (the Alabama paradox of
+    largest remainders); that funder then draws nothing, and the unit is taken back from a
+    funder whose share was rounded up, the smallest remainder first, so no draw is negative
+    and every funder's cumulative draw stays within one minor unit of its exact share.
+    """
+    released = released_before + tranche
+    whole = sum(commitments.values())
+    target = allocate(released, commitments)
+    draws = {k: target[k] - drawn.get(k, 0) for k in sorted(commitments)}
+    short = sum(-d for d in draws.values() if d < 0)
+    if short:
+        remainder = {k: released * w % whole for k, w in commitments.items()}
+        rounded_up = [k for k, d in draws.items() if d > 0 and target[k] * whole > released * commitments[k]]
+        for k in draws:
+            draws[k] = max(draws[k], 0)
+        for k in sorted(rounded_up, key=lambda k: (remainder[k], k))[:short]:
+            draws[k] -= 1
+    return draws
 
 
 def _check_funding(commitments: list[Commitment], milestones: list[MilestonePlan]) -> None:
