@@ -153,3 +153,25 @@ def test_funders_draw_exactly_their_commitments_and_each_tranche_to_the_minor_un
         for i, committed in enumerate(commitments):  # never more than a minor unit off the exact share
             assert abs(drawn[f"m{i}"] * total - released * committed) < total
     assert drawn == {f"m{i}": c for i, c in enumerate(commitments)}
+
+
+def test_each_step_of_a_milestone_is_dated_on_or_after_the_step_before() -> None:
+    p = project()
+    m = first(p)
+    with pytest.raises(DomainError, match="before the project opened") as early:
+        p.submit_evidence(m, ["report"], date(2024, 12, 31))
+    assert early.value.details == {"field": "effective_date", "not_before": "2025-01-01"}
+    p.submit_evidence(m, ["report"], date(2025, 2, 20))
+    with pytest.raises(DomainError, match="before its evidence was submitted on 2025-02-20"):
+        p.approve(m, date(2025, 2, 19))
+    with pytest.raises(DomainError, match="before its evidence"):
+        p.reject(m, "thin", date(2025, 2, 19))
+    p.reject(m, "thin", date(2025, 2, 21))
+    with pytest.raises(DomainError, match="before the milestone was last decided"):
+        p.submit_evidence(m, ["report v2"], date(2025, 2, 20))
+    p.submit_evidence(m, ["report v2"], date(2025, 2, 25))
+    p.approve(m, date(2025, 2, 26))
+    with pytest.raises(DomainError, match="before the milestone was approved on 2025-02-26"):
+        p.release_tranche(m, date(2025, 2, 25))
+    p.release_tranche(m, date(2025, 2, 26))
+    assert p.milestones[m].released_on == date(2025, 2, 26)

@@ -41,6 +41,7 @@ class Milestone:
     tranche: Money
     status: MilestoneStatus = MilestoneStatus.OPEN
     evidence: list[str] = field(default_factory=list)
+    submitted_on: date | None = None  # the latest evidence
     decided_on: date | None = None
     rejection_reason: str = ""
     released_on: date | None = None
@@ -191,15 +192,17 @@ class SeedProject(Aggregate):
             raise Conflict("the milestone is already approved", milestone_id=milestone_id)
         if not [e for e in evidence if e.strip()]:
             raise DomainError("evidence names at least one document or link")
+        _in_order(day, "evidence", [(self.opened_on, "the project opened"),
+                                    (milestone.decided_on, "the milestone was last decided")])  # fmt: skip
         self._evidence_submitted(milestone_id=milestone_id, evidence=[e.strip() for e in evidence if e.strip()],
                                  effective_date=day)  # fmt: skip
 
     def approve(self, milestone_id: str, day: date) -> None:
-        self._decidable(milestone_id)
+        self._decidable(milestone_id, day)
         self._milestone_approved(milestone_id=milestone_id, effective_date=day)
 
     def reject(self, milestone_id: str, reason: str, day: date) -> None:
-        self._decidable(milestone_id)
+        self._decidable(milestone_id, day)
         if not reason.strip():
             raise DomainError("a rejection gives its reason")
         self._milestone_rejected(milestone_id=milestone_id, reason=reason.strip(), effective_date=day)
@@ -214,6 +217,7 @@ class SeedProject(Aggregate):
             )  # fmt: skip
         if milestone.released_on is not None:
             raise Conflict("the tranche is already released", released_on=milestone.released_on.isoformat())
+        _in_order(day, "the release", [(milestone.decided_on, "the milestone was approved")])
         split = cumulative_draws(
             milestone.tranche.amount, self.released.amount, self.drawn,
             {c.key: c.amount.amount for c in self.commitments},
@@ -226,13 +230,14 @@ class SeedProject(Aggregate):
                                effective_date=day)  # fmt: skip
         return funders
 
-    def _decidable(self, milestone_id: str) -> Milestone:
+    def _decidable(self, milestone_id: str, day: date) -> Milestone:
         milestone = self.milestone(milestone_id)
         if milestone.status is not MilestoneStatus.SUBMITTED:
             raise Conflict(
                 f"only a milestone with evidence submitted is decided; this one is {milestone.status}",
                 milestone_id=milestone_id, status=str(milestone.status),
             )  # fmt: skip
+        _in_order(day, "the decision", [(milestone.submitted_on, "its evidence was submitted")])
         return milestone
 
     @event(EvidenceSubmitted)
@@ -240,6 +245,7 @@ class SeedProject(Aggregate):
         milestone = self.milestones[milestone_id]
         milestone.status = MilestoneStatus.SUBMITTED
         milestone.evidence.extend(evidence)
+        milestone.submitted_on = effective_date
 
     @event(MilestoneApproved)
     def _milestone_approved(self, milestone_id: str, effective_date: date) -> None:
@@ -270,6 +276,16 @@ class SeedProject(Aggregate):
 
 
 Funder = tuple[str, str]
+
+
+def _in_order(day: date, what: str, after: list[tuple[date | None, str]]) -> None:
+    """Refuse a step dated before a step it follows (a 422 naming the date it must not precede)."""
+    for earlier, since in after:
+        if earlier is not None and day < earlier:
+            raise DomainError(
+                f"{what} is dated {day.isoformat()}, before {since} on {earlier.isoformat()}",
+                field="effective_date", not_before=earlier.isoformat(),
+            )  # fmt: skip
 
 
 def cumulative_draws(
