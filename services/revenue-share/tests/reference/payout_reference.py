@@ -43,8 +43,9 @@ The rules (docs/architecture.md, "How payouts are computed"):
    operating fee, researchers' reward by contribution, owners by share, then each owner's
    own split (its "inventors" role pays its affiliated inventors of the asset, all
    inventors if none is). An unknown owner map or inventor list holds the part in
-   suspense (the center's reward and each owner's "inventors" role alike); an asset assigned out of the membership holds the owners' part as
-   unallocated, except a sale's proceeds, which go to the members who sold.
+   suspense (the center's reward and each owner's "inventors" role alike); an asset
+   assigned out of the membership holds the owners' part as unallocated, except a sale's
+   proceeds, which go to the members who sold.
 5. Equity proceeds due to a member are summed per (spin-off, member, currency, member
    policy version, inventor snapshots of the spin-off's assets) and split by the member's
    own split, its "inventors" role paying its inventors of those assets (all their
