@@ -52,7 +52,7 @@ async def _issue_and_publish(
     ledger = Ledger()
     for seq, event in enumerate(events, start=1):
         kind, body = fact_of(event) or ("", {})
-        add_fact(ledger, FactRow(seq, event.envelope.event_id, kind, body, LEARNED))
+        add_fact(ledger, FactRow(seq, event.envelope.event_id, kind, body, LEARNED, event.envelope.position))
     live = RevenueShareApplication(persistence_env(None))
     for policy in policies:
         live.record_policy(REPLAY, policy)
