@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -89,41 +89,54 @@ def cost(owner: uuid.UUID, n: int) -> dict[str, Any]:
             "effective_date": "2024-03-01"}  # fmt: skip
 
 
+Write = tuple[str, dict[str, Any]]
+
+
+Writes = Callable[[dict[str, Any]], tuple[Write, Write]]
+
+
+async def race_with_one_etag(
+    client: httpx.AsyncClient, asset: str, headers: dict[str, str], writes: Writes
+) -> list[httpx.Response]:
+    """Read the asset, then send both writes at once with the ETag read."""
+    read = await client.get(f"/assets/{asset}", headers=headers)
+    tagged = {**headers, "If-Match": read.headers["etag"]}
+    first, second = writes(read.json())
+    return list(await asyncio.gather(
+        client.post(f"/assets/{asset}/{first[0]}", json=first[1], headers=tagged),
+        client.post(f"/assets/{asset}/{second[0]}", json=second[1], headers=tagged),
+    ))  # fmt: skip
+
+
 async def test_two_writers_with_the_same_etag_one_wins_the_other_gets_412(
     client: httpx.AsyncClient, asset: str, owner: uuid.UUID
 ) -> None:
-    headers = as_member(owner)
+    def two_costs(current: dict[str, Any]) -> tuple[Write, Write]:
+        return ("costs", cost(owner, 2 * current["version"])), ("costs", cost(owner, 2 * current["version"] + 1))
+
     outcomes: list[tuple[int, ...]] = []
-    for n in range(ROUNDS):
-        read = await client.get(f"/assets/{asset}", headers=headers)
-        tagged = {**headers, "If-Match": read.headers["etag"]}
-        answers = await asyncio.gather(
-            client.post(f"/assets/{asset}/costs", json=cost(owner, 2 * n), headers=tagged),
-            client.post(f"/assets/{asset}/costs", json=cost(owner, 2 * n + 1), headers=tagged),
-        )
+    for _ in range(ROUNDS):
+        answers = await race_with_one_etag(client, asset, as_member(owner), two_costs)
         outcomes.append(tuple(sorted(a.status_code for a in answers)))
         for answer in answers:
             assert answer.status_code != 409, answer.text
             if answer.status_code == 412:
                 assert answer.json()["error"]["code"] == "precondition_failed"
     assert outcomes == [(201, 412)] * ROUNDS
-    final = (await client.get(f"/assets/{asset}", headers=headers)).json()
+    final = (await client.get(f"/assets/{asset}", headers=as_member(owner))).json()
     assert len(final["costs"]) == ROUNDS  # one cost per round: no lost update, nothing doubled
 
 
 async def test_tagging_the_strategic_reserve_with_the_same_etag_lets_one_writer_win(
     client: httpx.AsyncClient, asset: str, owner: uuid.UUID
 ) -> None:
-    headers = as_member(owner)
-    outcomes: list[tuple[int, ...]] = []
-    for n in range(ROUNDS):
-        read = await client.get(f"/assets/{asset}", headers=headers)
-        tag = "common_foundational" if read.json()["strategic_reserve"] == "key_core" else "key_core"
-        tagged = {**headers, "If-Match": read.headers["etag"]}
-        answers = await asyncio.gather(
-            client.post(f"/assets/{asset}/strategic-reserve", json={"strategic_reserve": tag}, headers=tagged),
-            client.post(f"/assets/{asset}/costs", json=cost(owner, n), headers=tagged),
-        )
+    def other_tag_and_a_cost(current: dict[str, Any]) -> tuple[Write, Write]:
+        tag = "common_foundational" if current["strategic_reserve"] == "key_core" else "key_core"
+        return ("strategic-reserve", {"strategic_reserve": tag}), ("costs", cost(owner, current["version"]))
+
+    outcomes = []
+    for _ in range(ROUNDS):
+        answers = await race_with_one_etag(client, asset, as_member(owner), other_tag_and_a_cost)
         outcomes.append(tuple(sorted(a.status_code for a in answers)))
     assert all(o in ((200, 412), (201, 412)) for o in outcomes), outcomes
 
