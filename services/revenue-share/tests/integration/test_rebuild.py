@@ -52,9 +52,9 @@ async def _issue_and_publish(
     landed = await publish(settings, sources * 2 if resend else sources)
     # The live service had learned every fact when it closed the period, and said so on its topic.
     ledger = Ledger()
-    for seq, event in enumerate(events, start=1):
-        kind, body = fact_of(event) or ("", {})
-        add_fact(ledger, FactRow(seq, event.envelope.event_id, kind, body, LEARNED, event.envelope.position))
+    for seq, inbound in enumerate(events, start=1):
+        kind, body = fact_of(inbound) or ("", {})
+        add_fact(ledger, FactRow(seq, inbound.envelope.event_id, kind, body, LEARNED, inbound.envelope.position))
     live = RevenueShareApplication(persistence_env(None))
     for policy in policies:
         live.record_policy(REPLAY, policy)
