@@ -330,7 +330,8 @@ class Payouts:
             async with sources.watching() as watch:
                 await self._applied_up_to(watch, await watch.ends())
         except (EndsUnknown, KafkaError) as exc:
-            raise InboxBehind(f"cannot tell how far the source topics reach, so the period stays open: {exc!r}") from exc
+            reason = f"cannot tell how far the source topics reach, so the period stays open: {exc!r}"
+            raise InboxBehind(reason) from exc
 
     async def _applied_up_to(self, watch: Watch, ends: Offsets) -> None:
         deadline = time.monotonic() + self.close_wait_seconds
