@@ -272,9 +272,20 @@ class Simulation:
                                    self.rng.choice(CURRENCIES), self._past_day(30), self._tick(), assets))  # fmt: skip
         return True
 
-    def _thresholds(self) -> list[int]:
+    def _thresholds(self) -> list[tuple[int, str]]:
+        """Bracket thresholds with their currencies (increasing in each); now and then one recorded
+        before thresholds had a currency ("": it cuts every currency)."""
+        currency = self.rng.choice(CURRENCIES)
         count = self.rng.choice((0, 0, 1, 2))
-        return [0, *sorted(self.rng.sample(range(1_000, 60_000_000), count))]
+        cuts = [(t, currency) for t in sorted(self.rng.sample(range(1_000, 60_000_000), count))]
+        if self.rng.random() < 0.3:
+            cuts.append((self.rng.randint(1_000, 60_000_000), self.rng.choice((*CURRENCIES, ""))))
+        increasing: list[tuple[int, str]] = [(0, "")]
+        for threshold, code in cuts:
+            within = [t for t, c in increasing if c in ("", code) or not code]
+            if threshold > max(within):
+                increasing.append((threshold, code))
+        return increasing
 
     def _policy(self, policy: CenterPolicy | MemberPolicy) -> bool:
         try:
@@ -287,8 +298,8 @@ class Simulation:
 
     def center_policy(self) -> bool:
         rng = self.rng
-        brackets = tuple(ResearcherBracket(t, rng.choice((2_000, 3_334, 5_000, 6_000, 7_500)))
-                         for t in self._thresholds())  # fmt: skip
+        brackets = tuple(ResearcherBracket(t, rng.choice((2_000, 3_334, 5_000, 6_000, 7_500)), currency)
+                         for t, currency in self._thresholds())  # fmt: skip
         minimum = {c: rng.choice((0, 100, 10_000)) for c in rng.sample(CURRENCIES, rng.randint(0, 2))}
         cap = rng.choice((None, None, 5_000))
         version = f"c{self._next_position()}"
@@ -302,11 +313,11 @@ class Simulation:
         rng = self.rng
         member_id = rng.choice(self.admitted)
         brackets = []
-        for threshold in self._thresholds():
+        for threshold, currency in self._thresholds():
             inventors = rng.choice((0, 2_500, 5_000, 8_000))
             department = rng.choice((0, 1_000))
             split = {"inventors": inventors, "department": department, "member": 10_000 - inventors - department}
-            brackets.append(SplitBracket(threshold, {role: bps for role, bps in split.items() if bps}))
+            brackets.append(SplitBracket(threshold, {role: bps for role, bps in split.items() if bps}, currency))
         version = f"m{self._next_position()}"
         return self._policy(MemberPolicy(version, member_id, self._past_day(90), self._tick(), tuple(brackets),
                                          set_by="admin"))  # fmt: skip

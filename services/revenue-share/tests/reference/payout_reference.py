@@ -26,9 +26,11 @@ The rules (docs/architecture.md, "How payouts are computed"):
 
 1. Same-date facts of one kind on one asset apply in the source service's log order
    (`position`): the later one in the log is in force from that date.
-2. A license's running income (per currency) is cut at every bracket threshold of every
-   policy version known, in date order; within one day, per (license, currency, asset)
-   in that order. Each piece lies in one bracket of every policy.
+2. A license's running income in a currency is cut at every bracket threshold in that
+   currency of every policy version known (a threshold names its currency; one recorded
+   before thresholds had a currency cuts every currency), in date order; within one day,
+   per (license, currency, asset, reimbursement or not) in that order. Each piece lies in
+   one bracket of every policy.
 3. Each day, a licensee's reimbursements of patent costs on an asset repay that asset's
    unrecovered costs in their currency first, in full and whatever the policy; then, if
    the center policy in force recovers costs, the day's other income on the asset repays
@@ -180,9 +182,15 @@ def _portion(total: int, bps: int) -> int:
     return allocate(total, {0: bps, 1: BASIS_POINTS - bps})[0]
 
 
-def _bracket(brackets: Sequence[Any], position: int) -> Any:
-    """The bracket holding cumulative income `position`."""
-    return [b for b in brackets if b.from_amount <= position][-1]
+def _in_currency(brackets: Sequence[Any], currency: str) -> list[Any]:
+    """The brackets whose thresholds cut income in `currency`: the first (from 0) always; the others
+    when their threshold is in that currency, or names none (recorded before thresholds had one)."""
+    return [b for i, b in enumerate(brackets) if i == 0 or b.currency in ("", currency)]
+
+
+def _bracket(brackets: Sequence[Any], currency: str, position: int) -> Any:
+    """The bracket holding a license's cumulative income `position` in `currency`."""
+    return [b for b in _in_currency(brackets, currency) if b.from_amount <= position][-1]
 
 
 class _Facts:
@@ -198,12 +206,15 @@ class _Facts:
         self.centers = [f for f in known if isinstance(f, CenterPolicy)]
         self.member_policies = [f for f in known if isinstance(f, MemberPolicy)]
         self.sales = {r.license_id for r in self.receipts if r.kind == SALE_KIND}
+        self.all_brackets = [p.researcher_brackets for p in self.centers]
+        self.all_brackets += [p.split_brackets for p in self.member_policies]
+
+    def thresholds(self, currency: str) -> list[int]:
+        """Every threshold of every policy version that cuts income in `currency`."""
         cuts = {0}
-        for policy in self.centers:
-            cuts.update(b.from_amount for b in policy.researcher_brackets)
-        for member_policy in self.member_policies:
-            cuts.update(b.from_amount for b in member_policy.split_brackets)
-        self.thresholds = sorted(cuts)
+        for brackets in self.all_brackets:
+            cuts.update(b.from_amount for b in _in_currency(brackets, currency))
+        return sorted(cuts)
 
     def center(self, day: date) -> CenterPolicy | None:
         policy: CenterPolicy | None = _policy_in_force(self.centers, day)
@@ -241,7 +252,7 @@ def _pieces_of_day(facts: _Facts, day: date, running: dict[tuple[str, str], int]
     pieces = []
     for (license_id, currency, asset_id, reimburses), amount in sorted(cells.items()):
         before = running[(license_id, currency)]
-        for start, part in _cut(before, amount, facts.thresholds):
+        for start, part in _cut(before, amount, facts.thresholds(currency)):
             pieces.append(_Piece(asset_id, currency, license_id, day, start, part, reimburses))
         running[(license_id, currency)] = before + amount
     return pieces
@@ -319,9 +330,9 @@ class _Split:
     inventors: Mapping[str, int] | None  # None: no inventor known yet
 
 
-def _member_split(facts: _Facts, member_id: str, day: date, position: int, inventors: Any) -> _Split:
+def _member_split(facts: _Facts, member_id: str, currency: str, day: date, position: int, inventors: Any) -> _Split:
     policy = facts.member_policy(member_id, day)
-    roles = _bracket(policy.split_brackets, position).split if policy else {"member": BASIS_POINTS}
+    roles = _bracket(policy.split_brackets, currency, position).split if policy else {"member": BASIS_POINTS}
     if inventors is None:
         return _Split(policy.version if policy else DEFAULT, roles, None)
     everyone = dict(inventors.contributions)
@@ -335,7 +346,10 @@ def _group_of(facts: _Facts, piece: _Piece) -> tuple[tuple[Any, ...], dict[str, 
     center = facts.center(day)
     version = center.version if center else DEFAULT
     fee = center.fee_bps if center else 0
-    researchers = _bracket(center.researcher_brackets, piece.bracket_from).researchers_bps if center else 5_000
+    if center is None:
+        researchers = DEFAULT_RESEARCHERS_BPS
+    else:
+        researchers = _bracket(center.researcher_brackets, piece.currency, piece.bracket_from).researchers_bps
     ownership = _in_force(facts.ownership, piece.asset_id, day)
     inventors = _in_force(facts.inventors, piece.asset_id, day)
     sale = piece.license_id in facts.sales
@@ -345,7 +359,8 @@ def _group_of(facts: _Facts, piece: _Piece) -> tuple[tuple[Any, ...], dict[str, 
         owners, owned_by = dict(ownership.sellers), (ownership.fact_id, "sellers")
     else:
         owners, owned_by = dict(ownership.owners), ownership.fact_id
-    splits = {m: _member_split(facts, m, day, piece.bracket_from, inventors) for m in sorted(owners or {})}
+    splits = {m: _member_split(facts, m, piece.currency, day, piece.bracket_from, inventors)
+              for m in sorted(owners or {})}  # fmt: skip
     key = (
         piece.asset_id,
         piece.currency,
