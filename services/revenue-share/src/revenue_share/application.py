@@ -22,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipshare.auth import Principal, Role
 from ipshare.consumer import applied_marks
-from ipshare.errors import Forbidden, NotFound
+from ipshare.errors import DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.heap import building_long_lived_state
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
 from revenue_share.domain.facts import Payee, PayeeKind, Period
+from revenue_share.domain.floor import FloorShortfall
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy
 from revenue_share.domain.policy_versions import Policy, PolicyVersion
@@ -243,6 +244,7 @@ class Payouts:
             marks = await _marks(conn)
             try:
                 statements = await asyncio.to_thread(self._ledger.close_period, period_id, closed_at)
+                check_statutory_floor(self._ledger.floor_shortfalls(period_id))
                 return await asyncio.to_thread(self.app.record_close, ctx, period_id, closed_at, statements, marks)
             except BaseException:
                 self._reset()  # the ledger may hold a close that was not recorded
@@ -289,6 +291,18 @@ class Payouts:
         self._seq = 0
         self._loaded = False
         self._policy_keys.clear()
+
+
+def check_statutory_floor(shortfalls: Sequence[FloorShortfall]) -> None:
+    """A close whose outcome leaves a state-established member's researchers under the Art. 45 floor
+    is refused (422), naming each member, asset and the amounts; nothing is recorded."""
+    if shortfalls:
+        raise DomainError(
+            "; ".join(s.message for s in shortfalls),
+            shortfalls=[{"member_id": s.member_id, "asset_id": s.asset_id, "currency": s.currency,
+                         "net_income": s.net_income, "researchers": s.researchers, "required": s.required}
+                        for s in shortfalls],
+        )  # fmt: skip
 
 
 async def _marks(conn: AsyncConnection) -> list[dict[str, Any]]:

@@ -5,8 +5,10 @@ assets, transfers, assignments out, inventors and corrections, costs, licenses a
 in several currencies, late receipts, equity proceeds, policy versions with brackets,
 periods and closes, restarts) and, after every step, checks that the live `Ledger`, a
 ledger fed the same facts in another order (as a replay would), and the reference model
-(`payout_reference`) agree; that every reconciliation's residual is 0; and that issued
-statements never change. A failure names the seed and the step: `Simulation(seed).run(steps)`
+(`payout_reference`) agree; that every reconciliation's residual is 0; that issued
+statements never change; and that the Art. 45 floor holds on every close (a close the
+ledger refuses for it, the reference model refuses alike, and an admin's member policy
+then restores it). A failure names the seed and the step: `Simulation(seed).run(steps)`
 reproduces it.
 """
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from payout_reference import History, comparable, settle
+from payout_reference import History, comparable, floor_findings, settle
 
 from ipshare.errors import DomainError
 from revenue_share.domain.facts import (
@@ -89,6 +91,7 @@ class Simulation:
         self.closes: list[tuple[str, datetime]] = []
         self.issued: dict[str, str] = {}
         self.steps: Counter[str] = Counter()
+        self.refused_closes = 0  # closes refused by the Art. 45 check on their outcome
         self.owners: dict[str, dict[str, int]] = {}  # asset -> current owner map ({} once assigned out)
         self.last_ownership: dict[str, date] = {}
         self.admitted: list[str] = []
@@ -334,6 +337,18 @@ class Simulation:
             return False
         closed_at = self._tick()
         statements = self.live.close_period(period.period_id, closed_at)
+        found = [(f.member_id, f.asset_id, f.currency, f.net_income, f.researchers)
+                 for f in self.live.floor_shortfalls(period.period_id)]  # fmt: skip
+        expected = floor_findings(History(list(self.facts), self.periods, []), period.period_id, closed_at)
+        assert found == expected, f"seed {self.seed}: the Art. 45 findings differ: {found} != {expected}"
+        if found:  # the service refuses the close and records nothing; an admin raises the member's reward
+            self.refused_closes += 1
+            self.live = self.rebuilt(self.facts)
+            for member_id in sorted({f[0] for f in found}):
+                split = (SplitBracket(0, {"inventors": 10_000}),)
+                fix = MemberPolicy(f"floor-{self._next_position()}", member_id, FIRST_DAY, self._tick(), split)
+                assert self._policy(fix), f"seed {self.seed}: no member policy restores the floor of {member_id}"
+            return True
         self.closes.append((period.period_id, closed_at))
         self.issued[period.period_id] = statement_hash(statements)
         self._tick()
@@ -394,6 +409,7 @@ class Simulation:
                 live = self.live.statements(period_id)
                 replayed = other.statements(period_id) if other else None
                 assert statement_hash(live) == self.issued[period_id], f"{where}: issued {period_id} changed"
+                assert not self.live.floor_shortfalls(period_id), f"{where}: {period_id} closed under the floor"
             if replayed is not None:
                 assert statement_hash(replayed) == statement_hash(live), f"{where}: a replay changes {period_id}"
             mine = comparable(live)

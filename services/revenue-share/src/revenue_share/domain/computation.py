@@ -168,6 +168,7 @@ class PassResult:
     sources: dict[LineKey, list[SourceGroup]]
     receipts: list[dict[str, int]]  # currency -> total received in each slot
     checkpoints: list[Checkpoint]
+    groups: list[_Group] = field(default_factory=list)  # every group, each with its net per slot
 
 
 SpecKey = tuple[str, str, int, int, bool]  # asset, currency, segment of constant facts, bracket start, sale
@@ -241,6 +242,7 @@ class Pass:
             for proceeds in equity.get(day, ()):
                 self._equity(proceeds)
         self._keep_before(None)
+        self.result.groups = list(self.groups.values())
         self._split_groups()
         self._add_recoveries()
         # After the split: the groups carry it, and a close that resumes here splits them at this net again.

@@ -140,22 +140,34 @@ DEFAULT_CENTER_POLICY = CenterPolicy(DEFAULT_VERSION, date.min, datetime.min)
 DEFAULT_SPLIT: Mapping[str, int] = MappingProxyType({ROLE_MEMBER: BASIS_POINTS})
 
 
-def researchers_bps_of_net(center_bps: int, inventors_bps: int) -> tuple[int, int]:
+def researchers_bps_of_net(center_bps: int, inventors_bps: int, fee_bps: int = 0) -> tuple[int, int]:
     """The researchers' part of a member's net income as a fraction (numerator, denominator).
 
-    The center's reward takes `center_bps` of the net; the member's split then gives
-    `inventors_bps` of the remainder to its inventors.
+    The member's part of the net income pays the center's operating fee (`fee_bps`: a share of
+    the income, not a cost of the result, so it counts against the floor), then the researchers'
+    reward (`center_bps` of the rest), then the member's split gives `inventors_bps` of what is
+    left to its inventors.
     """
-    whole = BASIS_POINTS * BASIS_POINTS
-    return center_bps * BASIS_POINTS + (BASIS_POINTS - center_bps) * inventors_bps, whole
+    whole = BASIS_POINTS**3
+    return (BASIS_POINTS - fee_bps) * (center_bps * BASIS_POINTS + (BASIS_POINTS - center_bps) * inventors_bps), whole
 
 
-def minimum_inventors_bps(center_bps: int) -> int:
-    """The smallest inventors' share of a member's split that meets the floor after the center's reward."""
-    if center_bps >= STATUTORY_FLOOR_BPS:
-        return 0
-    need = (STATUTORY_FLOOR_BPS - center_bps) * BASIS_POINTS
-    return -(-need // (BASIS_POINTS - center_bps))
+def minimum_inventors_bps(center_bps: int, fee_bps: int = 0) -> int | None:
+    """The smallest inventors' share of a member's split that meets the floor after the fee and the
+    center's reward; None if none does (the fee leaves the researchers less than half even at 100%)."""
+    for inventors in (0, BASIS_POINTS):
+        numerator, whole = researchers_bps_of_net(center_bps, inventors, fee_bps)
+        if inventors and numerator * BASIS_POINTS < STATUTORY_FLOOR_BPS * whole:
+            return None
+    low, high = 0, BASIS_POINTS  # the share is monotone: bisect on it
+    while low < high:
+        middle = (low + high) // 2
+        numerator, whole = researchers_bps_of_net(center_bps, middle, fee_bps)
+        if numerator * BASIS_POINTS >= STATUTORY_FLOOR_BPS * whole:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 class PolicyBook:
@@ -266,16 +278,17 @@ def _check_floor(member: Member, center: CenterPolicy, policy: MemberPolicy | No
     for bracket in center.researcher_brackets:
         for split in splits:
             inventors = split.get(ROLE_INVENTORS, 0)
-            numerator, whole = researchers_bps_of_net(bracket.researchers_bps, inventors)
+            numerator, whole = researchers_bps_of_net(bracket.researchers_bps, inventors, center.fee_bps)
             if numerator * BASIS_POINTS < STATUTORY_FLOOR_BPS * whole:
                 percent = f"{100 * numerator / whole:.2f}"
                 raise DomainError(
                     f"member {member.member_id} is a state-established {member.kind}: its researchers must get at "
-                    f"least 50% of net licensing income (Art. 45), but center policy {center.version!r} with "
-                    f"member policy {policy.version if policy else DEFAULT_VERSION!r} gives them {percent}%",
+                    f"least 50% of net licensing income (Art. 45; the center's operating fee counts against it), but "
+                    f"center policy {center.version!r} with member policy "
+                    f"{policy.version if policy else DEFAULT_VERSION!r} gives them {percent}%",
                     member_id=member.member_id,
                     center_policy_version=center.version,
                     member_policy_version=policy.version if policy else DEFAULT_VERSION,
                     researchers_percent_of_net=percent,
-                    minimum_inventors_bps=minimum_inventors_bps(bracket.researchers_bps),
+                    minimum_inventors_bps=minimum_inventors_bps(bracket.researchers_bps, center.fee_bps),
                 )
