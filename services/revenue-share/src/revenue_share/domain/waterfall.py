@@ -79,15 +79,7 @@ def split_owner_part(amount: int, member_id: str, spec: GroupSpec) -> list[Part]
     its own split. The owner's inventors are those affiliated with it, all the inventors if none is,
     and held in suspense while none is known (`MemberSplit.inventors`)."""
     member_split = spec.member_splits[member_id]
-    parts: list[Part] = []
-    fee = _portion(amount, spec.fee_bps)
-    if fee:
-        parts.append((CENTER_FEE, Step.OPERATING_FEE, spec.center_version, fee))
-    rest = amount - fee
-    reward = _portion(rest, spec.researchers_bps)
-    if reward:
-        parts.extend(_to_researchers(reward, member_split.inventors, Step.RESEARCHERS_REWARD, spec.center_version))
-    pool = rest - reward
+    parts, pool = _fee_and_reward(amount, spec, member_split.inventors)
     if pool:
         version = f"{spec.center_version}+{member_split.version}"
         parts.extend(split_inside_member(pool, member_id, member_split, Step.OWNER_SHARE, version))
@@ -99,16 +91,20 @@ def researchers_credited(parts: list[Part]) -> int:
     return sum(amount for payee, _, _, amount in parts if payee.kind is PayeeKind.RESEARCHER or payee == SUSPENSE)
 
 
-def _split_unowned(net: int, spec: GroupSpec) -> list[Part]:
+def _fee_and_reward(amount: int, spec: GroupSpec, inventors: Mapping[str, int] | None) -> tuple[list[Part], int]:
+    """The operating fee and the researchers' reward (to `inventors`) of an amount, and what is left."""
     parts: list[Part] = []
-    fee = _portion(net, spec.fee_bps)
+    fee = _portion(amount, spec.fee_bps)
     if fee:
         parts.append((CENTER_FEE, Step.OPERATING_FEE, spec.center_version, fee))
-    rest = net - fee
-    reward = _portion(rest, spec.researchers_bps)
+    reward = _portion(amount - fee, spec.researchers_bps)
     if reward:
-        parts.extend(_to_researchers(reward, spec.inventors, Step.RESEARCHERS_REWARD, spec.center_version))
-    pool = rest - reward
+        parts.extend(_to_researchers(reward, inventors, Step.RESEARCHERS_REWARD, spec.center_version))
+    return parts, amount - fee - reward
+
+
+def _split_unowned(net: int, spec: GroupSpec) -> list[Part]:
+    parts, pool = _fee_and_reward(net, spec, spec.inventors)
     if pool:
         # None: no owner known yet (held until one is); empty: assigned out (see `facts.UNALLOCATED`).
         held = SUSPENSE if spec.owners is None else UNALLOCATED
