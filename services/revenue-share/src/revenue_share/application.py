@@ -30,6 +30,7 @@ from ipshare.heap import building_long_lived_state
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
 from revenue_share.adapters.source_topics import EndsUnknown, Offsets, SourceTopics, Watch
 from revenue_share.domain.facts import Payee, PayeeKind, Period
+from revenue_share.domain.floor import FloorShortfall
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy
 from revenue_share.domain.policy_versions import Policy, PolicyVersion, policy_of
@@ -315,6 +316,7 @@ class Payouts:
 
             def decide() -> str:
                 statements = self._ledger.close_period(period_id, closed_at)
+                check_statutory_floor(self._ledger.floor_shortfalls(period_id))
                 return self.app.record_close(ctx, period_id, closed_at, statements, marks)
 
             try:
@@ -400,6 +402,18 @@ class Payouts:
         self._seq = 0
         self._loaded = False
         self._policy_keys.clear()
+
+
+def check_statutory_floor(shortfalls: Sequence[FloorShortfall]) -> None:
+    """A close whose outcome leaves a state-established member's researchers under the Art. 45 floor
+    is refused (422), naming each member, asset and the amounts; nothing is recorded."""
+    if shortfalls:
+        raise DomainError(
+            "; ".join(s.message for s in shortfalls),
+            shortfalls=[{"member_id": s.member_id, "asset_id": s.asset_id, "currency": s.currency,
+                         "net_income": s.net_income, "researchers": s.researchers, "required": s.required}
+                        for s in shortfalls],
+        )  # fmt: skip
 
 
 async def _marks(conn: AsyncConnection) -> list[dict[str, Any]]:
