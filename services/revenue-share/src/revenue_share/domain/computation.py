@@ -24,6 +24,7 @@ from typing import NamedTuple, TypeVar
 
 from ipshare.money import BASIS_POINTS
 from revenue_share.domain.facts import (
+    REIMBURSEMENT_KIND,
     AssetCost,
     CashReceipt,
     EquityProceeds,
@@ -79,15 +80,18 @@ class FactView:
     costs: dict[tuple[str, str], list[AssetCost]]
     equity: list[EquityProceeds]
     sales: frozenset[str] = frozenset()  # licenses whose receipts are a sale's proceeds (`facts.SALE_KIND`)
-    thresholds: tuple[int, ...] = field(init=False)  # every policy's bracket thresholds (`PolicyBook.thresholds`)
+    flat: bool = field(init=False)  # no policy has tiers: no license's running income is cut
+    _thresholds: dict[str, tuple[int, ...]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.thresholds = self.policies.thresholds()
+        self.flat = not self.policies.tiered()
 
-    @property
-    def flat(self) -> bool:
-        """No policy has tiers: no license's running income is cut."""
-        return len(self.thresholds) == 1
+    def thresholds_in(self, currency: str) -> tuple[int, ...]:
+        """Every policy's bracket thresholds in `currency` (`PolicyBook.thresholds`), worked out once."""
+        found = self._thresholds.get(currency)
+        if found is None:
+            found = self._thresholds[currency] = self.policies.thresholds(currency)
+        return found
 
     def splits_alone(self, receipt: CashReceipt) -> bool:
         """Whether a receipt is split the same whatever receipts come before it: no tiers cut its
@@ -164,6 +168,7 @@ class PassResult:
     sources: dict[LineKey, list[SourceGroup]]
     receipts: list[dict[str, int]]  # currency -> total received in each slot
     checkpoints: list[Checkpoint]
+    groups: list[_Group] = field(default_factory=list)  # every group, each with its net per slot
 
 
 SpecKey = tuple[str, str, int, int, bool]  # asset, currency, segment of constant facts, bracket start, sale
@@ -182,7 +187,6 @@ class Pass:
     ) -> None:
         self.view = view
         self.cutoffs = cutoffs
-        self.thresholds = view.thresholds
         self.last = len(cutoffs) - 1
         self.result = PassResult(
             entitled=[defaultdict(int) for _ in cutoffs],
@@ -238,6 +242,7 @@ class Pass:
             for proceeds in equity.get(day, ()):
                 self._equity(proceeds)
         self._keep_before(None)
+        self.result.groups = list(self.groups.values())
         self._split_groups()
         self._add_recoveries()
         # After the split: the groups carry it, and a close that resumes here splits them at this net again.
@@ -266,7 +271,7 @@ class Pass:
         sales, costs, running = self.view.sales, self.view.costs, self.running
         flat = self.view.flat  # no brackets: every piece is a whole cell
         sums: dict[tuple[str, str, bool], Cell] = {}
-        cells: dict[tuple[str, str, str], Cell] = {}
+        cells: dict[tuple[str, str, str, bool], Cell] = {}  # (license, currency, asset, a reimbursement?)
         for receipt in self.view.receipts_on(day):
             license_id, currency, receipt_id = receipt.license_id, receipt.currency, receipt.receipt_id
             totals[currency] = totals.get(currency, 0) + receipt.amount
@@ -277,9 +282,10 @@ class Pass:
                     if cell is None:
                         cell = sums[(asset_id, currency, sale)] = Cell()
                 else:
-                    cell = cells.get((license_id, currency, asset_id))
+                    key = (license_id, currency, asset_id, receipt.kind == REIMBURSEMENT_KIND)
+                    cell = cells.get(key)
                     if cell is None:
-                        cell = cells[(license_id, currency, asset_id)] = Cell()
+                        cell = cells[key] = Cell()
                 cell.add(amount, receipt_id)
             if flat:
                 running[(license_id, currency)] += receipt.amount
@@ -290,11 +296,11 @@ class Pass:
                 group.receipt_ids.extend(cell.receipt_ids)
         pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
         # Tiers cut a license's running income: its cells must come in the same order every time.
-        for (license_id, currency, asset_id), cell in sorted(cells.items()):
+        for (license_id, currency, asset_id, reimburses), cell in sorted(cells.items()):
             sale = license_id in sales
-            for start, part in self._brackets(running[(license_id, currency)], cell.amount):
+            for start, part in self._brackets(currency, running[(license_id, currency)], cell.amount):
                 pieces[(asset_id, currency)].append(
-                    _Piece(start, part, cell.receipt_ids, slot, sale=sale, license_id=license_id)
+                    _Piece(start, part, cell.receipt_ids, slot, sale=sale, license_id=license_id, reimburses=reimburses)
                 )
             if not flat:
                 running[(license_id, currency)] += cell.amount
@@ -305,17 +311,18 @@ class Pass:
             for piece in asset_pieces:
                 self._add_to_group(asset_id, currency, day, piece)
 
-    def _brackets(self, running: int, amount: int) -> Iterator[tuple[int, int]]:
-        """(bracket start, amount) pieces of moving the running income by `amount`."""
-        if len(self.thresholds) == 1:
+    def _brackets(self, currency: str, running: int, amount: int) -> Iterator[tuple[int, int]]:
+        """(bracket start, amount) pieces of moving the running income in `currency` by `amount`."""
+        thresholds = self.view.thresholds_in(currency)
+        if len(thresholds) == 1:
             yield 0, amount
             return
         low, high = sorted((running, running + amount))
         sign = 1 if amount >= 0 else -1
-        index = bracket_at(self.thresholds, low)
+        index = bracket_at(thresholds, low)
         while True:
-            start = self.thresholds[index]
-            end = self.thresholds[index + 1] if index + 1 < len(self.thresholds) else None
+            start = thresholds[index]
+            end = thresholds[index + 1] if index + 1 < len(thresholds) else None
             top = high if end is None else min(high, end)
             if top > low or amount == 0:
                 yield start, sign * (top - low)
@@ -326,15 +333,27 @@ class Pass:
     # ---- 2. recover costs per asset and day, then 3. sum into allocation groups -----------------
 
     def _recover(self, asset_id: str, currency: str, day: date, pieces: list[_Piece]) -> None:
+        """A licensee's reimbursements repay the asset's costs first, whatever the policy, in full;
+        then, if the center's policy recovers costs, the day's income repays what is left (capped)."""
         policy = self.view.policies.center_at(day)
-        income = sum(p.amount for p in pieces)
-        if not policy.recover_costs or income <= 0:
+        reimbursing = [p for p in pieces if p.reimburses]
+        if reimbursing:
+            self._repay(asset_id, currency, day, reimbursing, sum(p.amount for p in reimbursing), policy.version)
+        if not policy.recover_costs:
+            return
+        earning = [p for p in pieces if not p.reimburses] if reimbursing else pieces
+        income = sum(p.amount for p in earning)
+        cap = income if policy.cost_cap_bps is None else income * policy.cost_cap_bps // BASIS_POINTS
+        self._repay(asset_id, currency, day, earning, cap, policy.version)
+
+    def _repay(self, asset_id: str, currency: str, day: date, pieces: list[_Piece], cap: int, version: str) -> None:
+        """Up to `cap` of the asset's unrecovered costs, oldest first, taken from `pieces` pro rata."""
+        if cap <= 0:
             return
         recovery = self.recoveries.get((asset_id, currency))
         if recovery is None:
             recovery = _CostRecovery(self.view.costs[(asset_id, currency)], self.recovered_costs)
             self.recoveries[(asset_id, currency)] = recovery
-        cap = income if policy.cost_cap_bps is None else income * policy.cost_cap_bps // BASIS_POINTS
         paid = recovery.recover(day, cap)
         if not paid:
             return
@@ -344,7 +363,7 @@ class Pass:
         slot = self._slot(day)
         receipt_ids = [r for p in pieces for r in p.receipt_ids] if slot == self.last else []
         for (payer, cost_id), amount in paid.items():
-            key = (Payee(PayeeKind.MEMBER, payer, ""), currency, Step.COST_RECOVERY, policy.version)
+            key = (Payee(PayeeKind.MEMBER, payer, ""), currency, Step.COST_RECOVERY, version)
             self._recovered[slot][(*key, asset_id)] += amount
             if receipt_ids:
                 self.result.sources[key].append(SourceGroup.of(asset_id, receipt_ids, [cost_id]))
@@ -380,13 +399,13 @@ class Pass:
         self, asset_id: str, currency: str, day: date, bracket_start: int, sale: bool
     ) -> tuple[tuple[object, ...], GroupSpec, tuple[str, ...]]:
         center = self.view.policies.center_at(day)
-        researchers = center.researcher_brackets[bracket_at(center.thresholds, bracket_start)].researchers_bps
+        researchers = center.bracket_for(currency, bracket_start).researchers_bps
         ownership = self.view.owners_at(asset_id, day)
         inventors = self.view.inventors_at(asset_id, day)
         owners = ownership.payees(sale) if ownership else None  # empty: assigned out, held as unallocated
         splits: dict[str, MemberSplit] = {}
         for member_id in owners or ():
-            splits[member_id] = self._member_split(member_id, day, bracket_start, inventors)
+            splits[member_id] = self._member_split(member_id, currency, day, bracket_start, inventors)
         spec = GroupSpec(
             center_version=center.version,
             fee_bps=center.fee_bps,
@@ -412,13 +431,13 @@ class Pass:
         return key, spec, fact_ids
 
     def _member_split(
-        self, member_id: str, day: date, bracket_start: int, inventors: InventorShares | None
+        self, member_id: str, currency: str, day: date, bracket_start: int, inventors: InventorShares | None
     ) -> MemberSplit:
         policy = self.view.policies.member_at(member_id, day)
-        split = policy.split_brackets[bracket_at(policy.thresholds, bracket_start)].split if policy else DEFAULT_SPLIT
-        own = inventors.of_member(member_id) if inventors else {}
-        everyone = dict(inventors.contributions) if inventors else {}
-        return MemberSplit(policy.version if policy else DEFAULT_VERSION, split, own or everyone)
+        split = policy.split_for(currency, bracket_start).split if policy else DEFAULT_SPLIT
+        # The member's own inventors of the asset, all of them if none is its own; none known: held.
+        own = (inventors.of_member(member_id) or dict(inventors.contributions)) if inventors else None
+        return MemberSplit(policy.version if policy else DEFAULT_VERSION, split, own)
 
     # ---- equity proceeds: straight into the member's own split ---------------------------------
 
@@ -428,6 +447,7 @@ class Pass:
         totals = self.result.receipts[slot]
         totals[proceeds.currency] = totals.get(proceeds.currency, 0) + proceeds.amount
         contributions: dict[str, int] = defaultdict(int)
+        everyone: dict[str, int] = defaultdict(int)
         fact_ids: list[str] = []
         for asset_id in proceeds.asset_ids:
             inventors = self.view.inventors_at(asset_id, day)
@@ -435,8 +455,13 @@ class Pass:
                 fact_ids.append(inventors.fact_id)
                 for researcher, bps in inventors.of_member(proceeds.member_id).items():
                     contributions[researcher] += bps
-        member_split = self._member_split(proceeds.member_id, day, 0, None)
-        member_split = MemberSplit(member_split.version, member_split.split, dict(sorted(contributions.items())))
+                for researcher, bps in inventors.contributions.items():
+                    everyone[researcher] += bps
+        # As for a receipt: the member's own inventors of the spin-off's assets, all of them if none
+        # is its own, held while none is known.
+        own = dict(sorted((contributions or everyone).items())) if fact_ids else None
+        member_split = self._member_split(proceeds.member_id, proceeds.currency, day, 0, None)
+        member_split = MemberSplit(member_split.version, member_split.split, own)
         scope = f"equity:{proceeds.spin_off_id}"
         key = ("equity", scope, proceeds.member_id, proceeds.currency, member_split.version, tuple(sorted(fact_ids)))
         group = self.groups.get(key)
@@ -521,13 +546,14 @@ class _Piece:
     recovered: int = 0
     sale: bool = False  # a sale's proceeds: paid to the sellers once the asset is assigned out
     license_id: str = ""
+    reimburses: bool = False  # a licensee's reimbursement of costs (`facts.REIMBURSEMENT_KIND`)
 
 
 class _CostRecovery:
-    """Costs of one asset and currency, recovered oldest first (by date, then id)."""
+    """Costs of one asset and currency, recovered oldest first (by date, then the source's log order)."""
 
     def __init__(self, costs: list[AssetCost], recovered: Mapping[str, int]) -> None:
-        self.costs = costs  # sorted by (effective_date, cost_id)
+        self.costs = costs  # in `facts.in_log_order`
         self.left = [c.amount - recovered.get(c.cost_id, 0) for c in costs]
 
     def recovered(self) -> dict[str, int]:
