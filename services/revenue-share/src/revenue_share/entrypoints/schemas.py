@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ipshare.schemas import Body
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
@@ -14,9 +14,7 @@ from revenue_share.domain.settlement import SettlementPeriod
 from revenue_share.domain.statements import Reconciliation, Statement
 
 
-class OpenPeriod(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class OpenPeriod(Body):
     period_id: str = Field(min_length=1, max_length=40, examples=["2026-Q4"])
     start: date
     end: date
