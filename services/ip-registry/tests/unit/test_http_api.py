@@ -292,6 +292,24 @@ async def test_auditors_and_finance_cannot_write(client: Client, center: Center,
     assert len((await client.get("/assets", headers=admin())).json()["items"]) == 1  # nothing was written
 
 
+async def test_a_researcher_moves_only_with_the_consent_of_the_member_it_leaves(client: Client, center: Center) -> None:
+    taken = {"member_id": str(center.corp), "effective_date": "2020-06-01"}  # backdated, to corp itself
+    error(await client.post(f"/researchers/{center.alice}/affiliations", json=taken, headers=member(center.corp)),
+          403, "forbidden")  # fmt: skip
+    alice = await client.get(f"/researchers/{center.alice}", headers=member(center.uni))
+    assert alice.status_code == 200, alice.text  # uni still reads its own researcher
+    assert (await client.get(f"/researchers/{center.alice}", headers=member(center.corp))).status_code == 403
+    moved = {"member_id": str(center.corp), "effective_date": "2024-05-01"}
+    answer = await client.post(f"/researchers/{center.alice}/affiliations", json=moved, headers=member(center.uni))
+    assert answer.status_code == 200, answer.text
+    back = {"member_id": str(center.uni), "effective_date": "2024-05-20"}
+    error(await client.post(f"/researchers/{center.alice}/affiliations", json=back, headers=member(center.uni)),
+          403, "forbidden")  # fmt: skip
+    assert (
+        await client.post(f"/researchers/{center.alice}/affiliations", json=back, headers=admin())
+    ).status_code == 200
+
+
 # ---- malformed input -------------------------------------------------------------------
 
 

@@ -96,8 +96,9 @@ def get_researcher(researcher_id: uuid.UUID, app: App, ctx: CommandContextDep) -
 def change_affiliation(
     researcher_id: uuid.UUID, body: s.Affiliation, app: App, ctx: CommandContextDep
 ) -> s.ResearcherOut:
-    app.change_affiliation(ctx, researcher_id, body.member_id, body.effective_date)
-    return s.ResearcherOut.of(app.get_researcher(ctx, researcher_id))
+    """Recorded by the member the researcher leaves (its consent), or an admin."""
+    # The answer is the researcher as moved: the member it left may no longer read it.
+    return s.ResearcherOut.of(app.change_affiliation(ctx, researcher_id, body.member_id, body.effective_date))
 
 
 # ---- assets ----------------------------------------------------------------------
