@@ -308,6 +308,18 @@ def test_finance_records_a_receipt_and_closes_the_period(
     assert f",{wang // 100}.{wang % 100:02d},{wang}," in content  # exact in yuan and in fen
 
 
+def test_a_member_reads_its_statement_and_payouts(console: Console, world: World) -> None:
+    university, _ = world.members.values()
+    console.sign_in("member", university)
+    console.open(f"/my-statements?period={PERIOD}")
+    console.wait_for("Statement lines")
+    text = console.text()
+    assert "清华 Laser University" in text
+    assert "owner share" in text
+    assert "¥" in text
+    console.screenshot("member-statements")
+
+
 def test_finance_reads_receivables_and_a_printable_statement(console: Console, world: World) -> None:
     console.sign_in("finance")
     console.open("/receivables?as_of=2025-12-31")
@@ -361,6 +373,20 @@ def test_an_incubator_approves_a_milestone_and_finance_releases_its_tranche(
         api(
             stack, bearer, "POST", "incubation", f"/spin-offs/{world.spin_off_id}/kpi-reports", Role.INCUBATOR, json=kpi
         )
+    plan = {"name": "2025 plan", "share_class": "common", "pool_size": 1_000_000, "effective_date": "2025-03-01"}
+    path = f"/spin-offs/{world.spin_off_id}"
+    plan_id = api(stack, bearer, "POST", "incubation", f"{path}/plans", Role.INCUBATOR, json=plan)["plan_id"]
+    grant = {
+        "plan_id": plan_id,
+        "researcher_id": world.researchers["Chen Gang"],
+        "quantity": 48_000,
+        "vesting": {"start": "2025-03-01", "total_months": 48, "cliff_months": 12, "frequency_months": 12},
+        "expires_on": "2035-02-28",
+        "exercise_price": {"amount_minor": 100, "currency": "CNY"},
+        "post_departure_window": {"length": 90, "unit": "days"},
+        "effective_date": "2025-03-01",
+    }
+    api(stack, bearer, "POST", "incubation", f"{path}/grants", Role.INCUBATOR, json=grant)
     money = {"amount_minor": 500_000_00, "currency": "CNY"}
     committed = {"amount_minor": 1_000_000_00, "currency": "CNY"}
     project = {
@@ -410,8 +436,11 @@ def test_the_spin_off_shows_its_cap_table_and_kpis(console: Console, world: Worl
     text = console.text()
     assert "王芳" in text
     assert "清华 Laser University" in text
-    assert "80.00%" in text  # 4,000,000 of the 5,000,000 issued
+    assert "66.66%" in text  # 4,000,000 of 5,000,000 issued and the pool of 1,000,000, fully diluted
     assert len(console.driver.find_elements(By.CSS_SELECTOR, "svg.chart")) >= 3
+    assert "Chen Gang" in text  # the option grant, with its vesting schedule
+    assert "2026-03-01" in text  # the cliff: a quarter vests after a year
+    assert "12,000" in text
     console.screenshot("spin-off")
     console.open(f"/spin-offs/{world.spin_off_id}?as_of=2025-01-01")
     console.wait_for("Cap table on 2025-01-01")
