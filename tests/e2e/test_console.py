@@ -143,6 +143,21 @@ class Console:
                 self.driver.refresh()
             time.sleep(0.3)
 
+    @staticmethod
+    def _text_of(element: WebElement) -> str:
+        try:
+            return str(element.text)
+        except WebDriverException:  # swapped out meanwhile
+            return ""
+
+    def wait_for_element(self, selector: str, words: str, timeout: float = WAIT) -> None:
+        """Words inside one element: what htmx swapped in, not text elsewhere on the page."""
+        deadline = time.monotonic() + timeout
+        while not any(words in self._text_of(e) for e in self.driver.find_elements(By.CSS_SELECTOR, selector)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{words!r} did not appear in {selector} on {self.driver.current_url}")
+            time.sleep(0.2)
+
     def screenshot(self, name: str) -> None:
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
         self.driver.set_window_size(1280, min(max(int(height), 800), 2400))
@@ -277,7 +292,7 @@ def test_finance_records_a_receipt_and_closes_the_period(
     assert "¥100,000.00" in console.text()
 
     console.open(f"/periods/{PERIOD}")
-    console.wait_for("¥100,000.00")  # the provisional totals, asked again every few seconds
+    console.wait_for_element("#totals table", "¥100,000.00")  # the provisional totals, asked every few seconds
     console.wait_for("王芳", refresh=True)  # the statements, once revenue-share has the receipt
     text = console.text()
     payouts = api(stack, bearer, "GET", "revenue-share", "/payouts", Role.FINANCE, params={"period_id": PERIOD})
@@ -285,12 +300,12 @@ def test_finance_records_a_receipt_and_closes_the_period(
     assert wang > 0
     assert f"¥{wang // 100:,}.{wang % 100:02d}" in text  # her line as the service computed it, in yuan
     console.driver.find_elements(By.CSS_SELECTOR, "details.explain summary")[0].click()
-    console.wait_for("receipts")  # the line's source events, one click away
+    console.wait_for_element("details.explain .explained", "source")  # the line's source events, one click away
     console.screenshot("period-open")
 
     console.fill(confirm="wrong")
     console.press("#close-form button")
-    console.wait_for("Type the period's id to confirm")
+    console.wait_for_element("#close-form .field-error", "Type the period's id to confirm")
     console.fill(confirm=PERIOD)
     console.press("#close-form button")
     console.wait_for(f"Period {PERIOD} is closed")
