@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SERVICES := ip-registry commercialization incubation revenue-share
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo up down test lint typecheck unit integration e2e proto token clean
+.PHONY: install demo up down test lint typecheck unit integration e2e simulate proto token clean
 
 $(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy libs/ipshare/src $(foreach s,$(SERVICES),services/$(s)/src)
+
+SEED ?= 1
+STEPS ?= 200
+simulate: install  ## the long simulation on the real services, e.g. make simulate SEED=7 STEPS=300
+	$(BIN)/python simulation/simulate.py --seed $(SEED) --steps $(STEPS)
 
 proto: install  ## regenerate the committed protobuf/gRPC code after editing proto/
 	$(BIN)/python proto/generate.py

@@ -142,6 +142,19 @@ class Stack:
             start_new_session=self.detached,
         )
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one service's process, as a crash would (the simulation restarts it)."""
+        process = self.processes[name]
+        process.kill()
+        process.wait()
+
+    def restart(self, name: str) -> None:
+        """Start a service's process again (after `kill`) and wait until every service is healthy."""
+        [service] = [s for s in self.settings.services() if s.name == name]
+        self.processes[name] = self._spawn(service)
+        self._write_pid_file()
+        self.wait_healthy()
+
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         pending = {s.name: s for s in self.settings.services()}
