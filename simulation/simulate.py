@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from checks import Checker
 from client import Client, Disagreement, Tally
@@ -32,36 +32,28 @@ from world import Generator
 from ipshare.embedded import free_port
 from ipshare.stack import Stack, StackSettings
 
-SERVICES = ("ip-registry", "commercialization", "incubation", "revenue-share")
-
 
 def stack_settings(state_dir: Path, prefix: str) -> StackSettings:
-    ports = {f"{name}_{kind}_port": free_port() for name in ("ip_registry", "commercialization", "incubation",
-                                                             "revenue_share") for kind in ("http", "grpc")}  # fmt: skip
+    services = ("ip_registry", "commercialization", "incubation", "revenue_share")
+    ports: dict[str, Any] = {f"{name}_{kind}_port": free_port() for name in services for kind in ("http", "grpc")}
     # The broker is always the simulation's own: the topics' names are fixed, and a replay reads them all.
-    return StackSettings(
-        state_dir=state_dir,
-        database_prefix=prefix,
-        embedded_kafka_port=free_port(),
-        kafka_bootstrap_servers=None,
-        jwt_secret="simulation-secret-of-enough-length",
-        **ports,
-    )
+    chosen = {"state_dir": state_dir, "database_prefix": prefix, "embedded_kafka_port": free_port(),
+              "kafka_bootstrap_servers": None, "jwt_secret": "simulation-secret-of-enough-length", **ports}  # fmt: skip
+    return StackSettings(**chosen)  # DATABASE_URL, when set, comes from the environment
 
 
-def run(seed: int, steps: int, every: int, state_dir: Path, keep_going: bool = False) -> int:
+def run(seed: int, steps: int, every: int, state_dir: Path, *, keep_going: bool = False,
+        crash_in_flight: bool = True) -> int:  # fmt: skip
     os.environ.setdefault("AUDIT_CHECKPOINT_SECONDS", "5")
     stack = Stack(stack_settings(state_dir, f"sim{seed}"))
     stack.start(fresh=True)
     client, tally = Client(stack.settings), Tally()
 
-    def crash(rng: random.Random) -> str:
-        name = rng.choice(SERVICES)
+    def crash(name: str) -> None:
         stack.kill(name)
         stack.restart(name)
-        return name
 
-    generator = Generator(seed, client, tally, crash)
+    generator = Generator(seed, client, tally, crash, crash_in_flight)
     checker = Checker(client, generator.world, stack, keep_going=keep_going)
     started, step = time.monotonic(), 0
     try:
@@ -82,8 +74,8 @@ def run(seed: int, steps: int, every: int, state_dir: Path, keep_going: bool = F
         _report(seed, step, generator, tally, checker, time.monotonic() - started)
     if checker.found:
         print(f"\nDISAGREEMENTS (seed {seed}, steps {steps}), the first first:", file=sys.stderr)
-        for found in checker.found:
-            print(f"- {found}", file=sys.stderr)
+        for broken in checker.found:
+            print(f"- {broken}", file=sys.stderr)
         return 1
     print("everything agreed")
     return 0
@@ -99,7 +91,7 @@ def _report(seed: int, steps: int, generator: Generator, tally: Tally, checker: 
     print(f"world: {len(world.members)} members ({sum(m.state_established for m in world.members)} state-established), "
           f"{len(world.assets)} assets, {len(world.licenses)} licenses, {len(world.periods)} periods "
           f"({sum(p.closed for p in world.periods)} closed), cash {world.paid}")  # fmt: skip
-    crashes = sum(1 for line in generator.log if line.startswith("SIGKILL"))
+    crashes = sum(1 for line in generator.log if "SIGKILL" in line or "killed" in line)
     print(f"crashes: {crashes} services killed and restarted")
     print("accepted: " + _summary(tally.accepted))
     for action, n in tally.refused.items():
@@ -113,10 +105,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--every", type=int, default=50, help="steps between checkpoints")
     parser.add_argument("--keep-going", action="store_true", help="note each disagreement and go on to the end")
+    parser.add_argument(
+        "--no-crash-in-flight",
+        action="store_true",
+        help="kill services only between requests, never while revenue-share closes a period",
+    )
     parser.add_argument("--state-dir", type=Path, help="data and logs (default: .ipshare/simulation-<seed>)")
     args = parser.parse_args()
     state_dir = args.state_dir or Path(".ipshare") / f"simulation-{args.seed}"
-    raise SystemExit(run(args.seed, args.steps, args.every, state_dir, args.keep_going))
+    raise SystemExit(
+        run(args.seed, args.steps, args.every, state_dir, keep_going=args.keep_going,
+            crash_in_flight=not args.no_crash_in_flight)
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

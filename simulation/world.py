@@ -21,6 +21,7 @@ from client import Answer, Client, Tally
 from ipshare.auth import Role
 
 START = date(2025, 1, 1)
+SERVICES = ("ip-registry", "commercialization", "incubation", "revenue-share")
 CURRENCIES = ("CNY", "USD", "EUR")
 KINDS = ("enterprise", "university", "research_institute", "other")
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -96,9 +97,11 @@ class World:
 class Generator:
     """One step at a time: advance the business date, then one command (or a crash)."""
 
-    def __init__(self, seed: int, client: Client, tally: Tally, crash: Callable[[random.Random], str]) -> None:
+    def __init__(self, seed: int, client: Client, tally: Tally, crash: Callable[[str], None],
+                 crash_in_flight: bool = True) -> None:  # fmt: skip
         self.rng = random.Random(seed)
         self.client, self.tally, self.crash = client, tally, crash
+        self.crash_in_flight = crash_in_flight  # also kill revenue-share while it closes a period
         self.world = World()
         self.today = START
         self.serial = seed * 100_000
@@ -128,8 +131,8 @@ class Generator:
             (self.report_and_pay, 25), (self.late_receipt, 5), (self.reimburse_costs, 4),
             (self.center_policy, 2), (self.member_policy, 2), (self.crash_a_service, 3),
         ]  # fmt: skip
-        actions, weights = zip(*weighted, strict=True)
-        return self.rng.choices(actions, weights)[0]
+        [chosen] = self.rng.choices([a for a, _ in weighted], [w for _, w in weighted])
+        return chosen
 
     def _closable(self) -> Period | None:
         due = [p for p in self.world.open_periods() if p.end + timedelta(days=5) < self.today]
@@ -335,7 +338,7 @@ class Generator:
         granted = self._try("grant license", self.client.post("commercialization", "/licenses", body))
         if granted is None:
             return "license refused"
-        license = License(granted["license_id"], body["asset_ids"], currency, reimburses, self.today,
+        license = License(granted["license_id"], [a.asset_id for a in assets], currency, reimburses, self.today,
                           quarter_of(self.today).start - timedelta(days=1))  # fmt: skip
         self._consent_all(license, granted)
         self.world.licenses.append(license)
@@ -456,20 +459,32 @@ class Generator:
         if period is None:
             return "nothing to close"
         racing = self.rng.random() < 0.3
+        crash_after = self.rng.uniform(0.0, 0.5) if self.crash_in_flight and self.rng.random() < 0.2 else None
         policy = self._center_policy_body() if racing else None
-        answers: list[Answer] = []
+        answers: dict[str, Answer] = {}
+        path = f"/periods/{period.period_id}/close"
+        calls = [threading.Thread(target=lambda: answers.update(close=self.client.post("revenue-share", path, {},
+                                                                                       Role.FINANCE)))]  # fmt: skip
         if policy:
-            racer = threading.Thread(target=lambda: answers.append(
-                self.client.post("revenue-share", "/policies/center", policy)))  # fmt: skip
-            racer.start()
-        closed = self.client.post("revenue-share", f"/periods/{period.period_id}/close", {}, Role.FINANCE)
+            calls.append(threading.Thread(target=lambda: answers.update(
+                policy=self.client.post("revenue-share", "/policies/center", policy))))  # fmt: skip
+        for call in calls:
+            call.start()
+        if crash_after is not None:  # the client sends it again with the same key once the service is back
+            time.sleep(crash_after)
+            self.crash("revenue-share")
+        for call in calls:
+            call.join()
         if policy:
-            racer.join()
-            self.tally.count("center policy during a close", answers[0])
-        if self._try("close period", closed) is None:
-            return f"close {period.period_id} refused: {closed.status}"
+            self.tally.count("center policy during a close", answers["policy"])
+        how = (" with a policy racing it" if policy else "") + (
+            f" and revenue-share killed {crash_after:.2f} s into it" if crash_after is not None else "")  # fmt: skip
+        if self._try("close period", answers["close"]) is None:
+            return f"close {period.period_id} refused: {answers['close'].status}{how}"
         period.closed = True
-        return f"close {period.period_id}" + (" with a policy racing it" if policy else "")
+        return f"close {period.period_id}{how}"
 
     def crash_a_service(self) -> str:
-        return f"SIGKILL and restart {self.crash(self.rng)}"
+        name = self.rng.choice(SERVICES)
+        self.crash(name)
+        return f"SIGKILL and restart {name}"
