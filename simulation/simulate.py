@@ -90,7 +90,7 @@ def _report(seed: int, steps: int, generator: Generator, tally: Tally, checker: 
     print(f"\nseed {seed}: {steps} steps in {seconds:.0f} s, business dates up to {generator.today}")
     print(f"world: {len(world.members)} members ({sum(m.state_established for m in world.members)} state-established), "
           f"{len(world.assets)} assets, {len(world.licenses)} licenses, {len(world.periods)} periods "
-          f"({sum(p.closed for p in world.periods)} closed), cash {world.paid}")  # fmt: skip
+          f"({sum(p.closed for p in world.periods)} closed), cash {world.paid()}")  # fmt: skip
     crashes = sum(1 for line in generator.log if "SIGKILL" in line or "killed" in line)
     print(f"crashes: {crashes} services killed and restarted")
     print("accepted: " + _summary(tally.accepted))

@@ -84,8 +84,16 @@ class World:
     licenses: list[License] = field(default_factory=list)
     periods: list[Period] = field(default_factory=list)
     affiliation: dict[str, str] = field(default_factory=dict)  # researcher -> member
-    paid: dict[str, int] = field(default_factory=dict)  # currency -> cash acknowledged as received
+    payments: list[tuple[date, str, int]] = field(default_factory=list)  # acknowledged: received on, currency, amount
     policies: int = 0
+
+    def paid(self, through: date = date.max) -> dict[str, int]:
+        """Cash acknowledged as received up to a date, per currency."""
+        total: dict[str, int] = {}
+        for day, currency, amount in self.payments:
+            if day <= through:
+                total[currency] = total.get(currency, 0) + amount
+        return total
 
     def member(self, member_id: str) -> Member:
         return next(m for m in self.members if m.member_id == member_id)
@@ -422,7 +430,7 @@ class Generator:
             }
             if self._try("payment", self.client.post("commercialization", f"/accounts/{deal_id}/payments", body,
                                                       Role.FINANCE)) is not None:  # fmt: skip
-                self.world.paid[currency] = self.world.paid.get(currency, 0) + amount
+                self.world.payments.append((received, currency, amount))
                 total += amount
         return total
 
