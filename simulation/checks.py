@@ -3,6 +3,8 @@
 - nothing acknowledged was lost: every payment a service acknowledged reaches
   revenue-share as a receipt (per currency, over all periods);
 - every period reconciles with residual 0;
+- the statements and reconciliation of every closed period and the first open one are the
+  reference model's, fed the facts revenue-share holds (`reference.py`);
 - an issued statement never changes (hash and lines as first read after its close);
 - the Art. 45 floor holds on the outcome: for each state-established member, what its
   researchers were credited is at least what the member kept of its own share;
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from client import Client, Disagreement
+from reference import compare_with_reference
 from world import Period, World
 
 from ipshare.stack import Stack
@@ -43,7 +46,8 @@ class Checker:
 
     def checkpoint(self, *, replay: bool) -> None:
         checks = [self.nothing_acknowledged_lost, self.residuals_are_zero, self.issued_statements_unchanged,
-                  self.floors_hold, *([self.replay_is_identical] if replay else [])]  # fmt: skip
+                  self.agrees_with_reference, self.floors_hold,
+                  *([self.replay_is_identical] if replay else [])]  # fmt: skip
         for check in checks:
             try:
                 check()
@@ -121,6 +125,11 @@ class Checker:
                 raise Disagreement(f"issued statements of {period.period_id} changed: hash {first[0][:16]} -> "
                                    f"{now[0][:16]}; {_first_difference(first[1], now[1])}")  # fmt: skip
             self._checked("issued period unchanged")
+
+    def agrees_with_reference(self) -> None:
+        [service] = [s for s in self.stack.settings.services() if s.name == "revenue-share"]
+        periods = compare_with_reference(self.client, self.stack.service_database(service))
+        self._checked("statements and reconciliation as the reference model's (period)", periods)
 
     def floors_hold(self) -> None:
         """Cumulatively over the closed periods, per state-established member and currency."""
