@@ -105,16 +105,17 @@ def policies(seed: int = 7) -> list[Policy]:
     recorded = datetime(2025, 1, 1, tzinfo=UTC)
     found: list[Policy] = [
         CenterPolicy("center-2025", START, recorded, fee_bps=1_000, recover_costs=True,
-                     researcher_brackets=(ResearcherBracket(0, 5_000), ResearcherBracket(50_000_000, 6_000))),
+                     researcher_brackets=(ResearcherBracket(0, 5_000), ResearcherBracket(50_000_000, 6_000, "CNY"))),
         CenterPolicy("center-2026", date(2026, 1, 1), recorded + timedelta(days=300), fee_bps=1_500,
                      recover_costs=True, cost_cap_bps=5_000,
-                     researcher_brackets=(ResearcherBracket(0, 5_000), ResearcherBracket(20_000_000, 5_500),
-                                          ResearcherBracket(100_000_000, 6_500))),
+                     researcher_brackets=(ResearcherBracket(0, 5_000), ResearcherBracket(20_000_000, 5_500, "CNY"),
+                                          ResearcherBracket(3_000_000, 5_500, "USD"),
+                                          ResearcherBracket(100_000_000, 6_500, "CNY"))),
     ]  # fmt: skip
     for n, member in enumerate(members[:10]):
         brackets = [SplitBracket(0, {"member": 7_000, "inventors": 3_000})]
         if n % 2:
-            brackets.append(SplitBracket(30_000_000, {"member": 5_000, "inventors": 2_000, "department": 3_000}))
+            brackets.append(SplitBracket(30_000_000, {"member": 5_000, "inventors": 2_000, "department": 3_000}, "CNY"))
         found.append(MemberPolicy(f"member-{n}", member, START, recorded, tuple(brackets)))
     return found
 

@@ -438,9 +438,10 @@ class Generator:
 
     def _center_policy_body(self) -> dict[str, Any]:
         self.world.policies += 1
-        brackets = [{"from_amount": 0, "researchers_bps": self.rng.choice((3_000, 5_000, 5_000, 6_000))}]
-        if self.rng.random() < 0.5:
-            brackets.append({"from_amount": self.rng.randint(1, 10) * 1_000_000, "researchers_bps": 5_000})
+        brackets: list[dict[str, Any]] = [{"from_amount": 0, "researchers_bps": self.rng.choice((3_000, 5_000, 6_000))}]
+        if self.rng.random() < 0.5:  # a threshold in one currency: income in the others stays in the first bracket
+            brackets.append({"from_amount": self.rng.randint(1, 10) * 1_000_000, "researchers_bps": 5_000,
+                             "currency": self.rng.choice(CURRENCIES)})  # fmt: skip
         return {"version": f"center-{self.world.policies}", "effective_date": self._day_back(120).isoformat(),
                 "fee_bps": self.rng.choice((0, 1_000, 1_500)), "recover_costs": self.rng.random() < 0.6,
                 "researcher_brackets": brackets}  # fmt: skip
@@ -455,8 +456,12 @@ class Generator:
         self.world.policies += 1
         inventors = self.rng.choice((0, 2_000, 5_000))
         split = {"member": 10_000 - inventors, "inventors": inventors} if inventors else {"member": 10_000}
+        brackets: list[dict[str, Any]] = [{"from_amount": 0, "split": split}]
+        if self.rng.random() < 0.4:
+            threshold = {"from_amount": self.rng.randint(1, 10) * 1_000_000, "currency": self.rng.choice(CURRENCIES)}
+            brackets.append({**threshold, "split": {"member": 5_000, "inventors": 2_000, "department": 3_000}})
         body = {"version": f"member-{self.world.policies}", "effective_date": self._day_back(120).isoformat(),
-                "split_brackets": [{"from_amount": 0, "split": {k: v for k, v in split.items() if v}}]}  # fmt: skip
+                "split_brackets": brackets}  # fmt: skip
         ok = self._try("member policy", self.client.post("revenue-share", f"/policies/members/{member.member_id}",
                                                          body))  # fmt: skip
         return f"member policy {body['version']}" + ("" if ok else " refused")
