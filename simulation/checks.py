@@ -132,20 +132,24 @@ class Checker:
         self._checked("statements and reconciliation as the reference model's (period)", periods)
 
     def floors_hold(self) -> None:
-        """Cumulatively over the closed periods, per state-established member and currency."""
-        researchers: dict[tuple[str, str], int] = {}
+        """Cumulatively over the closed periods, per state-established member and currency: what its
+        researchers (the inventors of any asset it ever owned) were credited is at least what it kept
+        of its share. A necessary condition of the floor whoever is counted as the member's researchers
+        (its own inventors of an asset, or all of them when none is its own)."""
+        state = {m.member_id: self.world.researchers_of(m.member_id) for m in self.world.members if m.state_established}
+        credited: dict[tuple[str, str], int] = {}
         kept: dict[tuple[str, str], int] = {}
         evidence: dict[tuple[str, str], list[str]] = {}
-        state = {m.member_id for m in self.world.members if m.state_established}
         for period in self.world.periods:
             if not period.closed:
                 continue
             for statement in self._statements(period.period_id):
                 payee = statement["payee"]
                 for line in statement["lines"]:
-                    if payee["kind"] == "researcher" and self.world.affiliation.get(payee["id"]) in state:
-                        key = (self.world.affiliation[payee["id"]], line["currency"])
-                        researchers[key] = researchers.get(key, 0) + line["amount"]
+                    if payee["kind"] == "researcher":
+                        for member in (m for m, researchers in state.items() if payee["id"] in researchers):
+                            key = (member, line["currency"])
+                            credited[key] = credited.get(key, 0) + line["amount"]
                     elif payee["kind"] == "member" and payee["id"] in state and line["step"] == "owner_share":
                         key = (payee["id"], line["currency"])
                         kept[key] = kept.get(key, 0) + line["amount"]
@@ -153,12 +157,12 @@ class Checker:
                             f"{period.period_id} {line['amount']} {line['policy_version']} {line['reason']}"[:200]
                         )
         for (member, currency), amount in sorted(kept.items()):
-            credited = researchers.get((member, currency), 0)
-            if credited < amount:
+            rewarded = credited.get((member, currency), 0)
+            if rewarded < amount:
                 raise Disagreement(
-                    f"Art. 45 floor: state-established member {member} kept {amount} {currency} of "
-                    f"its share over the closed periods, its researchers were credited {credited}; "
-                    "the member's lines: " + "; ".join(evidence[(member, currency)][:5])
+                    f"Art. 45 floor: state-established member {member} kept {amount} {currency} of its share over "
+                    f"the closed periods, the inventors of its assets were credited {rewarded}"
+                    "; the member's lines: " + "; ".join(evidence[(member, currency)][:5])
                 )
             self._checked("Art. 45 floor (member, currency)")
 

@@ -50,6 +50,12 @@ class Asset:
     awaiting: list[str]  # co-owners yet to confirm
     since: date
     sold: bool = False
+    inventors_ever: set[str] = field(default_factory=set)
+    owners_ever: set[str] = field(default_factory=set)
+
+    def owned_by(self, owners: dict[str, int]) -> None:
+        self.owners = owners
+        self.owners_ever |= set(owners)
 
 
 @dataclass
@@ -94,6 +100,10 @@ class World:
             if day <= through:
                 total[currency] = total.get(currency, 0) + amount
         return total
+
+    def researchers_of(self, member_id: str) -> set[str]:
+        """Everyone a member's income may reward: the inventors of every asset it ever owned."""
+        return {r for a in self.assets if member_id in a.owners_ever for r in a.inventors_ever}
 
     def member(self, member_id: str) -> Member:
         return next(m for m in self.members if m.member_id == member_id)
@@ -225,7 +235,8 @@ class Generator:
                            "affiliation_member_id": self.world.affiliation[r]} for r, c in inventors.items()],
         }  # fmt: skip
         created = self._must(self.client.post("ip-registry", "/assets", body, Role.MEMBER, owners[0]), "register asset")
-        self.world.assets.append(Asset(created["id"], shares, owners[1:], day))
+        self.world.assets.append(Asset(created["id"], shares, owners[1:], day, inventors_ever=set(inventors),
+                                       owners_ever=set(owners)))  # fmt: skip
         return f"register asset of {len(owners)} owners, {len(inventors)} inventors, dated {day}"
 
     def confirm_ownership(self) -> str:
@@ -256,7 +267,7 @@ class Generator:
             return "transfer refused"
         asset.owners[seller] -= part
         asset.owners[buyer] = asset.owners.get(buyer, 0) + part
-        asset.owners = {m: s for m, s in asset.owners.items() if s}
+        asset.owned_by({m: s for m, s in asset.owners.items() if s})
         return f"transfer {part} bps dated {day}"
 
     def sell(self) -> str:
@@ -286,7 +297,7 @@ class Generator:
             self._try("consent to assignment", self.client.post("commercialization", path, consent))
         done = self._await_transfer(assignment_id)
         if done:
-            asset.owners = {buyer: 10_000} if buyer else {}
+            asset.owned_by({buyer: 10_000} if buyer else {})
             asset.sold = not buyer
         paid = self._pay_open(assignment_id, self.today)
         return f"sell asset of {len(owners)} owners {'out of the membership' if outside else 'to a member'}" + (
@@ -311,6 +322,8 @@ class Generator:
                 "reason": "lab notebooks reviewed", "effective_date": day.isoformat()}  # fmt: skip
         path = f"/assets/{asset.asset_id}/inventor-corrections"
         ok = self._try("correct inventors", self.client.post("ip-registry", path, body)) is not None
+        if ok:
+            asset.inventors_ever |= set(inventors)
         return f"correct inventors dated {day}" + ("" if ok else " refused")
 
     def record_cost(self) -> str:
