@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_short_simulated_history_keeps_every_promise(postgres_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": postgres_url}
-    command = [sys.executable, "simulation/simulate.py", "--seed", "11", "--steps", "40", "--every", "20",
+    command = [sys.executable, "simulation/simulate.py", "--seed", "16", "--steps", "60", "--every", "30",
                "--state-dir", str(tmp_path)]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
 
