@@ -36,6 +36,7 @@ from ipshare.stack import Stack, StackSettings
 def stack_settings(state_dir: Path, prefix: str) -> StackSettings:
     services = ("ip_registry", "commercialization", "incubation", "revenue_share")
     ports: dict[str, Any] = {f"{name}_{kind}_port": free_port() for name in services for kind in ("http", "grpc")}
+    ports["console_http_port"] = free_port()
     # The broker is always the simulation's own: the topics' names are fixed, and a replay reads them all.
     chosen = {"state_dir": state_dir, "database_prefix": prefix, "embedded_kafka_port": free_port(),
               "kafka_bootstrap_servers": None, "jwt_secret": "simulation-secret-of-enough-length", **ports}  # fmt: skip
