@@ -32,6 +32,8 @@ from world import Generator
 from ipshare.embedded import free_port
 from ipshare.stack import Stack, StackSettings
 
+STARTUP_SECONDS = 300.0  # on a busy machine four services take minutes to import and become healthy
+
 
 def stack_settings(state_dir: Path, prefix: str) -> StackSettings:
     services = ("ip_registry", "commercialization", "incubation", "revenue_share")
@@ -47,12 +49,12 @@ def run(seed: int, steps: int, every: int, state_dir: Path, *, keep_going: bool 
         crash_in_flight: bool = True) -> int:  # fmt: skip
     os.environ.setdefault("AUDIT_CHECKPOINT_SECONDS", "5")
     stack = Stack(stack_settings(state_dir, f"sim{seed}"))
-    stack.start(fresh=True)
+    stack.start(fresh=True, timeout=STARTUP_SECONDS)
     client, tally = Client(stack.settings), Tally()
 
     def crash(name: str) -> None:
         stack.kill(name)
-        stack.restart(name)
+        stack.restart(name, STARTUP_SECONDS)
 
     generator = Generator(seed, client, tally, crash, crash_in_flight)
     checker = Checker(client, generator.world, stack, keep_going=keep_going)
