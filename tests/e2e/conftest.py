@@ -29,7 +29,7 @@ def stack(postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.Temp
         jwt_secret=SECRET, **ports,
     )  # fmt: skip
     running = Stack(settings)
-    running.start()
+    running.start(timeout=180)  # five processes importing at once on a busy two-core machine
     yield running
     running.stop()
 
@@ -46,3 +46,17 @@ def bearer() -> Bearer:
         return {"Authorization": f"Bearer {token}"}
 
     return headers
+
+
+# Modules that share the session's PostgreSQL and broker, in the order they must run: the simulation
+# starts its own stack (two stacks at once exceed the server's connections), so it runs before the
+# session stack starts; the console's tests settle a 2025 period, which must come before the slice's
+# period of this year (periods follow each other).
+ORDER = ("test_simulation.py", "test_web_console.py", "test_slice.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    slots = [i for i, item in enumerate(items) if item.path.name in ORDER]
+    ordered = sorted((items[i] for i in slots), key=lambda item: ORDER.index(item.path.name))
+    for slot, item in zip(slots, ordered, strict=True):
+        items[slot] = item
