@@ -160,7 +160,10 @@ def http_api(runtime: Runtime[AppT, SettingsT], *routers: APIRouter) -> FastAPI:
     checks = {"database": runtime.database_ready, "broker": runtime.broker_ready}
     api = application_api(runtime.spec.name, runtime.settings, lambda: runtime.app, [*routers, audit_router], checks)
     api.state.audit = lambda: runtime.audit
-    install_idempotency(api, lambda: runtime.engine)
+    settings = runtime.settings
+    install_idempotency(
+        api, lambda: runtime.engine, settings.idempotency_key_ttl_seconds, settings.idempotency_lease_seconds
+    )
     return api
 
 

@@ -102,7 +102,7 @@ def dated_rows(facts: Iterable[SourceFact], closes: Sequence[IssuedClose], now: 
     learned_at = LearnedAt(closes, now)
     ordered = sorted(facts, key=lambda f: (f.topic, f.partition, f.position))
     return [
-        FactRow(seq, f.fact_id, f.kind, f.body, learned_at(f.topic, f.partition, f.position))
+        FactRow(seq, f.fact_id, f.kind, f.body, learned_at(f.topic, f.partition, f.position), f.position)
         for seq, f in enumerate(ordered, start=1)
     ]
 

@@ -75,7 +75,7 @@ async def test_a_rebuilt_database_serves_the_issued_statements(bus_settings: Bus
     ledger = Ledger()
     for seq, event in enumerate(events, start=1):
         kind, body = fact_of(event) or ("", {})
-        add_fact(ledger, FactRow(seq, event.envelope.event_id, kind, body, LEARNED))
+        add_fact(ledger, FactRow(seq, event.envelope.event_id, kind, body, LEARNED, event.envelope.position))
     live = RevenueShareApplication(persistence_env(None))
     live.open_period(REPLAY, PERIOD, START, END)
     ledger.define_period(Period(PERIOD, START, END))
