@@ -93,9 +93,11 @@ class World:
     license: uuid.UUID
 
     def incubation(self, wait_seconds: float) -> IncubationApplication:
-        projected = ProjectedDirectory.connect(self.database_url)
+        projected = ProjectedDirectory.connect(self.database_url, pool_size=1)
         return IncubationApplication(
-            persistence_env(self.database_url), PatientDirectory(projected, wait_seconds), reads=projected
+            persistence_env(self.database_url, connections=2),
+            PatientDirectory(projected, wait_seconds),
+            reads=projected,
         )
 
 
@@ -120,7 +122,7 @@ def register(registry: IpRegistryApplication, owner: uuid.UUID, inventor: uuid.U
 
 @pytest.fixture
 async def world(fresh_database: str, kafka_bootstrap: str) -> AsyncIterator[World]:
-    env = persistence_env(fresh_database)
+    env = persistence_env(fresh_database, connections=2)  # the server is shared with the other tests' stacks
     registry = IpRegistryApplication(env)
     commercialization = CommercializationApplication(env, RegistryOwnership(registry))
     engine = await open_engine(

@@ -141,8 +141,8 @@ class ProjectedDirectory:
         self.engine = engine
 
     @classmethod
-    def connect(cls, database_url: str) -> ProjectedDirectory:
-        return cls(blocking_engine(database_url))
+    def connect(cls, database_url: str, pool_size: int = 5) -> ProjectedDirectory:
+        return cls(blocking_engine(database_url, pool_size))
 
     def member(self, member_id: str) -> KnownMember | None:
         query = select(known_members.c.name, known_members.c.kind, known_members.c.state_established).where(
