@@ -128,7 +128,7 @@ class Runtime(Generic[AppT, SettingsT]):
         self.app.on_recorded(lambda: relay.wake_threadsafe(loop))
         for projection in self.spec.projections(self):
             await bus.ensure_topics(settings, projection.topics)
-            kafka = bus.consumer(settings, f"{self.spec.name}.{projection.name}", *projection.topics)
+            kafka = bus.consumer(settings, bus.group_of(self.spec.name, projection.name), *projection.topics)
             await kafka.start()
             self.consumers.append(Consumer(projection, kafka, self._producer, dead_letters, self.engine))
         self.workers = [self._start_audit(loop), *self.spec.workers(self)]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from ipshare.errors import DomainError
 from ipshare.schemas import Body
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.policy_versions import Policy, Scope, fields_of
@@ -14,12 +17,23 @@ from revenue_share.domain.settlement import SettlementPeriod
 from revenue_share.domain.statements import Reconciliation, Statement
 
 
-class OpenPeriod(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    period_id: str = Field(min_length=1, max_length=40, examples=["2026-Q4"])
+class OpenPeriod(Body):
+    # Any script (a Location header carries it percent-encoded); not a slash, which no path could hold.
+    period_id: str = Field(min_length=1, max_length=40, pattern=r"^[^/\x00-\x1f\x7f]+$", examples=["2026-Q4"])
     start: date
     end: date
+
+
+class Covered(BaseModel):
+    topic: str
+    partition: int
+    position: int = Field(description="the last event position (in the source service's log) the close took in")
+
+
+_COVERS = Field(
+    description="per source topic and partition, up to where the close read: at least everything the source "
+    "topics held when the close was requested; later facts come in the next period"
+)
 
 
 class PeriodOut(BaseModel):
@@ -29,6 +43,7 @@ class PeriodOut(BaseModel):
     status: str
     closed_at: datetime | None
     statement_hash: str
+    covers: list[Covered] = _COVERS
 
     @classmethod
     def of(cls, period: SettlementPeriod) -> PeriodOut:
@@ -39,12 +54,22 @@ class PeriodOut(BaseModel):
             status="closed" if period.closed_at else "open",
             closed_at=period.closed_at,
             statement_hash=period.statement_hash,
+            covers=[Covered(**mark) for mark in period.marks],
         )
 
 
 class Closed(BaseModel):
     period_id: str
     statement_hash: str
+    closed_at: datetime
+    covers: list[Covered] = _COVERS
+
+    @classmethod
+    def of(cls, period: SettlementPeriod) -> Closed:
+        assert period.closed_at is not None
+        covers = [Covered(**mark) for mark in period.marks]
+        return cls(period_id=period.period_id, statement_hash=period.statement_hash, closed_at=period.closed_at,
+                   covers=covers)  # fmt: skip
 
 
 class PayeeOut(BaseModel):
@@ -130,13 +155,30 @@ class ReconciliationOut(BaseModel):
         return cls(**asdict(r))
 
 
-class ResearcherBracketIn(Body):
-    from_amount: int = Field(ge=0, description="cumulative income of the license, minor units")
+_THRESHOLD_CURRENCY = Field(
+    None,
+    pattern=r"^[A-Z]{3}$",
+    description="ISO 4217 code of `from_amount`: required above 0. The threshold cuts only a license's income in "
+    "that currency (a USD threshold never triggers on CNY income); the first bracket, from 0, applies in every one",
+)
+
+
+class _Threshold(Body):
+    from_amount: int = Field(ge=0, description="cumulative income of the license, minor units of `currency`")
+    currency: str | None = _THRESHOLD_CURRENCY
+
+    @model_validator(mode="after")
+    def _threshold_names_its_currency(self) -> _Threshold:
+        if self.from_amount > 0 and self.currency is None:
+            raise PydanticCustomError("missing", "a threshold above 0 names its currency (field currency)")
+        return self
+
+
+class ResearcherBracketIn(_Threshold):
     researchers_bps: int = Field(ge=0, le=10_000)
 
 
-class SplitBracketIn(Body):
-    from_amount: int = Field(ge=0)
+class SplitBracketIn(_Threshold):
     split: dict[str, int] = Field(description="role (member, inventors, or an account) -> bps, summing to 10,000")
 
 
@@ -155,7 +197,8 @@ class CenterPolicyIn(Body):
     minimum_payout: dict[str, int] = Field(default_factory=dict, description="currency -> minor units")
 
     def policy(self, recorded_at: datetime, set_by: str) -> CenterPolicy:
-        brackets = tuple(ResearcherBracket(b.from_amount, b.researchers_bps) for b in self.researcher_brackets)
+        brackets = tuple(ResearcherBracket(b.from_amount, b.researchers_bps, b.currency or "")
+                         for b in self.researcher_brackets)  # fmt: skip
         return CenterPolicy(self.version, self.effective_date, recorded_at, self.fee_bps, self.recover_costs,
                             self.cost_cap_bps, brackets, self.minimum_payout, set_by)  # fmt: skip
 
@@ -168,7 +211,7 @@ class MemberPolicyIn(Body):
     split_brackets: list[SplitBracketIn] = Field(min_length=1)
 
     def policy(self, member_id: str, recorded_at: datetime, set_by: str) -> MemberPolicy:
-        brackets = tuple(SplitBracket(b.from_amount, b.split) for b in self.split_brackets)
+        brackets = tuple(SplitBracket(b.from_amount, b.split, b.currency or "") for b in self.split_brackets)
         return MemberPolicy(self.version, member_id, self.effective_date, recorded_at, brackets, set_by)
 
 
@@ -182,7 +225,9 @@ class PolicyOut(BaseModel):
     fee_bps: int
     recover_costs: bool
     cost_cap_bps: int | None
-    researcher_brackets: list[dict[str, int]]
+    researcher_brackets: list[dict[str, object]] = Field(
+        description="from_amount, researchers_bps and the threshold's currency (empty: every currency)"
+    )
     minimum_payout: dict[str, int]
     split_brackets: list[dict[str, object]]
 
@@ -219,3 +264,33 @@ class ExplanationOut(BaseModel):
                                           fact_ids=list(g.fact_ids)) for g in line.sources]  # fmt: skip
                 lines.append(ExplainedLineOut(payee=out.payee, line=line_out, sources=sources))
         return cls(period_id=period_id, provisional=provisional, lines=lines)
+
+
+KNOWN_AT = (
+    "a recording time (ISO 8601 with an offset, e.g. 2027-01-05T09:00:00+08:00): recompute the period on the "
+    "facts revenue-share had recorded by then. Not a business date: which receipts, ownership and policies "
+    "belong to the period is decided by their business dates and the period's start and end."
+)
+AS_OF = "the former name of `known_at` (a recording time, not a business date); use `known_at`"
+
+
+def _not_a_bare_date(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == len("2026-01-01"):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return value
+        raise ValueError(
+            "this is a recording time, not a business date: give a time with an offset "
+            f"(e.g. {value}T00:00:00+08:00) to see what revenue-share had recorded by then"
+        )
+    return value
+
+
+RecordingTime = Annotated[AwareDatetime, BeforeValidator(_not_a_bare_date)]
+
+
+def one_recording_time(known_at: datetime | None, as_of: datetime | None) -> datetime | None:
+    if known_at is not None and as_of is not None:
+        raise DomainError("give known_at or its former name as_of, not both", field="as_of")
+    return known_at if known_at is not None else as_of
