@@ -13,7 +13,7 @@ import contextlib
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypedDict, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
@@ -726,13 +726,22 @@ class CommercializationApplication(ServiceApplication):
         )
 
     def receivables(
-        self, ctx: CommandContext, as_of: date | None = None, license_ids: Iterable[uuid.UUID] | None = None
+        self,
+        ctx: CommandContext,
+        as_of: date | None = None,
+        license_ids: Iterable[uuid.UUID] | None = None,
+        known_at: datetime | None = None,
     ) -> ReceivablesReport:
-        """Open invoices with their ageing, across all accounts (or the given licenses)."""
+        """Open invoices with their ageing on `as_of` (default today), across all accounts (or the
+        given deals), by what was dated by then; with `known_at`, only what was recorded by that
+        time too (the report as it could be printed then)."""
         ensure_reads_everything(ctx.principal)
         day = as_of or date.today()
         ids = list(license_ids) if license_ids is not None else self._all_account_deal_ids()
-        accounts = [self._existing_account(i) for i in ids]
+        if known_at is None:
+            accounts = [self._existing_account(i) for i in ids]
+        else:
+            accounts = [a for a in (self._account_known_at(i, known_at) for i in ids) if a is not None]
         lines = [line for account in accounts for line in account.receivables(day)]
         totals: dict[str, dict[str, int]] = {}
         for line in lines:
@@ -740,9 +749,25 @@ class CommercializationApplication(ServiceApplication):
             by_bucket[line.bucket] += line.open_amount.amount
         unapplied: dict[str, int] = {}
         for account in accounts:
-            for currency, amount in account.unapplied_cash().items():
+            for currency, amount in account.unapplied_cash(day).items():
                 unapplied[currency] = unapplied.get(currency, 0) + amount
         return ReceivablesReport(day, sorted(lines, key=lambda r: (r.due_date, str(r.invoice_id))), totals, unapplied)
+
+    def _account_known_at(self, deal_id: uuid.UUID, known_at: datetime) -> LicenseAccount | None:
+        """The account as recorded by `known_at` (None: not opened by then)."""
+        if known_at.tzinfo is None:
+            known_at = known_at.replace(tzinfo=UTC)  # stored events are stamped in UTC
+        account_id = LicenseAccount.create_id(deal_id)
+        known = [
+            e.originator_version
+            for e in self.events.get(account_id)
+            if isinstance(e, Aggregate.Event) and e.timestamp <= known_at
+        ]
+        if not known:
+            self._existing_account(deal_id)  # a 404 for a deal with no account at all
+            return None
+        account: LicenseAccount = self.repository.get(account_id, version=max(known))
+        return account
 
     # -- helpers ---------------------------------------------------------------------------
 

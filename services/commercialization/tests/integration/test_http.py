@@ -231,6 +231,12 @@ async def test_royalties_invoices_a_partial_payment_and_receivables(client: Clie
         ("royalty", 50_000, "30"),  # due 2025-05-10
     }
     assert receivables["totals"] == {"CNY": {"current": 0, "30": 50_000, "60": 0, "90+": 60_000}}
+    before_payment = ok(await client.get("/receivables", params={"as_of": "2025-02-14"}, headers=AUDITOR))
+    assert {(r["kind"], r["open_amount"]) for r in before_payment["lines"]} == {
+        ("upfront", 100_000), ("maintenance", 20_000),  # the royalty is invoiced on 2025-04-10
+    }  # fmt: skip
+    nothing_known = {"as_of": "2025-06-15", "known_at": "2020-01-01T00:00:00Z"}
+    assert ok(await client.get("/receivables", params=nothing_known, headers=AUDITOR))["lines"] == []
     error(await client.get("/receivables", headers=member(UNI)), 403, "forbidden")
 
 

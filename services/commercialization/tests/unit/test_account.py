@@ -136,3 +136,53 @@ def test_receivables_show_open_balances_with_their_bucket() -> None:
     acct.receive_payment(Money(400, "CNY"), date(2025, 2, 1), "BANK-1")
     [line] = acct.receivables(date(2025, 5, 20))
     assert (line.invoice_id, line.open_amount, line.bucket) == (inv, Money(600, "CNY"), "90+")
+
+
+# ---- as of a past day: only what was dated by then -----------------------------------------------
+
+
+def _open_on(acct: LicenseAccount, as_of: date) -> dict[str, int]:
+    return {r.reference: r.open_amount.amount for r in acct.receivables(as_of)}
+
+
+def test_an_invoice_paid_after_the_day_is_open_in_full_as_of_that_day() -> None:
+    acct = account()
+    invoice(acct, 10_000, "r1", day=date(2025, 10, 1))
+    acct.receive_payment(Money(10_000, "CNY"), date(2026, 1, 15), "BANK-1")
+    assert _open_on(acct, date(2025, 12, 31)) == {"r1": 10_000}
+    assert [r.bucket for r in acct.receivables(date(2025, 12, 31))] == ["60"]
+    assert _open_on(acct, date(2026, 1, 15)) == {}
+
+
+def test_a_partial_payment_counts_only_from_the_day_it_was_received() -> None:
+    acct = account()
+    invoice(acct, 10_000, "r1", day=date(2025, 10, 1))
+    acct.receive_payment(Money(3_000, "CNY"), date(2025, 11, 1), "BANK-1")
+    acct.receive_payment(Money(4_000, "CNY"), date(2026, 1, 15), "BANK-2")
+    assert _open_on(acct, date(2025, 10, 31)) == {"r1": 10_000}
+    assert _open_on(acct, date(2025, 12, 31)) == {"r1": 7_000}
+    assert _open_on(acct, date(2026, 2, 1)) == {"r1": 3_000}
+
+
+def test_a_credit_note_counts_from_its_date_and_cash_received_early_is_unapplied_until_invoiced() -> None:
+    acct = account()
+    inv = invoice(acct, 10_000, "r1", day=date(2025, 10, 1))
+    acct.issue_credit_note(RevenueKind.ROYALTY, Money(2_500, "CNY"), date(2026, 1, 10), "fix", inv)
+    acct.receive_payment(Money(900, "CNY"), date(2025, 11, 20), "BANK-1")
+    acct.receive_payment(Money(1_000, "CNY"), date(2025, 12, 1), "ADVANCE")
+    invoice(acct, 1_500, "r2", day=date(2026, 3, 1))
+    assert _open_on(acct, date(2025, 12, 31)) == {"r1": 10_000 - 900 - 1_000}
+    assert acct.unapplied_cash(date(2025, 12, 31)) == {}
+    assert _open_on(acct, date(2026, 1, 31)) == {"r1": 10_000 - 900 - 1_000 - 2_500}
+    assert acct.unapplied_cash(date(2026, 3, 1)) == {}
+
+
+def test_cash_received_before_its_invoice_is_unapplied_as_of_a_day_in_between() -> None:
+    acct = account()
+    acct.receive_payment(Money(500, "CNY"), date(2025, 1, 5), "PREPAY")
+    invoice(acct, 800, "r1", day=date(2025, 3, 1))
+    assert acct.unapplied_cash(date(2025, 2, 1)) == {"CNY": 500}
+    assert _open_on(acct, date(2025, 2, 1)) == {}
+    assert acct.unapplied_cash(date(2025, 3, 1)) == {}
+    assert _open_on(acct, date(2025, 3, 1)) == {"r1": 300}
+    assert acct.unapplied_cash(date(2024, 12, 31)) == {}

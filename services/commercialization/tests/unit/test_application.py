@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -660,3 +660,22 @@ def test_a_cross_license_carries_no_cash(app: CommercializationApplication, owne
     lic = app.grant_license(member(UNIVERSITY), "Peer", [a], cross_license_assets=["CN123"], effective_date=D)
     assert app.get_license(FINANCE, lic).is_cross_license
     assert app.get_account(FINANCE, lic).invoices == {}
+
+
+def test_receivables_as_of_a_past_day_and_as_known_at_a_time(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=10_000)
+    terms = RoyaltyTerms(currency="CNY", upfront_fee=100_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], terms=terms, effective_date=date(2025, 10, 1))
+    app.record_payment(FINANCE, lic, 30_000, "CNY", date(2025, 11, 15), "BANK-1")
+    printed = datetime.now(UTC)
+    app.record_payment(FINANCE, lic, 20_000, "CNY", date(2025, 12, 20), "BANK-2")  # recorded late
+    app.record_payment(FINANCE, lic, 50_000, "CNY", date(2026, 1, 15), "BANK-3")
+    year_end = app.receivables(FINANCE, date(2025, 12, 31), [lic])
+    assert [(r.reference, r.open_amount.amount, r.bucket) for r in year_end.lines] == [("upfront", 50_000, "60")]
+    as_printed = app.receivables(FINANCE, date(2025, 12, 31), [lic], known_at=printed)
+    assert [r.open_amount.amount for r in as_printed.lines] == [70_000]
+    before_anything = app.receivables(FINANCE, date(2025, 12, 31), [lic], known_at=datetime(2020, 1, 1))
+    assert (before_anything.lines, before_anything.unapplied_cash) == ([], {})
+    assert app.receivables(FINANCE, date(2026, 1, 31), [lic]).lines == []

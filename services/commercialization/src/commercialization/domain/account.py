@@ -11,6 +11,12 @@ Matching rules:
   effective date is the day the cash was received, whenever it is matched.
 - A credit note reduces the open balance of its invoice; any excess becomes credit
   that later invoices use. Credit is not cash: using it emits no revenue.
+
+As of a past day, the account is what was dated by then: invoices issued, cash received
+and credit notes issued on or before it. Each part of a payment or credit applied to an
+invoice (a settlement) is dated the later of the cash's (or credit note's) date and the
+invoice's issue date, so a payment received after that day still leaves the invoice open
+as of that day, and cash received before an invoice is unapplied until the invoice exists.
 """
 
 from __future__ import annotations
@@ -102,11 +108,23 @@ class Credit:
     credit_note_id: uuid.UUID
     amount: int
     currency: str
+    issued_on: date
     used: int = 0
 
     @property
     def unused(self) -> int:
         return self.amount - self.used
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """Part of a payment (cash) or of a credit note applied to an invoice, and the day it took effect."""
+
+    invoice_id: uuid.UUID
+    source_id: uuid.UUID  # the payment or the credit note
+    cash: bool
+    amount: int
+    on: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +200,7 @@ class LicenseAccount(Aggregate):
         self.invoices: dict[uuid.UUID, Invoice] = {}
         self.payments: dict[uuid.UUID, Payment] = {}
         self.credits: dict[uuid.UUID, Credit] = {}
+        self.settlements: list[Settlement] = []
         self.references: set[str] = set()
 
     # -- queries ----------------------------------------------------------------
@@ -190,8 +209,23 @@ class LicenseAccount(Aggregate):
         found = [i for i in self.invoices.values() if i.currency == currency and i.open_amount > 0]
         return sorted(found, key=lambda i: (i.due_date, i.sequence))
 
-    def unapplied_cash(self) -> dict[str, int]:
-        return _sum_by_currency((p.currency, p.unapplied) for p in self.payments.values())
+    def unapplied_cash(self, as_of: date | None = None) -> dict[str, int]:
+        """Per currency: cash received (by `as_of`) that no invoice had taken (by then)."""
+        if as_of is None:
+            return _sum_by_currency((p.currency, p.unapplied) for p in self.payments.values())
+        received = {i: p for i, p in self.payments.items() if p.received_on <= as_of}
+        applied = [(received[s.source_id].currency, -s.amount) for s in self._settled_by(as_of) if s.cash]
+        return _sum_by_currency([*((p.currency, p.amount) for p in received.values()), *applied])
+
+    def open_amount_as_of(self, invoice: Invoice, as_of: date) -> int:
+        """What the invoice still awaited on `as_of` (0 before it was issued)."""
+        if invoice.issued_on > as_of:
+            return 0
+        settled = sum(s.amount for s in self._settled_by(as_of) if s.invoice_id == invoice.invoice_id)
+        return invoice.amount - settled
+
+    def _settled_by(self, as_of: date) -> list[Settlement]:
+        return [s for s in self.settlements if s.on <= as_of]
 
     def unused_credit(self) -> dict[str, int]:
         return _sum_by_currency((c.currency, c.unused) for c in self.credits.values())
@@ -201,14 +235,19 @@ class LicenseAccount(Aggregate):
         return _sum_by_currency((i.currency, i.open_amount) for i in self.invoices.values())
 
     def receivables(self, as_of: date) -> list[Receivable]:
-        return [
-            Receivable(
-                self.license_id, i.invoice_id, i.kind, i.reference, Money(i.open_amount, i.currency),
-                i.issued_on, i.due_date, ageing_bucket(i.due_date, as_of),
-            )
-            for i in sorted(self.invoices.values(), key=lambda i: (i.due_date, i.sequence))
-            if i.open_amount > 0 and i.issued_on <= as_of
-        ]  # fmt: skip
+        """The invoices open on `as_of`, by what was dated by then (see the module's docstring)."""
+        found = []
+        for invoice in sorted(self.invoices.values(), key=lambda i: (i.due_date, i.sequence)):
+            open_amount = self.open_amount_as_of(invoice, as_of)
+            if open_amount > 0:
+                found.append(
+                    Receivable(
+                        self.license_id, invoice.invoice_id, invoice.kind, invoice.reference,
+                        Money(open_amount, invoice.currency), invoice.issued_on, invoice.due_date,
+                        ageing_bucket(invoice.due_date, as_of),
+                    )
+                )  # fmt: skip
+        return found
 
     def has_reference(self, reference: str) -> bool:
         return reference in self.references
@@ -371,7 +410,7 @@ class LicenseAccount(Aggregate):
         reference: str,
         effective_date: date,
     ) -> None:
-        self.credits[credit_note_id] = Credit(credit_note_id, amount["amount"], amount["currency"])
+        self.credits[credit_note_id] = Credit(credit_note_id, amount["amount"], amount["currency"], effective_date)
         self.references.add(reference)
 
     @event(PaymentReceived)
@@ -400,8 +439,11 @@ class LicenseAccount(Aggregate):
         invoice_id: uuid.UUID,
         asset_splits: list[dict[str, Any]],
     ) -> None:
-        self.payments[payment_id].applied += amount["amount"]
-        self.invoices[invoice_id].paid += amount["amount"]
+        payment, invoice = self.payments[payment_id], self.invoices[invoice_id]
+        payment.applied += amount["amount"]
+        invoice.paid += amount["amount"]
+        on = max(payment.received_on, invoice.issued_on)
+        self.settlements.append(Settlement(invoice_id, payment_id, True, amount["amount"], on))
 
     @event(CreditApplied)
     def _credit_applied(
@@ -412,8 +454,11 @@ class LicenseAccount(Aggregate):
         amount: dict[str, Any],
         effective_date: date,
     ) -> None:
-        self.credits[credit_note_id].used += amount["amount"]
-        self.invoices[invoice_id].credited += amount["amount"]
+        credit, invoice = self.credits[credit_note_id], self.invoices[invoice_id]
+        credit.used += amount["amount"]
+        invoice.credited += amount["amount"]
+        on = max(effective_date, credit.issued_on, invoice.issued_on)
+        self.settlements.append(Settlement(invoice_id, credit_note_id, False, amount["amount"], on))
 
 
 def _money(amount: int, currency: str) -> dict[str, Any]:
@@ -427,6 +472,5 @@ def _money(amount: int, currency: str) -> dict[str, Any]:
 def _sum_by_currency(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for currency, amount in pairs:
-        if amount:
-            totals[currency] = totals.get(currency, 0) + amount
-    return totals
+        totals[currency] = totals.get(currency, 0) + amount
+    return {currency: total for currency, total in totals.items() if total}

@@ -7,7 +7,7 @@ pool). Writes to a license honour If-Match; every POST honours Idempotency-Key.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response, status
@@ -235,9 +235,17 @@ def record_payment(deal_id: uuid.UUID, body: s.PaymentIn, app: App, ctx: Command
 
 
 @queries.get("/receivables", tags=["invoices and payments"])
-def receivables(app: App, ctx: CommandContextDep, as_of: date | None = None) -> s.ReceivablesOut:
-    """Open invoices with their ageing (current, 30, 60, 90+ days) and unapplied cash."""
-    return s.ReceivablesOut.of(app.receivables(ctx, as_of))
+def receivables(
+    app: App,
+    ctx: CommandContextDep,
+    as_of: Annotated[date | None, Query(description="the ageing day (default today): what was dated by then")] = None,
+    known_at: Annotated[
+        datetime | None, Query(description="only what was recorded by this time too (ISO 8601; UTC if no offset)")
+    ] = None,
+) -> s.ReceivablesOut:
+    """Open invoices with their ageing (current, 30, 60, 90+ days) and unapplied cash on `as_of`:
+    invoices issued, cash received and credit notes issued on or before it."""
+    return s.ReceivablesOut.of(app.receivables(ctx, as_of, known_at=known_at))
 
 
 # ---- assignments -------------------------------------------------------------------
