@@ -75,7 +75,8 @@ def check_cn_application_number(number: str, kind: str) -> str:
     match = _CN_APPLICATION.fullmatch(normalized) or _CN_OLD_APPLICATION.fullmatch(normalized)
     if match is None:
         raise DomainError(
-            "a CN application number is 12 digits (8 before October 2003), a dot and a check character (0-9 or X)",
+            "a CN application number is 12 digits, a dot and a check character (0-9 or X); "
+            "one filed before October 2003 has 8 digits",
             application_number=number,
         )
     digits, check = match.groups()
