@@ -26,7 +26,7 @@ from commercialization.csv_reports import RowError, parse_report_lines
 from commercialization.domain.account import AGEING_BUCKETS, LicenseAccount, Receivable, RevenueKind
 from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferOutcome
 from commercialization.domain.license import AssetLicenses, License, LicenseStatus, Owners
-from commercialization.domain.reports import ReportLine, RoyaltyLedger, check_lines
+from commercialization.domain.reports import CurrencyRoyalty, Report, ReportLine, RoyaltyLedger, check_lines
 from commercialization.domain.royalty import license_year_bounds
 from commercialization.domain.scope import ALL_FIELDS, WORLDWIDE, Footprint, find_conflict
 from commercialization.domain.terms import RoyaltyTerms
@@ -156,6 +156,26 @@ class ReceivablesReport:
     lines: list[Receivable]
     totals: dict[str, dict[str, int]]  # currency -> ageing bucket -> open amount
     unapplied_cash: dict[str, int]  # currency -> cash received but not matched to an invoice
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What a report's submission booked in one currency: an invoice, or (negative) a credit note."""
+
+    currency: str
+    amount: int
+    invoice_id: uuid.UUID | None
+    credit_note_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    """A royalty report with its royalty now (none once superseded) and what its submission booked."""
+
+    report: Report
+    superseded: bool
+    royalty: list[CurrencyRoyalty]
+    booked: list[Booking]
 
 
 class CommercializationApplication(ServiceApplication):
@@ -496,10 +516,9 @@ class CommercializationApplication(ServiceApplication):
         account = self._account(license.id, license.asset_ids)
         terms = license.terms_on(period_start)
         for currency, change in sorted(due.items()):
-            self._book_change(
-                account, RevenueKind.ROYALTY, money(change, currency), day, terms, f"royalty:{report_id}:{currency}",
-                corrects=f"royalty:{supersedes}:{currency}" if supersedes else None,
-            )  # fmt: skip
+            reference = royalty_reference(report_id, currency)
+            corrects = royalty_reference(supersedes, currency) if supersedes else None
+            self._book_change(account, RevenueKind.ROYALTY, money(change, currency), day, terms, reference, corrects)
         self._save(ctx, ledger, account)
         return report_id
 
@@ -709,6 +728,31 @@ class CommercializationApplication(ServiceApplication):
         license = self._license(license_id)
         self._ensure_reads(ctx.principal, license)
         return self._ledger(license_id)
+
+    def royalty_reports(self, ctx: CommandContext, license_id: uuid.UUID) -> list[ReportView]:
+        """Every report in submission order, with its royalty per currency and tier, and the invoice
+        (or credit note) its submission raised."""
+        license = self._license(license_id)
+        self._ensure_reads(ctx.principal, license)
+        ledger = self._ledger(license_id)
+        royalty = ledger.royalty_by_report(license)
+        try:
+            account: LicenseAccount | None = self._existing_account(license_id)
+        except NotFound:
+            account = None
+        return [
+            ReportView(
+                report, report.report_id in ledger.superseded, royalty.get(report.report_id, []),
+                [_booking(account, report.report_id, currency, amount) for currency, amount in report.booked],
+            )
+            for report in sorted(ledger.reports.values(), key=lambda r: r.sequence)
+        ]  # fmt: skip
+
+    def royalty_report(self, ctx: CommandContext, license_id: uuid.UUID, report_id: uuid.UUID) -> ReportView:
+        found = [view for view in self.royalty_reports(ctx, license_id) if view.report.report_id == report_id]
+        if not found:
+            raise NotFound("no such royalty report on this license", report_id=str(report_id))
+        return found[0]
 
     def member_reads(self, member_id: uuid.UUID, license: License, today: date | None = None) -> bool:
         """Whether a member reads a license, its reports and its account: the member that granted
@@ -988,3 +1032,15 @@ class CommercializationApplication(ServiceApplication):
             self.record(ctx, *aggregates)
         except RecordConflictError:
             raise Conflict("another command changed the same records meanwhile; retry") from None
+
+
+def royalty_reference(report_id: uuid.UUID, currency: str) -> str:
+    """The reference of the invoice (or credit note) a report's royalty in a currency raised."""
+    return f"royalty:{report_id}:{currency}"
+
+
+def _booking(account: LicenseAccount | None, report_id: uuid.UUID, currency: str, amount: int) -> Booking:
+    reference = royalty_reference(report_id, currency)
+    if account is None:
+        return Booking(currency, amount, None, None)
+    return Booking(currency, amount, account.invoice_for(reference), account.credit_note_for(reference))

@@ -210,15 +210,23 @@ async def test_royalties_invoices_a_partial_payment_and_receivables(client: Clie
         "lines": [{"product": "cell-A", "country": "CN", "currency": "CNY", "gross_sales": 1_000_000,
                    "field_of_use": "batteries"}],
     }  # fmt: skip
-    ok(await client.post(f"/licenses/{license_id}/royalty-reports", json=report, headers=FINANCE), 201)
+    answer = ok(await client.post(f"/licenses/{license_id}/royalty-reports", json=report, headers=FINANCE), 201)
     reports = ok(await client.get(f"/licenses/{license_id}/royalty-reports", headers=member(UNI)))
     assert [r["net_sales"] for r in reports] == [{"CNY": 1_000_000}]
+    assert answer["id"] == answer["report_id"] == reports[0]["report_id"]
+    [royalty] = answer["royalty"]
+    assert (royalty["currency"], royalty["net_sales"], royalty["royalty"]) == ("CNY", 1_000_000, 50_000)
+    assert royalty["tiers"] == [{"threshold": 0, "rate_bps": 500, "net_sales": 1_000_000, "royalty_exact": "50000"}]
+    [booked] = answer["booked"]
+    assert (booked["currency"], booked["amount"], booked["credit_note_id"]) == ("CNY", 50_000, None)
+    assert (reports[0]["royalty"], reports[0]["booked"]) == (answer["royalty"], answer["booked"])
     maintenance = {"license_year": 1, "effective_date": "2025-01-02"}
     ok(await client.post(f"/licenses/{license_id}/maintenance-invoices", json=maintenance, headers=FINANCE), 201)
     payment = {"amount": 60_000, "currency": "CNY", "received_date": "2025-02-15", "payer_reference": "BANK-1"}
     ok(await client.post(f"/accounts/{license_id}/payments", json=payment, headers=FINANCE), 201)
 
     account = ok(await client.get(f"/accounts/{license_id}", headers=AUDITOR))
+    assert account["invoices"][1]["invoice_id"] == booked["invoice_id"]
     assert [(i["kind"], i["amount"], i["paid"], i["open_amount"]) for i in account["invoices"]] == [
         ("upfront", 100_000, 60_000, 40_000),  # due 2025-02-01 and issued first: paid first
         ("royalty", 50_000, 0, 50_000),  # 5% of 1,000,000

@@ -679,3 +679,48 @@ def test_receivables_as_of_a_past_day_and_as_known_at_a_time(
     before_anything = app.receivables(FINANCE, date(2025, 12, 31), [lic], known_at=datetime(2020, 1, 1))
     assert (before_anything.lines, before_anything.unapplied_cash) == ([], {})
     assert app.receivables(FINANCE, date(2026, 1, 31), [lic]).lines == []
+
+
+def test_a_report_shows_its_royalty_per_currency_and_tier_and_what_it_booked(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    lic = tiered_license(app, ownership)
+    q(app, lic, 1, ReportLine("cell", "CN", "CNY", 800_000))  # 400.00
+    second = q(app, lic, 2, ReportLine("cell", "CN", "CNY", 400_000), ReportLine("cell", "US", "USD", 50_000))
+    view = app.royalty_report(FINANCE, lic, second)
+    cny, usd = view.royalty
+    assert (cny.currency, cny.sales_before, cny.net_sales, cny.royalty) == ("CNY", 800_000, 400_000, 16_000)
+    assert [(t.threshold, t.rate_bps, t.net_sales, t.royalty) for t in cny.tiers] == [
+        (0, 500, 200_000, 10_000),
+        (1_000_000, 300, 200_000, 6_000),
+    ]
+    assert (usd.currency, usd.royalty) == ("USD", 2_000)
+    account = app.get_account(FINANCE, lic)
+    assert [(b.currency, b.amount) for b in view.booked] == [("CNY", 16_000), ("USD", 2_000)]
+    assert [account.invoices[b.invoice_id].amount for b in view.booked if b.invoice_id] == [16_000, 2_000]
+    # A correction of Q2 downwards: credited against Q2's invoice; Q2 shows as superseded, with no royalty.
+    fixed = q(app, lic, 2, ReportLine("cell", "CN", "CNY", 100_000), supersedes=second)
+    views = {v.report.report_id: v for v in app.royalty_reports(FINANCE, lic)}
+    assert (views[second].superseded, views[second].royalty) == (True, [])
+    assert [(b.currency, b.amount, b.invoice_id) for b in views[fixed].booked] == [
+        ("CNY", -11_000, None),
+        ("USD", -2_000, None),
+    ]
+    credits = app.get_account(FINANCE, lic).credits
+    assert [credits[b.credit_note_id].amount for b in views[fixed].booked if b.credit_note_id] == [11_000, 2_000]
+    assert [(r.currency, r.royalty) for r in views[fixed].royalty] == [("CNY", 5_000)]
+
+
+def test_a_report_straddling_two_license_years_counts_in_each_by_days(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    lic = tiered_license(app, ownership)  # license years from 1 January; minimum 1,000.00 a year
+    day = date(2026, 3, 10)
+    app.submit_royalty_report(FINANCE, lic, D, date(2025, 11, 30), [ReportLine("cell", "CN", "CNY", 1_000_000)])
+    # 1 December to 28 February: 90 days, 31 of them in year 1; 60,000.00 x 3% = 1,800.00
+    straddling = [ReportLine("cell", "CN", "CNY", 6_000_000)]
+    app.submit_royalty_report(FINANCE, lic, date(2025, 12, 1), date(2026, 2, 28), straddling, effective_date=day)
+    # Year 1: 500.00 + 1,800.00 x 31/90 = 500.00 + 620.00, above the minimum: no true-up.
+    assert app.true_up_minimum_royalty(FINANCE, lic, 1, day) is None
+    ledger = app.get_royalty_ledger(FINANCE, lic)
+    assert [e.royalty for e in ledger.collect_events() if isinstance(e, type(ledger).MinimumTrueUpAssessed)] == []

@@ -109,6 +109,7 @@ class Credit:
     amount: int
     currency: str
     issued_on: date
+    reference: str = ""
     used: int = 0
 
     @property
@@ -254,6 +255,9 @@ class LicenseAccount(Aggregate):
 
     def invoice_for(self, reference: str) -> uuid.UUID | None:
         return next((i.invoice_id for i in self.invoices.values() if i.reference == reference), None)
+
+    def credit_note_for(self, reference: str) -> uuid.UUID | None:
+        return next((c.credit_note_id for c in self.credits.values() if c.reference == reference), None)
 
     # -- commands ---------------------------------------------------------------
 
@@ -410,7 +414,9 @@ class LicenseAccount(Aggregate):
         reference: str,
         effective_date: date,
     ) -> None:
-        self.credits[credit_note_id] = Credit(credit_note_id, amount["amount"], amount["currency"], effective_date)
+        self.credits[credit_note_id] = Credit(
+            credit_note_id, amount["amount"], amount["currency"], effective_date, reference
+        )
         self.references.add(reference)
 
     @event(PaymentReceived)

@@ -181,12 +181,14 @@ def true_up_minimum(license_id: uuid.UUID, body: s.LicenseYear, app: App, ctx: C
 @licenses.post("/{license_id}/royalty-reports", status_code=status.HTTP_201_CREATED)
 def submit_royalty_report(
     license_id: uuid.UUID, body: s.RoyaltyReportIn, app: App, ctx: CommandContextDep
-) -> s.Created:
+) -> s.ReportCreated:
+    """Record a report (or a correction): the answer carries its royalty per currency and tier, and
+    the invoice (or credit note) it raised."""
     report_id = app.submit_royalty_report(
         ctx, license_id, body.period_start, body.period_end, [line.line() for line in body.lines],
         no_sales=body.no_sales, supersedes=body.supersedes, effective_date=body.effective_date,
     )  # fmt: skip
-    return s.Created(id=report_id)
+    return s.ReportCreated.created(app.royalty_report(ctx, license_id, report_id))
 
 
 @licenses.post("/{license_id}/royalty-reports/csv", status_code=status.HTTP_201_CREATED)
@@ -198,17 +200,19 @@ def import_royalty_report(
     period_start: Annotated[date, Query()],
     period_end: Annotated[date, Query()],
     supersedes: uuid.UUID | None = None,
-) -> s.Created:
+) -> s.ReportCreated:
     """A report's lines as CSV, all or nothing: any bad row is a 422 listing every bad row."""
     report_id = app.import_royalty_report_csv(
         ctx, license_id, period_start, period_end, csv_text, supersedes=supersedes
     )
-    return s.Created(id=report_id)
+    return s.ReportCreated.created(app.royalty_report(ctx, license_id, report_id))
 
 
 @licenses.get("/{license_id}/royalty-reports")
 def royalty_reports(license_id: uuid.UUID, app: App, ctx: CommandContextDep) -> list[s.ReportOut]:
-    return s.ReportOut.all_of(app.get_royalty_ledger(ctx, license_id))
+    """Every report in submission order, with its royalty per currency and tier (over the reports in
+    force) and the invoice or credit note its submission raised."""
+    return [s.ReportOut.of(view) for view in app.royalty_reports(ctx, license_id)]
 
 
 @queries.get("/assets/{asset_id}/licenses", tags=["licenses"])

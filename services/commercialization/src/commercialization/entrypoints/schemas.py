@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from commercialization.application import LicenseOptions, ReceivablesReport
+from commercialization.application import LicenseOptions, ReceivablesReport, ReportView
 from commercialization.domain.account import Invoice, LicenseAccount, Payment
 from commercialization.domain.assignment import Assignment
 from commercialization.domain.license import License
-from commercialization.domain.reports import Report, ReportLine, RoyaltyLedger
+from commercialization.domain.reports import CurrencyRoyalty, ReportLine
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
+from ipshare.money import BASIS_POINTS
 from ipshare.schemas import Body
 
 
@@ -292,6 +294,40 @@ class RoyaltyReportIn(Body):
     effective_date: date | None = None
 
 
+class TierPartOut(BaseModel):
+    threshold: int = Field(description="cumulative net sales from which the rate applies")
+    rate_bps: int
+    net_sales: int = Field(description="the part of the report's net sales inside this tier")
+    royalty_exact: str = Field(description="its exact royalty in minor units (a decimal: rates are in bps)")
+
+
+class CurrencyRoyaltyOut(BaseModel):
+    currency: str
+    sales_before: int = Field(description="cumulative net sales of the earlier reports in force")
+    net_sales: int
+    royalty: int = Field(description="rounded cumulative royalty after this report less before it")
+    tiers: list[TierPartOut]
+
+    @classmethod
+    def of(cls, line: CurrencyRoyalty) -> CurrencyRoyaltyOut:
+        tiers = [
+            TierPartOut(threshold=t.threshold, rate_bps=t.rate_bps, net_sales=t.net_sales,
+                        royalty_exact=_decimal(t.royalty))
+            for t in line.tiers
+        ]  # fmt: skip
+        return cls(
+            currency=line.currency, sales_before=line.sales_before, net_sales=line.net_sales, royalty=line.royalty,
+            tiers=tiers,
+        )  # fmt: skip
+
+
+class BookingOut(BaseModel):
+    currency: str
+    amount: int = Field(description="the change in royalty due its submission booked (negative: credited)")
+    invoice_id: uuid.UUID | None = Field(description="the invoice raised for an increase")
+    credit_note_id: uuid.UUID | None = Field(description="the credit note issued for a decrease")
+
+
 class ReportOut(BaseModel):
     report_id: uuid.UUID
     period_start: date
@@ -300,9 +336,14 @@ class ReportOut(BaseModel):
     net_sales: dict[str, int]
     supersedes: uuid.UUID | None
     superseded: bool
+    royalty: list[CurrencyRoyaltyOut] = Field(
+        description="per currency, computed now over the reports in force (empty once superseded)"
+    )
+    booked: list[BookingOut] = Field(description="what its submission invoiced or credited, per currency")
 
     @classmethod
-    def of(cls, report: Report, superseded: bool) -> ReportOut:
+    def of(cls, view: ReportView) -> ReportOut:
+        report = view.report
         return cls(
             report_id=report.report_id,
             period_start=report.period_start,
@@ -310,13 +351,30 @@ class ReportOut(BaseModel):
             lines=[line.as_event_dict() for line in report.lines],
             net_sales=report.net_sales(),
             supersedes=report.supersedes,
-            superseded=superseded,
+            superseded=view.superseded,
+            royalty=[CurrencyRoyaltyOut.of(line) for line in view.royalty],
+            booked=[
+                BookingOut(
+                    currency=b.currency, amount=b.amount, invoice_id=b.invoice_id, credit_note_id=b.credit_note_id
+                )
+                for b in view.booked
+            ],
         )
 
+
+class ReportCreated(ReportOut):
+    id: uuid.UUID = Field(description="the report's id (as `report_id`)")
+
     @classmethod
-    def all_of(cls, ledger: RoyaltyLedger) -> list[ReportOut]:
-        reports = sorted(ledger.reports.values(), key=lambda r: r.sequence)
-        return [cls.of(r, r.report_id in ledger.superseded) for r in reports]
+    def created(cls, view: ReportView) -> ReportCreated:
+        return cls(id=view.report.report_id, **ReportOut.of(view).model_dump())
+
+
+def _decimal(value: Fraction) -> str:
+    """An exact fraction whose denominator divides 10,000, written as a decimal."""
+    whole, rest = divmod(abs(value.numerator) * (BASIS_POINTS // value.denominator), BASIS_POINTS)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{whole}" if not rest else f"{sign}{whole}.{rest:04d}".rstrip("0")
 
 
 # ---- accounts and payments ---------------------------------------------------------
