@@ -28,7 +28,7 @@ from commercialization.domain.assignment import Assignment, AssignmentStatus, Tr
 from commercialization.domain.license import AssetLicenses, License, LicenseStatus, Owners
 from commercialization.domain.reports import CurrencyRoyalty, Report, ReportLine, RoyaltyLedger, check_lines
 from commercialization.domain.royalty import license_year_bounds
-from commercialization.domain.scope import ALL_FIELDS, WORLDWIDE, Footprint, find_conflict
+from commercialization.domain.scope import WORLDWIDE, Footprint, find_conflict
 from commercialization.domain.terms import RoyaltyTerms
 from ipshare.auth import Principal, Role
 from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
@@ -138,7 +138,8 @@ class LicenseOptions(TypedDict, total=False):
 
     currency: str
     terms: RoyaltyTerms
-    field_of_use: str
+    field_of_use: str  # a description; the field is named by `fields`
+    fields: Sequence[str]  # IPC/CPC codes; none: all fields
     territory: Sequence[str]
     start_date: date  # default: the effective date
     end_date: date | None  # default: open-ended
@@ -156,6 +157,7 @@ class ReceivablesReport:
     lines: list[Receivable]
     totals: dict[str, dict[str, int]]  # currency -> ageing bucket -> open amount
     unapplied_cash: dict[str, int]  # currency -> cash received but not matched to an invoice
+    unapplied: list[UnappliedCash]  # each payment with cash no invoice had taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +180,51 @@ class ReportView:
     booked: list[Booking]
 
 
+@dataclass(frozen=True, slots=True)
+class AppliedPart:
+    invoice_id: uuid.UUID
+    kind: RevenueKind
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptOutcome:
+    """Where a payment went: the invoices it paid (revenue), the invoice raised for it, and what is
+    left unapplied (not revenue until an invoice takes it), with a warning saying so."""
+
+    payment_id: uuid.UUID
+    currency: str
+    applied: list[AppliedPart]
+    invoice_id: uuid.UUID | None  # raised by a receipt for what no invoice awaited
+    unapplied: int
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, account: LicenseAccount, payment_id: uuid.UUID, invoice_id: uuid.UUID | None) -> ReceiptOutcome:
+        payment = account.payments[payment_id]
+        applied = [
+            AppliedPart(s.invoice_id, account.invoices[s.invoice_id].kind, s.amount)
+            for s in account.applied_from(payment_id)
+        ]
+        warnings = []
+        if payment.unapplied:
+            warnings.append(
+                f"{payment.unapplied} {payment.currency} (minor units) of this payment matches no open invoice and "
+                "stays unapplied cash: it is not revenue, and nobody is paid from it, until an invoice takes it "
+                "(record it with POST /licenses/{id}/receipts and an uninvoiced_kind to invoice it at once)"
+            )
+        return cls(payment_id, payment.currency, applied, invoice_id, payment.unapplied, warnings)
+
+
+@dataclass(frozen=True, slots=True)
+class UnappliedCash:
+    deal_id: uuid.UUID
+    payment_id: uuid.UUID
+    amount: Money
+    received_on: date
+    payer_reference: str
+
+
 class CommercializationApplication(ServiceApplication):
     source = "commercialization"
 
@@ -186,7 +233,15 @@ class CommercializationApplication(ServiceApplication):
         env: dict[str, str] | None = None,
         ownership: OwnershipLookup | None = None,
         reads: OwnershipRecord | None = None,
+        snapshot_interval: int = 0,
     ) -> None:
+        """`snapshot_interval` (`SNAPSHOT_INTERVAL`): snapshot each license account and royalty ledger,
+        which live as long as their deal, every that many events (0: never)."""
+        if snapshot_interval > 0:
+            env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y"}
+            # The library reads the intervals off the application; the setting is per process.
+            intervals = {LicenseAccount: snapshot_interval, RoyaltyLedger: snapshot_interval}
+            object.__setattr__(self, "snapshotting_intervals", intervals)
         super().__init__(env)
         self.ownership = ownership  # authoritative: the checks of a write
         self.reads = reads or (PointInTimeOwnership(ownership) if ownership is not None else None)
@@ -280,6 +335,7 @@ class CommercializationApplication(ServiceApplication):
         terms: RoyaltyTerms | None = None,
         note: str = "",
         member_id: uuid.UUID | None = None,
+        fields: Sequence[str] | None = None,
     ) -> bool:
         """Amend from `effective_date`: what is not given stays as it is; True when in force now.
         Scope changes are checked for exclusivity like a new grant. An exclusive or sole license
@@ -289,7 +345,8 @@ class CommercializationApplication(ServiceApplication):
         in_force = license.amend(
             effective_date,
             end_date=None if open_ended else (end_date or license.end_date),
-            field_of_use=field_of_use or license.field_of_use,
+            field_of_use=field_of_use,
+            fields=fields,
             territory=territory or None,
             terms=terms or license.terms,
             note=note,
@@ -598,6 +655,37 @@ class CommercializationApplication(ServiceApplication):
         self._save(ctx, account)
         return payment_id
 
+    def record_receipt(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        amount: int,
+        currency: str,
+        received_date: date,
+        payer_reference: str,
+        uninvoiced_kind: str | None = None,
+        invoice_ids: Sequence[uuid.UUID] = (),
+    ) -> ReceiptOutcome:
+        """Money received on a license, in one call: matched to its open invoices and, with
+        `uninvoiced_kind`, what no invoice awaited is invoiced as that kind and paid at once."""
+        ensure_finance(ctx.principal)
+        license = self._license(license_id)
+        kind = _revenue_kind(uninvoiced_kind) if uninvoiced_kind else None
+        terms = license.terms_on(received_date)
+        account = self._existing_account(license_id)
+        payment_id, invoice_id = account.receive_receipt(
+            money(amount, currency), received_date, payer_reference, kind, terms.payment_days, invoice_ids,
+            terms.asset_split_bps,
+        )  # fmt: skip
+        self._save(ctx, account)
+        return ReceiptOutcome.of(account, payment_id, invoice_id)
+
+    def payment_outcome(self, ctx: CommandContext, deal_id: uuid.UUID, payment_id: uuid.UUID) -> ReceiptOutcome:
+        account = self.get_account(ctx, deal_id)
+        if payment_id not in account.payments:
+            raise NotFound("no such payment on this account", payment_id=str(payment_id))
+        return ReceiptOutcome.of(account, payment_id, None)
+
     # -- assignments -----------------------------------------------------------------------
 
     def propose_assignment(
@@ -795,7 +883,14 @@ class CommercializationApplication(ServiceApplication):
         for account in accounts:
             for currency, amount in account.unapplied_cash(day).items():
                 unapplied[currency] = unapplied.get(currency, 0) + amount
-        return ReceivablesReport(day, sorted(lines, key=lambda r: (r.due_date, str(r.invoice_id))), totals, unapplied)
+        cash = [
+            UnappliedCash(account.license_id, p.payment_id, Money(amount, p.currency), p.received_on, p.payer_reference)
+            for account in accounts
+            for p, amount in account.unapplied_payments(day)
+        ]
+        cash.sort(key=lambda c: (c.received_on, str(c.payment_id)))
+        lines.sort(key=lambda r: (r.due_date, str(r.invoice_id)))
+        return ReceivablesReport(day, lines, totals, unapplied, cash)
 
     def _account_known_at(self, deal_id: uuid.UUID, known_at: datetime) -> LicenseAccount | None:
         """The account as recorded by `known_at` (None: not opened by then)."""
@@ -835,7 +930,8 @@ class CommercializationApplication(ServiceApplication):
             terms=terms,
             granted_by=acting_member(ctx.principal, options.get("granted_by")),
             effective_date=day,
-            field_of_use=options.get("field_of_use", ALL_FIELDS),
+            field_of_use=options.get("field_of_use"),
+            fields=options.get("fields", ()),
             territory=options.get("territory", (WORLDWIDE,)),
             sublicensing_allowed=options.get("sublicensing_allowed", False),
             licensee_kind=options.get("licensee_kind", "external"),
@@ -1044,3 +1140,11 @@ def _booking(account: LicenseAccount | None, report_id: uuid.UUID, currency: str
     if account is None:
         return Booking(currency, amount, None, None)
     return Booking(currency, amount, account.invoice_for(reference), account.credit_note_for(reference))
+
+
+def _revenue_kind(value: str) -> RevenueKind:
+    try:
+        return RevenueKind(value)
+    except ValueError:
+        kinds = [k.value for k in RevenueKind]
+        raise DomainError(f"unknown revenue kind {value!r}", uninvoiced_kind=value, kinds=kinds) from None

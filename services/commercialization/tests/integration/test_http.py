@@ -83,7 +83,8 @@ TERMS = {
 }
 EXCLUSIVE = {
     "licensee": "Acme Batteries", "asset_ids": [str(CO_OWNED)], "license_type": "exclusive", "terms": TERMS,
-    "field_of_use": "batteries", "territory": ["CN"], "start_date": "2025-01-01", "effective_date": "2025-01-01",
+    "field_of_use": "batteries", "fields": ["H01M"], "territory": ["CN"], "start_date": "2025-01-01",
+    "effective_date": "2025-01-01",
 }  # fmt: skip
 
 
@@ -149,7 +150,7 @@ async def test_an_amendment_of_a_co_owned_exclusive_license_waits_for_the_other_
     in_force = ok(consented)
     assert (in_force["end_date"], in_force["amendments"], in_force["proposed_amendment"]) == (
         "2030-12-31", ["2025-06-01"], None)  # fmt: skip
-    narrower = {"effective_date": "2025-07-01", "field_of_use": "cells"}
+    narrower = {"effective_date": "2025-07-01", "field_of_use": "cells", "fields": ["H01M 10/052"]}
     ok(await client.post(f"/licenses/{license_id}/amendments", headers=member(UNI), json=narrower), 202)
     refused = await client.post(
         f"/licenses/{license_id}/amendments/refusals", headers=member(INST), json={"reason": "too narrow"}
@@ -283,6 +284,31 @@ async def test_an_idempotency_key_replays_the_first_answer_and_records_once(
     reused = await client.post(f"/accounts/{license_id}/payments", json=other, headers=keyed)
     error(reused, 409, "idempotency_key_reused")
     assert stored(app) == after_first
+
+
+async def test_finance_records_a_receipt_in_one_call_and_sees_unapplied_cash(client: Client) -> None:
+    license_id = await granted_exclusive(client)  # upfront 1,000.00 invoiced on 2025-01-02
+    receipt = {"amount": 130_000, "currency": "CNY", "received_date": "2025-02-01", "payer_reference": "BANK-9",
+               "uninvoiced_kind": "milestone"}  # fmt: skip
+    answer = ok(await client.post(f"/licenses/{license_id}/receipts", json=receipt, headers=FINANCE), 201)
+    assert [(a["kind"], a["amount"]) for a in answer["applied"]] == [("upfront", 100_000), ("milestone", 30_000)]
+    assert (answer["unapplied"], answer["warnings"]) == (0, [])
+    account = ok(await client.get(f"/accounts/{license_id}", headers=FINANCE))
+    assert [(i["invoice_id"], i["open_amount"]) for i in account["invoices"]][-1] == (answer["invoice_id"], 0)
+    payment = {"amount": 7_000, "currency": "CNY", "received_date": "2025-03-01", "payer_reference": "BANK-10"}
+    paid = ok(await client.post(f"/accounts/{license_id}/payments", json=payment, headers=FINANCE), 201)
+    assert (paid["applied"], paid["unapplied"]) == ([], 7_000)
+    assert "unapplied" in paid["warnings"][0]
+    receivables = ok(await client.get("/receivables", params={"as_of": "2025-03-31"}, headers=FINANCE))
+    assert [(u["payment_id"], u["amount"], u["payer_reference"]) for u in receivables["unapplied"]] == [
+        (paid["id"], 7_000, "BANK-10")
+    ]
+    bad = {**receipt, "uninvoiced_kind": "gift"}
+    details = error(
+        await client.post(f"/licenses/{license_id}/receipts", json=bad, headers=FINANCE), 422, "rule_violated"
+    )
+    assert details["details"]["uninvoiced_kind"] == "gift"
+    error(await client.post(f"/licenses/{license_id}/receipts", json=receipt, headers=member(UNI)), 403, "forbidden")
 
 
 async def test_no_4xx_leaves_anything_half_written(client: Client, app: CommercializationApplication) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -31,6 +31,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from commercialization.domain.license import NAMESPACE
+from commercialization.domain.snapshots import EncodedSnapshot
 from ipshare.errors import Conflict, DomainError, NotFound
 from ipshare.money import CurrencyError, Money, allocate, check_currency
 
@@ -141,6 +142,8 @@ class Receivable:
 
 
 class LicenseAccount(Aggregate):
+    Snapshot = EncodedSnapshot  # an account lives as long as its deal: `SNAPSHOT_INTERVAL` snapshots it
+
     class Opened(Aggregate.Created):
         license_id: uuid.UUID  # the license, or the assignment, the account bills
         asset_ids: list[uuid.UUID]
@@ -204,6 +207,30 @@ class LicenseAccount(Aggregate):
         self.settlements: list[Settlement] = []
         self.references: set[str] = set()
 
+    @classmethod
+    def encode_snapshot(cls, state: dict[str, Any]) -> dict[str, Any]:
+        """The account's state as plain JSON values (see `snapshots.py`)."""
+        return {
+            **state,
+            "invoices": [{**asdict(i), "kind": i.kind.value} for i in state["invoices"].values()],
+            "payments": [asdict(p) for p in state["payments"].values()],
+            "credits": [asdict(c) for c in state["credits"].values()],
+            "settlements": [asdict(s) for s in state["settlements"]],
+            "references": sorted(state["references"]),
+        }
+
+    @classmethod
+    def decode_snapshot(cls, state: dict[str, Any]) -> dict[str, Any]:
+        invoices = [Invoice(**{**i, "kind": RevenueKind(i["kind"])}) for i in state["invoices"]]
+        return {
+            **state,
+            "invoices": {i.invoice_id: i for i in invoices},
+            "payments": {p["payment_id"]: Payment(**p) for p in state["payments"]},
+            "credits": {c["credit_note_id"]: Credit(**c) for c in state["credits"]},
+            "settlements": [Settlement(**s) for s in state["settlements"]],
+            "references": set(state["references"]),
+        }
+
     # -- queries ----------------------------------------------------------------
 
     def open_invoices(self, currency: str) -> list[Invoice]:
@@ -214,9 +241,7 @@ class LicenseAccount(Aggregate):
         """Per currency: cash received (by `as_of`) that no invoice had taken (by then)."""
         if as_of is None:
             return _sum_by_currency((p.currency, p.unapplied) for p in self.payments.values())
-        received = {i: p for i, p in self.payments.items() if p.received_on <= as_of}
-        applied = [(received[s.source_id].currency, -s.amount) for s in self._settled_by(as_of) if s.cash]
-        return _sum_by_currency([*((p.currency, p.amount) for p in received.values()), *applied])
+        return _sum_by_currency((p.currency, amount) for p, amount in self.unapplied_payments(as_of))
 
     def open_amount_as_of(self, invoice: Invoice, as_of: date) -> int:
         """What the invoice still awaited on `as_of` (0 before it was issued)."""
@@ -270,7 +295,9 @@ class LicenseAccount(Aggregate):
         reference: str,
         asset_split_bps: Mapping[str, int] | None = None,
         invoice_id: uuid.UUID | None = None,
+        settle: bool = True,
     ) -> uuid.UUID:
+        """Invoice `amount`; unless `settle` is False, unused credit and then unapplied cash pay it."""
         if amount.amount <= 0:
             raise DomainError("an invoice is for a positive amount", amount=str(amount))
         if reference in self.references:
@@ -287,8 +314,9 @@ class LicenseAccount(Aggregate):
             asset_split=[{"asset_id": a, "share_bps": s} for a, s in sorted((asset_split_bps or {}).items())],
             effective_date=issued_on,
         )
-        self._settle_from_credit(self.invoices[invoice_id], issued_on)
-        self._settle_from_cash(self.invoices[invoice_id])
+        if settle:
+            self._settle_from_credit(self.invoices[invoice_id], issued_on)
+            self._settle_from_cash(self.invoices[invoice_id])
         return invoice_id
 
     def issue_credit_note(
@@ -341,6 +369,45 @@ class LicenseAccount(Aggregate):
         for invoice in [*named, *self.open_invoices(amount.currency)]:
             self._apply_cash(self.payments[payment_id], invoice)
         return payment_id
+
+    def receive_receipt(
+        self,
+        amount: Money,
+        received_on: date,
+        payer_reference: str,
+        uninvoiced_kind: RevenueKind | None,
+        payment_days: int,
+        invoice_ids: Sequence[uuid.UUID] = (),
+        asset_split_bps: Mapping[str, int] | None = None,
+    ) -> tuple[uuid.UUID, uuid.UUID | None]:
+        """Money received in one step: a payment matched to invoices as `receive_payment` does and,
+        when `uninvoiced_kind` is given, what no invoice awaited is invoiced as that kind (issued
+        the day it was received, reference `receipt:<payment>`) and paid by it at once, so all of
+        it is revenue. Returns the payment and the invoice raised (None when none was needed)."""
+        payment_id = self.receive_payment(amount, received_on, payer_reference, invoice_ids)
+        payment = self.payments[payment_id]
+        if uninvoiced_kind is None or payment.unapplied == 0:
+            return payment_id, None
+        left = Money(payment.unapplied, payment.currency)
+        invoice_id = self.issue_invoice(
+            uninvoiced_kind, left, received_on, payment_days, f"receipt:{payment_id}", asset_split_bps, settle=False
+        )
+        self._apply_cash(payment, self.invoices[invoice_id])
+        return payment_id, invoice_id
+
+    def applied_from(self, payment_id: uuid.UUID) -> list[Settlement]:
+        """The parts of a payment applied to invoices, in the order they were applied."""
+        return [s for s in self.settlements if s.cash and s.source_id == payment_id]
+
+    def unapplied_payments(self, as_of: date) -> list[tuple[Payment, int]]:
+        """Each payment received by `as_of` with cash no invoice had taken by then, and how much."""
+        applied: dict[uuid.UUID, int] = {}
+        for settlement in self._settled_by(as_of):
+            if settlement.cash:
+                applied[settlement.source_id] = applied.get(settlement.source_id, 0) + settlement.amount
+        received = [p for p in self.payments.values() if p.received_on <= as_of]
+        left = [(p, p.amount - applied.get(p.payment_id, 0)) for p in received]
+        return [(p, amount) for p, amount in left if amount > 0]
 
     def _settle_from_credit(self, invoice: Invoice, day: date) -> None:
         for credit in list(self.credits.values()):

@@ -30,6 +30,7 @@ from commercialization.domain.royalty import (
     total_by_currency,
 )
 from commercialization.domain.scope import field_covers, iso_countries, normalize_field, territory_covers
+from commercialization.domain.snapshots import EncodedSnapshot
 from ipshare.errors import Conflict, DomainError
 from ipshare.money import Money
 
@@ -106,6 +107,26 @@ def _money_list(amounts: Mapping[str, int]) -> list[dict[str, Any]]:
     return [{"amount": a, "currency": c} for c, a in sorted(amounts.items()) if a]
 
 
+def _encode_report(report: Report) -> dict[str, Any]:
+    return {
+        "report_id": report.report_id,
+        "period_start": report.period_start,
+        "period_end": report.period_end,
+        "lines": [line.as_event_dict() for line in report.lines],
+        "supersedes": report.supersedes,
+        "sequence": report.sequence,
+        "booked": [list(pair) for pair in report.booked],
+    }
+
+
+def _decode_report(data: Mapping[str, Any]) -> Report:
+    return Report(
+        data["report_id"], data["period_start"], data["period_end"],
+        tuple(ReportLine.from_event_dict(line) for line in data["lines"]), data["supersedes"], data["sequence"],
+        tuple((currency, amount) for currency, amount in data["booked"]),
+    )  # fmt: skip
+
+
 def _sales_of(license: License, reports: Sequence[Report]) -> list[ReportSales]:
     """The reports' net sales, each with the schedules in force at its period's start."""
     return [
@@ -128,7 +149,7 @@ def check_lines(license: License, period_start: date, lines: Sequence[ReportLine
         if not territory_covers(license.territory, line.country.upper()):
             raise DomainError("sales outside the licensed territory", country=line.country, **where)
         field_of_use = normalize_field(line.field_of_use) if line.field_of_use.strip() else license.field_of_use
-        if not field_covers(license.field_of_use, field_of_use):
+        if not field_covers(license.field_of_use, license.fields, field_of_use):
             raise DomainError("sales outside the licensed field of use", field_of_use=field_of_use, **where)
         if line.currency not in terms.running_royalty:
             raise DomainError(
@@ -142,6 +163,8 @@ def check_lines(license: License, period_start: date, lines: Sequence[ReportLine
 
 
 class RoyaltyLedger(Aggregate):
+    Snapshot = EncodedSnapshot  # a ledger lives as long as its license: `SNAPSHOT_INTERVAL` snapshots it
+
     class Opened(Aggregate.Created):
         license_id: uuid.UUID
 
@@ -178,6 +201,26 @@ class RoyaltyLedger(Aggregate):
         self.superseded: set[uuid.UUID] = set()
         self.booked: dict[str, int] = {}  # royalty booked so far per currency
         self.true_ups: dict[int, int] = {}  # true-up booked per license year
+
+    @classmethod
+    def encode_snapshot(cls, state: dict[str, Any]) -> dict[str, Any]:
+        """The ledger's state as plain JSON values (see `snapshots.py`)."""
+        return {
+            **state,
+            "reports": [_encode_report(r) for r in state["reports"].values()],
+            "superseded": sorted(state["superseded"], key=str),
+            "true_ups": [[year, amount] for year, amount in sorted(state["true_ups"].items())],
+        }
+
+    @classmethod
+    def decode_snapshot(cls, state: dict[str, Any]) -> dict[str, Any]:
+        reports = [_decode_report(r) for r in state["reports"]]
+        return {
+            **state,
+            "reports": {r.report_id: r for r in reports},
+            "superseded": set(state["superseded"]),
+            "true_ups": {year: amount for year, amount in state["true_ups"]},
+        }
 
     # -- queries ----------------------------------------------------------------
 

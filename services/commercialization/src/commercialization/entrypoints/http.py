@@ -99,7 +99,7 @@ def amend_license(
     in_force = app.amend_license(
         ctx, license_id, body.effective_date, end_date=body.end_date, open_ended=body.open_ended,
         field_of_use=body.field_of_use, territory=body.territory, terms=body.terms.terms() if body.terms else None,
-        note=body.note, member_id=body.member_id,
+        note=body.note, member_id=body.member_id, fields=body.fields,
     )  # fmt: skip
     if not in_force:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -215,6 +215,19 @@ def royalty_reports(license_id: uuid.UUID, app: App, ctx: CommandContextDep) -> 
     return [s.ReportOut.of(view) for view in app.royalty_reports(ctx, license_id)]
 
 
+@licenses.post("/{license_id}/receipts", status_code=status.HTTP_201_CREATED, tags=["invoices and payments"])
+def record_receipt(license_id: uuid.UUID, body: s.ReceiptIn, app: App, ctx: CommandContextDep) -> s.ReceiptOut:
+    """Finance records money received on a license in one call: it pays the invoices named, then the
+    oldest open ones in its currency; with `uninvoiced_kind`, what no invoice awaited is invoiced as
+    that kind (issued on the received date) and paid at once, so all of it is revenue. Without it the
+    rest stays unapplied cash and the answer warns."""
+    outcome = app.record_receipt(
+        ctx, license_id, body.amount, body.currency, body.received_date, body.payer_reference,
+        uninvoiced_kind=body.uninvoiced_kind, invoice_ids=body.invoice_ids,
+    )  # fmt: skip
+    return s.ReceiptOut.of(outcome)
+
+
 @queries.get("/assets/{asset_id}/licenses", tags=["licenses"])
 def licenses_on_asset(asset_id: uuid.UUID, app: App, ctx: CommandContextDep) -> list[s.LicenseOut]:
     return [s.LicenseOut.of(license) for license in app.licenses_on_asset(ctx, asset_id)]
@@ -230,12 +243,13 @@ def get_account(deal_id: uuid.UUID, app: App, ctx: CommandContextDep) -> s.Accou
 
 
 @accounts.post("/{deal_id}/payments", status_code=status.HTTP_201_CREATED)
-def record_payment(deal_id: uuid.UUID, body: s.PaymentIn, app: App, ctx: CommandContextDep) -> s.Created:
-    """Cash received, matched to invoices; what is left over stays unapplied."""
+def record_payment(deal_id: uuid.UUID, body: s.PaymentIn, app: App, ctx: CommandContextDep) -> s.ReceiptOut:
+    """Cash received, matched to invoices; what is left over stays unapplied, and a warning says so
+    (`POST /licenses/{id}/receipts` records a license's receipt in one call)."""
     payment_id = app.record_payment(
         ctx, deal_id, body.amount, body.currency, body.received_date, body.payer_reference, body.invoice_ids
     )
-    return s.Created(id=payment_id)
+    return s.ReceiptOut.of(app.payment_outcome(ctx, deal_id, payment_id))
 
 
 @queries.get("/receivables", tags=["invoices and payments"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from commercialization.application import LicenseOptions, ReceivablesReport, ReportView
+from commercialization.application import LicenseOptions, ReceiptOutcome, ReceivablesReport, ReportView
 from commercialization.domain.account import Invoice, LicenseAccount, Payment
 from commercialization.domain.assignment import Assignment
 from commercialization.domain.license import License
@@ -107,7 +107,12 @@ class GrantLicense(Body):
     asset_ids: list[uuid.UUID] = Field(min_length=1)
     license_type: str = Field("non_exclusive", description="exclusive | sole | non_exclusive")
     terms: TermsIn
-    field_of_use: str | None = None
+    field_of_use: str | None = Field(None, description="a description of the field; default: all fields")
+    fields: list[str] = Field(
+        default_factory=list,
+        description="IPC/CPC codes naming the field of use (H01M, H01M 10/052...), which nest: H01M covers "
+        "H01M 10/052; none: all fields",
+    )
     territory: list[str] | None = Field(
         None,
         description="ISO 3166-1 alpha-2 country codes (CN, US, DE...), or WORLDWIDE alone (the default); "
@@ -136,6 +141,8 @@ class GrantLicense(Body):
         }
         if self.field_of_use is not None:
             options["field_of_use"] = self.field_of_use
+        if self.fields:
+            options["fields"] = self.fields
         if self.territory is not None:
             options["territory"] = self.territory
         if self.start_date is not None:
@@ -157,6 +164,7 @@ class Amendment(Body):
     end_date: date | None = None
     open_ended: bool = False
     field_of_use: str | None = None
+    fields: list[str] | None = Field(None, description="IPC/CPC codes naming the new field; none: kept")
     territory: list[str] | None = None
     terms: TermsIn | None = None
     note: str = ""
@@ -201,6 +209,7 @@ class ProposedAmendmentOut(BaseModel):
     effective_date: date
     end_date: date | None
     field_of_use: str
+    fields: list[str]
     territory: list[str]
     note: str
     required_consents: list[uuid.UUID]
@@ -213,7 +222,8 @@ class ProposedAmendmentOut(BaseModel):
             return None
         return cls(
             effective_date=proposal["effective_date"], end_date=proposal["end_date"],
-            field_of_use=proposal["field_of_use"], territory=proposal["territory"], note=proposal["note"],
+            field_of_use=proposal["field_of_use"], fields=proposal["fields"], territory=proposal["territory"],
+            note=proposal["note"],
             required_consents=license.amendment_required, missing_consents=license.amendment_missing_consents,
         )  # fmt: skip
 
@@ -226,6 +236,7 @@ class LicenseOut(BaseModel):
     asset_ids: list[uuid.UUID]
     license_type: str
     field_of_use: str
+    fields: list[str] = Field(description="IPC/CPC codes of the field; empty: all fields (or a free-text field alone)")
     territory: list[str]
     start_date: date
     end_date: date | None
@@ -252,6 +263,7 @@ class LicenseOut(BaseModel):
             asset_ids=license.asset_ids,
             license_type=license.license_type.value,
             field_of_use=license.field_of_use,
+            fields=list(license.fields),
             territory=sorted(license.territory),
             start_date=license.start_date,
             end_date=license.end_date,
@@ -388,6 +400,41 @@ class PaymentIn(Body):
     invoice_ids: list[uuid.UUID] = Field([], description="invoices to settle first; the rest oldest due first")
 
 
+class ReceiptIn(PaymentIn):
+    uninvoiced_kind: str | None = Field(
+        None,
+        description="upfront | maintenance | royalty | milestone | sublicense | minimum_true_up | "
+        "cost_reimbursement: what no open invoice awaits is invoiced as this kind and paid at once; "
+        "without it, the rest stays unapplied cash (a warning says so)",
+    )
+
+
+class AppliedOut(BaseModel):
+    invoice_id: uuid.UUID
+    kind: str
+    amount: int
+
+
+class ReceiptOut(BaseModel):
+    id: uuid.UUID = Field(description="the payment")
+    currency: str
+    applied: list[AppliedOut] = Field(description="the invoices it paid: each part is revenue")
+    invoice_id: uuid.UUID | None = Field(description="the invoice raised for what no invoice awaited")
+    unapplied: int = Field(description="cash no invoice took: not revenue until one does")
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, outcome: ReceiptOutcome) -> ReceiptOut:
+        return cls(
+            id=outcome.payment_id,
+            currency=outcome.currency,
+            applied=[AppliedOut(invoice_id=a.invoice_id, kind=a.kind.value, amount=a.amount) for a in outcome.applied],
+            invoice_id=outcome.invoice_id,
+            unapplied=outcome.unapplied,
+            warnings=outcome.warnings,
+        )
+
+
 class InvoiceOut(BaseModel):
     invoice_id: uuid.UUID
     kind: str
@@ -470,11 +517,23 @@ class ReceivableOut(BaseModel):
     bucket: str
 
 
+class UnappliedOut(BaseModel):
+    deal_id: uuid.UUID
+    payment_id: uuid.UUID
+    amount: int
+    currency: str
+    received_on: date
+    payer_reference: str
+
+
 class ReceivablesOut(BaseModel):
     as_of: date
     lines: list[ReceivableOut]
     totals: dict[str, dict[str, int]]
     unapplied_cash: dict[str, int]
+    unapplied: list[UnappliedOut] = Field(
+        description="each payment with cash no invoice had taken on as_of: received, but not revenue"
+    )
 
     @classmethod
     def of(cls, report: ReceivablesReport) -> ReceivablesOut:
@@ -492,7 +551,17 @@ class ReceivablesOut(BaseModel):
             )
             for r in report.lines
         ]
-        return cls(as_of=report.as_of, lines=lines, totals=report.totals, unapplied_cash=report.unapplied_cash)
+        unapplied = [
+            UnappliedOut(
+                deal_id=c.deal_id, payment_id=c.payment_id, amount=c.amount.amount, currency=c.amount.currency,
+                received_on=c.received_on, payer_reference=c.payer_reference,
+            )
+            for c in report.unapplied
+        ]  # fmt: skip
+        return cls(
+            as_of=report.as_of, lines=lines, totals=report.totals, unapplied_cash=report.unapplied_cash,
+            unapplied=unapplied,
+        )  # fmt: skip
 
 
 # ---- assignments -------------------------------------------------------------------
