@@ -16,6 +16,9 @@ EVENTS_APPLIED = Counter("ipshare_consumer_events_applied_total", "Events applie
 CONSUMER_LAG = Gauge(
     "ipshare_consumer_lag_messages", "Messages behind the partition end", ["consumer", "topic", "partition"]
 )
+WRITE_RETRIES = Counter(
+    "ipshare_http_write_retries_total", "Writes run again after another command saved the same version", ["method"]
+)
 DEAD_LETTERED = Counter(
     "ipshare_consumer_dead_lettered_total", "Messages sent to the dead-letter topic", ["consumer", "topic"]
 )

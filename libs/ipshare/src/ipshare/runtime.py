@@ -128,7 +128,7 @@ class Runtime(Generic[AppT, SettingsT]):
         self.app.on_recorded(lambda: relay.wake_threadsafe(loop))
         for projection in self.spec.projections(self):
             await bus.ensure_topics(settings, projection.topics)
-            kafka = bus.consumer(settings, f"{self.spec.name}.{projection.name}", *projection.topics)
+            kafka = bus.consumer(settings, bus.group_of(self.spec.name, projection.name), *projection.topics)
             await kafka.start()
             self.consumers.append(Consumer(projection, kafka, self._producer, dead_letters, self.engine))
         self.workers = [self._start_audit(loop), *self.spec.workers(self)]
@@ -160,7 +160,10 @@ def http_api(runtime: Runtime[AppT, SettingsT], *routers: APIRouter) -> FastAPI:
     checks = {"database": runtime.database_ready, "broker": runtime.broker_ready}
     api = application_api(runtime.spec.name, runtime.settings, lambda: runtime.app, [*routers, audit_router], checks)
     api.state.audit = lambda: runtime.audit
-    install_idempotency(api, lambda: runtime.engine)
+    settings = runtime.settings
+    install_idempotency(
+        api, lambda: runtime.engine, settings.idempotency_key_ttl_seconds, settings.idempotency_lease_seconds
+    )
     return api
 
 
