@@ -573,7 +573,7 @@ class CommercializationApplication(ServiceApplication):
         terms = license.terms_on(period_start)
         for currency, change in sorted(due.items()):
             reference = royalty_reference(report_id, currency)
-            corrects = royalty_reference(supersedes, currency) if supersedes else None
+            corrects = _invoiced_before(ledger, account, supersedes, currency)
             self._book_change(account, RevenueKind.ROYALTY, money(change, currency), day, terms, reference, corrects)
         self._save(ctx, ledger, account)
         return report_id
@@ -1130,6 +1130,19 @@ class CommercializationApplication(ServiceApplication):
 def royalty_reference(report_id: uuid.UUID, currency: str) -> str:
     """The reference of the invoice (or credit note) a report's royalty in a currency raised."""
     return f"royalty:{report_id}:{currency}"
+
+
+def _invoiced_before(
+    ledger: RoyaltyLedger, account: LicenseAccount, corrected: uuid.UUID | None, currency: str
+) -> str | None:
+    """The reference of the invoice a correction credits: that of the corrected report, or of the
+    report it corrected in turn (a correction that was itself a decrease raised no invoice)."""
+    while corrected is not None:
+        reference = royalty_reference(corrected, currency)
+        if account.invoice_for(reference) is not None:
+            return reference
+        corrected = ledger.reports[corrected].supersedes
+    return None
 
 
 def _booking(account: LicenseAccount | None, report_id: uuid.UUID, currency: str, amount: int) -> Booking:

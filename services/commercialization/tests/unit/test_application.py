@@ -177,11 +177,15 @@ def run_everything(app: CommercializationApplication, ownership: FakeOwnership) 
         [ReportLine("cell", "CN", "CNY", 800_000)],
         effective_date=date(2025, 7, 5),
     )
-    app.submit_royalty_report(
+    second = app.submit_royalty_report(
         FINANCE, lic, date(2025, 1, 1), date(2025, 6, 30), [ReportLine("cell", "CN", "CNY", 600_000)],
         supersedes=first, effective_date=date(2025, 7, 9),
     )  # fmt: skip
     app.record_payment(FINANCE, lic, 1_000_000, "CNY", date(2025, 7, 20), "BANK-1")
+    app.submit_royalty_report(  # a correction after payment: revenue taken back
+        FINANCE, lic, date(2025, 1, 1), date(2025, 6, 30), [ReportLine("cell", "CN", "CNY", 400_000)],
+        supersedes=second, effective_date=date(2025, 8, 1),
+    )  # fmt: skip
     app.true_up_minimum_royalty(FINANCE, lic, 1, date(2026, 1, 5))
     app.terminate_license(member(UNIVERSITY), lic, "breach", date(2026, 6, 30))
     expiring = app.grant_license(
@@ -833,3 +837,20 @@ def test_no_snapshot_without_an_interval(app: CommercializationApplication, owne
     for month in (2, 3, 4, 5):
         app.record_payment(FINANCE, lic, 1_000, "CNY", date(2025, month, 1), f"BANK-{month}")
     assert app.snapshots is None
+
+
+def test_a_correction_after_payment_takes_the_revenue_back_for_revenue_share(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    lic = tiered_license(app, ownership)
+    first = q(app, lic, 1, ReportLine("cell", "CN", "CNY", 800_000))  # 400.00 invoiced
+    app.record_payment(FINANCE, lic, 40_000, "CNY", date(2025, 4, 20), "BANK-1")
+    q(app, lic, 1, ReportLine("cell", "CN", "CNY", 500_000), supersedes=first)  # 250.00: 150.00 back
+    [refund] = [e for e in published(app) if isinstance(e, LicenseAccount.RevenueRefunded)]
+    assert (refund.kind, refund.amount, refund.effective_date) == (
+        "royalty", {"amount": 15_000, "currency": "CNY"}, date(2025, 4, 10)
+    )  # fmt: skip
+    envelope = build_catalog().payload(refund)
+    assert (type(envelope).__name__, envelope.amount.amount) == ("RevenueRefunded", 15_000)
+    account = app.get_account(FINANCE, lic)
+    assert (account.unapplied_cash(), account.unused_credit()) == ({"CNY": 15_000}, {})

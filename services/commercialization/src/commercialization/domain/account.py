@@ -9,8 +9,13 @@ Matching rules:
   cash, its kind (the invoice's), the assets and, where the terms split revenue
   across assets, each asset's part (largest remainder, so parts sum exactly). Its
   effective date is the day the cash was received, whenever it is matched.
-- A credit note reduces the open balance of its invoice; any excess becomes credit
-  that later invoices use. Credit is not cash: using it emits no revenue.
+- A credit note reduces the open balance of its invoice. What it credits beyond that,
+  up to what was paid on the invoice, takes revenue back: a `RevenueRefunded` event
+  (negative income) per payment, newest first, for the invoice's kind and assets, dated
+  the credit note's day. That cash is unapplied again: it pays the oldest open invoices
+  at once, then the next invoices (a new `RevenueReceived`, dated no earlier than the
+  refund), unless finance refunds it. Any excess left becomes credit that later
+  invoices use. Credit is not cash: using it emits no revenue.
 
 As of a past day, the account is what was dated by then: invoices issued, cash received
 and credit notes issued on or before it. Each part of a payment or credit applied to an
@@ -98,10 +103,16 @@ class Payment:
     received_on: date
     payer_reference: str
     applied: int = 0
+    refunded_on: date | None = None  # the last day revenue paid by it was taken back
 
     @property
     def unapplied(self) -> int:
         return self.amount - self.applied
+
+    @property
+    def available_on(self) -> date:
+        """From when its unapplied cash counts as received (a refund frees cash on its own day)."""
+        return self.received_on if self.refunded_on is None else max(self.received_on, self.refunded_on)
 
 
 @dataclass(slots=True)
@@ -184,6 +195,20 @@ class LicenseAccount(Aggregate):
         payer_reference: str
         payment_id: uuid.UUID
         invoice_id: uuid.UUID
+        asset_splits: list[dict[str, Any]]
+
+    class RevenueRefunded(Aggregate.Event):
+        """Revenue taken back by a credit note on a paid invoice: negative income."""
+
+        license_id: uuid.UUID
+        asset_ids: list[uuid.UUID]
+        kind: str
+        amount: dict[str, Any]  # positive: what is taken back
+        effective_date: date
+        payer_reference: str
+        payment_id: uuid.UUID
+        invoice_id: uuid.UUID
+        credit_note_id: uuid.UUID
         asset_splits: list[dict[str, Any]]
 
     class CreditApplied(Aggregate.Event):
@@ -337,10 +362,50 @@ class LicenseAccount(Aggregate):
             reference=reference,
             effective_date=issued_on,
         )
-        targets = [self.invoices[invoice_id]] if invoice_id is not None else []
-        for invoice in [*targets, *self.open_invoices(amount.currency)]:
-            self._use_credit(self.credits[credit_note_id], invoice, issued_on)
+        credit = self.credits[credit_note_id]
+        if invoice_id is not None:
+            self._use_credit(credit, self.invoices[invoice_id], issued_on)
+            freed = self._refund_paid(credit, self.invoices[invoice_id], issued_on)
+        else:
+            freed = []
+        for invoice in self.open_invoices(amount.currency):
+            self._use_credit(credit, invoice, issued_on)
+        for payment in freed:
+            for invoice in self.open_invoices(payment.currency):
+                self._apply_cash(payment, invoice)
         return credit_note_id
+
+    def cash_applied(self, payment_id: uuid.UUID, invoice_id: uuid.UUID) -> int:
+        """What a payment pays of an invoice now (its refunds taken off)."""
+        return sum(
+            s.amount for s in self.settlements if s.cash and s.source_id == payment_id and s.invoice_id == invoice_id
+        )
+
+    def _refund_paid(self, credit: Credit, invoice: Invoice, day: date) -> list[Payment]:
+        """Take back revenue the invoice was paid, up to the credit left, newest payment first."""
+        freed: list[Payment] = []
+        paid_by = dict.fromkeys(
+            s.source_id for s in reversed(self.settlements) if s.cash and s.invoice_id == invoice.invoice_id
+        )
+        for payment_id in paid_by:
+            part = min(credit.unused, self.cash_applied(payment_id, invoice.invoice_id))
+            if part <= 0:
+                continue
+            payment = self.payments[payment_id]
+            self._revenue_refunded(
+                license_id=self.license_id,
+                asset_ids=list(self.asset_ids),
+                kind=invoice.kind.value,
+                amount=_money(part, invoice.currency),
+                effective_date=day,
+                payer_reference=payment.payer_reference,
+                payment_id=payment_id,
+                invoice_id=invoice.invoice_id,
+                credit_note_id=credit.credit_note_id,
+                asset_splits=_asset_parts(part, invoice),
+            )
+            freed.append(payment)
+        return freed
 
     def receive_payment(
         self,
@@ -439,14 +504,11 @@ class LicenseAccount(Aggregate):
                 asset_ids=list(self.asset_ids),
                 kind=invoice.kind.value,
                 amount=_money(part, invoice.currency),
-                effective_date=payment.received_on,
+                effective_date=payment.available_on,
                 payer_reference=payment.payer_reference,
                 payment_id=payment.payment_id,
                 invoice_id=invoice.invoice_id,
-                asset_splits=[
-                    {"asset_id": s["asset_id"], "amount": _money(s["amount"], invoice.currency)}
-                    for s in split_across_assets(part, invoice.asset_split)
-                ],
+                asset_splits=_asset_parts(part, invoice),
             )
 
     # -- events -----------------------------------------------------------------
@@ -515,8 +577,32 @@ class LicenseAccount(Aggregate):
         payment, invoice = self.payments[payment_id], self.invoices[invoice_id]
         payment.applied += amount["amount"]
         invoice.paid += amount["amount"]
-        on = max(payment.received_on, invoice.issued_on)
+        on = max(effective_date, invoice.issued_on)
         self.settlements.append(Settlement(invoice_id, payment_id, True, amount["amount"], on))
+
+    @event(RevenueRefunded)
+    def _revenue_refunded(
+        self,
+        license_id: uuid.UUID,
+        asset_ids: list[uuid.UUID],
+        kind: str,
+        amount: dict[str, Any],
+        effective_date: date,
+        payer_reference: str,
+        payment_id: uuid.UUID,
+        invoice_id: uuid.UUID,
+        credit_note_id: uuid.UUID,
+        asset_splits: list[dict[str, Any]],
+    ) -> None:
+        payment, invoice, credit = self.payments[payment_id], self.invoices[invoice_id], self.credits[credit_note_id]
+        part = amount["amount"]
+        payment.applied -= part
+        payment.refunded_on = effective_date
+        invoice.paid -= part
+        invoice.credited += part
+        credit.used += part
+        self.settlements.append(Settlement(invoice_id, payment_id, True, -part, effective_date))
+        self.settlements.append(Settlement(invoice_id, credit_note_id, False, part, effective_date))
 
     @event(CreditApplied)
     def _credit_applied(
@@ -532,6 +618,14 @@ class LicenseAccount(Aggregate):
         invoice.credited += amount["amount"]
         on = max(effective_date, credit.issued_on, invoice.issued_on)
         self.settlements.append(Settlement(invoice_id, credit_note_id, False, amount["amount"], on))
+
+
+def _asset_parts(amount: int, invoice: Invoice) -> list[dict[str, Any]]:
+    """Each asset's part of an amount of the invoice, where its terms split revenue across assets."""
+    return [
+        {"asset_id": s["asset_id"], "amount": _money(s["amount"], invoice.currency)}
+        for s in split_across_assets(amount, invoice.asset_split)
+    ]
 
 
 def _money(amount: int, currency: str) -> dict[str, Any]:

@@ -969,6 +969,67 @@ class RevenueReceived(_message.Message):
 Global___RevenueReceived: _TypeAlias = RevenueReceived  # noqa: Y015
 
 @_typing.final
+class RevenueRefunded(_message.Message):
+    """Revenue taken back: a credit note on an invoice already paid reverses that much of the cash
+    applied to it (negative income for revenue-share). The cash is unapplied again: it pays the
+    next invoice (a new RevenueReceived) or is refunded.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LICENSE_ID_FIELD_NUMBER: _builtins.int
+    ASSET_IDS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    PAYER_REFERENCE_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    INVOICE_ID_FIELD_NUMBER: _builtins.int
+    CREDIT_NOTE_ID_FIELD_NUMBER: _builtins.int
+    ASSET_SPLITS_FIELD_NUMBER: _builtins.int
+    license_id: _builtins.str
+    kind: _builtins.str
+    """the invoice's kind, as on RevenueReceived"""
+    effective_date: _builtins.str
+    """the credit note's date"""
+    payer_reference: _builtins.str
+    """of the payment whose cash it was"""
+    payment_id: _builtins.str
+    invoice_id: _builtins.str
+    credit_note_id: _builtins.str
+    @_builtins.property
+    def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """positive: the revenue taken back"""
+
+    @_builtins.property
+    def asset_splits(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssetAmount]:
+        """per-asset parts (sum to amount) where the terms state a split"""
+
+    def __init__(
+        self,
+        *,
+        license_id: _builtins.str = ...,
+        asset_ids: _abc.Iterable[_builtins.str] | None = ...,
+        kind: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        effective_date: _builtins.str = ...,
+        payer_reference: _builtins.str = ...,
+        payment_id: _builtins.str = ...,
+        invoice_id: _builtins.str = ...,
+        credit_note_id: _builtins.str = ...,
+        asset_splits: _abc.Iterable[Global___AssetAmount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "asset_splits", b"asset_splits", "credit_note_id", b"credit_note_id", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "payer_reference", b"payer_reference", "payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevenueRefunded: _TypeAlias = RevenueRefunded  # noqa: Y015
+
+@_typing.final
 class OwnerShare(_message.Message):
     """---- assignments -------------------------------------------------------------------"""
 
