@@ -7,16 +7,17 @@ pool). Writes to a license honour If-Match; every POST honours Idempotency-Key.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
 
 from commercialization.application import CommercializationApplication
 from commercialization.entrypoints import schemas as s
 from ipshare.eventstore import CommandContext
 from ipshare.idempotency import check_version, etag, expected_version
 from ipshare.runtime import Runtime, http_api
+from ipshare.schemas import CsvText, IsoDate
 from ipshare.web import CommandContextDep
 
 
@@ -196,9 +197,9 @@ def import_royalty_report(
     license_id: uuid.UUID,
     app: App,
     ctx: CommandContextDep,
-    csv_text: Annotated[str, Body(media_type="text/csv")],
-    period_start: Annotated[date, Query()],
-    period_end: Annotated[date, Query()],
+    csv_text: CsvText,
+    period_start: Annotated[IsoDate, Query()],
+    period_end: Annotated[IsoDate, Query()],
     supersedes: uuid.UUID | None = None,
 ) -> s.ReportCreated:
     """A report's lines as CSV, all or nothing: any bad row is a 422 listing every bad row."""
@@ -256,7 +257,9 @@ def record_payment(deal_id: uuid.UUID, body: s.PaymentIn, app: App, ctx: Command
 def receivables(
     app: App,
     ctx: CommandContextDep,
-    as_of: Annotated[date | None, Query(description="the ageing day (default today): what was dated by then")] = None,
+    as_of: Annotated[
+        IsoDate | None, Query(description="the ageing day (default today): what was dated by then")
+    ] = None,
     known_at: Annotated[
         datetime | None, Query(description="only what was recorded by this time too (ISO 8601; UTC if no offset)")
     ] = None,
