@@ -24,7 +24,7 @@ class WebSettings(AuthSettings):
     """How the HTTP layer treats writes: retries of version clashes, and idempotency keys."""
 
     write_retry_attempts: int = Field(
-        6, ge=1, description="Runs of a write that lost a version clash before answering 409 (1: never re-run)"
+        10, ge=1, description="Runs of a write that lost a version clash before answering 409 (1: never re-run)"
     )
     idempotency_key_ttl_seconds: int = Field(
         24 * 3600, ge=60, description="How long an Idempotency-Key replays its answer; later it is a new request"

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ipshare.errors import DomainError
@@ -17,9 +17,7 @@ from revenue_share.domain.settlement import SettlementPeriod
 from revenue_share.domain.statements import Reconciliation, Statement
 
 
-class OpenPeriod(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class OpenPeriod(Body):
     # Any script (a Location header carries it percent-encoded); not a slash, which no path could hold.
     period_id: str = Field(min_length=1, max_length=40, pattern=r"^[^/\x00-\x1f\x7f]+$", examples=["2026-Q4"])
     start: date
