@@ -203,7 +203,7 @@ class Payouts:
         app: RevenueShareApplication,
         engine: AsyncEngine,
         sources: SourceTopics | None = None,
-        close_wait_seconds: float = 30.0,
+        close_wait_seconds: float = 20.0,
     ) -> None:
         self.app = app
         self.engine = engine
