@@ -20,7 +20,7 @@ HOLDER_KIND = "member | researcher | investor | other"
 
 
 class HolderIn(Body):
-    kind: str = Field(description=HOLDER_KIND)
+    kind: Literal["member", "researcher", "investor", "other"] = Field(description=HOLDER_KIND)
     id: str = Field(min_length=1)
 
     def holder(self) -> Holder:
@@ -42,14 +42,14 @@ class HolderOut(BaseModel):
 class FoundSpinOff(Body):
     name: str = Field(min_length=1, max_length=200)
     asset_ids: list[uuid.UUID] = Field(min_length=1)
-    founded_via: str = Field(description="license | capital_contribution")
+    founded_via: Literal["license", "capital_contribution"]
     license_id: uuid.UUID | None = None
     share_classes: dict[str, int] = Field(min_length=1, description="share class -> authorized shares")
     effective_date: date | None = None
 
 
 class ShareMovement(Body):
-    kind: str = Field(description="issuance | transfer | repurchase | cancellation")
+    kind: Literal["issuance", "transfer", "repurchase", "cancellation"]
     share_class: str
     quantity: int = Field(gt=0)
     holder: HolderIn = Field(description="who receives an issuance, or gives up the shares otherwise")
@@ -124,7 +124,7 @@ class KpiIn(Body):
 
 
 class Distribute(Body):
-    kind: str = Field(description="dividend | exit")
+    kind: Literal["dividend", "exit"]
     record_date: date
     amount: MoneyIn
     effective_date: date | None = None
@@ -270,7 +270,7 @@ class VestingIn(Body):
     cliff_months: int = Field(12, ge=0)
     frequency_months: int = Field(1, gt=0)
     milestones: dict[str, int] = Field(default_factory=dict, description="milestone name -> options vesting on it")
-    acceleration: str = Field("none", description="none | single | double")
+    acceleration: Literal["none", "single", "double"] = "none"
 
     def terms(self) -> VestingTerms:
         return VestingTerms(self.start, self.total_months, self.cliff_months, self.frequency_months,
@@ -371,7 +371,7 @@ class GrantOut(BaseModel):
 
 
 class CommitmentIn(Body):
-    funder_kind: str = Field(description="member | seed_fund | investor")
+    funder_kind: Literal["member", "seed_fund", "investor"]
     funder_id: str = Field(min_length=1)
     amount: MoneyIn
 
