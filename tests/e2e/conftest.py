@@ -48,15 +48,22 @@ def bearer() -> Bearer:
     return headers
 
 
-# Modules that share the session's PostgreSQL and broker, in the order they must run: the simulation
-# starts its own stack (two stacks at once exceed the server's connections), so it runs before the
-# session stack starts; the console's tests settle a 2025 period, which must come before the slice's
-# period of this year (periods follow each other).
-ORDER = ("test_simulation.py", "test_web_console.py", "test_slice.py")
+# The end-to-end modules share the session's PostgreSQL and broker. The simulation starts its own
+# stack (two stacks at once exceed the server's connections), so it runs before any module starts
+# the session stack; the console's tests settle a 2025 period, which must come before the slice's
+# period of this year (periods follow each other). The other modules run between, in name order.
+FIRST = ("test_simulation.py", "test_web_console.py")
+LAST = ("test_slice.py",)
+
+
+def _rank(item: pytest.Item) -> int:
+    name = item.path.name
+    return FIRST.index(name) if name in FIRST else len(FIRST) + 1 if name in LAST else len(FIRST)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    slots = [i for i, item in enumerate(items) if item.path.name in ORDER]
-    ordered = sorted((items[i] for i in slots), key=lambda item: ORDER.index(item.path.name))
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if item.path.parent == here]
+    ordered = sorted((items[i] for i in slots), key=_rank)
     for slot, item in zip(slots, ordered, strict=True):
         items[slot] = item
