@@ -97,8 +97,9 @@ class Stack:
     def pid_file(self) -> Path:
         return self.state_dir / "stack.json"
 
-    def start(self, *, fresh: bool = False) -> None:
-        """Start everything; `fresh` first drops the services' databases (the demo starts from nothing)."""
+    def start(self, *, fresh: bool = False, timeout: float = 60.0) -> None:
+        """Start everything; `fresh` first drops the services' databases (the demo starts from nothing).
+        `timeout`: how long the services may take to be healthy."""
         self.logs.mkdir(parents=True, exist_ok=True)
         if self.pid_file.exists():
             raise StartError(f"a stack seems to be running ({self.pid_file}); run `ipshare down` first")
@@ -114,7 +115,7 @@ class Stack:
                 self.processes[service.name] = self._spawn(service)
             self.processes[CONSOLE] = self._spawn_console()
             self._write_pid_file()
-            self.wait_healthy()
+            self.wait_healthy(timeout)
         except BaseException:
             self.stop()
             raise
@@ -164,6 +165,19 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=self.detached,
         )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service's process, as a crash would (the simulation restarts it)."""
+        process = self.processes[name]
+        process.kill()
+        process.wait()
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Start a service's process again (after `kill`) and wait until every service is healthy."""
+        [service] = [s for s in self.settings.services() if s.name == name]
+        self.processes[name] = self._spawn(service)
+        self._write_pid_file()
+        self.wait_healthy(timeout)
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
