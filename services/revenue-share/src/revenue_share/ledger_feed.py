@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import date, datetime
 from sys import intern
 from typing import Any, Protocol
@@ -44,7 +43,7 @@ def add_fact(ledger: Ledger, row: StatedFact) -> None:
             ledger.add_receipt(receipt)
         return
     for fact in domain_facts(row):
-        _ADD[type(fact)](ledger, fact)
+        getattr(ledger, _ADD[type(fact)])(fact)
 
 
 def domain_facts(row: StatedFact) -> list[DomainFact]:
@@ -76,12 +75,12 @@ def domain_facts(row: StatedFact) -> list[DomainFact]:
             raise ValueError(f"unknown fact kind {row.kind!r}")
 
 
-_ADD: dict[type, Callable[[Ledger, Any], bool]] = {
-    Member: Ledger.add_member,
-    OwnershipSnapshot: Ledger.add_ownership,
-    InventorShares: Ledger.add_inventors,
-    AssetCost: Ledger.add_cost,
-    EquityProceeds: Ledger.add_equity_proceeds,
+_ADD: dict[type, str] = {  # the ledger's method that takes each kind of fact
+    Member: "add_member",
+    OwnershipSnapshot: "add_ownership",
+    InventorShares: "add_inventors",
+    AssetCost: "add_cost",
+    EquityProceeds: "add_equity_proceeds",
 }
 
 
