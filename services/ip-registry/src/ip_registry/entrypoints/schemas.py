@@ -426,3 +426,33 @@ class ImportOut(BaseModel):
     imported: int
     asset_ids: list[uuid.UUID] = Field(description="the registered assets, in line order")
     import_id: uuid.UUID = Field(description="the record of this file (derived from its SHA-256)")
+
+
+# ---- identifier checks (nothing is registered) ---------------------------------
+
+
+class IdentifierIn(Body):
+    """A credit code, or an application number with its jurisdiction and kind (as `POST /assets` takes them)."""
+
+    credit_code: str | None = Field(None, description="a unified social credit code (18 characters)")
+    application_number: str | None = Field(None, description="e.g. 202110012345.9, or 97101765.4 before 2003")
+    jurisdiction: str = Field("CN", description="of the application number")
+    kind: str = Field("", description="invention_patent | utility_model | design ...: checks the CN type digit")
+
+
+class IdentifierChecksIn(Body):
+    items: list[IdentifierIn] = Field(min_length=1, max_length=10_000, description="e.g. a spreadsheet's rows")
+
+
+class IdentifierCheckOut(BaseModel):
+    index: int = Field(description="the item's position in the request, from 0")
+    valid: bool
+    normalized: str | None = Field(description="as the registry would store it")
+    message: str | None = Field(description="what is wrong, when invalid")
+    details: dict[str, object]
+
+
+class IdentifierChecksOut(BaseModel):
+    valid: int
+    invalid: int
+    items: list[IdentifierCheckOut]
