@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 from commercialization.application import LicenseOptions, ReceiptOutcome, ReceivablesReport, ReportView
 from commercialization.domain.account import Invoice, LicenseAccount, Payment
 from commercialization.domain.assignment import Assignment
-from commercialization.domain.license import License
+from commercialization.domain.license import License, LicenseeKind
 from commercialization.domain.reports import CurrencyRoyalty, ReportLine
+from commercialization.domain.scope import LicenseType
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
 from ipshare.money import BASIS_POINTS
 from ipshare.schemas import Body
@@ -105,7 +106,7 @@ class TermsOut(BaseModel):
 class GrantLicense(Body):
     licensee: str = Field(min_length=1, max_length=300)
     asset_ids: list[uuid.UUID] = Field(min_length=1)
-    license_type: str = Field("non_exclusive", description="exclusive | sole | non_exclusive")
+    license_type: LicenseType = LicenseType.NON_EXCLUSIVE
     terms: TermsIn
     field_of_use: str | None = Field(None, description="a description of the field; default: all fields")
     fields: list[str] = Field(
@@ -121,7 +122,7 @@ class GrantLicense(Body):
     start_date: date | None = None
     end_date: date | None = None
     sublicensing_allowed: bool = False
-    licensee_kind: str = Field("external", description="external | spin_off")
+    licensee_kind: LicenseeKind = LicenseeKind.EXTERNAL
     spin_off_id: uuid.UUID | None = None
     cross_license_assets: list[str] = Field(default_factory=list)
     granted_by: uuid.UUID | None = Field(None, description="the granting co-owner, when an admin acts for it")
