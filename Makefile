@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SERVICES := ip-registry commercialization incubation revenue-share
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo up down test lint typecheck unit integration e2e proto token clean
+.PHONY: install demo up down test lint typecheck unit integration e2e chaos proto token clean
 
 $(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ integration: install
 
 e2e: install
 	$(BIN)/pytest -m e2e
+
+chaos: install  ## fault drills (two replicas per service): kill each leader under load, wipe the broker, races
+	$(BIN)/pytest -m chaos -s -q tests/chaos
 
 lint: install
 	$(BIN)/ruff check .
