@@ -77,6 +77,16 @@ def test_replay_from_the_topics_reproduces_the_closed_statements(
     stack: Stack, result: SliceResult, bearer: Callable[..., dict[str, str]]
 ) -> None:
     [revenue_share] = [s for s in stack.settings.services() if s.name == "revenue-share"]
+    # Every deployment has a distribution policy: the replay must re-record it (it once failed on it).
+    policy = {
+        "version": "center-e2e",
+        "effective_date": f"{result.period_id}-01-01",
+        "recover_costs": True,
+        "researcher_brackets": [{"from_amount": 0, "researchers_bps": 5000}],
+        "minimum_payout": {"CNY": 1},
+    }
+    posted = httpx.post(f"{revenue_share.base_url}/policies/center", json=policy, headers=bearer(Role.ADMIN))
+    assert posted.status_code == 201, posted.text
     closed = httpx.post(f"{revenue_share.base_url}/periods/{result.period_id}/close", headers=bearer(Role.FINANCE))
     assert closed.status_code == 200, closed.text
 

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import Depends, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.auth import Role, issue_token
 from ipshare.database import open_engine
 from ipshare.errors import Conflict
-from ipshare.idempotency import check_version, expected_version, idempotency_metadata, install_idempotency
+from ipshare.idempotency import (
+    check_version,
+    expected_version,
+    idempotency_keys,
+    idempotency_metadata,
+    install_idempotency,
+)
 from ipshare.settings import AuthSettings
 from ipshare.web import CurrentPrincipal, create_api, require_roles
 
@@ -126,3 +135,74 @@ async def test_stale_if_match_is_412(client: httpx.AsyncClient) -> None:
 async def test_healthz_reports_each_check(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.json() == {"status": "ok", "checks": {"always": "ok"}}
+
+
+def _token_headers(role: Role = Role.ADMIN, ttl: int = 3600) -> dict[str, str]:
+    settings = AuthSettings(jwt_secret=SETTINGS.jwt_secret, jwt_ttl_seconds=ttl)
+    return {"Authorization": f"Bearer {issue_token(settings, role, subject='tester')}"}
+
+
+async def _claims(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(idempotency_keys))).all())
+
+
+async def test_a_refreshed_token_of_the_same_caller_replays_its_key(client: httpx.AsyncClient) -> None:
+    first = await client.post("/widgets", json={"name": "a", "size": 1}, headers={**_token_headers(ttl=3600),
+                                                                                   "Idempotency-Key": "k"})  # fmt: skip
+    refreshed = {**_token_headers(ttl=7200), "Idempotency-Key": "k"}
+    assert refreshed["Authorization"] != _token_headers(ttl=3600)["Authorization"]
+    again = await client.post("/widgets", json={"name": "a", "size": 1}, headers=refreshed)
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json() == {"number": 1, "name": "a", "size": 1}
+    other_caller = await client.post("/widgets", json={"name": "a", "size": 1},
+                                     headers={**bearer(Role.FINANCE), "Idempotency-Key": "k"})  # fmt: skip
+    assert other_caller.json()["number"] == 2  # keys are per caller
+
+
+async def test_an_unauthenticated_request_claims_no_key(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    for headers in ({}, {"Authorization": "Bearer forged"}):
+        response = await client.post("/widgets", json={"name": "a", "size": 1},
+                                     headers={**headers, "Idempotency-Key": "k"})  # fmt: skip
+        assert response.status_code == 401
+    assert await _claims(engine) == []
+
+
+async def test_the_query_string_is_part_of_the_request(client: httpx.AsyncClient) -> None:
+    headers = {**bearer(), "Idempotency-Key": "k"}
+    assert (await client.post("/widgets?batch=1", json={"name": "a", "size": 1}, headers=headers)).status_code == 201
+    other = await client.post("/widgets?batch=2", json={"name": "a", "size": 1}, headers=headers)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+async def test_a_key_expires_after_its_time_to_live(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    headers = {**bearer(), "Idempotency-Key": "k"}
+    assert (await client.post("/widgets", json={"name": "a", "size": 1}, headers=headers)).json()["number"] == 1
+    await _age_claims(engine, timedelta(hours=25))
+    later = await client.post("/widgets", json={"name": "a", "size": 1}, headers=headers)
+    assert "idempotent-replayed" not in later.headers
+    assert later.json()["number"] == 2
+
+
+async def test_a_claim_abandoned_by_a_crash_is_taken_over_after_the_lease(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    headers = {**bearer(), "Idempotency-Key": "k"}
+    await client.post("/widgets", json={"name": "a", "size": 1}, headers=headers)
+    async with engine.begin() as conn:  # as a process that died after claiming the key leaves it
+        await conn.execute(update(idempotency_keys).values(status=None, response=None, headers=None))
+    running = await client.post("/widgets", json={"name": "a", "size": 1}, headers=headers)
+    assert running.status_code == 409
+    assert running.json()["error"]["code"] == "request_in_progress"
+    await _age_claims(engine, timedelta(minutes=10))
+    taken_over = await client.post("/widgets", json={"name": "a", "size": 1}, headers=headers)
+    assert taken_over.status_code == 201
+    assert taken_over.json()["number"] == 2
+    replayed = await client.post("/widgets", json={"name": "a", "size": 1}, headers=headers)
+    assert replayed.headers["idempotent-replayed"] == "true"
+
+
+async def _age_claims(engine: AsyncEngine, by: timedelta) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(idempotency_keys).values(created_at=idempotency_keys.c.created_at - by))

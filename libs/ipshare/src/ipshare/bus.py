@@ -19,6 +19,11 @@ def topic_of(service: str) -> str:
     return f"ipshare.{service}.v1"
 
 
+def group_of(service: str, projection: str) -> str:
+    """The consumer group of a service's projection, e.g. `revenue-share.inbox`."""
+    return f"{service}.{projection}"
+
+
 def dead_letter_topic_of(service: str) -> str:
     """Where a service's consumers put messages they cannot decode."""
     return f"ipshare.{service}.dead-letter.v1"

@@ -35,6 +35,12 @@ class AlreadyExists(Conflict):
     code = "already_exists"
 
 
+class ConcurrentUpdate(Conflict):
+    """Other commands kept saving the same aggregate versions first, however often this one was re-run."""
+
+    code = "concurrent_update"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"

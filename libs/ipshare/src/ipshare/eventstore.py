@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,19 +29,28 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from ipshare.auth import SYSTEM, Principal
-from ipshare.errors import NotFound
+from ipshare.errors import NotFound, StaleVersion
 from ipshare.pg_recorder import TOPIC as RECORDER_TOPIC
 
 A = TypeVar("A")
 
 
 @dataclass(frozen=True, slots=True)
+class Precondition:
+    """An If-Match: the command was decided on `version` of whichever of `aggregate_ids` it writes."""
+
+    version: int
+    aggregate_ids: frozenset[uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
 class CommandContext:
-    """Who issued a command, and the request it belongs to."""
+    """Who issued a command, the request it belongs to, and the version the client edited."""
 
     principal: Principal = SYSTEM
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str = ""
+    precondition: Precondition | None = None
 
     def as_metadata(self) -> dict[str, str]:
         return {
@@ -151,6 +160,10 @@ class ServiceApplication(Application[uuid.UUID]):
         return self.mapper
 
     def record(self, context: CommandContext, *aggregates: Any) -> None:
+        """Save in one transaction. With a precondition, an aggregate it names must have been loaded
+        at that version; the store's key on (id, version) then makes the check and the write one."""
+        if context.precondition is not None:
+            check_precondition(context.precondition, aggregates)
         with recording(context):
             self.save(*aggregates)
         for listener in self._listeners:
@@ -181,6 +194,19 @@ class ServiceApplication(Application[uuid.UUID]):
             ids.extend(uuid.UUID(str(n.originator_id)) for n in batch)
             position = batch[-1].id
         return ids
+
+
+def check_precondition(precondition: Precondition, aggregates: Iterable[Any]) -> None:
+    """StaleVersion when a named aggregate about to be written was loaded at another version."""
+    for aggregate in aggregates:
+        pending = aggregate.pending_events
+        if not pending or aggregate.id not in precondition.aggregate_ids:
+            continue
+        loaded = pending[0].originator_version - 1
+        if loaded != precondition.version:
+            raise StaleVersion(
+                f"version {precondition.version} is stale; the current version is {loaded}", current_version=loaded
+            )
 
 
 @contextlib.contextmanager

@@ -25,6 +25,9 @@ PARKED_EVENTS = Gauge("ipshare_relay_parked_events", "Events parked and not yet 
 TOPIC_REFILLS = Counter(
     "ipshare_relay_topic_refills_total", "Times the relay found its topic lost and republished the log", ["service"]
 )
+WRITE_RETRIES = Counter(
+    "ipshare_http_write_retries_total", "Writes run again after another command saved the same version", ["method"]
+)
 DEAD_LETTERED = Counter(
     "ipshare_consumer_dead_lettered_total", "Messages sent to the dead-letter topic", ["consumer", "topic"]
 )

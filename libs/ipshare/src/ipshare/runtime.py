@@ -145,7 +145,7 @@ class Runtime(Generic[AppT, SettingsT]):
         )  # fmt: skip
         for projection in self.spec.projections(self):
             await bus.ensure_topics(settings, projection.topics)
-            kafka = bus.consumer(settings, f"{self.spec.name}.{projection.name}", *projection.topics)
+            kafka = bus.consumer(settings, bus.group_of(self.spec.name, projection.name), *projection.topics)
             self.consumers.append(Consumer(projection, kafka, self._producer, dead_letters, self.engine))
         self.followers = [
             Follower(self.relay, poll_seconds=settings.relay_poll_seconds),
@@ -186,7 +186,10 @@ def http_api(runtime: Runtime[AppT, SettingsT], *routers: APIRouter) -> FastAPI:
                           [*routers, audit_router, parked_router], checks)  # fmt: skip
     api.state.relay = lambda: runtime.relay
     api.state.audit = lambda: runtime.audit
-    install_idempotency(api, lambda: runtime.engine)
+    settings = runtime.settings
+    install_idempotency(
+        api, lambda: runtime.engine, settings.idempotency_key_ttl_seconds, settings.idempotency_lease_seconds
+    )
     return api
 
 

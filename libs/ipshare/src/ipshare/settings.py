@@ -20,6 +20,20 @@ class AuthSettings(BaseSettings):
     jwt_ttl_seconds: int = 8 * 3600
 
 
+class WebSettings(AuthSettings):
+    """How the HTTP layer treats writes: retries of version clashes, and idempotency keys."""
+
+    write_retry_attempts: int = Field(
+        6, ge=1, description="Runs of a write that lost a version clash before answering 409 (1: never re-run)"
+    )
+    idempotency_key_ttl_seconds: int = Field(
+        24 * 3600, ge=60, description="How long an Idempotency-Key replays its answer; later it is a new request"
+    )
+    idempotency_lease_seconds: int = Field(
+        120, ge=1, description="After this, a key whose request never answered (a crash) may be run again"
+    )
+
+
 class BusSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -34,7 +48,7 @@ class BusSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 2000
 
 
-class ServiceSettings(AuthSettings, BusSettings):
+class ServiceSettings(WebSettings, BusSettings):
     """What every service process reads; services subclass it for their own."""
 
     model_config = SettingsConfigDict(extra="ignore")

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any
 
 import structlog
-from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Match
+from starlette.types import ASGIApp
 
 from ipshare.auth import AuthError, Principal, Role, read_token
-from ipshare.errors import DomainError, Forbidden
-from ipshare.eventstore import CommandContext
+from ipshare.errors import DomainError, Forbidden, StaleVersion
+from ipshare.eventstore import CommandContext, Precondition
+from ipshare.money import CurrencyError
 from ipshare.observability import REQUEST_SECONDS, REQUESTS
-from ipshare.settings import AuthSettings
+from ipshare.openapi import document_errors, operation_id
+from ipshare.settings import AuthSettings, WebSettings
+from ipshare.write_retry import RetryConcurrentWrites
 
 CORRELATION_HEADER = "X-Correlation-ID"
 CAUSATION_HEADER = "X-Causation-ID"
@@ -56,9 +62,13 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     return error_body(exc.status, exc.code, exc.message, _jsonable(exc.details))
 
 
-async def _concurrent_write(_: Request, exc: Exception) -> JSONResponse:
-    # Two writers loaded the same version; the event store's key let only one save.
-    return error_body(409, "concurrent_update", "the resource changed while this request ran; read it and retry")
+async def _currency_error(_: Request, exc: Exception) -> JSONResponse:
+    # Reached only where a body did not declare its currency field (see `schemas.Body`); still a 422.
+    return error_body(422, "invalid_request", f"invalid value for: currency: {exc}", {"field": "currency"})
+
+
+async def _csv_error(_: Request, exc: Exception) -> JSONResponse:
+    return error_body(422, "invalid_request", f"the CSV cannot be read: {exc}", {"field": "body"})
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -81,15 +91,35 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class ServiceAPI(FastAPI):
+    """FastAPI with writes re-run on a version clash, inside the exception handlers (which map what
+    still fails) and outside the routes (each run parses, authorizes, loads and decides afresh).
+    `IntegrityError` has no handler of its own, so it passes the routes' handlers up to that layer."""
+
+    write_attempts = WebSettings.model_fields["write_retry_attempts"].default
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        layer: Any = stack
+        while not isinstance(layer, ExceptionMiddleware):
+            layer = layer.app
+        layer.app = RetryConcurrentWrites(layer.app, self.write_attempts)
+        return stack
+
+
 def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, HealthCheck], **kwargs: Any) -> FastAPI:
     """A FastAPI app with the shared error bodies, middleware, `/healthz` and `/metrics`."""
-    api = FastAPI(title=f"ipshare {service}", **kwargs)
+    api = ServiceAPI(title=f"ipshare {service}", generate_unique_id_function=operation_id, **kwargs)
+    if isinstance(auth, WebSettings):
+        api.write_attempts = auth.write_retry_attempts
     api.state.auth_settings = auth
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(DomainError, _domain_error)
     api.add_exception_handler(StarletteHTTPException, _http_error)
     api.add_exception_handler(AuthError, _auth_error)
-    api.add_exception_handler(IntegrityError, _concurrent_write)
+    api.add_exception_handler(CurrencyError, _currency_error)
+    api.add_exception_handler(csv.Error, _csv_error)
+    document_errors(api)
 
     @api.middleware("http")
     async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -184,7 +214,43 @@ def command_context(request: Request, principal: CurrentPrincipal) -> CommandCon
         principal=principal,
         correlation_id=request.state.correlation_id,
         causation_id=request.headers.get(CAUSATION_HEADER, ""),
+        precondition=precondition(request),
     )
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(request: Request) -> int | None:
+    """The aggregate version named by If-Match (`"3"` or `W/"3"`), or None when absent."""
+    value = request.headers.get("if-match")
+    if not value or value.strip() == "*":
+        return None
+    try:
+        return int(value.strip().removeprefix("W/").strip('"'))
+    except ValueError as exc:
+        raise StaleVersion(f"If-Match {value!r} is not an ETag this service issued") from exc
+
+
+def check_version(current: int, expected: int | None) -> None:
+    """412 when the client edited from an older version than the current one."""
+    if expected is not None and expected != current:
+        raise StaleVersion(f"version {expected} is stale; the current version is {current}", current_version=current)
+
+
+def precondition(request: Request) -> Precondition | None:
+    """If-Match as a precondition on the resources the path names: the save checks it (see `record`)."""
+    version = None if request.method in ("GET", "HEAD") else expected_version(request)
+    if version is None:
+        return None
+    return Precondition(version, frozenset(_path_ids(request)))
+
+
+def _path_ids(request: Request) -> Iterator[uuid.UUID]:
+    for value in request.path_params.values():
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            yield uuid.UUID(str(value))
 
 
 CommandContextDep = Annotated[CommandContext, Depends(command_context)]

@@ -18,7 +18,6 @@ from typing import Any, Protocol, TypedDict, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import get_topic
 from typing_extensions import Unpack
 
@@ -959,7 +958,5 @@ class CommercializationApplication(ServiceApplication):
         return ids
 
     def _save(self, ctx: CommandContext, *aggregates: Aggregate) -> None:
-        try:
-            self.record(ctx, *aggregates)
-        except RecordConflictError:
-            raise Conflict("another command changed the same records meanwhile; retry") from None
+        # A version clash (IntegrityError) goes up: the HTTP layer runs the command again.
+        self.record(ctx, *aggregates)

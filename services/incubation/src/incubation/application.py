@@ -17,7 +17,7 @@ from incubation import ocf
 from incubation.domain import permissions as may
 from incubation.domain.cap_table import DilutedLine, Holder
 from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, MilestoneStatus, SeedProject
-from incubation.domain.spin_off import Contribution, OptionGrant, SpinOff, holder_of
+from incubation.domain.spin_off import Contribution, ExerciseWindow, OptionGrant, SpinOff, holder_of
 from incubation.domain.vesting import VestingTerms
 from ipshare.errors import DomainError, Forbidden
 from ipshare.eventstore import CommandContext, ServiceApplication
@@ -222,13 +222,17 @@ class IncubationApplication(ServiceApplication):
         quantity: int,
         terms: VestingTerms,
         expires_on: date,
+        exercise_price: Money,
+        window: ExerciseWindow,
         effective_date: date | None = None,
     ) -> OptionGrant:
+        """Options on a plan's pool at an exercise price, exercisable for `window` after a departure."""
         may.check_runs_incubation(ctx.principal, "grant options")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         grant_id = spin_off.grant_options(
-            plan_id, str(researcher_id), quantity, terms, expires_on, effective_date or self.clock()
-        )
+            plan_id, str(researcher_id), quantity, terms, expires_on, effective_date or self.clock(),
+            exercise_price=exercise_price, window=window,
+        )  # fmt: skip
         self.record(ctx, spin_off)
         return spin_off.grant(grant_id)
 

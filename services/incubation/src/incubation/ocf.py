@@ -253,8 +253,9 @@ def _option_transactions(spin_off: SpinOff, g: OptionGrant, security: str, as_of
         "custom_id": security, "stakeholder_id": _stakeholder_id(("researcher", g.researcher_id)),
         "date": g.granted_on.isoformat(), "compensation_type": "OPTION", "quantity": str(g.quantity),
         "stock_plan_id": plan.plan_id, "stock_class_id": plan.share_class, "vesting_terms_id": f"vesting-{g.grant_id}",
-        "expiration_date": g.expires_on.isoformat(), "exercise_price": {"amount": "0", "currency": "CNY"},
-        "security_law_exemptions": [], "termination_exercise_windows": [],
+        "expiration_date": g.expires_on.isoformat(),
+        "exercise_price": _price(g.exercise_price.amount, g.exercise_price.currency, 1),
+        "security_law_exemptions": [], "termination_exercise_windows": _windows(g),
     }, {"object_type": "TX_VESTING_START", "id": f"tx-{security}-start", "security_id": security,
         "date": g.terms.start.isoformat(), "vesting_condition_id": "start"}]  # fmt: skip
     for name, day in sorted(g.achieved.items()):
@@ -267,8 +268,9 @@ def _option_transactions(spin_off: SpinOff, g: OptionGrant, security: str, as_of
                     "quantity": str(g.quantity - g.vested(g.accelerated_on - timedelta(days=1))),
                     "reason_text": "change of control" if g.accelerated_on == spin_off.change_of_control_on
                     else "departure without cause after a change of control"})  # fmt: skip
+    lapsed = g.quantity - g.exercised_by(g.lapses_on) - g.forfeited
     endings: list[tuple[int, date | None, str]] = [
-        (g.forfeited, g.departed_on, "forfeited on departure"), (g.expired, g.expired_on, "expired unexercised"),
+        (g.forfeited, g.departed_on, "forfeited on departure"), (lapsed, g.lapses_on, "expired unexercised"),
     ]  # fmt: skip
     for quantity, ended_on, reason in endings:
         if quantity and ended_on and ended_on <= as_of:
@@ -276,6 +278,20 @@ def _option_transactions(spin_off: SpinOff, g: OptionGrant, security: str, as_of
                         "security_id": security, "date": ended_on.isoformat(), "quantity": str(quantity),
                         "reason_text": reason})  # fmt: skip
     return txs
+
+
+TERMINATION_REASONS = (
+    "VOLUNTARY_OTHER", "VOLUNTARY_GOOD_CAUSE", "VOLUNTARY_RETIREMENT", "INVOLUNTARY_OTHER", "INVOLUNTARY_DEATH",
+    "INVOLUNTARY_DISABILITY", "INVOLUNTARY_WITH_CAUSE",
+)  # fmt: skip
+
+
+def _windows(g: OptionGrant) -> list[dict[str, Any]]:
+    """The post-departure exercise window, the same whatever the reason for leaving (none: until expiry)."""
+    if not g.window.length:
+        return []
+    period_type = g.window.unit.upper()
+    return [{"reason": reason, "period": g.window.length, "period_type": period_type} for reason in TERMINATION_REASONS]
 
 
 def validate(package: dict[str, Any]) -> None:

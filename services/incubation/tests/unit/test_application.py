@@ -11,6 +11,7 @@ import pytest
 from incubation.application import IncubationApplication
 from incubation.catalog import build_catalog
 from incubation.domain.seed_project import Commitment, MilestonePlan
+from incubation.domain.spin_off import ExerciseWindow
 from incubation.domain.vesting import VestingTerms
 from ipshare.auth import Principal, Role
 from ipshare.errors import Conflict, Forbidden, NotFound
@@ -24,6 +25,7 @@ AUDITOR = CommandContext(Principal(Role.AUDITOR, "auditor"))
 UNI, CORP = uuid.UUID(int=11), uuid.UUID(int=12)
 ALICE = uuid.UUID(int=21)
 ASSET = uuid.UUID(int=31)
+PRICED = {"exercise_price": Money(150, "CNY"), "window": ExerciseWindow(3, "months")}
 
 
 def as_member(member_id: uuid.UUID, subject: str | None = None) -> CommandContext:
@@ -85,9 +87,9 @@ def test_a_researcher_reads_only_its_own_grants(app: IncubationApplication) -> N
     plan = app.create_plan(INCUBATOR, spin_off_id, name="ESOP", share_class="common", pool_size=100_000)
     terms = VestingTerms(start=date(2025, 1, 1))
     mine = app.grant_options(INCUBATOR, spin_off_id, plan_id=plan, researcher_id=ALICE, quantity=4800,
-                             terms=terms, expires_on=date(2035, 1, 1))  # fmt: skip
+                             terms=terms, expires_on=date(2035, 1, 1), **PRICED)  # fmt: skip
     app.grant_options(INCUBATOR, spin_off_id, plan_id=plan, researcher_id=uuid.uuid4(), quantity=100,
-                      terms=terms, expires_on=date(2035, 1, 1))  # fmt: skip
+                      terms=terms, expires_on=date(2035, 1, 1), **PRICED)  # fmt: skip
     alice = as_member(CORP, subject=str(ALICE))  # her employer holds no shares
     assert [g.grant_id for g in app.grants(alice, spin_off_id)] == [mine.grant_id]
     assert len(app.grants(AUDITOR, spin_off_id)) == 2
@@ -122,10 +124,12 @@ def test_seed_project_tranches_are_gated_and_released_by_finance(app: Incubation
 
 def test_every_recorded_event_goes_on_the_wire(app: IncubationApplication) -> None:
     spin_off_id = found(app)
-    plan = app.create_plan(INCUBATOR, spin_off_id, name="ESOP", share_class="common", pool_size=1000)
+    plan = app.create_plan(INCUBATOR, spin_off_id, name="ESOP", share_class="common", pool_size=1000,
+                           effective_date=date(2025, 1, 1))  # fmt: skip
     terms = VestingTerms(start=date(2025, 1, 1), milestones={"launch": 100}, acceleration="double")
     grant = app.grant_options(INCUBATOR, spin_off_id, plan_id=plan, researcher_id=ALICE, quantity=1000,
-                              terms=terms, expires_on=date(2026, 1, 1))  # fmt: skip
+                              terms=terms, expires_on=date(2026, 1, 1), effective_date=date(2025, 1, 1),
+                              **PRICED)  # fmt: skip
     app.achieve_vesting_milestone(INCUBATOR, spin_off_id, grant.grant_id, "launch", date(2025, 3, 1))
     app.exercise_options(INCUBATOR, spin_off_id, grant.grant_id, 100, date(2025, 3, 2))
     app.record_change_of_control(INCUBATOR, spin_off_id, date(2025, 4, 1))

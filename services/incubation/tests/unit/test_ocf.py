@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from incubation.domain.spin_off import SpinOff
+from incubation.domain.spin_off import ExerciseWindow, SpinOff
 from incubation.domain.vesting import VestingTerms
 from incubation.ocf import OcfInvalid, export, validate
 from ipshare.money import Money
@@ -34,9 +34,11 @@ def busy_spin_off() -> SpinOff:
     company.cancel(("researcher", "alice"), "common", 1000, date(2025, 6, 1))
     plan = company.create_plan("ESOP 2025", "common", 1_000_000, date(2025, 1, 1))
     terms = VestingTerms(start=date(2025, 1, 1), milestones={"first sale": 1200}, acceleration="single")
-    bob = company.grant_options(plan, "bob", 48_000, terms, date(2035, 1, 1), date(2025, 1, 1))
+    bob = company.grant_options(plan, "bob", 48_000, terms, date(2035, 1, 1), date(2025, 1, 1),
+                                exercise_price=Money(100, "CNY"), window=ExerciseWindow(90, "days"))  # fmt: skip
     carol = company.grant_options(plan, "carol", 4_800, VestingTerms(start=date(2025, 1, 1)), date(2026, 6, 1),
-                                  date(2025, 1, 1))  # fmt: skip
+                                  date(2025, 1, 1), exercise_price=Money(150, "CNY"),
+                                  window=ExerciseWindow(3, "months"))  # fmt: skip
     company.achieve_vesting_milestone(bob, "first sale", date(2025, 9, 1))
     company.exercise(carol, 1000, date(2026, 2, 1))
     company.depart(carol, without_cause=False, day=date(2026, 3, 1))
@@ -94,3 +96,19 @@ def test_a_field_outside_the_schema_is_refused() -> None:
     exported["stakeholders.ocf.json"]["items"][0]["nickname"] = "x"  # type: ignore[index]
     with pytest.raises(OcfInvalid, match="nickname"):
         validate(exported)
+
+
+def test_options_carry_their_exercise_price_window_and_lapse() -> None:
+    txs = package()["transactions.ocf.json"]["items"]  # type: ignore[index]
+    issued = {t["stakeholder_id"]: t for t in txs if t["object_type"] == "TX_EQUITY_COMPENSATION_ISSUANCE"}
+    bob, carol = issued["researcher-bob"], issued["researcher-carol"]
+    assert bob["exercise_price"] == {"amount": "1", "currency": "CNY"}  # 100 fen
+    assert carol["exercise_price"] == {"amount": "1.5", "currency": "CNY"}
+    assert {(w["period"], w["period_type"]) for w in carol["termination_exercise_windows"]} == {(3, "MONTHS")}
+    assert {w["reason"] for w in bob["termination_exercise_windows"]} >= {"VOLUNTARY_OTHER", "INVOLUNTARY_OTHER"}
+    ended = [t for t in txs if t["object_type"] == "TX_EQUITY_COMPENSATION_CANCELLATION"
+             and t["security_id"] == carol["security_id"]]  # fmt: skip
+    # departed 2026-03-01 with 1,400 vested (1,000 exercised): the rest lapses when the 3-month window ends
+    assert [(t["date"], t["quantity"], t["reason_text"]) for t in ended] == [
+        ("2026-03-01", "3400", "forfeited on departure"), ("2026-06-01", "400", "expired unexercised"),
+    ]  # fmt: skip

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from incubation.domain.spin_off import SpinOff
+from incubation.domain.spin_off import ExerciseWindow, SpinOff
 from incubation.domain.vesting import VestingTerms
 from ipshare.errors import Conflict, DomainError
 from ipshare.money import Money
@@ -18,6 +18,7 @@ FOUNDED = date(2025, 1, 1)
 UNI, CORP = ("member", "uni"), ("member", "corp")
 ALICE, BOB = ("researcher", "alice"), ("researcher", "bob")
 FUND = ("investor", "fund")
+PRICED = {"exercise_price": Money(250, "CNY"), "window": ExerciseWindow(90, "days")}
 
 
 def spin_off(authorized: int = 1_000_000) -> SpinOff:
@@ -146,7 +147,7 @@ def granted(acceleration: str = "none") -> tuple[SpinOff, str]:
     company = spin_off()
     plan = company.create_plan("ESOP", "common", 10_000, FOUNDED)
     terms = VestingTerms(start=FOUNDED, acceleration=acceleration)
-    return company, company.grant_options(plan, "alice", 4800, terms, date(2035, 1, 1), FOUNDED)
+    return company, company.grant_options(plan, "alice", 4800, terms, date(2035, 1, 1), FOUNDED, **PRICED)
 
 
 def test_exercise_is_limited_to_vested_and_unexercised_options() -> None:
@@ -159,15 +160,143 @@ def test_exercise_is_limited_to_vested_and_unexercised_options() -> None:
     assert company.holdings(date(2026, 1, 1)) == {(ALICE, "common"): 1000}
 
 
-def test_departure_forfeits_unvested_options_and_expiry_ends_the_rest() -> None:
-    company, grant = granted()
+def test_departure_forfeits_unvested_options_and_the_window_then_ends_the_rest() -> None:
+    company, grant = granted()  # a 90-day window after departure
     company.depart(grant, without_cause=False, day=date(2026, 7, 1))  # 18 months: 1800 vested
-    assert company.grant(grant).forfeited == 3000
-    assert company.grant(grant).vested(date(2030, 1, 1)) == 1800
+    options = company.grant(grant)
+    assert options.forfeited == 3000
+    assert options.vested(date(2030, 1, 1)) == 1800
+    assert options.lapses_on == date(2026, 9, 29)
+    assert options.exercisable(date(2026, 9, 28)) == 1800
+    assert options.exercisable(date(2026, 9, 29)) == 0
+    assert options.outstanding_as_of(date(2026, 9, 28)) == 1800
+    assert options.outstanding_as_of(date(2026, 9, 29)) == 0  # lapsed, recorded or not
+    with pytest.raises(Conflict, match="expired"):
+        company.exercise(grant, 1, date(2026, 9, 29))
     with pytest.raises(Conflict, match="not expired"):
-        company.expire(grant, date(2034, 12, 31))
-    assert company.expire(grant, date(2035, 1, 1)) == 1800
+        company.expire(grant, date(2026, 9, 28))
+    assert company.expire(grant, date(2026, 10, 15)) == 1800
+    (expired,) = [e for e in company.collect_events() if isinstance(e, SpinOff.OptionsExpired)]
+    assert expired.effective_date == date(2026, 9, 29)  # dated the day they lapsed
     assert company.grant(grant).outstanding == 0
+
+
+def test_a_window_in_months_clamps_to_the_month_end_and_never_outlives_the_expiry() -> None:
+    company = spin_off()
+    plan = company.create_plan("ESOP", "common", 10_000, FOUNDED)
+    terms = VestingTerms(start=FOUNDED, cliff_months=0)
+    months = company.grant_options(plan, "alice", 100, terms, date(2035, 1, 1), FOUNDED,
+                                   exercise_price=Money(1, "CNY"), window=ExerciseWindow(1, "months"))  # fmt: skip
+    short = company.grant_options(plan, "bob", 100, terms, date(2026, 2, 1), FOUNDED,
+                                  exercise_price=Money(1, "CNY"), window=ExerciseWindow(12, "months"))  # fmt: skip
+    company.depart(months, without_cause=False, day=date(2026, 1, 31))
+    company.depart(short, without_cause=False, day=date(2026, 1, 31))
+    assert company.grant(months).lapses_on == date(2026, 2, 28)
+    assert company.grant(short).lapses_on == date(2026, 2, 1)
+
+
+def test_an_option_carries_its_exercise_price_in_minor_units_and_a_window() -> None:
+    company, grant = granted()
+    options = company.grant(grant)
+    assert (options.exercise_price, options.window) == (Money(250, "CNY"), ExerciseWindow(90, "days"))
+    (event,) = [e for e in company.collect_events() if isinstance(e, SpinOff.OptionsGranted)]
+    assert event.exercise_price == {"amount": 250, "currency": "CNY"}
+    assert event.exercise_window == {"length": 90, "unit": "days"}
+    plan = next(iter(company.plans))
+    with pytest.raises(DomainError, match="not negative"):
+        company.grant_options(plan, "bob", 1, VestingTerms(start=FOUNDED), date(2030, 1, 1), FOUNDED,
+                              exercise_price=Money(-1, "CNY"), window=ExerciseWindow(90, "days"))  # fmt: skip
+    with pytest.raises(DomainError, match="days or months"):
+        company.grant_options(plan, "bob", 1, VestingTerms(start=FOUNDED), date(2030, 1, 1), FOUNDED,
+                              exercise_price=Money(1, "CNY"), window=ExerciseWindow(3, "weeks"))  # fmt: skip
+
+
+def test_a_grant_recorded_before_prices_and_windows_reads_back_with_none() -> None:
+    state = {"grant_id": "g"}
+    SpinOff.OptionsGranted.upcast_v1_v2(state)
+    assert state == {"grant_id": "g", "exercise_price": {"amount": 0, "currency": "CNY"},
+                     "exercise_window": {"length": 0, "unit": ""}}  # fmt: skip
+
+
+# ---- effective dates in order (as of) ------------------------------------------------------
+
+
+def test_an_exercise_before_the_company_was_founded_or_the_grant_is_refused() -> None:
+    company = spin_off()
+    plan = company.create_plan("ESOP", "common", 10_000, FOUNDED)
+    terms = VestingTerms(start=date(2024, 1, 1), cliff_months=0)  # vesting credited from before founding
+    grant = company.grant_options(plan, "alice", 1200, terms, date(2035, 1, 1), date(2025, 3, 1), **PRICED)
+    with pytest.raises(DomainError, match="before the spin-off was founded"):
+        company.exercise(grant, 100, date(2024, 12, 1))
+    with pytest.raises(DomainError, match="before the grant"):
+        company.exercise(grant, 100, date(2025, 2, 1))
+    with pytest.raises(DomainError, match="before the spin-off was founded"):
+        company.create_plan("early", "common", 10, date(2024, 12, 31))
+    with pytest.raises(DomainError, match="once their plan exists"):
+        company.grant_options(plan, "bob", 1, terms, date(2035, 1, 1), date(2024, 12, 31), **PRICED)
+    company.exercise(grant, 100, date(2025, 3, 1))
+    assert company.holdings(date(2025, 2, 28)) == {}
+
+
+def test_a_backdated_departure_behind_an_exercise_of_more_than_had_vested_is_refused() -> None:
+    company, grant = granted()  # 4800 over 48 months, 12-month cliff
+    company.exercise(grant, 2000, date(2027, 1, 1))  # 2400 vested then
+    with pytest.raises(Conflict, match="only 1200 had vested") as refused:
+        company.depart(grant, without_cause=False, day=date(2026, 1, 1))
+    assert refused.value.details["exercises_after"] == [{"date": "2027-01-01", "quantity": 2000}]
+    with pytest.raises(Conflict, match="window"):  # 2000 had vested, but the window closed before
+        company.depart(grant, without_cause=False, day=date(2026, 9, 1))
+    company.depart(grant, without_cause=False, day=date(2026, 11, 1))  # 2200 vested; exercised in the window
+    options = company.grant(grant)
+    assert options.forfeited == 2600
+    assert [options.outstanding_as_of(d) for d in (date(2026, 12, 31), date(2027, 1, 1))] == [2200, 200]
+    assert min(options.outstanding_as_of(date(2026, 11, 1) + timedelta(days=n)) for n in range(400)) == 0
+
+
+def test_fully_diluted_as_of_a_past_date_ignores_a_later_exercise() -> None:
+    company, grant = granted()
+    company.issue(UNI, "common", 5000, FOUNDED)
+    before = company.fully_diluted(date(2026, 6, 30))
+    company.exercise(grant, 1200, date(2026, 7, 1))
+    assert company.fully_diluted(date(2026, 6, 30)) == before
+    lines = {line.holder: (line.shares, line.options) for line in company.fully_diluted(date(2026, 7, 1))}
+    assert lines[ALICE] == (1200, 3600)
+
+
+def test_forfeited_options_return_to_the_pool_from_the_departure_date() -> None:
+    company = spin_off()
+    plan = company.create_plan("ESOP", "common", 4800, FOUNDED)
+    grant = company.grant_options(plan, "alice", 4800, VestingTerms(start=FOUNDED), date(2035, 1, 1), FOUNDED,
+                                  **PRICED)  # fmt: skip
+    with pytest.raises(Conflict, match="left in the pool"):
+        company.grant_options(plan, "bob", 1, VestingTerms(start=FOUNDED), date(2035, 1, 1), date(2026, 7, 1),
+                              **PRICED)  # fmt: skip
+    company.depart(grant, without_cause=False, day=date(2026, 7, 1))  # 1800 vested, 3000 forfeited
+
+    def pool(day: date) -> int:
+        return sum(line.options for line in company.fully_diluted(day) if line.holder is None)
+
+    assert (pool(date(2026, 6, 30)), pool(date(2026, 7, 1))) == (0, 3000)
+    assert pool(date(2026, 9, 29)) == 4800  # the vested 1800 lapsed unexercised after 90 days
+    with pytest.raises(Conflict, match="left in the pool"):  # not before the departure
+        company.grant_options(plan, "bob", 1, VestingTerms(start=FOUNDED), date(2035, 1, 1), date(2026, 6, 30),
+                              **PRICED)  # fmt: skip
+    company.grant_options(plan, "bob", 3000, VestingTerms(start=FOUNDED), date(2035, 1, 1), date(2026, 7, 1),
+                          **PRICED)  # fmt: skip
+    assert pool(date(2026, 7, 1)) == 0
+    assert sum(line.total for line in company.fully_diluted(date(2026, 7, 1))) == 4800
+
+
+def test_a_backdated_issuance_must_leave_room_for_the_pool_reserved_on_its_day() -> None:
+    company = spin_off(authorized=1000)
+    plan = company.create_plan("ESOP", "common", 100, FOUNDED)
+    grant = company.grant_options(plan, "alice", 100, VestingTerms(start=FOUNDED, cliff_months=0), date(2035, 1, 1),
+                                  FOUNDED, **PRICED)  # fmt: skip
+    company.issue(UNI, "common", 900, date(2025, 1, 2))
+    company.cancel(UNI, "common", 50, date(2026, 12, 1))
+    company.exercise(grant, 50, date(2027, 1, 1))
+    with pytest.raises(Conflict, match="exceed"):  # 950 fit once 50 are exercised, but on 2025-06-01 the pool
+        company.issue(FUND, "common", 50, date(2025, 6, 1))  # still reserves 100 beside 900 issued
 
 
 def test_single_trigger_vests_everything_on_a_change_of_control() -> None:

@@ -10,29 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipshare.auth import Principal, Role
 from ipshare.consumer import applied_marks
-from ipshare.errors import Forbidden, NotFound
+from ipshare.errors import AlreadyExists, Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.heap import building_long_lived_state
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
+from revenue_share.adapters.source_topics import EndsUnknown, SourceTopics
 from revenue_share.domain.facts import Payee, PayeeKind, Period
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy
-from revenue_share.domain.policy_versions import Policy, PolicyVersion
+from revenue_share.domain.policy_versions import Policy, PolicyVersion, policy_of
 from revenue_share.domain.settlement import IssuedStatement, SettlementPeriod, period_key
 from revenue_share.domain.statements import Reconciliation, Statement, statement_hash
 from revenue_share.ledger_feed import add_fact
+from revenue_share.replay import PolicyLogEntry, refused_versions
 
 T = TypeVar("T")
 _FINANCE = (Role.FINANCE, Role.ADMIN)
@@ -66,9 +69,15 @@ class RevenueShareApplication(ServiceApplication):
     source: ClassVar[str] = "revenue-share"
 
     def open_period(self, ctx: CommandContext, period_id: str, start: date, end: date) -> SettlementPeriod:
+        """Open the period that follows the last one (`Payouts.open_period` makes it atomic)."""
         check_finance(ctx.principal, "open settlement periods")
         period = SettlementPeriod.open(period_id, start, end)
-        Ledger().define_period(Period(period.period_id, start, end))  # the rule's own checks
+        calendar = Ledger()  # the consecutive rule, against the periods opened so far
+        for known in self.periods():
+            if known.period_id == period.period_id:
+                raise AlreadyExists(f"period {known.period_id} already exists", period_id=known.period_id)
+            calendar.define_period(Period(known.period_id, known.start, known.end))
+        calendar.define_period(Period(period.period_id, start, end))
         self.record(ctx, period)
         return period
 
@@ -96,6 +105,21 @@ class RevenueShareApplication(ServiceApplication):
 
     def policy_keys(self) -> list[uuid.UUID]:
         return self.created_ids(PolicyVersion.Recorded)
+
+    def refused_versions(self) -> set[str]:
+        """Versions kept in the store though refused when posted (`replay.refused_versions`)."""
+        topics = [get_topic(PolicyVersion.Recorded), get_topic(SettlementPeriod.Closed)]
+        log: list[PolicyLogEntry] = []
+        position = 0
+        while batch := self.recorder.select_notifications(position, 1000, topics=topics, inclusive_of_start=False):
+            for notification in batch:
+                event = self.mapper.to_domain_event(notification)
+                if isinstance(event, SettlementPeriod.Closed):
+                    log.append((notification.id, event.closed_at))
+                elif isinstance(event, PolicyVersion.Recorded):
+                    log.append((notification.id, policy_of(vars(event))))
+            position = batch[-1].id
+        return refused_versions(log)
 
     def policy(self, key: uuid.UUID) -> Policy:
         return self.find(PolicyVersion, key, "policy version").policy
@@ -150,6 +174,15 @@ def _issued(statement: Statement) -> IssuedStatement:
     )
 
 
+CATCH_UP_POLL_SECONDS = 0.1
+
+
+class InboxBehind(Conflict):
+    """A close found the inbox behind what the source topics held when it was requested."""
+
+    code = "inbox_behind"
+
+
 # Facts read from the inbox and fed to the ledger at a time: a million rows read at once held a gigabyte.
 FEED_BATCH = 50_000
 
@@ -162,9 +195,18 @@ class Payouts:
     computation runs off the event loop.
     """
 
-    def __init__(self, app: RevenueShareApplication, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        app: RevenueShareApplication,
+        engine: AsyncEngine,
+        sources: SourceTopics | None = None,
+        close_wait_seconds: float = 30.0,
+    ) -> None:
         self.app = app
         self.engine = engine
+        # Without them a close covers what the inbox has applied (tests of the ledger alone).
+        self.sources = sources
+        self.close_wait_seconds = close_wait_seconds
         self._ledger = Ledger()
         self._seq = 0
         self._loaded = False
@@ -207,7 +249,21 @@ class Payouts:
         return provisional, chosen
 
     async def statements_known_at(self, ctx: CommandContext, period_id: str, recorded_by: datetime) -> list[Statement]:
-        """Recompute a period's statements with only the facts recorded up to a time (auditors' "as of")."""
+        """Recompute a period's statements with only the facts recorded up to a time (auditors' "as of").
+
+        A time before revenue-share recorded anything is refused rather than answered with nothing:
+        it is nearly always a business date taken for a recording time.
+        """
+        async with self.engine.connect() as conn:
+            first = await conn.scalar(select(func.min(facts.c.recorded_at)))
+        if first is None or recorded_by < first:
+            raise DomainError(
+                f"revenue-share had recorded no fact by {recorded_by.isoformat()}"
+                + ("" if first is None else f" (the first was recorded at {first.isoformat()})")
+                + ": known_at is when revenue-share recorded the facts, not a business date; the period's "
+                "business dates are its start and end",
+                field="known_at",
+            )
         statements = await self._with_ledger(lambda ledger: ledger.statements_known_at(period_id, recorded_by))
         return [s for s in statements if visible_to(ctx.principal, s.payee)]
 
@@ -216,16 +272,28 @@ class Payouts:
             raise Forbidden("reconciliation is for finance and auditors", role=ctx.principal.role.value)
         return await self._with_ledger(lambda ledger: ledger.reconcile(period_id))
 
-    async def set_policy(self, ctx: CommandContext, policy: Policy) -> Policy:
-        """An admin records a policy version, checked against the statutory floors of the members it reaches."""
+    async def set_policy(self, ctx: CommandContext, version: Callable[[datetime], Policy]) -> Policy:
+        """An admin records a policy version, checked against the statutory floors of the members it reaches.
 
-        def decide(ledger: Ledger) -> Policy:
-            ledger.check_policy(policy, is_admin(ctx.principal))
-            self.app.record_policy(ctx, policy)
-            ledger.add_policy(policy)
-            return policy
+        `version(recorded_at)` is the version as recorded now. The time is taken under the lock closes
+        take, so no close has a later time and a period closed before keeps its statements; a
+        refused version leaves nothing behind.
+        """
+        async with self._deciding() as (_, now):
+            policy = version(now)
 
-        return await self._with_ledger(decide)
+            def decide() -> Policy:
+                self._ledger.check_policy(policy, is_admin(ctx.principal))  # changes nothing
+                self.app.record_policy(ctx, policy)
+                self._ledger.add_policy(policy)  # after every close: accepted
+                return policy
+
+            return await asyncio.to_thread(decide)
+
+    async def open_period(self, ctx: CommandContext, period_id: str, start: date, end: date) -> SettlementPeriod:
+        """Open a period after the last one: two opens at once (here or in another process) take turns."""
+        async with self._deciding():
+            return await asyncio.to_thread(self.app.open_period, ctx, period_id, start, end)
 
     async def policies(self, ctx: CommandContext) -> list[Policy]:
         """Finance, auditors and admins read every version; a member the center's and its own."""
@@ -233,20 +301,58 @@ class Payouts:
         return [p for p in found if visible_policy(ctx.principal, p)]
 
     async def close(self, ctx: CommandContext, period_id: str) -> str:
-        """Close a period on every fact learned so far; returns the hash of its statements."""
+        """Close a period on every fact learned so far, and at least on everything the source topics
+        held when the close was requested; returns the hash of its statements."""
         check_finance(ctx.principal, "close settlement periods")
-        async with self._lock, self.engine.begin() as conn:
-            # No fact may land while the close is computed: each is either in or dated after it.
-            await conn.execute(text(f"LOCK TABLE {facts.name} IN EXCLUSIVE MODE"))
-            closed_at = await conn.scalar(text("SELECT clock_timestamp()"))
-            await self._refresh(conn)
+        period = await asyncio.to_thread(self.app.period, period_id)
+        if period.closed_at is not None:
+            raise Conflict(f"period {period_id} is already closed", closed_at=period.closed_at.isoformat())
+        if self.sources is not None:
+            await self._inbox_reached(self.sources)
+        async with self._deciding() as (conn, closed_at):
             marks = await _marks(conn)
+
+            def decide() -> str:
+                statements = self._ledger.close_period(period_id, closed_at)
+                return self.app.record_close(ctx, period_id, closed_at, statements, marks)
+
             try:
-                statements = await asyncio.to_thread(self._ledger.close_period, period_id, closed_at)
-                return await asyncio.to_thread(self.app.record_close, ctx, period_id, closed_at, statements, marks)
+                return await asyncio.to_thread(decide)
             except BaseException:
                 self._reset()  # the ledger may hold a close that was not recorded
                 raise
+
+    async def _inbox_reached(self, sources: SourceTopics) -> None:
+        """Wait until the inbox has applied what the source topics hold now (a receipt recorded
+        before the close was requested belongs in it, though the consumer may not have it yet)."""
+        async with sources.watching() as watch:
+            try:
+                ends = await watch.ends()
+            except EndsUnknown as exc:
+                raise InboxBehind(f"cannot close now: {exc}") from exc
+            deadline = time.monotonic() + self.close_wait_seconds
+            while behind := await watch.behind(ends):
+                if time.monotonic() >= deadline:
+                    lag = {f"{tp.topic}/{tp.partition}": n for tp, n in sorted(behind.items())}
+                    raise InboxBehind(
+                        f"the inbox has not yet applied {sum(behind.values())} messages the source topics held "
+                        f"when the close was requested (waited {self.close_wait_seconds:g} s); close again once "
+                        "it has",
+                        lag=lag,
+                    )
+                await asyncio.sleep(CATCH_UP_POLL_SECONDS)
+
+    @contextlib.asynccontextmanager
+    async def _deciding(self) -> AsyncIterator[tuple[AsyncConnection, datetime]]:
+        """One decision on the ledger at a time, in this process and across processes: the inbox
+        is locked against writers and other deciders (no fact may land while a close is computed:
+        each is either in it or dated after it), and the ledger is brought up to date. Yields the
+        connection and the database clock, the time of the decision."""
+        async with self._lock, self.engine.begin() as conn:
+            await conn.execute(text(f"LOCK TABLE {facts.name} IN EXCLUSIVE MODE"))
+            now = await conn.scalar(text("SELECT clock_timestamp()"))
+            await self._refresh(conn)
+            yield conn, now
 
     async def _with_ledger(self, compute: Callable[[Ledger], T]) -> T:
         async with self._lock:
@@ -269,7 +375,8 @@ class Payouts:
         """The versions recorded since the last refresh (each aggregate is loaded once per process)."""
         fresh = [key for key in self.app.policy_keys() if key not in self._policy_keys]
         self._policy_keys.update(fresh)
-        return [self.app.policy(key) for key in fresh]
+        refused = self.app.refused_versions() if fresh else set()
+        return [policy for policy in map(self.app.policy, fresh) if policy.version not in refused]
 
     def _feed_facts(self, rows: Sequence[Any]) -> None:
         for row in rows:

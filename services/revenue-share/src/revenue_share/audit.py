@@ -23,9 +23,11 @@ from revenue_share.replay import (
     IssuedClose,
     IssuedHistory,
     PeriodCheck,
+    PolicyLogEntry,
     SourceFact,
     dated_rows,
     issued_digest,
+    policies_in_force,
     recompute,
 )
 from revenue_share.replay import period_of as make_period
@@ -82,6 +84,7 @@ def _problems(check: PeriodCheck, issued: _Issued) -> list[Problem]:
 def _issued(own: Sequence[PublishedEvent]) -> _Issued:
     issued = _Issued()
     closes: list[IssuedClose] = []
+    log: list[PolicyLogEntry] = []  # versions and close times by position
     for event in own:
         envelope = event.envelope
         if not _OWN.knows(envelope.type):
@@ -94,13 +97,15 @@ def _issued(own: Sequence[PublishedEvent]) -> _Issued:
                 closed_at = datetime.fromisoformat(closed.closed_at)
                 closes.append(IssuedClose(closed.period_id, closed_at, closed.statement_hash, marks, closed.statements))
                 issued.close_at[closed.period_id] = event.position
+                log.append((envelope.position, closed_at))
             case pb.StatementIssued() as statement:
                 payee = str(Payee(PayeeKind(statement.payee_kind), statement.payee_id, statement.payee_account))
                 issued.history.statements.setdefault(statement.period_id, {})[payee] = issued_digest(statement.lines)
                 issued.statement_at[(statement.period_id, payee)] = event.position
             case pb.PolicyVersionRecorded() as recorded:
-                issued.history.policies.append(policy_from_message(recorded))
+                log.append((envelope.position, policy_from_message(recorded)))
     issued.history.closes = sorted(closes, key=lambda c: c.closed_at)
+    issued.history.policies = policies_in_force(log)  # as the live service keeps them
     return issued
 
 

@@ -30,6 +30,8 @@ class StatedFact(Protocol):
     def body(self) -> dict[str, Any]: ...
     @property
     def recorded_at(self) -> datetime: ...
+    @property
+    def position(self) -> int: ...  # in the source service's log
 
 
 def add_fact(ledger: Ledger, row: StatedFact) -> None:
@@ -43,11 +45,15 @@ def add_fact(ledger: Ledger, row: StatedFact) -> None:
             ledger.add_member(Member(body["member_id"], kind, body["state_established"], row.recorded_at))
         case "ownership":
             ledger.add_ownership(
-                OwnershipSnapshot(row.fact_id, body["asset_id"], _day(body), body["owners"], row.recorded_at)
+                OwnershipSnapshot(
+                    row.fact_id, body["asset_id"], _day(body), body["owners"], row.recorded_at, position=row.position
+                )
             )
         case "assigned_out":
             # No owners from the effective date; the sellers take the sale's proceeds.
-            out = OwnershipSnapshot(row.fact_id, body["asset_id"], _day(body), {}, row.recorded_at, body["sellers"])
+            out = OwnershipSnapshot(
+                row.fact_id, body["asset_id"], _day(body), {}, row.recorded_at, body["sellers"], row.position
+            )
             ledger.add_ownership(out)
         case "inventors":
             ledger.add_inventors(
@@ -58,6 +64,7 @@ def add_fact(ledger: Ledger, row: StatedFact) -> None:
                     body["contributions"],
                     body["affiliations"],
                     row.recorded_at,
+                    row.position,
                 )
             )
         case "cost":
@@ -70,6 +77,7 @@ def add_fact(ledger: Ledger, row: StatedFact) -> None:
                     _day(body),
                     body["paid_by"],
                     row.recorded_at,
+                    row.position,
                 )
             )
         case "equity":

@@ -38,10 +38,12 @@ from revenue_share.replay import (
     IssuedHistory,
     LearnedAt,
     PeriodCheck,
+    PolicyLogEntry,
     SourceFact,
     closes_again,
     issued_digest,
     period_of,
+    policies_in_force,
 )
 from revenue_share.replay_writer import ReplayWriter
 from revenue_share.source_facts import FactReader, stated
@@ -65,20 +67,30 @@ class ReplayReport:
 async def read_history(settings: BusSettings, progress: Progress) -> IssuedHistory:
     history = IssuedHistory()
     closes: list[IssuedClose] = []
+    seen: set[str] = set()  # event ids: a relay may publish a batch twice, and a re-sent event keeps its id
+    log: list[PolicyLogEntry] = []  # versions and close times by position
     read = 0
     async for batch in bus.read_from_beginning(settings, [bus.topic_of(SOURCE)]):
         for record in batch:
-            _add_issued(history, closes, record)
+            _add_issued(history, closes, seen, log, record)
         read += len(batch)
         progress("revenue-share topic", read, None)
     history.closes = sorted(closes, key=lambda c: c.closed_at)
+    history.policies = policies_in_force(log)  # as the live service keeps them
     return history
 
 
-def _add_issued(history: IssuedHistory, closes: list[IssuedClose], record: ConsumerRecord[bytes, bytes]) -> None:
+def _add_issued(
+    history: IssuedHistory,
+    closes: list[IssuedClose],
+    seen: set[str],
+    log: list[PolicyLogEntry],
+    record: ConsumerRecord[bytes, bytes],
+) -> None:
     envelope = decode_envelope(record.value)
-    if not _OWN.knows(envelope.type):
+    if not _OWN.knows(envelope.type) or envelope.event_id in seen:
         return
+    seen.add(envelope.event_id)
     match _OWN.decode(envelope):
         case pb.PeriodOpened() as opened:
             history.periods.append(period_of(opened.period_id, opened.start, opened.end))
@@ -86,10 +98,11 @@ def _add_issued(history: IssuedHistory, closes: list[IssuedClose], record: Consu
             marks = {(m.topic, m.partition): m.position for m in closed.marks}
             closed_at = datetime.fromisoformat(closed.closed_at)
             closes.append(IssuedClose(closed.period_id, closed_at, closed.statement_hash, marks, closed.statements))
+            log.append((envelope.position, closed_at))
         case pb.StatementIssued() as issued:
             history.statements.setdefault(issued.period_id, {})[_payee(issued)] = issued_digest(issued.lines)
         case pb.PolicyVersionRecorded() as recorded:
-            history.policies.append(policy_from_message(recorded))
+            log.append((envelope.position, policy_from_message(recorded)))
 
 
 def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:

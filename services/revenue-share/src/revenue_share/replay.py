@@ -25,6 +25,8 @@ from revenue_share.domain.statements import Statement, sources_digest, statement
 from revenue_share.ledger_feed import add_fact
 
 PartitionKey = tuple[str, int]  # (topic, partition)
+# revenue-share's log of policy versions and close times, by log position
+PolicyLogEntry = tuple[int, Policy | datetime]
 
 
 class SourceFact(NamedTuple):  # a tuple: a replay makes a million of them
@@ -102,7 +104,7 @@ def dated_rows(facts: Iterable[SourceFact], closes: Sequence[IssuedClose], now: 
     learned_at = LearnedAt(closes, now)
     ordered = sorted(facts, key=lambda f: (f.topic, f.partition, f.position))
     return [
-        FactRow(seq, f.fact_id, f.kind, f.body, learned_at(f.topic, f.partition, f.position))
+        FactRow(seq, f.fact_id, f.kind, f.body, learned_at(f.topic, f.partition, f.position), f.position)
         for seq, f in enumerate(ordered, start=1)
     ]
 
@@ -170,6 +172,29 @@ def issued_digest(message_lines: Iterable[Any]) -> bytes:
         for line in message_lines
     ]  # fmt: skip
     return _lines_digest(lines)
+
+
+def refused_versions(log: Sequence[PolicyLogEntry]) -> set[str]:
+    """The policy versions the ledger refused when they were posted, given revenue-share's log of
+    versions and close times by position: a version after a close with a time not after it.
+
+    Such a version was kept though the admin got a 409 (its time was stamped before it waited
+    for the close's lock); fed in before the closes it would rewrite their statements.
+    """
+    refused: set[str] = set()
+    last_close: datetime | None = None
+    for _, entry in sorted(log, key=lambda e: e[0]):
+        if isinstance(entry, datetime):
+            last_close = entry if last_close is None else max(last_close, entry)
+        elif last_close is not None and entry.recorded_at <= last_close:
+            refused.add(entry.version)
+    return refused
+
+
+def policies_in_force(log: Sequence[PolicyLogEntry]) -> list[Policy]:
+    """The versions of the log the ledger accepted, in recording order (`refused_versions`)."""
+    refused = refused_versions(log)
+    return [e for _, e in sorted(log, key=lambda e: e[0]) if not isinstance(e, datetime) and e.version not in refused]
 
 
 def period_of(period_id: str, start: str, end: str) -> Period:

@@ -37,7 +37,7 @@ from ipshare.settings import BusSettings
 from revenue_share.adapters.inbox import InboxProjection, facts
 from revenue_share.application import RevenueShareApplication
 from revenue_share.domain.facts import Period
-from revenue_share.domain.policy_versions import Policy
+from revenue_share.domain.policy_versions import Policy, fields_of, policy_of
 from revenue_share.domain.statements import Statement, as_issued
 from revenue_share.replay import LearnedAt
 from revenue_share.source_facts import FactReader, SourceMessage
@@ -56,8 +56,8 @@ class _Begin(NamedTuple):
     settings: BusSettings
     database_url: str
     learned_at: LearnedAt
-    policies: Sequence[Policy]
-    periods: Sequence[Period]
+    policies: Sequence[dict[str, Any]]  # each version's plain fields (`fields_of`): a policy holds read-only
+    periods: Sequence[Period]  # mappings, which do not pickle
 
 
 class _Close(NamedTuple):
@@ -101,7 +101,7 @@ class ReplayWriter:
         periods: Sequence[Period] = (),
     ) -> None:
         """Copy the facts, then record the policies and periods (in start order) before any close."""
-        self._orders.put(_Begin(settings, database_url, learned_at, list(policies), list(periods)))
+        self._orders.put(_Begin(settings, database_url, learned_at, [fields_of(p) for p in policies], list(periods)))
 
     def record(self, period_id: str, closed_at: datetime, statements: Sequence[Statement],
                marks: list[dict[str, Any]]) -> None:  # fmt: skip
@@ -190,8 +190,8 @@ def _record(begin: _Begin, orders: Queue[_Begin | _Close | None], outcome: Queue
     """The policies, the periods, then each close as it comes, in the new event store."""
     app = RevenueShareApplication(persistence_env(begin.database_url, connections=1))  # see its docstring
     try:
-        for policy in begin.policies:
-            app.record_policy(REPLAY, policy)
+        for fields in begin.policies:
+            app.record_policy(REPLAY, policy_of(fields))
         for period in sorted(begin.periods, key=lambda p: p.start):
             app.open_period(REPLAY, period.period_id, period.start, period.end)
         done = 0

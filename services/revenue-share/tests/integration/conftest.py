@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.auth import Principal, Role
 from ipshare.consumer import InboundEvent, consumer_metadata
 from ipshare.database import open_engine
+from ipshare.embedded import Broker
 from ipshare.eventstore import CommandContext, persistence_env
+from ipshare.settings import BusSettings
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
@@ -55,6 +59,15 @@ def slice_events() -> list[InboundEvent]:
 
 
 @pytest.fixture
+def bus_settings(tmp_path: Path) -> Iterator[BusSettings]:
+    """A broker of the test's own: the service topics start empty."""
+    broker = Broker(log_path=tmp_path / "broker.log")
+    settings = BusSettings(kafka_bootstrap_servers=broker.start(), topic_partitions=2)
+    yield settings
+    broker.stop()
+
+
+@pytest.fixture
 async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
     engine = await open_engine(fresh_database, metadata, consumer_metadata)
     yield engine
@@ -66,6 +79,20 @@ def application(fresh_database: str) -> Iterator[RevenueShareApplication]:
     app = RevenueShareApplication(persistence_env(fresh_database))
     yield app
     app.close()
+
+
+async def publish(settings: BusSettings, messages: list[tuple[str, bytes, bytes]]) -> dict[tuple[str, int], int]:
+    """Send (topic, key, value) messages; returns the partitions each landed on, with their count."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    landed: dict[tuple[str, int], int] = {}
+    try:
+        for topic, key, value in messages:
+            sent = await (await producer.send(topic, value, key=key))
+            landed[(sent.topic, sent.partition)] = landed.get((sent.topic, sent.partition), 0) + 1
+    finally:
+        await producer.stop()
+    return landed
 
 
 async def learn(engine: AsyncEngine, events: list[InboundEvent]) -> None:

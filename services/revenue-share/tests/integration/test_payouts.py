@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -103,9 +104,11 @@ async def test_members_see_only_their_own_statements(engine: AsyncEngine, applic
 ADMIN = CommandContext(Principal(Role.ADMIN, "admin"))
 
 
-def center_policy(version: str, researchers_bps: int, fee_bps: int = 0) -> CenterPolicy:
-    return CenterPolicy(version, date(2026, 1, 1), datetime.now(UTC), fee_bps=fee_bps,
-                        researcher_brackets=(ResearcherBracket(0, researchers_bps),), set_by="admin")  # fmt: skip
+def center_policy(version: str, researchers_bps: int, fee_bps: int = 0) -> Callable[[datetime], CenterPolicy]:
+    """A version as an admin sets it: the service stamps the time it is recorded."""
+    return lambda recorded_at: CenterPolicy(version, date(2026, 1, 1), recorded_at, fee_bps=fee_bps,
+                                            researcher_brackets=(ResearcherBracket(0, researchers_bps),),
+                                            set_by="admin")  # fmt: skip
 
 
 async def test_an_admin_sets_a_policy_that_every_later_computation_uses(
@@ -134,10 +137,10 @@ async def test_a_policy_below_the_statutory_floor_is_rejected_and_nothing_is_rec
         await payouts.set_policy(ADMIN, center_policy("too-low", 3000))
     with pytest.raises(Forbidden):
         await payouts.set_policy(FINANCE, center_policy("not-an-admin", 6000))
-    unknown = MemberPolicy("ghost", str(uuid.uuid4()), date(2026, 1, 1), datetime.now(UTC),
-                           (SplitBracket(0, {"member": 10_000}),))  # fmt: skip
+    ghost = str(uuid.uuid4())
     with pytest.raises(NotFound):
-        await payouts.set_policy(ADMIN, unknown)
+        await payouts.set_policy(ADMIN, lambda now: MemberPolicy("ghost", ghost, date(2026, 1, 1), now,
+                                                                 (SplitBracket(0, {"member": 10_000}),)))  # fmt: skip
 
     assert application.policies() == []
 
@@ -170,4 +173,18 @@ async def test_the_ledger_is_warmed_at_start_and_a_failed_warm_up_leaves_it_to_t
     await LedgerWarmup(unreachable).run()  # logged, not raised
 
     assert (restarted.loaded, unreachable.loaded) == (True, False)
+    assert statement_hash(await restarted.statements(FINANCE, "2026-Q4")) == digest
+
+
+async def test_a_version_kept_though_refused_never_rewrites_a_closed_period_after_a_restart(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    digest = await close_q4(engine, application)
+    closed_at = application.period("2026-Q4").closed_at
+    assert closed_at is not None
+    # What the route once left behind: stamped before the close, stored after it, answered with a 409.
+    application.record_policy(ADMIN, center_policy("stamped-before-the-close", 6000, 1000)(closed_at - timedelta(1)))
+
+    restarted = Payouts(application, engine)
+
     assert statement_hash(await restarted.statements(FINANCE, "2026-Q4")) == digest

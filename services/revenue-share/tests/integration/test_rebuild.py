@@ -6,17 +6,13 @@ the new database: the rebuilt database must serve exactly the statements that we
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from ipshare import bus
-from ipshare.consumer import consumer_metadata
+from ipshare.consumer import InboundEvent, consumer_metadata
 from ipshare.database import open_engine
-from ipshare.embedded import Broker
 from ipshare.eventstore import persistence_env
 from ipshare.settings import BusSettings
 from revenue_share.adapters.inbox import FactRow, fact_of, metadata
@@ -24,13 +20,15 @@ from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.domain.facts import Period
 from revenue_share.domain.ledger import Ledger
+from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
+from revenue_share.domain.policy_versions import Policy
 from revenue_share.domain.statements import statement_hash
 from revenue_share.ledger_feed import add_fact
 from revenue_share.rebuild import rebuild
 from revenue_share.replay import LearnedAt
 from revenue_share.replay_writer import REPLAY, ReplayWriter, ReplayWriterFailed
 
-from .conftest import FINANCE, slice_events
+from .conftest import FINANCE, INSTITUTE, publish, slice_events
 
 pytestmark = pytest.mark.integration
 
@@ -39,44 +37,26 @@ LEARNED = datetime(2026, 12, 1, tzinfo=UTC)
 CLOSED = datetime(2027, 1, 5, 9, tzinfo=UTC)
 
 
-@pytest.fixture
-def bus_settings(tmp_path: Path) -> Iterator[BusSettings]:
-    """A broker of the test's own: the replay reads the service topics from their beginning."""
-    broker = Broker(log_path=tmp_path / "broker.log")
-    settings = BusSettings(kafka_bootstrap_servers=broker.start(), topic_partitions=2)
-    yield settings
-    broker.stop()
-
-
-async def _publish(settings: BusSettings, messages: list[tuple[str, bytes, bytes]]) -> dict[tuple[str, int], int]:
-    """Send (topic, key, value) messages; returns the partitions each landed on, with their count."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    landed: dict[tuple[str, int], int] = {}
-    try:
-        for topic, key, value in messages:
-            sent = await (await producer.send(topic, value, key=key))
-            landed[(sent.topic, sent.partition)] = landed.get((sent.topic, sent.partition), 0) + 1
-    finally:
-        await producer.stop()
-    return landed
-
-
-async def test_a_rebuilt_database_serves_the_issued_statements(bus_settings: BusSettings, fresh_database: str) -> None:
-    events = slice_events()
+async def _issue_and_publish(
+    settings: BusSettings, events: list[InboundEvent], policies: list[Policy], *, resend: bool = False
+) -> str:
+    """Publish the source events, close the period as the live service would (with `policies` in
+    force), publish revenue-share's own events; `resend` publishes every batch twice, as a relay
+    does after a crash between publishing and storing its position. Returns the issued hash."""
     topics = [bus.topic_of(s) for s in ("ip-registry", "commercialization", "incubation", SOURCE)]
-    await bus.ensure_topics(bus_settings, topics)
-    landed = await _publish(
-        bus_settings,
-        [(bus.topic_of(e.envelope.source), e.envelope.aggregate_id.encode(), e.envelope.SerializeToString())
-         for e in events],
-    )  # fmt: skip
+    await bus.ensure_topics(settings, topics)
+    sources = [(bus.topic_of(e.envelope.source), e.envelope.aggregate_id.encode(), e.envelope.SerializeToString())
+               for e in events]  # fmt: skip
+    landed = await publish(settings, sources * 2 if resend else sources)
     # The live service had learned every fact when it closed the period, and said so on its topic.
     ledger = Ledger()
     for seq, event in enumerate(events, start=1):
         kind, body = fact_of(event) or ("", {})
-        add_fact(ledger, FactRow(seq, event.envelope.event_id, kind, body, LEARNED))
+        add_fact(ledger, FactRow(seq, event.envelope.event_id, kind, body, LEARNED, event.envelope.position))
     live = RevenueShareApplication(persistence_env(None))
+    for policy in policies:
+        live.record_policy(REPLAY, policy)
+        ledger.add_policy(policy)
     live.open_period(REPLAY, PERIOD, START, END)
     ledger.define_period(Period(PERIOD, START, END))
     marks = [{"topic": t, "partition": p, "position": max(e.envelope.position for e in events)} for t, p in landed]
@@ -87,19 +67,61 @@ async def test_a_rebuilt_database_serves_the_issued_statements(bus_settings: Bus
         for n in live.notifications_after(0, 1_000)
         if catalog.publishes(event := live.mapper.to_domain_event(n))
     ]
-    await _publish(bus_settings, issued)
+    await publish(settings, issued * 2 if resend else issued)
+    return issued_hash
+
+
+async def _served_hash(database_url: str) -> str:
+    """The hash of the period's statements as a service started on the rebuilt database serves them."""
+    engine = await open_engine(database_url, metadata, consumer_metadata)
+    rebuilt = RevenueShareApplication(persistence_env(database_url))
+    try:  # its inbox, as the second process copied it
+        return statement_hash(await Payouts(rebuilt, engine).statements(FINANCE, PERIOD))
+    finally:
+        rebuilt.close()
+        await engine.dispose()
+
+
+async def test_a_rebuilt_database_serves_the_issued_statements(bus_settings: BusSettings, fresh_database: str) -> None:
+    events = slice_events()
+    issued_hash = await _issue_and_publish(bus_settings, events, [])
 
     report = await rebuild(bus_settings, fresh_database, lambda *_: None)
 
     assert report.identical, report.checks
     assert (report.facts, report.checks[0].replayed_hash) == (len(events), issued_hash)
-    engine = await open_engine(fresh_database, metadata, consumer_metadata)
+    assert await _served_hash(fresh_database) == issued_hash
+
+
+def _policies() -> list[Policy]:
+    """A center policy with a fee, cost recovery, researchers' brackets and a minimum payout, and a
+    member's own split by bracket: what every deployment has."""
+    recorded = datetime(2026, 9, 1, tzinfo=UTC)
+    center = CenterPolicy(
+        "center-2026", date(2026, 1, 1), recorded, fee_bps=500, recover_costs=True, cost_cap_bps=5000,
+        researcher_brackets=(ResearcherBracket(0, 5000), ResearcherBracket(500_000, 6000)),
+        minimum_payout={"CNY": 100}, set_by="admin",
+    )  # fmt: skip
+    split = (SplitBracket(0, {"member": 10_000}), SplitBracket(400_000, {"member": 8000, "lab": 2000}))
+    return [center, MemberPolicy("institute-2026", INSTITUTE, date(2026, 1, 1), recorded, split, "admin")]
+
+
+async def test_the_replay_of_a_history_with_policies_and_re_sent_batches_is_identical(
+    bus_settings: BusSettings, fresh_database: str
+) -> None:
+    events = slice_events()
+    issued_hash = await _issue_and_publish(bus_settings, events, _policies(), resend=True)
+
+    report = await rebuild(bus_settings, fresh_database, lambda *_: None)
+
+    assert report.identical, report.checks
+    assert (report.facts, report.checks[0].replayed_hash) == (len(events), issued_hash)
+    assert await _served_hash(fresh_database) == issued_hash
     rebuilt = RevenueShareApplication(persistence_env(fresh_database))
-    try:  # the service started on the rebuilt database: its inbox, as the second process copied it
-        assert statement_hash(await Payouts(rebuilt, engine).statements(FINANCE, PERIOD)) == issued_hash
+    try:
+        assert rebuilt.policies() == _policies()
     finally:
         rebuilt.close()
-        await engine.dispose()
 
 
 async def test_a_writer_that_cannot_write_fails_the_replay(bus_settings: BusSettings) -> None:

@@ -150,7 +150,7 @@ def test_the_inbox_row_of_an_assignment_out_becomes_an_ownerless_snapshot() -> N
     ledger = ledger_of_asset_a()
     body = {"asset_id": "A", "effective_date": "2024-03-01", "sellers": SELLERS, "assignee": "Buyer Ltd",
             "request_id": "req-1"}  # fmt: skip
-    add_fact(ledger, FactRow(1, "out-A", "assigned_out", body, START + timedelta(days=1)))
+    add_fact(ledger, FactRow(1, "out-A", "assigned_out", body, START + timedelta(days=1), 1))
     ledger.add_receipt(receipt("late", 1_000, date(2024, 3, 15)))
 
     statements = ledger.provisional("2024-Q1")

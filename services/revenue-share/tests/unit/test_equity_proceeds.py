@@ -49,7 +49,7 @@ def test_a_members_equity_proceeds_pass_through_its_split_to_the_inventors_exact
     uni = Member("uni", MemberKind.UNIVERSITY, True, LEARNED)
     ledger.policies.set_member_policy(MemberPolicy("uni-v1", "uni", date(2023, 1, 1), LEARNED, (split,)), uni, True)
     kind, body = fact_of(distribution()) or ("", {})
-    add_fact(ledger, FactRow(1, "fact-1", kind, body, LEARNED))
+    add_fact(ledger, FactRow(1, "fact-1", kind, body, LEARNED, 1))
     statements = ledger.close_period("2024-Q1", datetime(2024, 4, 2, tzinfo=UTC))
     paid = {str(s.payee): sum(b.paid for b in s.balances) for s in statements}
     # 30% of 6,001 = 1,800.3 -> 1,800 to the inventors (900 each), 4,201 stays with the member.

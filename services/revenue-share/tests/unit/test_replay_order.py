@@ -79,7 +79,7 @@ def live_run(facts: list[SourceFact], order: random.Random, close_after: list[in
     while any(queues.values()):
         clock += timedelta(minutes=1)
         fact = queues[order.choice([k for k, q in queues.items() if q])].pop(0)
-        add_fact(ledger, FactRow(consumed, fact.fact_id, fact.kind, fact.body, clock))
+        add_fact(ledger, FactRow(consumed, fact.fact_id, fact.kind, fact.body, clock, fact.position))
         marks[(fact.topic, fact.partition)] = fact.position
         consumed += 1
         while len(history.closes) < len(close_after) and close_after[len(history.closes)] == consumed:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
 from commercialization.application import CommercializationApplication
 from commercialization.domain.license import LicenseStatus
 from ipshare.auth import Principal, Role
@@ -109,8 +111,8 @@ class LicenseExpiry:
         ctx = CommandContext(principal=EXPIRY, correlation_id=f"{NAME}:{license_id}:{today.isoformat()}")
         try:
             self.app.expire_license(ctx, license_id, today)
-        except Conflict as exc:  # another command saved the license meanwhile: look again next round
-            log.warning("license expiry lost a race; retrying", license_id=str(license_id), error=exc.message)
+        except (Conflict, IntegrityError) as exc:  # another command saved the license meanwhile: look again
+            log.warning("license expiry lost a race; retrying", license_id=str(license_id), error=str(exc))
             return "retry"
         return "expired"
 

@@ -7,7 +7,7 @@ later date too: no holding is ever negative, no class exceeds its authorized sha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -46,7 +46,10 @@ def issued(movements: Iterable[Movement], share_class: str, as_of: date) -> int:
     return sum(q for (_, cls), q in holdings(movements, as_of).items() if cls == share_class)
 
 
-def check_movement(existing: list[Movement], new: Movement, authorized: Mapping[str, int]) -> None:
+Capacity = Callable[[str, date], int]  # (share class, day) -> shares that may be outstanding then
+
+
+def check_movement(existing: list[Movement], new: Movement, authorized: Mapping[str, int], capacity: Capacity) -> None:
     """Raise unless the cap table stays valid on the new movement's day and every later one."""
     if new.quantity <= 0:
         raise DomainError("a movement of shares is for a positive quantity", quantity=new.quantity)
@@ -63,10 +66,11 @@ def check_movement(existing: list[Movement], new: Movement, authorized: Mapping[
                 holder=holder_id, share_class=new.share_class, day=day.isoformat(),
             )  # fmt: skip
         total = sum(q for (_, cls), q in table.items() if cls == new.share_class)
-        if total > authorized[new.share_class]:
+        if total > (room := capacity(new.share_class, day)):
             raise Conflict(
-                f"{new.share_class} shares would exceed the {authorized[new.share_class]} authorized",
-                issued=total, authorized=authorized[new.share_class],
+                f"{new.share_class} shares would exceed the {authorized[new.share_class]} authorized "
+                f"(less the option pools) on {day.isoformat()}",
+                issued=total, available=room, authorized=authorized[new.share_class], day=day.isoformat(),
             )  # fmt: skip
 
 

@@ -3,11 +3,16 @@
 A milestone moves open -> submitted (evidence) -> approved, or back from submitted to
 rejected (with a reason) and then submitted again. Its tranche is released only once
 it is approved, drawn from the funders pro rata to what each committed, to the minor unit.
+
+Draws are cumulative (`cumulative_draws`): after each release a funder has drawn its
+largest-remainder share of everything released so far, so rounding never accumulates
+and the last tranche leaves every funder having paid exactly its commitment.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -36,6 +41,7 @@ class Milestone:
     tranche: Money
     status: MilestoneStatus = MilestoneStatus.OPEN
     evidence: list[str] = field(default_factory=list)
+    submitted_on: date | None = None  # the latest evidence
     decided_on: date | None = None
     rejection_reason: str = ""
     released_on: date | None = None
@@ -110,6 +116,7 @@ class SeedProject(Aggregate):
         self.commitments = [
             Commitment(c["funder_kind"], c["funder_id"], Money.from_dict(c["amount"])) for c in commitments
         ]
+        self.drawn: dict[tuple[str, str], int] = {c.key: 0 for c in self.commitments}
         self.milestones: dict[str, Milestone] = {
             m["milestone_id"]: Milestone(
                 m["milestone_id"], m["description"], date.fromisoformat(m["due_date"]), Money.from_dict(m["tranche"])
@@ -185,15 +192,17 @@ class SeedProject(Aggregate):
             raise Conflict("the milestone is already approved", milestone_id=milestone_id)
         if not [e for e in evidence if e.strip()]:
             raise DomainError("evidence names at least one document or link")
+        _in_order(day, "evidence", [(self.opened_on, "the project opened"),
+                                    (milestone.decided_on, "the milestone was last decided")])  # fmt: skip
         self._evidence_submitted(milestone_id=milestone_id, evidence=[e.strip() for e in evidence if e.strip()],
                                  effective_date=day)  # fmt: skip
 
     def approve(self, milestone_id: str, day: date) -> None:
-        self._decidable(milestone_id)
+        self._decidable(milestone_id, day)
         self._milestone_approved(milestone_id=milestone_id, effective_date=day)
 
     def reject(self, milestone_id: str, reason: str, day: date) -> None:
-        self._decidable(milestone_id)
+        self._decidable(milestone_id, day)
         if not reason.strip():
             raise DomainError("a rejection gives its reason")
         self._milestone_rejected(milestone_id=milestone_id, reason=reason.strip(), effective_date=day)
@@ -208,7 +217,11 @@ class SeedProject(Aggregate):
             )  # fmt: skip
         if milestone.released_on is not None:
             raise Conflict("the tranche is already released", released_on=milestone.released_on.isoformat())
-        split = allocate(milestone.tranche.amount, {c.key: c.amount.amount for c in self.commitments})
+        _in_order(day, "the release", [(milestone.decided_on, "the milestone was approved")])
+        split = cumulative_draws(
+            milestone.tranche.amount, self.released.amount, self.drawn,
+            {c.key: c.amount.amount for c in self.commitments},
+        )  # fmt: skip
         funders = [
             {"funder_kind": kind, "funder_id": funder_id, "amount": amount}
             for (kind, funder_id), amount in sorted(split.items())
@@ -217,13 +230,14 @@ class SeedProject(Aggregate):
                                effective_date=day)  # fmt: skip
         return funders
 
-    def _decidable(self, milestone_id: str) -> Milestone:
+    def _decidable(self, milestone_id: str, day: date) -> Milestone:
         milestone = self.milestone(milestone_id)
         if milestone.status is not MilestoneStatus.SUBMITTED:
             raise Conflict(
                 f"only a milestone with evidence submitted is decided; this one is {milestone.status}",
                 milestone_id=milestone_id, status=str(milestone.status),
             )  # fmt: skip
+        _in_order(day, "the decision", [(milestone.submitted_on, "its evidence was submitted")])
         return milestone
 
     @event(EvidenceSubmitted)
@@ -231,6 +245,7 @@ class SeedProject(Aggregate):
         milestone = self.milestones[milestone_id]
         milestone.status = MilestoneStatus.SUBMITTED
         milestone.evidence.extend(evidence)
+        milestone.submitted_on = effective_date
 
     @event(MilestoneApproved)
     def _milestone_approved(self, milestone_id: str, effective_date: date) -> None:
@@ -255,6 +270,48 @@ class SeedProject(Aggregate):
         self, milestone_id: str, amount: dict[str, Any], funders: list[dict[str, Any]], effective_date: date
     ) -> None:
         self.milestones[milestone_id].released_on = effective_date
+        for draw in funders:
+            key = (draw["funder_kind"], draw["funder_id"])
+            self.drawn[key] = self.drawn.get(key, 0) + draw["amount"]
+
+
+Funder = tuple[str, str]
+
+
+def _in_order(day: date, what: str, after: list[tuple[date | None, str]]) -> None:
+    """Refuse a step dated before a step it follows (a 422 naming the date it must not precede)."""
+    for earlier, since in after:
+        if earlier is not None and day < earlier:
+            raise DomainError(
+                f"{what} is dated {day.isoformat()}, before {since} on {earlier.isoformat()}",
+                field="effective_date", not_before=earlier.isoformat(),
+            )  # fmt: skip
+
+
+def cumulative_draws(
+    tranche: int, released_before: int, drawn: Mapping[Funder, int], commitments: Mapping[Funder, int]
+) -> dict[Funder, int]:
+    """Each funder's draw on a tranche: its share of everything released so far, less what it drew.
+
+    The cumulative share is `allocate(released, commitments)` (largest remainder). A larger
+    total can give a funder one unit less than a smaller one did (the Alabama paradox of
+    largest remainders); that funder then draws nothing, and the unit is taken back from a
+    funder whose share was rounded up, the smallest remainder first, so no draw is negative
+    and every funder's cumulative draw stays within one minor unit of its exact share.
+    """
+    released = released_before + tranche
+    whole = sum(commitments.values())
+    target = allocate(released, commitments)
+    draws = {k: target[k] - drawn.get(k, 0) for k in sorted(commitments)}
+    short = sum(-d for d in draws.values() if d < 0)
+    if short:
+        remainder = {k: released * w % whole for k, w in commitments.items()}
+        rounded_up = [k for k, d in draws.items() if d > 0 and target[k] * whole > released * commitments[k]]
+        for k in draws:
+            draws[k] = max(draws[k], 0)
+        for k in sorted(rounded_up, key=lambda k: (remainder[k], k))[:short]:
+            draws[k] -= 1
+    return draws
 
 
 def _check_funding(commitments: list[Commitment], milestones: list[MilestonePlan]) -> None:

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from incubation.domain.cap_table import DilutedLine, Holder, Movement, check_movement, fully_diluted, holdings
-from incubation.domain.vesting import VestingTerms, vested
+from incubation.domain.cap_table import DilutedLine, Holder, Movement, check_movement, fully_diluted, holdings, issued
+from incubation.domain.vesting import VestingTerms, add_months, vested
 from ipshare.errors import Conflict, DomainError, NotFound
 from ipshare.money import BASIS_POINTS, Money, allocate
 
 STATUTORY_REWARD_BPS = 5_000  # Art. 45(2): at least 50% of the equity formed from contributed IP
 HOLDER_KINDS = ("member", "researcher", "investor", "other")
 FOUNDED_VIA = ("license", "capital_contribution")
+WINDOW_UNITS = ("days", "months")
 
 
 def _holder(kind: str, holder_id: str) -> Holder:
@@ -53,6 +54,34 @@ class Contribution:
         return not self.own_rule and self.reward_bps < STATUTORY_REWARD_BPS
 
 
+@dataclass(frozen=True, slots=True)
+class ExerciseWindow:
+    """How long vested options stay exercisable after the grantee leaves: `length` days or months.
+
+    A length of 0 (grants recorded before windows existed) keeps them exercisable until they expire.
+    """
+
+    length: int
+    unit: str  # days | months
+
+    def check(self) -> None:
+        if self.unit not in WINDOW_UNITS or self.length < 0:
+            raise DomainError("a post-departure exercise window is a number of days or months, not negative",
+                              field="post_departure_window", unit=self.unit, length=self.length)  # fmt: skip
+
+    def end(self, departed_on: date) -> date:
+        """The first day the options can no longer be exercised."""
+        if self.unit == "months":
+            return add_months(departed_on, self.length)
+        return departed_on + timedelta(days=self.length)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"length": self.length, "unit": self.unit}
+
+
+NO_WINDOW = ExerciseWindow(0, "")
+
+
 @dataclass
 class OptionGrant:
     grant_id: str
@@ -62,7 +91,9 @@ class OptionGrant:
     terms: VestingTerms
     expires_on: date
     granted_on: date
-    exercised: int = 0
+    exercise_price: Money  # per option, in minor units
+    window: ExerciseWindow
+    exercises: list[tuple[date, int]] = field(default_factory=list)
     forfeited: int = 0
     expired: int = 0
     achieved: dict[str, date] = field(default_factory=dict)
@@ -70,15 +101,48 @@ class OptionGrant:
     departed_on: date | None = None
     expired_on: date | None = None
 
+    @property
+    def exercised(self) -> int:
+        return sum(q for _, q in self.exercises)
+
+    def exercised_by(self, as_of: date) -> int:
+        return sum(q for day, q in self.exercises if day <= as_of)
+
+    @property
+    def lapses_on(self) -> date:
+        """The first day nothing more can be exercised: the expiry date, or the end of the
+        post-departure window when that comes first."""
+        if self.departed_on is None or not self.window.length:
+            return self.expires_on
+        return min(self.expires_on, self.window.end(self.departed_on))
+
     def vested(self, as_of: date) -> int:
         cap = self.quantity - self.forfeited
         return min(vested(self.quantity, self.terms, as_of, self.achieved, self.accelerated_on), cap)
 
     def exercisable(self, as_of: date) -> int:
+        if as_of < self.granted_on or as_of >= self.lapses_on:
+            return 0
         return max(self.vested(as_of) - self.exercised - self.expired, 0)
+
+    def outstanding_as_of(self, as_of: date) -> int:
+        """Options granted and neither exercised, forfeited nor lapsed on `as_of`."""
+        if as_of < self.granted_on or as_of >= self.lapses_on:
+            return 0
+        forfeited = self.forfeited if self.departed_on is not None and self.departed_on <= as_of else 0
+        return self.quantity - self.exercised_by(as_of) - forfeited
+
+    def returned_as_of(self, as_of: date) -> int:
+        """Options back in the plan's pool on `as_of`: forfeited on departure, or lapsed unexercised."""
+        if as_of < self.granted_on:
+            return 0
+        if as_of >= self.lapses_on:
+            return self.quantity - self.exercised_by(as_of)
+        return self.forfeited if self.departed_on is not None and self.departed_on <= as_of else 0
 
     @property
     def outstanding(self) -> int:
+        """Options neither exercised, forfeited nor recorded as expired (whatever the date)."""
         return self.quantity - self.exercised - self.forfeited - self.expired
 
 
@@ -88,6 +152,7 @@ class Plan:
     name: str
     share_class: str
     pool_size: int
+    created_on: date
 
 
 def _terms(data: dict[str, Any]) -> VestingTerms:
@@ -157,7 +222,17 @@ class SpinOff(Aggregate):
         quantity: int
         vesting: dict[str, Any]
         expires_on: date
+        exercise_price: dict[str, Any]  # per option: amount (minor units), currency
+        exercise_window: dict[str, Any]  # after departure: length, unit (days | months)
         effective_date: date
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Grants recorded before prices and windows: price unknown (0), exercisable until expiry."""
+            state["exercise_price"] = {"amount": 0, "currency": "CNY"}
+            state["exercise_window"] = NO_WINDOW.as_dict()
 
     class VestingMilestoneAchieved(Aggregate.Event):
         grant_id: str
@@ -278,44 +353,42 @@ class SpinOff(Aggregate):
         return holdings(self.movements, as_of)
 
     def fully_diluted(self, as_of: date) -> list[DilutedLine]:
+        """Shares, options outstanding and the pool not yet granted, all as of `as_of`."""
         options: dict[Holder, int] = {}
         for grant in self.grants.values():
-            if grant.granted_on <= as_of:
-                holder = ("researcher", grant.researcher_id)
-                options[holder] = options.get(holder, 0) + grant.outstanding
-        granted = {p: 0 for p in self.plans}
-        for grant in self.grants.values():
-            granted[grant.plan_id] += grant.quantity
-        unallocated = sum(plan.pool_size - granted[plan.plan_id] for plan in self.plans.values())
+            holder = ("researcher", grant.researcher_id)
+            options[holder] = options.get(holder, 0) + grant.outstanding_as_of(as_of)
+        unallocated = sum(self.pool_available(plan, as_of) for plan in self.plans.values())
         return fully_diluted(self.holdings(as_of), options, unallocated)
+
+    def pool_available(self, plan: Plan, as_of: date) -> int:
+        """What a plan can still grant on `as_of`: its pool less what was granted by then, plus
+        what came back (forfeited on departure, lapsed unexercised)."""
+        if plan.created_on > as_of:
+            return 0
+        granted = [g for g in self.grants.values() if g.plan_id == plan.plan_id and g.granted_on <= as_of]
+        return plan.pool_size - sum(g.quantity for g in granted) + sum(g.returned_as_of(as_of) for g in granted)
+
+    def _capacity(self, share_class: str, as_of: date) -> int:
+        """Shares of a class that may be outstanding on `as_of`: authorized, less the pools reserved
+        in it by then, plus the shares issued out of those pools by exercise."""
+        plans = [p for p in self.plans.values() if p.share_class == share_class and p.created_on <= as_of]
+        exercised = sum(g.exercised_by(as_of) for g in self.grants.values() if self.plans[g.plan_id] in plans)
+        return self.authorized[share_class] - sum(p.pool_size for p in plans) + exercised
 
     def _move(
         self, kind: str, share_class: str, quantity: int, source: Holder | None, target: Holder | None, day: date,
         note: str,
     ) -> None:  # fmt: skip
-        if day < self.founded_on:
-            raise DomainError(
-                "the cap table starts when the spin-off is founded", founded_on=self.founded_on.isoformat()
-            )
+        self._not_before_founding(day)
         movement = Movement(len(self.movements), day, share_class, quantity, source, target, kind)
-        check_movement(self.movements, movement, self._authorized_for_shares())
+        check_movement(self.movements, movement, self.authorized, self._capacity)
         self._shares_moved(
             kind=kind, share_class=share_class, quantity=quantity,
             source_kind=source[0] if source else "", source_id=source[1] if source else "",
             target_kind=target[0] if target else "", target_id=target[1] if target else "",
             note=note, effective_date=day,
         )  # fmt: skip
-
-    def _authorized_for_shares(self) -> dict[str, int]:
-        """Authorized shares less the option pools reserved in each class."""
-        reserved: dict[str, int] = {}
-        for plan in self.plans.values():
-            reserved[plan.share_class] = reserved.get(plan.share_class, 0) + plan.pool_size
-        exercised: dict[str, int] = {}
-        for grant in self.grants.values():
-            cls = self.plans[grant.plan_id].share_class
-            exercised[cls] = exercised.get(cls, 0) + grant.exercised
-        return {c: n - reserved.get(c, 0) + exercised.get(c, 0) for c, n in self.authorized.items()}
 
     @event(SharesMoved)
     def _shares_moved(
@@ -393,32 +466,43 @@ class SpinOff(Aggregate):
             raise DomainError("an incentive plan has a positive pool")
         if share_class not in self.authorized:
             raise DomainError(f"no share class {share_class!r}", share_classes=sorted(self.authorized))
-        free = self._authorized_for_shares()[share_class] - sum(
-            q for (_, cls), q in self.holdings(date.max).items() if cls == share_class
-        )
-        if pool_size > free:
-            raise Conflict("the pool exceeds the authorized shares not yet issued", available=free)
+        self._not_before_founding(day)
+        for on in sorted({day, *(m.day for m in self.movements if m.day > day)}):
+            free = self._capacity(share_class, on) - issued(self.movements, share_class, on)
+            if pool_size > free:
+                raise Conflict("the pool exceeds the authorized shares not yet issued", available=free,
+                               day=on.isoformat())  # fmt: skip
         plan_id = str(uuid.uuid4())
         self._plan_created(plan_id=plan_id, name=name, share_class=share_class, pool_size=pool_size,
                            effective_date=day)  # fmt: skip
         return plan_id
 
     def grant_options(
-        self, plan_id: str, researcher_id: str, quantity: int, terms: VestingTerms, expires_on: date, day: date
-    ) -> str:
+        self, plan_id: str, researcher_id: str, quantity: int, terms: VestingTerms, expires_on: date, day: date,
+        exercise_price: Money, window: ExerciseWindow,
+    ) -> str:  # fmt: skip
         plan = self.plans.get(plan_id)
         if plan is None:
             raise NotFound("no such incentive plan", plan_id=plan_id)
         terms.check(quantity)
-        granted = sum(g.quantity for g in self.grants.values() if g.plan_id == plan_id)
-        if granted + quantity > plan.pool_size:
-            raise Conflict("the grant exceeds what is left in the pool", available=plan.pool_size - granted)
+        window.check()
+        if exercise_price.amount < 0:
+            raise DomainError("an exercise price is not negative", field="exercise_price")
+        if day < plan.created_on:
+            raise DomainError("options are granted once their plan exists", field="effective_date",
+                              plan_created_on=plan.created_on.isoformat())  # fmt: skip
         if expires_on <= day:
-            raise DomainError("options expire after they are granted")
+            raise DomainError("options expire after they are granted", field="expires_on")
+        # the pool must hold the grant on its day and on every later day a grant was made
+        for on in sorted({day, *(g.granted_on for g in self.grants.values() if g.granted_on > day)}):
+            available = self.pool_available(plan, on)
+            if quantity > available:
+                raise Conflict("the grant exceeds what is left in the pool", available=available, day=on.isoformat())
         grant_id = str(uuid.uuid4())
         self._options_granted(
             grant_id=grant_id, plan_id=plan_id, researcher_id=researcher_id, quantity=quantity,
-            vesting=terms_dict(terms), expires_on=expires_on, effective_date=day,
+            vesting=terms_dict(terms), expires_on=expires_on, exercise_price=exercise_price.as_dict(),
+            exercise_window=window.as_dict(), effective_date=day,
         )  # fmt: skip
         return grant_id
 
@@ -434,28 +518,55 @@ class SpinOff(Aggregate):
             raise DomainError(f"the grant vests on no milestone {milestone!r}", milestones=list(grant.terms.milestones))
         if milestone in grant.achieved:
             raise Conflict("that milestone is already achieved", milestone=milestone)
+        _not_before_grant(grant, day, "a vesting milestone")
         self._vesting_milestone_achieved(grant_id=grant_id, milestone=milestone, effective_date=day)
 
     def change_control(self, day: date) -> None:
         if self.change_of_control_on is not None:
             raise Conflict("a change of control is already recorded", on=self.change_of_control_on.isoformat())
-        single = [g.grant_id for g in self.grants.values() if g.terms.acceleration == "single" and g.outstanding]
+        self._not_before_founding(day)
+        single = [
+            g.grant_id for g in self.grants.values() if g.terms.acceleration == "single" and g.outstanding_as_of(day)
+        ]
         self._change_of_control(accelerated_grants=single, effective_date=day)
 
     def depart(self, grant_id: str, without_cause: bool, day: date) -> None:
-        """The grantee leaves: unvested options are forfeited, unless a double trigger accelerates them."""
+        """The grantee leaves: unvested options are forfeited (back to the pool), unless a double
+        trigger accelerates them; the vested ones stay exercisable for the post-departure window.
+
+        A departure may be backdated, but not behind exercises it would make impossible: more
+        exercised than was vested on the departure day, or after its window closed.
+        """
         grant = self.grant(grant_id)
         if grant.departed_on is not None:
             raise Conflict("the grantee has already left", departed_on=grant.departed_on.isoformat())
+        _not_before_grant(grant, day, "a departure")
         accelerated = grant.terms.acceleration == "double" and without_cause and self.change_of_control_on is not None
-        forfeited = 0 if accelerated else grant.quantity - grant.vested(day)
-        self._grantee_departed(grant_id=grant_id, without_cause=without_cause, forfeited=forfeited,
-                               accelerated=accelerated, effective_date=day)  # fmt: skip
+        vested_then = grant.quantity if accelerated else grant.vested(day)
+        later = [(on, q) for on, q in grant.exercises if on > day]
+        if later and grant.exercised > vested_then:
+            raise Conflict(
+                f"exercises after {day.isoformat()} took {grant.exercised} options; only {vested_then} "
+                "had vested by then", field="effective_date", vested=vested_then, exercised=grant.exercised,
+                exercises_after=[{"date": on.isoformat(), "quantity": q} for on, q in later],
+            )  # fmt: skip
+        window_end = grant.window.end(day) if grant.window.length else grant.expires_on
+        if late := [(on, q) for on, q in later if on >= window_end]:
+            raise Conflict(
+                f"an exercise on {late[0][0].isoformat()} lies after the post-departure window closing "
+                f"{window_end.isoformat()}", field="effective_date", window_closes_on=window_end.isoformat(),
+            )  # fmt: skip
+        self._grantee_departed(grant_id=grant_id, without_cause=without_cause,
+                               forfeited=grant.quantity - vested_then, accelerated=accelerated,
+                               effective_date=day)  # fmt: skip
 
     def exercise(self, grant_id: str, quantity: int, day: date) -> None:
         grant = self.grant(grant_id)
-        if day >= grant.expires_on:
-            raise Conflict("the options have expired", expires_on=grant.expires_on.isoformat())
+        self._not_before_founding(day)
+        _not_before_grant(grant, day, "an exercise")
+        if day >= grant.lapses_on:
+            raise Conflict("the options have expired", expires_on=grant.expires_on.isoformat(),
+                           lapsed_on=grant.lapses_on.isoformat())  # fmt: skip
         available = grant.exercisable(day)
         if not 0 < quantity <= available:
             raise Conflict(f"only {available} options are vested and unexercised", exercisable=available)
@@ -467,27 +578,38 @@ class SpinOff(Aggregate):
         )  # fmt: skip
 
     def expire(self, grant_id: str, day: date) -> int:
+        """Record that the unexercised options lapsed: on the expiry date, or at the end of the
+        post-departure window. The event is dated the day they lapsed."""
         grant = self.grant(grant_id)
-        if day < grant.expires_on:
-            raise Conflict("the options have not expired yet", expires_on=grant.expires_on.isoformat())
+        if day < grant.lapses_on:
+            raise Conflict("the options have not expired yet", expires_on=grant.expires_on.isoformat(),
+                           lapses_on=grant.lapses_on.isoformat())  # fmt: skip
         if grant.outstanding == 0:
             return 0
         quantity = grant.outstanding
-        self._options_expired(grant_id=grant_id, quantity=quantity, effective_date=day)
+        self._options_expired(grant_id=grant_id, quantity=quantity, effective_date=grant.lapses_on)
         return quantity
+
+    def _not_before_founding(self, day: date) -> None:
+        if day < self.founded_on:
+            raise DomainError(
+                f"{day.isoformat()} is before the spin-off was founded", field="effective_date",
+                founded_on=self.founded_on.isoformat(),
+            )  # fmt: skip
 
     @event(PlanCreated)
     def _plan_created(self, plan_id: str, name: str, share_class: str, pool_size: int, effective_date: date) -> None:
-        self.plans[plan_id] = Plan(plan_id, name, share_class, pool_size)
+        self.plans[plan_id] = Plan(plan_id, name, share_class, pool_size, effective_date)
 
     @event(OptionsGranted)
     def _options_granted(
         self, grant_id: str, plan_id: str, researcher_id: str, quantity: int, vesting: dict[str, Any],
-        expires_on: date, effective_date: date,
+        expires_on: date, exercise_price: dict[str, Any], exercise_window: dict[str, Any], effective_date: date,
     ) -> None:  # fmt: skip
         self.grants[grant_id] = OptionGrant(
-            grant_id, plan_id, researcher_id, quantity, _terms(vesting), expires_on, effective_date
-        )
+            grant_id, plan_id, researcher_id, quantity, _terms(vesting), expires_on, effective_date,
+            Money.from_dict(exercise_price), ExerciseWindow(exercise_window["length"], exercise_window["unit"]),
+        )  # fmt: skip
 
     @event(VestingMilestoneAchieved)
     def _vesting_milestone_achieved(self, grant_id: str, milestone: str, effective_date: date) -> None:
@@ -511,7 +633,7 @@ class SpinOff(Aggregate):
 
     @event(OptionsExercised)
     def _options_exercised(self, grant_id: str, quantity: int, effective_date: date) -> None:
-        self.grants[grant_id].exercised += quantity
+        self.grants[grant_id].exercises.append((effective_date, quantity))
 
     @event(OptionsExpired)
     def _options_expired(self, grant_id: str, quantity: int, effective_date: date) -> None:
@@ -573,3 +695,9 @@ class SpinOff(Aggregate):
 
 def holder_of(kind: str, holder_id: str) -> Holder:
     return _holder(kind, holder_id)
+
+
+def _not_before_grant(grant: OptionGrant, day: date, what: str) -> None:
+    if day < grant.granted_on:
+        raise DomainError(f"{what} cannot be dated before the grant", field="effective_date",
+                          granted_on=grant.granted_on.isoformat())  # fmt: skip

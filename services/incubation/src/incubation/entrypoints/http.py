@@ -162,7 +162,8 @@ def create_plan(spin_off_id: uuid.UUID, body: s.CreatePlan, app: App, ctx: Comma
 def grant_options(spin_off_id: uuid.UUID, body: s.GrantOptions, app: App, ctx: CommandContextDep) -> s.GrantOut:
     grant = app.grant_options(
         ctx, spin_off_id, plan_id=body.plan_id, researcher_id=body.researcher_id, quantity=body.quantity,
-        terms=body.vesting.terms(), expires_on=body.expires_on, effective_date=body.effective_date,
+        terms=body.vesting.terms(), expires_on=body.expires_on, exercise_price=body.exercise_price.money(),
+        window=body.post_departure_window.window(), effective_date=body.effective_date,
     )  # fmt: skip
     return s.GrantOut.of(grant, grant.granted_on)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from incubation.application import BoardRow
 from incubation.domain.cap_table import DilutedLine, Holder
 from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, SeedProject
-from incubation.domain.spin_off import Contribution, OptionGrant, SpinOff
+from incubation.domain.spin_off import Contribution, ExerciseWindow, OptionGrant, SpinOff
 from incubation.domain.vesting import VestingTerms, time_schedule
 from ipshare.money import Money
 from ipshare.schemas import Body, MoneyIn, MoneyOut
@@ -264,12 +264,29 @@ class VestingIn(Body):
                             dict(self.milestones), self.acceleration)  # fmt: skip
 
 
+class WindowIn(Body):
+    length: int = Field(ge=0, description="0: exercisable until the options expire")
+    unit: Literal["days", "months"]
+
+    def window(self) -> ExerciseWindow:
+        return ExerciseWindow(self.length, self.unit)
+
+
+class WindowOut(BaseModel):
+    length: int
+    unit: str = Field(description="days | months; empty for grants recorded before windows existed")
+
+
 class GrantOptions(Body):
     plan_id: str
     researcher_id: uuid.UUID
     quantity: int = Field(gt=0)
     vesting: VestingIn
     expires_on: date
+    exercise_price: MoneyIn = Field(description="per option, in minor units of its currency")
+    post_departure_window: WindowIn = Field(
+        description="how long vested options stay exercisable after the grantee leaves; then they lapse"
+    )
     effective_date: date | None = None
 
 
@@ -304,6 +321,9 @@ class GrantOut(BaseModel):
     quantity: int
     granted_on: date
     expires_on: date
+    exercise_price: MoneyOut = Field(description="per option")
+    post_departure_window: WindowOut
+    lapses_on: date = Field(description="the first day nothing is exercisable: expiry, or the window's end")
     vesting: VestingIn
     as_of: date
     vested: int
@@ -311,7 +331,7 @@ class GrantOut(BaseModel):
     exercised: int
     forfeited: int
     expired: int
-    outstanding: int
+    outstanding: int = Field(description="as of `as_of`: granted, not exercised, forfeited or lapsed")
     milestones_achieved: dict[str, date]
     accelerated_on: date | None
     departed_on: date | None
@@ -322,12 +342,13 @@ class GrantOut(BaseModel):
         t = g.terms
         return cls(
             grant_id=g.grant_id, plan_id=g.plan_id, researcher_id=g.researcher_id, quantity=g.quantity,
-            granted_on=g.granted_on, expires_on=g.expires_on,
+            granted_on=g.granted_on, expires_on=g.expires_on, exercise_price=MoneyOut.of(g.exercise_price),
+            post_departure_window=WindowOut(length=g.window.length, unit=g.window.unit), lapses_on=g.lapses_on,
             vesting=VestingIn(start=t.start, total_months=t.total_months, cliff_months=t.cliff_months,
                               frequency_months=t.frequency_months, milestones=dict(t.milestones),
                               acceleration=t.acceleration),
             as_of=as_of, vested=g.vested(as_of), exercisable=g.exercisable(as_of), exercised=g.exercised,
-            forfeited=g.forfeited, expired=g.expired, outstanding=g.outstanding,
+            forfeited=g.forfeited, expired=g.expired, outstanding=g.outstanding_as_of(as_of),
             milestones_achieved=dict(g.achieved), accelerated_on=g.accelerated_on, departed_on=g.departed_on,
             time_schedule=[VestingStep(date=d, vested=q) for d, q in time_schedule(g.quantity, t)],
         )  # fmt: skip

@@ -47,6 +47,7 @@ class FactRow(NamedTuple):  # a tuple: loading an inbox makes a million of them
     kind: str
     body: dict[str, Any]
     recorded_at: datetime
+    position: int  # in the source service's log (`source_position`): orders facts of one date
 
 
 def _owners(owners: Sequence[registry.OwnerShare]) -> dict[str, int]:
@@ -192,7 +193,7 @@ class InboxProjection:
 async def facts_after(conn: AsyncConnection, seq: int, limit: int | None = None) -> list[FactRow]:
     """The facts after `seq`, in order (the first `limit` of them)."""
     result = await conn.execute(
-        select(facts.c.seq, facts.c.fact_id, facts.c.kind, facts.c.body, facts.c.recorded_at)
+        select(facts.c.seq, facts.c.fact_id, facts.c.kind, facts.c.body, facts.c.recorded_at, facts.c.source_position)
         .where(facts.c.seq > seq)
         .order_by(facts.c.seq)
         .limit(limit)

@@ -24,6 +24,7 @@ from typing import NamedTuple, TypeVar
 
 from ipshare.money import BASIS_POINTS
 from revenue_share.domain.facts import (
+    REIMBURSEMENT_KIND,
     AssetCost,
     CashReceipt,
     EquityProceeds,
@@ -266,7 +267,7 @@ class Pass:
         sales, costs, running = self.view.sales, self.view.costs, self.running
         flat = self.view.flat  # no brackets: every piece is a whole cell
         sums: dict[tuple[str, str, bool], Cell] = {}
-        cells: dict[tuple[str, str, str], Cell] = {}
+        cells: dict[tuple[str, str, str, bool], Cell] = {}  # (license, currency, asset, a reimbursement?)
         for receipt in self.view.receipts_on(day):
             license_id, currency, receipt_id = receipt.license_id, receipt.currency, receipt.receipt_id
             totals[currency] = totals.get(currency, 0) + receipt.amount
@@ -277,9 +278,10 @@ class Pass:
                     if cell is None:
                         cell = sums[(asset_id, currency, sale)] = Cell()
                 else:
-                    cell = cells.get((license_id, currency, asset_id))
+                    key = (license_id, currency, asset_id, receipt.kind == REIMBURSEMENT_KIND)
+                    cell = cells.get(key)
                     if cell is None:
-                        cell = cells[(license_id, currency, asset_id)] = Cell()
+                        cell = cells[key] = Cell()
                 cell.add(amount, receipt_id)
             if flat:
                 running[(license_id, currency)] += receipt.amount
@@ -290,11 +292,11 @@ class Pass:
                 group.receipt_ids.extend(cell.receipt_ids)
         pieces: dict[tuple[str, str], list[_Piece]] = defaultdict(list)
         # Tiers cut a license's running income: its cells must come in the same order every time.
-        for (license_id, currency, asset_id), cell in sorted(cells.items()):
+        for (license_id, currency, asset_id, reimburses), cell in sorted(cells.items()):
             sale = license_id in sales
             for start, part in self._brackets(running[(license_id, currency)], cell.amount):
                 pieces[(asset_id, currency)].append(
-                    _Piece(start, part, cell.receipt_ids, slot, sale=sale, license_id=license_id)
+                    _Piece(start, part, cell.receipt_ids, slot, sale=sale, license_id=license_id, reimburses=reimburses)
                 )
             if not flat:
                 running[(license_id, currency)] += cell.amount
@@ -326,15 +328,27 @@ class Pass:
     # ---- 2. recover costs per asset and day, then 3. sum into allocation groups -----------------
 
     def _recover(self, asset_id: str, currency: str, day: date, pieces: list[_Piece]) -> None:
+        """A licensee's reimbursements repay the asset's costs first, whatever the policy, in full;
+        then, if the center's policy recovers costs, the day's income repays what is left (capped)."""
         policy = self.view.policies.center_at(day)
-        income = sum(p.amount for p in pieces)
-        if not policy.recover_costs or income <= 0:
+        reimbursing = [p for p in pieces if p.reimburses]
+        if reimbursing:
+            self._repay(asset_id, currency, day, reimbursing, sum(p.amount for p in reimbursing), policy.version)
+        if not policy.recover_costs:
+            return
+        earning = [p for p in pieces if not p.reimburses] if reimbursing else pieces
+        income = sum(p.amount for p in earning)
+        cap = income if policy.cost_cap_bps is None else income * policy.cost_cap_bps // BASIS_POINTS
+        self._repay(asset_id, currency, day, earning, cap, policy.version)
+
+    def _repay(self, asset_id: str, currency: str, day: date, pieces: list[_Piece], cap: int, version: str) -> None:
+        """Up to `cap` of the asset's unrecovered costs, oldest first, taken from `pieces` pro rata."""
+        if cap <= 0:
             return
         recovery = self.recoveries.get((asset_id, currency))
         if recovery is None:
             recovery = _CostRecovery(self.view.costs[(asset_id, currency)], self.recovered_costs)
             self.recoveries[(asset_id, currency)] = recovery
-        cap = income if policy.cost_cap_bps is None else income * policy.cost_cap_bps // BASIS_POINTS
         paid = recovery.recover(day, cap)
         if not paid:
             return
@@ -344,7 +358,7 @@ class Pass:
         slot = self._slot(day)
         receipt_ids = [r for p in pieces for r in p.receipt_ids] if slot == self.last else []
         for (payer, cost_id), amount in paid.items():
-            key = (Payee(PayeeKind.MEMBER, payer, ""), currency, Step.COST_RECOVERY, policy.version)
+            key = (Payee(PayeeKind.MEMBER, payer, ""), currency, Step.COST_RECOVERY, version)
             self._recovered[slot][(*key, asset_id)] += amount
             if receipt_ids:
                 self.result.sources[key].append(SourceGroup.of(asset_id, receipt_ids, [cost_id]))
@@ -416,9 +430,9 @@ class Pass:
     ) -> MemberSplit:
         policy = self.view.policies.member_at(member_id, day)
         split = policy.split_brackets[bracket_at(policy.thresholds, bracket_start)].split if policy else DEFAULT_SPLIT
-        own = inventors.of_member(member_id) if inventors else {}
-        everyone = dict(inventors.contributions) if inventors else {}
-        return MemberSplit(policy.version if policy else DEFAULT_VERSION, split, own or everyone)
+        # The member's own inventors of the asset, all of them if none is its own; none known: held.
+        own = (inventors.of_member(member_id) or dict(inventors.contributions)) if inventors else None
+        return MemberSplit(policy.version if policy else DEFAULT_VERSION, split, own)
 
     # ---- equity proceeds: straight into the member's own split ---------------------------------
 
@@ -428,6 +442,7 @@ class Pass:
         totals = self.result.receipts[slot]
         totals[proceeds.currency] = totals.get(proceeds.currency, 0) + proceeds.amount
         contributions: dict[str, int] = defaultdict(int)
+        everyone: dict[str, int] = defaultdict(int)
         fact_ids: list[str] = []
         for asset_id in proceeds.asset_ids:
             inventors = self.view.inventors_at(asset_id, day)
@@ -435,8 +450,13 @@ class Pass:
                 fact_ids.append(inventors.fact_id)
                 for researcher, bps in inventors.of_member(proceeds.member_id).items():
                     contributions[researcher] += bps
+                for researcher, bps in inventors.contributions.items():
+                    everyone[researcher] += bps
+        # As for a receipt: the member's own inventors of the spin-off's assets, all of them if none
+        # is its own, held while none is known.
+        own = dict(sorted((contributions or everyone).items())) if fact_ids else None
         member_split = self._member_split(proceeds.member_id, day, 0, None)
-        member_split = MemberSplit(member_split.version, member_split.split, dict(sorted(contributions.items())))
+        member_split = MemberSplit(member_split.version, member_split.split, own)
         scope = f"equity:{proceeds.spin_off_id}"
         key = ("equity", scope, proceeds.member_id, proceeds.currency, member_split.version, tuple(sorted(fact_ids)))
         group = self.groups.get(key)
@@ -521,13 +541,14 @@ class _Piece:
     recovered: int = 0
     sale: bool = False  # a sale's proceeds: paid to the sellers once the asset is assigned out
     license_id: str = ""
+    reimburses: bool = False  # a licensee's reimbursement of costs (`facts.REIMBURSEMENT_KIND`)
 
 
 class _CostRecovery:
-    """Costs of one asset and currency, recovered oldest first (by date, then id)."""
+    """Costs of one asset and currency, recovered oldest first (by date, then the source's log order)."""
 
     def __init__(self, costs: list[AssetCost], recovered: Mapping[str, int]) -> None:
-        self.costs = costs  # sorted by (effective_date, cost_id)
+        self.costs = costs  # in `facts.in_log_order`
         self.left = [c.amount - recovered.get(c.cost_id, 0) for c in costs]
 
     def recovered(self) -> dict[str, int]:

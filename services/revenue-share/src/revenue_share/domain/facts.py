@@ -66,6 +66,9 @@ UNALLOCATED = Payee(PayeeKind.CENTER, "center", "unallocated")
 HELD = (SUSPENSE, UNALLOCATED)  # never paid by a close, whatever the minimum payout
 # The receipt kind of a sale's proceeds (commercialization's `RevenueKind.ASSIGNMENT`).
 SALE_KIND = "assignment"
+# The receipt kind of a licensee's reimbursement of patent costs (`RevenueKind.COST_REIMBURSEMENT`): it
+# repays the members that paid the asset's costs before anything is left for the waterfall.
+REIMBURSEMENT_KIND = "cost_reimbursement"
 
 
 def frozen_shares(shares: Mapping[str, int], what: str) -> Mapping[str, int]:
@@ -116,6 +119,7 @@ class OwnershipSnapshot:
     owners: Mapping[str, int]  # member id -> basis points; empty once assigned out
     recorded_at: datetime
     sellers: Mapping[str, int] = field(default_factory=dict)  # only on an assignment out
+    position: int = 0  # in the source service's log: orders snapshots of one date (`in_log_order`)
 
     def __post_init__(self) -> None:
         if self.sellers:
@@ -153,6 +157,7 @@ class InventorShares:
     contributions: Mapping[str, int]  # researcher id -> basis points
     affiliations: Mapping[str, str]  # researcher id -> member id
     recorded_at: datetime
+    position: int = 0  # in the source service's log: orders corrections of one date (`in_log_order`)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "contributions", frozen_shares(self.contributions, "inventor contributions"))
@@ -161,6 +166,16 @@ class InventorShares:
     def of_member(self, member_id: str) -> dict[str, int]:
         """Contributions of the inventors affiliated with `member_id`."""
         return {r: bps for r, bps in self.contributions.items() if self.affiliations.get(r) == member_id}
+
+
+def in_log_order(fact: OwnershipSnapshot | InventorShares | AssetCost) -> tuple[date, int, str]:
+    """The one order of an asset's dated facts, the same live, in a replay and after a rebuild:
+    business date, then the position in the source service's log (a later event of the same
+    date supersedes an earlier one: two co-owners selling on one day, two corrections of one
+    day). Never the time revenue-share learned them (a replay learns a whole close's facts at
+    one time) nor a random id."""
+    fact_id = fact.cost_id if isinstance(fact, AssetCost) else fact.fact_id
+    return fact.effective_date, fact.position, fact_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +189,7 @@ class AssetCost:
     effective_date: date
     paid_by: str
     recorded_at: datetime
+    position: int = 0  # in the source service's log: orders costs of one date (`in_log_order`)
 
     def __post_init__(self) -> None:
         _check_amount(self.amount, self.currency)

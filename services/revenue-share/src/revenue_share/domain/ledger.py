@@ -39,6 +39,7 @@ from revenue_share.domain.facts import (
     Payee,
     Period,
     Step,
+    in_log_order,
 )
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, PolicyBook
 from revenue_share.domain.statements import Balance, Reconciliation, SourceGroup, Statement, StatementLine
@@ -311,17 +312,13 @@ class Ledger:
             return recorded_by is None or fact.recorded_at <= recorded_by
 
         ownership: dict[str, list[OwnershipSnapshot]] = defaultdict(list)
-        for o in sorted(
-            filter(known, self._ownership.values()), key=lambda f: (f.effective_date, f.recorded_at, f.fact_id)
-        ):
+        for o in sorted(filter(known, self._ownership.values()), key=in_log_order):
             ownership[o.asset_id].append(o)
         inventors: dict[str, list[InventorShares]] = defaultdict(list)
-        for i in sorted(
-            filter(known, self._inventors.values()), key=lambda f: (f.effective_date, f.recorded_at, f.fact_id)
-        ):
+        for i in sorted(filter(known, self._inventors.values()), key=in_log_order):
             inventors[i.asset_id].append(i)
         costs: dict[tuple[str, str], list[AssetCost]] = defaultdict(list)
-        for c in sorted(filter(known, self._costs.values()), key=lambda f: (f.effective_date, f.cost_id)):
+        for c in sorted(filter(known, self._costs.values()), key=in_log_order):
             costs[(c.asset_id, c.currency)].append(c)
         policies = self.policies if recorded_by is None else self.policies.as_of(recorded_by)
         equity = sorted(filter(known, self._equity.values()), key=lambda e: e.fact_id)

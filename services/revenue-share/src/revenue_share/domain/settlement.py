@@ -50,6 +50,7 @@ class SettlementPeriod(Aggregate):
         self.end = end
         self.closed_at: datetime | None = None
         self.statement_hash = ""
+        self.marks: list[dict[str, Any]] = []  # what the close covered: per source partition, the last position
 
     @classmethod
     def open(cls, period_id: str, start: date, end: date) -> SettlementPeriod:
@@ -76,6 +77,7 @@ class SettlementPeriod(Aggregate):
     ) -> None:
         self.closed_at = closed_at
         self.statement_hash = statement_hash
+        self.marks = marks
 
 
 class IssuedStatement(Aggregate):

@@ -24,7 +24,9 @@ class MemberSplit:
 
     version: str
     split: Mapping[str, int]
-    inventors: Mapping[str, int]  # the member's affiliated inventors of the asset (all if none)
+    # The member's affiliated inventors of the asset (all its inventors if none is affiliated with
+    # the member); None while no inventor of the asset is known: their part is held in suspense.
+    inventors: Mapping[str, int] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +93,10 @@ def split_inside_member(amount: int, member_id: str, member_split: MemberSplit, 
     for role, part in split_by_weight(amount, member_split.split).items():
         if not part:
             continue
-        if role == ROLE_INVENTORS and member_split.inventors:
+        if role == ROLE_INVENTORS:
             parts.extend(_to_researchers(part, member_split.inventors, step, version))
         else:
-            account = "" if role in (ROLE_MEMBER, ROLE_INVENTORS) else role
+            account = "" if role == ROLE_MEMBER else role
             parts.append((Payee(PayeeKind.MEMBER, member_id, account), step, version, part))
     return parts
 

@@ -6,11 +6,10 @@ import asyncio
 import csv
 import io
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from ipshare.runtime import Runtime, http_api
 from ipshare.web import CommandContextDep
@@ -39,9 +38,12 @@ policies = APIRouter(prefix="/policies", tags=["policies"])
 
 
 @periods.post("", status_code=status.HTTP_201_CREATED)
-async def open_period(body: s.OpenPeriod, app: App, ctx: CommandContextDep, response: Response) -> s.PeriodOut:
-    period = await asyncio.to_thread(app.open_period, ctx, body.period_id, body.start, body.end)
-    response.headers["Location"] = f"/periods/{period.period_id}"
+async def open_period(
+    body: s.OpenPeriod, ledger: PayoutsDep, ctx: CommandContextDep, response: Response
+) -> s.PeriodOut:
+    """Open the period that starts the day after the last one ends (the first may start any day)."""
+    period = await ledger.open_period(ctx, body.period_id, body.start, body.end)
+    response.headers["Location"] = f"/periods/{quote(period.period_id, safe='')}"  # headers are Latin-1
     return s.PeriodOut.of(period)
 
 
@@ -56,9 +58,14 @@ async def get_period(period_id: str, app: App, _: CommandContextDep) -> s.Period
 
 
 @periods.post("/{period_id}/close")
-async def close_period(period_id: str, ledger: PayoutsDep, ctx: CommandContextDep) -> s.Closed:
-    """Issue the period's immutable statements; later facts land in the next period."""
-    return s.Closed(period_id=period_id, statement_hash=await ledger.close(ctx, period_id))
+async def close_period(period_id: str, ledger: PayoutsDep, app: App, ctx: CommandContextDep) -> s.Closed:
+    """Issue the period's immutable statements; later facts land in the next period.
+
+    The close first waits until revenue-share has applied everything the source services' topics
+    held when it was requested (409 `inbox_behind`, with the lag per partition, if that takes longer
+    than `CLOSE_WAIT_SECONDS`)."""
+    await ledger.close(ctx, period_id)
+    return s.Closed.of(await asyncio.to_thread(app.period, period_id))
 
 
 @periods.get("/{period_id}/provisional")
@@ -71,11 +78,16 @@ async def statements(
     period_id: str,
     ledger: PayoutsDep,
     ctx: CommandContextDep,
-    as_of: Annotated[AwareDatetime | None, Query(description="recompute on the facts recorded up to this time")] = None,
+    known_at: Annotated[s.RecordingTime | None, Query(description=s.KNOWN_AT)] = None,
+    as_of: Annotated[s.RecordingTime | None, Query(description=s.AS_OF, deprecated=True)] = None,
 ) -> list[s.StatementOut]:
-    """The issued statements; with `as_of`, what they were (or would have been) on the facts known then."""
+    """The issued statements; with `known_at`, what they were (or would have been) on the facts
+    revenue-share had recorded by then. The business dates that count are the period's own."""
+    recorded_by = s.one_recording_time(known_at, as_of)
     found = await (
-        ledger.statements(ctx, period_id) if as_of is None else ledger.statements_known_at(ctx, period_id, as_of)
+        ledger.statements(ctx, period_id)
+        if recorded_by is None
+        else ledger.statements_known_at(ctx, period_id, recorded_by)
     )
     return [s.StatementOut.of(st) for st in found]
 
@@ -119,8 +131,7 @@ async def list_payouts(period_id: str, ledger: PayoutsDep, ctx: CommandContextDe
 @policies.post("/center", status_code=status.HTTP_201_CREATED)
 async def set_center_policy(body: s.CenterPolicyIn, ledger: PayoutsDep, ctx: CommandContextDep) -> s.PolicyOut:
     """A new center-wide version (admin); rejected if it would put a state-established member below the floor."""
-    policy = body.policy(datetime.now(UTC), ctx.principal.subject)
-    return s.PolicyOut.of(await ledger.set_policy(ctx, policy))
+    return s.PolicyOut.of(await ledger.set_policy(ctx, lambda now: body.policy(now, ctx.principal.subject)))
 
 
 @policies.post("/members/{member_id}", status_code=status.HTTP_201_CREATED)
@@ -128,8 +139,9 @@ async def set_member_policy(
     member_id: uuid.UUID, body: s.MemberPolicyIn, ledger: PayoutsDep, ctx: CommandContextDep
 ) -> s.PolicyOut:
     """A new version of a member's own split (admin only)."""
-    policy = body.policy(str(member_id), datetime.now(UTC), ctx.principal.subject)
-    return s.PolicyOut.of(await ledger.set_policy(ctx, policy))
+    return s.PolicyOut.of(
+        await ledger.set_policy(ctx, lambda now: body.policy(str(member_id), now, ctx.principal.subject))
+    )
 
 
 @policies.get("")

@@ -8,18 +8,15 @@ from typing import Any
 
 from ipshare.consumer import Projection
 from ipshare.runtime import Runtime, ServiceSpec, serve
-from ipshare.settings import ServiceSettings
 from revenue_share.adapters.inbox import InboxProjection, metadata
 from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.entrypoints.grpc import add_servicer
 from revenue_share.entrypoints.http import create_http
 from revenue_share.entrypoints.wiring import LedgerWarmup, payouts_of
+from revenue_share.settings import RevenueShareSettings
 
-
-class RevenueShareSettings(ServiceSettings):
-    http_port: int = 8004
-    grpc_port: int = 8104
+__all__ = ["RevenueShareSettings", "main", "spec"]
 
 
 def _projections(_: Runtime[Any, Any]) -> Sequence[Projection]:

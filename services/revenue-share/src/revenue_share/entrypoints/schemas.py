@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from ipshare.errors import DomainError
 from ipshare.schemas import Body
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.policy_versions import Policy, Scope, fields_of
@@ -17,9 +19,22 @@ from revenue_share.domain.statements import Reconciliation, Statement
 class OpenPeriod(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    period_id: str = Field(min_length=1, max_length=40, examples=["2026-Q4"])
+    # Any script (a Location header carries it percent-encoded); not a slash, which no path could hold.
+    period_id: str = Field(min_length=1, max_length=40, pattern=r"^[^/\x00-\x1f\x7f]+$", examples=["2026-Q4"])
     start: date
     end: date
+
+
+class Covered(BaseModel):
+    topic: str
+    partition: int
+    position: int = Field(description="the last event position (in the source service's log) the close took in")
+
+
+_COVERS = Field(
+    description="per source topic and partition, up to where the close read: at least everything the source "
+    "topics held when the close was requested; later facts come in the next period"
+)
 
 
 class PeriodOut(BaseModel):
@@ -29,6 +44,7 @@ class PeriodOut(BaseModel):
     status: str
     closed_at: datetime | None
     statement_hash: str
+    covers: list[Covered] = _COVERS
 
     @classmethod
     def of(cls, period: SettlementPeriod) -> PeriodOut:
@@ -39,12 +55,22 @@ class PeriodOut(BaseModel):
             status="closed" if period.closed_at else "open",
             closed_at=period.closed_at,
             statement_hash=period.statement_hash,
+            covers=[Covered(**mark) for mark in period.marks],
         )
 
 
 class Closed(BaseModel):
     period_id: str
     statement_hash: str
+    closed_at: datetime
+    covers: list[Covered] = _COVERS
+
+    @classmethod
+    def of(cls, period: SettlementPeriod) -> Closed:
+        assert period.closed_at is not None
+        covers = [Covered(**mark) for mark in period.marks]
+        return cls(period_id=period.period_id, statement_hash=period.statement_hash, closed_at=period.closed_at,
+                   covers=covers)  # fmt: skip
 
 
 class PayeeOut(BaseModel):
@@ -219,3 +245,33 @@ class ExplanationOut(BaseModel):
                                           fact_ids=list(g.fact_ids)) for g in line.sources]  # fmt: skip
                 lines.append(ExplainedLineOut(payee=out.payee, line=line_out, sources=sources))
         return cls(period_id=period_id, provisional=provisional, lines=lines)
+
+
+KNOWN_AT = (
+    "a recording time (ISO 8601 with an offset, e.g. 2027-01-05T09:00:00+08:00): recompute the period on the "
+    "facts revenue-share had recorded by then. Not a business date: which receipts, ownership and policies "
+    "belong to the period is decided by their business dates and the period's start and end."
+)
+AS_OF = "the former name of `known_at` (a recording time, not a business date); use `known_at`"
+
+
+def _not_a_bare_date(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == len("2026-01-01"):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return value
+        raise ValueError(
+            "this is a recording time, not a business date: give a time with an offset "
+            f"(e.g. {value}T00:00:00+08:00) to see what revenue-share had recorded by then"
+        )
+    return value
+
+
+RecordingTime = Annotated[AwareDatetime, BeforeValidator(_not_a_bare_date)]
+
+
+def one_recording_time(known_at: datetime | None, as_of: datetime | None) -> datetime | None:
+    if known_at is not None and as_of is not None:
+        raise DomainError("give known_at or its former name as_of, not both", field="as_of")
+    return known_at if known_at is not None else as_of

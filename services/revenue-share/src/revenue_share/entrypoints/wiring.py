@@ -7,16 +7,25 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from ipshare import bus
 from ipshare.observability import log
 from ipshare.runtime import Runtime
+from revenue_share.adapters.inbox import InboxProjection
+from revenue_share.adapters.source_topics import SourceTopics
 from revenue_share.application import Payouts, RevenueShareApplication
+from revenue_share.catalog import SOURCE
+from revenue_share.settings import RevenueShareSettings
 
 _PAYOUTS: weakref.WeakKeyDictionary[Runtime[Any, Any], Payouts] = weakref.WeakKeyDictionary()
 
 
 def payouts_of(runtime: Runtime[RevenueShareApplication, Any]) -> Payouts:
     if runtime not in _PAYOUTS:
-        _PAYOUTS[runtime] = Payouts(runtime.app, runtime.engine)
+        settings: RevenueShareSettings = runtime.settings
+        wait = settings.close_wait_seconds
+        group = bus.group_of(SOURCE, InboxProjection.name)
+        sources = SourceTopics(settings, group, InboxProjection.topics) if wait > 0 else None
+        _PAYOUTS[runtime] = Payouts(runtime.app, runtime.engine, sources, wait)
     return _PAYOUTS[runtime]
 
 

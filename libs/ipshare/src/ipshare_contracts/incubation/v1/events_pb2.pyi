@@ -327,6 +327,31 @@ class VestingTerms(_message.Message):
 Global___VestingTerms: _TypeAlias = VestingTerms  # noqa: Y015
 
 @_typing.final
+class ExerciseWindow(_message.Message):
+    """How long vested options stay exercisable after the grantee leaves; length 0: until they expire."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LENGTH_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    length: _builtins.int
+    unit: _builtins.str
+    """days | months"""
+    def __init__(
+        self,
+        *,
+        length: _builtins.int = ...,
+        unit: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["length", b"length", "unit", b"unit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExerciseWindow: _TypeAlias = ExerciseWindow  # noqa: Y015
+
+@_typing.final
 class OptionsGranted(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -337,6 +362,8 @@ class OptionsGranted(_message.Message):
     VESTING_FIELD_NUMBER: _builtins.int
     EXPIRES_ON_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    EXERCISE_PRICE_FIELD_NUMBER: _builtins.int
+    EXERCISE_WINDOW_FIELD_NUMBER: _builtins.int
     grant_id: _builtins.str
     plan_id: _builtins.str
     researcher_id: _builtins.str
@@ -345,6 +372,14 @@ class OptionsGranted(_message.Message):
     effective_date: _builtins.str
     @_builtins.property
     def vesting(self) -> Global___VestingTerms: ...
+    @_builtins.property
+    def exercise_price(self) -> _money_pb2.Money:
+        """per option, minor units"""
+
+    @_builtins.property
+    def exercise_window(self) -> Global___ExerciseWindow:
+        """after a departure; then the vested options lapse"""
+
     def __init__(
         self,
         *,
@@ -355,10 +390,12 @@ class OptionsGranted(_message.Message):
         vesting: Global___VestingTerms | None = ...,
         expires_on: _builtins.str = ...,
         effective_date: _builtins.str = ...,
+        exercise_price: _money_pb2.Money | None = ...,
+        exercise_window: Global___ExerciseWindow | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["vesting", b"vesting"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["exercise_price", b"exercise_price", "exercise_window", b"exercise_window", "vesting", b"vesting"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "expires_on", b"expires_on", "grant_id", b"grant_id", "plan_id", b"plan_id", "quantity", b"quantity", "researcher_id", b"researcher_id", "vesting", b"vesting"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "exercise_price", b"exercise_price", "exercise_window", b"exercise_window", "expires_on", b"expires_on", "grant_id", b"grant_id", "plan_id", b"plan_id", "quantity", b"quantity", "researcher_id", b"researcher_id", "vesting", b"vesting"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -473,6 +510,8 @@ Global___OptionsExercised: _TypeAlias = OptionsExercised  # noqa: Y015
 
 @_typing.final
 class OptionsExpired(_message.Message):
+    """Unexercised options lapsed: on the expiry date, or at the end of the post-departure window."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     GRANT_ID_FIELD_NUMBER: _builtins.int
@@ -481,6 +520,7 @@ class OptionsExpired(_message.Message):
     grant_id: _builtins.str
     quantity: _builtins.int
     effective_date: _builtins.str
+    """the day they lapsed"""
     def __init__(
         self,
         *,

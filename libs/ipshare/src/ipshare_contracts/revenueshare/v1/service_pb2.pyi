@@ -27,7 +27,7 @@ class StatementsRequest(_message.Message):
     AS_OF_FIELD_NUMBER: _builtins.int
     period_id: _builtins.str
     as_of: _builtins.str
-    """ISO timestamp with offset; empty: as issued"""
+    """recording time, ISO timestamp with offset; empty: as issued"""
     def __init__(
         self,
         *,

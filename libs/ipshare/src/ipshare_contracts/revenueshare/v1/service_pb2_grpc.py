@@ -62,7 +62,8 @@ class PayoutsServicer:
 
     def ListStatements(self, request, context):
         """The issued statements of a closed period, one per payee (a member receives only its own).
-        With as_of: recomputed on the facts recorded up to that time.
+        With as_of: recomputed on the facts recorded up to that time (a recording time, like HTTP known_at;
+        not a business date: a time before the first fact recorded is INVALID_ARGUMENT).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

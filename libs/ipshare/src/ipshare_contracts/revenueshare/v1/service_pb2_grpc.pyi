@@ -34,7 +34,8 @@ class PayoutsStub:
     def __new__(cls, channel: _aio.Channel) -> PayoutsAsyncStub: ...
     ListStatements: _grpc.UnaryStreamMultiCallable[_service_pb2.StatementsRequest, _events_pb2.StatementIssued]
     """The issued statements of a closed period, one per payee (a member receives only its own).
-    With as_of: recomputed on the facts recorded up to that time.
+    With as_of: recomputed on the facts recorded up to that time (a recording time, like HTTP known_at;
+    not a business date: a time before the first fact recorded is INVALID_ARGUMENT).
     """
     GetBalances: _grpc.UnaryUnaryMultiCallable[_service_pb2.BalancesRequest, _service_pb2.Balances]
     """Each payee's money for a period: as issued when closed, provisional while open."""
@@ -48,7 +49,8 @@ class PayoutsAsyncStub(PayoutsStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListStatements: _aio.UnaryStreamMultiCallable[_service_pb2.StatementsRequest, _events_pb2.StatementIssued]  # type: ignore[assignment]
     """The issued statements of a closed period, one per payee (a member receives only its own).
-    With as_of: recomputed on the facts recorded up to that time.
+    With as_of: recomputed on the facts recorded up to that time (a recording time, like HTTP known_at;
+    not a business date: a time before the first fact recorded is INVALID_ARGUMENT).
     """
     GetBalances: _aio.UnaryUnaryMultiCallable[_service_pb2.BalancesRequest, _service_pb2.Balances]  # type: ignore[assignment]
     """Each payee's money for a period: as issued when closed, provisional while open."""
@@ -65,7 +67,8 @@ class PayoutsServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_events_pb2.StatementIssued], _abc.AsyncIterator[_events_pb2.StatementIssued]]:
         """The issued statements of a closed period, one per payee (a member receives only its own).
-        With as_of: recomputed on the facts recorded up to that time.
+        With as_of: recomputed on the facts recorded up to that time (a recording time, like HTTP known_at;
+        not a business date: a time before the first fact recorded is INVALID_ARGUMENT).
         """
 
     @_abc_1.abstractmethod
