@@ -6,23 +6,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from eventsourcing.domain import Aggregate, event
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare import bus
-from ipshare.consumer import Consumer, InboundEvent
-from ipshare.database import open_engine
+from ipshare.consumer import Consumer, run_forever
 from ipshare.embedded import Broker
-from ipshare.envelope import EventCatalog, PayloadDecoder, decode_envelope
+from ipshare.envelope import EventCatalog, decode_envelope
 from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
 from ipshare.relay import RELEASED_HEADER, Relay, parked_events
 from ipshare.settings import BusSettings
+from ipshare.testing.projections import NamesProjection, names
 from ipshare_contracts.incubation.v1.events_pb2 import SpinOffFounded
 
 pytestmark = pytest.mark.integration
@@ -60,24 +60,6 @@ def catalog() -> EventCatalog:
     return c
 
 
-names_metadata = MetaData()
-names = Table("names", names_metadata, Column("aggregate_id", String), Column("name", String),
-              Column("position", Integer))  # fmt: skip
-
-
-class NamesProjection:
-    name = "names"
-    decoder = PayloadDecoder([SpinOffFounded])
-
-    def __init__(self, topic: str) -> None:
-        self.topics = (topic,)
-
-    async def apply(self, conn: AsyncConnection, events: Sequence[InboundEvent]) -> None:
-        rows = [{"aggregate_id": e.envelope.aggregate_id, "name": e.payload.name, "position": e.envelope.position}
-                for e in events]  # fmt: skip
-        await conn.execute(names.insert(), rows)
-
-
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     """A broker of this test's own: it gets wiped."""
@@ -93,25 +75,10 @@ def settings(broker: Broker) -> BusSettings:
 
 
 @pytest.fixture
-async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_engine(fresh_database, names_metadata)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
 def app(fresh_database: str) -> Iterator[Ventures]:
     application = Ventures(env=persistence_env(fresh_database))
     yield application
     application.close()
-
-
-@pytest.fixture
-async def producer(settings: BusSettings) -> AsyncIterator[AIOKafkaProducer]:
-    p = bus.producer(settings)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def topic_events(settings: BusSettings, topic: str, expected: int) -> list[tuple[int, bool]]:
@@ -199,7 +166,7 @@ async def consuming(
     """A consumer of the group running its loop, as in a service, until the block ends."""
     kafka = bus.consumer(settings, group, topic)
     consumer = Consumer(NamesProjection(topic), kafka, producer, f"{topic}.dlq", engine)  # type: ignore[arg-type]
-    task = asyncio.create_task(consumer.run())
+    task = asyncio.create_task(run_forever(consumer))
     try:
         yield
     finally:

@@ -83,7 +83,6 @@ class Consumer:
         self.dead_letters = dead_letters
         self.dead_letter_topic = dead_letter_topic
         self.engine = engine
-        self._started = False
 
     async def prepare(self) -> None:
         async with self.engine.begin() as conn:
@@ -91,9 +90,6 @@ class Consumer:
 
     async def run(self) -> None:
         await self.prepare()
-        if not self._started:  # joining the group can take seconds: the service already serves meanwhile
-            await self.kafka.start()
-            self._started = True
         while True:
             batches = await self.kafka.getmany(timeout_ms=500, max_records=5000)
             for tp, records in batches.items():
@@ -187,5 +183,9 @@ CONSUMER_RETRY = RetryPolicy(first=0.5, cap=10.0)
 
 
 async def run_forever(consumer: Consumer, retry: RetryPolicy = CONSUMER_RETRY) -> None:
-    """Run a consumer, restarting its loop after unexpected errors (logged, with backoff and jitter)."""
-    await retry.call(f"consumer:{consumer.projection.name}", consumer.run)
+    """Start a consumer's Kafka client, then run it, restarting its loop after unexpected errors (logged,
+    with backoff and jitter). Started here, in the consumer's own task: joining the group can take a
+    session timeout after a restart, and the service serves meanwhile."""
+    name = f"consumer:{consumer.projection.name}"
+    await retry.call(name, consumer.kafka.start)
+    await retry.call(name, consumer.run)

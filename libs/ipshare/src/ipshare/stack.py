@@ -114,7 +114,7 @@ class Stack:
     def pid_file(self) -> Path:
         return self.state_dir / "stack.json"
 
-    def start(self, *, fresh: bool = False) -> None:
+    def start(self, *, fresh: bool = False, timeout: float = 60.0) -> None:
         """Start everything; `fresh` first drops the services' databases (the demo starts from nothing)."""
         self.logs.mkdir(parents=True, exist_ok=True)
         if self.pid_file.exists():
@@ -130,7 +130,7 @@ class Stack:
             for replica in self.replicas:
                 self.processes[replica.process_name] = self._spawn(replica)
             self._write_pid_file()
-            self.wait_healthy()
+            self.wait_healthy(timeout)
         except BaseException:
             self.stop()
             raise
