@@ -4,16 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := ip-registry commercialization incubation revenue-share
 INSTALLED := $(VENV)/.installed
+# The console's browser tests drive Debian's Chromium through chromedriver; a CJK font lets
+# the browser and the printable statements show Chinese names.
+BROWSER_PACKAGES := chromium chromium-driver fonts-droid-fallback
+BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
 
-.PHONY: install demo up down test lint typecheck unit integration e2e chaos proto token clean
+.PHONY: install browser demo up down test lint typecheck unit integration e2e chaos proto token clean
 
-$(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+$(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) \
+		services/console/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e "libs/ipshare[dev]" $(foreach s,$(SERVICES),-e services/$(s))
+	$(BIN)/pip install --quiet -c constraints.txt -e "libs/ipshare[dev]" $(foreach s,$(SERVICES),-e services/$(s)) \
+		-e "services/console[dev]"
 	touch $@
 
-install: $(INSTALLED)
+install: $(INSTALLED) browser
+
+browser:  ## Chromium, chromedriver and a CJK font from Debian, when missing (needs root and apt)
+	@for f in $(BROWSER_FILES); do [ -e $$f ] || missing=1; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); fi
 
 demo: install  ## start everything embedded, drive one revenue flow, print payouts, stop
 	$(BIN)/ipshare demo
@@ -44,7 +54,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy libs/ipshare/src $(foreach s,$(SERVICES),services/$(s)/src)
+	$(BIN)/mypy libs/ipshare/src $(foreach s,$(SERVICES),services/$(s)/src) services/console/src
 
 proto: install  ## regenerate the committed protobuf/gRPC code after editing proto/
 	$(BIN)/python proto/generate.py
@@ -53,4 +63,4 @@ token: install  ## e.g. make token ROLE=admin
 	@$(BIN)/ipshare token --role $(ROLE) $(if $(MEMBER),--member $(MEMBER))
 
 clean:
-	rm -rf $(VENV) .ipshare
+	rm -rf $(VENV) .ipshare test-artifacts

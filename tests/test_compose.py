@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from console.settings import ConsoleSettings
 from ipshare.database import database_name
 from ipshare.settings import ServiceSettings
 from ipshare.stack import Stack, StackSettings
@@ -48,3 +49,14 @@ def test_compose_turns_on_what_apache_kafka_supports() -> None:
     env = compose()["services"]["ip-registry"]["environment"]
     assert env["KAFKA_ENABLE_IDEMPOTENCE"] == "true"
     assert compose()["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_compose_runs_the_console_with_the_settings_the_embedded_stack_gives_it() -> None:
+    stack = Stack(StackSettings())
+    spec = compose()["services"]["console"]
+    env = spec["environment"]
+    assert set(stack.console_env()) <= set(env), f"the console lacks {set(stack.console_env()) - set(env)}"
+    assert set(env) <= {name.upper() for name in ConsoleSettings.model_fields}, "unknown console settings"
+    assert env["HTTP_PORT"] == str(StackSettings().console_http_port)
+    assert f"{env['HTTP_PORT']}:{env['HTTP_PORT']}" in spec["ports"]
+    assert spec["build"]["args"] == {"SERVICE": "console", "PACKAGE": "console"}

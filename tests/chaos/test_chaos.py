@@ -63,6 +63,7 @@ def admin() -> dict[str, str]:
 def stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ports = {f"{name}_{kind}_port": free_port() for name in ("ip_registry", "commercialization", "incubation",
                                                              "revenue_share") for kind in ("http", "grpc")}  # fmt: skip
+    ports["console_http_port"] = free_port()
     quick = {"RELAY_TOPIC_CHECK_SECONDS": "1", "LEADER_RETRY_SECONDS": "0.5", "EVENT_STORE_POOL_SIZE": "2"}
     settings = StackSettings(
         database_url=postgres_url, kafka_bootstrap_servers=None, embedded_kafka_port=free_port(),

@@ -21,6 +21,7 @@ SECRET = "end-to-end-test-secret-of-enough-length"
 def stack(postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ports = {f"{name}_{kind}_port": free_port() for name in ("ip_registry", "commercialization", "incubation",
                                                              "revenue_share") for kind in ("http", "grpc")}  # fmt: skip
+    ports["console_http_port"] = free_port()
     state_dir: Path = tmp_path_factory.mktemp("stack")
     os.environ.setdefault("AUDIT_CHECKPOINT_SECONDS", "1")  # the services inherit it: checkpoints within the tests
     settings = StackSettings(

@@ -3,6 +3,8 @@ verify and export."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import uuid
 from typing import Annotated
 
@@ -46,6 +48,7 @@ def up() -> None:
         console.print(
             f"{service.name:18} {service.base_url}  (docs {service.base_url}/docs, gRPC :{service.grpc_port})"
         )
+    console.print(f"{'console':18} {settings.console_url}  (sign in with a role; members also give their id)")
     console.print("stop with `make down` (or `ipshare down`)")
 
 
@@ -68,7 +71,20 @@ def demo() -> None:
         stack.start(fresh=True)
     try:
         ok = run_demo(settings, Console())
+        _offer_console(settings)
     finally:
         with console.status("stopping..."):
             stack.stop()
     raise typer.Exit(0 if ok else 1)
+
+
+def _offer_console(settings: StackSettings) -> None:
+    """The demo ends with the console's address; at a terminal the stack waits for Enter, so the
+    demo's data can be looked at there first."""
+    out = Console()
+    if sys.stdin.isatty():
+        out.print(f"console: {settings.console_url}  (sign in as finance, or as a member with an id above)")
+        with contextlib.suppress(EOFError, KeyboardInterrupt):
+            input("press Enter to stop the stack ")
+    else:
+        out.print(f"console: {settings.console_url}  (the demo stops now; `make up` keeps a stack running)")

@@ -227,6 +227,8 @@ def run_demo(settings: StackSettings, console: Console) -> bool:
         result = flow.run()
     finally:
         flow.close()
+    for name, member_id in result.members.items():
+        console.print(f"member {name}: {member_id}")
     console.print(f"receipt: {result.receipt:,} {CURRENCY} minor units on license {result.license_id}")
     console.print(
         f"spin-off {result.spin_off_id} founded on the patent; seed project {result.seed_project_id}: "

@@ -24,7 +24,7 @@ class WebSettings(AuthSettings):
     """How the HTTP layer treats writes: retries of version clashes, and idempotency keys."""
 
     write_retry_attempts: int = Field(
-        6, ge=1, description="Runs of a write that lost a version clash before answering 409 (1: never re-run)"
+        10, ge=1, description="Runs of a write that lost a version clash before answering 409 (1: never re-run)"
     )
     idempotency_key_ttl_seconds: int = Field(
         24 * 3600, ge=60, description="How long an Idempotency-Key replays its answer; later it is a new request"
@@ -48,7 +48,38 @@ class BusSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 2000
 
 
-class ServiceSettings(WebSettings, BusSettings):
+class ServiceAddresses(BaseSettings):
+    """Where the four services are: gRPC for calls between services, HTTP for people and the console."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    ip_registry_grpc_address: str = "127.0.0.1:8101"
+    commercialization_grpc_address: str = "127.0.0.1:8102"
+    incubation_grpc_address: str = "127.0.0.1:8103"
+    revenue_share_grpc_address: str = "127.0.0.1:8104"
+    ip_registry_url: str = "http://127.0.0.1:8001"
+    commercialization_url: str = "http://127.0.0.1:8002"
+    incubation_url: str = "http://127.0.0.1:8003"
+    revenue_share_url: str = "http://127.0.0.1:8004"
+
+    def service_urls(self) -> dict[str, str]:
+        return {
+            "ip-registry": self.ip_registry_url,
+            "commercialization": self.commercialization_url,
+            "incubation": self.incubation_url,
+            "revenue-share": self.revenue_share_url,
+        }
+
+    def grpc_addresses(self) -> dict[str, str]:
+        return {
+            "ip-registry": self.ip_registry_grpc_address,
+            "commercialization": self.commercialization_grpc_address,
+            "incubation": self.incubation_grpc_address,
+            "revenue-share": self.revenue_share_grpc_address,
+        }
+
+
+class ServiceSettings(WebSettings, BusSettings, ServiceAddresses):
     """What every service process reads; services subclass it for their own."""
 
     model_config = SettingsConfigDict(extra="ignore")
@@ -82,12 +113,3 @@ class ServiceSettings(WebSettings, BusSettings):
     )
     audit_checkpoint_seconds: float = Field(30.0, gt=0, description="How often a new checkpoint is signed")
     audit_poll_seconds: float = Field(1.0, gt=0, description="How often new events are chained (also on each save)")
-    # Where the other services are (gRPC for calls between services, HTTP for people).
-    ip_registry_grpc_address: str = "127.0.0.1:8101"
-    commercialization_grpc_address: str = "127.0.0.1:8102"
-    incubation_grpc_address: str = "127.0.0.1:8103"
-    revenue_share_grpc_address: str = "127.0.0.1:8104"
-    ip_registry_url: str = "http://127.0.0.1:8001"
-    commercialization_url: str = "http://127.0.0.1:8002"
-    incubation_url: str = "http://127.0.0.1:8003"
-    revenue_share_url: str = "http://127.0.0.1:8004"

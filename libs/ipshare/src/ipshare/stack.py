@@ -31,6 +31,8 @@ from ipshare.database import drop_database, with_database
 from ipshare.embedded import Broker, StartError, free_port, start_postgres, stop_postgres
 from ipshare.settings import DEV_JWT_SECRET
 
+CONSOLE = "console"  # the web console's process: no database, no broker, the services' public APIs
+
 
 @dataclass(frozen=True)
 class ServiceProcess:
@@ -71,6 +73,7 @@ class StackSettings(BaseSettings):
     commercialization_grpc_port: int = 8102
     incubation_grpc_port: int = 8103
     revenue_share_grpc_port: int = 8104
+    console_http_port: int = Field(8005, description="The web console (services/console)")
     jwt_secret: str = DEV_JWT_SECRET
     replicas: int = Field(1, ge=1, description="Processes per service (the leader runs the single-writer loops)")
 
@@ -83,6 +86,10 @@ class StackSettings(BaseSettings):
             ServiceProcess("revenue-share", "revenue_share", self.revenue_share_http_port,
                            self.revenue_share_grpc_port),
         ]  # fmt: skip
+
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console_http_port}"
 
 
 class Stack:
@@ -129,6 +136,7 @@ class Stack:
             self.bootstrap_servers = self.settings.kafka_bootstrap_servers or self._start_broker()
             for replica in self.replicas:
                 self.processes[replica.process_name] = self._spawn(replica)
+            self.processes[CONSOLE] = self._spawn_console()
             self._write_pid_file()
             self.wait_healthy(timeout)
         except BaseException:
@@ -158,11 +166,27 @@ class Stack:
             env[f"{other.env_prefix}_URL"] = other.base_url
         return env
 
+    def console_env(self) -> dict[str, str]:
+        """The console calls the services' public APIs (HTTP, and gRPC for the auditor's verification)."""
+        services = self.settings.services()
+        env = {"HTTP_PORT": str(self.settings.console_http_port), "JWT_SECRET": self.settings.jwt_secret}
+        for service in services:
+            env[f"{service.env_prefix}_URL"] = service.base_url
+            env[f"{service.env_prefix}_GRPC_ADDRESS"] = f"127.0.0.1:{service.grpc_port}"
+        return env
+
     def _spawn(self, service: ServiceProcess) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{service.process_name}.log", "ab")  # noqa: SIM115 - the child owns it
+        return self._spawn_module(service.process_name, f"{service.package}.entrypoints.main",
+                                  self.service_env(service))  # fmt: skip
+
+    def _spawn_console(self) -> subprocess.Popen[bytes]:
+        return self._spawn_module(CONSOLE, "console.entrypoints.main", self.console_env())
+
+    def _spawn_module(self, name: str, module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
         return subprocess.Popen(
-            [sys.executable, "-m", f"{service.package}.entrypoints.main"],
-            env={**os.environ, **self.service_env(service)},
+            [sys.executable, "-m", module],
+            env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=self.detached,
@@ -175,14 +199,16 @@ class Stack:
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = {s.process_name: s for s in self.replicas}
+        pending = {s.process_name: s.base_url for s in self.replicas}
+        if CONSOLE in self.processes:
+            pending[CONSOLE] = self.settings.console_url
         while pending and time.monotonic() < deadline:
-            for name, service in list(pending.items()):
+            for name, base_url in list(pending.items()):
                 process = self.processes[name]
                 if process.poll() is not None:
                     raise StartError(f"{name} exited with status {process.returncode}; see {self.logs / name}.log")
                 try:
-                    if httpx.get(f"{service.base_url}/healthz", timeout=1.0).status_code == 200:
+                    if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
                         del pending[name]
                 except httpx.HTTPError:
                     pass

@@ -33,7 +33,7 @@ def backoff_seconds(attempt: int, first: float, cap: float) -> float:
 class RetryConcurrentWrites:
     """ASGI layer between the exception handlers and the router (see `ServiceAPI`)."""
 
-    def __init__(self, app: ASGIApp, attempts: int, first_delay: float = 0.005, max_delay: float = 0.2) -> None:
+    def __init__(self, app: ASGIApp, attempts: int, first_delay: float = 0.01, max_delay: float = 0.5) -> None:
         self.app, self.attempts, self.first_delay, self.max_delay = app, max(1, attempts), first_delay, max_delay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

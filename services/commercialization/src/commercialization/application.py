@@ -24,7 +24,7 @@ from typing_extensions import Unpack
 from commercialization.csv_reports import RowError, parse_report_lines
 from commercialization.domain.account import AGEING_BUCKETS, LicenseAccount, Receivable, RevenueKind
 from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferOutcome
-from commercialization.domain.license import AssetLicenses, License, LicenseStatus, Owners
+from commercialization.domain.license import AssetLicenses, License, LicenseStatus, Owners, check_co_owner
 from commercialization.domain.reports import ReportLine, RoyaltyLedger, check_lines
 from commercialization.domain.royalty import license_year_bounds
 from commercialization.domain.scope import ALL_FIELDS, WORLDWIDE, Footprint, find_conflict
@@ -189,8 +189,9 @@ class CommercializationApplication(ServiceApplication):
         royalty_rate_bps: int = 0,
         **options: Unpack[LicenseOptions],
     ) -> uuid.UUID:
-        """A draft: nothing is checked against owners or other licenses until it is submitted."""
+        """A draft by a co-owner of every asset; other licenses are not checked until it is submitted."""
         license = self._new_license(ctx, licensee, asset_ids, license_type, royalty_rate_bps, options)
+        check_co_owner(license.granted_by, self._owners_by_asset(license.asset_ids, license.drafted_on))
         self._save(ctx, license)
         return license.id
 

@@ -7,6 +7,7 @@ license, a stale If-Match, a replayed Idempotency-Key, and no 4xx leaving a trac
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import date
@@ -321,3 +322,88 @@ async def test_finance_sees_a_transfer_the_registry_refused_with_its_reason(
         "transfer_refused", "refused", date.today().isoformat())  # fmt: skip
     assert (shown["transfer_refusal_code"], shown["transfer_refusal_reason"]) == (
         "NOT_FOUND", "asset is not in the registry")  # fmt: skip
+
+
+# ---- concurrent writes, bad input, drafts by strangers -----------------------------------------
+
+
+MONTHS = 12
+
+
+def monthly_report(month: int) -> dict[str, object]:
+    end = (28, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    return {
+        "period_start": f"2025-{month:02d}-01", "period_end": f"2025-{month:02d}-{end}", "effective_date": "2026-01-10",
+        "lines": [{"product": "cell-A", "country": "CN", "currency": "CNY", "gross_sales": 10_000 * month,
+                   "field_of_use": "batteries"}],
+    }  # fmt: skip
+
+
+def failures(answers: list[httpx.Response]) -> list[str]:
+    return [a.text for a in answers if a.status_code != 201]
+
+
+async def test_royalty_reports_and_payments_sent_at_once_all_land(client: Client) -> None:
+    license_id = await granted_exclusive(client)
+    reports = await asyncio.gather(*(
+        client.post(f"/licenses/{license_id}/royalty-reports", json=monthly_report(m), headers=FINANCE)
+        for m in range(1, MONTHS + 1)
+    ))  # fmt: skip
+    assert failures(reports) == []
+    payments = await asyncio.gather(*(
+        client.post(f"/accounts/{license_id}/payments", headers=FINANCE, json={
+            "amount": 1_000 + n, "currency": "CNY", "received_date": "2025-02-15", "payer_reference": f"BANK-{n}"})
+        for n in range(MONTHS)
+    ))  # fmt: skip
+    assert failures(payments) == []
+    listed = ok(await client.get(f"/licenses/{license_id}/royalty-reports", headers=FINANCE))
+    assert sorted(r["period_start"] for r in listed) == sorted(f"2025-{m:02d}-01" for m in range(1, MONTHS + 1))
+    account = ok(await client.get(f"/accounts/{license_id}", headers=FINANCE))
+    assert sorted(p["payer_reference"] for p in account["payments"]) == sorted(f"BANK-{n}" for n in range(MONTHS))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "newline"), [("utf-8", "\r"), ("utf-8-sig", "\r\n"), ("gb18030", "\n"), ("gbk", "\r\n")]
+)
+async def test_a_royalty_report_csv_is_read_as_spreadsheets_write_it(
+    client: Client, encoding: str, newline: str
+) -> None:
+    license_id = await granted_exclusive(client)
+    rows = ["product,country,currency,gross_sales,deductions,field_of_use", "电池单元,CN,CNY,8000.00,0,batteries"]
+    response = await client.post(
+        f"/licenses/{license_id}/royalty-reports/csv", content=newline.join(rows).encode(encoding) + newline.encode(),
+        params={"period_start": "2025-01-01", "period_end": "2025-03-31"},
+        headers={**FINANCE, "Content-Type": "text/csv"},
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    (report,) = ok(await client.get(f"/licenses/{license_id}/royalty-reports", headers=FINANCE))
+    assert report["net_sales"] == {"CNY": 800_000}
+
+
+async def test_bad_currencies_and_dates_are_422s_naming_the_field_and_store_nothing(
+    client: Client, app: CommercializationApplication
+) -> None:
+    license_id = await granted_exclusive(client)
+    before = stored(app)
+    payment = {"amount": 5, "currency": "XXX", "received_date": "2025-02-15", "payer_reference": "X"}
+    bad = [
+        (f"/accounts/{license_id}/payments", payment, "currency"),
+        (f"/accounts/{license_id}/payments", {**payment, "currency": "CNY", "received_date": 0}, "received_date"),
+        (f"/licenses/{license_id}/royalty-reports", {**monthly_report(1), "effective_date": 0}, "effective_date"),
+    ]
+    for path, body, field in bad:
+        body_error = error(await client.post(path, json=body, headers=FINANCE), 422, "invalid_request")
+        assert {p["field"] for p in body_error["details"]["problems"]} == {field}
+    as_of = error(await client.get("/receivables", params={"as_of": "0"}, headers=FINANCE), 422, "invalid_request")
+    assert {p["field"] for p in as_of["details"]["problems"]} == {"as_of"}
+    assert stored(app) == before
+
+
+async def test_a_member_may_not_draft_a_license_on_an_asset_it_does_not_own(
+    client: Client, app: CommercializationApplication
+) -> None:
+    before = stored(app)
+    draft = await client.post("/licenses", json={**EXCLUSIVE, "submit": False}, headers=member(STRANGER))
+    error(draft, 403, "forbidden")
+    assert stored(app) == before
+    assert str(CO_OWNED) in EXCLUSIVE["asset_ids"]  # type: ignore[operator]

@@ -112,16 +112,14 @@ class IpRegistryApplication(ServiceApplication):
 
     def change_affiliation(
         self, ctx: CommandContext, researcher_id: uuid.UUID, member_id: uuid.UUID, effective_date: date
-    ) -> None:
-        """The researcher moves to `member_id` (either member, or an admin, may record it)."""
+    ) -> Researcher:
+        """The researcher moves to `member_id`: recorded by the member it leaves (its consent), or an admin."""
         researcher = self.find(Researcher, researcher_id, "researcher")
-        try:
-            may.check_may_manage_researchers(ctx.principal, member_id)
-        except DomainError:
-            may.check_may_manage_researchers(ctx.principal, researcher.member_id)
+        may.check_may_move_researcher(ctx.principal, leaving=researcher.member_id)
         self._active_members([member_id])
         researcher.affiliate(member_id, effective_date)
         self.record(ctx, researcher)
+        return researcher
 
     def get_researcher(self, ctx: CommandContext, researcher_id: uuid.UUID) -> Researcher:
         researcher = self.find(Researcher, researcher_id, "researcher")

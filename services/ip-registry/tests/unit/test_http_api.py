@@ -292,6 +292,24 @@ async def test_auditors_and_finance_cannot_write(client: Client, center: Center,
     assert len((await client.get("/assets", headers=admin())).json()["items"]) == 1  # nothing was written
 
 
+async def test_a_researcher_moves_only_with_the_consent_of_the_member_it_leaves(client: Client, center: Center) -> None:
+    taken = {"member_id": str(center.corp), "effective_date": "2020-06-01"}  # backdated, to corp itself
+    error(await client.post(f"/researchers/{center.alice}/affiliations", json=taken, headers=member(center.corp)),
+          403, "forbidden")  # fmt: skip
+    alice = await client.get(f"/researchers/{center.alice}", headers=member(center.uni))
+    assert alice.status_code == 200, alice.text  # uni still reads its own researcher
+    assert (await client.get(f"/researchers/{center.alice}", headers=member(center.corp))).status_code == 403
+    moved = {"member_id": str(center.corp), "effective_date": "2024-05-01"}
+    answer = await client.post(f"/researchers/{center.alice}/affiliations", json=moved, headers=member(center.uni))
+    assert answer.status_code == 200, answer.text
+    back = {"member_id": str(center.uni), "effective_date": "2024-05-20"}
+    error(await client.post(f"/researchers/{center.alice}/affiliations", json=back, headers=member(center.uni)),
+          403, "forbidden")  # fmt: skip
+    assert (
+        await client.post(f"/researchers/{center.alice}/affiliations", json=back, headers=admin())
+    ).status_code == 200
+
+
 # ---- malformed input -------------------------------------------------------------------
 
 
@@ -587,3 +605,67 @@ async def test_a_file_sent_again_gets_the_first_answer_and_imports_nothing(clien
     assert again.headers["idempotent-replayed"] == "true"
     listed = (await client.get("/assets", headers=admin())).json()["items"]
     assert [a["asset_id"] for a in listed] == first.json()["asset_ids"]  # a know-how has no number: one, not two
+
+
+# ---- bad input: a 422 naming the field, nothing stored -----------------------------------------
+
+
+def problem_fields(response_body: dict[str, object]) -> set[str]:
+    details = response_body["details"]
+    assert isinstance(details, dict)
+    return {p["field"] for p in details["problems"]}
+
+
+async def test_an_unknown_currency_is_a_422_naming_the_field(client: Client, center: Center, pending: str) -> None:
+    cost = {"kind": "annuity", "amount": {"amount_minor": 90_000, "currency": "XXX"}, "paid_by": str(center.uni),
+            "effective_date": "2024-03-01"}  # fmt: skip
+    response = await client.post(f"/assets/{pending}/costs", json=cost, headers=member(center.uni))
+    assert problem_fields(error(response, 422, "invalid_request")) == {"amount.currency"}
+    assert (await client.get(f"/assets/{pending}", headers=admin())).json()["costs"] == []
+
+
+@pytest.mark.parametrize("day", [0, 1_700_000_000, "0", "2024-03-01T00:00:00", 2024.5])
+async def test_a_number_is_not_a_date(client: Client, center: Center, pending: str, day: object) -> None:
+    cost = {"kind": "annuity", "amount": {"amount_minor": 90_000, "currency": "CNY"}, "paid_by": str(center.uni),
+            "effective_date": day}  # fmt: skip
+    response = await client.post(f"/assets/{pending}/costs", json=cost, headers=member(center.uni))
+    assert problem_fields(error(response, 422, "invalid_request")) == {"effective_date"}
+    assert (await client.get(f"/assets/{pending}", headers=admin())).json()["costs"] == []
+    as_of = await client.get(f"/assets/{pending}/ownership?as_of={day}", headers=admin())
+    assert problem_fields(error(as_of, 422, "invalid_request")) == {"as_of"}
+
+
+def one_row_portfolio(title: str, newline: str = "\n") -> str:
+    row = {"title": title, "kind": "know_how", "jurisdiction": "CN", "disclosure_date": "2021-01-10",
+           "owners": f"{credit_code(1)}:10000", "inventors": f"Alice Wang@{credit_code(1)}:10000"}  # fmt: skip
+    return newline.join([",".join(COLUMNS), ",".join(row.get(c, "") for c in COLUMNS)]) + newline
+
+
+@pytest.mark.parametrize(
+    ("encoded", "title"),
+    [
+        (
+            one_row_portfolio("Jig", "\r").encode(),
+            "Jig",
+        ),  # old Mac line ends: the csv module's "new-line in unquoted field"
+        (one_row_portfolio("Jig", "\r\n").encode(), "Jig"),
+        (one_row_portfolio("激光烧结夹具").encode("utf-8-sig"), "激光烧结夹具"),  # Excel's "CSV UTF-8"
+        (one_row_portfolio("激光烧结夹具").encode("gb18030"), "激光烧结夹具"),  # a Chinese-locale Excel or WPS
+        (one_row_portfolio("焊接夹具").encode("gbk"), "焊接夹具"),
+    ],
+    ids=["bare-cr", "crlf", "utf-8-bom", "gb18030", "gbk"],
+)
+async def test_a_portfolio_csv_is_read_in_the_encodings_and_line_ends_spreadsheets_write(
+    client: Client, center: Center, encoded: bytes, title: str
+) -> None:
+    response = await client.post("/assets/imports", content=encoded, headers={**admin(), "Content-Type": "text/csv"})
+    assert response.status_code == 201, response.text
+    (asset_id,) = response.json()["asset_ids"]
+    assert (await client.get(f"/assets/{asset_id}", headers=admin())).json()["title"] == title
+
+
+async def test_a_file_that_is_not_text_is_a_422_and_imports_nothing(client: Client, center: Center) -> None:
+    response = await client.post("/assets/imports", content=b"\xff\xfe\x00\x81\x30\x81",
+                                 headers={**admin(), "Content-Type": "text/csv"})  # fmt: skip
+    assert response.status_code == 422, response.text
+    assert (await client.get("/assets", headers=admin())).json()["items"] == []

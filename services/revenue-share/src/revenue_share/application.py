@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 
+from aiokafka.errors import KafkaError
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
 from sqlalchemy import func, select, text
@@ -27,8 +28,9 @@ from ipshare.errors import AlreadyExists, Conflict, DomainError, Forbidden, NotF
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.heap import building_long_lived_state
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
-from revenue_share.adapters.source_topics import EndsUnknown, SourceTopics
+from revenue_share.adapters.source_topics import EndsUnknown, Offsets, SourceTopics, Watch
 from revenue_share.domain.facts import Payee, PayeeKind, Period
+from revenue_share.domain.floor import FloorShortfall
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy
 from revenue_share.domain.policy_versions import Policy, PolicyVersion, policy_of
@@ -292,7 +294,7 @@ class Payouts:
 
     async def open_period(self, ctx: CommandContext, period_id: str, start: date, end: date) -> SettlementPeriod:
         """Open a period after the last one: two opens at once (here or in another process) take turns."""
-        async with self._deciding():
+        async with self._deciding(refresh=False):  # decided on the stored periods: no need to load the ledger
             return await asyncio.to_thread(self.app.open_period, ctx, period_id, start, end)
 
     async def policies(self, ctx: CommandContext) -> list[Policy]:
@@ -314,6 +316,7 @@ class Payouts:
 
             def decide() -> str:
                 statements = self._ledger.close_period(period_id, closed_at)
+                check_statutory_floor(self._ledger.floor_shortfalls(period_id))
                 return self.app.record_close(ctx, period_id, closed_at, statements, marks)
 
             try:
@@ -325,25 +328,27 @@ class Payouts:
     async def _inbox_reached(self, sources: SourceTopics) -> None:
         """Wait until the inbox has applied what the source topics hold now (a receipt recorded
         before the close was requested belongs in it, though the consumer may not have it yet)."""
-        async with sources.watching() as watch:
-            try:
-                ends = await watch.ends()
-            except EndsUnknown as exc:
-                raise InboxBehind(f"cannot close now: {exc}") from exc
-            deadline = time.monotonic() + self.close_wait_seconds
-            while behind := await watch.behind(ends):
-                if time.monotonic() >= deadline:
-                    lag = {f"{tp.topic}/{tp.partition}": n for tp, n in sorted(behind.items())}
-                    raise InboxBehind(
-                        f"the inbox has not yet applied {sum(behind.values())} messages the source topics held "
-                        f"when the close was requested (waited {self.close_wait_seconds:g} s); close again once "
-                        "it has",
-                        lag=lag,
-                    )
-                await asyncio.sleep(CATCH_UP_POLL_SECONDS)
+        try:
+            async with sources.watching() as watch:
+                await self._applied_up_to(watch, await watch.ends())
+        except (EndsUnknown, KafkaError) as exc:
+            reason = f"cannot tell how far the source topics reach, so the period stays open: {exc!r}"
+            raise InboxBehind(reason) from exc
+
+    async def _applied_up_to(self, watch: Watch, ends: Offsets) -> None:
+        deadline = time.monotonic() + self.close_wait_seconds
+        while behind := await watch.behind(ends):
+            if time.monotonic() >= deadline:
+                lag = {f"{tp.topic}/{tp.partition}": n for tp, n in sorted(behind.items())}
+                raise InboxBehind(
+                    f"the inbox has not yet applied {sum(behind.values())} messages the source topics held when "
+                    f"the close was requested (waited {self.close_wait_seconds:g} s); close again once it has",
+                    lag=lag,
+                )
+            await asyncio.sleep(CATCH_UP_POLL_SECONDS)
 
     @contextlib.asynccontextmanager
-    async def _deciding(self) -> AsyncIterator[tuple[AsyncConnection, datetime]]:
+    async def _deciding(self, refresh: bool = True) -> AsyncIterator[tuple[AsyncConnection, datetime]]:
         """One decision on the ledger at a time, in this process and across processes: the inbox
         is locked against writers and other deciders (no fact may land while a close is computed:
         each is either in it or dated after it), and the ledger is brought up to date. Yields the
@@ -351,7 +356,8 @@ class Payouts:
         async with self._lock, self.engine.begin() as conn:
             await conn.execute(text(f"LOCK TABLE {facts.name} IN EXCLUSIVE MODE"))
             now = await conn.scalar(text("SELECT clock_timestamp()"))
-            await self._refresh(conn)
+            if refresh:
+                await self._refresh(conn)
             yield conn, now
 
     async def _with_ledger(self, compute: Callable[[Ledger], T]) -> T:
@@ -396,6 +402,18 @@ class Payouts:
         self._seq = 0
         self._loaded = False
         self._policy_keys.clear()
+
+
+def check_statutory_floor(shortfalls: Sequence[FloorShortfall]) -> None:
+    """A close whose outcome leaves a state-established member's researchers under the Art. 45 floor
+    is refused (422), naming each member, asset and the amounts; nothing is recorded."""
+    if shortfalls:
+        raise DomainError(
+            "; ".join(s.message for s in shortfalls),
+            shortfalls=[{"member_id": s.member_id, "asset_id": s.asset_id, "currency": s.currency,
+                         "net_income": s.net_income, "researchers": s.researchers, "required": s.required}
+                        for s in shortfalls],
+        )  # fmt: skip
 
 
 async def _marks(conn: AsyncConnection) -> list[dict[str, Any]]:

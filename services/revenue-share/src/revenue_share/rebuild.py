@@ -113,10 +113,11 @@ def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:
             "recorded_at": datetime.fromisoformat(message.recorded_at), "set_by": message.set_by,
             "fee_bps": message.fee_bps, "recover_costs": message.recover_costs,
             "cost_cap_bps": message.cost_cap_bps if message.HasField("cost_cap_bps") else None,
-            "researcher_brackets": [{"from_amount": b.from_amount, "researchers_bps": b.researchers_bps}
-                                    for b in message.researcher_brackets],
+            "researcher_brackets": [{"from_amount": b.from_amount, "researchers_bps": b.researchers_bps,
+                                     "currency": b.currency} for b in message.researcher_brackets],
             "minimum_payout": dict(message.minimum_payout),
-            "split_brackets": [{"from_amount": b.from_amount, "split": dict(b.split)} for b in message.split_brackets],
+            "split_brackets": [{"from_amount": b.from_amount, "split": dict(b.split), "currency": b.currency}
+                               for b in message.split_brackets],
         }
     )  # fmt: skip
 

@@ -48,13 +48,13 @@ async def test_after_the_assignment_the_owners_share_is_unallocated_but_the_pric
     statements = await payouts.provisional(FINANCE, "2026-Q4")
 
     got = {(s.payee.kind.value, s.payee.id, s.payee.account): sum(b.entitled for b in s.balances) for s in statements}
-    # The receipt of 1,000,001 fen: 500,001 to the inventors (70/30), 500,000 unallocated (the
-    # odd fen goes to the first part). The price of 2,000,000: half to the inventors, half 60/40
-    # to the sellers.
+    # The receipt of 1,000,001 fen, no owner: 500,001 to the inventors by contribution (70/30),
+    # 500,000 unallocated (the odd fen goes to the first part). The price of 2,000,000: 60/40 to the
+    # sellers, half of each one's part to its own inventor (Alice is the university's, Bob the institute's).
     researchers = allocate(500_001, {ALICE: 7000, BOB: 3000})
     assert got == {
-        ("researcher", ALICE, ""): researchers[ALICE] + 700_000,
-        ("researcher", BOB, ""): researchers[BOB] + 300_000,
+        ("researcher", ALICE, ""): researchers[ALICE] + 600_000,
+        ("researcher", BOB, ""): researchers[BOB] + 400_000,
         ("member", UNIVERSITY, ""): 600_000,
         ("member", INSTITUTE, ""): 400_000,
         ("center", "center", "unallocated"): 500_000,

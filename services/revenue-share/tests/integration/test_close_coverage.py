@@ -87,3 +87,16 @@ async def test_a_close_the_inbox_cannot_catch_up_with_is_refused_with_the_lag(
     assert "has not yet applied 5 messages" in str(refused.value)
     assert sum(refused.value.details["lag"].values()) == 5
     assert application.period("2026-Q4").closed_at is None
+
+
+async def test_a_close_that_cannot_reach_the_broker_is_refused_and_the_period_stays_open(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    application.open_period(FINANCE, "2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+    nowhere = BusSettings(kafka_bootstrap_servers="127.0.0.1:1")
+    payouts = Payouts(application, engine, SourceTopics(nowhere, GROUP, InboxProjection.topics), 0.5)
+
+    with pytest.raises(InboxBehind, match="cannot tell how far the source topics reach"):
+        await payouts.close(FINANCE, "2026-Q4")
+
+    assert application.period("2026-Q4").closed_at is None

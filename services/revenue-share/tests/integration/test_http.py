@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -166,7 +167,9 @@ async def test_known_at_is_a_recording_time_and_a_business_date_gets_an_explanat
                              headers=bearer(Role.FINANCE))  # fmt: skip
     former = await client.get("/periods/2026-Q4/statements", params={"as_of": period["closed_at"]},
                               headers=bearer(Role.FINANCE))  # fmt: skip
-    business_day = await client.get("/periods/2026-Q4/statements", params={"known_at": "2026-11-20T00:00:00+08:00"},
+    # A business date given as a time: midnight of a day before revenue-share had recorded anything.
+    midnight = (datetime.now(UTC) - timedelta(days=20)).strftime("%Y-%m-%dT00:00:00+08:00")
+    business_day = await client.get("/periods/2026-Q4/statements", params={"known_at": midnight},
                                     headers=bearer(Role.FINANCE))  # fmt: skip
     bare_date = await client.get("/periods/2026-Q4/statements", params={"known_at": "2026-11-20"},
                                  headers=bearer(Role.FINANCE))  # fmt: skip

@@ -21,7 +21,7 @@ from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBr
 from revenue_share.domain.statements import statement_hash
 from revenue_share.entrypoints.wiring import LedgerWarmup
 
-from .conftest import ALICE, BOB, FINANCE, INSTITUTE, RECEIPT, UNIVERSITY, learn, slice_events
+from .conftest import ALICE, ASSET, BOB, FINANCE, INSTITUTE, RECEIPT, UNIVERSITY, learn, slice_events
 
 pytestmark = pytest.mark.integration
 
@@ -48,14 +48,11 @@ async def test_default_policy_splits_the_receipt_exactly(
 
     paid = {(s.payee.kind.value, s.payee.id): sum(b.entitled for b in s.balances) for s in statements}
     assert sum(paid.values()) == RECEIPT
-    # Half to the inventors by contribution, half to the owners by share; the odd fen goes to one side.
-    to_researchers = paid["researcher", ALICE] + paid["researcher", BOB]
-    to_owners = paid["member", UNIVERSITY] + paid["member", INSTITUTE]
-    assert sorted([to_researchers, to_owners]) == [500_000, 500_001]
-    assert allocate(to_researchers, {ALICE: 7000, BOB: 3000}) == {ALICE: paid["researcher", ALICE],
-                                                                  BOB: paid["researcher", BOB]}  # fmt: skip
-    assert allocate(to_owners, {UNIVERSITY: 6000, INSTITUTE: 4000}) == {
-        UNIVERSITY: paid["member", UNIVERSITY], INSTITUTE: paid["member", INSTITUTE]}  # fmt: skip
+    # 60/40 between the owners; half of each owner's part to its own inventor (Alice is the university's,
+    # Bob the institute's), the odd fen to the researcher.
+    assert allocate(RECEIPT, {UNIVERSITY: 6000, INSTITUTE: 4000}) == {UNIVERSITY: 600_001, INSTITUTE: 400_000}
+    assert (paid["researcher", ALICE], paid["member", UNIVERSITY]) == (300_001, 300_000)
+    assert (paid["researcher", BOB], paid["member", INSTITUTE]) == (200_000, 200_000)
     [reconciliation] = await payouts.reconcile(FINANCE, "2026-Q4")
     assert (reconciliation.receipts, reconciliation.payouts, reconciliation.residual) == (RECEIPT, RECEIPT, 0)
 
@@ -143,6 +140,30 @@ async def test_a_policy_below_the_statutory_floor_is_rejected_and_nothing_is_rec
                                                                  (SplitBracket(0, {"member": 10_000}),)))  # fmt: skip
 
     assert application.policies() == []
+
+
+async def test_a_close_whose_outcome_breaks_the_statutory_floor_is_refused_and_nothing_is_recorded(
+    engine: AsyncEngine, application: RevenueShareApplication
+) -> None:
+    payouts = Payouts(application, engine)
+    # Set before revenue-share learned of any state-established member: nothing to refuse it for.
+    await payouts.set_policy(ADMIN, center_policy("low", 2000))
+    await learn(engine, slice_events())  # then the state university is admitted and owns 60% of the asset
+    open_q4(application)
+
+    with pytest.raises(DomainError, match=f"member {UNIVERSITY} is a state-established university") as refused:
+        await payouts.close(FINANCE, "2026-Q4")
+
+    (shortfall,) = refused.value.details["shortfalls"]
+    # Its part is 600,001 fen; 20% of it (120,000) reaches its researcher, at least 300,001 is due.
+    assert (shortfall["asset_id"], shortfall["net_income"], shortfall["researchers"], shortfall["required"]) == (
+        ASSET, 600_001, 120_000, 300_001)  # fmt: skip
+    assert application.period("2026-Q4").closed_at is None
+    # An admin gives the university's inventors enough of its own split; then the close goes through.
+    await payouts.set_policy(ADMIN, lambda now: MemberPolicy("uni-1", UNIVERSITY, date(2026, 1, 1), now, (
+        SplitBracket(0, {"inventors": 5000, "member": 5000}),)))  # fmt: skip
+    await payouts.close(FINANCE, "2026-Q4")
+    assert application.period("2026-Q4").closed_at is not None
 
 
 async def test_statements_as_of_a_time_use_only_the_facts_recorded_by_then(

@@ -15,10 +15,12 @@ from ipshare.consumer import InboundEvent, consumer_metadata
 from ipshare.database import open_engine
 from ipshare.eventstore import persistence_env
 from ipshare.settings import BusSettings
+from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
+from ipshare_contracts.money.v1.money_pb2 import Money
 from revenue_share.adapters.inbox import FactRow, fact_of, metadata
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.catalog import SOURCE, build_catalog
-from revenue_share.domain.facts import Period
+from revenue_share.domain.facts import Period, Step
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.policy_versions import Policy
@@ -28,7 +30,7 @@ from revenue_share.rebuild import rebuild
 from revenue_share.replay import LearnedAt
 from revenue_share.replay_writer import REPLAY, ReplayWriter, ReplayWriterFailed
 
-from .conftest import FINANCE, INSTITUTE, publish, slice_events
+from .conftest import ASSET, FINANCE, INSTITUTE, UNIVERSITY, envelope, publish, slice_events
 
 pytestmark = pytest.mark.integration
 
@@ -50,9 +52,9 @@ async def _issue_and_publish(
     landed = await publish(settings, sources * 2 if resend else sources)
     # The live service had learned every fact when it closed the period, and said so on its topic.
     ledger = Ledger()
-    for seq, event in enumerate(events, start=1):
-        kind, body = fact_of(event) or ("", {})
-        add_fact(ledger, FactRow(seq, event.envelope.event_id, kind, body, LEARNED, event.envelope.position))
+    for seq, inbound in enumerate(events, start=1):
+        kind, body = fact_of(inbound) or ("", {})
+        add_fact(ledger, FactRow(seq, inbound.envelope.event_id, kind, body, LEARNED, inbound.envelope.position))
     live = RevenueShareApplication(persistence_env(None))
     for policy in policies:
         live.record_policy(REPLAY, policy)
@@ -109,7 +111,9 @@ def _policies() -> list[Policy]:
 async def test_the_replay_of_a_history_with_policies_and_re_sent_batches_is_identical(
     bus_settings: BusSettings, fresh_database: str
 ) -> None:
-    events = slice_events()
+    cost = registry.CostRecorded(cost_id="filing-1", kind="filing", amount=Money(amount=120_000, currency="CNY"),
+                                 paid_by=UNIVERSITY, effective_date="2026-11-03")  # fmt: skip
+    events = [*slice_events(), envelope("ip-registry", ASSET, 4, cost)]  # recovered first, under the cap
     issued_hash = await _issue_and_publish(bus_settings, events, _policies(), resend=True)
 
     report = await rebuild(bus_settings, fresh_database, lambda *_: None)
@@ -117,6 +121,8 @@ async def test_the_replay_of_a_history_with_policies_and_re_sent_batches_is_iden
     assert report.identical, report.checks
     assert (report.facts, report.checks[0].replayed_hash) == (len(events), issued_hash)
     assert await _served_hash(fresh_database) == issued_hash
+    steps = {line.step for statement in report.checks[0].statements for line in statement.lines}
+    assert {Step.COST_RECOVERY, Step.OPERATING_FEE} <= steps
     rebuilt = RevenueShareApplication(persistence_env(fresh_database))
     try:
         assert rebuilt.policies() == _policies()

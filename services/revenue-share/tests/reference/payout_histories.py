@@ -5,8 +5,10 @@ assets, transfers, assignments out, inventors and corrections, costs, licenses a
 in several currencies, late receipts, equity proceeds, policy versions with brackets,
 periods and closes, restarts) and, after every step, checks that the live `Ledger`, a
 ledger fed the same facts in another order (as a replay would), and the reference model
-(`payout_reference`) agree; that every reconciliation's residual is 0; and that issued
-statements never change. A failure names the seed and the step: `Simulation(seed).run(steps)`
+(`payout_reference`) agree; that every reconciliation's residual is 0; that issued
+statements never change; and that the Art. 45 floor holds on every close (a close the
+ledger refuses for it, the reference model refuses alike, and an admin's member policy
+then restores it). A failure names the seed and the step: `Simulation(seed).run(steps)`
 reproduces it.
 """
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from payout_reference import History, comparable, settle
+from payout_reference import History, comparable, floor_findings, settle
 
 from ipshare.errors import DomainError
 from revenue_share.domain.facts import (
@@ -89,6 +91,7 @@ class Simulation:
         self.closes: list[tuple[str, datetime]] = []
         self.issued: dict[str, str] = {}
         self.steps: Counter[str] = Counter()
+        self.refused_closes = 0  # closes refused by the Art. 45 check on their outcome
         self.owners: dict[str, dict[str, int]] = {}  # asset -> current owner map ({} once assigned out)
         self.last_ownership: dict[str, date] = {}
         self.admitted: list[str] = []
@@ -272,9 +275,20 @@ class Simulation:
                                    self.rng.choice(CURRENCIES), self._past_day(30), self._tick(), assets))  # fmt: skip
         return True
 
-    def _thresholds(self) -> list[int]:
+    def _thresholds(self) -> list[tuple[int, str]]:
+        """Bracket thresholds with their currencies (increasing in each); now and then one recorded
+        before thresholds had a currency ("": it cuts every currency)."""
+        currency = self.rng.choice(CURRENCIES)
         count = self.rng.choice((0, 0, 1, 2))
-        return [0, *sorted(self.rng.sample(range(1_000, 60_000_000), count))]
+        cuts = [(t, currency) for t in sorted(self.rng.sample(range(1_000, 60_000_000), count))]
+        if self.rng.random() < 0.3:
+            cuts.append((self.rng.randint(1_000, 60_000_000), self.rng.choice((*CURRENCIES, ""))))
+        increasing: list[tuple[int, str]] = [(0, "")]
+        for threshold, code in cuts:
+            within = [t for t, c in increasing if c in ("", code) or not code]
+            if threshold > max(within):
+                increasing.append((threshold, code))
+        return increasing
 
     def _policy(self, policy: CenterPolicy | MemberPolicy) -> bool:
         try:
@@ -287,8 +301,8 @@ class Simulation:
 
     def center_policy(self) -> bool:
         rng = self.rng
-        brackets = tuple(ResearcherBracket(t, rng.choice((2_000, 3_334, 5_000, 6_000, 7_500)))
-                         for t in self._thresholds())  # fmt: skip
+        brackets = tuple(ResearcherBracket(t, rng.choice((2_000, 3_334, 5_000, 6_000, 7_500)), currency)
+                         for t, currency in self._thresholds())  # fmt: skip
         minimum = {c: rng.choice((0, 100, 10_000)) for c in rng.sample(CURRENCIES, rng.randint(0, 2))}
         cap = rng.choice((None, None, 5_000))
         version = f"c{self._next_position()}"
@@ -302,11 +316,11 @@ class Simulation:
         rng = self.rng
         member_id = rng.choice(self.admitted)
         brackets = []
-        for threshold in self._thresholds():
+        for threshold, currency in self._thresholds():
             inventors = rng.choice((0, 2_500, 5_000, 8_000))
             department = rng.choice((0, 1_000))
             split = {"inventors": inventors, "department": department, "member": 10_000 - inventors - department}
-            brackets.append(SplitBracket(threshold, {role: bps for role, bps in split.items() if bps}))
+            brackets.append(SplitBracket(threshold, {role: bps for role, bps in split.items() if bps}, currency))
         version = f"m{self._next_position()}"
         return self._policy(MemberPolicy(version, member_id, self._past_day(90), self._tick(), tuple(brackets),
                                          set_by="admin"))  # fmt: skip
@@ -323,6 +337,18 @@ class Simulation:
             return False
         closed_at = self._tick()
         statements = self.live.close_period(period.period_id, closed_at)
+        found = [(f.member_id, f.asset_id, f.currency, f.net_income, f.researchers)
+                 for f in self.live.floor_shortfalls(period.period_id)]  # fmt: skip
+        expected = floor_findings(History(list(self.facts), self.periods, []), period.period_id, closed_at)
+        assert found == expected, f"seed {self.seed}: the Art. 45 findings differ: {found} != {expected}"
+        if found:  # the service refuses the close and records nothing; an admin raises the member's reward
+            self.refused_closes += 1
+            self.live = self.rebuilt(self.facts)
+            for member_id in sorted({f[0] for f in found}):
+                split = (SplitBracket(0, {"inventors": 10_000}),)
+                fix = MemberPolicy(f"floor-{self._next_position()}", member_id, FIRST_DAY, self._tick(), split)
+                assert self._policy(fix), f"seed {self.seed}: no member policy restores the floor of {member_id}"
+            return True
         self.closes.append((period.period_id, closed_at))
         self.issued[period.period_id] = statement_hash(statements)
         self._tick()
@@ -383,6 +409,7 @@ class Simulation:
                 live = self.live.statements(period_id)
                 replayed = other.statements(period_id) if other else None
                 assert statement_hash(live) == self.issued[period_id], f"{where}: issued {period_id} changed"
+                assert not self.live.floor_shortfalls(period_id), f"{where}: {period_id} closed under the floor"
             if replayed is not None:
                 assert statement_hash(replayed) == statement_hash(live), f"{where}: a replay changes {period_id}"
             mine = comparable(live)

@@ -26,9 +26,11 @@ The rules (docs/architecture.md, "How payouts are computed"):
 
 1. Same-date facts of one kind on one asset apply in the source service's log order
    (`position`): the later one in the log is in force from that date.
-2. A license's running income (per currency) is cut at every bracket threshold of every
-   policy version known, in date order; within one day, per (license, currency, asset)
-   in that order. Each piece lies in one bracket of every policy.
+2. A license's running income in a currency is cut at every bracket threshold in that
+   currency of every policy version known (a threshold names its currency; one recorded
+   before thresholds had a currency cuts every currency), in date order; within one day,
+   per (license, currency, asset, reimbursement or not) in that order. Each piece lies in
+   one bracket of every policy.
 3. Each day, a licensee's reimbursements of patent costs on an asset repay that asset's
    unrecovered costs in their currency first, in full and whatever the policy; then, if
    the center policy in force recovers costs, the day's other income on the asset repays
@@ -39,11 +41,15 @@ The rules (docs/architecture.md, "How payouts are computed"):
 4. Every piece's net amount is summed, by date, into its allocation group: asset,
    currency, the ownership snapshot in force on the received date, the inventor snapshot
    in force, the center policy version and its bracket's reward, and each owner's own
-   split (version and roles). A group's cumulative net is split once per cut-off date:
-   operating fee, researchers' reward by contribution, owners by share, then each owner's
-   own split (its "inventors" role pays its affiliated inventors of the asset, all
-   inventors if none is). An unknown owner map or inventor list holds the part in
-   suspense (the center's reward and each owner's "inventors" role alike); an asset
+   split (version and roles). A group's cumulative net is split once per cut-off date, in
+   two stages: first between the owners by share; then each owner's part pays the
+   operating fee, the researchers' reward to that owner's inventors, and the rest by the
+   owner's own split (whose "inventors" role pays them too). An owner's inventors are its
+   affiliated inventors of the asset, all the inventors if none is. With no owner known,
+   or none once the asset is assigned out, the fee and the reward (to all the inventors
+   by contribution) are taken from the whole, and the rest is held. An unknown owner map
+   or inventor list holds the part in suspense (the reward and each owner's "inventors"
+   role alike); an asset
    assigned out of the membership holds the owners' part as unallocated, except a sale's
    proceeds, which go to the members who sold.
 5. Equity proceeds due to a member are summed per (spin-off, member, currency, member
@@ -60,6 +66,12 @@ The rules (docs/architecture.md, "How payouts are computed"):
    else carried forward; suspense and unallocated money is always carried.
 7. Reconciliation, per currency: receipts first accounted in the period + carried in =
    fees + cost recoveries + payouts + carried forward.
+8. Art. 45, on the outcome: for every state-established university or institute, asset
+   and currency, the researchers credited through the member (its reward and its
+   "inventors" role, with what is held for them) get at least half of the member's part
+   of the net income (income less recovered costs; the fee counts against it), cumulative
+   to a close's period end, short by at most four minor units per group for rounding.
+   Equity proceeds are no transfer or licensing income. A close that breaks it is refused.
 """
 
 from __future__ import annotations
@@ -95,6 +107,9 @@ HELD = (SUSPENSE, UNALLOCATED)
 PAID_IN_FULL = (Step.COST_RECOVERY, Step.OPERATING_FEE)
 DEFAULT = "default"
 DEFAULT_RESEARCHERS_BPS = 5_000
+# Rule 8: an owner's part is split with four roundings to the minor unit (share, fee, reward, own
+# split); each may cost its researchers less than one minor unit.
+FLOOR_ROUNDING_SLACK = 4
 
 Fact = Member | OwnershipSnapshot | InventorShares | AssetCost | CashReceipt | EquityProceeds
 Policy = CenterPolicy | MemberPolicy
@@ -180,9 +195,15 @@ def _portion(total: int, bps: int) -> int:
     return allocate(total, {0: bps, 1: BASIS_POINTS - bps})[0]
 
 
-def _bracket(brackets: Sequence[Any], position: int) -> Any:
-    """The bracket holding cumulative income `position`."""
-    return [b for b in brackets if b.from_amount <= position][-1]
+def _in_currency(brackets: Sequence[Any], currency: str) -> list[Any]:
+    """The brackets whose thresholds cut income in `currency`: the first (from 0) always; the others
+    when their threshold is in that currency, or names none (recorded before thresholds had one)."""
+    return [b for i, b in enumerate(brackets) if i == 0 or b.currency in ("", currency)]
+
+
+def _bracket(brackets: Sequence[Any], currency: str, position: int) -> Any:
+    """The bracket holding a license's cumulative income `position` in `currency`."""
+    return [b for b in _in_currency(brackets, currency) if b.from_amount <= position][-1]
 
 
 class _Facts:
@@ -198,12 +219,15 @@ class _Facts:
         self.centers = [f for f in known if isinstance(f, CenterPolicy)]
         self.member_policies = [f for f in known if isinstance(f, MemberPolicy)]
         self.sales = {r.license_id for r in self.receipts if r.kind == SALE_KIND}
+        self.all_brackets = [p.researcher_brackets for p in self.centers]
+        self.all_brackets += [p.split_brackets for p in self.member_policies]
+
+    def thresholds(self, currency: str) -> list[int]:
+        """Every threshold of every policy version that cuts income in `currency`."""
         cuts = {0}
-        for policy in self.centers:
-            cuts.update(b.from_amount for b in policy.researcher_brackets)
-        for member_policy in self.member_policies:
-            cuts.update(b.from_amount for b in member_policy.split_brackets)
-        self.thresholds = sorted(cuts)
+        for brackets in self.all_brackets:
+            cuts.update(b.from_amount for b in _in_currency(brackets, currency))
+        return sorted(cuts)
 
     def center(self, day: date) -> CenterPolicy | None:
         policy: CenterPolicy | None = _policy_in_force(self.centers, day)
@@ -241,7 +265,7 @@ def _pieces_of_day(facts: _Facts, day: date, running: dict[tuple[str, str], int]
     pieces = []
     for (license_id, currency, asset_id, reimburses), amount in sorted(cells.items()):
         before = running[(license_id, currency)]
-        for start, part in _cut(before, amount, facts.thresholds):
+        for start, part in _cut(before, amount, facts.thresholds(currency)):
             pieces.append(_Piece(asset_id, currency, license_id, day, start, part, reimburses))
         running[(license_id, currency)] = before + amount
     return pieces
@@ -319,9 +343,9 @@ class _Split:
     inventors: Mapping[str, int] | None  # None: no inventor known yet
 
 
-def _member_split(facts: _Facts, member_id: str, day: date, position: int, inventors: Any) -> _Split:
+def _member_split(facts: _Facts, member_id: str, currency: str, day: date, position: int, inventors: Any) -> _Split:
     policy = facts.member_policy(member_id, day)
-    roles = _bracket(policy.split_brackets, position).split if policy else {"member": BASIS_POINTS}
+    roles = _bracket(policy.split_brackets, currency, position).split if policy else {"member": BASIS_POINTS}
     if inventors is None:
         return _Split(policy.version if policy else DEFAULT, roles, None)
     everyone = dict(inventors.contributions)
@@ -335,7 +359,10 @@ def _group_of(facts: _Facts, piece: _Piece) -> tuple[tuple[Any, ...], dict[str, 
     center = facts.center(day)
     version = center.version if center else DEFAULT
     fee = center.fee_bps if center else 0
-    researchers = _bracket(center.researcher_brackets, piece.bracket_from).researchers_bps if center else 5_000
+    if center is None:
+        researchers = DEFAULT_RESEARCHERS_BPS
+    else:
+        researchers = _bracket(center.researcher_brackets, piece.currency, piece.bracket_from).researchers_bps
     ownership = _in_force(facts.ownership, piece.asset_id, day)
     inventors = _in_force(facts.inventors, piece.asset_id, day)
     sale = piece.license_id in facts.sales
@@ -345,7 +372,8 @@ def _group_of(facts: _Facts, piece: _Piece) -> tuple[tuple[Any, ...], dict[str, 
         owners, owned_by = dict(ownership.sellers), (ownership.fact_id, "sellers")
     else:
         owners, owned_by = dict(ownership.owners), ownership.fact_id
-    splits = {m: _member_split(facts, m, day, piece.bracket_from, inventors) for m in sorted(owners or {})}
+    splits = {m: _member_split(facts, m, piece.currency, day, piece.bracket_from, inventors)
+              for m in sorted(owners or {})}  # fmt: skip
     key = (
         piece.asset_id,
         piece.currency,
@@ -385,28 +413,67 @@ def _inside_member(amount: int, member_id: str, split: _Split, step: Step, versi
     return parts
 
 
-def _split_group(net: int, spec: dict[str, Any]) -> Entitlements:
+def _owner_part(amount: int, member_id: str, spec: dict[str, Any]) -> Entitlements:
+    """Rule 4, second stage: an owner's part pays the fee, its researchers' reward (to its
+    inventors), then its own split."""
     parts: Entitlements = defaultdict(int)
+    version = spec["version"]
+    split = spec["splits"][member_id]
+    fee = _portion(amount, spec["fee"])
+    parts[(CENTER_FEE, "", Step.OPERATING_FEE, version)] += fee
+    reward = _portion(amount - fee, spec["researchers"])
+    for key, value in _to_researchers(reward, split.inventors, Step.RESEARCHERS_REWARD, version).items():
+        parts[key] += value
+    inside = _inside_member(amount - fee - reward, member_id, split, Step.OWNER_SHARE, f"{version}+{split.version}")
+    for key, value in inside.items():
+        parts[key] += value
+    return parts
+
+
+def _split_group(net: int, spec: dict[str, Any]) -> Entitlements:
+    """Rule 4: first between the owners by share, then each owner's part on its own; with no owner,
+    the fee and the reward (to all the inventors) at the center, the rest held."""
+    owners = spec["owners"]
+    parts: Entitlements = defaultdict(int)
+    if owners:
+        for member_id, share in allocate(net, owners).items():
+            for key, value in _owner_part(share, member_id, spec).items():
+                parts[key] += value
+        return parts
     version = spec["version"]
     fee = _portion(net, spec["fee"])
     parts[(CENTER_FEE, "", Step.OPERATING_FEE, version)] += fee
-    rest = net - fee
-    reward = _portion(rest, spec["researchers"])
+    reward = _portion(net - fee, spec["researchers"])
     for key, value in _to_researchers(reward, spec["inventors"], Step.RESEARCHERS_REWARD, version).items():
         parts[key] += value
-    pool = rest - reward
-    owners = spec["owners"]
-    if owners is None:
-        parts[(SUSPENSE, "", Step.OWNER_SHARE, version)] += pool
-    elif not owners:
-        parts[(UNALLOCATED, "", Step.OWNER_SHARE, version)] += pool
-    else:
-        for member_id, share in allocate(pool, owners).items():
-            split = spec["splits"][member_id]
-            inside = _inside_member(share, member_id, split, Step.OWNER_SHARE, f"{version}+{split.version}")
-            for key, value in inside.items():
-                parts[key] += value
+    held = SUSPENSE if owners is None else UNALLOCATED
+    parts[(held, "", Step.OWNER_SHARE, version)] += net - fee - reward
     return parts
+
+
+def floor_findings(history: History, period_id: str, at: datetime) -> list[tuple[str, str, str, int, int]]:
+    """Rule 8: (member, asset, currency, net income, researchers) wherever a state-established
+    member's researchers got less than half its net income, to `period_id`'s end as known at `at`."""
+    period = next(p for p in history.periods if p.period_id == period_id)
+    members = {m.member_id: m for m in _known(history, at) if isinstance(m, Member) and m.under_statutory_floor}
+    nets, specs = _groups(_Facts(history, at), period.end)
+    net: dict[tuple[str, str, str], int] = defaultdict(int)
+    credited: dict[tuple[str, str, str], int] = defaultdict(int)
+    groups: dict[tuple[str, str, str], int] = defaultdict(int)
+    for key, amount in nets.items():
+        owners = specs[key]["owners"]
+        if not owners or not amount:
+            continue
+        for member_id, share in allocate(amount, owners).items():
+            if member_id in members:
+                found = (member_id, key[0], key[1])
+                net[found] += share
+                groups[found] += 1
+                for (payee, _, _, _), value in _owner_part(share, member_id, specs[key]).items():
+                    if payee.kind is PayeeKind.RESEARCHER or payee == SUSPENSE:
+                        credited[found] += value
+    return [(*found, net[found], credited[found]) for found in sorted(net)
+            if credited[found] < -(-net[found] // 2) - FLOOR_ROUNDING_SLACK * groups[found]]  # fmt: skip
 
 
 def _equity_group(facts: _Facts, proceeds: EquityProceeds) -> tuple[tuple[Any, ...], _Split]:
@@ -444,22 +511,10 @@ def entitled(history: History, through: date, at: datetime | None) -> _Entitled:
     facts = _Facts(history, at)
     amounts: dict[tuple[Payee, str, Step, str], int] = defaultdict(int)
     received: dict[str, int] = defaultdict(int)
-    running: dict[tuple[str, str], int] = defaultdict(int)
-    recovered: dict[str, int] = {}
-    nets: dict[tuple[Any, ...], int] = defaultdict(int)
-    specs: dict[tuple[Any, ...], dict[str, Any]] = {}
-    days = sorted({r.effective_date for r in facts.receipts if r.effective_date <= through})
-    for day in days:
-        for receipt in facts.receipts:
-            if receipt.effective_date == day:
-                received[receipt.currency] += receipt.amount
-        pieces = _pieces_of_day(facts, day, running)
-        for payer, currency, version, _asset, amount in _recover_costs(facts, day, pieces, recovered):
-            amounts[(Payee(PayeeKind.MEMBER, payer, ""), currency, Step.COST_RECOVERY, version)] += amount
-        for piece in pieces:
-            key, spec = _group_of(facts, piece)
-            nets[key] += piece.amount - piece.recovered
-            specs[key] = spec
+    for receipt in facts.receipts:
+        if receipt.effective_date <= through:
+            received[receipt.currency] += receipt.amount
+    nets, specs = _groups(facts, through, amounts)
     for key, net in nets.items():
         for (payee, _, step, version), amount in _split_group(net, specs[key]).items():
             amounts[(payee, key[1], step, version)] += amount
@@ -477,6 +532,27 @@ def entitled(history: History, through: date, at: datetime | None) -> _Entitled:
                                                            version).items():  # fmt: skip
             amounts[(payee, currency, step, version)] += amount
     return _Entitled({k: v for k, v in amounts.items() if v}, dict(received))
+
+
+def _groups(
+    facts: _Facts, through: date, recoveries: dict[tuple[Payee, str, Step, str], int] | None = None
+) -> tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], dict[str, Any]]]:
+    """Rules 2 to 4: every group's net amount through `through`, and what its split needs; the cost
+    recoveries go into `recoveries`."""
+    running: dict[tuple[str, str], int] = defaultdict(int)
+    recovered: dict[str, int] = {}
+    nets: dict[tuple[Any, ...], int] = defaultdict(int)
+    specs: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for day in sorted({r.effective_date for r in facts.receipts if r.effective_date <= through}):
+        pieces = _pieces_of_day(facts, day, running)
+        for payer, currency, version, _asset, amount in _recover_costs(facts, day, pieces, recovered):
+            if recoveries is not None:
+                recoveries[(Payee(PayeeKind.MEMBER, payer, ""), currency, Step.COST_RECOVERY, version)] += amount
+        for piece in pieces:
+            key, spec = _group_of(facts, piece)
+            nets[key] += piece.amount - piece.recovered
+            specs[key] = spec
+    return nets, specs
 
 
 # ---- periods, statements, reconciliation -----------------------------------------------------

@@ -67,10 +67,10 @@ def test_a_receipt_dated_from_the_assignment_on_has_no_member_to_pay() -> None:
 
     q1 = ledger.close_period("2024-Q1", at(date(2024, 4, 2)))
 
-    # before: 5,000 to r1/r2 (2,500 each), 5,000 to m1/m2 (3,000/2,000).
-    # on + late: 3,000 in all; 1,500 to r1/r2 (750 each); the owners' 1,500 is unallocated.
-    assert entitled(q1) == {"member:m1": 3_000, "member:m2": 2_000, "researcher:r1": 3_250,
-                            "researcher:r2": 3_250, UNALLOCATED: 1_500}  # fmt: skip
+    # before: 6,000 of m1's (3,000 to its r1) and 4,000 of m2's (2,000 to its r2).
+    # on + late: 3,000 in all, no owner: 1,500 to r1/r2 by contribution (750 each), 1,500 unallocated.
+    assert entitled(q1) == {"member:m1": 3_000, "member:m2": 2_000, "researcher:r1": 3_750,
+                            "researcher:r2": 2_750, UNALLOCATED: 1_500}  # fmt: skip
     assert paid(q1)[UNALLOCATED] == 0
     held = next(s for s in q1 if str(s.payee) == UNALLOCATED)
     assert [(line.step, line.amount) for line in held.lines] == [(Step.OWNER_SHARE, 1_500)]
@@ -107,10 +107,10 @@ def test_the_sale_proceeds_go_to_the_sellers_though_received_after_the_sale() ->
 
     q1 = ledger.close_period("2024-Q1", at(date(2024, 4, 2)))
 
-    # price: 10,000 to r1/r2 (5,000 each), 10,000 to the sellers 60/40 (6,000/4,000).
-    # late royalty: 1,000 to r1/r2 (500 each), 1,000 unallocated.
-    assert entitled(q1) == {"member:m1": 6_000, "member:m2": 4_000, "researcher:r1": 5_500,
-                            "researcher:r2": 5_500, UNALLOCATED: 1_000}  # fmt: skip
+    # price: to the sellers 60/40, each half to its own inventor (m1 and r1 6,000, m2 and r2 4,000).
+    # late royalty, no owner: 1,000 to r1/r2 by contribution (500 each), 1,000 unallocated.
+    assert entitled(q1) == {"member:m1": 6_000, "member:m2": 4_000, "researcher:r1": 6_500,
+                            "researcher:r2": 4_500, UNALLOCATED: 1_000}  # fmt: skip
     (usd,) = ledger.reconcile("2024-Q1")
     assert (usd.receipts, usd.payouts, usd.carried_forward, usd.unallocated, usd.residual) == (
         22_000, 21_000, 1_000, 1_000, 0)  # fmt: skip
@@ -120,19 +120,21 @@ def test_an_assignment_learned_after_the_close_takes_back_what_the_members_were_
     ledger = ledger_of_asset_a()
     ledger.add_receipt(receipt("late", 1_000, date(2024, 3, 15)))
     q1 = ledger.close_period("2024-Q1", at(date(2024, 4, 2)))
-    assert paid(q1) == {"member:m1": 300, "member:m2": 200, "researcher:r1": 250, "researcher:r2": 250}
+    assert paid(q1) == {"member:m1": 300, "member:m2": 200, "researcher:r1": 300, "researcher:r2": 200}
     ledger.add_ownership(assigned_out(at(date(2024, 4, 5))))  # dated 2024-03-01, learned in Q2
 
     q2 = ledger.close_period("2024-Q2", at(date(2024, 7, 2)))
 
-    # The owners' 500 moves from m1/m2 (-300/-200) to unallocated (+500); the inventors keep theirs.
+    # The owners' 500 moves from m1/m2 (-300/-200) to unallocated (+500); with no owner, the researchers'
+    # reward is no longer paid through m1 and m2 but to the inventors by contribution (300/200 -> 250/250).
     lines = {str(s.payee): [(line.amount, line.adjustment) for line in s.lines] for s in q2}
-    assert lines == {"member:m1": [(-300, True)], "member:m2": [(-200, True)], UNALLOCATED: [(500, True)]}
+    assert lines == {"member:m1": [(-300, True)], "member:m2": [(-200, True)], UNALLOCATED: [(500, True)],
+                     "researcher:r1": [(-50, True)], "researcher:r2": [(50, True)]}  # fmt: skip
     assert "ownership out-A (2024-03-01)" in next(s for s in q2 if str(s.payee) == UNALLOCATED).lines[0].reason
-    # Negative balances carry forward (recovered from the members' later income); nothing is paid.
-    assert paid(q2) == {"member:m1": 0, "member:m2": 0, UNALLOCATED: 0}
+    # Negative balances carry forward (recovered from the payees' later income).
+    assert paid(q2) == {"member:m1": 0, "member:m2": 0, UNALLOCATED: 0, "researcher:r1": 0, "researcher:r2": 50}
     (usd,) = ledger.reconcile("2024-Q2")
-    assert (usd.receipts, usd.payouts, usd.carried_forward, usd.unallocated, usd.residual) == (0, 0, 0, 500, 0)
+    assert (usd.receipts, usd.payouts, usd.carried_forward, usd.unallocated, usd.residual) == (0, 50, -50, 500, 0)
 
 
 def test_an_assignment_out_names_its_sellers_and_leaves_no_owners() -> None:
@@ -176,4 +178,6 @@ def test_a_license_that_becomes_a_sale_account_after_a_close_is_regrouped_from_i
         walked = closed()
     assert resumed == walked
     adjusted = {str(s.payee): line.amount for s in walked for line in s.lines if line.adjustment}
-    assert adjusted == {UNALLOCATED: -500, "member:m1": 300, "member:m2": 200}  # the sellers get the royalty's half
+    # The sellers get the royalty's half, and the researchers' reward goes through them again.
+    assert adjusted == {UNALLOCATED: -500, "member:m1": 300, "member:m2": 200,
+                        "researcher:r1": 50, "researcher:r2": -50}  # fmt: skip

@@ -73,8 +73,8 @@ def test_default_policy_half_to_inventors_rest_by_ownership() -> None:
     owned(ledger, {"m1": 6000, "m2": 4000}, {"r1": (5000, "m1"), "r2": (5000, "m2")})
     ledger.add_receipt(receipt("rc1", 10_000, date(2024, 2, 1)))
     statements = ledger.close_period("2024-Q1", Q1_CLOSE)
-    # 50% = 5,000 to inventors by contribution; 5,000 to owners 60/40.
-    assert paid(statements) == {"researcher:r1": 2_500, "researcher:r2": 2_500, "member:m1": 3_000, "member:m2": 2_000}
+    # 60/40 between the owners; half of each owner's part to its own inventor (r1 is m1's, r2 m2's).
+    assert paid(statements) == {"researcher:r1": 3_000, "researcher:r2": 2_000, "member:m1": 3_000, "member:m2": 2_000}
     line = next(s for s in statements if str(s.payee) == "member:m1").lines[0]
     assert (line.step, line.policy_version, line.adjustment) == (Step.OWNER_SHARE, "default+default", False)
     assert line.source_event_ids == ("inv-A", "own-A", "rc1")
@@ -167,14 +167,17 @@ def test_statutory_floor_rejects_a_policy_below_half_for_state_universities() ->
     with pytest.raises(DomainError, match=r"at least 50% .*Art\. 45"):
         book.set_center_policy(mit, [company, state_university], by_admin=True)
     book.set_center_policy(mit, [company], by_admin=True)
-    # 33.33% + 66.67% x 25.00% = 49.9975%: below; 25.01% reaches 50%.
+    # Without a fee: 33.33% + 66.67% x 25.00% = 49.9975%: below; 25.01% reaches 50%.
     assert minimum_inventors_bps(3333) == 2501
-    low = MemberPolicy("u1-v1", "u1", date(2023, 1, 1), START, (SplitBracket(0, {"inventors": 2500, "member": 7500}),))
+    # The 15% fee counts against the floor: 85% x (33.33% + 66.67% x 38.23%) < 50%; 38.24% reaches it.
+    assert minimum_inventors_bps(3333, 1500) == 3824
+    low = MemberPolicy("u1-v1", "u1", date(2023, 1, 1), START, (SplitBracket(0, {"inventors": 3823, "member": 6177}),))
     with pytest.raises(DomainError, match="state-established") as rejected:
         book.set_member_policy(low, state_university, by_admin=True)
-    assert rejected.value.details["minimum_inventors_bps"] == 2501
+    assert rejected.value.details["minimum_inventors_bps"] == 3824
+    assert minimum_inventors_bps(10_000, 5_001) is None  # no split of the rest can make up for such a fee
     enough = MemberPolicy(
-        "u1-v2", "u1", date(2023, 1, 1), START, (SplitBracket(0, {"inventors": 2501, "member": 7499}),)
+        "u1-v2", "u1", date(2023, 1, 1), START, (SplitBracket(0, {"inventors": 3824, "member": 6176}),)
     )
     book.set_member_policy(enough, state_university, by_admin=True)
     # Others may set their own rule.

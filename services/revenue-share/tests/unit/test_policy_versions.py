@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from revenue_share.catalog import build_catalog
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.policy_versions import Policy, PolicyVersion
+from revenue_share.entrypoints.schemas import CenterPolicyIn
 from revenue_share.rebuild import policy_from_message
 
 RECORDED = datetime(2026, 11, 30, 9, 15, 0, 123456, tzinfo=UTC)
@@ -21,7 +23,7 @@ POLICIES: list[Policy] = [
         fee_bps=1500,
         recover_costs=True,
         cost_cap_bps=5000,
-        researcher_brackets=(ResearcherBracket(0, 7000), ResearcherBracket(1_000_000_00, 5000)),
+        researcher_brackets=(ResearcherBracket(0, 7000), ResearcherBracket(1_000_000_00, 5000, "USD")),
         minimum_payout={"CNY": 10_000, "USD": 2_500},
         set_by="admin",
     ),
@@ -33,7 +35,8 @@ POLICIES: list[Policy] = [
         RECORDED,
         (
             SplitBracket(0, {"inventors": 5000, "dept": 2000, "member": 3000}),
-            SplitBracket(500_000_00, {"inventors": 6000, "member": 4000}),
+            SplitBracket(500_000_00, {"inventors": 6000, "member": 4000}, "CNY"),
+            SplitBracket(800_000_00, {"inventors": 7000, "member": 3000}),  # stored before thresholds had a currency
         ),
         set_by="admin",
     ),
@@ -54,3 +57,23 @@ def test_a_version_comes_back_from_its_event_and_its_payload(policy: Policy) -> 
 def test_versions_are_their_own_aggregates() -> None:
     assert PolicyVersion.of(POLICIES[0]).id != PolicyVersion.of(POLICIES[2]).id
     assert PolicyVersion.of(POLICIES[0]).id == PolicyVersion.of(POLICIES[0]).id
+
+
+def test_a_bracket_above_zero_without_its_currency_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as refused:
+        CenterPolicyIn.model_validate(
+            {"version": "v1", "effective_date": "2027-01-01", "researcher_brackets": [
+                {"from_amount": 0, "researchers_bps": 5000},
+                {"from_amount": 300_000_000, "researchers_bps": 3000},
+            ]}
+        )  # fmt: skip
+    assert "currency" in str(refused.value)
+    assert refused.value.errors()[0]["loc"] == ("researcher_brackets", 1)
+    accepted = CenterPolicyIn.model_validate(
+        {"version": "v1", "effective_date": "2027-01-01", "researcher_brackets": [
+            {"from_amount": 0, "researchers_bps": 5000},
+            {"from_amount": 300_000_000, "currency": "USD", "researchers_bps": 3000},
+        ]}
+    )  # fmt: skip
+    brackets = accepted.policy(RECORDED, "admin").researcher_brackets
+    assert [b.currency for b in brackets] == ["", "USD"]

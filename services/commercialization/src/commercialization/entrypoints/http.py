@@ -7,16 +7,16 @@ pool). Writes to a license honour If-Match; every POST honours Idempotency-Key.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
 
 from commercialization.application import CommercializationApplication
 from commercialization.entrypoints import schemas as s
 from ipshare.eventstore import CommandContext
 from ipshare.idempotency import check_version, etag, expected_version
 from ipshare.runtime import Runtime, http_api
+from ipshare.schemas import CsvText, IsoDate
 from ipshare.web import CommandContextDep
 
 
@@ -194,9 +194,9 @@ def import_royalty_report(
     license_id: uuid.UUID,
     app: App,
     ctx: CommandContextDep,
-    csv_text: Annotated[str, Body(media_type="text/csv")],
-    period_start: Annotated[date, Query()],
-    period_end: Annotated[date, Query()],
+    csv_text: CsvText,
+    period_start: Annotated[IsoDate, Query()],
+    period_end: Annotated[IsoDate, Query()],
     supersedes: uuid.UUID | None = None,
 ) -> s.Created:
     """A report's lines as CSV, all or nothing: any bad row is a 422 listing every bad row."""
@@ -235,7 +235,7 @@ def record_payment(deal_id: uuid.UUID, body: s.PaymentIn, app: App, ctx: Command
 
 
 @queries.get("/receivables", tags=["invoices and payments"])
-def receivables(app: App, ctx: CommandContextDep, as_of: date | None = None) -> s.ReceivablesOut:
+def receivables(app: App, ctx: CommandContextDep, as_of: IsoDate | None = None) -> s.ReceivablesOut:
     """Open invoices with their ageing (current, 30, 60, 90+ days) and unapplied cash."""
     return s.ReceivablesOut.of(app.receivables(ctx, as_of))
 

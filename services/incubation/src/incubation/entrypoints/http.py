@@ -19,6 +19,7 @@ from incubation.domain.spin_off import OptionGrant, SpinOff
 from incubation.entrypoints import schemas as s
 from ipshare.idempotency import check_version, etag, expected_version
 from ipshare.runtime import Runtime, http_api
+from ipshare.schemas import IsoDate
 from ipshare.web import CommandContextDep
 
 
@@ -28,7 +29,7 @@ def _application(request: Request) -> IncubationApplication:
 
 
 App = Annotated[IncubationApplication, Depends(_application)]
-AsOf = Annotated[date | None, Query(description="default: today")]
+AsOf = Annotated[IsoDate | None, Query(description="default: today")]
 spin_offs = APIRouter(prefix="/spin-offs", tags=["spin-offs"])
 seed_projects = APIRouter(prefix="/seed-projects", tags=["seed projects"])
 board = APIRouter(prefix="/board", tags=["board"])

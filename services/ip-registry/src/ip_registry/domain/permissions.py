@@ -59,6 +59,14 @@ def check_may_manage_researchers(principal: Principal, member_id: uuid.UUID) -> 
     raise Forbidden("a member manages its own researchers only", member_id=str(member_id))
 
 
+def check_may_move_researcher(principal: Principal, leaving: uuid.UUID) -> None:
+    """A researcher leaves a member only with its consent: that member records the move, or an admin
+    does. The member it joins cannot: it would take another member's researcher (and its records)."""
+    if principal.role is Role.ADMIN or _acts_for(principal, leaving):
+        return
+    raise Forbidden("only the member the researcher leaves, or an admin, records the move", member_id=str(leaving))
+
+
 def may_read_asset(principal: Principal, members: Collection[uuid.UUID]) -> bool:
     """Readers of everything, and the members that own, co-own or are named to own it."""
     return principal.reads_everything or (principal.role is Role.MEMBER and principal.member_id in members)

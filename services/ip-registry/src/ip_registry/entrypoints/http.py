@@ -7,10 +7,9 @@ thread pool). Writes to an asset honour If-Match; every POST honours Idempotency
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from ip_registry.application import IpRegistryApplication
@@ -18,6 +17,7 @@ from ip_registry.entrypoints import schemas as s
 from ipshare.eventstore import CommandContext
 from ipshare.idempotency import check_version, etag, expected_version
 from ipshare.runtime import Runtime, http_api
+from ipshare.schemas import CsvText, IsoDate
 from ipshare.web import CommandContextDep
 
 
@@ -60,7 +60,7 @@ def get_member(member_id: uuid.UUID, app: App, ctx: CommandContextDep, response:
 
 @members.get("/{member_id}/portfolio")
 def member_portfolio(
-    member_id: uuid.UUID, app: App, ctx: CommandContextDep, as_of: Annotated[date | None, Query()] = None
+    member_id: uuid.UUID, app: App, ctx: CommandContextDep, as_of: Annotated[IsoDate | None, Query()] = None
 ) -> s.PortfolioOut:
     """Disclosures, filings, grants and active assets by year and kind, up to `as_of` (default today),
     over the assets the member owned or co-owned on that day. A member reads its own; finance,
@@ -96,8 +96,9 @@ def get_researcher(researcher_id: uuid.UUID, app: App, ctx: CommandContextDep) -
 def change_affiliation(
     researcher_id: uuid.UUID, body: s.Affiliation, app: App, ctx: CommandContextDep
 ) -> s.ResearcherOut:
-    app.change_affiliation(ctx, researcher_id, body.member_id, body.effective_date)
-    return s.ResearcherOut.of(app.get_researcher(ctx, researcher_id))
+    """Recorded by the member the researcher leaves (its consent), or an admin."""
+    # The answer is the researcher as moved: the member it left may no longer read it.
+    return s.ResearcherOut.of(app.change_affiliation(ctx, researcher_id, body.member_id, body.effective_date))
 
 
 # ---- assets ----------------------------------------------------------------------
@@ -129,7 +130,7 @@ def list_assets(
 
 @assets.get("/{asset_id}/ownership")
 def ownership_as_of(
-    asset_id: uuid.UUID, app: App, ctx: CommandContextDep, as_of: Annotated[date, Query()]
+    asset_id: uuid.UUID, app: App, ctx: CommandContextDep, as_of: Annotated[IsoDate, Query()]
 ) -> s.OwnershipOut:
     owners = app.ownership_as_of(ctx, asset_id, as_of)
     return s.OwnershipOut(asset_id=asset_id, as_of=as_of, owners=s.owner_list(owners))
@@ -245,7 +246,7 @@ def record_cost(
 
 @assets.post("/imports", status_code=status.HTTP_201_CREATED, response_model=s.ImportOut)
 def import_portfolio(
-    app: App, ctx: CommandContextDep, response: Response, csv_text: Annotated[str, Body(media_type="text/csv")]
+    app: App, ctx: CommandContextDep, response: Response, csv_text: CsvText
 ) -> s.ImportOut | JSONResponse:
     """A portfolio CSV, all or nothing: any row error is a 422 listing every bad row, and a valid file
     is saved in one transaction. The same file sent again is not imported twice: it gets the first

@@ -16,20 +16,22 @@ Policies (`policy`), as data, versioned and effective-dated
     as inventors / department / school; "member" is the member itself), also by brackets.
     Only an admin changes a policy (`PolicyBook.set_*`), every version is kept. For a
     state-established university or institute the researchers must get at least 50% of
-    net income (Art. 45): center reward c plus (1 - c) x the member's inventors' share;
-    a policy below that is rejected with the smallest inventors' share that would do.
-    Nothing configured: half of each receipt to the inventors, the rest to the owners.
+    net income (Art. 45): (1 - fee) x (center reward c plus (1 - c) x the member's
+    inventors' share); a policy below that is rejected with the smallest inventors' share
+    that would do, and every close checks the outcome (`floor`). Bracket thresholds carry
+    their currency. Nothing configured: half of each owner's part to its inventors.
 
 The waterfall of one receipt (`waterfall`)
-    1. costs of the asset are recovered for the members who paid them, oldest first;
-    2. the center's operating fee, as a share of what is left (the net income);
-    3. the researchers' reward, split among the inventors by contribution;
-    4. the remainder to the co-owners by their ownership share on the received date;
-    5. inside each co-owner, its own split; its "inventors" role pays the inventors
-       affiliated with it (all inventors if none is).
+    1. costs of the asset are repaid to the members who paid them, oldest first: by the
+       licensee's reimbursements in full, then (if the policy says so) by the income;
+    2. the net amount to the co-owners by their ownership share on the received date;
+    3. from each co-owner's part, the center's operating fee;
+    4. the researchers' reward, paid to that co-owner's inventors by contribution;
+    5. the rest by the co-owner's own split; its "inventors" role pays its inventors too.
+       A co-owner's inventors are those affiliated with it (all inventors if none is).
     Each step is a largest-remainder split, so the parts sum to the whole exactly. Money
-    whose payee is unknown (no owners or inventors in force yet) is held in suspense and
-    released by an adjustment once the fact arrives. Once an asset is assigned out of the
+    whose payee is unknown (no owners or inventors in force yet, also a member's inventors'
+    part) is held in suspense and released by an adjustment once the fact arrives. Once an asset is assigned out of the
     membership no member owns it: the owners' share of a receipt dated from then on is held
     as unallocated (carried forward, never paid by a close, shown apart in the
     reconciliation), except the sale's own proceeds, which go to the members who sold.

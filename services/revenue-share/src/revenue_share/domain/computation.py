@@ -80,15 +80,18 @@ class FactView:
     costs: dict[tuple[str, str], list[AssetCost]]
     equity: list[EquityProceeds]
     sales: frozenset[str] = frozenset()  # licenses whose receipts are a sale's proceeds (`facts.SALE_KIND`)
-    thresholds: tuple[int, ...] = field(init=False)  # every policy's bracket thresholds (`PolicyBook.thresholds`)
+    flat: bool = field(init=False)  # no policy has tiers: no license's running income is cut
+    _thresholds: dict[str, tuple[int, ...]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.thresholds = self.policies.thresholds()
+        self.flat = not self.policies.tiered()
 
-    @property
-    def flat(self) -> bool:
-        """No policy has tiers: no license's running income is cut."""
-        return len(self.thresholds) == 1
+    def thresholds_in(self, currency: str) -> tuple[int, ...]:
+        """Every policy's bracket thresholds in `currency` (`PolicyBook.thresholds`), worked out once."""
+        found = self._thresholds.get(currency)
+        if found is None:
+            found = self._thresholds[currency] = self.policies.thresholds(currency)
+        return found
 
     def splits_alone(self, receipt: CashReceipt) -> bool:
         """Whether a receipt is split the same whatever receipts come before it: no tiers cut its
@@ -165,6 +168,7 @@ class PassResult:
     sources: dict[LineKey, list[SourceGroup]]
     receipts: list[dict[str, int]]  # currency -> total received in each slot
     checkpoints: list[Checkpoint]
+    groups: list[_Group] = field(default_factory=list)  # every group, each with its net per slot
 
 
 SpecKey = tuple[str, str, int, int, bool]  # asset, currency, segment of constant facts, bracket start, sale
@@ -183,7 +187,6 @@ class Pass:
     ) -> None:
         self.view = view
         self.cutoffs = cutoffs
-        self.thresholds = view.thresholds
         self.last = len(cutoffs) - 1
         self.result = PassResult(
             entitled=[defaultdict(int) for _ in cutoffs],
@@ -239,6 +242,7 @@ class Pass:
             for proceeds in equity.get(day, ()):
                 self._equity(proceeds)
         self._keep_before(None)
+        self.result.groups = list(self.groups.values())
         self._split_groups()
         self._add_recoveries()
         # After the split: the groups carry it, and a close that resumes here splits them at this net again.
@@ -294,7 +298,7 @@ class Pass:
         # Tiers cut a license's running income: its cells must come in the same order every time.
         for (license_id, currency, asset_id, reimburses), cell in sorted(cells.items()):
             sale = license_id in sales
-            for start, part in self._brackets(running[(license_id, currency)], cell.amount):
+            for start, part in self._brackets(currency, running[(license_id, currency)], cell.amount):
                 pieces[(asset_id, currency)].append(
                     _Piece(start, part, cell.receipt_ids, slot, sale=sale, license_id=license_id, reimburses=reimburses)
                 )
@@ -307,17 +311,18 @@ class Pass:
             for piece in asset_pieces:
                 self._add_to_group(asset_id, currency, day, piece)
 
-    def _brackets(self, running: int, amount: int) -> Iterator[tuple[int, int]]:
-        """(bracket start, amount) pieces of moving the running income by `amount`."""
-        if len(self.thresholds) == 1:
+    def _brackets(self, currency: str, running: int, amount: int) -> Iterator[tuple[int, int]]:
+        """(bracket start, amount) pieces of moving the running income in `currency` by `amount`."""
+        thresholds = self.view.thresholds_in(currency)
+        if len(thresholds) == 1:
             yield 0, amount
             return
         low, high = sorted((running, running + amount))
         sign = 1 if amount >= 0 else -1
-        index = bracket_at(self.thresholds, low)
+        index = bracket_at(thresholds, low)
         while True:
-            start = self.thresholds[index]
-            end = self.thresholds[index + 1] if index + 1 < len(self.thresholds) else None
+            start = thresholds[index]
+            end = thresholds[index + 1] if index + 1 < len(thresholds) else None
             top = high if end is None else min(high, end)
             if top > low or amount == 0:
                 yield start, sign * (top - low)
@@ -394,13 +399,13 @@ class Pass:
         self, asset_id: str, currency: str, day: date, bracket_start: int, sale: bool
     ) -> tuple[tuple[object, ...], GroupSpec, tuple[str, ...]]:
         center = self.view.policies.center_at(day)
-        researchers = center.researcher_brackets[bracket_at(center.thresholds, bracket_start)].researchers_bps
+        researchers = center.bracket_for(currency, bracket_start).researchers_bps
         ownership = self.view.owners_at(asset_id, day)
         inventors = self.view.inventors_at(asset_id, day)
         owners = ownership.payees(sale) if ownership else None  # empty: assigned out, held as unallocated
         splits: dict[str, MemberSplit] = {}
         for member_id in owners or ():
-            splits[member_id] = self._member_split(member_id, day, bracket_start, inventors)
+            splits[member_id] = self._member_split(member_id, currency, day, bracket_start, inventors)
         spec = GroupSpec(
             center_version=center.version,
             fee_bps=center.fee_bps,
@@ -426,10 +431,10 @@ class Pass:
         return key, spec, fact_ids
 
     def _member_split(
-        self, member_id: str, day: date, bracket_start: int, inventors: InventorShares | None
+        self, member_id: str, currency: str, day: date, bracket_start: int, inventors: InventorShares | None
     ) -> MemberSplit:
         policy = self.view.policies.member_at(member_id, day)
-        split = policy.split_brackets[bracket_at(policy.thresholds, bracket_start)].split if policy else DEFAULT_SPLIT
+        split = policy.split_for(currency, bracket_start).split if policy else DEFAULT_SPLIT
         # The member's own inventors of the asset, all of them if none is its own; none known: held.
         own = (inventors.of_member(member_id) or dict(inventors.contributions)) if inventors else None
         return MemberSplit(policy.version if policy else DEFAULT_VERSION, split, own)
@@ -455,7 +460,7 @@ class Pass:
         # As for a receipt: the member's own inventors of the spin-off's assets, all of them if none
         # is its own, held while none is known.
         own = dict(sorted((contributions or everyone).items())) if fact_ids else None
-        member_split = self._member_split(proceeds.member_id, day, 0, None)
+        member_split = self._member_split(proceeds.member_id, proceeds.currency, day, 0, None)
         member_split = MemberSplit(member_split.version, member_split.split, own)
         scope = f"equity:{proceeds.spin_off_id}"
         key = ("equity", scope, proceeds.member_id, proceeds.currency, member_split.version, tuple(sorted(fact_ids)))

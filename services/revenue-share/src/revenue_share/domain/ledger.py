@@ -41,6 +41,7 @@ from revenue_share.domain.facts import (
     Step,
     in_log_order,
 )
+from revenue_share.domain.floor import FloorShortfall, floor_shortfalls
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, PolicyBook
 from revenue_share.domain.statements import Balance, Reconciliation, SourceGroup, Statement, StatementLine
 
@@ -66,6 +67,7 @@ class _Settled:
     received: dict[str, int]  # currency -> cumulative receipts to the period's end
     statements: tuple[Statement, ...]
     reconciliation: tuple[Reconciliation, ...]
+    floor: tuple[FloorShortfall, ...]
 
 
 class _Kept(NamedTuple):
@@ -80,6 +82,7 @@ class _Computed(NamedTuple):
     received: dict[str, int]
     statements: tuple[Statement, ...]
     reconciliation: tuple[Reconciliation, ...]
+    floor: tuple[FloorShortfall, ...]
 
 
 class Ledger:
@@ -236,6 +239,12 @@ class Ledger:
             return next(s.reconciliation for s in self._settled if s.period.period_id == period_id)
         return self._compute(self.period(period_id), None).reconciliation
 
+    def floor_shortfalls(self, period_id: str) -> list[FloorShortfall]:
+        """Where a closed period's outcome leaves a state-established member's researchers under the
+        Art. 45 floor (`floor.floor_shortfalls`). A new close with any must not be recorded."""
+        self.statements(period_id)
+        return list(next(s.floor for s in self._settled if s.period.period_id == period_id))
+
     def provisional(self, period_id: str) -> tuple[Statement, ...]:
         """What the first open period would pay if it closed now, with every fact known."""
         period = self.period(period_id)
@@ -294,7 +303,7 @@ class Ledger:
             computed = self._compute(period, closed_at)
             self._settled.append(
                 _Settled(period, closed_at, computed.carried, computed.received, computed.statements,
-                         computed.reconciliation)
+                         computed.reconciliation, computed.floor)
             )  # fmt: skip
             self._last_entitled = computed.entitled
             self._keep_checkpoints(period, closed_at, computed.checkpoints)
@@ -346,7 +355,17 @@ class Ledger:
         received_before = previous.received if previous else {}
         new_receipts = {c: received.get(c, 0) - received_before.get(c, 0) for c in received | received_before}
         reconciliation = _reconcile(period.period_id, statements, new_receipts)
-        return _Computed(dict(now), result.checkpoints, carried, received, statements, reconciliation)
+        floor = self._floor(result, closed_at) if closed_at is not None else ()
+        return _Computed(dict(now), result.checkpoints, carried, received, statements, reconciliation, floor)
+
+    def _floor(self, result: PassResult, closed_at: datetime) -> tuple[FloorShortfall, ...]:
+        """The Art. 45 shortfalls of the groups' cumulative net amounts to the period's end."""
+        members = {m.member_id: m for m in self._members.values()
+                   if m.under_statutory_floor and m.recorded_at <= closed_at}  # fmt: skip
+        if not members:
+            return ()
+        groups = ((g.scope, g.currency, g.spec, sum(g.net)) for g in result.groups if g.spec is not None)
+        return tuple(floor_shortfalls(groups, members))
 
     def _resume_point(self, view: FactView, through: date) -> Resume | None:
         """The latest kept checkpoint up to `through` that every fact learned since its close and

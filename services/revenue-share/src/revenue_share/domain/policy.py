@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import TypeVar
 
 from ipshare.errors import Conflict, DomainError, Forbidden
-from ipshare.money import BASIS_POINTS, check_currency
+from ipshare.money import BASIS_POINTS, MINOR_UNITS, check_currency
 from revenue_share.domain.facts import Member, frozen_shares
 
 ROLE_MEMBER = "member"  # the member itself
@@ -33,11 +33,27 @@ def _check_bps(value: int, what: str) -> None:
         raise DomainError(f"{what} must be basis points in 0..{BASIS_POINTS}", value=repr(value))
 
 
-def _check_thresholds(thresholds: list[int], version: str) -> None:
-    if not thresholds or thresholds[0] != 0:
+def _check_thresholds(brackets: Sequence[ResearcherBracket | SplitBracket], version: str) -> None:
+    if not brackets or brackets[0].from_amount != 0:
         raise DomainError("the first bracket starts at a cumulative income of 0", policy_version=version)
-    if any(b <= a for a, b in itertools.pairwise(thresholds)):
-        raise DomainError("bracket thresholds must strictly increase", policy_version=version)
+    for bracket in brackets:
+        if bracket.currency and bracket.currency not in MINOR_UNITS:
+            raise DomainError(f"a threshold's currency must be an ISO 4217 code, not {bracket.currency!r}",
+                              policy_version=version)  # fmt: skip
+    for currency in {b.currency for b in brackets}:
+        amounts = [brackets[0].from_amount, *(b.from_amount for b in brackets[1:] if b.currency in ("", currency))]
+        if any(b <= a for a, b in itertools.pairwise(amounts)):
+            raise DomainError("bracket thresholds must strictly increase in each currency", policy_version=version,
+                              currency=currency or "any")  # fmt: skip
+
+
+_B = TypeVar("_B", "ResearcherBracket", "SplitBracket")
+
+
+def _in_currency(brackets: Sequence[_B], currency: str) -> tuple[_B, ...]:
+    """The brackets that cut income in `currency`: the first one (from 0) and those whose threshold is
+    in that currency, or in none (a version recorded before thresholds had a currency: any)."""
+    return tuple(b for i, b in enumerate(brackets) if not i or b.currency in ("", currency))
 
 
 def bracket_at(thresholds: tuple[int, ...], position: int) -> int:
@@ -49,12 +65,17 @@ def bracket_at(thresholds: tuple[int, ...], position: int) -> int:
 class ResearcherBracket:
     from_amount: int  # cumulative income of the license (minor units) from which the bracket applies
     researchers_bps: int  # researchers' reward, in bps of the income net of cost recovery and fee
+    # The threshold's currency: it cuts only a license's income in that currency. "" on the first
+    # bracket (from 0: every currency) and on versions recorded before thresholds had a currency,
+    # whose thresholds cut income in every currency, as they did when their statements were issued.
+    currency: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class SplitBracket:
     from_amount: int
     split: Mapping[str, int]  # role -> bps, summing to 10,000
+    currency: str = ""  # as `ResearcherBracket.currency`
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "split", frozen_shares(self.split, "a member's split"))
@@ -78,16 +99,20 @@ class CenterPolicy:
             _check_bps(self.cost_cap_bps, "the cost recovery cap")
         for bracket in self.researcher_brackets:
             _check_bps(bracket.researchers_bps, "the researchers' reward")
-        _check_thresholds([b.from_amount for b in self.researcher_brackets], self.version)
+        _check_thresholds(self.researcher_brackets, self.version)
         for currency, amount in self.minimum_payout.items():
             check_currency(currency)
             if amount < 0:
                 raise DomainError("a minimum payout is not negative", currency=currency)
         object.__setattr__(self, "minimum_payout", MappingProxyType(dict(sorted(self.minimum_payout.items()))))
 
-    @property
-    def thresholds(self) -> tuple[int, ...]:
-        return tuple(b.from_amount for b in self.researcher_brackets)
+    def thresholds_in(self, currency: str) -> tuple[int, ...]:
+        return tuple(b.from_amount for b in _in_currency(self.researcher_brackets, currency))
+
+    def bracket_for(self, currency: str, position: int) -> ResearcherBracket:
+        """The bracket of a license's cumulative income `position` in `currency`."""
+        brackets = _in_currency(self.researcher_brackets, currency)
+        return brackets[bracket_at(tuple(b.from_amount for b in brackets), position)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,33 +125,49 @@ class MemberPolicy:
     set_by: str = ""
 
     def __post_init__(self) -> None:
-        _check_thresholds([b.from_amount for b in self.split_brackets], self.version)
+        _check_thresholds(self.split_brackets, self.version)
 
-    @property
-    def thresholds(self) -> tuple[int, ...]:
-        return tuple(b.from_amount for b in self.split_brackets)
+    def thresholds_in(self, currency: str) -> tuple[int, ...]:
+        return tuple(b.from_amount for b in _in_currency(self.split_brackets, currency))
+
+    def split_for(self, currency: str, position: int) -> SplitBracket:
+        """The split of a license's cumulative income `position` in `currency`."""
+        brackets = _in_currency(self.split_brackets, currency)
+        return brackets[bracket_at(tuple(b.from_amount for b in brackets), position)]
 
 
 DEFAULT_CENTER_POLICY = CenterPolicy(DEFAULT_VERSION, date.min, datetime.min)
 DEFAULT_SPLIT: Mapping[str, int] = MappingProxyType({ROLE_MEMBER: BASIS_POINTS})
 
 
-def researchers_bps_of_net(center_bps: int, inventors_bps: int) -> tuple[int, int]:
+def researchers_bps_of_net(center_bps: int, inventors_bps: int, fee_bps: int = 0) -> tuple[int, int]:
     """The researchers' part of a member's net income as a fraction (numerator, denominator).
 
-    The center's reward takes `center_bps` of the net; the member's split then gives
-    `inventors_bps` of the remainder to its inventors.
+    The member's part of the net income pays the center's operating fee (`fee_bps`: a share of
+    the income, not a cost of the result, so it counts against the floor), then the researchers'
+    reward (`center_bps` of the rest), then the member's split gives `inventors_bps` of what is
+    left to its inventors.
     """
-    whole = BASIS_POINTS * BASIS_POINTS
-    return center_bps * BASIS_POINTS + (BASIS_POINTS - center_bps) * inventors_bps, whole
+    whole = BASIS_POINTS**3
+    return (BASIS_POINTS - fee_bps) * (center_bps * BASIS_POINTS + (BASIS_POINTS - center_bps) * inventors_bps), whole
 
 
-def minimum_inventors_bps(center_bps: int) -> int:
-    """The smallest inventors' share of a member's split that meets the floor after the center's reward."""
-    if center_bps >= STATUTORY_FLOOR_BPS:
-        return 0
-    need = (STATUTORY_FLOOR_BPS - center_bps) * BASIS_POINTS
-    return -(-need // (BASIS_POINTS - center_bps))
+def minimum_inventors_bps(center_bps: int, fee_bps: int = 0) -> int | None:
+    """The smallest inventors' share of a member's split that meets the floor after the fee and the
+    center's reward; None if none does (the fee leaves the researchers less than half even at 100%)."""
+    for inventors in (0, BASIS_POINTS):
+        numerator, whole = researchers_bps_of_net(center_bps, inventors, fee_bps)
+        if inventors and numerator * BASIS_POINTS < STATUTORY_FLOOR_BPS * whole:
+            return None
+    low, high = 0, BASIS_POINTS  # the share is monotone: bisect on it
+    while low < high:
+        middle = (low + high) // 2
+        numerator, whole = researchers_bps_of_net(center_bps, middle, fee_bps)
+        if numerator * BASIS_POINTS >= STATUTORY_FLOOR_BPS * whole:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 class PolicyBook:
@@ -176,12 +217,17 @@ class PolicyBook:
         later = [p for p in self._members.get(member_id, []) if p.effective_date > day]
         return [self.member_at(member_id, day), *later]
 
-    def thresholds(self) -> tuple[int, ...]:
-        """Every bracket threshold of every version: income is cut at these before it is split."""
+    def thresholds(self, currency: str) -> tuple[int, ...]:
+        """Every bracket threshold in `currency` of every version: a license's income in that currency
+        is cut at these before it is split."""
         cuts: set[int] = {0}
         for policy in self._versions.values():
-            cuts.update(policy.thresholds)
+            cuts.update(policy.thresholds_in(currency))
         return tuple(sorted(cuts))
+
+    def tiered(self) -> bool:
+        """Whether any version has brackets above the first (in any currency)."""
+        return any(len(_brackets(p)) > 1 for p in self._versions.values())
 
     # ---- guards for an admin changing a policy (the application layer calls these) -----------
 
@@ -214,6 +260,10 @@ class PolicyBook:
 _P = TypeVar("_P", CenterPolicy, MemberPolicy)
 
 
+def _brackets(policy: CenterPolicy | MemberPolicy) -> tuple[ResearcherBracket, ...] | tuple[SplitBracket, ...]:
+    return policy.researcher_brackets if isinstance(policy, CenterPolicy) else policy.split_brackets
+
+
 def _order(policy: CenterPolicy | MemberPolicy) -> tuple[date, datetime, str]:
     return policy.effective_date, policy.recorded_at, policy.version
 
@@ -228,16 +278,17 @@ def _check_floor(member: Member, center: CenterPolicy, policy: MemberPolicy | No
     for bracket in center.researcher_brackets:
         for split in splits:
             inventors = split.get(ROLE_INVENTORS, 0)
-            numerator, whole = researchers_bps_of_net(bracket.researchers_bps, inventors)
+            numerator, whole = researchers_bps_of_net(bracket.researchers_bps, inventors, center.fee_bps)
             if numerator * BASIS_POINTS < STATUTORY_FLOOR_BPS * whole:
                 percent = f"{100 * numerator / whole:.2f}"
                 raise DomainError(
                     f"member {member.member_id} is a state-established {member.kind}: its researchers must get at "
-                    f"least 50% of net licensing income (Art. 45), but center policy {center.version!r} with "
-                    f"member policy {policy.version if policy else DEFAULT_VERSION!r} gives them {percent}%",
+                    f"least 50% of net licensing income (Art. 45; the center's operating fee counts against it), but "
+                    f"center policy {center.version!r} with member policy "
+                    f"{policy.version if policy else DEFAULT_VERSION!r} gives them {percent}%",
                     member_id=member.member_id,
                     center_policy_version=center.version,
                     member_policy_version=policy.version if policy else DEFAULT_VERSION,
                     researchers_percent_of_net=percent,
-                    minimum_inventors_bps=minimum_inventors_bps(bracket.researchers_bps),
+                    minimum_inventors_bps=minimum_inventors_bps(bracket.researchers_bps, center.fee_bps),
                 )

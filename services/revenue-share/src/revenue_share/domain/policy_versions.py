@@ -34,11 +34,12 @@ def fields_of(policy: Policy) -> dict[str, Any]:
     common = {"version": policy.version, "effective_date": policy.effective_date, "recorded_at": policy.recorded_at,
               "set_by": policy.set_by}  # fmt: skip
     if isinstance(policy, MemberPolicy):
-        brackets = [{"from_amount": b.from_amount, "split": dict(b.split)} for b in policy.split_brackets]
+        brackets = [{"from_amount": b.from_amount, "split": dict(b.split), "currency": b.currency}
+                    for b in policy.split_brackets]  # fmt: skip
         return {**common, "scope": Scope.MEMBER.value, "member_id": policy.member_id,
                 "fee_bps": 0, "recover_costs": False, "cost_cap_bps": None, "researcher_brackets": [],
                 "minimum_payout": {}, "split_brackets": brackets}  # fmt: skip
-    researchers = [{"from_amount": b.from_amount, "researchers_bps": b.researchers_bps}
+    researchers = [{"from_amount": b.from_amount, "researchers_bps": b.researchers_bps, "currency": b.currency}
                    for b in policy.researcher_brackets]  # fmt: skip
     return {**common, "scope": Scope.CENTER.value, "member_id": "", "fee_bps": policy.fee_bps,
             "recover_costs": policy.recover_costs, "cost_cap_bps": policy.cost_cap_bps,
@@ -47,17 +48,19 @@ def fields_of(policy: Policy) -> dict[str, Any]:
 
 
 def policy_of(fields: Mapping[str, Any]) -> Policy:
-    """The policy a version's fields state (the inverse of `fields_of`)."""
+    """The policy a version's fields state (the inverse of `fields_of`). A bracket stored before
+    thresholds had a currency reads with none: its threshold cuts income in every currency, as it
+    did when the statements it shaped were issued (`policy.ResearcherBracket.currency`)."""
     if fields["scope"] == Scope.MEMBER:
         return MemberPolicy(
             fields["version"], fields["member_id"], fields["effective_date"], fields["recorded_at"],
-            tuple(SplitBracket(b["from_amount"], b["split"]) for b in fields["split_brackets"]),
+            tuple(SplitBracket(b["from_amount"], b["split"], b.get("currency", "")) for b in fields["split_brackets"]),
             set_by=fields["set_by"],
         )  # fmt: skip
     return CenterPolicy(
         fields["version"], fields["effective_date"], fields["recorded_at"], fee_bps=fields["fee_bps"],
         recover_costs=fields["recover_costs"], cost_cap_bps=fields["cost_cap_bps"],
-        researcher_brackets=tuple(ResearcherBracket(b["from_amount"], b["researchers_bps"])
+        researcher_brackets=tuple(ResearcherBracket(b["from_amount"], b["researchers_bps"], b.get("currency", ""))
                                   for b in fields["researcher_brackets"]),
         minimum_payout=fields["minimum_payout"], set_by=fields["set_by"],
     )  # fmt: skip
@@ -76,7 +79,7 @@ class PolicyVersion(Aggregate):
         fee_bps: int
         recover_costs: bool
         cost_cap_bps: int | None
-        researcher_brackets: list[dict[str, int]]
+        researcher_brackets: list[dict[str, Any]]
         minimum_payout: dict[str, int]
         split_brackets: list[dict[str, Any]]
 
@@ -96,7 +99,7 @@ class PolicyVersion(Aggregate):
         fee_bps: int,
         recover_costs: bool,
         cost_cap_bps: int | None,
-        researcher_brackets: list[dict[str, int]],
+        researcher_brackets: list[dict[str, Any]],
         minimum_payout: dict[str, int],
         split_brackets: list[dict[str, Any]],
     ) -> None:

@@ -62,28 +62,53 @@ def _portion(total: int, bps: int) -> int:
 
 
 def split_net(net: int, spec: GroupSpec) -> list[Part]:
-    """Operating fee, researchers' reward, then owners by share and each owner's own split."""
+    """In two stages: the net amount between the owners by share, then each owner's part on its own
+    (`split_owner_part`). With no owner known, or none once the asset is assigned out, at the center:
+    the fee, the researchers' reward to all the inventors, and the rest held."""
+    if not spec.owners:
+        return _split_unowned(net, spec)
     parts: list[Part] = []
-    fee = _portion(net, spec.fee_bps)
+    for member_id, share in split_by_weight(net, spec.owners).items():
+        parts.extend(split_owner_part(share, member_id, spec))
+    return parts
+
+
+def split_owner_part(amount: int, member_id: str, spec: GroupSpec) -> list[Part]:
+    """An owner's part of the net amount: the operating fee, the researchers' reward paid to its
+    inventors (Art. 45: a unit rewards the people who made the result from its own income), then
+    its own split. The owner's inventors are those affiliated with it, all the inventors if none is,
+    and held in suspense while none is known (`MemberSplit.inventors`)."""
+    member_split = spec.member_splits[member_id]
+    parts, pool = _fee_and_reward(amount, spec, member_split.inventors)
+    if pool:
+        version = f"{spec.center_version}+{member_split.version}"
+        parts.extend(split_inside_member(pool, member_id, member_split, Step.OWNER_SHARE, version))
+    return parts
+
+
+def researchers_credited(parts: list[Part]) -> int:
+    """What an owner's part pays its researchers, with what is held for them (inventors unknown)."""
+    return sum(amount for payee, _, _, amount in parts if payee.kind is PayeeKind.RESEARCHER or payee == SUSPENSE)
+
+
+def _fee_and_reward(amount: int, spec: GroupSpec, inventors: Mapping[str, int] | None) -> tuple[list[Part], int]:
+    """The operating fee and the researchers' reward (to `inventors`) of an amount, and what is left."""
+    parts: list[Part] = []
+    fee = _portion(amount, spec.fee_bps)
     if fee:
         parts.append((CENTER_FEE, Step.OPERATING_FEE, spec.center_version, fee))
-    rest = net - fee
-    reward = _portion(rest, spec.researchers_bps)
+    reward = _portion(amount - fee, spec.researchers_bps)
     if reward:
-        parts.extend(_to_researchers(reward, spec.inventors, Step.RESEARCHERS_REWARD, spec.center_version))
-    owners_pool = rest - reward
-    if not owners_pool:
-        return parts
-    if spec.owners is None:
-        parts.append((SUSPENSE, Step.OWNER_SHARE, spec.center_version, owners_pool))
-        return parts
-    if not spec.owners:  # assigned out of the membership: see `facts.UNALLOCATED`
-        parts.append((UNALLOCATED, Step.OWNER_SHARE, spec.center_version, owners_pool))
-        return parts
-    for member_id, share in split_by_weight(owners_pool, spec.owners).items():
-        member_split = spec.member_splits[member_id]
-        version = f"{spec.center_version}+{member_split.version}"
-        parts.extend(split_inside_member(share, member_id, member_split, Step.OWNER_SHARE, version))
+        parts.extend(_to_researchers(reward, inventors, Step.RESEARCHERS_REWARD, spec.center_version))
+    return parts, amount - fee - reward
+
+
+def _split_unowned(net: int, spec: GroupSpec) -> list[Part]:
+    parts, pool = _fee_and_reward(net, spec, spec.inventors)
+    if pool:
+        # None: no owner known yet (held until one is); empty: assigned out (see `facts.UNALLOCATED`).
+        held = SUSPENSE if spec.owners is None else UNALLOCATED
+        parts.append((held, Step.OWNER_SHARE, spec.center_version, pool))
     return parts
 
 

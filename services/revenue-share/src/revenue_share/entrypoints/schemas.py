@@ -6,7 +6,8 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from ipshare.errors import DomainError
 from ipshare.schemas import Body
@@ -16,9 +17,7 @@ from revenue_share.domain.settlement import SettlementPeriod
 from revenue_share.domain.statements import Reconciliation, Statement
 
 
-class OpenPeriod(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class OpenPeriod(Body):
     # Any script (a Location header carries it percent-encoded); not a slash, which no path could hold.
     period_id: str = Field(min_length=1, max_length=40, pattern=r"^[^/\x00-\x1f\x7f]+$", examples=["2026-Q4"])
     start: date
@@ -156,13 +155,30 @@ class ReconciliationOut(BaseModel):
         return cls(**asdict(r))
 
 
-class ResearcherBracketIn(Body):
-    from_amount: int = Field(ge=0, description="cumulative income of the license, minor units")
+_THRESHOLD_CURRENCY = Field(
+    None,
+    pattern=r"^[A-Z]{3}$",
+    description="ISO 4217 code of `from_amount`: required above 0. The threshold cuts only a license's income in "
+    "that currency (a USD threshold never triggers on CNY income); the first bracket, from 0, applies in every one",
+)
+
+
+class _Threshold(Body):
+    from_amount: int = Field(ge=0, description="cumulative income of the license, minor units of `currency`")
+    currency: str | None = _THRESHOLD_CURRENCY
+
+    @model_validator(mode="after")
+    def _threshold_names_its_currency(self) -> _Threshold:
+        if self.from_amount > 0 and self.currency is None:
+            raise PydanticCustomError("missing", "a threshold above 0 names its currency (field currency)")
+        return self
+
+
+class ResearcherBracketIn(_Threshold):
     researchers_bps: int = Field(ge=0, le=10_000)
 
 
-class SplitBracketIn(Body):
-    from_amount: int = Field(ge=0)
+class SplitBracketIn(_Threshold):
     split: dict[str, int] = Field(description="role (member, inventors, or an account) -> bps, summing to 10,000")
 
 
@@ -181,7 +197,8 @@ class CenterPolicyIn(Body):
     minimum_payout: dict[str, int] = Field(default_factory=dict, description="currency -> minor units")
 
     def policy(self, recorded_at: datetime, set_by: str) -> CenterPolicy:
-        brackets = tuple(ResearcherBracket(b.from_amount, b.researchers_bps) for b in self.researcher_brackets)
+        brackets = tuple(ResearcherBracket(b.from_amount, b.researchers_bps, b.currency or "")
+                         for b in self.researcher_brackets)  # fmt: skip
         return CenterPolicy(self.version, self.effective_date, recorded_at, self.fee_bps, self.recover_costs,
                             self.cost_cap_bps, brackets, self.minimum_payout, set_by)  # fmt: skip
 
@@ -194,7 +211,7 @@ class MemberPolicyIn(Body):
     split_brackets: list[SplitBracketIn] = Field(min_length=1)
 
     def policy(self, member_id: str, recorded_at: datetime, set_by: str) -> MemberPolicy:
-        brackets = tuple(SplitBracket(b.from_amount, b.split) for b in self.split_brackets)
+        brackets = tuple(SplitBracket(b.from_amount, b.split, b.currency or "") for b in self.split_brackets)
         return MemberPolicy(self.version, member_id, self.effective_date, recorded_at, brackets, set_by)
 
 
@@ -208,7 +225,9 @@ class PolicyOut(BaseModel):
     fee_bps: int
     recover_costs: bool
     cost_cap_bps: int | None
-    researcher_brackets: list[dict[str, int]]
+    researcher_brackets: list[dict[str, object]] = Field(
+        description="from_amount, researchers_bps and the threshold's currency (empty: every currency)"
+    )
     minimum_payout: dict[str, int]
     split_brackets: list[dict[str, object]]
 

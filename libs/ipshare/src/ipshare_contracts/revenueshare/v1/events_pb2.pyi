@@ -250,19 +250,23 @@ class ResearcherBracket(_message.Message):
 
     FROM_AMOUNT_FIELD_NUMBER: _builtins.int
     RESEARCHERS_BPS_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
     from_amount: _builtins.int
     """cumulative income of the license (minor units) from which it applies"""
     researchers_bps: _builtins.int
     """researchers' reward, bps of the income net of cost recovery and fee"""
+    currency: _builtins.str
+    """of from_amount: it cuts only income in it; empty: every currency"""
     def __init__(
         self,
         *,
         from_amount: _builtins.int = ...,
         researchers_bps: _builtins.int = ...,
+        currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_amount", b"from_amount", "researchers_bps", b"researchers_bps"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "from_amount", b"from_amount", "researchers_bps", b"researchers_bps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -294,7 +298,10 @@ class SplitBracket(_message.Message):
 
     FROM_AMOUNT_FIELD_NUMBER: _builtins.int
     SPLIT_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
     from_amount: _builtins.int
+    currency: _builtins.str
+    """of from_amount, as ResearcherBracket.currency"""
     @_builtins.property
     def split(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """role (member | inventors | an account) -> bps, summing to 10,000"""
@@ -304,10 +311,11 @@ class SplitBracket(_message.Message):
         *,
         from_amount: _builtins.int = ...,
         split: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_amount", b"from_amount", "split", b"split"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "from_amount", b"from_amount", "split", b"split"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

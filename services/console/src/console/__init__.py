@@ -1,0 +1,1 @@
+"""The web console of ipshare: pages for members, finance, incubator managers and auditors."""

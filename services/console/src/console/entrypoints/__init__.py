@@ -1,0 +1,1 @@
+"""How the console is started."""

@@ -1,0 +1,30 @@
+"""The console's settings, read from the environment like every service's (docs/settings.md lists them)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from ipshare.settings import AuthSettings, ServiceAddresses
+
+
+class ConsoleSettings(AuthSettings, ServiceAddresses):
+    """The console reads the services' addresses as the services do (the auditor's verification uses gRPC)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8005
+    console_secure_cookies: bool = Field(
+        False, description="Mark the console's cookies Secure (on behind HTTPS; off for http://127.0.0.1)"
+    )
+    console_local_sign_in: bool = Field(
+        True, description="Offer the development sign-in (pick a role and a member); off where an SSO fronts it"
+    )
+    console_time_zone: str = Field("Asia/Shanghai", description="Time zone the console shows timestamps in")
+    console_pdf_font: str = Field(
+        "", description="A TrueType font with CJK glyphs for the printable statements; empty: look for a Debian one"
+    )
+    console_api_timeout_seconds: float = Field(30.0, gt=0, description="How long the console waits for a service")
+    log_level: str = "INFO"
+    log_json: bool = True
