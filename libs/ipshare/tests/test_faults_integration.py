@@ -249,3 +249,24 @@ async def consumer_rows(engine: AsyncEngine) -> list[int]:
     async with engine.connect() as conn:
         rows = await conn.execute(select(names.c.position, func.count()).group_by(names.c.position))
         return [count for _, count in rows]
+
+
+async def test_a_refilled_topic_gets_again_what_an_aggregate_published_before_its_parked_event(
+    app: Ventures, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings
+) -> None:
+    topic = f"test.refill-parked.{uuid.uuid4().hex[:8]}"
+    await bus.ensure_topics(settings, [topic])
+    relay = Relay(app, catalog(), producer, engine, topic, bus_settings=settings, check_seconds=0.1,
+                  max_message_bytes=2_000)  # fmt: skip
+    await relay.start()
+    venture = app.found("small")  # 1: published
+    app.rename(venture, "x" * 5_000)  # 2: parked
+    await catch_up(relay)
+    assert [p for p, _ in await topic_events(settings, topic, 1)] == [1]
+
+    await bus.delete_topics(settings, [topic])
+    await asyncio.sleep(0.2)
+    await catch_up(relay)
+    assert [p for p, _ in await topic_events(settings, topic, 1)] == [1]  # not parked behind a later event
+    async with engine.connect() as conn:
+        assert (await conn.scalars(select(parked_events.c.position))).all() == [2]

@@ -161,29 +161,30 @@ class Relay:
             return 0
         acks = []
         parked: list[Parked] = []
+        blocked = dict(self.blocked)  # kept only once the batch is stored: a failed batch is read again
         for notification in notifications:
             aggregate_id = str(notification.originator_id)
-            if aggregate_id in self.blocked:  # its history waits behind its parked event
-                first = self.blocked[aggregate_id]
-                parked.append(
-                    Parked(notification.id, aggregate_id, f"waits behind the parked event at position {first}")
-                )
+            first = blocked.get(aggregate_id)
+            if first is not None and notification.id >= first:  # its history waits behind its parked event
+                reason = f"waits behind the parked event at position {first}"
+                parked.append(Parked(notification.id, aggregate_id, reason))
                 continue
             try:
                 data = self.encode(notification)
             except Exception as exc:  # a poison event: park it, go on with the others
                 parked.append(self._park(notification, f"cannot be encoded: {exc!r}", "unencodable"))
-                continue
-            if data is None:
-                continue
-            if len(data) > self.max_message_bytes:
+            else:
+                if data is None:
+                    continue
+                if len(data) <= self.max_message_bytes:
+                    acks.append(await self.producer.send(self.topic, value=data, key=aggregate_id.encode()))
+                    continue
                 reason = f"its envelope is {len(data)} bytes, over MAX_MESSAGE_BYTES ({self.max_message_bytes})"
                 parked.append(self._park(notification, reason, "too_large"))
-                continue
-            acks.append(await self.producer.send(self.topic, value=data, key=aggregate_id.encode()))
+            blocked[aggregate_id] = notification.id
         await asyncio.gather(*acks)  # every message acknowledged before the position moves
-        self.position = notifications[-1].id
-        await self._store(self.position, parked)
+        await self._store(notifications[-1].id, parked)
+        self.position, self.blocked = notifications[-1].id, blocked
         if parked:
             PARKED_EVENTS.labels(self.catalog.source).set(await self._parked_count())
         EVENTS_PUBLISHED.labels(self.catalog.source).inc(len(acks))
@@ -198,7 +199,6 @@ class Relay:
 
     def _park(self, notification: Notification, reason: str, kind: str) -> Parked:
         aggregate_id = str(notification.originator_id)
-        self.blocked[aggregate_id] = notification.id
         EVENTS_PARKED.labels(self.catalog.source, kind).inc()
         log.error("relay parked an event; later events of its aggregate wait behind it", topic=self.topic,
                   position=notification.id, aggregate_id=aggregate_id, reason=reason)  # fmt: skip
