@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 BROWSER_PACKAGES := chromium chromium-driver fonts-droid-fallback
 BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
 
-.PHONY: install browser demo up down test lint typecheck unit integration e2e chaos proto token clean
+.PHONY: install browser demo up down test lint typecheck unit integration e2e simulate chaos proto token clean
 
 $(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) \
 		services/console/pyproject.toml
@@ -55,6 +55,11 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy libs/ipshare/src $(foreach s,$(SERVICES),services/$(s)/src) services/console/src
+
+SEED ?= 1
+STEPS ?= 200
+simulate: install  ## the long simulation on the real services, e.g. make simulate SEED=7 STEPS=300
+	$(BIN)/python simulation/simulate.py --seed $(SEED) --steps $(STEPS)
 
 proto: install  ## regenerate the committed protobuf/gRPC code after editing proto/
 	$(BIN)/python proto/generate.py

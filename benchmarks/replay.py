@@ -4,10 +4,13 @@
 
 Set-up (not timed): start the embedded PostgreSQL and broker (or use DATABASE_URL and
 KAFKA_BOOTSTRAP_SERVERS), publish a generated history (`history.py`: members, co-owned
-assets, licenses, mostly receipts, published as they arrive, some late) to the service
-topics, compute and publish the issued statements of eight quarterly periods on
-revenue-share's topic, as the live service would: each closed five days after its end, on
+assets, patent costs, licenses, mostly receipts, some of them cost reimbursements, published
+as they arrive, some late, one batch twice) to the service topics, then, on revenue-share's
+topic, the distribution policies (`history.policies`: center versions with cost recovery,
+fees and researchers' brackets; member splits with brackets) and the issued statements of
+eight quarterly periods, as the live service would: each closed five days after its end, on
 what had arrived by then (a receipt that arrived later is an adjustment in a later period).
+The first hundred of those messages are published twice as well.
 
 Timed, each in its own process (so each reports its own peak memory), each from the
 beginning of the topics:
@@ -17,7 +20,8 @@ beginning of the topics:
   close and record it, and check every statement hash against the issued one.
 - sql: consume, decode, COPY the receipts, ownership and inventors into PostgreSQL, then
   compute exact payouts (largest remainder per receipt part, with window functions) in SQL.
-- bare: consume, decode, COPY: the floor under any design (no domain logic at all).
+- bare: consume, decode, drop re-sent events, COPY: the floor under any design (no domain
+  logic at all).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from history import Published, generate
+from history import Published, generate, policies
 
 from ipshare import bus
 from ipshare.database import drop_database, with_database
@@ -146,20 +150,26 @@ def issue_statements(settings: BusSettings, marks: Sequence[Marks]) -> list[Publ
         IssuedClose(p.period_id, closed_at, "", close_marks, 0)
         for p, closed_at, close_marks in zip(periods(), close_times(), marks, strict=False)
     ]
-    history = IssuedHistory(periods=periods(), closes=closes)
+    history = IssuedHistory(periods=periods(), closes=closes, policies=policies())
     checks = recompute(dated_rows(facts, closes, close_times()[-1] + timedelta(days=1)), history)
     app = RevenueShareApplication(persistence_env(None))
+    for policy in history.policies:
+        app.record_policy(REPLAY, policy)
     for period in periods():
         app.open_period(REPLAY, period.period_id, period.start, period.end)
     for close, check in zip(closes, checks, strict=True):
         wire_marks = [{"topic": t, "partition": p, "position": n} for (t, p), n in sorted(close.marks.items())]
         app.record_close(REPLAY, close.period_id, close.closed_at, check.statements, wire_marks)
     catalog, topic = build_catalog(), bus.topic_of(SOURCE)
-    return [
+    published = [
         Published(topic, str(n.originator_id).encode(), catalog.envelope(n.id, event, {}).SerializeToString())
         for n in app.notifications_after(0, 10_000_000)
         if catalog.publishes(event := app.mapper.to_domain_event(n))
     ]
+    return [*published, *published[:RESENT_OWN]]  # the relay sends its first batch twice
+
+
+RESENT_OWN = 100
 
 
 # ---- the timed stages (each in a child process) -------------------------------------------------
@@ -194,13 +204,16 @@ async def _fresh(database_url: str, name: str, schema: str) -> asyncpg.Connectio
 
 
 async def bare(settings: BusSettings, database_url: str) -> dict[str, Any]:
-    """Consume, decode, COPY each event's envelope and money: no domain logic."""
+    """Consume, decode, drop re-sent events, COPY each event's envelope and money: no domain logic."""
     conn = await _fresh(database_url, "bench_bare", BARE_SCHEMA)
-    decoder, read = InboxProjection.decoder, 0
+    decoder, read, seen = InboxProjection.decoder, 0, set()
     async for batch in bus.read_from_beginning(settings, SOURCE_TOPICS):
         rows = []
         for record in batch:
             envelope = decode_envelope(record.value)
+            if envelope.event_id in seen:
+                continue
+            seen.add(envelope.event_id)
             payload = decoder.decode(envelope) if decoder.knows(envelope.type) else None
             money = getattr(payload, "amount", None)
             amount, currency = (money.amount, money.currency) if money else (0, "")

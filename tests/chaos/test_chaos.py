@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import random
 import re
-import signal
 import threading
 import time
 import uuid
@@ -138,12 +137,6 @@ def leader_of(stack: Stack, name: str, timeout: float = 60.0) -> ServiceProcess:
     raise AssertionError(f"{name}: no single leader within {timeout:.0f} s")
 
 
-def kill(stack: Stack, replica: ServiceProcess) -> None:
-    process = stack.processes[replica.process_name]
-    process.send_signal(signal.SIGKILL)
-    process.wait(10)
-
-
 def member_facts(stack: Stack) -> Counter[str]:
     async def read() -> Counter[str]:
         [revenue_share] = stack.replicas_of("revenue-share")[:1]
@@ -217,7 +210,7 @@ def test_killing_each_leader_under_load_loses_and_doubles_nothing(stack: Stack) 
         time.sleep(2)
         for name in names:
             old = leader_of(stack, name)
-            kill(stack, old)
+            stack.kill(old.process_name)
             new = leader_of(stack, name)
             assert new != old
             check(f"{name}: leader {old.process_name} killed (SIGKILL); {new.process_name} took over the loops")

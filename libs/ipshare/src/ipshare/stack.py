@@ -122,7 +122,8 @@ class Stack:
         return self.state_dir / "stack.json"
 
     def start(self, *, fresh: bool = False, timeout: float = 60.0) -> None:
-        """Start everything; `fresh` first drops the services' databases (the demo starts from nothing)."""
+        """Start everything; `fresh` first drops the services' databases (the demo starts from nothing).
+        `timeout`: how long the services may take to be healthy."""
         self.logs.mkdir(parents=True, exist_ok=True)
         if self.pid_file.exists():
             raise StartError(f"a stack seems to be running ({self.pid_file}); run `ipshare down` first")
@@ -191,6 +192,18 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=self.detached,
         )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service's process, as a crash would (the simulation restarts it)."""
+        process = self.processes[name]
+        process.kill()
+        process.wait()
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Start a service's process again (after `kill`) and wait until every service is healthy."""
+        [replica] = [r for r in self.replicas if r.process_name == name]
+        self.respawn(replica)
+        self.wait_healthy(timeout)
 
     def respawn(self, replica: ServiceProcess) -> None:
         """Start a replica again (after a fault drill killed it)."""

@@ -128,6 +128,9 @@ class ReplayWriter:
         if self._process.is_alive():
             self._process.terminate()
         self._process.join()
+        # Closes a failed writer never read stay in the queue's pipe, and at exit this process
+        # would wait for ever to hand them over: drop them instead.
+        self._orders.cancel_join_thread()
 
     def _waiting(self, step: Callable[..., T]) -> T:
         """A blocking queue step that gives up if the writer has died (it would block forever)."""

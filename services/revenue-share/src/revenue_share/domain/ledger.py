@@ -237,7 +237,11 @@ class Ledger:
         if period_id in self._closes:
             self.statements(period_id)
             return next(s.reconciliation for s in self._settled if s.period.period_id == period_id)
-        return self._compute(self.period(period_id), None).reconciliation
+        period = self.period(period_id)
+        if self._periods.index(period) != len(self._closes):  # it would count the earlier open ones' cash
+            raise Conflict(f"only the first open period has a provisional reconciliation, not {period_id}")
+        self._settle_through(len(self._closes) - 1)
+        return self._compute(period, None).reconciliation
 
     def floor_shortfalls(self, period_id: str) -> list[FloorShortfall]:
         """Where a closed period's outcome leaves a state-established member's researchers under the
