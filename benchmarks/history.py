@@ -33,8 +33,8 @@ from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.policy_versions import Policy
 
-START = date(2025, 1, 1)
-DAYS = 730
+START = date(2024, 1, 1)  # two years that are over: every close of the history is in the past
+DAYS = 731
 MEMBERS = 40
 RESENT = 1_000  # messages the relay publishes twice, part way through
 
@@ -70,7 +70,7 @@ class HistoryWriter:
             type=payload.DESCRIPTOR.full_name, aggregate_id=aggregate_id, aggregate_version=version,
             position=self.position, effective_date=effective.isoformat(), principal="service:benchmark",
         )  # fmt: skip
-        envelope.occurred_at.FromDatetime(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.position))
+        envelope.occurred_at.FromDatetime(datetime(START.year, 1, 1, tzinfo=UTC) + timedelta(seconds=self.position))
         envelope.payload.Pack(payload)
         return Published(self.topic, aggregate_id.encode(), envelope.SerializeToString(), arrived)
 
@@ -102,12 +102,12 @@ def _ids(rng: random.Random, n: int) -> list[str]:
 def policies(seed: int = 7) -> list[Policy]:
     """The center's two versions and ten members' own splits, all recorded before the first close."""
     members = _ids(random.Random(seed), MEMBERS)  # the same members as `generate`'s
-    recorded = datetime(2025, 1, 1, tzinfo=UTC)
+    recorded = datetime(START.year, 1, 1, tzinfo=UTC)
     found: list[Policy] = [
-        CenterPolicy("center-2025", START, recorded, fee_bps=1_000, recover_costs=True,
+        CenterPolicy(f"center-{START.year}", START, recorded, fee_bps=1_000, recover_costs=True,
                      researcher_brackets=(ResearcherBracket(0, 5_000), ResearcherBracket(50_000_000, 6_000, "CNY"))),
-        CenterPolicy("center-2026", date(2026, 1, 1), recorded + timedelta(days=300), fee_bps=1_500,
-                     recover_costs=True, cost_cap_bps=5_000,
+        CenterPolicy(f"center-{START.year + 1}", date(START.year + 1, 1, 1), recorded + timedelta(days=300),
+                     fee_bps=1_500, recover_costs=True, cost_cap_bps=5_000,
                      researcher_brackets=(ResearcherBracket(0, 5_000), ResearcherBracket(20_000_000, 5_500, "CNY"),
                                           ResearcherBracket(3_000_000, 5_500, "USD"),
                                           ResearcherBracket(100_000_000, 6_500, "CNY"))),

@@ -42,7 +42,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from history import Published, generate, policies
+from history import START, Published, generate, policies
 
 from ipshare import bus
 from ipshare.database import drop_database, with_database
@@ -63,7 +63,7 @@ QUARTERS = 8
 def periods() -> list[Period]:
     found = []
     for quarter in range(QUARTERS):
-        year, index = 2025 + quarter // 4, quarter % 4
+        year, index = START.year + quarter // 4, quarter % 4
         start = date(year, 3 * index + 1, 1)
         end = date(year + (index == 3), (3 * index + 3) % 12 + 1, 1) - timedelta(days=1)
         found.append(Period(f"{year}-Q{index + 1}", start, end))

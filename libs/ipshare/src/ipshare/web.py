@@ -7,14 +7,15 @@ import csv
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Match
@@ -91,6 +92,12 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "failing"]]
+    reasons: dict[str, str] | None = None  # why a failing check fails, where it says (e.g. a topic being refilled)
+
+
 class ServiceAPI(FastAPI):
     """FastAPI with writes re-run on a version clash, inside the exception handlers (which map what
     still fails) and outside the routes (each run parses, authorizes, loads and decides afresh).
@@ -137,7 +144,7 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
 
-    @api.get("/healthz", tags=["operations"])
+    @api.get("/healthz", tags=["operations"], responses={200: {"model": Health}, 503: {"model": Health}})
     async def healthz() -> JSONResponse:
         """Readiness: 503 with the reasons while a dependency fails or the service is catching up."""
         results = {name: await _safe(check) for name, check in health_checks.items()}
@@ -151,12 +158,13 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
             body["reasons"] = reasons
         return JSONResponse(status_code=200 if ready else 503, content=body)
 
-    @api.get("/livez", tags=["operations"])
+    @api.get("/livez", tags=["operations"], responses={200: {"model": Health}})
     async def livez() -> JSONResponse:
         """Liveness: the process serves requests (whatever its dependencies say)."""
         return JSONResponse({"status": "ok"})
 
-    @api.get("/metrics", tags=["operations"])
+    @api.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
+             responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})  # fmt: skip
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
