@@ -161,7 +161,7 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
     @api.get("/livez", tags=["operations"], responses={200: {"model": Health}})
     async def livez() -> JSONResponse:
         """Liveness: the process serves requests (whatever its dependencies say)."""
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "checks": {}})
 
     @api.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
              responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})  # fmt: skip
