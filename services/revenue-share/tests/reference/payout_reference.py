@@ -20,7 +20,10 @@ Interface (stable; the long simulation calls it too):
 A fact is one of the domain's fact types (`Member`, `OwnershipSnapshot`, `InventorShares`,
 `AssetCost`, `CashReceipt`, `EquityProceeds`) or a policy version (`CenterPolicy`,
 `MemberPolicy`); each says when revenue-share learned it (`recorded_at`), which decides
-which close knew it.
+which close knew it. From inbox rows or a replay's facts (kind, body, recorded_at,
+position): `revenue_share.ledger_feed.domain_facts(row)`; a policy version from its event:
+`revenue_share.domain.policy_versions.policy_of(fields)`. A close that `floor_findings`
+names is one the service refuses: leave it out of `closes`.
 
 The rules (docs/architecture.md, "How payouts are computed"):
 
