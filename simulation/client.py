@@ -17,7 +17,6 @@ from ipshare.auth import Role, issue_token
 from ipshare.settings import AuthSettings
 from ipshare.stack import StackSettings
 
-
 RETRY_SECONDS = 400.0
 
 
