@@ -29,7 +29,7 @@ def stack(postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.Temp
         jwt_secret=SECRET, **ports,
     )  # fmt: skip
     running = Stack(settings)
-    running.start()
+    running.start(timeout=180)  # five processes importing at once on a busy two-core machine
     yield running
     running.stop()
 
@@ -46,3 +46,24 @@ def bearer() -> Bearer:
         return {"Authorization": f"Bearer {token}"}
 
     return headers
+
+
+# The end-to-end modules share the session's PostgreSQL and broker. The simulation starts its own
+# stack (two stacks at once exceed the server's connections), so it runs before any module starts
+# the session stack; the console's tests settle a 2025 period, which must come before the slice's
+# period of this year (periods follow each other). The other modules run between, in name order.
+FIRST = ("test_simulation.py", "test_web_console.py")
+LAST = ("test_slice.py",)
+
+
+def _rank(item: pytest.Item) -> int:
+    name = item.path.name
+    return FIRST.index(name) if name in FIRST else len(FIRST) + 1 if name in LAST else len(FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if item.path.parent == here]
+    ordered = sorted((items[i] for i in slots), key=_rank)
+    for slot, item in zip(slots, ordered, strict=True):
+        items[slot] = item

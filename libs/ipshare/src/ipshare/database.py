@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -16,6 +16,14 @@ def sqlalchemy_url(database_url: str) -> str:
     """`postgresql://...` as SQLAlchemy's asyncpg dialect spells it."""
     scheme, rest = database_url.split("://", 1)
     return f"postgresql+asyncpg://{rest}" if scheme in ("postgres", "postgresql") else database_url
+
+
+def blocking_engine(database_url: str, pool_size: int = 5) -> Engine:
+    """A blocking (psycopg) engine on the same database, for synchronous code: the
+    eventsourcing applications' lookups in the read models their consumers keep."""
+    scheme, rest = database_url.split("://", 1)
+    url = f"postgresql+psycopg://{rest}" if scheme in ("postgres", "postgresql") else database_url
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def with_database(database_url: str, name: str) -> str:

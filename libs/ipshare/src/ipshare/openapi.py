@@ -74,12 +74,9 @@ def _describe(document: dict[str, Any]) -> dict[str, Any]:
 def _describe_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     statuses = {422}
-    if operation.get("security"):
-        statuses |= {401, 403}
-    if "{" in path:
-        statuses.add(404)
+    if operation.get("security"):  # any use case may find a named thing missing or in the wrong state
+        statuses |= {401, 403, 404, 409}
     if method in _WRITES:
-        statuses.add(409)
         _add_header(operation, "Idempotency-Key", "the same key and request replay the first answer "
                     "(with `Idempotent-Replayed: true`) for 24 hours by default; scoped to the caller")  # fmt: skip
         if "{" in path:

@@ -7,14 +7,15 @@ import csv
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Match
@@ -87,6 +88,11 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "failing"]]
+
+
 class ServiceAPI(FastAPI):
     """FastAPI with writes re-run on a version clash, inside the exception handlers (which map what
     still fails) and outside the routes (each run parses, authorizes, loads and decides afresh).
@@ -133,7 +139,7 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
 
-    @api.get("/healthz", tags=["operations"])
+    @api.get("/healthz", tags=["operations"], responses={200: {"model": Health}, 503: {"model": Health}})
     async def healthz() -> JSONResponse:
         results = {name: await _safe(check) for name, check in health_checks.items()}
         ready = all(results.values())
@@ -143,7 +149,8 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
         }
         return JSONResponse(status_code=200 if ready else 503, content=body)
 
-    @api.get("/metrics", tags=["operations"])
+    @api.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
+             responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})  # fmt: skip
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

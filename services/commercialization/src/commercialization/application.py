@@ -13,7 +13,7 @@ import contextlib
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypedDict, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
@@ -25,9 +25,9 @@ from commercialization.csv_reports import RowError, parse_report_lines
 from commercialization.domain.account import AGEING_BUCKETS, LicenseAccount, Receivable, RevenueKind
 from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferOutcome
 from commercialization.domain.license import AssetLicenses, License, LicenseStatus, Owners, check_co_owner
-from commercialization.domain.reports import ReportLine, RoyaltyLedger, check_lines
+from commercialization.domain.reports import CurrencyRoyalty, Report, ReportLine, RoyaltyLedger, check_lines
 from commercialization.domain.royalty import license_year_bounds
-from commercialization.domain.scope import ALL_FIELDS, WORLDWIDE, Footprint, find_conflict
+from commercialization.domain.scope import WORLDWIDE, Footprint, find_conflict
 from commercialization.domain.terms import RoyaltyTerms
 from ipshare.auth import Principal, Role
 from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
@@ -137,7 +137,8 @@ class LicenseOptions(TypedDict, total=False):
 
     currency: str
     terms: RoyaltyTerms
-    field_of_use: str
+    field_of_use: str  # a description; the field is named by `fields`
+    fields: Sequence[str]  # IPC/CPC codes; none: all fields
     territory: Sequence[str]
     start_date: date  # default: the effective date
     end_date: date | None  # default: open-ended
@@ -155,6 +156,72 @@ class ReceivablesReport:
     lines: list[Receivable]
     totals: dict[str, dict[str, int]]  # currency -> ageing bucket -> open amount
     unapplied_cash: dict[str, int]  # currency -> cash received but not matched to an invoice
+    unapplied: list[UnappliedCash]  # each payment with cash no invoice had taken
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What a report's submission booked in one currency: an invoice, or (negative) a credit note."""
+
+    currency: str
+    amount: int
+    invoice_id: uuid.UUID | None
+    credit_note_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    """A royalty report with its royalty now (none once superseded) and what its submission booked."""
+
+    report: Report
+    superseded: bool
+    royalty: list[CurrencyRoyalty]
+    booked: list[Booking]
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedPart:
+    invoice_id: uuid.UUID
+    kind: RevenueKind
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptOutcome:
+    """Where a payment went: the invoices it paid (revenue), the invoice raised for it, and what is
+    left unapplied (not revenue until an invoice takes it), with a warning saying so."""
+
+    payment_id: uuid.UUID
+    currency: str
+    applied: list[AppliedPart]
+    invoice_id: uuid.UUID | None  # raised by a receipt for what no invoice awaited
+    unapplied: int
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, account: LicenseAccount, payment_id: uuid.UUID, invoice_id: uuid.UUID | None) -> ReceiptOutcome:
+        payment = account.payments[payment_id]
+        applied = [
+            AppliedPart(s.invoice_id, account.invoices[s.invoice_id].kind, s.amount)
+            for s in account.applied_from(payment_id)
+        ]
+        warnings = []
+        if payment.unapplied:
+            warnings.append(
+                f"{payment.unapplied} {payment.currency} (minor units) of this payment matches no open invoice and "
+                "stays unapplied cash: it is not revenue, and nobody is paid from it, until an invoice takes it "
+                "(record it with POST /licenses/{id}/receipts and an uninvoiced_kind to invoice it at once)"
+            )
+        return cls(payment_id, payment.currency, applied, invoice_id, payment.unapplied, warnings)
+
+
+@dataclass(frozen=True, slots=True)
+class UnappliedCash:
+    deal_id: uuid.UUID
+    payment_id: uuid.UUID
+    amount: Money
+    received_on: date
+    payer_reference: str
 
 
 class CommercializationApplication(ServiceApplication):
@@ -165,7 +232,15 @@ class CommercializationApplication(ServiceApplication):
         env: dict[str, str] | None = None,
         ownership: OwnershipLookup | None = None,
         reads: OwnershipRecord | None = None,
+        snapshot_interval: int = 0,
     ) -> None:
+        """`snapshot_interval` (`SNAPSHOT_INTERVAL`): snapshot each license account and royalty ledger,
+        which live as long as their deal, every that many events (0: never)."""
+        if snapshot_interval > 0:
+            env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y"}
+            # The library reads the intervals off the application; the setting is per process.
+            intervals = {LicenseAccount: snapshot_interval, RoyaltyLedger: snapshot_interval}
+            object.__setattr__(self, "snapshotting_intervals", intervals)
         super().__init__(env)
         self.ownership = ownership  # authoritative: the checks of a write
         self.reads = reads or (PointInTimeOwnership(ownership) if ownership is not None else None)
@@ -260,6 +335,7 @@ class CommercializationApplication(ServiceApplication):
         terms: RoyaltyTerms | None = None,
         note: str = "",
         member_id: uuid.UUID | None = None,
+        fields: Sequence[str] | None = None,
     ) -> bool:
         """Amend from `effective_date`: what is not given stays as it is; True when in force now.
         Scope changes are checked for exclusivity like a new grant. An exclusive or sole license
@@ -269,7 +345,8 @@ class CommercializationApplication(ServiceApplication):
         in_force = license.amend(
             effective_date,
             end_date=None if open_ended else (end_date or license.end_date),
-            field_of_use=field_of_use or license.field_of_use,
+            field_of_use=field_of_use,
+            fields=fields,
             territory=territory or None,
             terms=terms or license.terms,
             note=note,
@@ -496,10 +573,9 @@ class CommercializationApplication(ServiceApplication):
         account = self._account(license.id, license.asset_ids)
         terms = license.terms_on(period_start)
         for currency, change in sorted(due.items()):
-            self._book_change(
-                account, RevenueKind.ROYALTY, money(change, currency), day, terms, f"royalty:{report_id}:{currency}",
-                corrects=f"royalty:{supersedes}:{currency}" if supersedes else None,
-            )  # fmt: skip
+            reference = royalty_reference(report_id, currency)
+            corrects = _invoiced_before(ledger, account, supersedes, currency)
+            self._book_change(account, RevenueKind.ROYALTY, money(change, currency), day, terms, reference, corrects)
         self._save(ctx, ledger, account)
         return report_id
 
@@ -578,6 +654,37 @@ class CommercializationApplication(ServiceApplication):
         payment_id = account.receive_payment(money(amount, currency), received_date, payer_reference, invoice_ids)
         self._save(ctx, account)
         return payment_id
+
+    def record_receipt(
+        self,
+        ctx: CommandContext,
+        license_id: uuid.UUID,
+        amount: int,
+        currency: str,
+        received_date: date,
+        payer_reference: str,
+        uninvoiced_kind: str | None = None,
+        invoice_ids: Sequence[uuid.UUID] = (),
+    ) -> ReceiptOutcome:
+        """Money received on a license, in one call: matched to its open invoices and, with
+        `uninvoiced_kind`, what no invoice awaited is invoiced as that kind and paid at once."""
+        ensure_finance(ctx.principal)
+        license = self._license(license_id)
+        kind = _revenue_kind(uninvoiced_kind) if uninvoiced_kind else None
+        terms = license.terms_on(received_date)
+        account = self._existing_account(license_id)
+        payment_id, invoice_id = account.receive_receipt(
+            money(amount, currency), received_date, payer_reference, kind, terms.payment_days, invoice_ids,
+            terms.asset_split_bps,
+        )  # fmt: skip
+        self._save(ctx, account)
+        return ReceiptOutcome.of(account, payment_id, invoice_id)
+
+    def payment_outcome(self, ctx: CommandContext, deal_id: uuid.UUID, payment_id: uuid.UUID) -> ReceiptOutcome:
+        account = self.get_account(ctx, deal_id)
+        if payment_id not in account.payments:
+            raise NotFound("no such payment on this account", payment_id=str(payment_id))
+        return ReceiptOutcome.of(account, payment_id, None)
 
     # -- assignments -----------------------------------------------------------------------
 
@@ -710,6 +817,31 @@ class CommercializationApplication(ServiceApplication):
         self._ensure_reads(ctx.principal, license)
         return self._ledger(license_id)
 
+    def royalty_reports(self, ctx: CommandContext, license_id: uuid.UUID) -> list[ReportView]:
+        """Every report in submission order, with its royalty per currency and tier, and the invoice
+        (or credit note) its submission raised."""
+        license = self._license(license_id)
+        self._ensure_reads(ctx.principal, license)
+        ledger = self._ledger(license_id)
+        royalty = ledger.royalty_by_report(license)
+        try:
+            account: LicenseAccount | None = self._existing_account(license_id)
+        except NotFound:
+            account = None
+        return [
+            ReportView(
+                report, report.report_id in ledger.superseded, royalty.get(report.report_id, []),
+                [_booking(account, report.report_id, currency, amount) for currency, amount in report.booked],
+            )
+            for report in sorted(ledger.reports.values(), key=lambda r: r.sequence)
+        ]  # fmt: skip
+
+    def royalty_report(self, ctx: CommandContext, license_id: uuid.UUID, report_id: uuid.UUID) -> ReportView:
+        found = [view for view in self.royalty_reports(ctx, license_id) if view.report.report_id == report_id]
+        if not found:
+            raise NotFound("no such royalty report on this license", report_id=str(report_id))
+        return found[0]
+
     def member_reads(self, member_id: uuid.UUID, license: License, today: date | None = None) -> bool:
         """Whether a member reads a license, its reports and its account: the member that granted
         it does, and so does every member that owns one of its assets today or owned one on any
@@ -726,13 +858,22 @@ class CommercializationApplication(ServiceApplication):
         )
 
     def receivables(
-        self, ctx: CommandContext, as_of: date | None = None, license_ids: Iterable[uuid.UUID] | None = None
+        self,
+        ctx: CommandContext,
+        as_of: date | None = None,
+        license_ids: Iterable[uuid.UUID] | None = None,
+        known_at: datetime | None = None,
     ) -> ReceivablesReport:
-        """Open invoices with their ageing, across all accounts (or the given licenses)."""
+        """Open invoices with their ageing on `as_of` (default today), across all accounts (or the
+        given deals), by what was dated by then; with `known_at`, only what was recorded by that
+        time too (the report as it could be printed then)."""
         ensure_reads_everything(ctx.principal)
         day = as_of or date.today()
         ids = list(license_ids) if license_ids is not None else self._all_account_deal_ids()
-        accounts = [self._existing_account(i) for i in ids]
+        if known_at is None:
+            accounts = [self._existing_account(i) for i in ids]
+        else:
+            accounts = [a for a in (self._account_known_at(i, known_at) for i in ids) if a is not None]
         lines = [line for account in accounts for line in account.receivables(day)]
         totals: dict[str, dict[str, int]] = {}
         for line in lines:
@@ -740,9 +881,32 @@ class CommercializationApplication(ServiceApplication):
             by_bucket[line.bucket] += line.open_amount.amount
         unapplied: dict[str, int] = {}
         for account in accounts:
-            for currency, amount in account.unapplied_cash().items():
+            for currency, amount in account.unapplied_cash(day).items():
                 unapplied[currency] = unapplied.get(currency, 0) + amount
-        return ReceivablesReport(day, sorted(lines, key=lambda r: (r.due_date, str(r.invoice_id))), totals, unapplied)
+        cash = [
+            UnappliedCash(account.license_id, p.payment_id, Money(amount, p.currency), p.received_on, p.payer_reference)
+            for account in accounts
+            for p, amount in account.unapplied_payments(day)
+        ]
+        cash.sort(key=lambda c: (c.received_on, str(c.payment_id)))
+        lines.sort(key=lambda r: (r.due_date, str(r.invoice_id)))
+        return ReceivablesReport(day, lines, totals, unapplied, cash)
+
+    def _account_known_at(self, deal_id: uuid.UUID, known_at: datetime) -> LicenseAccount | None:
+        """The account as recorded by `known_at` (None: not opened by then)."""
+        if known_at.tzinfo is None:
+            known_at = known_at.replace(tzinfo=UTC)  # stored events are stamped in UTC
+        account_id = LicenseAccount.create_id(deal_id)
+        known = [
+            e.originator_version
+            for e in self.events.get(account_id)
+            if isinstance(e, Aggregate.Event) and e.timestamp <= known_at
+        ]
+        if not known:
+            self._existing_account(deal_id)  # a 404 for a deal with no account at all
+            return None
+        account: LicenseAccount = self.repository.get(account_id, version=max(known))
+        return account
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -766,7 +930,8 @@ class CommercializationApplication(ServiceApplication):
             terms=terms,
             granted_by=acting_member(ctx.principal, options.get("granted_by")),
             effective_date=day,
-            field_of_use=options.get("field_of_use", ALL_FIELDS),
+            field_of_use=options.get("field_of_use"),
+            fields=options.get("fields", ()),
             territory=options.get("territory", (WORLDWIDE,)),
             sublicensing_allowed=options.get("sublicensing_allowed", False),
             licensee_kind=options.get("licensee_kind", "external"),
@@ -961,3 +1126,36 @@ class CommercializationApplication(ServiceApplication):
     def _save(self, ctx: CommandContext, *aggregates: Aggregate) -> None:
         # A version clash (IntegrityError) goes up: the HTTP layer runs the command again.
         self.record(ctx, *aggregates)
+
+
+def royalty_reference(report_id: uuid.UUID, currency: str) -> str:
+    """The reference of the invoice (or credit note) a report's royalty in a currency raised."""
+    return f"royalty:{report_id}:{currency}"
+
+
+def _invoiced_before(
+    ledger: RoyaltyLedger, account: LicenseAccount, corrected: uuid.UUID | None, currency: str
+) -> str | None:
+    """The reference of the invoice a correction credits: that of the corrected report, or of the
+    report it corrected in turn (a correction that was itself a decrease raised no invoice)."""
+    while corrected is not None:
+        reference = royalty_reference(corrected, currency)
+        if account.invoice_for(reference) is not None:
+            return reference
+        corrected = ledger.reports[corrected].supersedes
+    return None
+
+
+def _booking(account: LicenseAccount | None, report_id: uuid.UUID, currency: str, amount: int) -> Booking:
+    reference = royalty_reference(report_id, currency)
+    if account is None:
+        return Booking(currency, amount, None, None)
+    return Booking(currency, amount, account.invoice_for(reference), account.credit_note_for(reference))
+
+
+def _revenue_kind(value: str) -> RevenueKind:
+    try:
+        return RevenueKind(value)
+    except ValueError:
+        kinds = [k.value for k in RevenueKind]
+        raise DomainError(f"unknown revenue kind {value!r}", uninvoiced_kind=value, kinds=kinds) from None

@@ -39,6 +39,7 @@ def build_catalog() -> EventCatalog:
             (LicenseAccount.CreditApplied, pb.CreditApplied),
             (LicenseAccount.PaymentReceived, pb.PaymentReceived),
             (LicenseAccount.RevenueReceived, pb.RevenueReceived),
+            (LicenseAccount.RevenueRefunded, pb.RevenueRefunded),
             (Assignment.Proposed, pb.AssignmentProposed),
             (Assignment.ConsentGiven, pb.AssignmentConsentGiven),
             (Assignment.ConsentRefused, pb.AssignmentConsentRefused),

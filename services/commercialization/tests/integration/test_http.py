@@ -84,7 +84,8 @@ TERMS = {
 }
 EXCLUSIVE = {
     "licensee": "Acme Batteries", "asset_ids": [str(CO_OWNED)], "license_type": "exclusive", "terms": TERMS,
-    "field_of_use": "batteries", "territory": ["CN"], "start_date": "2025-01-01", "effective_date": "2025-01-01",
+    "field_of_use": "batteries", "fields": ["H01M"], "territory": ["CN"], "start_date": "2025-01-01",
+    "effective_date": "2025-01-01",
 }  # fmt: skip
 
 
@@ -150,7 +151,7 @@ async def test_an_amendment_of_a_co_owned_exclusive_license_waits_for_the_other_
     in_force = ok(consented)
     assert (in_force["end_date"], in_force["amendments"], in_force["proposed_amendment"]) == (
         "2030-12-31", ["2025-06-01"], None)  # fmt: skip
-    narrower = {"effective_date": "2025-07-01", "field_of_use": "cells"}
+    narrower = {"effective_date": "2025-07-01", "field_of_use": "cells", "fields": ["H01M 10/052"]}
     ok(await client.post(f"/licenses/{license_id}/amendments", headers=member(UNI), json=narrower), 202)
     refused = await client.post(
         f"/licenses/{license_id}/amendments/refusals", headers=member(INST), json={"reason": "too narrow"}
@@ -211,15 +212,23 @@ async def test_royalties_invoices_a_partial_payment_and_receivables(client: Clie
         "lines": [{"product": "cell-A", "country": "CN", "currency": "CNY", "gross_sales": 1_000_000,
                    "field_of_use": "batteries"}],
     }  # fmt: skip
-    ok(await client.post(f"/licenses/{license_id}/royalty-reports", json=report, headers=FINANCE), 201)
+    answer = ok(await client.post(f"/licenses/{license_id}/royalty-reports", json=report, headers=FINANCE), 201)
     reports = ok(await client.get(f"/licenses/{license_id}/royalty-reports", headers=member(UNI)))
     assert [r["net_sales"] for r in reports] == [{"CNY": 1_000_000}]
+    assert answer["id"] == answer["report_id"] == reports[0]["report_id"]
+    [royalty] = answer["royalty"]
+    assert (royalty["currency"], royalty["net_sales"], royalty["royalty"]) == ("CNY", 1_000_000, 50_000)
+    assert royalty["tiers"] == [{"threshold": 0, "rate_bps": 500, "net_sales": 1_000_000, "royalty_exact": "50000"}]
+    [booked] = answer["booked"]
+    assert (booked["currency"], booked["amount"], booked["credit_note_id"]) == ("CNY", 50_000, None)
+    assert (reports[0]["royalty"], reports[0]["booked"]) == (answer["royalty"], answer["booked"])
     maintenance = {"license_year": 1, "effective_date": "2025-01-02"}
     ok(await client.post(f"/licenses/{license_id}/maintenance-invoices", json=maintenance, headers=FINANCE), 201)
     payment = {"amount": 60_000, "currency": "CNY", "received_date": "2025-02-15", "payer_reference": "BANK-1"}
     ok(await client.post(f"/accounts/{license_id}/payments", json=payment, headers=FINANCE), 201)
 
     account = ok(await client.get(f"/accounts/{license_id}", headers=AUDITOR))
+    assert account["invoices"][1]["invoice_id"] == booked["invoice_id"]
     assert [(i["kind"], i["amount"], i["paid"], i["open_amount"]) for i in account["invoices"]] == [
         ("upfront", 100_000, 60_000, 40_000),  # due 2025-02-01 and issued first: paid first
         ("royalty", 50_000, 0, 50_000),  # 5% of 1,000,000
@@ -232,6 +241,12 @@ async def test_royalties_invoices_a_partial_payment_and_receivables(client: Clie
         ("royalty", 50_000, "30"),  # due 2025-05-10
     }
     assert receivables["totals"] == {"CNY": {"current": 0, "30": 50_000, "60": 0, "90+": 60_000}}
+    before_payment = ok(await client.get("/receivables", params={"as_of": "2025-02-14"}, headers=AUDITOR))
+    assert {(r["kind"], r["open_amount"]) for r in before_payment["lines"]} == {
+        ("upfront", 100_000), ("maintenance", 20_000),  # the royalty is invoiced on 2025-04-10
+    }  # fmt: skip
+    nothing_known = {"as_of": "2025-06-15", "known_at": "2020-01-01T00:00:00Z"}
+    assert ok(await client.get("/receivables", params=nothing_known, headers=AUDITOR))["lines"] == []
     error(await client.get("/receivables", headers=member(UNI)), 403, "forbidden")
 
 
@@ -270,6 +285,31 @@ async def test_an_idempotency_key_replays_the_first_answer_and_records_once(
     reused = await client.post(f"/accounts/{license_id}/payments", json=other, headers=keyed)
     error(reused, 409, "idempotency_key_reused")
     assert stored(app) == after_first
+
+
+async def test_finance_records_a_receipt_in_one_call_and_sees_unapplied_cash(client: Client) -> None:
+    license_id = await granted_exclusive(client)  # upfront 1,000.00 invoiced on 2025-01-02
+    receipt = {"amount": 130_000, "currency": "CNY", "received_date": "2025-02-01", "payer_reference": "BANK-9",
+               "uninvoiced_kind": "milestone"}  # fmt: skip
+    answer = ok(await client.post(f"/licenses/{license_id}/receipts", json=receipt, headers=FINANCE), 201)
+    assert [(a["kind"], a["amount"]) for a in answer["applied"]] == [("upfront", 100_000), ("milestone", 30_000)]
+    assert (answer["unapplied"], answer["warnings"]) == (0, [])
+    account = ok(await client.get(f"/accounts/{license_id}", headers=FINANCE))
+    assert [(i["invoice_id"], i["open_amount"]) for i in account["invoices"]][-1] == (answer["invoice_id"], 0)
+    payment = {"amount": 7_000, "currency": "CNY", "received_date": "2025-03-01", "payer_reference": "BANK-10"}
+    paid = ok(await client.post(f"/accounts/{license_id}/payments", json=payment, headers=FINANCE), 201)
+    assert (paid["applied"], paid["unapplied"]) == ([], 7_000)
+    assert "unapplied" in paid["warnings"][0]
+    receivables = ok(await client.get("/receivables", params={"as_of": "2025-03-31"}, headers=FINANCE))
+    assert [(u["payment_id"], u["amount"], u["payer_reference"]) for u in receivables["unapplied"]] == [
+        (paid["id"], 7_000, "BANK-10")
+    ]
+    bad = {**receipt, "uninvoiced_kind": "gift"}
+    details = error(
+        await client.post(f"/licenses/{license_id}/receipts", json=bad, headers=FINANCE), 422, "rule_violated"
+    )
+    assert details["details"]["uninvoiced_kind"] == "gift"
+    error(await client.post(f"/licenses/{license_id}/receipts", json=receipt, headers=member(UNI)), 403, "forbidden")
 
 
 async def test_no_4xx_leaves_anything_half_written(client: Client, app: CommercializationApplication) -> None:

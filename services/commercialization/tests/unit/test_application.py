@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from commercialization.domain.account import LicenseAccount
 from commercialization.domain.assignment import Assignment, TransferOutcome
 from commercialization.domain.license import LicenseStatus
 from commercialization.domain.ownership import OwnershipPeriod, owners_during
-from commercialization.domain.reports import ReportLine
+from commercialization.domain.reports import ReportLine, RoyaltyLedger
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
 from ipshare.auth import Principal, Role
 from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
@@ -59,6 +59,16 @@ def member(member_id: uuid.UUID) -> CommandContext:
 
 
 FINANCE = CommandContext(Principal(Role.FINANCE, "fiona"))
+# Fields of use by IPC code: cells (lithium-ion, H01M 10/052) lie inside batteries (H01M).
+CODES = {"batteries": ["H01M"], "Batteries": ["H01M"], "EV batteries": ["H01M 10/052"], "cells": ["H01M 10/052"],
+         "lasers": ["H01S"], "robots": ["B25J"], "x": ["A01B"], "y": ["A01C"]}  # fmt: skip
+
+
+def field(description: str) -> dict[str, Any]:
+    """A field of use as a request names it: its description and its codes (none: all fields)."""
+    return {"field_of_use": description, "fields": CODES.get(description, [])}
+
+
 AUDITOR = CommandContext(Principal(Role.AUDITOR, "audrey"))
 
 
@@ -147,13 +157,13 @@ def run_everything(app: CommercializationApplication, ownership: FakeOwnership) 
         asset_split_bps={str(a): 7_000, str(b): 3_000},
     )
     lic = app.grant_license(
-        member(UNIVERSITY), "Acme", [a, b], "exclusive", terms=terms, field_of_use="batteries", territory=["CN"],
+        member(UNIVERSITY), "Acme", [a, b], "exclusive", terms=terms, **field("batteries"), territory=["CN"],
         start_date=D, end_date=date(2027, 12, 31), sublicensing_allowed=True, effective_date=D,
     )  # fmt: skip
     app.give_consent(member(INSTITUTE), lic, effective_date=D)
     app.amend_license(member(UNIVERSITY), lic, date(2025, 6, 1), end_date=date(2028, 12, 31), note="extension")
     app.consent_to_amendment(member(INSTITUTE), lic, effective_date=date(2025, 5, 20))
-    app.amend_license(member(UNIVERSITY), lic, date(2025, 7, 1), field_of_use="cells", note="narrower")
+    app.amend_license(member(UNIVERSITY), lic, date(2025, 7, 1), **field("cells"), note="narrower")
     app.refuse_amendment(member(INSTITUTE), lic, "no", effective_date=date(2025, 5, 21))
     app.report_milestone(FINANCE, lic, "first sale", date(2025, 2, 1))
     app.report_sublicense_income(FINANCE, lic, "SubCo", 100_000, "CNY", date(2025, 2, 2))
@@ -167,28 +177,30 @@ def run_everything(app: CommercializationApplication, ownership: FakeOwnership) 
         [ReportLine("cell", "CN", "CNY", 800_000)],
         effective_date=date(2025, 7, 5),
     )
-    app.submit_royalty_report(
+    second = app.submit_royalty_report(
         FINANCE, lic, date(2025, 1, 1), date(2025, 6, 30), [ReportLine("cell", "CN", "CNY", 600_000)],
         supersedes=first, effective_date=date(2025, 7, 9),
     )  # fmt: skip
     app.record_payment(FINANCE, lic, 1_000_000, "CNY", date(2025, 7, 20), "BANK-1")
+    app.submit_royalty_report(  # a correction after payment: revenue taken back
+        FINANCE, lic, date(2025, 1, 1), date(2025, 6, 30), [ReportLine("cell", "CN", "CNY", 400_000)],
+        supersedes=second, effective_date=date(2025, 8, 1),
+    )  # fmt: skip
     app.true_up_minimum_royalty(FINANCE, lic, 1, date(2026, 1, 5))
     app.terminate_license(member(UNIVERSITY), lic, "breach", date(2026, 6, 30))
     expiring = app.grant_license(
         member(UNIVERSITY),
         "Beta",
         [b],
-        field_of_use="lasers",
+        **field("lasers"),
         start_date=D,
         end_date=date(2025, 3, 1),
         effective_date=D,
     )
     app.expire_license(FINANCE, expiring, date(2025, 3, 2))
-    refused = app.grant_license(member(UNIVERSITY), "Gamma", [a], "sole", field_of_use="robots", effective_date=D)
+    refused = app.grant_license(member(UNIVERSITY), "Gamma", [a], "sole", **field("robots"), effective_date=D)
     app.refuse_consent(member(INSTITUTE), refused, "no", effective_date=D)
-    draft = app.draft_license(
-        member(UNIVERSITY), "Delta", [b], "non_exclusive", field_of_use="lasers", effective_date=D
-    )
+    draft = app.draft_license(member(UNIVERSITY), "Delta", [b], "non_exclusive", **field("lasers"), effective_date=D)
     app.submit_license(member(UNIVERSITY), draft, D)
     sale = app.propose_assignment(member(UNIVERSITY), a, "Buyer Ltd", 5_000_000, "CNY", effective_date=D)
     app.consent_to_assignment(member(INSTITUTE), sale, effective_date=date(2025, 1, 2))
@@ -231,7 +243,7 @@ def test_an_amendment_of_an_exclusive_license_waits_for_every_co_owner(
     license = app.get_license(FINANCE, lic)
     assert (license.end_date, license.amendment_missing_consents) == (None, sorted([INSTITUTE, ENTERPRISE], key=str))
     with pytest.raises(Conflict, match="awaits"):  # one proposal at a time
-        app.amend_license(member(INSTITUTE), lic, date(2025, 6, 1), field_of_use="cells")
+        app.amend_license(member(INSTITUTE), lic, date(2025, 6, 1), **field("cells"))
     with pytest.raises(Forbidden):
         app.consent_to_amendment(member(uuid.uuid4()), lic, effective_date=D)
     assert app.consent_to_amendment(member(INSTITUTE), lic, effective_date=D) is False
@@ -244,13 +256,13 @@ def test_a_non_exclusive_license_is_amended_by_one_co_owner_and_a_refused_amendm
     app: CommercializationApplication, ownership: FakeOwnership
 ) -> None:
     a = asset(ownership, university=5_000, institute=5_000)
-    open_one = app.grant_license(member(UNIVERSITY), "Acme", [a], "non_exclusive", field_of_use="robots",
+    open_one = app.grant_license(member(UNIVERSITY), "Acme", [a], "non_exclusive", **field("robots"),
                                  effective_date=D)  # fmt: skip
     assert app.amend_license(member(INSTITUTE), open_one, date(2025, 3, 1), note="rate cut") is True
-    exclusive = app.grant_license(member(UNIVERSITY), "Beta", [a], "exclusive", field_of_use="cells",
+    exclusive = app.grant_license(member(UNIVERSITY), "Beta", [a], "exclusive", **field("cells"),
                                   effective_date=D)  # fmt: skip
     app.give_consent(member(INSTITUTE), exclusive, effective_date=D)
-    assert app.amend_license(member(INSTITUTE), exclusive, date(2025, 3, 1), field_of_use="lasers") is False
+    assert app.amend_license(member(INSTITUTE), exclusive, date(2025, 3, 1), **field("lasers")) is False
     app.refuse_amendment(member(UNIVERSITY), exclusive, "keep it to cells", effective_date=D)
     license = app.get_license(FINANCE, exclusive)
     assert (license.field_of_use, license.amendments, license.proposed_amendment) == ("cells", [], None)
@@ -260,11 +272,11 @@ def test_an_amendment_that_would_overlap_another_exclusive_license_is_refused_wh
     app: CommercializationApplication, ownership: FakeOwnership
 ) -> None:
     a = asset(ownership, university=5_000, institute=5_000)
-    for field in ("cells", "lasers"):
-        lic = app.grant_license(member(UNIVERSITY), field, [a], "exclusive", field_of_use=field, effective_date=D)
+    for name in ("cells", "lasers"):
+        lic = app.grant_license(member(UNIVERSITY), name, [a], "exclusive", **field(name), effective_date=D)
         app.give_consent(member(INSTITUTE), lic, effective_date=D)
     with pytest.raises(Conflict, match="overlaps"):
-        app.amend_license(member(UNIVERSITY), lic, date(2025, 3, 1), field_of_use="cells")
+        app.amend_license(member(UNIVERSITY), lic, date(2025, 3, 1), **field("cells"))
     assert app.get_license(FINANCE, lic).proposed_amendment is None
 
 
@@ -300,9 +312,9 @@ def test_only_co_owners_grant_and_consent(app: CommercializationApplication, own
 def test_ownership_is_taken_on_the_grant_date(app: CommercializationApplication, ownership: FakeOwnership) -> None:
     a = ownership.set(uuid.uuid4(), {UNIVERSITY: 10_000})
     ownership.set(a, {UNIVERSITY: 5_000, INSTITUTE: 5_000}, since=date(2025, 6, 1))
-    early = app.grant_license(member(UNIVERSITY), "Early", [a], "exclusive", field_of_use="x", effective_date=D)
+    early = app.grant_license(member(UNIVERSITY), "Early", [a], "exclusive", **field("x"), effective_date=D)
     late = app.grant_license(
-        member(UNIVERSITY), "Late", [a], "exclusive", field_of_use="y", effective_date=date(2025, 6, 1)
+        member(UNIVERSITY), "Late", [a], "exclusive", **field("y"), effective_date=date(2025, 6, 1)
     )
     assert app.get_license(FINANCE, early).status is LicenseStatus.ACTIVE
     assert app.get_license(FINANCE, late).missing_consents == [INSTITUTE]
@@ -321,7 +333,7 @@ def test_an_overlapping_license_is_a_409_naming_the_license_and_overlap(
 ) -> None:
     a = asset(ownership, university=10_000)
     first = app.grant_license(
-        member(UNIVERSITY), "Acme", [a], "exclusive", field_of_use="Batteries", territory=["CN", "US"],
+        member(UNIVERSITY), "Acme", [a], "exclusive", **field("Batteries"), territory=["CN", "US"],
         start_date=D, end_date=date(2029, 12, 31), effective_date=D,
     )  # fmt: skip
     with pytest.raises(Conflict) as caught:
@@ -333,14 +345,21 @@ def test_an_overlapping_license_is_a_409_naming_the_license_and_overlap(
     assert caught.value.details["conflicting_license_id"] == str(first)
     assert caught.value.details["overlap"] == {
         "asset_ids": [str(a)],
-        "field_of_use": "batteries",
+        "field_of_use": "Batteries",
+        "fields": ["H01M"],
         "territory": ["US"],
         "start_date": "2027-01-01",
         "end_date": "2029-12-31",
     }
     # outside the exclusive field, or after its term, a license is fine
-    app.grant_license(member(UNIVERSITY), "Gamma", [a], field_of_use="robots", effective_date=D)
+    app.grant_license(member(UNIVERSITY), "Gamma", [a], **field("robots"), effective_date=D)
     app.grant_license(member(UNIVERSITY), "Delta", [a], start_date=date(2030, 1, 1), effective_date=D)
+    # a field inside the exclusive one is not: EV batteries (H01M 10/052) lie inside batteries (H01M)
+    with pytest.raises(Conflict) as caught:
+        app.grant_license(member(UNIVERSITY), "Epsilon", [a], **field("EV batteries"), effective_date=D)
+    assert caught.value.details["overlap"]["fields"] == ["H01M 10/052"]
+    with pytest.raises(DomainError, match="IPC/CPC codes"):  # free text alone no longer names a field
+        app.grant_license(member(UNIVERSITY), "Zeta", [a], field_of_use="batteries", effective_date=D)
 
 
 def test_after_termination_the_scope_is_free_again(app: CommercializationApplication, ownership: FakeOwnership) -> None:
@@ -396,7 +415,7 @@ def test_through_the_application_overlapping_exclusive_licenses_are_rejected(
         begin = D + timedelta(days=start)
         end = None if length is None else begin + timedelta(days=length)
         return memory_app.grant_license(
-            member(UNIVERSITY), "L", [a], "exclusive", field_of_use=field_of_use, territory=territory,
+            member(UNIVERSITY), "L", [a], "exclusive", **field(field_of_use), territory=territory,
             start_date=begin, end_date=end, effective_date=D,
         )  # fmt: skip
 
@@ -424,7 +443,7 @@ TIERED = RoyaltyTerms(
 def tiered_license(app: CommercializationApplication, ownership: FakeOwnership) -> uuid.UUID:
     a = asset(ownership, university=10_000)
     return app.grant_license(
-        member(UNIVERSITY), "Acme", [a], "non_exclusive", terms=TIERED, field_of_use="batteries",
+        member(UNIVERSITY), "Acme", [a], "non_exclusive", terms=TIERED, **field("batteries"),
         territory=["CN", "US"], start_date=D, end_date=date(2027, 12, 31), effective_date=D,
     )  # fmt: skip
 
@@ -660,3 +679,178 @@ def test_a_cross_license_carries_no_cash(app: CommercializationApplication, owne
     lic = app.grant_license(member(UNIVERSITY), "Peer", [a], cross_license_assets=["CN123"], effective_date=D)
     assert app.get_license(FINANCE, lic).is_cross_license
     assert app.get_account(FINANCE, lic).invoices == {}
+
+
+def test_receivables_as_of_a_past_day_and_as_known_at_a_time(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a = asset(ownership, university=10_000)
+    terms = RoyaltyTerms(currency="CNY", upfront_fee=100_000)
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a], terms=terms, effective_date=date(2025, 10, 1))
+    app.record_payment(FINANCE, lic, 30_000, "CNY", date(2025, 11, 15), "BANK-1")
+    printed = datetime.now(UTC)
+    app.record_payment(FINANCE, lic, 20_000, "CNY", date(2025, 12, 20), "BANK-2")  # recorded late
+    app.record_payment(FINANCE, lic, 50_000, "CNY", date(2026, 1, 15), "BANK-3")
+    year_end = app.receivables(FINANCE, date(2025, 12, 31), [lic])
+    assert [(r.reference, r.open_amount.amount, r.bucket) for r in year_end.lines] == [("upfront", 50_000, "60")]
+    as_printed = app.receivables(FINANCE, date(2025, 12, 31), [lic], known_at=printed)
+    assert [r.open_amount.amount for r in as_printed.lines] == [70_000]
+    before_anything = app.receivables(FINANCE, date(2025, 12, 31), [lic], known_at=datetime(2020, 1, 1))
+    assert (before_anything.lines, before_anything.unapplied_cash) == ([], {})
+    assert app.receivables(FINANCE, date(2026, 1, 31), [lic]).lines == []
+
+
+def test_a_report_shows_its_royalty_per_currency_and_tier_and_what_it_booked(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    lic = tiered_license(app, ownership)
+    q(app, lic, 1, ReportLine("cell", "CN", "CNY", 800_000))  # 400.00
+    second = q(app, lic, 2, ReportLine("cell", "CN", "CNY", 400_000), ReportLine("cell", "US", "USD", 50_000))
+    view = app.royalty_report(FINANCE, lic, second)
+    cny, usd = view.royalty
+    assert (cny.currency, cny.sales_before, cny.net_sales, cny.royalty) == ("CNY", 800_000, 400_000, 16_000)
+    assert [(t.threshold, t.rate_bps, t.net_sales, t.royalty) for t in cny.tiers] == [
+        (0, 500, 200_000, 10_000),
+        (1_000_000, 300, 200_000, 6_000),
+    ]
+    assert (usd.currency, usd.royalty) == ("USD", 2_000)
+    account = app.get_account(FINANCE, lic)
+    assert [(b.currency, b.amount) for b in view.booked] == [("CNY", 16_000), ("USD", 2_000)]
+    assert [account.invoices[b.invoice_id].amount for b in view.booked if b.invoice_id] == [16_000, 2_000]
+    # A correction of Q2 downwards: credited against Q2's invoice; Q2 shows as superseded, with no royalty.
+    fixed = q(app, lic, 2, ReportLine("cell", "CN", "CNY", 100_000), supersedes=second)
+    views = {v.report.report_id: v for v in app.royalty_reports(FINANCE, lic)}
+    assert (views[second].superseded, views[second].royalty) == (True, [])
+    assert [(b.currency, b.amount, b.invoice_id) for b in views[fixed].booked] == [
+        ("CNY", -11_000, None),
+        ("USD", -2_000, None),
+    ]
+    credits = app.get_account(FINANCE, lic).credits
+    assert [credits[b.credit_note_id].amount for b in views[fixed].booked if b.credit_note_id] == [11_000, 2_000]
+    assert [(r.currency, r.royalty) for r in views[fixed].royalty] == [("CNY", 5_000)]
+
+
+def test_a_report_straddling_two_license_years_counts_in_each_by_days(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    lic = tiered_license(app, ownership)  # license years from 1 January; minimum 1,000.00 a year
+    day = date(2026, 3, 10)
+    app.submit_royalty_report(FINANCE, lic, D, date(2025, 11, 30), [ReportLine("cell", "CN", "CNY", 1_000_000)])
+    # 1 December to 28 February: 90 days, 31 of them in year 1; 60,000.00 x 3% = 1,800.00
+    straddling = [ReportLine("cell", "CN", "CNY", 6_000_000)]
+    app.submit_royalty_report(FINANCE, lic, date(2025, 12, 1), date(2026, 2, 28), straddling, effective_date=day)
+    # Year 1: 500.00 + 1,800.00 x 31/90 = 500.00 + 620.00, above the minimum: no true-up.
+    assert app.true_up_minimum_royalty(FINANCE, lic, 1, day) is None
+    ledger = app.get_royalty_ledger(FINANCE, lic)
+    assert [e.royalty for e in ledger.collect_events() if isinstance(e, type(ledger).MinimumTrueUpAssessed)] == []
+
+
+def test_a_receipt_is_recorded_in_one_call_and_unapplied_cash_is_shown_and_warned(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    a, b = asset(ownership, university=10_000), asset(ownership, university=10_000)
+    terms = RoyaltyTerms(currency="CNY", upfront_fee=100_000, asset_split_bps={str(a): 7_000, str(b): 3_000})
+    lic = app.grant_license(member(UNIVERSITY), "Acme", [a, b], terms=terms, effective_date=D)
+    # 1,500.00 received: 1,000.00 pays the upfront invoice, 500.00 is a milestone nobody invoiced.
+    outcome = app.record_receipt(FINANCE, lic, 150_000, "CNY", date(2025, 2, 1), "BANK-1", uninvoiced_kind="milestone")
+    assert [(p.kind.value, p.amount) for p in outcome.applied] == [("upfront", 100_000), ("milestone", 50_000)]
+    assert (outcome.unapplied, outcome.warnings) == (0, [])
+    assert outcome.invoice_id is not None
+    account = app.get_account(FINANCE, lic)
+    raised = account.invoices[outcome.invoice_id]
+    assert (raised.kind.value, raised.amount, raised.open_amount, raised.issued_on) == (
+        "milestone",
+        50_000,
+        0,
+        date(2025, 2, 1),
+    )
+    stored = app.events.get(LicenseAccount.create_id(lic))
+    revenue = [e for e in stored if isinstance(e, LicenseAccount.RevenueReceived)]
+    assert [(e.kind, e.amount["amount"]) for e in revenue] == [("upfront", 100_000), ("milestone", 50_000)]
+    split = {s["asset_id"]: s["amount"]["amount"] for s in revenue[1].asset_splits}
+    assert split == {str(a): 35_000, str(b): 15_000}  # the terms' split
+    # Without a kind, what no invoice awaits stays unapplied: the answer warns, the receivables list it.
+    left = app.record_receipt(FINANCE, lic, 20_000, "CNY", date(2025, 3, 1), "BANK-2")
+    assert (left.applied, left.invoice_id, left.unapplied) == ([], None, 20_000)
+    assert "not revenue" in left.warnings[0]
+    assert app.payment_outcome(FINANCE, lic, left.payment_id).warnings == left.warnings
+    report = app.receivables(FINANCE, date(2025, 3, 31), [lic])
+    assert [(c.payment_id, c.amount, c.payer_reference) for c in report.unapplied] == [
+        (left.payment_id, Money(20_000, "CNY"), "BANK-2")
+    ]
+    assert app.receivables(FINANCE, date(2025, 2, 28), [lic]).unapplied == []
+    with pytest.raises(DomainError, match="unknown revenue kind"):
+        app.record_receipt(FINANCE, lic, 1, "CNY", D, "X", uninvoiced_kind="gift")
+    with pytest.raises(Forbidden):
+        app.record_receipt(member(UNIVERSITY), lic, 1, "CNY", D, "X", uninvoiced_kind="milestone")
+
+
+# -- snapshots (SNAPSHOT_INTERVAL) ----------------------------------------------------------
+
+
+def _replayed(app: CommercializationApplication, aggregate_id: uuid.UUID) -> dict[str, Any]:
+    """The aggregate's state from all of its events, no snapshot."""
+    aggregate: Any = None
+    for stored in app.events.get(aggregate_id):
+        aggregate = stored.mutate(aggregate)  # type: ignore[attr-defined]
+    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
+
+
+def test_license_accounts_and_royalty_ledgers_are_snapshotted_and_loaded_from_the_snapshot(
+    event_store_env: dict[str, str], ownership: FakeOwnership, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = CommercializationApplication(env=event_store_env, ownership=ownership, reads=ownership, snapshot_interval=3)
+    try:
+        lic = tiered_license(app, ownership)
+        first = q(app, lic, 1, ReportLine("cell", "CN", "CNY", 900_000, 100_000))
+        q(app, lic, 2, ReportLine("cell", "CN", "CNY", 400_000), ReportLine("cell", "US", "USD", 50_000))
+        q(app, lic, 1, ReportLine("cell", "CN", "CNY", 700_000), supersedes=first)
+        for month in (5, 6, 7):
+            app.record_payment(FINANCE, lic, 10_000, "CNY", date(2025, month, 1), f"BANK-{month}")
+        app.true_up_minimum_royalty(FINANCE, lic, 1, date(2026, 1, 5))
+        account_id, ledger_id = LicenseAccount.create_id(lic), RoyaltyLedger.create_id(lic)
+        assert app.snapshots is not None
+        snapshots = {i: [s.originator_version for s in app.snapshots.get(i)] for i in (account_id, ledger_id)}
+        assert snapshots[account_id]
+        assert snapshots[ledger_id]
+        assert all(v % 3 == 0 for versions in snapshots.values() for v in versions)
+        replayed = {i: _replayed(app, i) for i in (account_id, ledger_id)}
+        read_from: list[int | None] = []
+        get = app.repository.event_store.get
+
+        def counted_get(**kw: Any) -> Any:
+            read_from.append(kw.get("gt"))
+            return get(**kw)
+
+        monkeypatch.setattr(app.repository.event_store, "get", counted_get)
+        for aggregate_id in (account_id, ledger_id):
+            loaded = app.repository.get(aggregate_id)
+            assert {k: v for k, v in vars(loaded).items() if k != "_pending_events"} == replayed[aggregate_id]
+        assert read_from == [max(snapshots[account_id]), max(snapshots[ledger_id])]  # only the events after them
+        assert app.royalty_reports(FINANCE, lic)[-1].booked  # the use cases read them as before
+    finally:
+        app.close()
+
+
+def test_no_snapshot_without_an_interval(app: CommercializationApplication, ownership: FakeOwnership) -> None:
+    lic = tiered_license(app, ownership)
+    for month in (2, 3, 4, 5):
+        app.record_payment(FINANCE, lic, 1_000, "CNY", date(2025, month, 1), f"BANK-{month}")
+    assert app.snapshots is None
+
+
+def test_a_correction_after_payment_takes_the_revenue_back_for_revenue_share(
+    app: CommercializationApplication, ownership: FakeOwnership
+) -> None:
+    lic = tiered_license(app, ownership)
+    first = q(app, lic, 1, ReportLine("cell", "CN", "CNY", 800_000))  # 400.00 invoiced
+    app.record_payment(FINANCE, lic, 40_000, "CNY", date(2025, 4, 20), "BANK-1")
+    q(app, lic, 1, ReportLine("cell", "CN", "CNY", 500_000), supersedes=first)  # 250.00: 150.00 back
+    [refund] = [e for e in published(app) if isinstance(e, LicenseAccount.RevenueRefunded)]
+    assert (refund.kind, refund.amount, refund.effective_date) == (
+        "royalty", {"amount": 15_000, "currency": "CNY"}, date(2025, 4, 10)
+    )  # fmt: skip
+    envelope = build_catalog().payload(refund)
+    assert (type(envelope).__name__, envelope.amount.amount) == ("RevenueRefunded", 15_000)
+    account = app.get_account(FINANCE, lic)
+    assert (account.unapplied_cash(), account.unused_credit()) == ({"CNY": 15_000}, {})

@@ -6,10 +6,12 @@ import uuid
 from datetime import date
 
 import pytest
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, UUIDAsHex
 
 from commercialization.domain.license import License, LicenseStatus
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
 from ipshare.errors import Conflict, DomainError, Forbidden
+from ipshare.eventstore import DateAsISO, MetadataMapper
 
 UNIV, INST = uuid.UUID(int=1), uuid.UUID(int=2)
 ASSET = uuid.UUID(int=10)
@@ -57,7 +59,8 @@ def test_an_exclusive_license_of_two_co_owners_is_amended_once_both_consent() ->
     lic = draft()
     lic.submit({ASSET: {UNIV: 5_000, INST: 5_000}}, D)
     lic.consent(INST, D)
-    scope = {"end_date": date(2030, 12, 31), "field_of_use": "cells", "territory": None, "terms": lic.terms}
+    scope = {"end_date": date(2030, 12, 31), "field_of_use": "cells", "fields": ["H01M 10/052"], "territory": None,
+             "terms": lic.terms}  # fmt: skip
     assert lic.amend(date(2025, 7, 1), **scope, proposed_by=UNIV, co_owners=[UNIV, INST]) is False  # type: ignore[arg-type]
     assert (lic.field_of_use, lic.amendment_missing_consents) == ("all fields", [INST])
     assert lic.consent_to_amendment(INST, date(2025, 6, 20)) is True
@@ -101,3 +104,23 @@ def test_terms_round_trip_through_events() -> None:
         patent_cost_reimbursement=True, asset_split_bps={str(ASSET): 10_000}, payment_days=45,
     )  # fmt: skip
     assert RoyaltyTerms.from_event_dict(terms.as_event_dict()) == terms
+
+
+def test_a_license_recorded_before_fields_had_codes_is_read_with_its_free_text_field() -> None:
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DatetimeAsISO(), DateAsISO()):
+        transcoder.register(transcoding)
+    mapper = MetadataMapper(transcoder=transcoder)
+    lic = License.draft(
+        licensee="Acme", asset_ids=[ASSET], license_type="exclusive", start_date=date(2025, 1, 1),
+        terms=RoyaltyTerms(currency="CNY"), granted_by=UNIV, effective_date=date(2025, 1, 1),
+        field_of_use="batteries", fields=["H01M"],
+    )  # fmt: skip
+    stored = mapper.to_stored_event(lic.collect_events()[0])
+    state = transcoder.decode(stored.state)
+    del state["fields"], state["class_version"]  # as a version-1 event was stored
+    old = type(stored)(stored.originator_id, stored.originator_version, stored.topic, transcoder.encode(state))
+    drafted = mapper.to_domain_event(old)
+    assert isinstance(drafted, License.Drafted)
+    assert drafted.fields == []
+    assert drafted.field_of_use == "batteries"

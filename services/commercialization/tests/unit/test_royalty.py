@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 
 import pytest
@@ -12,13 +12,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commercialization.domain.royalty import (
+    ReportRoyalty,
     ReportSales,
     accrued_royalty,
+    days_in_license_years,
     license_year_bounds,
     license_year_of,
+    marginal_royalty,
     minimum_true_up,
     round_half_up,
     royalties,
+    royalty_by_license_year,
+    royalty_in_year,
+    tier_parts,
 )
 from commercialization.domain.terms import Tier
 
@@ -117,3 +123,50 @@ def test_license_years(start: date, year: int, first: date, last: date) -> None:
 )
 def test_minimum_true_up(minimum: int, royalty: int, charged: int, expected: int) -> None:
     assert minimum_true_up(minimum, royalty, charged) == expected
+
+
+def test_a_report_crossing_two_tiers_shows_each_tiers_sales_and_royalty() -> None:
+    # 2,000.00 already sold; 50,000.00 more: 8,000 x 5%, 40,000 x 3%, 2,000 x 1%
+    parts = tier_parts(200_000, 5_000_000, TIERS)
+    assert [(p.threshold, p.rate_bps, p.net_sales, p.royalty) for p in parts] == [
+        (0, 500, 800_000, 40_000),
+        (1_000_000, 300, 4_000_000, 120_000),
+        (5_000_000, 100, 200_000, 2_000),
+    ]
+
+
+@given(st.integers(min_value=0, max_value=10_000_000), st.integers(min_value=0, max_value=10_000_000))
+def test_tier_parts_sum_to_the_reports_sales_and_exact_royalty(before: int, net: int) -> None:
+    parts = tier_parts(before, net, TIERS)
+    assert sum(p.net_sales for p in parts) == net
+    assert sum(p.royalty for p in parts) == marginal_royalty(before, net, TIERS)
+
+
+def _line(royalty: int, first: date, last: date) -> ReportRoyalty:
+    return ReportRoyalty(uuid.UUID(int=1), last, "CNY", 0, 0, royalty, first)
+
+
+def test_a_report_straddling_license_years_is_apportioned_by_days() -> None:
+    # Term from 1 July: November to January is 61 days in year 1 and 31 in year 2.
+    term = date(2024, 7, 1)
+    line = _line(9_200, date(2024, 11, 1), date(2025, 1, 31))
+    assert days_in_license_years(term, line.first_day, line.period_end) == {1: 92}
+    line = _line(9_200, date(2025, 5, 1), date(2025, 7, 31))  # 61 days before 1 July 2025, 31 after
+    assert royalty_by_license_year(line, term) == {1: 6_100, 2: 3_100}
+    # A one-day report lies in one year; apportioned parts add up per year.
+    assert royalty_by_license_year(_line(100, date(2025, 6, 30), date(2025, 6, 30)), term) == {1: 100}
+    assert royalty_in_year([line, _line(7, date(2024, 8, 1), date(2024, 8, 31))], term, 1, "CNY") == 6_107
+
+
+@given(
+    st.integers(min_value=0, max_value=10**9),
+    st.dates(min_value=date(2024, 2, 29), max_value=date(2030, 12, 31)),
+    st.integers(min_value=0, max_value=1_500),
+)
+def test_the_yearly_parts_of_a_reports_royalty_sum_to_it(royalty: int, first: date, length: int) -> None:
+    term = date(2024, 2, 29)
+    line = _line(royalty, first, first + timedelta(days=length))
+    parts = royalty_by_license_year(line, term)
+    assert sum(parts.values()) == royalty
+    days = days_in_license_years(term, line.first_day, line.period_end)
+    assert (sum(days.values()), set(parts)) == (length + 1, set(days))

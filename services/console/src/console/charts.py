@@ -14,6 +14,7 @@ Svg = Markup  # an inline <svg> element, safe to place in a page
 BAR = 22  # px per bar row
 GAP = 8
 LABEL_WIDTH = 170
+VALUE_WIDTH = 170  # room right of the longest bar for its value
 WIDTH = 640
 
 
@@ -49,7 +50,7 @@ def _label(x: float, y: float, text: str, anchor: str = "end") -> str:
 def bar_chart(bars: Sequence[Bar], title: str, description: str = "") -> Svg:
     """Horizontal bars from a zero line; negative values run left of it."""
     height = max(1, len(bars)) * (BAR + GAP) + GAP
-    plot = WIDTH - LABEL_WIDTH - 120
+    plot = WIDTH - LABEL_WIDTH - VALUE_WIDTH
     low = min([0, *(b.value for b in bars)])
     high = max([0, *(b.value for b in bars)])
     scale = plot / ((high - low) or 1)
@@ -80,7 +81,7 @@ def waterfall(steps: Sequence[Step], title: str, description: str = "") -> Svg:
     low = min([0, *(v for span in spans for v in span)])
     high = max([0, *(v for span in spans for v in span)])
     height = max(1, len(steps)) * (BAR + GAP) + GAP
-    plot = WIDTH - LABEL_WIDTH - 120
+    plot = WIDTH - LABEL_WIDTH - VALUE_WIDTH
     scale = plot / ((high - low) or 1)
     parts = []
     for row, (step, (start, end)) in enumerate(zip(steps, spans, strict=True)):

@@ -237,3 +237,40 @@ async def test_the_language_switch_is_remembered(browser: httpx.AsyncClient, ser
     )
     assert switched.headers["location"] == "/board"
     assert "种子项目看板" in (await browser.get("/board", headers={"Accept-Language": "en"})).text
+
+
+async def test_a_refused_import_lists_every_bad_row_by_line(browser: httpx.AsyncClient, services: Services) -> None:
+    services.routes[("POST", "/assets/imports")] = httpx.Response(422, json={"error": {
+        "code": "invalid_rows", "message": "2 rows are invalid", "details": {"rows": [
+            {"line": 3, "message": "unknown member", "details": {}},
+            {"line": 7, "message": "shares sum to 9,000", "details": {}}]}}})  # fmt: skip
+    await sign_in(browser, "admin")
+    form = (await browser.get("/imports")).text
+    answer = await browser.post(
+        "/imports",
+        data={"csrf_token": csrf_token(form)},
+        files={"file": ("portfolio.csv", b"title,kind\n", "text/csv")},
+        headers={"HX-Request": "true"},
+    )
+    assert answer.status_code == 422
+    assert "line 3: unknown member" in answer.text
+    assert "line 7: shares sum to 9,000" in answer.text
+    assert services.requests[-1].headers["Content-Type"] == "text/csv"
+    assert services.requests[-1].content == b"title,kind\n"
+
+
+async def test_closing_asks_for_the_periods_id_before_calling_the_service(
+    browser: httpx.AsyncClient, services: Services
+) -> None:
+    services.routes[("POST", "/periods/2026/close")] = httpx.Response(200, json={"period_id": "2026"})
+    await sign_in(browser, "finance")
+    token = csrf_token((await browser.get("/sign-in")).text)
+    refused = await browser.post("/periods/2026/close", data={"csrf_token": token, "confirm": "2025"},
+                                 headers={"HX-Request": "true"})  # fmt: skip
+    assert refused.status_code == 422
+    assert "Type the period&#39;s id to confirm" in refused.text
+    assert not any(r.method == "POST" for r in services.requests)
+    closed = await browser.post("/periods/2026/close", data={"csrf_token": token, "confirm": "2026"},
+                                headers={"HX-Request": "true"})  # fmt: skip
+    assert closed.headers["HX-Redirect"] == "/periods/2026?closed=1"
+    assert "Period 2026 is closed" in closed.text

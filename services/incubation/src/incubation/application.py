@@ -8,14 +8,16 @@ default to the day the command is handled.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
 from incubation import ocf
 from incubation.domain import permissions as may
+from incubation.domain import references as refs
 from incubation.domain.cap_table import DilutedLine, Holder
+from incubation.domain.references import Directory, KnownMember, KnownResearcher
 from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, MilestoneStatus, SeedProject
 from incubation.domain.spin_off import Contribution, ExerciseWindow, OptionGrant, SpinOff, holder_of
 from incubation.domain.vesting import VestingTerms
@@ -38,8 +40,35 @@ APPROVED = MilestoneStatus.APPROVED
 
 
 class IncubationApplication(ServiceApplication):
+    """The use cases. `directory` says what the IP registry and commercialization published
+    (members, researchers, assets and their owners, licenses); every id a command names
+    from those services is checked against it."""
+
     source: ClassVar[str] = "incubation"
     clock: Callable[[], date] = staticmethod(date.today)
+
+    def __init__(
+        self, env: dict[str, str] | None = None, directory: Directory | None = None, reads: Directory | None = None
+    ) -> None:
+        """`directory` checks the ids of a write (it may wait for one not known yet); `reads`
+        (default: the same) names stakeholders in answers and never waits."""
+        super().__init__(env)
+        self._directory = directory
+        self._reads = reads or directory
+
+    @property
+    def directory(self) -> Directory:
+        if self._directory is None:
+            raise RuntimeError("incubation checks ids against a directory of the other services; none was given")
+        return self._directory
+
+    def close(self) -> None:
+        """Close the event store, and the directory's connections where it holds any."""
+        super().close()
+        for directory in {id(d): d for d in (self._directory, self._reads)}.values():
+            close = getattr(directory, "close", None)
+            if callable(close):
+                close()
 
     # ---- spin-offs --------------------------------------------------------------------
 
@@ -55,6 +84,9 @@ class IncubationApplication(ServiceApplication):
         effective_date: date | None = None,
     ) -> uuid.UUID:
         may.check_runs_incubation(ctx.principal, "found spin-offs")
+        refs.require_assets(self.directory, [str(a) for a in asset_ids], "asset_ids")
+        if license_id is not None:
+            refs.require_license_covering(self.directory, str(license_id), [str(a) for a in asset_ids])
         spin_off = SpinOff.found(
             name=name, asset_ids=asset_ids, founded_via=founded_via, share_classes=share_classes,
             license_id=license_id, effective_date=effective_date or self.clock(),
@@ -92,6 +124,7 @@ class IncubationApplication(ServiceApplication):
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         day = effective_date or self.clock()
         holder = holder_of(*holder)
+        self._require_holder(holder if kind == "issuance" else to, "holder" if kind == "issuance" else "to")
         match kind:
             case "issuance":
                 spin_off.issue(holder, share_class, quantity, day, note)
@@ -119,16 +152,22 @@ class IncubationApplication(ServiceApplication):
         share_class: str,
         shares: int,
         rewards: dict[uuid.UUID, int],
-        own_rule: bool = False,
+        own_rule_document: str = "",
         effective_date: date | None = None,
     ) -> Contribution:
-        """IP as capital: the member's shares, and the researchers' reward out of them (Art. 45(2))."""
+        """IP as capital: the member's shares, and the researchers' reward out of them (Art. 45(2)).
+
+        The member, its assets (owned by it on the day) and the rewarded researchers must be
+        known from the IP registry's topic."""
         may.check_runs_incubation(ctx.principal, "record IP contributions")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
+        member = refs.require_member(self.directory, str(member_id), "member_id")
+        assets = refs.require_assets(self.directory, [str(a) for a in asset_ids], "asset_ids")
+        self._require_researchers(rewards)
         contribution = spin_off.contribute_ip(
-            member_id=str(member_id), asset_ids=[str(a) for a in asset_ids], valuation=valuation,
-            share_class=share_class, shares=shares, rewards={str(r): q for r, q in rewards.items()},
-            own_rule=own_rule, day=effective_date or self.clock(),
+            member=member, assets=assets, valuation=valuation, share_class=share_class, shares=shares,
+            rewards={str(r): q for r, q in rewards.items()}, own_rule_document=own_rule_document,
+            day=effective_date or self.clock(),
         )  # fmt: skip
         self.record(ctx, spin_off)
         return contribution
@@ -143,6 +182,7 @@ class IncubationApplication(ServiceApplication):
     ) -> Contribution:
         may.check_runs_incubation(ctx.principal, "reward researchers")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
+        self._require_researchers(rewards)
         spin_off.reward_researchers(
             contribution_id, {str(r): q for r, q in rewards.items()}, effective_date or self.clock()
         )
@@ -186,10 +226,41 @@ class IncubationApplication(ServiceApplication):
         return spin_off.distributions[-1]
 
     def ocf_package(self, ctx: CommandContext, spin_off_id: uuid.UUID, as_of: date | None = None) -> dict[str, Any]:
-        """The cap table as an Open Cap Format package, checked against the OCF schemas before it leaves."""
-        package = ocf.export(self.get_spin_off(ctx, spin_off_id), as_of or self.clock())
+        """The cap table as an Open Cap Format package, stakeholders by their registered names,
+        checked against the OCF schemas before it leaves."""
+        spin_off = self.get_spin_off(ctx, spin_off_id)
+        package = ocf.export(spin_off, as_of or self.clock(), names=self._registered_names(spin_off))
         ocf.validate(package)
         return package
+
+    def _registered_names(self, spin_off: SpinOff) -> dict[Holder, str]:
+        """Members' and researchers' names as registered (an id not known keeps its id)."""
+        names: dict[Holder, str] = {}
+        if self._reads is None:
+            return names
+        for kind, ref in spin_off.stakeholders():
+            found: KnownMember | KnownResearcher | None = None
+            if kind == "member":
+                found = self._reads.member(ref)
+            elif kind == "researcher":
+                found = self._reads.researcher(ref)
+            if found is not None:
+                names[(kind, ref)] = found.name
+        return names
+
+    def _require_holder(self, holder: Holder | None, field_name: str) -> None:
+        """A member or researcher receiving shares is one the IP registry knows."""
+        if holder is None:
+            return
+        kind, ref = holder
+        if kind == "member":
+            refs.require_member(self.directory, ref, field_name)
+        elif kind == "researcher":
+            refs.require_researcher(self.directory, ref, field_name)
+
+    def _require_researchers(self, rewards: Mapping[uuid.UUID, int]) -> None:
+        for researcher_id in rewards:
+            refs.require_researcher(self.directory, str(researcher_id), "rewards")
 
     def fully_diluted(self, ctx: CommandContext, spin_off_id: uuid.UUID, as_of: date) -> list[DilutedLine]:
         return self.get_spin_off(ctx, spin_off_id).fully_diluted(as_of)
@@ -229,6 +300,7 @@ class IncubationApplication(ServiceApplication):
         """Options on a plan's pool at an exercise price, exercisable for `window` after a departure."""
         may.check_runs_incubation(ctx.principal, "grant options")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
+        refs.require_researcher(self.directory, str(researcher_id), "researcher_id")
         grant_id = spin_off.grant_options(
             plan_id, str(researcher_id), quantity, terms, expires_on, effective_date or self.clock(),
             exercise_price=exercise_price, window=window,
@@ -324,6 +396,9 @@ class IncubationApplication(ServiceApplication):
         may.check_runs_incubation(ctx.principal, "open seed projects")
         if spin_off_id is not None:
             self.find(SpinOff, spin_off_id, "spin_off")
+        for commitment in commitments:
+            if commitment.funder_kind == "member":
+                refs.require_member(self.directory, commitment.funder_id, "commitments")
         project = SeedProject.open(
             title=title, commitments=commitments, milestones=milestones, spin_off_id=spin_off_id, team=team,
             effective_date=effective_date or self.clock(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -31,7 +32,7 @@ from pyocf.files.valuationsfile import ValuationsFile
 from pyocf.files.vestingtermsfile import VestingTermsFile
 
 from incubation.domain.cap_table import Holder, Movement
-from incubation.domain.spin_off import OptionGrant, SpinOff
+from incubation.domain.spin_off import Contribution, OptionGrant, SpinOff
 from ipshare.money import MINOR_UNITS
 
 OCF_VERSION = "1.2.0"
@@ -73,13 +74,16 @@ class _Ledger:
         self.count += 1
         return f"{prefix}-{self.count}"
 
-    def issue(self, holder: Holder, share_class: str, quantity: int, day: date, price: dict[str, str]) -> str:
+    def issue(
+        self, holder: Holder, share_class: str, quantity: int, day: date, price: dict[str, str],
+        comments: list[str] | None = None,
+    ) -> str:  # fmt: skip
         security = self.next_id("CS")
         self.transactions.append({
             "object_type": "TX_STOCK_ISSUANCE", "id": f"tx-{security}", "security_id": security,
             "custom_id": security, "stakeholder_id": _stakeholder_id(holder), "stock_class_id": share_class,
             "date": day.isoformat(), "quantity": str(quantity), "share_price": price,
-            "security_law_exemptions": [], "stock_legend_ids": [],
+            "security_law_exemptions": [], "stock_legend_ids": [], **({"comments": comments} if comments else {}),
         })  # fmt: skip
         self.open.setdefault((holder, share_class), deque()).append((security, quantity))
         return security
@@ -116,8 +120,12 @@ class _Ledger:
         return {"amount": "0", "currency": self.currency}
 
 
-def export(spin_off: SpinOff, as_of: date, generated_at: datetime | None = None) -> dict[str, Any]:
-    """The OCF package: a manifest and its files, each file's md5 over its canonical JSON."""
+def export(
+    spin_off: SpinOff, as_of: date, generated_at: datetime | None = None, names: Mapping[Holder, str] | None = None
+) -> dict[str, Any]:
+    """The OCF package: a manifest and its files, each file's md5 over its canonical JSON.
+
+    `names` gives stakeholders' registered names; anyone not named there appears by kind and id."""
     currency = next((c.valuation.currency for c in spin_off.contributions.values()), "CNY")
     ledger = _Ledger(currency)
     contributed = {f"ip contribution {c.contribution_id}": c for c in spin_off.contributions.values()}
@@ -128,7 +136,7 @@ def export(spin_off: SpinOff, as_of: date, generated_at: datetime | None = None)
         if m.kind == "issuance" and m.target is not None:
             c = contributed.get(_note_of(spin_off, m))
             price = _price(c.valuation.amount, c.valuation.currency, c.shares) if c else ledger.zero_price()
-            ledger.issue(m.target, m.share_class, m.quantity, m.day, price)
+            ledger.issue(m.target, m.share_class, m.quantity, m.day, price, _contribution_comments(c) if c else None)
         elif m.kind == "exercise" and m.target is not None:
             grant_id = _note_of(spin_off, m).removeprefix("grant ")
             resulting = ledger.issue(m.target, m.share_class, m.quantity, m.day, ledger.zero_price())
@@ -143,7 +151,7 @@ def export(spin_off: SpinOff, as_of: date, generated_at: datetime | None = None)
         if grant.granted_on <= as_of:
             ledger.transactions.extend(_option_transactions(spin_off, grant, grant_security[grant.grant_id], as_of))
     files = {
-        "stakeholders": _stakeholders(spin_off),
+        "stakeholders": _stakeholders(spin_off, names or {}),
         "stock_classes": [_stock_class(name, n) for name, n in sorted(spin_off.authorized.items())],
         "stock_plans": [
             {
@@ -176,6 +184,18 @@ def export(spin_off: SpinOff, as_of: date, generated_at: datetime | None = None)
     return {"Manifest.ocf.json": manifest, **package}
 
 
+def _contribution_comments(c: Contribution) -> list[str]:
+    """IP contributed as capital (Art. 45): the researchers' reward and the rule it follows."""
+    rule = (f"the member's own reward rule, document {c.own_rule_document}" if c.own_rule_document
+            else "the statutory floor of 50%")  # fmt: skip
+    established = "a state-established member" if c.state_established else "a member"
+    return [
+        f"IP contributed as capital by {established} (contribution {c.contribution_id}); researchers' reward "
+        f"{c.reward_bps / 100:.2f}% of these shares under {rule} (Law on Promoting the Transformation of "
+        "S&T Achievements, art. 45)"
+    ]
+
+
 def _note_of(spin_off: SpinOff, m: Movement) -> str:
     return spin_off.movement_notes.get(m.sequence, "")
 
@@ -184,14 +204,12 @@ def _canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _stakeholders(spin_off: SpinOff) -> list[dict[str, Any]]:
-    holders: set[Holder] = {h for m in spin_off.movements for h in (m.source, m.target) if h is not None}
-    holders |= {("researcher", g.researcher_id) for g in spin_off.grants.values()}
+def _stakeholders(spin_off: SpinOff, names: Mapping[Holder, str]) -> list[dict[str, Any]]:
     return [
         {"object_type": "STAKEHOLDER", "id": _stakeholder_id(h), "issuer_assigned_id": h[1],
-         "name": {"legal_name": f"{h[0]} {h[1]}"},
+         "name": {"legal_name": names.get(h) or f"{h[0]} {h[1]}"},
          "stakeholder_type": "INDIVIDUAL" if h[0] == "researcher" else "INSTITUTION"}
-        for h in sorted(holders)
+        for h in spin_off.stakeholders()
     ]  # fmt: skip
 
 

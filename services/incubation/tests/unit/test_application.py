@@ -5,18 +5,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
 
 from incubation.application import IncubationApplication
 from incubation.catalog import build_catalog
+from incubation.domain.references import KnownLicense, UnknownReference
 from incubation.domain.seed_project import Commitment, MilestonePlan
 from incubation.domain.spin_off import ExerciseWindow
 from incubation.domain.vesting import VestingTerms
+from incubation.entrypoints.schemas import CapTableOut
 from ipshare.auth import Principal, Role
-from ipshare.errors import Conflict, Forbidden, NotFound
+from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext
 from ipshare.money import Money
+
+from .conftest import StaticDirectory
 
 TODAY = date(2025, 6, 1)
 INCUBATOR = CommandContext(Principal(Role.INCUBATOR, "manager"))
@@ -25,7 +30,7 @@ AUDITOR = CommandContext(Principal(Role.AUDITOR, "auditor"))
 UNI, CORP = uuid.UUID(int=11), uuid.UUID(int=12)
 ALICE = uuid.UUID(int=21)
 ASSET = uuid.UUID(int=31)
-PRICED = {"exercise_price": Money(150, "CNY"), "window": ExerciseWindow(3, "months")}
+PRICED: dict[str, Any] = {"exercise_price": Money(150, "CNY"), "window": ExerciseWindow(3, "months")}
 
 
 def as_member(member_id: uuid.UUID, subject: str | None = None) -> CommandContext:
@@ -33,8 +38,18 @@ def as_member(member_id: uuid.UUID, subject: str | None = None) -> CommandContex
 
 
 @pytest.fixture
-def app(event_store_env: dict[str, str]) -> Iterator[IncubationApplication]:
-    application = IncubationApplication(env=event_store_env)
+def directory() -> StaticDirectory:
+    known = StaticDirectory()
+    known.add_member(str(UNI), "Huaxia University")
+    known.add_member(str(CORP), "Precision Turbines", state_established=False)
+    known.add_researcher(str(ALICE), "Li Wei")
+    known.add_asset(str(ASSET), {str(UNI): 10_000}, since=date(2024, 6, 1))
+    return known
+
+
+@pytest.fixture
+def app(event_store_env: dict[str, str], directory: StaticDirectory) -> Iterator[IncubationApplication]:
+    application = IncubationApplication(env=event_store_env, directory=directory)
     application.clock = lambda: TODAY
     yield application
     application.close()
@@ -47,7 +62,7 @@ def found(app: IncubationApplication) -> uuid.UUID:
     )  # fmt: skip
     app.contribute_ip(
         INCUBATOR, spin_off_id, member_id=UNI, asset_ids=[ASSET], valuation=Money(3_000_000_00, "CNY"),
-        share_class="common", shares=600_000, rewards={ALICE: 250_000}, effective_date=date(2025, 1, 2),
+        share_class="common", shares=600_000, rewards={ALICE: 300_000}, effective_date=date(2025, 1, 2),
     )  # fmt: skip
     return spin_off_id
 
@@ -58,10 +73,10 @@ def test_a_spin_off_is_founded_funded_and_read_back_from_the_store(app: Incubati
                     holder=("investor", "fund"), effective_date=date(2025, 2, 1))  # fmt: skip
     spin_off = app.get_spin_off(AUDITOR, spin_off_id)
     (contribution,) = spin_off.contributions.values()
-    assert contribution.below_statutory_floor  # 250,000 of 600,000 is under half
+    assert (contribution.reward_bps, contribution.state_established) == (5000, True)
     assert spin_off.holdings(date(2025, 2, 1)) == {
-        (("member", str(UNI)), "common"): 350_000,
-        (("researcher", str(ALICE)), "common"): 250_000,
+        (("member", str(UNI)), "common"): 300_000,
+        (("researcher", str(ALICE)), "common"): 300_000,
         (("investor", "fund"), "common"): 400_000,
     }
     assert [s.id for s in app.list_spin_offs(as_member(UNI))] == [spin_off_id]
@@ -82,13 +97,15 @@ def test_roles_guard_every_change(app: IncubationApplication) -> None:
         app.get_spin_off(AUDITOR, uuid.uuid4())
 
 
-def test_a_researcher_reads_only_its_own_grants(app: IncubationApplication) -> None:
+def test_a_researcher_reads_only_its_own_grants(app: IncubationApplication, directory: StaticDirectory) -> None:
     spin_off_id = found(app)
     plan = app.create_plan(INCUBATOR, spin_off_id, name="ESOP", share_class="common", pool_size=100_000)
     terms = VestingTerms(start=date(2025, 1, 1))
     mine = app.grant_options(INCUBATOR, spin_off_id, plan_id=plan, researcher_id=ALICE, quantity=4800,
                              terms=terms, expires_on=date(2035, 1, 1), **PRICED)  # fmt: skip
-    app.grant_options(INCUBATOR, spin_off_id, plan_id=plan, researcher_id=uuid.uuid4(), quantity=100,
+    bob = uuid.uuid4()
+    directory.add_researcher(str(bob), "Zhang Min")
+    app.grant_options(INCUBATOR, spin_off_id, plan_id=plan, researcher_id=bob, quantity=100,
                       terms=terms, expires_on=date(2035, 1, 1), **PRICED)  # fmt: skip
     alice = as_member(CORP, subject=str(ALICE))  # her employer holds no shares
     assert [g.grant_id for g in app.grants(alice, spin_off_id)] == [mine.grant_id]
@@ -147,3 +164,58 @@ def test_every_recorded_event_goes_on_the_wire(app: IncubationApplication) -> No
         assert envelope.source == "incubation"
     assert "ipshare.incubation.v1.ProceedsDistributed" in seen
     assert len(seen) == 13  # every spin-off event kind
+
+
+def test_ids_of_the_other_services_are_checked_against_what_they_published(
+    app: IncubationApplication, directory: StaticDirectory
+) -> None:
+    stranger = uuid.uuid4()
+    with pytest.raises(UnknownReference, match=f"asset {stranger} is not known") as refused:
+        app.found_spin_off(INCUBATOR, name="x", asset_ids=[stranger], founded_via="capital_contribution",
+                           share_classes={"common": 10})  # fmt: skip
+    assert refused.value.details == {"field": "asset_ids", "id": str(stranger), "source": "ip-registry"}
+    with pytest.raises(UnknownReference, match="license") as refused:
+        app.found_spin_off(INCUBATOR, name="x", asset_ids=[ASSET], founded_via="license", license_id=stranger,
+                           share_classes={"common": 10})  # fmt: skip
+    assert refused.value.details["source"] == "commercialization"
+    licensed = uuid.uuid4()
+    directory.licenses[str(licensed)] = KnownLicense(str(licensed), frozenset({str(uuid.uuid4())}), "Acme")
+    with pytest.raises(DomainError, match="does not cover"):
+        app.found_spin_off(INCUBATOR, name="x", asset_ids=[ASSET], founded_via="license", license_id=licensed,
+                           share_classes={"common": 10})  # fmt: skip
+    spin_off_id = found(app)
+    with pytest.raises(UnknownReference, match="researcher"):
+        app.move_shares(INCUBATOR, spin_off_id, kind="issuance", share_class="common", quantity=1,
+                        holder=("researcher", str(stranger)))  # fmt: skip
+    with pytest.raises(UnknownReference, match="member") as refused:
+        app.move_shares(INCUBATOR, spin_off_id, kind="transfer", share_class="common", quantity=1,
+                        holder=("member", str(UNI)), to=("member", str(stranger)))  # fmt: skip
+    assert refused.value.details["field"] == "to"
+    investor = ("investor", "any fund")  # investors are not registry members: not checked
+    app.move_shares(INCUBATOR, spin_off_id, kind="issuance", share_class="common", quantity=1, holder=investor)
+    with pytest.raises(UnknownReference, match="researcher"):
+        app.contribute_ip(INCUBATOR, spin_off_id, member_id=UNI, asset_ids=[ASSET], valuation=Money(1, "CNY"),
+                          share_class="common", shares=2, rewards={stranger: 1})  # fmt: skip
+    with pytest.raises(UnknownReference, match="member"):
+        app.open_seed_project(
+            INCUBATOR, title="x", spin_off_id=spin_off_id,
+            commitments=[Commitment("member", str(stranger), Money(1, "CNY"))],
+            milestones=[MilestonePlan("m", date(2025, 9, 1), Money(1, "CNY"))],
+        )  # fmt: skip
+    plan = app.create_plan(INCUBATOR, spin_off_id, name="ESOP", share_class="common", pool_size=10)
+    with pytest.raises(UnknownReference, match="researcher"):
+        app.grant_options(INCUBATOR, spin_off_id, plan_id=plan, researcher_id=stranger, quantity=1,
+                          terms=VestingTerms(start=TODAY), expires_on=date(2035, 1, 1), **PRICED)  # fmt: skip
+
+
+def test_the_cap_table_and_the_ocf_export_name_people_and_the_reward_rule(app: IncubationApplication) -> None:
+    spin_off_id = found(app)
+    package = app.ocf_package(AUDITOR, spin_off_id)
+    names = {s["id"]: s["name"]["legal_name"] for s in package["stakeholders.ocf.json"]["items"]}
+    assert names == {f"member-{UNI}": "Huaxia University", f"researcher-{ALICE}": "Li Wei"}
+    table = CapTableOut.of(app.get_spin_off(AUDITOR, spin_off_id), TODAY)
+    (contribution,) = table.contributions
+    assert (contribution.reward_bps, contribution.member_state_established, contribution.own_rule_document) == (
+        5000, True, "",
+    )  # fmt: skip
+    assert CapTableOut.of(app.get_spin_off(AUDITOR, spin_off_id), date(2025, 1, 1)).contributions == []

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from incubation.domain.references import KnownAsset, KnownMember, OwnershipChange
 from incubation.domain.spin_off import ExerciseWindow, SpinOff
 from incubation.domain.vesting import VestingTerms
 from incubation.ocf import OcfInvalid, export, validate
@@ -24,9 +25,11 @@ def busy_spin_off() -> SpinOff:
         name="Laser Co", asset_ids=[uuid.UUID(int=1)], founded_via="capital_contribution",
         share_classes={"common": 10_000_000, "preferred A": 1_000_000}, effective_date=date(2025, 1, 1),
     )  # fmt: skip
+    university = KnownMember("uni", "Huaxia University", "university", state_established=True)
+    asset = KnownAsset(str(uuid.UUID(int=1)), "laser cladding", (OwnershipChange(date(2024, 5, 1), {"uni": 10_000}),))
     company.contribute_ip(
-        member_id="uni", asset_ids=[str(uuid.UUID(int=1))], valuation=Money(3_000_000_00, "CNY"),
-        share_class="common", shares=3_000_000, rewards={"alice": 1_500_000}, own_rule=False, day=date(2025, 1, 2),
+        member=university, assets=[asset], valuation=Money(3_000_000_00, "CNY"), share_class="common",
+        shares=3_000_000, rewards={"alice": 1_500_000}, own_rule_document="", day=date(2025, 1, 2),
     )  # fmt: skip
     company.issue(("investor", "fund"), "preferred A", 500_000, date(2025, 3, 1))
     company.transfer(("member", "uni"), ("member", "corp"), "common", 200_000, date(2025, 4, 1))
@@ -67,7 +70,7 @@ def test_the_manifest_names_each_file_with_its_md5() -> None:
 def test_open_securities_add_up_to_the_cap_table() -> None:
     """Replaying the OCF stock transactions gives the domain's holdings, per stakeholder and class."""
     company = busy_spin_off()
-    txs = export(company, AS_OF)["transactions.ocf.json"]["items"]  # type: ignore[index]
+    txs = export(company, AS_OF)["transactions.ocf.json"]["items"]
     securities: dict[str, tuple[str, str, int]] = {}
     for tx in txs:
         if tx["object_type"] == "TX_STOCK_ISSUANCE":
@@ -112,3 +115,38 @@ def test_options_carry_their_exercise_price_window_and_lapse() -> None:
     assert [(t["date"], t["quantity"], t["reason_text"]) for t in ended] == [
         ("2026-03-01", "3400", "forfeited on departure"), ("2026-06-01", "400", "expired unexercised"),
     ]  # fmt: skip
+
+
+def test_stakeholders_carry_their_registered_names_and_the_contribution_its_rule() -> None:
+    names = {("member", "uni"): "Huaxia University", ("researcher", "alice"): "Li Wei"}
+    exported = export(busy_spin_off(), AS_OF, datetime(2027, 1, 1, tzinfo=UTC), names=names)
+    validate(exported)
+    stakeholders = {s["id"]: s["name"]["legal_name"] for s in exported["stakeholders.ocf.json"]["items"]}
+    assert stakeholders["member-uni"] == "Huaxia University"
+    assert stakeholders["researcher-alice"] == "Li Wei"
+    assert stakeholders["investor-fund"] == "investor fund"  # not a registered member or researcher
+    first = next(t for t in exported["transactions.ocf.json"]["items"] if t["object_type"] == "TX_STOCK_ISSUANCE")
+    (comment,) = first["comments"]
+    assert "by a state-established member" in comment
+    assert "reward 50.00% of these shares under the statutory floor of 50%" in comment
+
+
+def test_a_reward_under_an_own_rule_names_its_document() -> None:
+    company = SpinOff.found(
+        name="Turbine Co", asset_ids=[uuid.UUID(int=2)], founded_via="capital_contribution",
+        share_classes={"common": 1000}, effective_date=date(2025, 1, 1),
+    )  # fmt: skip
+    corp = KnownMember("corp", "Precision Turbines", "enterprise", state_established=False)
+    asset = KnownAsset(str(uuid.UUID(int=2)), "blade", (OwnershipChange(date(2024, 5, 1), {"corp": 10_000}),))
+    company.contribute_ip(
+        member=corp, assets=[asset], valuation=Money(1000_00, "CNY"), share_class="common", shares=1000,
+        rewards={"alice": 200}, own_rule_document="PT-HR-2022-11", day=date(2025, 1, 2),
+    )  # fmt: skip
+    exported = export(company, AS_OF)
+    validate(exported)
+    issuance = next(t for t in exported["transactions.ocf.json"]["items"] if t["object_type"] == "TX_STOCK_ISSUANCE")
+    assert issuance["comments"] == [
+        f"IP contributed as capital by a member (contribution {next(iter(company.contributions))}); researchers' "
+        "reward 20.00% of these shares under the member's own reward rule, document PT-HR-2022-11 (Law on "
+        "Promoting the Transformation of S&T Achievements, art. 45)"
+    ]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from incubation.domain.references import KnownAsset, KnownMember, OwnershipChange
 from incubation.domain.spin_off import ExerciseWindow, SpinOff
 from incubation.domain.vesting import VestingTerms
 from ipshare.errors import Conflict, DomainError
@@ -18,7 +20,7 @@ FOUNDED = date(2025, 1, 1)
 UNI, CORP = ("member", "uni"), ("member", "corp")
 ALICE, BOB = ("researcher", "alice"), ("researcher", "bob")
 FUND = ("investor", "fund")
-PRICED = {"exercise_price": Money(250, "CNY"), "window": ExerciseWindow(90, "days")}
+PRICED: dict[str, Any] = {"exercise_price": Money(250, "CNY"), "window": ExerciseWindow(90, "days")}
 
 
 def spin_off(authorized: int = 1_000_000) -> SpinOff:
@@ -111,36 +113,80 @@ def test_any_sequence_keeps_holdings_non_negative_and_fully_diluted_whole(
     assert sum(line.total for line in lines) == sum(company.holdings(as_of).values()) + pool
 
 
-def contributed(rewards: dict[str, int], own_rule: bool = False) -> tuple[SpinOff, str]:
+UNIVERSITY = KnownMember("uni", "Huaxia University", "university", state_established=True)
+ENTERPRISE = KnownMember("corp", "Precision Turbines", "enterprise", state_established=False)
+ASSET = str(uuid.UUID(int=1))
+
+
+def owned_by(*members: str, since: date = FOUNDED) -> list[KnownAsset]:
+    owners = {m: 10_000 // len(members) for m in members}
+    return [KnownAsset(ASSET, "laser cladding", (OwnershipChange(since, owners),))]
+
+
+def contributed(
+    rewards: dict[str, int], member: KnownMember = UNIVERSITY, own_rule_document: str = ""
+) -> tuple[SpinOff, str]:
     company = spin_off()
     contribution = company.contribute_ip(
-        member_id="uni", asset_ids=[str(uuid.UUID(int=1))], valuation=Money(5_000_000_00, "CNY"),
-        share_class="common", shares=1000, rewards=rewards, own_rule=own_rule, day=date(2025, 1, 2),
+        member=member, assets=owned_by(member.member_id), valuation=Money(5_000_000_00, "CNY"),
+        share_class="common", shares=1000, rewards=rewards, own_rule_document=own_rule_document,
+        day=date(2025, 1, 2),
     )  # fmt: skip
     return company, contribution.contribution_id
 
 
-def test_a_reward_below_half_of_the_contributed_equity_is_flagged() -> None:
-    company, cid = contributed({"alice": 300, "bob": 199})
-    assert company.contributions[cid].reward_bps == 4990
-    assert company.contributions[cid].below_statutory_floor
-    flagged = [e for e in company.collect_events() if isinstance(e, SpinOff.ResearchersRewarded)]
-    assert flagged[-1].below_statutory_floor
-
-
-def test_a_reward_of_half_or_a_members_own_rule_is_not_flagged() -> None:
+def test_a_state_established_member_rewards_half_even_under_its_own_rule() -> None:
+    with pytest.raises(DomainError, match="state-established") as refused:
+        contributed({"alice": 300, "bob": 199})
+    assert refused.value.details == {"field": "rewards", "reward_bps": 4990, "required_bps": 5000}
+    with pytest.raises(DomainError, match="state-established"):
+        contributed({"alice": 100}, own_rule_document="HXU-TT-2023-07")
     company, cid = contributed({"alice": 300, "bob": 200})
+    assert company.contributions[cid].reward_bps == 5000
     assert not company.contributions[cid].below_statutory_floor
-    own, own_cid = contributed({"alice": 100}, own_rule=True)
-    assert not own.contributions[own_cid].below_statutory_floor
+    (event,) = [e for e in company.collect_events() if isinstance(e, SpinOff.IpContributed)]
+    assert event.member_state_established
 
 
-def test_a_later_reward_grant_can_lift_a_contribution_over_the_floor() -> None:
-    company, cid = contributed({"alice": 300})
-    assert company.contributions[cid].below_statutory_floor
+def test_another_member_rewards_under_half_only_under_its_own_rule_by_document() -> None:
+    with pytest.raises(DomainError, match="own reward rule") as refused:
+        contributed({"alice": 100}, member=ENTERPRISE)
+    assert refused.value.details["field"] == "own_rule_document"
+    company, cid = contributed({"alice": 100}, member=ENTERPRISE, own_rule_document=" PT-HR-2022-11 ")
+    contribution = company.contributions[cid]
+    assert (contribution.own_rule, contribution.own_rule_document, contribution.reward_bps) == (
+        True, "PT-HR-2022-11", 1000,
+    )  # fmt: skip
+    assert not contribution.below_statutory_floor
     company.reward_researchers(cid, {"bob": 200}, date(2025, 2, 1))
-    assert not company.contributions[cid].below_statutory_floor
-    assert company.holdings(date(2025, 2, 1))[(UNI, "common")] == 500
+    assert company.contributions[cid].reward_bps == 3000
+    assert company.holdings(date(2025, 2, 1))[(CORP, "common")] == 700
+
+
+def test_only_an_owner_of_the_asset_on_the_day_contributes_it() -> None:
+    company = spin_off()
+    with pytest.raises(Conflict, match="did not own asset") as refused:
+        company.contribute_ip(
+            member=UNIVERSITY, assets=owned_by("corp"), valuation=Money(1, "CNY"), share_class="common",
+            shares=1000, rewards={"alice": 500}, own_rule_document="", day=date(2025, 1, 2),
+        )  # fmt: skip
+    assert refused.value.details["owners"] == {"corp": 10_000}
+    with pytest.raises(Conflict, match="on 2025-01-02"):  # co-owned only from March
+        company.contribute_ip(
+            member=UNIVERSITY, assets=owned_by("corp", "uni", since=date(2025, 3, 1)), valuation=Money(1, "CNY"),
+            share_class="common", shares=1000, rewards={"alice": 500}, own_rule_document="", day=date(2025, 1, 2),
+        )  # fmt: skip
+    company.contribute_ip(
+        member=UNIVERSITY, assets=owned_by("corp", "uni", since=date(2025, 3, 1)), valuation=Money(1, "CNY"),
+        share_class="common", shares=1000, rewards={"alice": 500}, own_rule_document="", day=date(2025, 3, 1),
+    )  # fmt: skip
+
+
+def test_a_contribution_recorded_before_own_rules_named_their_document_reads_back() -> None:
+    state = {"own_rule": True}
+    SpinOff.IpContributed.upcast_v1_v2(state)
+    assert state == {"own_rule": True, "own_rule_document": "(own rule, document not recorded)",
+                     "member_state_established": False}  # fmt: skip
 
 
 def granted(acceleration: str = "none") -> tuple[SpinOff, str]:

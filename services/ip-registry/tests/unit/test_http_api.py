@@ -669,3 +669,35 @@ async def test_a_file_that_is_not_text_is_a_422_and_imports_nothing(client: Clie
                                  headers={**admin(), "Content-Type": "text/csv"})  # fmt: skip
     assert response.status_code == 422, response.text
     assert (await client.get("/assets", headers=admin())).json()["items"] == []
+
+
+# ---- identifier checks -----------------------------------------------------------------------------
+
+
+async def test_identifiers_are_checked_one_by_one_and_nothing_is_registered(client: Client, center: Center) -> None:
+    before = (await client.get("/assets", headers=admin())).json()["items"]
+    items = [
+        {"application_number": "ZL 97101765.4", "kind": "invention_patent"},  # before 2003
+        {"application_number": "97101765.5", "kind": "invention_patent"},
+        {"application_number": "202110012345.9", "jurisdiction": "CN", "kind": "invention_patent"},
+        {"credit_code": credit_code(7).lower()},
+        {"credit_code": credit_code(7)[:17] + "0" if credit_code(7)[17] != "0" else credit_code(7)[:17] + "1"},
+        {"application_number": "PCT/CN2021/012345", "jurisdiction": "PCT"},
+    ]
+    response = await client.post("/identifiers/checks", json={"items": items}, headers=member(center.uni))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["valid"], body["invalid"]) == (4, 2)
+    assert [i["valid"] for i in body["items"]] == [True, False, True, True, False, True]
+    assert [i["normalized"] for i in body["items"]][:4] == ["97101765.4", None, "202110012345.9", credit_code(7)]
+    assert body["items"][1]["details"]["expected"] == "4"
+    assert "check character" in body["items"][4]["message"]
+    assert (await client.get("/assets", headers=admin())).json()["items"] == before
+
+
+async def test_an_identifier_check_names_one_identifier(client: Client, center: Center) -> None:
+    both = {"credit_code": credit_code(7), "application_number": "97101765.4"}
+    response = await client.post("/identifiers/checks", json={"items": [both, {}]}, headers=member(center.uni))
+    messages = [i["message"] for i in response.json()["items"]]
+    assert messages == ["name either a credit_code or an application_number"] * 2
+    assert error(await client.post("/identifiers/checks", json={"items": []}, headers=admin()), 422, "invalid_request")

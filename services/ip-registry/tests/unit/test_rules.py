@@ -47,6 +47,16 @@ def test_credit_codes(code: str, ok: bool) -> None:
         ("CN", "invention_patent", "202110012345.8", None),  # check character
         ("CN", "invention_patent", "202110012345", None),  # no check character
         ("CN", "utility_model", "202110012345.9", None),  # type digit 1 is an invention
+        # Before October 2003: 8 digits. 9*2+7*3+1*4+0*5+1*6+7*7+6*8+5*9 = 191; 191 mod 11 = 4.
+        ("CN", "invention_patent", "97101765.4", "97101765.4"),
+        ("CN", "invention_patent", "ZL 97101765.4", "97101765.4"),
+        # 8*2+8*3+2*4+0*5+1*6+4*7+6*8+5*9 = 175; 175 mod 11 = 10: X.
+        ("CN", "utility_model", "ZL88201465.X", "88201465.X"),
+        ("CN", "utility_model", "88201465.x", "88201465.X"),
+        ("CN", "invention_patent", "97101765.5", None),  # check character
+        ("CN", "invention_patent", "88201465.X", None),  # type digit 2 is a utility model
+        ("CN", "invention_patent", "84101761.1", None),  # no CN patent before 1985 (the check is right)
+        ("CN", "invention_patent", "9710176.4", None),  # 7 digits
         ("CN", "software_copyright", "2021SR0123456", "2021SR0123456"),
         ("PCT", "invention_patent", "PCT/CN2021/012345", "PCT/CN2021/012345"),
         ("PCT", "invention_patent", "PCT/CN21/012345", None),

@@ -102,8 +102,9 @@ class RevenueShareApplication(ServiceApplication):
         self.record(ctx, PolicyVersion.of(policy))
 
     def policies(self) -> list[Policy]:
-        """Every policy version, in the order recorded."""
-        return [self.policy(key) for key in self.policy_keys()]
+        """Every policy version the ledger accepted, in the order recorded (`refused_versions`)."""
+        refused = self.refused_versions()
+        return [policy for policy in map(self.policy, self.policy_keys()) if policy.version not in refused]
 
     def policy_keys(self) -> list[uuid.UUID]:
         return self.created_ids(PolicyVersion.Recorded)
@@ -202,7 +203,7 @@ class Payouts:
         app: RevenueShareApplication,
         engine: AsyncEngine,
         sources: SourceTopics | None = None,
-        close_wait_seconds: float = 30.0,
+        close_wait_seconds: float = 20.0,
     ) -> None:
         self.app = app
         self.engine = engine

@@ -34,57 +34,54 @@ class StatedFact(Protocol):
     def position(self) -> int: ...  # in the source service's log
 
 
+DomainFact = Member | OwnershipSnapshot | InventorShares | AssetCost | CashReceipt | EquityProceeds
+
+
 def add_fact(ledger: Ledger, row: StatedFact) -> None:
+    if row.kind == "receipt":  # nearly every fact is one: straight in
+        for receipt in _receipts(row, row.body):
+            ledger.add_receipt(receipt)
+        return
+    for fact in domain_facts(row):
+        getattr(ledger, _ADD[type(fact)])(fact)
+
+
+def domain_facts(row: StatedFact) -> list[DomainFact]:
+    """The domain facts an inbox row (or a replay's fact) states: what the ledger, and the reference
+    model of the payouts in the tests, are fed."""
     body: dict[str, Any] = row.body
     match row.kind:
-        case "receipt":  # first: nearly every fact is one
-            for receipt in _receipts(row, body):
-                ledger.add_receipt(receipt)
+        case "receipt":
+            return list(_receipts(row, body))
         case "member":
-            kind = MemberKind(body["kind"])
-            ledger.add_member(Member(body["member_id"], kind, body["state_established"], row.recorded_at))
+            return [Member(body["member_id"], MemberKind(body["kind"]), body["state_established"], row.recorded_at)]
         case "ownership":
-            ledger.add_ownership(
-                OwnershipSnapshot(
-                    row.fact_id, body["asset_id"], _day(body), body["owners"], row.recorded_at, position=row.position
-                )
-            )
+            owners = body["owners"]
+            return [OwnershipSnapshot(row.fact_id, body["asset_id"], _day(body), owners, row.recorded_at,
+                                      position=row.position)]  # fmt: skip
         case "assigned_out":
             # No owners from the effective date; the sellers take the sale's proceeds.
-            out = OwnershipSnapshot(
-                row.fact_id, body["asset_id"], _day(body), {}, row.recorded_at, body["sellers"], row.position
-            )
-            ledger.add_ownership(out)
+            return [OwnershipSnapshot(row.fact_id, body["asset_id"], _day(body), {}, row.recorded_at,
+                                      body["sellers"], row.position)]  # fmt: skip
         case "inventors":
-            ledger.add_inventors(
-                InventorShares(
-                    row.fact_id,
-                    body["asset_id"],
-                    _day(body),
-                    body["contributions"],
-                    body["affiliations"],
-                    row.recorded_at,
-                    row.position,
-                )
-            )
+            return [InventorShares(row.fact_id, body["asset_id"], _day(body), body["contributions"],
+                                   body["affiliations"], row.recorded_at, row.position)]  # fmt: skip
         case "cost":
-            ledger.add_cost(
-                AssetCost(
-                    body["cost_id"],
-                    body["asset_id"],
-                    body["amount"],
-                    body["currency"],
-                    _day(body),
-                    body["paid_by"],
-                    row.recorded_at,
-                    row.position,
-                )
-            )
+            return [AssetCost(body["cost_id"], body["asset_id"], body["amount"], body["currency"], _day(body),
+                              body["paid_by"], row.recorded_at, row.position)]  # fmt: skip
         case "equity":
-            for proceeds in _equity(row, body):
-                ledger.add_equity_proceeds(proceeds)
+            return list(_equity(row, body))
         case _:
             raise ValueError(f"unknown fact kind {row.kind!r}")
+
+
+_ADD: dict[type, str] = {  # the ledger's method that takes each kind of fact
+    Member: "add_member",
+    OwnershipSnapshot: "add_ownership",
+    InventorShares: "add_inventors",
+    AssetCost: "add_cost",
+    EquityProceeds: "add_equity_proceeds",
+}
 
 
 def _receipts(row: StatedFact, body: dict[str, Any]) -> list[CashReceipt]:

@@ -11,4 +11,4 @@ class RevenueShareSettings(ServiceSettings):
     # A close first waits until the inbox has applied what the source topics held when it was
     # requested; past this many seconds it is refused (409, with the lag). 0: close on what the
     # inbox has applied, at once (a stack without the source topics).
-    close_wait_seconds: float = 30.0
+    close_wait_seconds: float = 20.0

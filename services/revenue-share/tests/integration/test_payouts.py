@@ -209,3 +209,4 @@ async def test_a_version_kept_though_refused_never_rewrites_a_closed_period_afte
     restarted = Payouts(application, engine)
 
     assert statement_hash(await restarted.statements(FINANCE, "2026-Q4")) == digest
+    assert await restarted.policies(FINANCE) == []  # it was never in force

@@ -169,6 +169,7 @@ class Simulation:
         actions: list[tuple[int, Callable[[], bool]]] = [
             (30, self.receipt),
             (8, self.late_receipt),
+            (4, self.refund),
             (5, self.transfer),
             (3, self.same_date_sale),
             (1, self.assign_out),
@@ -198,6 +199,18 @@ class Simulation:
         kind = REIMBURSEMENT_KIND if license_.kind != SALE_KIND and self.rng.random() < 0.1 else license_.kind
         self._learn(CashReceipt(receipt_id, license_.license_id, license_.asset_ids, kind, amount,
                                 license_.currency, day, self._tick(), license_.asset_split))  # fmt: skip
+        return True
+
+    def refund(self) -> bool:
+        """Revenue taken back (a credit note on a paid invoice): part of an earlier receipt, negative."""
+        paid = [f for f in self.facts if isinstance(f, CashReceipt) and f.amount > 0]
+        if not paid:
+            return False
+        earlier = self.rng.choice(paid)
+        amount = -self.rng.randint(1, earlier.amount)
+        day = max(earlier.effective_date, self.today - timedelta(days=self.rng.randint(0, 30)))
+        self._learn(CashReceipt(f"rf-{self._next_position()}", earlier.license_id, earlier.asset_ids, earlier.kind,
+                                amount, earlier.currency, day, self._tick(), earlier.asset_split))  # fmt: skip
         return True
 
     def late_receipt(self) -> bool:

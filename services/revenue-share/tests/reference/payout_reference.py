@@ -20,7 +20,10 @@ Interface (stable; the long simulation calls it too):
 A fact is one of the domain's fact types (`Member`, `OwnershipSnapshot`, `InventorShares`,
 `AssetCost`, `CashReceipt`, `EquityProceeds`) or a policy version (`CenterPolicy`,
 `MemberPolicy`); each says when revenue-share learned it (`recorded_at`), which decides
-which close knew it.
+which close knew it. From inbox rows or a replay's facts (kind, body, recorded_at,
+position): `revenue_share.ledger_feed.domain_facts(row)`; a policy version from its event:
+`revenue_share.domain.policy_versions.policy_of(fields)`. A close that `floor_findings`
+names is one the service refuses: leave it out of `closes`.
 
 The rules (docs/architecture.md, "How payouts are computed"):
 
@@ -38,6 +41,11 @@ The rules (docs/architecture.md, "How payouts are computed"):
    go first; what is recovered is taken from the pieces in proportion to them (largest
    remainder, in license then bracket order) and paid in full to the members who paid the
    costs. What a reimbursement brings beyond the costs is income like any other.
+   A refund (a negative piece: revenue taken back by a credit note) counts in neither; after
+   them it takes back what costs were recovered on the asset in that currency, the newest
+   cost first, up to the refund, whatever the policy, from the refund's pieces in proportion
+   to them; those costs are unrecovered again, and only the rest of the refund reduces the
+   payees' income.
 4. Every piece's net amount is summed, by date, into its allocation group: asset,
    currency, the ownership snapshot in force on the received date, the inventor snapshot
    in force, the center policy version and its bracket's reward, and each owner's own
@@ -306,10 +314,11 @@ def _recover_costs(
         if not costs:
             continue
         asset_pieces.sort(key=lambda p: p.license_id)  # stable: brackets stay in order
+        refunds = [p for p in asset_pieces if p.amount < 0]
         # A licensee's reimbursements first, in full, whatever the policy; then the income, if the
         # policy recovers costs, up to its cap.
-        reimbursing = [p for p in asset_pieces if p.reimburses]
-        earning = [p for p in asset_pieces if not p.reimburses]
+        reimbursing = [p for p in asset_pieces if p.reimburses and p.amount >= 0]
+        earning = [p for p in asset_pieces if not p.reimburses and p.amount >= 0]
         income = sum(p.amount for p in earning)
         if center is not None and center.cost_cap_bps is not None:
             income_cap = income * center.cost_cap_bps // BASIS_POINTS
@@ -333,7 +342,29 @@ def _recover_costs(
                 weights = {i: p.amount for i, p in enumerate(takers) if p.amount > 0}
                 for i, part in allocate(taken, weights).items():
                     takers[i].recovered = part
+        if refunds:
+            paid.extend(_take_back(refunds, costs, recovered, version))
     return paid
+
+
+def _take_back(
+    refunds: list[_Piece], costs: list[AssetCost], recovered: dict[str, int], version: str
+) -> list[tuple[str, str, str, str, int]]:
+    """Rule 3's refunds: what was recovered goes back, the newest cost first, up to the refund."""
+    left = -sum(p.amount for p in refunds)
+    returned: list[tuple[str, str, str, str, int]] = []
+    for cost in sorted(costs, key=lambda c: (c.effective_date, c.position, c.cost_id), reverse=True):
+        take = min(recovered.get(cost.cost_id, 0), left)
+        if take > 0:
+            recovered[cost.cost_id] -= take
+            left -= take
+            returned.append((cost.paid_by, cost.currency, version, cost.asset_id, -take))
+    total = -sum(r[4] for r in returned)
+    if total:
+        weights = {i: -p.amount for i, p in enumerate(refunds)}
+        for i, part in allocate(total, weights).items():
+            refunds[i].recovered = -part
+    return returned
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from payout_reference import History, settle
 from revenue_share.adapters.inbox import FactRow
 from revenue_share.domain.facts import Payee, PayeeKind, Period
 from revenue_share.domain.ledger import Ledger
-from revenue_share.ledger_feed import add_fact
+from revenue_share.ledger_feed import add_fact, domain_facts
 
 PERIOD = Period("2025", date(2025, 1, 1), date(2025, 12, 31))
 LEARNED = datetime(2026, 1, 5, tzinfo=UTC)  # a replay dates every fact of a close alike
@@ -75,10 +75,6 @@ def test_the_later_of_two_inventor_corrections_of_one_day_is_in_force() -> None:
 
 
 def test_the_reference_model_orders_same_date_facts_alike() -> None:
-    ledger = Ledger()
-    for row in CO_OWNERS_SELL_TO_C:
-        add_fact(ledger, row)
-    facts = [*ledger._members.values(), *ledger._ownership.values(), *ledger._inventors.values(),
-             *ledger._receipts.values()]  # fmt: skip
+    facts = [fact for row in CO_OWNERS_SELL_TO_C for fact in domain_facts(row)]
     (outcome,) = settle(History(facts, [PERIOD], []))
     assert sum(b.paid for b in outcome.statements[Payee(PayeeKind.MEMBER, "C")].balances.values()) == 50_000

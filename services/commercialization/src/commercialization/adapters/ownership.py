@@ -24,7 +24,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from prometheus_client import Counter
-from sqlalchemy import BigInteger, Column, Date, Engine, MetaData, String, Table, create_engine, select
+from sqlalchemy import BigInteger, Column, Date, Engine, MetaData, String, Table, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,6 +32,7 @@ from commercialization.adapters.ip_registry_client import RegistryUnavailable
 from commercialization.domain.ownership import OwnershipPeriod, owners_as_of, owners_during
 from ipshare import bus
 from ipshare.consumer import InboundEvent
+from ipshare.database import blocking_engine
 from ipshare.envelope import PayloadDecoder
 from ipshare.errors import NotFound
 from ipshare.observability import log
@@ -119,12 +120,6 @@ class OwnershipProjection:
             await conn.execute(insert(asset_ownership).on_conflict_do_nothing(index_elements=keys), changes)
 
 
-def blocking_url(database_url: str) -> str:
-    """`postgresql://...` as SQLAlchemy's (blocking) psycopg dialect spells it."""
-    scheme, rest = database_url.split("://", 1)
-    return f"postgresql+psycopg://{rest}" if scheme in ("postgres", "postgresql") else database_url
-
-
 class ProjectedOwnership:
     """An `OwnershipRecord` answering from the projection: for reads, and when the registry is down."""
 
@@ -133,7 +128,7 @@ class ProjectedOwnership:
 
     @classmethod
     def connect(cls, database_url: str) -> ProjectedOwnership:
-        return cls(create_engine(blocking_url(database_url), pool_size=5, max_overflow=5, pool_pre_ping=True))
+        return cls(blocking_engine(database_url))
 
     def knows(self, asset_id: uuid.UUID) -> bool:
         """Whether the registry's topic has told this service of the asset."""

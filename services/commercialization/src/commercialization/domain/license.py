@@ -14,6 +14,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from commercialization.domain.fields import normalize_codes
 from commercialization.domain.scope import (
     ALL_FIELDS,
     WORLDWIDE,
@@ -57,6 +58,30 @@ def check_co_owner(member_id: uuid.UUID, owners_by_asset: Mapping[uuid.UUID, Own
         )
 
 
+def _recorded_without_codes(state: dict[str, Any]) -> None:
+    """An event recorded before fields of use had codes: its free-text field alone names the field."""
+    state["fields"] = []
+
+
+def field_and_codes(field_of_use: str | None, codes: Sequence[str]) -> tuple[str, list[str]]:
+    """The description and the normalized IPC/CPC codes of a field of use. A field other than
+    all fields is named by codes; the description defaults to them."""
+    normalized = list(normalize_codes(codes))
+    if not normalized:
+        description = normalize_field(field_of_use or ALL_FIELDS)
+        if description != ALL_FIELDS:
+            raise DomainError(
+                "name the field of use by IPC/CPC codes in `fields` (e.g. H01M, or H01M 10/052); "
+                "field_of_use is only its description",
+                field_of_use=field_of_use,
+            )
+        return description, []
+    description = " ".join((field_of_use or "").split()) or ", ".join(normalized)
+    if description.lower() == ALL_FIELDS:
+        raise DomainError("a field of use named by codes is not all fields", fields=normalized)
+    return description, normalized
+
+
 class License(Aggregate):
     class Drafted(Aggregate.Created):
         licensee: str
@@ -73,6 +98,10 @@ class License(Aggregate):
         cross_license_assets: list[str]
         granted_by: uuid.UUID
         effective_date: date
+        fields: list[str]
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_recorded_without_codes)
 
     class ConsentRequested(Aggregate.Event):
         required_consents: list[uuid.UUID]
@@ -102,6 +131,10 @@ class License(Aggregate):
         sublicensing_allowed: bool
         cross_license: bool
         terms: dict[str, Any]
+        fields: list[str]
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_recorded_without_codes)
 
     class Amended(Aggregate.Event):
         effective_date: date
@@ -110,6 +143,10 @@ class License(Aggregate):
         territory: list[str]
         terms: dict[str, Any]
         note: str
+        fields: list[str]
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_recorded_without_codes)
 
     class AmendmentProposed(Aggregate.Event):
         """An amendment of an exclusive or sole license that waits for every co-owner's consent."""
@@ -122,6 +159,10 @@ class License(Aggregate):
         note: str
         proposed_by: uuid.UUID
         required_consents: list[uuid.UUID]
+        fields: list[str]
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_recorded_without_codes)
 
     class AmendmentConsentGiven(Aggregate.Event):
         member_id: uuid.UUID
@@ -161,6 +202,7 @@ class License(Aggregate):
         cross_license_assets: list[str],
         granted_by: uuid.UUID,
         effective_date: date,
+        fields: list[str],
     ) -> None:
         self.licensee = licensee
         self.licensee_kind = LicenseeKind(licensee_kind)
@@ -168,6 +210,7 @@ class License(Aggregate):
         self.asset_ids = list(asset_ids)
         self.license_type = LicenseType(license_type)
         self.field_of_use = field_of_use
+        self.fields = tuple(fields)
         self.territory = frozenset(territory)
         self.start_date = start_date
         self.end_date = end_date
@@ -200,7 +243,8 @@ class License(Aggregate):
         terms: RoyaltyTerms,
         granted_by: uuid.UUID,
         effective_date: date,
-        field_of_use: str = ALL_FIELDS,
+        field_of_use: str | None = None,
+        fields: Sequence[str] = (),
         territory: Sequence[str] = (WORLDWIDE,),
         end_date: date | None = None,
         sublicensing_allowed: bool = False,
@@ -219,13 +263,14 @@ class License(Aggregate):
         terms.validate([str(a) for a in asset_ids])
         if cross_license_assets and not terms.is_cashless:
             raise DomainError("a cross-license is recorded with no cash terms")
+        description, codes = field_and_codes(field_of_use, fields)
         return cls(
             licensee=licensee.strip(),
             licensee_kind=kind.value,
             spin_off_id=str(spin_off_id or ""),
             asset_ids=list(asset_ids),
             license_type=parse_license_type(license_type).value,
-            field_of_use=normalize_field(field_of_use),
+            field_of_use=description,
             territory=sorted(normalize_territory(territory)),
             start_date=start_date,
             end_date=end_date,
@@ -234,6 +279,7 @@ class License(Aggregate):
             cross_license_assets=list(cross_license_assets),
             granted_by=granted_by,
             effective_date=effective_date,
+            fields=codes,
         )
 
     # -- queries ----------------------------------------------------------------
@@ -263,9 +309,11 @@ class License(Aggregate):
         return self.end_date
 
     def footprint(self) -> Footprint:
-        return self._footprint(self.field_of_use, self.territory, self.last_day)
+        return self._footprint(self.field_of_use, self.fields, self.territory, self.last_day)
 
-    def _footprint(self, field_of_use: str, territory: frozenset[str], end_date: date | None) -> Footprint:
+    def _footprint(
+        self, field_of_use: str, fields: Sequence[str], territory: frozenset[str], end_date: date | None
+    ) -> Footprint:
         return Footprint(
             license_id=self.id,
             license_type=self.license_type,
@@ -274,6 +322,7 @@ class License(Aggregate):
             territory=territory,
             start_date=self.start_date,
             end_date=end_date,
+            fields=tuple(fields),
         )
 
     @property
@@ -317,19 +366,21 @@ class License(Aggregate):
         effective_date: date,
         *,
         end_date: date | None,
-        field_of_use: str,
+        field_of_use: str | None,
         territory: Sequence[str] | None,
         terms: RoyaltyTerms,
         note: str = "",
         proposed_by: uuid.UUID | None = None,
         co_owners: Sequence[uuid.UUID] = (),
+        fields: Sequence[str] | None = None,
     ) -> bool:
         """Amend from `effective_date`; True when in force now. An exclusive or sole license of
         several co-owners binds them all (Patent Law art. 14): the amendment then waits for
         every co-owner's consent, the proposer's included by proposing.
 
         `territory` None keeps the licensed one as it is (not checked again: a code withdrawn
-        from ISO 3166-1 since the grant does not block amending the other terms)."""
+        from ISO 3166-1 since the grant does not block amending the other terms); `field_of_use`
+        and `fields` both None keep the field, and either given names it anew (by codes)."""
         self._require(LicenseStatus.ACTIVE, "amended")
         if effective_date < self.start_date:
             raise DomainError("an amendment cannot take effect before the term starts")
@@ -337,10 +388,15 @@ class License(Aggregate):
         terms.validate([str(a) for a in self.asset_ids])
         if self.is_cross_license and not terms.is_cashless:
             raise DomainError("a cross-license is recorded with no cash terms")
+        if field_of_use is None and fields is None:
+            description, codes = self.field_of_use, list(self.fields)
+        else:
+            description, codes = field_and_codes(field_of_use, self.fields if fields is None else fields)
         amendment: dict[str, Any] = {
             "effective_date": effective_date,
             "end_date": end_date,
-            "field_of_use": normalize_field(field_of_use),
+            "field_of_use": description,
+            "fields": codes,
             "territory": sorted(self.territory if territory is None else normalize_territory(territory)),
             "terms": terms.as_event_dict(),
             "note": note,
@@ -381,7 +437,9 @@ class License(Aggregate):
         if proposal is None:
             return None
         # Only an active license has a proposal: no termination cuts its end date.
-        return self._footprint(proposal["field_of_use"], frozenset(proposal["territory"]), proposal["end_date"])
+        return self._footprint(
+            proposal["field_of_use"], proposal["fields"], frozenset(proposal["territory"]), proposal["end_date"]
+        )
 
     def _proposal(self, member_id: uuid.UUID) -> dict[str, Any]:
         self._require(LicenseStatus.ACTIVE, "amended")
@@ -431,6 +489,7 @@ class License(Aggregate):
             sublicensing_allowed=self.sublicensing_allowed,
             cross_license=self.is_cross_license,
             terms=terms.as_event_dict(),
+            fields=list(self.fields),
         )
 
     # -- events -----------------------------------------------------------------
@@ -466,6 +525,7 @@ class License(Aggregate):
         sublicensing_allowed: bool,
         cross_license: bool,
         terms: dict[str, Any],
+        fields: list[str],
     ) -> None:
         self.status = LicenseStatus.ACTIVE
         self.granted_on = effective_date
@@ -479,9 +539,11 @@ class License(Aggregate):
         territory: list[str],
         terms: dict[str, Any],
         note: str,
+        fields: list[str],
     ) -> None:
         self.end_date = end_date
         self.field_of_use = field_of_use
+        self.fields = tuple(fields)
         self.territory = frozenset(territory)
         self.terms_history.append((effective_date, RoyaltyTerms.from_event_dict(terms)))
         self.terms_history.sort(key=lambda pair: pair[0])
@@ -499,10 +561,11 @@ class License(Aggregate):
         note: str,
         proposed_by: uuid.UUID,
         required_consents: list[uuid.UUID],
+        fields: list[str],
     ) -> None:
         self.proposed_amendment = {
             "effective_date": effective_date, "end_date": end_date, "field_of_use": field_of_use,
-            "territory": list(territory), "terms": dict(terms), "note": note,
+            "territory": list(territory), "terms": dict(terms), "note": note, "fields": list(fields),
         }  # fmt: skip
         self.amendment_required = list(required_consents)
         self.amendment_consents = set()
@@ -565,6 +628,10 @@ class AssetLicenses(Aggregate):
         territory: list[str]
         start_date: date
         end_date: date | None
+        fields: list[str]
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_recorded_without_codes)
 
     class Released(Aggregate.Event):
         license_id: uuid.UUID
@@ -597,6 +664,7 @@ class AssetLicenses(Aggregate):
             territory=sorted(footprint.territory),
             start_date=footprint.start_date,
             end_date=footprint.end_date,
+            fields=list(footprint.fields),
         )
 
     def release(self, license_id: uuid.UUID, effective_date: date) -> None:
@@ -613,6 +681,7 @@ class AssetLicenses(Aggregate):
         territory: list[str],
         start_date: date,
         end_date: date | None,
+        fields: list[str],
     ) -> None:
         self._footprints[license_id] = Footprint(
             license_id,
@@ -622,6 +691,7 @@ class AssetLicenses(Aggregate):
             frozenset(territory),
             start_date,
             end_date,
+            tuple(fields),
         )
 
     @event(Released)

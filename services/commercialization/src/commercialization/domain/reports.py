@@ -21,13 +21,16 @@ from commercialization.domain.license import NAMESPACE, License, LicenseStatus
 from commercialization.domain.royalty import (
     ReportRoyalty,
     ReportSales,
+    TierPart,
     license_year_bounds,
     minimum_true_up,
     royalties,
     royalty_in_year,
+    tier_parts,
     total_by_currency,
 )
 from commercialization.domain.scope import field_covers, iso_countries, normalize_field, territory_covers
+from commercialization.domain.snapshots import EncodedSnapshot
 from ipshare.errors import Conflict, DomainError
 from ipshare.money import Money
 
@@ -77,6 +80,7 @@ class Report:
     lines: tuple[ReportLine, ...]
     supersedes: uuid.UUID | None
     sequence: int
+    booked: tuple[tuple[str, int], ...] = ()  # (currency, change in royalty due) its submission booked
 
     def net_sales(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -88,8 +92,49 @@ class Report:
         return self.period_start <= end and start <= self.period_end
 
 
+@dataclass(frozen=True, slots=True)
+class CurrencyRoyalty:
+    """A report's royalty in one currency, as computed now over the reports in force."""
+
+    currency: str
+    sales_before: int  # cumulative net sales of the earlier reports in force
+    net_sales: int
+    royalty: int
+    tiers: tuple[TierPart, ...]
+
+
 def _money_list(amounts: Mapping[str, int]) -> list[dict[str, Any]]:
     return [{"amount": a, "currency": c} for c, a in sorted(amounts.items()) if a]
+
+
+def _encode_report(report: Report) -> dict[str, Any]:
+    return {
+        "report_id": report.report_id,
+        "period_start": report.period_start,
+        "period_end": report.period_end,
+        "lines": [line.as_event_dict() for line in report.lines],
+        "supersedes": report.supersedes,
+        "sequence": report.sequence,
+        "booked": [list(pair) for pair in report.booked],
+    }
+
+
+def _decode_report(data: Mapping[str, Any]) -> Report:
+    return Report(
+        data["report_id"], data["period_start"], data["period_end"],
+        tuple(ReportLine.from_event_dict(line) for line in data["lines"]), data["supersedes"], data["sequence"],
+        tuple((currency, amount) for currency, amount in data["booked"]),
+    )  # fmt: skip
+
+
+def _sales_of(license: License, reports: Sequence[Report]) -> list[ReportSales]:
+    """The reports' net sales, each with the schedules in force at its period's start."""
+    return [
+        ReportSales(
+            r.report_id, r.period_end, r.net_sales(), license.terms_on(r.period_start).running_royalty, r.period_start
+        )
+        for r in reports
+    ]
 
 
 def check_lines(license: License, period_start: date, lines: Sequence[ReportLine]) -> None:
@@ -104,7 +149,7 @@ def check_lines(license: License, period_start: date, lines: Sequence[ReportLine
         if not territory_covers(license.territory, line.country.upper()):
             raise DomainError("sales outside the licensed territory", country=line.country, **where)
         field_of_use = normalize_field(line.field_of_use) if line.field_of_use.strip() else license.field_of_use
-        if not field_covers(license.field_of_use, field_of_use):
+        if not field_covers(license.field_of_use, license.fields, field_of_use):
             raise DomainError("sales outside the licensed field of use", field_of_use=field_of_use, **where)
         if line.currency not in terms.running_royalty:
             raise DomainError(
@@ -118,6 +163,8 @@ def check_lines(license: License, period_start: date, lines: Sequence[ReportLine
 
 
 class RoyaltyLedger(Aggregate):
+    Snapshot = EncodedSnapshot  # a ledger lives as long as its license: `SNAPSHOT_INTERVAL` snapshots it
+
     class Opened(Aggregate.Created):
         license_id: uuid.UUID
 
@@ -155,6 +202,26 @@ class RoyaltyLedger(Aggregate):
         self.booked: dict[str, int] = {}  # royalty booked so far per currency
         self.true_ups: dict[int, int] = {}  # true-up booked per license year
 
+    @classmethod
+    def encode_snapshot(cls, state: dict[str, Any]) -> dict[str, Any]:
+        """The ledger's state as plain JSON values (see `snapshots.py`)."""
+        return {
+            **state,
+            "reports": [_encode_report(r) for r in state["reports"].values()],
+            "superseded": sorted(state["superseded"], key=str),
+            "true_ups": [[year, amount] for year, amount in sorted(state["true_ups"].items())],
+        }
+
+    @classmethod
+    def decode_snapshot(cls, state: dict[str, Any]) -> dict[str, Any]:
+        reports = [_decode_report(r) for r in state["reports"]]
+        return {
+            **state,
+            "reports": {r.report_id: r for r in reports},
+            "superseded": set(state["superseded"]),
+            "true_ups": {year: amount for year, amount in state["true_ups"]},
+        }
+
     # -- queries ----------------------------------------------------------------
 
     def in_force(self) -> list[Report]:
@@ -163,11 +230,19 @@ class RoyaltyLedger(Aggregate):
         return sorted(current, key=lambda r: (r.period_start, r.sequence))
 
     def royalty_lines(self, license: License) -> list[ReportRoyalty]:
-        sales = [
-            ReportSales(r.report_id, r.period_end, r.net_sales(), license.terms_on(r.period_start).running_royalty)
-            for r in self.in_force()
-        ]
-        return royalties(sales)
+        return royalties(_sales_of(license, self.in_force()))
+
+    def royalty_by_report(self, license: License) -> dict[uuid.UUID, list[CurrencyRoyalty]]:
+        """Each report in force: its royalty per currency and how its sales spread over the tiers."""
+        schedules = {r.report_id: license.terms_on(r.period_start).running_royalty for r in self.in_force()}
+        found: dict[uuid.UUID, list[CurrencyRoyalty]] = {report_id: [] for report_id in schedules}
+        for line in self.royalty_lines(license):
+            tiers = schedules[line.report_id].get(line.currency, ())
+            parts = tuple(tier_parts(line.sales_before, line.net_sales, tiers))
+            found[line.report_id].append(
+                CurrencyRoyalty(line.currency, line.sales_before, line.net_sales, line.royalty, parts)
+            )
+        return found
 
     # -- commands ---------------------------------------------------------------
 
@@ -262,11 +337,7 @@ class RoyaltyLedger(Aggregate):
         """Royalty due over all reports in force once `report` is added, less what is booked."""
         current = [r for r in self.in_force() if r.report_id != report.supersedes]
         ordered = sorted([*current, report], key=lambda r: (r.period_start, r.sequence or len(self.reports) + 1))
-        sales = [
-            ReportSales(r.report_id, r.period_end, r.net_sales(), license.terms_on(r.period_start).running_royalty)
-            for r in ordered
-        ]
-        totals = total_by_currency(royalties(sales))
+        totals = total_by_currency(royalties(_sales_of(license, ordered)))
         currencies = set(totals) | set(self.booked)
         return {c: totals.get(c, 0) - self.booked.get(c, 0) for c in currencies}
 
@@ -288,7 +359,10 @@ class RoyaltyLedger(Aggregate):
     ) -> None:
         corrected = uuid.UUID(supersedes) if supersedes else None
         parsed = tuple(ReportLine.from_event_dict(line) for line in lines)
-        self.reports[report_id] = Report(report_id, period_start, period_end, parsed, corrected, len(self.reports) + 1)
+        booked = tuple((money["currency"], money["amount"]) for money in royalty_due)
+        self.reports[report_id] = Report(
+            report_id, period_start, period_end, parsed, corrected, len(self.reports) + 1, booked
+        )
         if corrected is not None:
             self.superseded.add(corrected)
         for money in royalty_due:

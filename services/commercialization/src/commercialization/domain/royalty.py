@@ -8,7 +8,10 @@ Rules (each checkable by hand):
   report's royalty is the rounded cumulative after it minus the rounded cumulative
   before it, so rounding never accumulates over reports.
 - Reports count in period order; a royalty year is a license year (from the term's
-  start), and a report counts in the license year holding its period end.
+  start). A report whose period straddles license years counts in each by the days of
+  its period inside it: its royalty is split in proportion to those days, exactly, by
+  largest remainder (the odd minor unit to the larger remainder, on a tie to the earlier
+  year), so the parts sum to the report's royalty.
 - Minimum annual royalty: after a license year ends, the shortfall of that year's
   royalty (in the minimum's currency) below the minimum is due, less true-ups
   already charged for that year (so a re-run after a corrected report settles the
@@ -24,7 +27,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 from commercialization.domain.terms import Tier
-from ipshare.money import BASIS_POINTS
+from ipshare.money import BASIS_POINTS, allocate
 
 
 def accrued_royalty(cumulative_sales: int, tiers: Sequence[Tier]) -> Fraction:
@@ -57,6 +60,7 @@ class ReportSales:
     period_end: date
     net_sales: Mapping[str, int]
     schedules: Mapping[str, Sequence[Tier]]
+    period_start: date | None = None  # None: a one-day period (on `period_end`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,38 @@ class ReportRoyalty:
     sales_before: int
     net_sales: int
     royalty: int
+    period_start: date | None = None  # None: a one-day period (on `period_end`)
+
+    @property
+    def first_day(self) -> date:
+        return self.period_end if self.period_start is None else self.period_start
+
+
+@dataclass(frozen=True, slots=True)
+class TierPart:
+    """The part of a report's net sales that falls inside one tier, and its exact royalty."""
+
+    threshold: int
+    rate_bps: int
+    net_sales: int
+    royalty: Fraction  # minor units, exact (at most four decimals: rates are in basis points)
+
+
+def tier_parts(sales_before: int, net_sales: int, tiers: Sequence[Tier]) -> list[TierPart]:
+    """How `net_sales` on top of `sales_before` spread over the marginal tiers; the parts' sales
+    sum to `net_sales` and their royalties to `marginal_royalty(sales_before, net_sales, tiers)`."""
+    low, high = sorted((sales_before, sales_before + net_sales))
+    sign = 1 if net_sales >= 0 else -1
+    parts = []
+    for i, tier in enumerate(tiers):
+        upper = tiers[i + 1].threshold if i + 1 < len(tiers) else None
+        bottom, top = max(low, tier.threshold), high if upper is None else min(high, upper)
+        if top > bottom:
+            amount = sign * (top - bottom)
+            parts.append(
+                TierPart(tier.threshold, tier.rate_bps, amount, Fraction(amount * tier.rate_bps, BASIS_POINTS))
+            )
+    return parts
 
 
 def royalties(reports: Sequence[ReportSales]) -> list[ReportRoyalty]:
@@ -84,9 +120,10 @@ def royalties(reports: Sequence[ReportSales]) -> list[ReportRoyalty]:
             now = round_half_up(exact[currency])
             result.append(
                 ReportRoyalty(
-                    report.report_id, report.period_end, currency, before, net, now - rounded.get(currency, 0)
+                    report.report_id, report.period_end, currency, before, net, now - rounded.get(currency, 0),
+                    report.period_start,
                 )
-            )
+            )  # fmt: skip
             rounded[currency] = now
     return result
 
@@ -123,12 +160,29 @@ def license_year_of(term_start: date, day: date) -> int:
     return year
 
 
+def days_in_license_years(term_start: date, first: date, last: date) -> dict[int, int]:
+    """License year -> how many days of `first`..`last` (inclusive) fall in it."""
+    days: dict[int, int] = {}
+    day = first
+    while day <= last:
+        year = license_year_of(term_start, day)
+        year_end = license_year_bounds(term_start, year)[1]
+        upto = min(year_end, last)
+        days[year] = (upto - day).days + 1
+        day = upto + timedelta(days=1)
+    return days
+
+
+def royalty_by_license_year(line: ReportRoyalty, term_start: date) -> dict[int, int]:
+    """A report's royalty split across the license years its period covers, by days (exact)."""
+    days = days_in_license_years(term_start, line.first_day, line.period_end)
+    if len(days) == 1:
+        return {next(iter(days)): line.royalty}
+    return allocate(line.royalty, days)
+
+
 def royalty_in_year(lines: Sequence[ReportRoyalty], term_start: date, year: int, currency: str) -> int:
-    return sum(
-        line.royalty
-        for line in lines
-        if line.currency == currency and license_year_of(term_start, line.period_end) == year
-    )
+    return sum(royalty_by_license_year(line, term_start).get(year, 0) for line in lines if line.currency == currency)
 
 
 def minimum_true_up(minimum: int, royalty_for_year: int, already_charged: int) -> int:

@@ -4,6 +4,11 @@ Two licenses clash when they share an asset, a field of use, a country and a
 day, and at least one of them is exclusive or sole: an exclusive or sole
 licensee was promised that nobody else is licensed there, and a new exclusive
 license cannot be promised where someone already holds a license.
+
+Fields of use are IPC/CPC codes that nest (`fields.py`): two fields meet when a code of
+one lies inside a code of the other; `all fields` meets every field. A field recorded
+as free text alone (before codes were used) meets another such field of the same text,
+and every field named by codes: nothing says the two are apart.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from enum import StrEnum
 
 import pycountry
 
+from commercialization.domain.fields import codes_overlap, covered_by, parse_field_code
 from ipshare.errors import DomainError
 
 WORLDWIDE = "WORLDWIDE"
@@ -79,8 +85,15 @@ def territory_covers(territory: frozenset[str], country: str) -> bool:
     return WORLDWIDE in territory or country in territory
 
 
-def field_covers(licensed: str, field_of_use: str) -> bool:
-    return licensed in (ALL_FIELDS, field_of_use)
+def field_covers(licensed: str, codes: tuple[str, ...], field_of_use: str) -> bool:
+    """Whether a report line's field (a code, or the license's own description) lies in the license's field."""
+    if (licensed == ALL_FIELDS and not codes) or field_of_use == licensed:
+        return True
+    try:
+        parse_field_code(field_of_use)
+    except DomainError:
+        return False  # free text other than the license's own description
+    return covered_by(codes, field_of_use)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +103,15 @@ class Footprint:
     license_id: uuid.UUID
     license_type: LicenseType
     asset_ids: frozenset[uuid.UUID]
-    field_of_use: str
+    field_of_use: str  # the description ("all fields" when the field is not restricted)
     territory: frozenset[str]
     start_date: date
     end_date: date | None  # None: open-ended (e.g. until the last patent expires)
+    fields: tuple[str, ...] = ()  # IPC/CPC codes; empty: all fields, or a free-text field alone
+
+    @property
+    def all_fields(self) -> bool:
+        return not self.fields and self.field_of_use == ALL_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,23 +121,32 @@ class Overlap:
     territory: frozenset[str]
     start_date: date
     end_date: date | None
+    fields: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, object]:
         return {
             "asset_ids": sorted(str(a) for a in self.asset_ids),
             "field_of_use": self.field_of_use,
+            "fields": list(self.fields),
             "territory": sorted(self.territory),
             "start_date": self.start_date.isoformat(),
             "end_date": self.end_date.isoformat() if self.end_date else None,
         }
 
 
-def _field_overlap(a: str, b: str) -> str | None:
-    if a == ALL_FIELDS:
-        return b
-    if b == ALL_FIELDS or a == b:
-        return a
-    return None
+def _field_overlap(a: Footprint, b: Footprint) -> tuple[str, tuple[str, ...]] | None:
+    """The common field (description, codes) of two footprints, or None (see the module's docstring)."""
+    if a.all_fields:
+        return b.field_of_use, b.fields
+    if b.all_fields:
+        return a.field_of_use, a.fields
+    if a.fields and b.fields:
+        common = codes_overlap(a.fields, b.fields)
+        return (a.field_of_use, common) if common else None
+    if not a.fields and not b.fields:
+        return (a.field_of_use, ()) if a.field_of_use == b.field_of_use else None
+    text, coded = (a, b) if not a.fields else (b, a)
+    return text.field_of_use, coded.fields
 
 
 def _territory_overlap(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
@@ -141,13 +168,13 @@ def _earliest_end(a: date | None, b: date | None) -> date | None:
 def overlap(a: Footprint, b: Footprint) -> Overlap | None:
     """The common ground of two licenses (inclusive dates), or None."""
     assets = a.asset_ids & b.asset_ids
-    field_of_use = _field_overlap(a.field_of_use, b.field_of_use)
+    field = _field_overlap(a, b)
     territory = _territory_overlap(a.territory, b.territory)
     start = max(a.start_date, b.start_date)
     end = _earliest_end(a.end_date, b.end_date)
-    if not assets or field_of_use is None or not territory or (end is not None and end < start):
+    if not assets or field is None or not territory or (end is not None and end < start):
         return None
-    return Overlap(assets, field_of_use, territory, start, end)
+    return Overlap(assets, field[0], territory, start, end, field[1])
 
 
 @dataclass(frozen=True, slots=True)

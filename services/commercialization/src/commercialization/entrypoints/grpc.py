@@ -40,7 +40,7 @@ def license_message(license: License) -> pb.License:
     return pb.License(
         license_id=str(license.id), licensee=license.licensee, licensee_kind=license.licensee_kind.value,
         spin_off_id=license.spin_off_id, asset_ids=[str(a) for a in license.asset_ids],
-        license_type=license.license_type.value, field_of_use=license.field_of_use,
+        license_type=license.license_type.value, field_of_use=license.field_of_use, fields=list(license.fields),
         territory=sorted(license.territory), start_date=_day(license.start_date), end_date=_day(license.end_date),
         sublicensing_allowed=license.sublicensing_allowed, status=license.status.value,
         granted_by=str(license.granted_by), required_consents=[str(m) for m in license.required_consents],

@@ -7,6 +7,7 @@ pool). Writes to a license honour If-Match; every POST honours Idempotency-Key.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
@@ -99,7 +100,7 @@ def amend_license(
     in_force = app.amend_license(
         ctx, license_id, body.effective_date, end_date=body.end_date, open_ended=body.open_ended,
         field_of_use=body.field_of_use, territory=body.territory, terms=body.terms.terms() if body.terms else None,
-        note=body.note, member_id=body.member_id,
+        note=body.note, member_id=body.member_id, fields=body.fields,
     )  # fmt: skip
     if not in_force:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -181,12 +182,14 @@ def true_up_minimum(license_id: uuid.UUID, body: s.LicenseYear, app: App, ctx: C
 @licenses.post("/{license_id}/royalty-reports", status_code=status.HTTP_201_CREATED)
 def submit_royalty_report(
     license_id: uuid.UUID, body: s.RoyaltyReportIn, app: App, ctx: CommandContextDep
-) -> s.Created:
+) -> s.ReportCreated:
+    """Record a report (or a correction): the answer carries its royalty per currency and tier, and
+    the invoice (or credit note) it raised."""
     report_id = app.submit_royalty_report(
         ctx, license_id, body.period_start, body.period_end, [line.line() for line in body.lines],
         no_sales=body.no_sales, supersedes=body.supersedes, effective_date=body.effective_date,
     )  # fmt: skip
-    return s.Created(id=report_id)
+    return s.ReportCreated.created(app.royalty_report(ctx, license_id, report_id))
 
 
 @licenses.post("/{license_id}/royalty-reports/csv", status_code=status.HTTP_201_CREATED)
@@ -198,17 +201,32 @@ def import_royalty_report(
     period_start: Annotated[IsoDate, Query()],
     period_end: Annotated[IsoDate, Query()],
     supersedes: uuid.UUID | None = None,
-) -> s.Created:
+) -> s.ReportCreated:
     """A report's lines as CSV, all or nothing: any bad row is a 422 listing every bad row."""
     report_id = app.import_royalty_report_csv(
         ctx, license_id, period_start, period_end, csv_text, supersedes=supersedes
     )
-    return s.Created(id=report_id)
+    return s.ReportCreated.created(app.royalty_report(ctx, license_id, report_id))
 
 
 @licenses.get("/{license_id}/royalty-reports")
 def royalty_reports(license_id: uuid.UUID, app: App, ctx: CommandContextDep) -> list[s.ReportOut]:
-    return s.ReportOut.all_of(app.get_royalty_ledger(ctx, license_id))
+    """Every report in submission order, with its royalty per currency and tier (over the reports in
+    force) and the invoice or credit note its submission raised."""
+    return [s.ReportOut.of(view) for view in app.royalty_reports(ctx, license_id)]
+
+
+@licenses.post("/{license_id}/receipts", status_code=status.HTTP_201_CREATED, tags=["invoices and payments"])
+def record_receipt(license_id: uuid.UUID, body: s.ReceiptIn, app: App, ctx: CommandContextDep) -> s.ReceiptOut:
+    """Finance records money received on a license in one call: it pays the invoices named, then the
+    oldest open ones in its currency; with `uninvoiced_kind`, what no invoice awaited is invoiced as
+    that kind (issued on the received date) and paid at once, so all of it is revenue. Without it the
+    rest stays unapplied cash and the answer warns."""
+    outcome = app.record_receipt(
+        ctx, license_id, body.amount, body.currency, body.received_date, body.payer_reference,
+        uninvoiced_kind=body.uninvoiced_kind, invoice_ids=body.invoice_ids,
+    )  # fmt: skip
+    return s.ReceiptOut.of(outcome)
 
 
 @queries.get("/assets/{asset_id}/licenses", tags=["licenses"])
@@ -226,18 +244,29 @@ def get_account(deal_id: uuid.UUID, app: App, ctx: CommandContextDep) -> s.Accou
 
 
 @accounts.post("/{deal_id}/payments", status_code=status.HTTP_201_CREATED)
-def record_payment(deal_id: uuid.UUID, body: s.PaymentIn, app: App, ctx: CommandContextDep) -> s.Created:
-    """Cash received, matched to invoices; what is left over stays unapplied."""
+def record_payment(deal_id: uuid.UUID, body: s.PaymentIn, app: App, ctx: CommandContextDep) -> s.ReceiptOut:
+    """Cash received, matched to invoices; what is left over stays unapplied, and a warning says so
+    (`POST /licenses/{id}/receipts` records a license's receipt in one call)."""
     payment_id = app.record_payment(
         ctx, deal_id, body.amount, body.currency, body.received_date, body.payer_reference, body.invoice_ids
     )
-    return s.Created(id=payment_id)
+    return s.ReceiptOut.of(app.payment_outcome(ctx, deal_id, payment_id))
 
 
 @queries.get("/receivables", tags=["invoices and payments"])
-def receivables(app: App, ctx: CommandContextDep, as_of: IsoDate | None = None) -> s.ReceivablesOut:
-    """Open invoices with their ageing (current, 30, 60, 90+ days) and unapplied cash."""
-    return s.ReceivablesOut.of(app.receivables(ctx, as_of))
+def receivables(
+    app: App,
+    ctx: CommandContextDep,
+    as_of: Annotated[
+        IsoDate | None, Query(description="the ageing day (default today): what was dated by then")
+    ] = None,
+    known_at: Annotated[
+        datetime | None, Query(description="only what was recorded by this time too (ISO 8601; UTC if no offset)")
+    ] = None,
+) -> s.ReceivablesOut:
+    """Open invoices with their ageing (current, 30, 60, 90+ days) and unapplied cash on `as_of`:
+    invoices issued, cash received and credit notes issued on or before it."""
+    return s.ReceivablesOut.of(app.receivables(ctx, as_of, known_at=known_at))
 
 
 # ---- assignments -------------------------------------------------------------------

@@ -44,7 +44,10 @@ def spec(
         projected = ProjectedOwnership.connect(settings.database_url)
         registry = IpRegistryClient(settings.ip_registry_grpc_address, settings)
         return CommercializationApplication(
-            env, FallbackOwnership(registry, projected), reads=ProjectionFirst(projected, registry)
+            env,
+            FallbackOwnership(registry, projected),
+            reads=ProjectionFirst(projected, registry),
+            snapshot_interval=settings.snapshot_interval,
         )
 
     return ServiceSpec(

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from commercialization.application import LicenseOptions, ReceivablesReport
+from commercialization.application import LicenseOptions, ReceiptOutcome, ReceivablesReport, ReportView
 from commercialization.domain.account import Invoice, LicenseAccount, Payment
 from commercialization.domain.assignment import Assignment
-from commercialization.domain.license import License
-from commercialization.domain.reports import Report, ReportLine, RoyaltyLedger
+from commercialization.domain.license import License, LicenseeKind
+from commercialization.domain.reports import CurrencyRoyalty, ReportLine
+from commercialization.domain.scope import LicenseType
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
+from ipshare.money import BASIS_POINTS
 from ipshare.schemas import Body
 
 
@@ -103,9 +106,14 @@ class TermsOut(BaseModel):
 class GrantLicense(Body):
     licensee: str = Field(min_length=1, max_length=300)
     asset_ids: list[uuid.UUID] = Field(min_length=1)
-    license_type: str = Field("non_exclusive", description="exclusive | sole | non_exclusive")
+    license_type: LicenseType = LicenseType.NON_EXCLUSIVE
     terms: TermsIn
-    field_of_use: str | None = None
+    field_of_use: str | None = Field(None, description="a description of the field; default: all fields")
+    fields: list[str] = Field(
+        default_factory=list,
+        description="IPC/CPC codes naming the field of use (H01M, H01M 10/052...), which nest: H01M covers "
+        "H01M 10/052; none: all fields",
+    )
     territory: list[str] | None = Field(
         None,
         description="ISO 3166-1 alpha-2 country codes (CN, US, DE...), or WORLDWIDE alone (the default); "
@@ -114,7 +122,7 @@ class GrantLicense(Body):
     start_date: date | None = None
     end_date: date | None = None
     sublicensing_allowed: bool = False
-    licensee_kind: str = Field("external", description="external | spin_off")
+    licensee_kind: LicenseeKind = LicenseeKind.EXTERNAL
     spin_off_id: uuid.UUID | None = None
     cross_license_assets: list[str] = Field(default_factory=list)
     granted_by: uuid.UUID | None = Field(None, description="the granting co-owner, when an admin acts for it")
@@ -134,6 +142,8 @@ class GrantLicense(Body):
         }
         if self.field_of_use is not None:
             options["field_of_use"] = self.field_of_use
+        if self.fields:
+            options["fields"] = self.fields
         if self.territory is not None:
             options["territory"] = self.territory
         if self.start_date is not None:
@@ -155,6 +165,7 @@ class Amendment(Body):
     end_date: date | None = None
     open_ended: bool = False
     field_of_use: str | None = None
+    fields: list[str] | None = Field(None, description="IPC/CPC codes naming the new field; none: kept")
     territory: list[str] | None = None
     terms: TermsIn | None = None
     note: str = ""
@@ -199,6 +210,7 @@ class ProposedAmendmentOut(BaseModel):
     effective_date: date
     end_date: date | None
     field_of_use: str
+    fields: list[str]
     territory: list[str]
     note: str
     required_consents: list[uuid.UUID]
@@ -211,7 +223,8 @@ class ProposedAmendmentOut(BaseModel):
             return None
         return cls(
             effective_date=proposal["effective_date"], end_date=proposal["end_date"],
-            field_of_use=proposal["field_of_use"], territory=proposal["territory"], note=proposal["note"],
+            field_of_use=proposal["field_of_use"], fields=proposal["fields"], territory=proposal["territory"],
+            note=proposal["note"],
             required_consents=license.amendment_required, missing_consents=license.amendment_missing_consents,
         )  # fmt: skip
 
@@ -224,6 +237,7 @@ class LicenseOut(BaseModel):
     asset_ids: list[uuid.UUID]
     license_type: str
     field_of_use: str
+    fields: list[str] = Field(description="IPC/CPC codes of the field; empty: all fields (or a free-text field alone)")
     territory: list[str]
     start_date: date
     end_date: date | None
@@ -250,6 +264,7 @@ class LicenseOut(BaseModel):
             asset_ids=license.asset_ids,
             license_type=license.license_type.value,
             field_of_use=license.field_of_use,
+            fields=list(license.fields),
             territory=sorted(license.territory),
             start_date=license.start_date,
             end_date=license.end_date,
@@ -292,6 +307,40 @@ class RoyaltyReportIn(Body):
     effective_date: date | None = None
 
 
+class TierPartOut(BaseModel):
+    threshold: int = Field(description="cumulative net sales from which the rate applies")
+    rate_bps: int
+    net_sales: int = Field(description="the part of the report's net sales inside this tier")
+    royalty_exact: str = Field(description="its exact royalty in minor units (a decimal: rates are in bps)")
+
+
+class CurrencyRoyaltyOut(BaseModel):
+    currency: str
+    sales_before: int = Field(description="cumulative net sales of the earlier reports in force")
+    net_sales: int
+    royalty: int = Field(description="rounded cumulative royalty after this report less before it")
+    tiers: list[TierPartOut]
+
+    @classmethod
+    def of(cls, line: CurrencyRoyalty) -> CurrencyRoyaltyOut:
+        tiers = [
+            TierPartOut(threshold=t.threshold, rate_bps=t.rate_bps, net_sales=t.net_sales,
+                        royalty_exact=_decimal(t.royalty))
+            for t in line.tiers
+        ]  # fmt: skip
+        return cls(
+            currency=line.currency, sales_before=line.sales_before, net_sales=line.net_sales, royalty=line.royalty,
+            tiers=tiers,
+        )  # fmt: skip
+
+
+class BookingOut(BaseModel):
+    currency: str
+    amount: int = Field(description="the change in royalty due its submission booked (negative: credited)")
+    invoice_id: uuid.UUID | None = Field(description="the invoice raised for an increase")
+    credit_note_id: uuid.UUID | None = Field(description="the credit note issued for a decrease")
+
+
 class ReportOut(BaseModel):
     report_id: uuid.UUID
     period_start: date
@@ -300,9 +349,14 @@ class ReportOut(BaseModel):
     net_sales: dict[str, int]
     supersedes: uuid.UUID | None
     superseded: bool
+    royalty: list[CurrencyRoyaltyOut] = Field(
+        description="per currency, computed now over the reports in force (empty once superseded)"
+    )
+    booked: list[BookingOut] = Field(description="what its submission invoiced or credited, per currency")
 
     @classmethod
-    def of(cls, report: Report, superseded: bool) -> ReportOut:
+    def of(cls, view: ReportView) -> ReportOut:
+        report = view.report
         return cls(
             report_id=report.report_id,
             period_start=report.period_start,
@@ -310,13 +364,30 @@ class ReportOut(BaseModel):
             lines=[line.as_event_dict() for line in report.lines],
             net_sales=report.net_sales(),
             supersedes=report.supersedes,
-            superseded=superseded,
+            superseded=view.superseded,
+            royalty=[CurrencyRoyaltyOut.of(line) for line in view.royalty],
+            booked=[
+                BookingOut(
+                    currency=b.currency, amount=b.amount, invoice_id=b.invoice_id, credit_note_id=b.credit_note_id
+                )
+                for b in view.booked
+            ],
         )
 
+
+class ReportCreated(ReportOut):
+    id: uuid.UUID = Field(description="the report's id (as `report_id`)")
+
     @classmethod
-    def all_of(cls, ledger: RoyaltyLedger) -> list[ReportOut]:
-        reports = sorted(ledger.reports.values(), key=lambda r: r.sequence)
-        return [cls.of(r, r.report_id in ledger.superseded) for r in reports]
+    def created(cls, view: ReportView) -> ReportCreated:
+        return cls(id=view.report.report_id, **ReportOut.of(view).model_dump())
+
+
+def _decimal(value: Fraction) -> str:
+    """An exact fraction whose denominator divides 10,000, written as a decimal."""
+    whole, rest = divmod(abs(value.numerator) * (BASIS_POINTS // value.denominator), BASIS_POINTS)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{whole}" if not rest else f"{sign}{whole}.{rest:04d}".rstrip("0")
 
 
 # ---- accounts and payments ---------------------------------------------------------
@@ -328,6 +399,41 @@ class PaymentIn(Body):
     received_date: date
     payer_reference: str = Field(min_length=1)
     invoice_ids: list[uuid.UUID] = Field([], description="invoices to settle first; the rest oldest due first")
+
+
+class ReceiptIn(PaymentIn):
+    uninvoiced_kind: str | None = Field(
+        None,
+        description="upfront | maintenance | royalty | milestone | sublicense | minimum_true_up | "
+        "cost_reimbursement: what no open invoice awaits is invoiced as this kind and paid at once; "
+        "without it, the rest stays unapplied cash (a warning says so)",
+    )
+
+
+class AppliedOut(BaseModel):
+    invoice_id: uuid.UUID
+    kind: str
+    amount: int
+
+
+class ReceiptOut(BaseModel):
+    id: uuid.UUID = Field(description="the payment")
+    currency: str
+    applied: list[AppliedOut] = Field(description="the invoices it paid: each part is revenue")
+    invoice_id: uuid.UUID | None = Field(description="the invoice raised for what no invoice awaited")
+    unapplied: int = Field(description="cash no invoice took: not revenue until one does")
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, outcome: ReceiptOutcome) -> ReceiptOut:
+        return cls(
+            id=outcome.payment_id,
+            currency=outcome.currency,
+            applied=[AppliedOut(invoice_id=a.invoice_id, kind=a.kind.value, amount=a.amount) for a in outcome.applied],
+            invoice_id=outcome.invoice_id,
+            unapplied=outcome.unapplied,
+            warnings=outcome.warnings,
+        )
 
 
 class InvoiceOut(BaseModel):
@@ -412,11 +518,23 @@ class ReceivableOut(BaseModel):
     bucket: str
 
 
+class UnappliedOut(BaseModel):
+    deal_id: uuid.UUID
+    payment_id: uuid.UUID
+    amount: int
+    currency: str
+    received_on: date
+    payer_reference: str
+
+
 class ReceivablesOut(BaseModel):
     as_of: date
     lines: list[ReceivableOut]
     totals: dict[str, dict[str, int]]
     unapplied_cash: dict[str, int]
+    unapplied: list[UnappliedOut] = Field(
+        description="each payment with cash no invoice had taken on as_of: received, but not revenue"
+    )
 
     @classmethod
     def of(cls, report: ReceivablesReport) -> ReceivablesOut:
@@ -434,7 +552,17 @@ class ReceivablesOut(BaseModel):
             )
             for r in report.lines
         ]
-        return cls(as_of=report.as_of, lines=lines, totals=report.totals, unapplied_cash=report.unapplied_cash)
+        unapplied = [
+            UnappliedOut(
+                deal_id=c.deal_id, payment_id=c.payment_id, amount=c.amount.amount, currency=c.amount.currency,
+                received_on=c.received_on, payer_reference=c.payer_reference,
+            )
+            for c in report.unapplied
+        ]  # fmt: skip
+        return cls(
+            as_of=report.as_of, lines=lines, totals=report.totals, unapplied_cash=report.unapplied_cash,
+            unapplied=unapplied,
+        )  # fmt: skip
 
 
 # ---- assignments -------------------------------------------------------------------

@@ -114,7 +114,8 @@ def cap_chart(page: Page, cap_table: dict[str, Any], names: dict[str, str]) -> c
     return charts.bar_chart(bars, page.t("Fully diluted ownership on {day}", day=cap_table["as_of"]))
 
 
-def kpi_charts(page: Page, spin_off: dict[str, Any]) -> list[charts.Svg]:
+def kpi_charts(page: Page, spin_off: dict[str, Any]) -> list[tuple[str, charts.Svg]]:
+    """(caption, chart) per KPI, in the order the table shows them."""
     kpis = spin_off["kpis"]
     if not kpis:
         return []
@@ -126,7 +127,7 @@ def kpi_charts(page: Page, spin_off: dict[str, Any]) -> list[charts.Svg]:
     revenue, funding = amounts("revenue"), amounts("follow_on_funding")
     headcount = [charts.Bar(k["period"], k["headcount"], count(k["headcount"], page.lang)) for k in kpis]
     patents = [charts.Bar(k["period"], k["patents_filed"], count(k["patents_filed"], page.lang)) for k in kpis]
-    return [charts.bar_chart(revenue, page.t("Revenue by period")),
-            charts.bar_chart(funding, page.t("Follow-on funding by period")),
-            charts.bar_chart(headcount, page.t("Headcount by period")),
-            charts.bar_chart(patents, page.t("Patents filed by period"))]  # fmt: skip
+    captions = (page.t("Revenue by period"), page.t("Follow-on funding by period"), page.t("Headcount by period"),
+                page.t("Patents filed by period"))  # fmt: skip
+    return [(caption, charts.bar_chart(bars, caption))
+            for caption, bars in zip(captions, (revenue, funding, headcount, patents), strict=True)]  # fmt: skip

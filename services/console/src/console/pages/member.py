@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response
 
 from console.api import ApiError, ServiceClient
 from console.forms import FieldError, field_errors, percent_to_bps
-from console.pages.names import names_of
+from console.pages.names import names_of, payee_names
 from console.web import Page, PageDep, corrected, form_values
 from ipshare.auth import Role
 
@@ -201,7 +201,8 @@ async def my_statements(page: PageDep, period: str = "") -> Response:
             api.get("revenue-share", f"/periods/{chosen}/provisional" if _is_open(periods, chosen)
                     else f"/periods/{chosen}/statements"),
         )  # fmt: skip
-    return page.render("member/statements.html", periods=periods, chosen=chosen, payouts=payouts,
+    names = await payee_names(api, [p["payee"] for p in payouts] + [s["payee"] for s in statements])
+    return page.render("member/statements.html", periods=periods, chosen=chosen, payouts=payouts, names=names,
                        statements=statements, provisional=_is_open(periods, chosen))  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from incubation.domain.cap_table import DilutedLine, Holder, Movement, check_movement, fully_diluted, holdings, issued
+from incubation.domain.references import KnownAsset, KnownMember, require_owned_by
 from incubation.domain.vesting import VestingTerms, add_months, vested
 from ipshare.errors import Conflict, DomainError, NotFound
 from ipshare.money import BASIS_POINTS, Money, allocate
@@ -42,8 +43,14 @@ class Contribution:
     valuation: Money
     share_class: str
     shares: int
-    own_rule: bool
+    own_rule_document: str  # the member's own reward rule, by its document reference ("" if none)
+    state_established: bool  # as the IP registry knew the member when it contributed
+    contributed_on: date
     rewarded: int = 0
+
+    @property
+    def own_rule(self) -> bool:
+        return bool(self.own_rule_document)
 
     @property
     def reward_bps(self) -> int:
@@ -51,7 +58,35 @@ class Contribution:
 
     @property
     def below_statutory_floor(self) -> bool:
-        return not self.own_rule and self.reward_bps < STATUTORY_REWARD_BPS
+        """Under 50% where the floor binds: always for a state-established member, else without an own rule.
+
+        Refused for new contributions; only contributions recorded before the rule was enforced show it.
+        """
+        return _floor_binds(self.state_established, self.own_rule_document) and self.reward_bps < STATUTORY_REWARD_BPS
+
+
+def _floor_binds(state_established: bool, own_rule_document: str) -> bool:
+    """Art. 45: the 50% floor applies unless the unit has its own rule; a state-established
+    university or institute's own rule must meet it too (Art. 45, third paragraph)."""
+    return state_established or not own_rule_document
+
+
+def check_reward_floor(member: KnownMember, own_rule_document: str, rewarded: int, shares: int) -> None:
+    """Refuse a researchers' reward below the statutory 50% of the contributed equity where it binds."""
+    reward_bps = rewarded * BASIS_POINTS // shares
+    if reward_bps >= STATUTORY_REWARD_BPS or not _floor_binds(member.state_established, own_rule_document):
+        return
+    if member.state_established:
+        raise DomainError(
+            f"{member.name} is state-established: its researchers receive at least 50% of the equity formed "
+            "from its IP, under its own rule too (Art. 45)",
+            field="rewards", reward_bps=reward_bps, required_bps=STATUTORY_REWARD_BPS,
+        )  # fmt: skip
+    raise DomainError(
+        f"a reward under 50% of the equity needs {member.name}'s own reward rule: name its document in "
+        "own_rule_document (Art. 45)", field="own_rule_document", reward_bps=reward_bps,
+        required_bps=STATUTORY_REWARD_BPS,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +234,17 @@ class SpinOff(Aggregate):
         share_class: str
         shares: int
         own_rule: bool
+        own_rule_document: str
+        member_state_established: bool
         effective_date: date
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Contributions recorded before own rules named their document and members were known."""
+            state["own_rule_document"] = "(own rule, document not recorded)" if state["own_rule"] else ""
+            state["member_state_established"] = False
 
     class ResearchersRewarded(Aggregate.Event):
         contribution_id: str
@@ -329,6 +374,12 @@ class SpinOff(Aggregate):
             share_classes=[{"name": n, "authorized": q} for n, q in sorted(share_classes.items())],
         )  # fmt: skip
 
+    def stakeholders(self) -> list[Holder]:
+        """Everyone who holds or held shares, or was granted options, in key order."""
+        holders = {h for m in self.movements for h in (m.source, m.target) if h is not None}
+        holders |= {("researcher", g.researcher_id) for g in self.grants.values()}
+        return sorted(holders)
+
     def members_involved(self) -> set[str]:
         """Members that hold or held shares (contributors among them): they may read the company."""
         return {h[1] for m in self.movements for h in (m.source, m.target) if h and h[0] == "member"}
@@ -406,21 +457,30 @@ class SpinOff(Aggregate):
     # ---- IP contributed as capital (Art. 45(2)) -------------------------------------------
 
     def contribute_ip(
-        self, *, member_id: str, asset_ids: list[str], valuation: Money, share_class: str, shares: int,
-        rewards: dict[str, int], own_rule: bool, day: date,
+        self, *, member: KnownMember, assets: list[KnownAsset], valuation: Money, share_class: str, shares: int,
+        rewards: dict[str, int], own_rule_document: str, day: date,
     ) -> Contribution:  # fmt: skip
-        """The member receives `shares` for its IP; `rewards` (researcher -> shares) come out of them."""
+        """The member receives `shares` for its IP; `rewards` (researcher -> shares) come out of them.
+
+        The member must have owned every contributed asset on the day, and the reward meet the
+        Art. 45 floor where it binds (`check_reward_floor`).
+        """
+        asset_ids = [a.asset_id for a in assets]
         if not set(asset_ids) <= set(self.asset_ids):
             raise DomainError("contributed assets must be among the spin-off's founding assets",
                               asset_ids=sorted(set(asset_ids) - set(self.asset_ids)))  # fmt: skip
         if valuation.amount <= 0:
             raise DomainError("a contribution is valued above zero")
+        self._not_before_founding(day)
+        require_owned_by(assets, member.member_id, day)
+        check_reward_floor(member, own_rule_document.strip(), sum(rewards.values()), shares)
         contribution_id = str(uuid.uuid4())
-        self.issue(("member", member_id), share_class, shares, day, f"ip contribution {contribution_id}")
+        self.issue(("member", member.member_id), share_class, shares, day, f"ip contribution {contribution_id}")
         self._ip_contributed(
-            contribution_id=contribution_id, member_id=member_id, asset_ids=list(asset_ids),
-            valuation=valuation.as_dict(), share_class=share_class, shares=shares, own_rule=own_rule,
-            effective_date=day,
+            contribution_id=contribution_id, member_id=member.member_id, asset_ids=asset_ids,
+            valuation=valuation.as_dict(), share_class=share_class, shares=shares,
+            own_rule=bool(own_rule_document.strip()), own_rule_document=own_rule_document.strip(),
+            member_state_established=member.state_established, effective_date=day,
         )  # fmt: skip
         self.reward_researchers(contribution_id, rewards, day)
         return self.contributions[contribution_id]
@@ -434,22 +494,24 @@ class SpinOff(Aggregate):
             self.transfer(member, _holder("researcher", researcher_id), contribution.share_class, quantity, day)
         rewarded = contribution.rewarded + sum(rewards.values())
         reward_bps = rewarded * BASIS_POINTS // contribution.shares
+        binds = _floor_binds(contribution.state_established, contribution.own_rule_document)
         self._researchers_rewarded(
             contribution_id=contribution_id,
             rewards=[{"researcher_id": r, "quantity": q} for r, q in sorted(rewards.items())],
             reward_bps=reward_bps,
-            below_statutory_floor=not contribution.own_rule and reward_bps < STATUTORY_REWARD_BPS,
+            below_statutory_floor=binds and reward_bps < STATUTORY_REWARD_BPS,
             effective_date=day,
         )
 
     @event(IpContributed)
     def _ip_contributed(
         self, contribution_id: str, member_id: str, asset_ids: list[str], valuation: dict[str, Any],
-        share_class: str, shares: int, own_rule: bool, effective_date: date,
+        share_class: str, shares: int, own_rule: bool, own_rule_document: str, member_state_established: bool,
+        effective_date: date,
     ) -> None:  # fmt: skip
         self.contributions[contribution_id] = Contribution(
-            contribution_id, member_id, asset_ids, Money.from_dict(valuation),
-            share_class, shares, own_rule,
+            contribution_id, member_id, asset_ids, Money.from_dict(valuation), share_class, shares,
+            own_rule_document, member_state_established, effective_date,
         )  # fmt: skip
 
     @event(ResearchersRewarded)

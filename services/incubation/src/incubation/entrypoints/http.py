@@ -105,11 +105,12 @@ def move_shares(
 
 @spin_offs.post("/{spin_off_id}/ip-contributions", status_code=status.HTTP_201_CREATED, dependencies=SpinOffIfMatch)
 def contribute_ip(spin_off_id: uuid.UUID, body: s.ContributeIp, app: App, ctx: CommandContextDep) -> s.ContributionOut:
-    """IP contributed as capital; the response flags a researchers' reward under the Art. 45(2) floor."""
+    """IP contributed as capital by a member that owned the assets that day; a researchers' reward under
+    50% is a 422 unless the member's own rule (by its document) allows it, never for a state-established one."""
     contribution = app.contribute_ip(
         ctx, spin_off_id, member_id=body.member_id, asset_ids=body.asset_ids, valuation=body.valuation.money(),
-        share_class=body.share_class, shares=body.shares, rewards=body.rewards, own_rule=body.own_rule,
-        effective_date=body.effective_date,
+        share_class=body.share_class, shares=body.shares, rewards=body.rewards,
+        own_rule_document=body.own_rule_document, effective_date=body.effective_date,
     )  # fmt: skip
     return s.ContributionOut.of(contribution)
 

@@ -3,29 +3,52 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
 
+from incubation.adapters.directory import (
+    DirectoryProjection,
+    PatientDirectory,
+    ProjectedDirectory,
+    directory_metadata,
+)
 from incubation.application import IncubationApplication
 from incubation.catalog import SOURCE, build_catalog
 from incubation.entrypoints.grpc import add_servicer
 from incubation.entrypoints.http import create_http
-from ipshare.runtime import ServiceSpec, serve
+from ipshare.consumer import Projection
+from ipshare.runtime import Runtime, ServiceSpec, serve
 from ipshare.settings import ServiceSettings
 
 
 class IncubationSettings(ServiceSettings):
     http_port: int = 8003
     grpc_port: int = 8103
+    reference_wait_seconds: float = 5.0  # how long a write waits for an id not yet learned from a topic
 
 
 def spec(settings: IncubationSettings | None = None) -> ServiceSpec[IncubationApplication, IncubationSettings]:
+    settings = settings or IncubationSettings()
+
+    def application(env: dict[str, str]) -> IncubationApplication:
+        # Writes wait a moment for an id not learned yet; reads (names in answers) never wait.
+        projected = ProjectedDirectory.connect(settings.database_url)
+        return IncubationApplication(env, PatientDirectory(projected, settings.reference_wait_seconds), reads=projected)
+
     return ServiceSpec(
         name=SOURCE,
-        settings=settings or IncubationSettings(),
-        application=IncubationApplication,
+        settings=settings,
+        application=application,
         catalog=build_catalog(),
         http=create_http,
         grpc=add_servicer,
+        metadata=directory_metadata,
+        projections=_projections,
     )
+
+
+def _projections(_: Runtime[Any, Any]) -> Sequence[Projection]:
+    return [DirectoryProjection()]  # the registry's and commercialization's topics -> the ids incubation checks
 
 
 def main() -> None:

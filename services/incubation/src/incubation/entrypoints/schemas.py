@@ -20,7 +20,7 @@ HOLDER_KIND = "member | researcher | investor | other"
 
 
 class HolderIn(Body):
-    kind: str = Field(description=HOLDER_KIND)
+    kind: Literal["member", "researcher", "investor", "other"] = Field(description=HOLDER_KIND)
     id: str = Field(min_length=1)
 
     def holder(self) -> Holder:
@@ -42,14 +42,14 @@ class HolderOut(BaseModel):
 class FoundSpinOff(Body):
     name: str = Field(min_length=1, max_length=200)
     asset_ids: list[uuid.UUID] = Field(min_length=1)
-    founded_via: str = Field(description="license | capital_contribution")
+    founded_via: Literal["license", "capital_contribution"]
     license_id: uuid.UUID | None = None
     share_classes: dict[str, int] = Field(min_length=1, description="share class -> authorized shares")
     effective_date: date | None = None
 
 
 class ShareMovement(Body):
-    kind: str = Field(description="issuance | transfer | repurchase | cancellation")
+    kind: Literal["issuance", "transfer", "repurchase", "cancellation"]
     share_class: str
     quantity: int = Field(gt=0)
     holder: HolderIn = Field(description="who receives an issuance, or gives up the shares otherwise")
@@ -67,7 +67,11 @@ class ContributeIp(Body):
     rewards: dict[uuid.UUID, int] = Field(
         default_factory=dict, description="researcher id -> shares passed to them out of the member's"
     )
-    own_rule: bool = Field(False, description="the member has its own reward rule (Art. 45(2))")
+    own_rule_document: str = Field(
+        "", max_length=200,
+        description="the document reference of the member's own reward rule, if it has one (Art. 45): it allows a "
+        "reward under 50%, except for a state-established university or institute",
+    )  # fmt: skip
     effective_date: date | None = None
 
 
@@ -86,7 +90,11 @@ class ContributionOut(BaseModel):
     rewarded_shares: int
     reward_bps: int
     own_rule: bool
-    below_statutory_floor: bool = Field(description="Art. 45(2): researchers got under 50% and no own rule")
+    own_rule_document: str = Field(description="the member's own reward rule, by document reference")
+    member_state_established: bool
+    below_statutory_floor: bool = Field(
+        description="Art. 45: under 50% where the floor binds (only contributions recorded before it was enforced)"
+    )
 
     @classmethod
     def of(cls, c: Contribution) -> ContributionOut:
@@ -94,6 +102,7 @@ class ContributionOut(BaseModel):
             contribution_id=c.contribution_id, member_id=c.member_id, asset_ids=c.asset_ids,
             valuation=MoneyOut.of(c.valuation), share_class=c.share_class, shares=c.shares,
             rewarded_shares=c.rewarded, reward_bps=c.reward_bps, own_rule=c.own_rule,
+            own_rule_document=c.own_rule_document, member_state_established=c.state_established,
             below_statutory_floor=c.below_statutory_floor,
         )  # fmt: skip
 
@@ -115,7 +124,7 @@ class KpiIn(Body):
 
 
 class Distribute(Body):
-    kind: str = Field(description="dividend | exit")
+    kind: Literal["dividend", "exit"]
     record_date: date
     amount: MoneyIn
     effective_date: date | None = None
@@ -217,6 +226,9 @@ class CapTableOut(BaseModel):
     issued: dict[str, int]
     fully_diluted: list[DilutedOut]
     fully_diluted_total: int
+    contributions: list[ContributionOut] = Field(
+        description="IP contributed as capital by then, with the researchers' reward and the rule it follows"
+    )
 
     @classmethod
     def of(cls, s: SpinOff, as_of: date) -> CapTableOut:
@@ -231,6 +243,7 @@ class CapTableOut(BaseModel):
             holdings=[HoldingOut(holder=HolderOut.of(h), share_class=c, quantity=q)
                       for (h, c), q in sorted(held.items())],
             fully_diluted=[_diluted(line, total) for line in lines],
+            contributions=[ContributionOut.of(c) for c in s.contributions.values() if c.contributed_on <= as_of],
         )  # fmt: skip
 
 
@@ -257,7 +270,7 @@ class VestingIn(Body):
     cliff_months: int = Field(12, ge=0)
     frequency_months: int = Field(1, gt=0)
     milestones: dict[str, int] = Field(default_factory=dict, description="milestone name -> options vesting on it")
-    acceleration: str = Field("none", description="none | single | double")
+    acceleration: Literal["none", "single", "double"] = "none"
 
     def terms(self) -> VestingTerms:
         return VestingTerms(self.start, self.total_months, self.cliff_months, self.frequency_months,
@@ -358,7 +371,7 @@ class GrantOut(BaseModel):
 
 
 class CommitmentIn(Body):
-    funder_kind: str = Field(description="member | seed_fund | investor")
+    funder_kind: Literal["member", "seed_fund", "investor"]
     funder_id: str = Field(min_length=1)
     amount: MoneyIn
 

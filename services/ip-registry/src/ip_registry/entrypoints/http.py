@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, statu
 from fastapi.responses import JSONResponse
 
 from ip_registry.application import IpRegistryApplication
+from ip_registry.domain.identifiers import check_identifier
 from ip_registry.entrypoints import schemas as s
+from ipshare.errors import DomainError
 from ipshare.eventstore import CommandContext
 from ipshare.idempotency import check_version, etag, expected_version
 from ipshare.runtime import Runtime, http_api
@@ -30,6 +32,7 @@ App = Annotated[IpRegistryApplication, Depends(_application)]
 members = APIRouter(prefix="/members", tags=["members"])
 researchers = APIRouter(prefix="/researchers", tags=["researchers"])
 assets = APIRouter(prefix="/assets", tags=["assets"])
+identifiers = APIRouter(prefix="/identifiers", tags=["identifiers"])
 
 
 def _created(response: Response, location: str, aggregate_id: uuid.UUID, version: int) -> s.Created:
@@ -263,7 +266,30 @@ def import_portfolio(
     return s.ImportOut(imported=report.imported, asset_ids=report.asset_ids, import_id=report.import_id)
 
 
-ROUTERS = (members, researchers, assets)
+# ---- identifier checks --------------------------------------------------------------
+
+
+@identifiers.post("/checks")
+def check_identifiers(body: s.IdentifierChecksIn, ctx: CommandContextDep) -> s.IdentifierChecksOut:
+    """Check credit codes and application numbers as registering would, and record nothing: a
+    member fixes a spreadsheet before importing it. Each item answers valid (normalized) or why not."""
+    results = [_checked(index, item) for index, item in enumerate(body.items)]
+    valid = sum(r.valid for r in results)
+    return s.IdentifierChecksOut(valid=valid, invalid=len(results) - valid, items=results)
+
+
+def _checked(index: int, item: s.IdentifierIn) -> s.IdentifierCheckOut:
+    try:
+        normalized = check_identifier(
+            credit_code=item.credit_code, application_number=item.application_number,
+            jurisdiction=item.jurisdiction, kind=item.kind,
+        )  # fmt: skip
+    except DomainError as exc:
+        return s.IdentifierCheckOut(index=index, valid=False, normalized=None, message=exc.message, details=exc.details)
+    return s.IdentifierCheckOut(index=index, valid=True, normalized=normalized, message=None, details={})
+
+
+ROUTERS = (members, researchers, assets, identifiers)
 
 
 def create_http(runtime: Runtime[IpRegistryApplication, Any]) -> FastAPI:

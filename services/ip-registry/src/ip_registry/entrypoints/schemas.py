@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
+from ip_registry.domain.lifecycle import AssetStatus
 from ip_registry.domain.listing import DEFAULT_LIMIT, MAX_LIMIT, STRATEGIC_CHOICES, AssetFilter
-from ip_registry.domain.member import Member, Researcher
+from ip_registry.domain.member import Member, MemberKind, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
 from ip_registry.domain.portfolio import Counts, PortfolioFigures
-from ip_registry.domain.values import StrategicReserve
+from ip_registry.domain.values import AssetKind, CostKind, StrategicReserve
 from ipshare.schemas import Body, MoneyIn
 
 # The tag's wire values, from the enum so /docs cannot drift from what the API accepts.
@@ -27,7 +29,7 @@ STRATEGIC_RESERVE = (
 
 class AdmitMember(Body):
     name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(description="enterprise | university | research_institute | other")
+    kind: MemberKind
     state_established: bool
     credit_code: str = Field(description="unified social credit code (18 characters, GB 32100-2015)")
     effective_date: date | None = None
@@ -150,15 +152,15 @@ class InventorIn(Body):
 
 class RegisterAsset(Body):
     title: str = Field(min_length=1, max_length=500)
-    kind: str = Field(description="invention_patent | utility_model | design | software_copyright | ...")
+    kind: AssetKind
     jurisdiction: str = Field(description="CN, US, EP, JP, KR, PCT, ...")
     registered_by: uuid.UUID
     owners: list[OwnerShare] = Field(min_length=1)
     inventors: list[InventorIn] = Field(min_length=1)
     application_number: str = ""
-    status: str = "disclosed"
+    status: AssetStatus = AssetStatus.DISCLOSED
     technology_field: str = ""
-    strategic_reserve: str = Field("", description=STRATEGIC_RESERVE)
+    strategic_reserve: StrategicReserve = Field(StrategicReserve.NONE, description=STRATEGIC_RESERVE)
     disclosure_date: date | None = None
     filing_date: date | None = None
     publication_number: str = ""
@@ -239,13 +241,13 @@ class Grant(Body):
 
 
 class EndAsset(Body):
-    status: str = Field(description="lapsed | abandoned | expired | invalidated")
+    status: Literal["lapsed", "abandoned", "expired", "invalidated"]
     effective_date: date
     reason: str = ""
 
 
 class StrategicTag(Body):
-    strategic_reserve: str = Field(description=STRATEGIC_RESERVE)
+    strategic_reserve: StrategicReserve = Field(description=STRATEGIC_RESERVE)
     effective_date: date | None = None
 
 
@@ -256,7 +258,7 @@ class CorrectInventors(Body):
 
 
 class RecordCost(Body):
-    kind: str = Field(description="filing | prosecution | annuity | maintenance | litigation | valuation")
+    kind: CostKind
     amount: MoneyIn
     paid_by: uuid.UUID
     effective_date: date
@@ -426,3 +428,33 @@ class ImportOut(BaseModel):
     imported: int
     asset_ids: list[uuid.UUID] = Field(description="the registered assets, in line order")
     import_id: uuid.UUID = Field(description="the record of this file (derived from its SHA-256)")
+
+
+# ---- identifier checks (nothing is registered) ---------------------------------
+
+
+class IdentifierIn(Body):
+    """A credit code, or an application number with its jurisdiction and kind (as `POST /assets` takes them)."""
+
+    credit_code: str | None = Field(None, description="a unified social credit code (18 characters)")
+    application_number: str | None = Field(None, description="e.g. 202110012345.9, or 97101765.4 before 2003")
+    jurisdiction: str = Field("CN", description="of the application number")
+    kind: str = Field("", description="invention_patent | utility_model | design ...: checks the CN type digit")
+
+
+class IdentifierChecksIn(Body):
+    items: list[IdentifierIn] = Field(min_length=1, max_length=10_000, description="e.g. a spreadsheet's rows")
+
+
+class IdentifierCheckOut(BaseModel):
+    index: int = Field(description="the item's position in the request, from 0")
+    valid: bool
+    normalized: str | None = Field(description="as the registry would store it")
+    message: str | None = Field(description="what is wrong, when invalid")
+    details: dict[str, object]
+
+
+class IdentifierChecksOut(BaseModel):
+    valid: int
+    invalid: int
+    items: list[IdentifierCheckOut]

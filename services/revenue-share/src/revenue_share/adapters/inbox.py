@@ -120,17 +120,24 @@ def _cost(subject: str, payload: registry.CostRecorded) -> tuple[str, Body]:
     }
 
 
-def _receipt(_: str, payload: commercialization.RevenueReceived) -> tuple[str, Body]:
+def _receipt(
+    _: str, payload: commercialization.RevenueReceived | commercialization.RevenueRefunded, sign: int = 1
+) -> tuple[str, Body]:
     amount = payload.amount
     return "receipt", {
         "license_id": payload.license_id,
         "asset_ids": list(payload.asset_ids),
         "kind": payload.kind,
-        "amount": amount.amount,
+        "amount": sign * amount.amount,
         "currency": amount.currency,
         "effective_date": payload.effective_date,
-        "asset_split": {a.asset_id: a.amount.amount for a in payload.asset_splits} if payload.asset_splits else {},
+        "asset_split": {a.asset_id: sign * a.amount.amount for a in payload.asset_splits},
     }
+
+
+def _refund(subject: str, payload: commercialization.RevenueRefunded) -> tuple[str, Body]:
+    """Revenue taken back by a credit note on a paid invoice: a negative receipt, dated the credit note's day."""
+    return _receipt(subject, payload, sign=-1)
 
 
 def _proceeds(subject: str, payload: incubation.ProceedsDistributed) -> tuple[str, Body] | None:
@@ -150,6 +157,7 @@ def _proceeds(subject: str, payload: incubation.ProceedsDistributed) -> tuple[st
 # A replay reads a million events: one dict look-up per event, not a chain of isinstance checks.
 _STATED_BY: dict[type[Message], Callable[[str, Any], tuple[str, Body] | None]] = {
     commercialization.RevenueReceived: _receipt,
+    commercialization.RevenueRefunded: _refund,
     registry.MemberAdmitted: _member,
     registry.OwnershipEffective: _ownership,
     registry.SharesTransferred: _ownership,

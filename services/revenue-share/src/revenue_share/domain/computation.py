@@ -334,37 +334,59 @@ class Pass:
 
     def _recover(self, asset_id: str, currency: str, day: date, pieces: list[_Piece]) -> None:
         """A licensee's reimbursements repay the asset's costs first, whatever the policy, in full;
-        then, if the center's policy recovers costs, the day's income repays what is left (capped)."""
+        then, if the center's policy recovers costs, the day's income repays what is left (capped).
+        A refund (a negative piece) then takes back what costs were repaid, newest first, before it
+        reduces what the payees get: it never leaves them owing while a recovery it paid is kept."""
         policy = self.view.policies.center_at(day)
+        refunds = [p for p in pieces if p.amount < 0]
+        if refunds:
+            pieces = [p for p in pieces if p.amount >= 0]
         reimbursing = [p for p in pieces if p.reimburses]
         if reimbursing:
             self._repay(asset_id, currency, day, reimbursing, sum(p.amount for p in reimbursing), policy.version)
-        if not policy.recover_costs:
-            return
-        earning = [p for p in pieces if not p.reimburses] if reimbursing else pieces
-        income = sum(p.amount for p in earning)
-        cap = income if policy.cost_cap_bps is None else income * policy.cost_cap_bps // BASIS_POINTS
-        self._repay(asset_id, currency, day, earning, cap, policy.version)
+        if policy.recover_costs:
+            earning = [p for p in pieces if not p.reimburses] if reimbursing else pieces
+            income = sum(p.amount for p in earning)
+            cap = income if policy.cost_cap_bps is None else income * policy.cost_cap_bps // BASIS_POINTS
+            self._repay(asset_id, currency, day, earning, cap, policy.version)
+        if refunds:
+            returned = self._recovery(asset_id, currency).give_back(-sum(p.amount for p in refunds))
+            self._book_recovery(asset_id, currency, day, refunds, returned, policy.version, sign=-1)
 
     def _repay(self, asset_id: str, currency: str, day: date, pieces: list[_Piece], cap: int, version: str) -> None:
         """Up to `cap` of the asset's unrecovered costs, oldest first, taken from `pieces` pro rata."""
-        if cap <= 0:
-            return
+        if cap > 0:
+            paid = self._recovery(asset_id, currency).recover(day, cap)
+            self._book_recovery(asset_id, currency, day, pieces, paid, version, sign=1)
+
+    def _recovery(self, asset_id: str, currency: str) -> _CostRecovery:
         recovery = self.recoveries.get((asset_id, currency))
         if recovery is None:
             recovery = _CostRecovery(self.view.costs[(asset_id, currency)], self.recovered_costs)
             self.recoveries[(asset_id, currency)] = recovery
-        paid = recovery.recover(day, cap)
+        return recovery
+
+    def _book_recovery(
+        self,
+        asset_id: str,
+        currency: str,
+        day: date,
+        pieces: list[_Piece],
+        paid: dict[tuple[str, str], int],
+        version: str,
+        sign: int,
+    ) -> None:
+        """Costs repaid (sign 1) or taken back by a refund (sign -1): from the pieces pro rata, to the payers."""
         if not paid:
             return
-        weights = {i: p.amount for i, p in enumerate(pieces) if p.amount > 0}
+        weights = {i: sign * p.amount for i, p in enumerate(pieces) if sign * p.amount > 0}
         for i, part in split_by_weight(sum(paid.values()), weights).items():
-            pieces[i].recovered = part
+            pieces[i].recovered = sign * part
         slot = self._slot(day)
         receipt_ids = [r for p in pieces for r in p.receipt_ids] if slot == self.last else []
         for (payer, cost_id), amount in paid.items():
             key = (Payee(PayeeKind.MEMBER, payer, ""), currency, Step.COST_RECOVERY, version)
-            self._recovered[slot][(*key, asset_id)] += amount
+            self._recovered[slot][(*key, asset_id)] += sign * amount
             if receipt_ids:
                 self.result.sources[key].append(SourceGroup.of(asset_id, receipt_ids, [cost_id]))
 
@@ -570,3 +592,15 @@ class _CostRecovery:
                 cap -= take
                 paid[(cost.paid_by, cost.cost_id)] = take
         return paid
+
+    def give_back(self, amount: int) -> dict[tuple[str, str], int]:
+        """Up to `amount` of what was recovered, the newest cost first: it is unrecovered again."""
+        returned: dict[tuple[str, str], int] = {}
+        for i in reversed(range(len(self.costs))):
+            cost = self.costs[i]
+            take = min(cost.amount - self.left[i], amount)
+            if take > 0:
+                self.left[i] += take
+                amount -= take
+                returned[(cost.paid_by, cost.cost_id)] = take
+        return returned

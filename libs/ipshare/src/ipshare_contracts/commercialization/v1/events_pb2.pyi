@@ -190,6 +190,7 @@ class LicenseDrafted(_message.Message):
     CROSS_LICENSE_ASSETS_FIELD_NUMBER: _builtins.int
     GRANTED_BY_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
     licensee: _builtins.str
     licensee_kind: _builtins.str
     """external | spin_off"""
@@ -214,6 +215,12 @@ class LicenseDrafted(_message.Message):
     def terms(self) -> Global___RoyaltyTerms: ...
     @_builtins.property
     def cross_license_assets(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """IPC/CPC codes of the field of use (field_of_use is then its description); empty: all fields, or a
+        field recorded before codes were used (field_of_use alone)
+        """
+
     def __init__(
         self,
         *,
@@ -231,10 +238,11 @@ class LicenseDrafted(_message.Message):
         cross_license_assets: _abc.Iterable[_builtins.str] | None = ...,
         granted_by: _builtins.str = ...,
         effective_date: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license_assets", b"cross_license_assets", "effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license_assets", b"cross_license_assets", "effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -330,6 +338,7 @@ class LicenseGranted(_message.Message):
     SUBLICENSING_ALLOWED_FIELD_NUMBER: _builtins.int
     CROSS_LICENSE_FIELD_NUMBER: _builtins.int
     TERMS_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
     licensee: _builtins.str
     license_type: _builtins.str
     """exclusive | sole | non_exclusive"""
@@ -348,6 +357,10 @@ class LicenseGranted(_message.Message):
     def territory(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def terms(self) -> Global___RoyaltyTerms: ...
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """IPC/CPC codes, as on LicenseDrafted"""
+
     def __init__(
         self,
         *,
@@ -365,10 +378,11 @@ class LicenseGranted(_message.Message):
         sublicensing_allowed: _builtins.bool = ...,
         cross_license: _builtins.bool = ...,
         terms: Global___RoyaltyTerms | None = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license", b"cross_license", "effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "royalty_rate_bps", b"royalty_rate_bps", "start_date", b"start_date", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license", b"cross_license", "effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "royalty_rate_bps", b"royalty_rate_bps", "start_date", b"start_date", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -386,6 +400,7 @@ class LicenseAmended(_message.Message):
     TERRITORY_FIELD_NUMBER: _builtins.int
     TERMS_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
     effective_date: _builtins.str
     end_date: _builtins.str
     field_of_use: _builtins.str
@@ -394,6 +409,10 @@ class LicenseAmended(_message.Message):
     def territory(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def terms(self) -> Global___RoyaltyTerms: ...
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """IPC/CPC codes, as on LicenseDrafted"""
+
     def __init__(
         self,
         *,
@@ -403,10 +422,11 @@ class LicenseAmended(_message.Message):
         territory: _abc.Iterable[_builtins.str] | None = ...,
         terms: Global___RoyaltyTerms | None = ...,
         note: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "note", b"note", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "fields", b"fields", "note", b"note", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -428,6 +448,7 @@ class LicenseAmendmentProposed(_message.Message):
     NOTE_FIELD_NUMBER: _builtins.int
     PROPOSED_BY_FIELD_NUMBER: _builtins.int
     REQUIRED_CONSENTS_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
     effective_date: _builtins.str
     end_date: _builtins.str
     field_of_use: _builtins.str
@@ -442,6 +463,10 @@ class LicenseAmendmentProposed(_message.Message):
     def required_consents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """member ids"""
 
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """IPC/CPC codes, as on LicenseDrafted"""
+
     def __init__(
         self,
         *,
@@ -453,10 +478,11 @@ class LicenseAmendmentProposed(_message.Message):
         note: _builtins.str = ...,
         proposed_by: _builtins.str = ...,
         required_consents: _abc.Iterable[_builtins.str] | None = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "note", b"note", "proposed_by", b"proposed_by", "required_consents", b"required_consents", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "fields", b"fields", "note", b"note", "proposed_by", b"proposed_by", "required_consents", b"required_consents", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -941,6 +967,67 @@ class RevenueReceived(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevenueReceived: _TypeAlias = RevenueReceived  # noqa: Y015
+
+@_typing.final
+class RevenueRefunded(_message.Message):
+    """Revenue taken back: a credit note on an invoice already paid reverses that much of the cash
+    applied to it (negative income for revenue-share). The cash is unapplied again: it pays the
+    next invoice (a new RevenueReceived) or is refunded.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LICENSE_ID_FIELD_NUMBER: _builtins.int
+    ASSET_IDS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    PAYER_REFERENCE_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    INVOICE_ID_FIELD_NUMBER: _builtins.int
+    CREDIT_NOTE_ID_FIELD_NUMBER: _builtins.int
+    ASSET_SPLITS_FIELD_NUMBER: _builtins.int
+    license_id: _builtins.str
+    kind: _builtins.str
+    """the invoice's kind, as on RevenueReceived"""
+    effective_date: _builtins.str
+    """the credit note's date"""
+    payer_reference: _builtins.str
+    """of the payment whose cash it was"""
+    payment_id: _builtins.str
+    invoice_id: _builtins.str
+    credit_note_id: _builtins.str
+    @_builtins.property
+    def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """positive: the revenue taken back"""
+
+    @_builtins.property
+    def asset_splits(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssetAmount]:
+        """per-asset parts (sum to amount) where the terms state a split"""
+
+    def __init__(
+        self,
+        *,
+        license_id: _builtins.str = ...,
+        asset_ids: _abc.Iterable[_builtins.str] | None = ...,
+        kind: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        effective_date: _builtins.str = ...,
+        payer_reference: _builtins.str = ...,
+        payment_id: _builtins.str = ...,
+        invoice_id: _builtins.str = ...,
+        credit_note_id: _builtins.str = ...,
+        asset_splits: _abc.Iterable[Global___AssetAmount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "asset_splits", b"asset_splits", "credit_note_id", b"credit_note_id", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "payer_reference", b"payer_reference", "payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevenueRefunded: _TypeAlias = RevenueRefunded  # noqa: Y015
 
 @_typing.final
 class OwnerShare(_message.Message):

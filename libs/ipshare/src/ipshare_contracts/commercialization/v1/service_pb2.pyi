@@ -84,6 +84,7 @@ class License(_message.Message):
     ENDED_ON_FIELD_NUMBER: _builtins.int
     TERMS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
     license_id: _builtins.str
     licensee: _builtins.str
     licensee_kind: _builtins.str
@@ -115,6 +116,10 @@ class License(_message.Message):
     def terms(self) -> _events_pb2.RoyaltyTerms:
         """the terms in force now (amendments applied)"""
 
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """IPC/CPC codes of the field of use; empty: all fields (or field_of_use alone)"""
+
     def __init__(
         self,
         *,
@@ -137,10 +142,11 @@ class License(_message.Message):
         ended_on: _builtins.str = ...,
         terms: _events_pb2.RoyaltyTerms | None = ...,
         version: _builtins.int = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "consents", b"consents", "end_date", b"end_date", "ended_on", b"ended_on", "field_of_use", b"field_of_use", "granted_by", b"granted_by", "granted_on", b"granted_on", "license_id", b"license_id", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "required_consents", b"required_consents", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "status", b"status", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "consents", b"consents", "end_date", b"end_date", "ended_on", b"ended_on", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "granted_on", b"granted_on", "license_id", b"license_id", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "required_consents", b"required_consents", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "status", b"status", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

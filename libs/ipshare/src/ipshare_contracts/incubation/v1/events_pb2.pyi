@@ -146,13 +146,19 @@ class IpContributed(_message.Message):
     SHARES_FIELD_NUMBER: _builtins.int
     OWN_RULE_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    OWN_RULE_DOCUMENT_FIELD_NUMBER: _builtins.int
+    MEMBER_STATE_ESTABLISHED_FIELD_NUMBER: _builtins.int
     contribution_id: _builtins.str
     member_id: _builtins.str
     share_class: _builtins.str
     shares: _builtins.int
     own_rule: _builtins.bool
-    """the member has its own reward rule (Art. 45(2) floor does not apply)"""
+    """the member has its own reward rule"""
     effective_date: _builtins.str
+    own_rule_document: _builtins.str
+    """that rule's document reference ("" if none)"""
+    member_state_established: _builtins.bool
+    """as the IP registry knew the member: the 50% floor binds its own rule too"""
     @_builtins.property
     def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -168,10 +174,12 @@ class IpContributed(_message.Message):
         shares: _builtins.int = ...,
         own_rule: _builtins.bool = ...,
         effective_date: _builtins.str = ...,
+        own_rule_document: _builtins.str = ...,
+        member_state_established: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["valuation", b"valuation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "contribution_id", b"contribution_id", "effective_date", b"effective_date", "member_id", b"member_id", "own_rule", b"own_rule", "share_class", b"share_class", "shares", b"shares", "valuation", b"valuation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "contribution_id", b"contribution_id", "effective_date", b"effective_date", "member_id", b"member_id", "member_state_established", b"member_state_established", "own_rule", b"own_rule", "own_rule_document", b"own_rule_document", "share_class", b"share_class", "shares", b"shares", "valuation", b"valuation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -202,7 +210,9 @@ Global___ResearcherReward: _TypeAlias = ResearcherReward  # noqa: Y015
 @_typing.final
 class ResearchersRewarded(_message.Message):
     """Shares passed from the contributing member to its researchers; reward_bps is the
-    cumulative part of the contribution's equity, flagged when below the statutory 50%.
+    cumulative part of the contribution's equity. Below the statutory 50% where it binds
+    (a state-established member, or one without an own rule) a contribution is refused;
+    the flag is set only on contributions recorded before that.
     """
 
     DESCRIPTOR: _descriptor.Descriptor

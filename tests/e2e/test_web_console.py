@@ -143,6 +143,21 @@ class Console:
                 self.driver.refresh()
             time.sleep(0.3)
 
+    @staticmethod
+    def _text_of(element: WebElement) -> str:
+        try:
+            return str(element.text)
+        except WebDriverException:  # swapped out meanwhile
+            return ""
+
+    def wait_for_element(self, selector: str, words: str, timeout: float = WAIT) -> None:
+        """Words inside one element: what htmx swapped in, not text elsewhere on the page."""
+        deadline = time.monotonic() + timeout
+        while not any(words in self._text_of(e) for e in self.driver.find_elements(By.CSS_SELECTOR, selector)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{words!r} did not appear in {selector} on {self.driver.current_url}")
+            time.sleep(0.2)
+
     def screenshot(self, name: str) -> None:
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
         self.driver.set_window_size(1280, min(max(int(height), 800), 2400))
@@ -277,7 +292,7 @@ def test_finance_records_a_receipt_and_closes_the_period(
     assert "¥100,000.00" in console.text()
 
     console.open(f"/periods/{PERIOD}")
-    console.wait_for("¥100,000.00")  # the provisional totals, asked again every few seconds
+    console.wait_for_element("#totals table", "¥100,000.00")  # the provisional totals, asked every few seconds
     console.wait_for("王芳", refresh=True)  # the statements, once revenue-share has the receipt
     text = console.text()
     payouts = api(stack, bearer, "GET", "revenue-share", "/payouts", Role.FINANCE, params={"period_id": PERIOD})
@@ -285,12 +300,12 @@ def test_finance_records_a_receipt_and_closes_the_period(
     assert wang > 0
     assert f"¥{wang // 100:,}.{wang % 100:02d}" in text  # her line as the service computed it, in yuan
     console.driver.find_elements(By.CSS_SELECTOR, "details.explain summary")[0].click()
-    console.wait_for("receipts")  # the line's source events, one click away
+    console.wait_for_element("details.explain .explained", "source")  # the line's source events, one click away
     console.screenshot("period-open")
 
     console.fill(confirm="wrong")
     console.press("#close-form button")
-    console.wait_for("Type the period's id to confirm")
+    console.wait_for_element("#close-form .field-error", "Type the period's id to confirm")
     console.fill(confirm=PERIOD)
     console.press("#close-form button")
     console.wait_for(f"Period {PERIOD} is closed")
@@ -306,6 +321,18 @@ def test_finance_records_a_receipt_and_closes_the_period(
     content = csv_file.read_text(encoding="utf-8-sig")
     assert "王芳" in content
     assert f",{wang // 100}.{wang % 100:02d},{wang}," in content  # exact in yuan and in fen
+
+
+def test_a_member_reads_its_statement_and_payouts(console: Console, world: World) -> None:
+    university, _ = world.members.values()
+    console.sign_in("member", university)
+    console.open(f"/my-statements?period={PERIOD}")
+    console.wait_for("Statement lines")
+    text = console.text()
+    assert "清华 Laser University" in text
+    assert "owner share" in text
+    assert "¥" in text
+    console.screenshot("member-statements")
 
 
 def test_finance_reads_receivables_and_a_printable_statement(console: Console, world: World) -> None:
@@ -361,6 +388,20 @@ def test_an_incubator_approves_a_milestone_and_finance_releases_its_tranche(
         api(
             stack, bearer, "POST", "incubation", f"/spin-offs/{world.spin_off_id}/kpi-reports", Role.INCUBATOR, json=kpi
         )
+    plan = {"name": "2025 plan", "share_class": "common", "pool_size": 1_000_000, "effective_date": "2025-03-01"}
+    path = f"/spin-offs/{world.spin_off_id}"
+    plan_id = api(stack, bearer, "POST", "incubation", f"{path}/plans", Role.INCUBATOR, json=plan)["plan_id"]
+    grant = {
+        "plan_id": plan_id,
+        "researcher_id": world.researchers["Chen Gang"],
+        "quantity": 48_000,
+        "vesting": {"start": "2025-03-01", "total_months": 48, "cliff_months": 12, "frequency_months": 12},
+        "expires_on": "2035-02-28",
+        "exercise_price": {"amount_minor": 100, "currency": "CNY"},
+        "post_departure_window": {"length": 90, "unit": "days"},
+        "effective_date": "2025-03-01",
+    }
+    api(stack, bearer, "POST", "incubation", f"{path}/grants", Role.INCUBATOR, json=grant)
     money = {"amount_minor": 500_000_00, "currency": "CNY"}
     committed = {"amount_minor": 1_000_000_00, "currency": "CNY"}
     project = {
@@ -410,8 +451,11 @@ def test_the_spin_off_shows_its_cap_table_and_kpis(console: Console, world: Worl
     text = console.text()
     assert "王芳" in text
     assert "清华 Laser University" in text
-    assert "80.00%" in text  # 4,000,000 of the 5,000,000 issued
+    assert "66.66%" in text  # 4,000,000 of 5,000,000 issued and the pool of 1,000,000, fully diluted
     assert len(console.driver.find_elements(By.CSS_SELECTOR, "svg.chart")) >= 3
+    assert "Chen Gang" in text  # the option grant, with its vesting schedule
+    assert "2026-03-01" in text  # the cliff: a quarter vests after a year
+    assert "12,000" in text
     console.screenshot("spin-off")
     console.open(f"/spin-offs/{world.spin_off_id}?as_of=2025-01-01")
     console.wait_for("Cap table on 2025-01-01")
