@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 BROWSER_PACKAGES := chromium chromium-driver fonts-droid-fallback
 BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
 
-.PHONY: install browser demo up down test lint typecheck unit integration e2e simulate proto token clean
+.PHONY: install browser demo up down test lint typecheck unit integration e2e simulate chaos proto token clean
 
 $(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) \
 		services/console/pyproject.toml
@@ -45,6 +45,9 @@ integration: install
 
 e2e: install
 	$(BIN)/pytest -m e2e
+
+chaos: install  ## fault drills (two replicas per service): kill each leader under load, wipe the broker, races
+	$(BIN)/pytest -m chaos -s -q tests/chaos
 
 lint: install
 	$(BIN)/ruff check .

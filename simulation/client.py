@@ -17,6 +17,8 @@ from ipshare.auth import Role, issue_token
 from ipshare.settings import AuthSettings
 from ipshare.stack import StackSettings
 
+RETRY_SECONDS = 400.0
+
 
 class Disagreement(Exception):
     """A promise of the product broke: the simulation stops and names it."""
@@ -76,20 +78,23 @@ class Client:
     def _send(self, method: str, service: str, path: str, role: Role, member_id: str | None,
               headers: dict[str, str], **kwargs: Any) -> Answer:  # fmt: skip
         headers = {**headers, "Authorization": f"Bearer {self._token(role, member_id)}"}
-        for attempt in range(60):  # a killed service is back within seconds
+        # A killed service is back within seconds (minutes on a busy machine); a request it never
+        # answered holds its key until the lease (IDEMPOTENCY_LEASE_SECONDS, 120 s) lets a retry run it.
+        deadline = time.monotonic() + RETRY_SECONDS
+        while time.monotonic() < deadline:
             try:
                 response = self._http.request(method, self.urls[service] + path, headers=headers, **kwargs)
             except httpx.TransportError:
                 time.sleep(0.5)
                 continue
-            if response.status_code == 409 and _code(response) == "request_in_progress" and attempt < 59:
-                time.sleep(0.5)  # the first request with this key is still running
+            if response.status_code == 409 and _code(response) == "request_in_progress":
+                time.sleep(1.0)
                 continue
             body = response.json() if response.content and "json" in response.headers.get("content-type", "") else None
             if response.status_code >= 500:
                 raise Disagreement(f"{method} {service}{path} answered {response.status_code}: {response.text[:500]}")
             return Answer(response.status_code, body)
-        raise Disagreement(f"{method} {service}{path}: no answer after 60 attempts")
+        raise Disagreement(f"{method} {service}{path}: no answer in {RETRY_SECONDS:.0f} s")
 
 
 def _code(response: httpx.Response) -> str:

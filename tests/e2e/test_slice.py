@@ -61,7 +61,7 @@ def test_one_receipt_is_split_exactly_between_inventors_and_co_owners(result: Sl
 def test_services_answer_health_and_reject_bad_input(stack: Stack, bearer: Callable[..., dict[str, str]]) -> None:
     for service in stack.settings.services():
         health = httpx.get(f"{service.base_url}/healthz").json()
-        assert health["checks"] == {"database": "ok", "broker": "ok"}
+        assert health["checks"] == {"database": "ok", "broker": "ok", "topic": "ok"}
         assert httpx.get(f"{service.base_url}/nowhere").status_code == 404
         with grpc.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from eventsourcing.domain import Aggregate, event
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare import bus
 from ipshare.auth import Principal, Role
-from ipshare.consumer import Consumer, InboundEvent
-from ipshare.database import open_engine
-from ipshare.envelope import EventCatalog, PayloadDecoder, decode_envelope, event_id
+from ipshare.consumer import Consumer
+from ipshare.envelope import EventCatalog, decode_envelope, event_id
 from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
 from ipshare.relay import Relay
 from ipshare.settings import BusSettings
+from ipshare.testing.projections import NamesProjection, names
 from ipshare_contracts.incubation.v1.events_pb2 import SpinOffFounded
 
 pytestmark = pytest.mark.integration
@@ -47,34 +47,9 @@ def catalog() -> EventCatalog:
     return c
 
 
-projection_metadata = MetaData()
-founded = Table("founded", projection_metadata, Column("aggregate_id", String), Column("name", String),
-                Column("position", Integer))  # fmt: skip
-
-
-class FoundedProjection:
-    name = "founded"
-    decoder = PayloadDecoder([SpinOffFounded])
-
-    def __init__(self, topic: str) -> None:
-        self.topics = (topic,)
-
-    async def apply(self, conn: AsyncConnection, events: Sequence[InboundEvent]) -> None:
-        rows = [{"aggregate_id": e.envelope.aggregate_id, "name": e.payload.name, "position": e.envelope.position}
-                for e in events]  # fmt: skip
-        await conn.execute(founded.insert(), rows)
-
-
 @pytest.fixture
 def settings(kafka_bootstrap: str) -> BusSettings:
     return BusSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=3)
-
-
-@pytest.fixture
-async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_engine(fresh_database, projection_metadata)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -82,14 +57,6 @@ def app(fresh_database: str) -> AsyncIterator[Incubator]:
     application = Incubator(env=persistence_env(fresh_database))
     yield application
     application.close()
-
-
-@pytest.fixture
-async def producer(settings: BusSettings) -> AsyncIterator[AIOKafkaProducer]:
-    p = bus.producer(settings)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def read_all(settings: BusSettings, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
@@ -159,7 +126,7 @@ async def test_a_crash_before_the_position_is_stored_resends_and_the_consumer_ap
     finally:
         await consumer.kafka.stop()
     async with engine.connect() as conn:
-        assert await conn.scalar(select(func.count()).select_from(founded)) == 4
+        assert await conn.scalar(select(func.count()).select_from(names)) == 4
 
 
 async def test_an_undecodable_message_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
@@ -179,7 +146,7 @@ async def test_an_undecodable_message_goes_to_the_dead_letter_topic_and_the_cons
     finally:
         await consumer.kafka.stop()
     async with engine.connect() as conn:
-        assert await conn.scalar(select(founded.c.name)) == "after the garbage"
+        assert await conn.scalar(select(names.c.name)) == "after the garbage"
     dead = bus.consumer(settings, None)
     await dead.start()
     try:
@@ -202,7 +169,7 @@ async def start_consumer(
 ) -> Consumer:
     kafka: AIOKafkaConsumer = bus.consumer(settings, f"group-{uuid.uuid4().hex[:6]}", topic)
     await kafka.start()
-    consumer = Consumer(FoundedProjection(topic), kafka, producer, f"{topic}.dlq", engine)
+    consumer = Consumer(NamesProjection(topic), kafka, producer, f"{topic}.dlq", engine)
     await consumer.prepare()
     return consumer
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from ipshare.auth import Principal, Role
 from ipshare.envelope import EventCatalog
 from ipshare.errors import DomainError, NotFound
 from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.follower import Follower
 from ipshare.observability import log
 from ipshare.settings import ServiceSettings
 
@@ -379,39 +381,35 @@ class AuditLog:
 
 
 class Checkpointer:
-    """Chains new events as they are saved and signs a checkpoint every ``interval`` seconds."""
+    """Chains new events as they are saved and signs a checkpoint every ``checkpoint_seconds``.
+
+    The steps of a `Follower` (woken by every save, polled every ``poll_seconds``, failures retried
+    with backoff); one process at a time runs it, the leader (a second would find the chain's
+    positions taken, and fail rather than fork the chain)."""
 
     name = "audit-checkpoints"
 
     def __init__(self, audit: AuditLog, *, poll_seconds: float = 1.0, checkpoint_seconds: float = 30.0) -> None:
         self.audit = audit
-        self.poll_seconds = poll_seconds
         self.checkpoint_seconds = checkpoint_seconds
-        self._wake = asyncio.Event()
+        self.follower = Follower(self, poll_seconds=min(poll_seconds, checkpoint_seconds))
+        self._due = 0.0
 
     def wake_threadsafe(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.call_soon_threadsafe(self._wake.set)
+        self.follower.wake_threadsafe(loop)
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.audit.load()
-                break
-            except Exception:  # the database is not there yet: nothing may be chained before the past is read
-                log.exception("audit log could not be loaded; retrying", log_id=self.audit.log_id)
-                await asyncio.sleep(self.poll_seconds)
+        await self.follower.run()
+
+    async def start(self) -> None:
+        """Read the chain kept so far: nothing may be chained before the past is read."""
+        await self.audit.load()
+        self._due = time.monotonic() + self.checkpoint_seconds
         log.info("audit log loaded", log_id=self.audit.log_id, size=self.audit.size)
-        loop = asyncio.get_running_loop()
-        due = loop.time() + self.checkpoint_seconds
-        while True:
-            self._wake.clear()
-            try:
-                while await self.audit.advance() == _BATCH:
-                    pass
-                if loop.time() >= due:
-                    await self.audit.checkpoint()
-                    due = loop.time() + self.checkpoint_seconds
-            except Exception:
-                log.exception("audit chaining failed; retrying", log_id=self.audit.log_id)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), min(self.poll_seconds, max(0.0, due - loop.time())))
+
+    async def step(self) -> bool:
+        more = await self.audit.advance() == _BATCH
+        if not more and time.monotonic() >= self._due:
+            await self.audit.checkpoint()
+            self._due = time.monotonic() + self.checkpoint_seconds
+        return more

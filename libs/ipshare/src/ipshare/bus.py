@@ -70,6 +70,27 @@ async def ensure_topics(settings: BusSettings, topics: Iterable[str]) -> None:
         await admin.close()
 
 
+async def missing_topics(settings: BusSettings, topics: Iterable[str]) -> list[str]:
+    """Which of `topics` the broker's metadata does not list (a wiped broker lists none)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    return [topic for topic in topics if topic not in existing]
+
+
+async def delete_topics(settings: BusSettings, topics: Iterable[str]) -> None:
+    """Delete topics (fault drills and tests: a lost topic is refilled by its relay)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(topics))
+    finally:
+        await admin.close()
+
+
 async def broker_ready(bootstrap_servers: str) -> bool:
     """True when the broker answers a real Kafka request (a metadata listing)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)

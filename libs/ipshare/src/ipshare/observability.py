@@ -16,6 +16,15 @@ EVENTS_APPLIED = Counter("ipshare_consumer_events_applied_total", "Events applie
 CONSUMER_LAG = Gauge(
     "ipshare_consumer_lag_messages", "Messages behind the partition end", ["consumer", "topic", "partition"]
 )
+FOLLOWER_RETRIES = Counter("ipshare_follower_retries_total", "Failed steps of a log follower, retried", ["follower"])
+IS_LEADER = Gauge("ipshare_leader", "1 while this process runs the service's single-writer loops", ["service"])
+EVENTS_PARKED = Counter(
+    "ipshare_relay_events_parked_total", "Events the relay could not publish and parked", ["service", "reason"]
+)
+PARKED_EVENTS = Gauge("ipshare_relay_parked_events", "Events parked and not yet published", ["service"])
+TOPIC_REFILLS = Counter(
+    "ipshare_relay_topic_refills_total", "Times the relay found its topic lost and republished the log", ["service"]
+)
 WRITE_RETRIES = Counter(
     "ipshare_http_write_retries_total", "Writes run again after another command saved the same version", ["method"]
 )

@@ -1,39 +1,77 @@
 """The relay: publishes a service's stored events to its topic, in log order, at least once.
 
-It reads the notification log after the last published position, publishes a
-batch keyed by aggregate id, waits for the broker's acknowledgement of every
-message, and only then stores the new position. A crash re-sends the batch; it
-never skips one. Run one relay per service at a time, so the order holds.
+It reads the notification log after the last published position, publishes a batch keyed by
+aggregate id, waits for the broker's acknowledgement of every message, and only then stores the
+new position. A crash re-sends the batch; it never skips one. One relay runs per service (the
+leader's: `ipshare.leadership`), so the order holds.
+
+Two faults must not stop it:
+
+- **A poison event** (one that cannot be encoded, or whose envelope is over `MAX_MESSAGE_BYTES`)
+  is parked: a row in `parked_events` with the reason, a metric and a log line. Later events of
+  the same aggregate are parked behind it (their order is the aggregate's history); other
+  aggregates go on. An admin asks for a retry (`POST /admin/parked-events/retry`); the relay then
+  publishes each aggregate's parked events in order, with the header `ipshare-released`, so
+  consumers apply them although their positions lie below what they have seen since.
+- **A lost topic** (a wiped broker, a deleted topic): every `check_seconds`, and after any failed
+  batch, the relay asks the broker's metadata for its topic. If it is gone the relay recreates it,
+  sets its position back to the start and republishes the whole log; until it has caught up the
+  service reports not-ready with the reason. Consumers take the refill as redeliveries.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
+from eventsourcing.persistence import Notification
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, MetaData, String, Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ipshare import bus
 from ipshare.envelope import EventCatalog
 from ipshare.eventstore import ServiceApplication
-from ipshare.observability import EVENTS_PUBLISHED, RELAY_LAG, log
+from ipshare.follower import Positions, positions_metadata
+from ipshare.observability import EVENTS_PARKED, EVENTS_PUBLISHED, PARKED_EVENTS, RELAY_LAG, TOPIC_REFILLS, log
+from ipshare.settings import BusSettings
 
-relay_metadata = MetaData()
-relay_positions = Table(
-    "relay_positions",
-    relay_metadata,
+RELEASED_HEADER = "ipshare-released"
+
+parked_metadata = MetaData()
+parked_events = Table(
+    "parked_events",
+    parked_metadata,
     Column("topic", String, primary_key=True),
-    Column("position", BigInteger, nullable=False),
+    Column("position", BigInteger, primary_key=True),
+    Column("aggregate_id", String, nullable=False, index=True),
+    Column("reason", String, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Column("retry_requested", Boolean, nullable=False, default=False),
 )
+relay_metadata = MetaData()  # the relay's tables, created at start-up
+for _table in (*positions_metadata.tables.values(), *parked_metadata.tables.values()):
+    _table.to_metadata(relay_metadata)
 
 
 class MessageTooLarge(RuntimeError):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Parked:
+    position: int
+    aggregate_id: str
+    reason: str
+
+
 class Relay:
+    name = "relay"
+
     def __init__(
         self,
         app: ServiceApplication,
@@ -45,31 +83,76 @@ class Relay:
         batch_size: int = 1000,
         poll_seconds: float = 0.2,
         max_message_bytes: int = 1_000_000,
+        bus_settings: BusSettings | None = None,
+        check_seconds: float = 5.0,
     ) -> None:
         self.app, self.catalog, self.producer, self.engine = app, catalog, producer, engine
         self.topic = topic
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.max_message_bytes = max_message_bytes
-        self._wake = asyncio.Event()
+        self.bus_settings = bus_settings  # None: the topic is never checked (tests of publishing alone)
+        self.check_seconds = check_seconds
+        self.positions = Positions(engine, f"relay:{topic}", legacy=("relay_positions", "topic", topic))
         self.position = 0
+        self.blocked: dict[str, int] = {}  # aggregate id -> position of its first parked event
+        self.refilling: str | None = None  # why the topic is being filled again, until it has caught up
+        self._next_check = 0.0
 
-    def wake_threadsafe(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Called from the thread that saved events: publish now, not at the next poll."""
-        loop.call_soon_threadsafe(self._wake.set)
+    # -- the follower's steps ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.load_position()
+        log.info("relay started", topic=self.topic, position=self.position, parked_aggregates=len(self.blocked))
+
+    async def step(self) -> bool:
+        try:
+            if self.bus_settings is not None and time.monotonic() >= self._next_check:
+                await self.check_topic()
+            if self.blocked:
+                await self.release_requested()
+            published = await self.publish_once()
+        except Exception:
+            self._next_check = 0.0  # a failed batch may mean a lost topic: look before the retry
+            raise
+        lag = await self.lag()
+        RELAY_LAG.labels(self.catalog.source).set(lag)
+        if self.refilling and lag == 0:
+            log.info("topic refilled from the event store", topic=self.topic, position=self.position)
+            self.refilling = None
+        return published >= self.batch_size
+
+    # -- positions ------------------------------------------------------------------------------
 
     async def load_position(self) -> int:
         async with self.engine.begin() as conn:
             await conn.run_sync(relay_metadata.create_all)
-            stored = await conn.scalar(select(relay_positions.c.position).where(relay_positions.c.topic == self.topic))
-        self.position = int(stored or 0)
+            rows = await conn.execute(
+                select(parked_events.c.aggregate_id, parked_events.c.position)
+                .where(parked_events.c.topic == self.topic)
+                .order_by(parked_events.c.position)
+            )
+            self.blocked = {}
+            for aggregate_id, position in rows:
+                self.blocked.setdefault(aggregate_id, position)
+        self.position = await self.positions.load()
+        PARKED_EVENTS.labels(self.catalog.source).set(await self._parked_count())
         return self.position
 
-    async def _store_position(self, position: int) -> None:
-        statement = insert(relay_positions).values(topic=self.topic, position=position)
-        statement = statement.on_conflict_do_update(index_elements=["topic"], set_={"position": position})
+    async def _store(self, position: int, parked: Sequence[Parked]) -> None:
+        """The new position and the events parked on the way there, in one transaction."""
+        statement = insert(positions_metadata.tables["follower_positions"]).values(name=self.positions.name,
+                                                                                 position=position)  # fmt: skip
+        statement = statement.on_conflict_do_update(index_elements=["name"], set_={"position": position})
         async with self.engine.begin() as conn:
+            if parked:
+                now = datetime.now(UTC)
+                rows = [{"topic": self.topic, "position": p.position, "aggregate_id": p.aggregate_id,
+                         "reason": p.reason, "parked_at": now, "retry_requested": False} for p in parked]  # fmt: skip
+                await conn.execute(insert(parked_events).values(rows).on_conflict_do_nothing())
             await conn.execute(statement)
+
+    # -- publishing -------------------------------------------------------------------------------
 
     async def publish_once(self) -> int:
         """Publish the next batch; returns how many stored events it covered."""
@@ -77,37 +160,132 @@ class Relay:
         if not notifications:
             return 0
         acks = []
+        parked: list[Parked] = []
+        blocked = dict(self.blocked)  # kept only once the batch is stored: a failed batch is read again
         for notification in notifications:
-            event, meta = self.app.metadata_mapper.decode(notification)
-            if not self.catalog.publishes(event):
+            aggregate_id = str(notification.originator_id)
+            first = blocked.get(aggregate_id)
+            if first is not None and notification.id >= first:  # its history waits behind its parked event
+                reason = f"waits behind the parked event at position {first}"
+                parked.append(Parked(notification.id, aggregate_id, reason))
                 continue
-            data = self.catalog.envelope(notification.id, event, meta).SerializeToString()
-            if len(data) > self.max_message_bytes:
-                raise MessageTooLarge(f"event at position {notification.id} is {len(data)} bytes")
-            key = str(notification.originator_id).encode()
-            acks.append(await self.producer.send(self.topic, value=data, key=key))
+            try:
+                data = self.encode(notification)
+            except Exception as exc:  # a poison event: park it, go on with the others
+                parked.append(self._park(notification, f"cannot be encoded: {exc!r}", "unencodable"))
+            else:
+                if data is None:
+                    continue
+                if len(data) <= self.max_message_bytes:
+                    acks.append(await self.producer.send(self.topic, value=data, key=aggregate_id.encode()))
+                    continue
+                reason = f"its envelope is {len(data)} bytes, over MAX_MESSAGE_BYTES ({self.max_message_bytes})"
+                parked.append(self._park(notification, reason, "too_large"))
+            blocked[aggregate_id] = notification.id
         await asyncio.gather(*acks)  # every message acknowledged before the position moves
-        self.position = notifications[-1].id
-        await self._store_position(self.position)
+        await self._store(notifications[-1].id, parked)
+        self.position, self.blocked = notifications[-1].id, blocked
+        if parked:
+            PARKED_EVENTS.labels(self.catalog.source).set(await self._parked_count())
         EVENTS_PUBLISHED.labels(self.catalog.source).inc(len(acks))
         return len(notifications)
+
+    def encode(self, notification: Notification) -> bytes | None:
+        """The envelope's bytes, or None for an event the service keeps to itself."""
+        event, meta = self.app.metadata_mapper.decode(notification)
+        if not self.catalog.publishes(event):
+            return None
+        return self.catalog.envelope(notification.id, event, meta).SerializeToString()
+
+    def _park(self, notification: Notification, reason: str, kind: str) -> Parked:
+        aggregate_id = str(notification.originator_id)
+        EVENTS_PARKED.labels(self.catalog.source, kind).inc()
+        log.error("relay parked an event; later events of its aggregate wait behind it", topic=self.topic,
+                  position=notification.id, aggregate_id=aggregate_id, reason=reason)  # fmt: skip
+        return Parked(notification.id, aggregate_id, reason)
+
+    async def release_requested(self) -> int:
+        """Publish the parked events an admin asked to retry, each aggregate's in order; returns how many."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(parked_events.c.aggregate_id).distinct()
+                .where(parked_events.c.topic == self.topic, parked_events.c.retry_requested)
+            )).all()  # fmt: skip
+        released = 0
+        for (aggregate_id,) in rows:
+            released += await self._release(aggregate_id)
+        if rows:
+            PARKED_EVENTS.labels(self.catalog.source).set(await self._parked_count())
+        return released
+
+    async def _release(self, aggregate_id: str) -> int:
+        async with self.engine.connect() as conn:
+            positions = (await conn.scalars(
+                select(parked_events.c.position)
+                .where(parked_events.c.topic == self.topic, parked_events.c.aggregate_id == aggregate_id)
+                .order_by(parked_events.c.position)
+            )).all()  # fmt: skip
+        released = 0
+        for position in positions:
+            [notification] = await asyncio.to_thread(self.app.notifications_after, position - 1, 1)
+            try:
+                data = self.encode(notification)
+                if data is not None and len(data) > self.max_message_bytes:
+                    raise MessageTooLarge(f"its envelope is {len(data)} bytes, over MAX_MESSAGE_BYTES "
+                                          f"({self.max_message_bytes})")  # fmt: skip
+            except Exception as exc:  # still poison: it stays parked, and so does what waits behind it
+                await self._keep_parked(aggregate_id, position, f"retried, still failing: {exc}")
+                self.blocked[aggregate_id] = position
+                return released
+            if data is not None:
+                headers = [(RELEASED_HEADER, b"1")]
+                await self.producer.send_and_wait(self.topic, value=data, key=aggregate_id.encode(), headers=headers)
+            async with self.engine.begin() as conn:
+                await conn.execute(delete(parked_events).where(parked_events.c.topic == self.topic,
+                                                               parked_events.c.position == position))  # fmt: skip
+            released += 1
+        self.blocked.pop(aggregate_id, None)
+        log.info("parked events released", topic=self.topic, aggregate_id=aggregate_id, count=released)
+        return released
+
+    async def _keep_parked(self, aggregate_id: str, position: int, reason: str) -> None:
+        log.error("a parked event failed again", topic=self.topic, position=position, reason=reason)
+        async with self.engine.begin() as conn:
+            await conn.execute(update(parked_events).where(parked_events.c.topic == self.topic,
+                                                           parked_events.c.aggregate_id == aggregate_id)
+                               .values(retry_requested=False))  # fmt: skip
+            await conn.execute(update(parked_events).where(parked_events.c.topic == self.topic,
+                                                           parked_events.c.position == position)
+                               .values(reason=reason[:2000]))  # fmt: skip
+
+    async def _parked_count(self) -> int:
+        async with self.engine.connect() as conn:
+            count = await conn.scalar(
+                select(func.count()).select_from(parked_events).where(parked_events.c.topic == self.topic)
+            )
+        return int(count or 0)
+
+    # -- the topic --------------------------------------------------------------------------------
+
+    async def check_topic(self) -> None:
+        """Recreate the topic and republish the log from the start when the broker has lost it."""
+        assert self.bus_settings is not None
+        self._next_check = time.monotonic() + self.check_seconds
+        if not await bus.missing_topics(self.bus_settings, [self.topic]):
+            return
+        self.refilling = f"topic {self.topic} was missing from the broker; republishing the event store from the start"
+        TOPIC_REFILLS.labels(self.catalog.source).inc()
+        log.error("topic lost; recreating it and republishing from the event store", topic=self.topic,
+                  position_before=self.position)  # fmt: skip
+        await bus.ensure_topics(self.bus_settings, [self.topic, bus.dead_letter_topic_of(self.catalog.source)])
+        self.position = 0
+        await self._store(0, ())
+
+    def not_ready_reason(self) -> str | None:
+        if self.refilling:
+            return f"{self.refilling} (at position {self.position})"
+        return None
 
     async def lag(self) -> int:
         latest = await asyncio.to_thread(self.app.recorder.max_notification_id)
         return max(0, (latest or 0) - self.position)
-
-    async def run(self) -> None:
-        await self.load_position()
-        log.info("relay started", topic=self.topic, position=self.position)
-        while True:
-            self._wake.clear()  # a save during this batch sets it again
-            try:
-                published = await self.publish_once()
-                RELAY_LAG.labels(self.catalog.source).set(await self.lag())
-            except Exception:
-                log.exception("relay batch failed; retrying", topic=self.topic, position=self.position)
-                await asyncio.sleep(1.0)
-                continue
-            if published < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)

@@ -8,6 +8,7 @@ until SIGTERM or SIGINT, and shuts down in order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,15 +27,18 @@ from ipshare.audit_api import add_audit_servicer
 from ipshare.audit_api import router as audit_router
 from ipshare.audit_log import AuditCheckpoint, AuditLog, Checkpointer, SqlChainStore, audit_metadata, signing_key
 from ipshare.consumer import Consumer, Projection, consumer_metadata, run_forever
-from ipshare.database import open_engine
+from ipshare.database import open_engine, schema_lock
 from ipshare.envelope import EventCatalog
 from ipshare.eventstore import ServiceApplication, persistence_env
+from ipshare.follower import Follower
 from ipshare.grpc_runtime import create_server, set_serving
 from ipshare.idempotency import idempotency_metadata, install_idempotency
+from ipshare.leadership import Leadership
 from ipshare.observability import configure_logging, log
+from ipshare.parked_api import router as parked_router
 from ipshare.relay import Relay, relay_metadata
 from ipshare.settings import ServiceSettings
-from ipshare.web import application_api
+from ipshare.web import NotReady, application_api
 from ipshare_contracts.audit.v1.audit_pb2 import CheckpointSigned
 
 AppT = TypeVar("AppT", bound=ServiceApplication)
@@ -42,7 +46,7 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 class Worker(Protocol):
-    """A background loop a service runs beside its relay, e.g. a dispatcher of commands to another service."""
+    """A background loop every replica runs, e.g. warming an in-memory read model."""
 
     name: str
 
@@ -62,6 +66,8 @@ class ServiceSpec(Generic[AppT, SettingsT]):
     grpc: Callable[[Runtime[AppT, SettingsT], grpc.aio.Server], list[str]] | None = None
     projections: Callable[[Runtime[AppT, SettingsT]], Sequence[Projection]] = lambda _: ()
     workers: Callable[[Runtime[AppT, SettingsT]], Sequence[Worker]] = lambda _: ()  # built once started
+    # loops over the service's own log that must have one writer: run by the leader only
+    followers: Callable[[Runtime[AppT, SettingsT]], Sequence[Follower]] = lambda _: ()
 
 
 class Runtime(Generic[AppT, SettingsT]):
@@ -77,6 +83,8 @@ class Runtime(Generic[AppT, SettingsT]):
         self.consumers: list[Consumer] = []
         self.relay: Relay | None = None
         self.workers: list[Worker] = []
+        self.followers: list[Follower] = []
+        self.leadership: Leadership | None = None
         self._audit: AuditLog | None = None
 
     @property
@@ -102,17 +110,28 @@ class Runtime(Generic[AppT, SettingsT]):
     async def broker_ready(self) -> bool:
         return await bus.broker_ready(self.settings.kafka_bootstrap_servers)
 
+    async def topic_ready(self) -> bool:
+        """The service's topic is on the broker and, in the leader, not being refilled."""
+        reason = self.relay.not_ready_reason() if self.relay is not None else None
+        if reason is None and await bus.missing_topics(self.settings, [self.topic]):
+            reason = f"topic {self.topic} is missing from the broker; the leader's relay will recreate and refill it"
+        if reason is not None:
+            raise NotReady(reason)
+        return True
+
     async def start(self) -> None:
         settings = self.settings
-        self._engine = await open_engine(
-            settings.database_url,
-            self.spec.metadata,
-            relay_metadata,
-            consumer_metadata,
-            idempotency_metadata,
-            audit_metadata,
-        )
-        self._app = await asyncio.to_thread(self.spec.application, persistence_env(settings.database_url))
+        async with schema_lock(settings.database_url):  # one replica at a time creates what is missing
+            self._engine = await open_engine(
+                settings.database_url,
+                self.spec.metadata,
+                relay_metadata,
+                consumer_metadata,
+                idempotency_metadata,
+                audit_metadata,
+            )
+            env = persistence_env(settings.database_url, settings.event_store_pool_size)
+            self._app = await asyncio.to_thread(self.spec.application, env)
         self.spec.catalog.register(AuditCheckpoint.Signed, CheckpointSigned)  # checkpoints go on the topic too
         dead_letters = bus.dead_letter_topic_of(self.spec.name)
         await bus.ensure_topics(settings, [self.topic, dead_letters])
@@ -121,32 +140,37 @@ class Runtime(Generic[AppT, SettingsT]):
         self.relay = Relay(
             self.app, self.spec.catalog, self._producer, self.engine, self.topic,
             batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
-            max_message_bytes=settings.max_message_bytes,
+            max_message_bytes=settings.max_message_bytes, bus_settings=settings,
+            check_seconds=settings.relay_topic_check_seconds,
         )  # fmt: skip
-        loop = asyncio.get_running_loop()
-        relay = self.relay
-        self.app.on_recorded(lambda: relay.wake_threadsafe(loop))
         for projection in self.spec.projections(self):
             await bus.ensure_topics(settings, projection.topics)
             kafka = bus.consumer(settings, bus.group_of(self.spec.name, projection.name), *projection.topics)
-            await kafka.start()
             self.consumers.append(Consumer(projection, kafka, self._producer, dead_letters, self.engine))
-        self.workers = [self._start_audit(loop), *self.spec.workers(self)]
+        self.followers = [
+            Follower(self.relay, poll_seconds=settings.relay_poll_seconds),
+            self._start_audit().follower,
+            *self.spec.followers(self),
+        ]
+        loop = asyncio.get_running_loop()
+        for follower in self.followers:
+            self.app.on_recorded(functools.partial(follower.wake_threadsafe, loop))
+        self.workers = list(self.spec.workers(self))
+        self.leadership = Leadership(settings.database_url, self.spec.name,
+                                     retry_seconds=settings.leader_retry_seconds)  # fmt: skip
 
-    def _start_audit(self, loop: asyncio.AbstractEventLoop) -> Checkpointer:
-        """The service's audit log and the worker that chains and checkpoints it (woken by every save)."""
+    def _start_audit(self) -> Checkpointer:
+        """The service's audit log and the follower that chains and checkpoints it."""
         name, settings = self.spec.name, self.settings
         signer = CheckpointSigner(name, signing_key(settings, name))
         self._audit = AuditLog(self.app, self.spec.catalog, SqlChainStore(self.engine), signer, topic=self.topic,
                                partitions=settings.topic_partitions)  # fmt: skip
-        checkpointer = Checkpointer(self._audit, poll_seconds=settings.audit_poll_seconds,
-                                    checkpoint_seconds=settings.audit_checkpoint_seconds)  # fmt: skip
-        self.app.on_recorded(lambda: checkpointer.wake_threadsafe(loop))
-        return checkpointer
+        return Checkpointer(self._audit, poll_seconds=settings.audit_poll_seconds,
+                            checkpoint_seconds=settings.audit_checkpoint_seconds)  # fmt: skip
 
     async def stop(self) -> None:
         for consumer in self.consumers:
-            await consumer.kafka.stop()
+            await consumer.kafka.stop()  # a no-op for one that never started
         if self._producer is not None:
             await self._producer.stop()
         if self._app is not None:
@@ -157,8 +181,10 @@ class Runtime(Generic[AppT, SettingsT]):
 
 def http_api(runtime: Runtime[AppT, SettingsT], *routers: APIRouter) -> FastAPI:
     """The service's HTTP API with health checks on its database and broker, and idempotency keys."""
-    checks = {"database": runtime.database_ready, "broker": runtime.broker_ready}
-    api = application_api(runtime.spec.name, runtime.settings, lambda: runtime.app, [*routers, audit_router], checks)
+    checks = {"database": runtime.database_ready, "broker": runtime.broker_ready, "topic": runtime.topic_ready}
+    api = application_api(runtime.spec.name, runtime.settings, lambda: runtime.app,
+                          [*routers, audit_router, parked_router], checks)  # fmt: skip
+    api.state.relay = lambda: runtime.relay
     api.state.audit = lambda: runtime.audit
     settings = runtime.settings
     install_idempotency(
@@ -182,8 +208,9 @@ async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
         uvicorn.Config(spec.http(runtime), host=settings.http_host, port=settings.http_port, log_config=None,
                        access_log=False, lifespan="off")
     )  # fmt: skip
-    assert runtime.relay is not None
-    workers = [asyncio.create_task(runtime.relay.run(), name="relay")]
+    assert runtime.leadership is not None
+    led = [follower.run for follower in runtime.followers]
+    workers = [asyncio.create_task(runtime.leadership.lead(led), name="leadership")]
     workers += [asyncio.create_task(run_forever(c), name=f"consumer:{c.projection.name}") for c in runtime.consumers]
     workers += [asyncio.create_task(w.run(), name=f"worker:{w.name}") for w in runtime.workers]
     # uvicorn takes SIGTERM/SIGINT while it serves and re-raises it when done; this

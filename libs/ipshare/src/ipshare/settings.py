@@ -93,6 +93,15 @@ class ServiceSettings(WebSettings, BusSettings, ServiceAddresses):
     grpc_port: int = 8100
     relay_poll_seconds: float = Field(0.2, gt=0, description="How often the relay looks for new events")
     relay_batch_size: int = Field(1000, ge=1)
+    relay_topic_check_seconds: float = Field(
+        5.0, gt=0, description="How often the relay checks that the broker still has its topic (refilled if lost)"
+    )
+    leader_retry_seconds: float = Field(
+        1.0, gt=0, description="How often a standby replica tries to become the leader of the single-writer loops"
+    )
+    event_store_pool_size: int = Field(
+        10, ge=1, description="Event store connections each process keeps open (as many again under load)"
+    )
     snapshot_interval: int = Field(100, ge=0, description="Snapshot an aggregate every N events (0: never)")
     log_level: str = "INFO"
     log_json: bool = True

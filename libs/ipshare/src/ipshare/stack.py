@@ -3,6 +3,11 @@
 PostgreSQL is `DATABASE_URL` when set, else an embedded server whose data lives
 in the state folder; the broker is `KAFKA_BOOTSTRAP_SERVERS` when set, else an
 embedded tansu. Each service gets its own database (`ipshare_<service package>`).
+
+With `replicas` above one, each service runs that many processes on one database: the first on
+the configured ports, the others on free ones. A caller reaches any of them (there is no load
+balancer here); a service calls another's gRPC with every replica's address, and gRPC moves on to
+the next when one does not answer.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ipshare.database import drop_database, with_database
-from ipshare.embedded import Broker, StartError, start_postgres, stop_postgres
+from ipshare.embedded import Broker, StartError, free_port, start_postgres, stop_postgres
 from ipshare.settings import DEV_JWT_SECRET
 
 CONSOLE = "console"  # the web console's process: no database, no broker, the services' public APIs
@@ -35,6 +40,12 @@ class ServiceProcess:
     package: str
     http_port: int
     grpc_port: int
+    replica: int = 0
+
+    @property
+    def process_name(self) -> str:
+        """`revenue-share`, then `revenue-share.2`, ... for further replicas."""
+        return self.name if self.replica == 0 else f"{self.name}.{self.replica + 1}"
 
     @property
     def env_prefix(self) -> str:
@@ -64,6 +75,7 @@ class StackSettings(BaseSettings):
     revenue_share_grpc_port: int = 8104
     console_http_port: int = Field(8005, description="The web console (services/console)")
     jwt_secret: str = DEV_JWT_SECRET
+    replicas: int = Field(1, ge=1, description="Processes per service (the leader runs the single-writer loops)")
 
     def services(self) -> list[ServiceProcess]:
         return [
@@ -92,6 +104,18 @@ class Stack:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.database_url = ""
         self.bootstrap_servers = ""
+        self.replicas = self._replicas()
+
+    def _replicas(self) -> list[ServiceProcess]:
+        """Every process of the stack: each service's first replica, then any further ones."""
+        found = list(self.settings.services())
+        for service in self.settings.services():
+            for replica in range(1, self.settings.replicas):
+                found.append(ServiceProcess(service.name, service.package, free_port(), free_port(), replica))
+        return found
+
+    def replicas_of(self, name: str) -> list[ServiceProcess]:
+        return [r for r in self.replicas if r.name == name]
 
     @property
     def pid_file(self) -> Path:
@@ -111,8 +135,8 @@ class Stack:
                 for service in self.settings.services():
                     asyncio.run(drop_database(self.service_database(service)))
             self.bootstrap_servers = self.settings.kafka_bootstrap_servers or self._start_broker()
-            for service in self.settings.services():
-                self.processes[service.name] = self._spawn(service)
+            for replica in self.replicas:
+                self.processes[replica.process_name] = self._spawn(replica)
             self.processes[CONSOLE] = self._spawn_console()
             self._write_pid_file()
             self.wait_healthy(timeout)
@@ -137,7 +161,9 @@ class Stack:
             "JWT_SECRET": self.settings.jwt_secret,
         }
         for other in self.settings.services():
-            env[f"{other.env_prefix}_GRPC_ADDRESS"] = f"127.0.0.1:{other.grpc_port}"
+            ports = [r.grpc_port for r in self.replicas_of(other.name)]
+            addresses = ",".join(f"127.0.0.1:{port}" for port in ports)
+            env[f"{other.env_prefix}_GRPC_ADDRESS"] = addresses if len(ports) == 1 else f"ipv4:{addresses}"
             env[f"{other.env_prefix}_URL"] = other.base_url
         return env
 
@@ -151,7 +177,8 @@ class Stack:
         return env
 
     def _spawn(self, service: ServiceProcess) -> subprocess.Popen[bytes]:
-        return self._spawn_module(service.name, f"{service.package}.entrypoints.main", self.service_env(service))
+        return self._spawn_module(service.process_name, f"{service.package}.entrypoints.main",
+                                  self.service_env(service))  # fmt: skip
 
     def _spawn_console(self) -> subprocess.Popen[bytes]:
         return self._spawn_module(CONSOLE, "console.entrypoints.main", self.console_env())
@@ -174,14 +201,18 @@ class Stack:
 
     def restart(self, name: str, timeout: float = 60.0) -> None:
         """Start a service's process again (after `kill`) and wait until every service is healthy."""
-        [service] = [s for s in self.settings.services() if s.name == name]
-        self.processes[name] = self._spawn(service)
-        self._write_pid_file()
+        [replica] = [r for r in self.replicas if r.process_name == name]
+        self.respawn(replica)
         self.wait_healthy(timeout)
+
+    def respawn(self, replica: ServiceProcess) -> None:
+        """Start a replica again (after a fault drill killed it)."""
+        self.processes[replica.process_name] = self._spawn(replica)
+        self._write_pid_file()
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = {s.name: s.base_url for s in self.settings.services()}
+        pending = {s.process_name: s.base_url for s in self.replicas}
         if CONSOLE in self.processes:
             pending[CONSOLE] = self.settings.console_url
         while pending and time.monotonic() < deadline:

@@ -35,6 +35,10 @@ CAUSATION_HEADER = "X-Causation-ID"
 HealthCheck = Callable[[], Awaitable[bool]]
 
 
+class NotReady(Exception):
+    """Raised by a health check to say why the service is not ready (shown in `/healthz`)."""
+
+
 def error_body(status: int, code: str, message: str, details: Mapping[str, Any] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if details:
@@ -91,6 +95,7 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, Literal["ok", "failing"]]
+    reasons: dict[str, str] | None = None  # why a failing check fails, where it says (e.g. a topic being refilled)
 
 
 class ServiceAPI(FastAPI):
@@ -141,13 +146,22 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
 
     @api.get("/healthz", tags=["operations"], responses={200: {"model": Health}, 503: {"model": Health}})
     async def healthz() -> JSONResponse:
+        """Readiness: 503 with the reasons while a dependency fails or the service is catching up."""
         results = {name: await _safe(check) for name, check in health_checks.items()}
-        ready = all(results.values())
-        body = {
+        ready = all(ok for ok, _ in results.values())
+        body: dict[str, Any] = {
             "status": "ok" if ready else "unavailable",
-            "checks": {k: "ok" if v else "failing" for k, v in results.items()},
+            "checks": {k: "ok" if ok else "failing" for k, (ok, _) in results.items()},
         }
+        reasons = {k: reason for k, (ok, reason) in results.items() if not ok and reason}
+        if reasons:
+            body["reasons"] = reasons
         return JSONResponse(status_code=200 if ready else 503, content=body)
+
+    @api.get("/livez", tags=["operations"], responses={200: {"model": Health}})
+    async def livez() -> JSONResponse:
+        """Liveness: the process serves requests (whatever its dependencies say)."""
+        return JSONResponse({"status": "ok", "checks": {}})
 
     @api.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
              responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})  # fmt: skip
@@ -180,11 +194,13 @@ def _route_template(request: Request) -> str:
     return "unmatched"
 
 
-async def _safe(check: HealthCheck) -> bool:
+async def _safe(check: HealthCheck) -> tuple[bool, str]:
     try:
-        return await check()
+        return await check(), ""
+    except NotReady as exc:
+        return False, str(exc)
     except Exception:
-        return False
+        return False, ""
 
 
 _bearer = HTTPBearer(auto_error=False)

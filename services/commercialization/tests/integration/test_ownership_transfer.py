@@ -17,11 +17,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commercialization.adapters.ip_registry_client import IpRegistryClient
-from commercialization.adapters.positions import SqlPositions, positions_metadata
 from commercialization.application import CommercializationApplication
 from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferStatus
 from commercialization.entrypoints.schemas import AssignmentOut
-from commercialization.entrypoints.transfer_dispatcher import Backoff, TransferDispatcher
+from commercialization.entrypoints.transfer_dispatcher import TransferDispatcher
 from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
@@ -29,6 +28,8 @@ from ip_registry.entrypoints.grpc import IpRegistryServicer
 from ipshare.auth import Principal, Role
 from ipshare.database import open_engine
 from ipshare.eventstore import CommandContext, persistence_env
+from ipshare.follower import Positions as SqlPositions
+from ipshare.follower import RetryPolicy, positions_metadata
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
@@ -57,7 +58,7 @@ class Stack:
 
     def dispatcher(self, positions: SqlPositions | None = None) -> TransferDispatcher:
         positions = positions or SqlPositions(self.engine, "ownership-transfers")
-        return TransferDispatcher(self.commercialization, self.client, positions, backoff=Backoff(0.05, 0.2))
+        return TransferDispatcher(self.commercialization, self.client, positions, retry=RetryPolicy(0.05, 0.2))
 
     def registry_facts(self) -> int:
         return self.registry.recorder.max_notification_id() or 0

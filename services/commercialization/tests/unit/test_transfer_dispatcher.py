@@ -14,10 +14,11 @@ from commercialization.adapters.ip_registry_client import RegistryUnavailable, T
 from commercialization.application import CommercializationApplication
 from commercialization.catalog import build_catalog
 from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferOutcome, TransferStatus
-from commercialization.entrypoints.transfer_dispatcher import Backoff, TransferDispatcher
+from commercialization.entrypoints.transfer_dispatcher import TransferDispatcher
 from ipshare.auth import Principal, Role
 from ipshare.errors import Conflict, Forbidden
 from ipshare.eventstore import CommandContext
+from ipshare.follower import RetryPolicy
 from ipshare_contracts.commercialization.v1 import events_pb2 as pb
 
 SELLER, BUYER = uuid.uuid4(), uuid.uuid4()
@@ -90,7 +91,13 @@ def agreed_sale(app: CommercializationApplication, buyer: uuid.UUID | None = BUY
 def dispatcher(
     app: CommercializationApplication, registry: FlakyRegistry, positions: MemoryPositions, sleeps: Sleeps
 ) -> TransferDispatcher:
-    return TransferDispatcher(app, registry, positions, backoff=Backoff(first=0.5, cap=4.0), sleep=sleeps)
+    return TransferDispatcher(app, registry, positions, retry=RetryPolicy(first=0.5, cap=4.0, sleep=sleeps))
+
+
+def backed_off(delays: list[float], retries: int, first: float = 0.5, cap: float = 4.0) -> bool:
+    """Each wait doubles from `first` plus up to `first` of jitter, and none exceeds `cap`."""
+    bounds = [(min(cap, first * 2**i), min(cap, first * 2**i + first)) for i in range(retries)]
+    return len(delays) == retries and all(low <= d <= high for d, (low, high) in zip(delays, bounds, strict=True))
 
 
 def completions(app: CommercializationApplication) -> list[Assignment.OwnershipTransferCompleted]:
@@ -112,7 +119,7 @@ async def test_a_failing_registry_is_retried_with_backoff_until_the_transfer_is_
 
     request_id = app.get_assignment(finance(), sale).request_id
     assert registry.calls == [request_id] * 6
-    assert sleeps.delays == [0.5, 1.0, 2.0, 4.0, 4.0]  # doubling, capped
+    assert backed_off(sleeps.delays, 5)  # doubling with jitter, capped
     assignment = app.get_assignment(finance(), sale)
     assert (assignment.status, assignment.transfer_completed_on) == (AssignmentStatus.TRANSFERRED, D)
     [completed] = completions(app)
@@ -163,7 +170,7 @@ async def test_a_passing_failure_still_backs_off_before_a_refusal_ends_it(app: C
         Sleeps(),
     )
     await dispatcher(app, registry, positions, sleeps).dispatch_once()
-    assert (len(registry.calls), sleeps.delays, len(completions(app))) == (3, [0.5, 1.0], 0)
+    assert (len(registry.calls), backed_off(sleeps.delays, 2), len(completions(app))) == (3, True, 0)
     assert app.get_assignment(finance(), sale).transfer_refusal == ("FAILED_PRECONDITION", "asset not found")
 
 

@@ -37,8 +37,7 @@ async def _inbox_consumer(settings: BusSettings, engine: AsyncEngine) -> AsyncIt
     """The service's inbox consumer, as the runtime runs it."""
     kafka = bus.consumer(settings, GROUP, *InboxProjection.topics)
     dead_letters = bus.producer(settings)
-    await kafka.start()
-    await dead_letters.start()
+    await dead_letters.start()  # run_forever starts `kafka`, as in the runtime
     running = asyncio.ensure_future(
         run_forever(Consumer(InboxProjection(), kafka, dead_letters, bus.dead_letter_topic_of(SOURCE), engine))
     )

@@ -25,7 +25,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
         return
     data_dir: Path = tmp_path_factory.mktemp("pgdata")
-    yield start_postgres(data_dir)
+    yield start_postgres(data_dir, max_connections=400)  # several stacks of replicas at once
     stop_postgres(data_dir)
 
 

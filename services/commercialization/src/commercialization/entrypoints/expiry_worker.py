@@ -10,13 +10,13 @@ Nothing of it is stored but the events: on start it reads the log from the begin
 again. Each license is loaded and checked before it is expired, so a license already
 expired, terminated or extended meanwhile is left alone; a save that loses a race with
 another command is tried again at the next round. Running it twice (or beside finance's
-route) expires each license once.
+route) expires each license once; it is a `Follower`, run by the elected leader among the
+service's replicas.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -29,6 +29,7 @@ from commercialization.domain.license import LicenseStatus
 from ipshare.auth import Principal, Role
 from ipshare.errors import Conflict, NotFound
 from ipshare.eventstore import CommandContext
+from ipshare.follower import Follower
 from ipshare.observability import log
 from ipshare.runtime import Runtime
 
@@ -53,25 +54,25 @@ class LicenseExpiry:
         self.batch_size = batch_size
         self.position = 0  # the last log entry followed
         self.ends: dict[uuid.UUID, date | None] = {}  # running licenses -> end date (None: open-ended)
-        self._wake = asyncio.Event()
+        self.follower = Follower(self, poll_seconds=poll_seconds)
 
     def wake_threadsafe(self, loop: asyncio.AbstractEventLoop) -> None:
         """Called from the thread that saved events: look now, not at the next poll."""
-        loop.call_soon_threadsafe(self._wake.set)
+        self.follower.wake_threadsafe(loop)
 
     async def run(self) -> None:
+        await self.follower.run()
+
+    async def start(self) -> None:
+        """Read the log from the beginning again (after a restart or an election)."""
+        self.position, self.ends = 0, {}
         log.info("license expiry started")
-        while True:
-            self._wake.clear()
-            try:
-                expired = await self.expire_due()
-            except Exception:  # the store failed: the same round again at the next poll
-                log.exception("license expiry round failed; retrying", position=self.position)
-            else:
-                if expired:
-                    log.info("licenses expired", license_ids=[str(i) for i in expired], as_of=self.today().isoformat())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    async def step(self) -> bool:
+        expired = await self.expire_due()
+        if expired:
+            log.info("licenses expired", license_ids=[str(i) for i in expired], as_of=self.today().isoformat())
+        return False
 
     async def expire_due(self) -> list[uuid.UUID]:
         """Follow the log, then expire every running license whose term ended before today."""
@@ -116,9 +117,6 @@ class LicenseExpiry:
         return "expired"
 
 
-def license_expiry(runtime: Runtime[CommercializationApplication, Any]) -> LicenseExpiry:
-    """The expiry worker of a running service: woken by every save, polling every minute."""
-    worker = LicenseExpiry(runtime.app)
-    loop = asyncio.get_running_loop()
-    runtime.app.on_recorded(lambda: worker.wake_threadsafe(loop))
-    return worker
+def license_expiry(runtime: Runtime[CommercializationApplication, Any]) -> Follower:
+    """The expiry worker of a running service: woken by every save (by the runtime), polling every minute."""
+    return LicenseExpiry(runtime.app).follower

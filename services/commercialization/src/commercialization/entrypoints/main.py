@@ -16,7 +16,6 @@ from commercialization.adapters.ownership import (
     ProjectionFirst,
     ownership_metadata,
 )
-from commercialization.adapters.positions import positions_metadata
 from commercialization.application import CommercializationApplication
 from commercialization.catalog import SOURCE, build_catalog
 from commercialization.entrypoints.expiry_worker import license_expiry
@@ -59,14 +58,14 @@ def spec(
         grpc=add_servicer,
         metadata=_tables(),
         projections=_projections,
-        # agreed assignments -> IP registry; licenses past their term -> expired
-        workers=lambda runtime: [transfer_dispatcher(runtime), license_expiry(runtime)],
+        # agreed assignments -> IP registry; licenses past their term -> expired (run by the leader)
+        followers=lambda runtime: [transfer_dispatcher(runtime), license_expiry(runtime)],
     )
 
 
 def _tables() -> MetaData:
     tables = MetaData()
-    for table in (*positions_metadata.tables.values(), *ownership_metadata.tables.values()):
+    for table in ownership_metadata.tables.values():
         table.to_metadata(tables)
     return tables
 
