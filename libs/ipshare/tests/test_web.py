@@ -125,6 +125,16 @@ async def test_same_idempotency_key_and_body_replays_the_first_response(client: 
     assert fresh.json()["number"] == 2
 
 
+async def test_an_answer_holding_a_nul_character_is_kept_and_replayed_byte_for_byte(client: httpx.AsyncClient) -> None:
+    headers = {**bearer(), "Idempotency-Key": "k-nul"}
+    first = await client.post("/widgets", json={"name": "a\u0000b", "size": 1}, headers=headers)
+    again = await client.post("/widgets", json={"name": "a\u0000b", "size": 1}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again.json()["name"] == "a\u0000b"
+    assert again.headers["idempotent-replayed"] == "true"
+
+
 async def test_stale_if_match_is_412(client: httpx.AsyncClient) -> None:
     assert (await client.put("/widgets/1", headers={**bearer(), "If-Match": '"3"'})).status_code == 200
     stale = await client.put("/widgets/1", headers={**bearer(), "If-Match": 'W/"2"'})

@@ -47,7 +47,7 @@ idempotency_keys = Table(
     Column("request_sha256", LargeBinary, nullable=False),
     Column("claim_id", UUID(as_uuid=True), nullable=False),  # who runs it now: a late first run stores nothing
     Column("status", Integer),  # NULL while the request is still running
-    Column("response", JSONB),
+    Column("response", LargeBinary),  # the bytes sent: replayed as they were (JSON may hold a NUL text cannot)
     Column("headers", JSONB),
     Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
@@ -149,9 +149,8 @@ class _Claims:
                 await conn.execute(delete(table).where(*where))
             else:
                 headers = {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS}
-                stored = json.loads(body) if body else None
                 await conn.execute(
-                    table.update().where(*where).values(status=response.status_code, response=stored, headers=headers)
+                    table.update().where(*where).values(status=response.status_code, response=body, headers=headers)
                 )
         return Response(body, status_code=response.status_code, headers=dict(response.headers))
 
@@ -169,4 +168,4 @@ def _replay(row: Any, request_sha256: bytes) -> Response:
     if row["status"] is None:
         return error_body(409, "request_in_progress", "a request with this Idempotency-Key is still running")
     headers = {**row["headers"], "Idempotent-Replayed": "true"}
-    return Response(json.dumps(row["response"]).encode(), status_code=row["status"], headers=headers)
+    return Response(row["response"], status_code=row["status"], headers=headers)
