@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -108,8 +109,27 @@ async def broker_ready(bootstrap_servers: str) -> bool:
         aiokafka_log.setLevel(level)
 
 
+class ReadStalled(RuntimeError):
+    """A partition reported messages beyond those read, and none came for too long."""
+
+
+class _PartitionReader(Protocol):
+    async def getmany(
+        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]: ...
+
+    def highwater(self, partition: TopicPartition) -> int | None: ...
+
+    async def position(self, partition: TopicPartition) -> int: ...
+
+
 async def read_from_beginning(
-    settings: BusSettings, topics: Iterable[str], *, batch: int = 10_000, idle_seconds: float = 5.0
+    settings: BusSettings,
+    topics: Iterable[str],
+    *,
+    batch: int = 10_000,
+    idle_seconds: float = 5.0,
+    stall_seconds: float = 120.0,
 ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
     """Every message on `topics` up to the end as it stands now, in batches, without a consumer group.
 
@@ -125,22 +145,41 @@ async def read_from_beginning(
         ]
         reader.assign(partitions)
         await reader.seek_to_beginning(*partitions)
-        idle_since = time.monotonic()
-        while partitions:
-            records = await reader.getmany(timeout_ms=200, max_records=batch)
-            found = [r for rs in records.values() for r in rs]
-            if found:
-                idle_since = time.monotonic()
-                yield found
-            if await _drained(reader, partitions) or time.monotonic() - idle_since > idle_seconds:
-                break
+        async for found in read_until_drained(reader, partitions, batch, idle_seconds, stall_seconds):
+            yield found
     finally:
         await reader.stop()
 
 
-async def _drained(reader: AIOKafkaConsumer, partitions: list[TopicPartition]) -> bool:
+async def read_until_drained(
+    reader: _PartitionReader,
+    partitions: list[TopicPartition],
+    batch: int,
+    idle_seconds: float,
+    stall_seconds: float,
+) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """Batches until every partition is read to its high watermark. Idle time counts only while
+    waiting on the broker, never while the caller works on a batch: a slow caller must not make a
+    partition with messages left look drained. Messages reported but not arriving are an error."""
+    idle_since = time.monotonic()
+    while partitions:
+        records = await reader.getmany(timeout_ms=200, max_records=batch)
+        if found := [r for rs in records.values() for r in rs]:
+            yield found
+            idle_since = time.monotonic()
+        idle_for = time.monotonic() - idle_since
+        if await _drained(reader, partitions, silent_ones_too=idle_for > idle_seconds):
+            return
+        if idle_for > stall_seconds:
+            raise ReadStalled(f"no message for {idle_for:.0f} s, yet partitions report more: {partitions}")
+
+
+async def _drained(reader: _PartitionReader, partitions: list[TopicPartition], *, silent_ones_too: bool) -> bool:
     for tp in partitions:
         highwater = reader.highwater(tp)
-        if highwater is None or await reader.position(tp) < highwater:
+        if highwater is None:
+            if not silent_ones_too:
+                return False
+        elif await reader.position(tp) < highwater:
             return False
     return True
