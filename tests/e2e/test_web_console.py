@@ -127,6 +127,20 @@ class Console:
     def press(self, selector: str) -> None:
         self.driver.find_element(By.CSS_SELECTOR, selector).click()
 
+    def wait_for_language(self, code: str) -> None:
+        """Until the page that a language switch redirects to has loaded in that language."""
+        deadline = time.monotonic() + WAIT
+        while self._language() != code:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the console did not switch to {code!r}")
+            time.sleep(0.1)
+
+    def _language(self) -> str:
+        try:
+            return str(self.driver.find_element(By.TAG_NAME, "html").get_attribute("lang"))
+        except WebDriverException:  # the page is being replaced by the next
+            return ""
+
     def text(self) -> str:
         """The page's main text; empty while a page is being replaced by the next."""
         try:
@@ -478,6 +492,7 @@ def test_the_console_speaks_chinese(console: Console, world: World) -> None:
     console.sign_in("finance")
     Select(console.driver.find_element(By.ID, "lang-switch")).select_by_value("zh")
     console.press("header form.inline button")
+    console.wait_for_language("zh-Hans")  # else the switch's redirect may land after the next page is opened
     console.open(f"/periods/{PERIOD}")
     console.wait_for("各收款人结算单")
     assert "已结" in console.text()
