@@ -40,7 +40,19 @@ async def until(condition: Callable[[], object], seconds: float = 10.0) -> None:
             await asyncio.sleep(0.05)
 
 
-async def test_one_contender_leads_and_a_standby_takes_over_when_its_connection_dies(fresh_database: str) -> None:
+async def terminate_the_lock_holders_connection(database_url: str, leadership: Leadership) -> None:
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1::bigint "
+            "& x'ffffffff'::bigint",
+            leadership.key,
+        )
+    finally:
+        await admin.close()
+
+
+async def test_one_contender_leads_and_another_term_starts_when_its_connection_dies(fresh_database: str) -> None:
     running = Running()
     one, two = (Leadership(fresh_database, "svc", retry_seconds=0.2, check_seconds=0.2) for _ in range(2))
     tasks = [asyncio.create_task(c.lead([running.loop(name)])) for c, name in ((one, "one"), (two, "two"))]
@@ -52,24 +64,37 @@ async def test_one_contender_leads_and_a_standby_takes_over_when_its_connection_
         leader, standby = (one, two) if one.is_leader else (two, one)
         assert not standby.is_leader
 
-        # The leader's connection dies (as when its process is killed): the standby takes over.
-        admin = await asyncpg.connect(fresh_database)
-        try:
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1::bigint "
-                "& x'ffffffff'::bigint",
-                leader.key,
-            )
-        finally:
-            await admin.close()
-        await until(lambda: standby.is_leader)
-        await until(lambda: len(running.now) == 1 and standby.terms == 1)
-        assert running.most_at_once == 1  # never two at once
-        await until(lambda: not leader.is_leader)
+        # The leader's connection dies while its process lives on: either contender may win the
+        # next term (the old leader competes again at once), but never both at the same time.
+        await terminate_the_lock_holders_connection(fresh_database, leader)
+        await until(lambda: one.terms + two.terms == 2 and len(running.now) == 1)
+        assert running.most_at_once == 1
     finally:
         for task in tasks:
             task.cancel()
         for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert running.now == set()
+
+
+async def test_a_standby_takes_over_when_the_leaders_process_dies(fresh_database: str) -> None:
+    running = Running()
+    one, two = (Leadership(fresh_database, "svc", retry_seconds=0.2, check_seconds=0.2) for _ in range(2))
+    tasks = {c: asyncio.create_task(c.lead([running.loop(name)])) for c, name in ((one, "one"), (two, "two"))}
+    try:
+        await until(lambda: running.now)
+        leader, standby = (one, two) if one.is_leader else (two, one)
+        # A killed process stops contending, and its connection dies with it.
+        tasks[leader].cancel()
+        await terminate_the_lock_holders_connection(fresh_database, leader)
+        await until(lambda: standby.is_leader)
+        await until(lambda: running.now == {"one" if standby is one else "two"})
+        assert running.most_at_once == 1
+    finally:
+        for task in tasks.values():
+            task.cancel()
+        for task in tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     assert running.now == set()

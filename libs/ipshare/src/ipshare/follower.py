@@ -55,7 +55,7 @@ class RetryPolicy:
                         error=repr(error), **context)  # fmt: skip
 
         retrying = AsyncRetrying(
-            wait=wait_exponential_jitter(initial=self.first, max=self.cap, jitter=self.first),
+            wait=wait_exponential_jitter(multiplier=self.first, max=self.cap, jitter=self.first),
             retry=retry_if_exception_type(Exception),  # not CancelledError: a stop is not a failure
             before_sleep=report,
             sleep=self.sleep,
