@@ -64,8 +64,10 @@ def test_services_answer_health_and_reject_bad_input(stack: Stack, bearer: Calla
         assert health["checks"] == {"database": "ok", "broker": "ok", "topic": "ok"}
         assert httpx.get(f"{service.base_url}/nowhere").status_code == 404
         with grpc.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            # gRPC health follows the same checks on its own beat: watch it turn SERVING
+            replies = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=30)
+            assert next(r for r in replies if r.status == health_pb2.HealthCheckResponse.SERVING)
+            replies.cancel()
     registry = stack.settings.services()[0].base_url
     response = httpx.post(f"{registry}/members", json={"name": "x"}, headers=bearer(Role.ADMIN))
     assert response.status_code == 422

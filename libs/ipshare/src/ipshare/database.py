@@ -74,13 +74,14 @@ async def drop_database(database_url: str) -> None:
         await conn.close()
 
 
-async def open_engine(database_url: str, *metadata: MetaData) -> AsyncEngine:
-    """An engine on the service's database, with the given tables created if missing."""
+async def open_engine(database_url: str, *metadata: MetaData, pool_size: int = 10) -> AsyncEngine:
+    """An engine on the service's database, with the given tables created if missing; it keeps
+    `pool_size` connections, and as many again under load."""
     await ensure_database(database_url)
     engine = create_async_engine(
         sqlalchemy_url(database_url),
-        pool_size=10,
-        max_overflow=10,
+        pool_size=pool_size,
+        max_overflow=pool_size,
         json_deserializer=msgspec.json.decode,  # with the stdlib's, loading a million facts took a third longer
     )
     async with engine.begin() as conn:

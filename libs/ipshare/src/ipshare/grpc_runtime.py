@@ -1,5 +1,6 @@
-"""gRPC plumbing every service shares: bearer-token auth, the standard health service,
-domain errors as status codes, and authenticated channels to other services."""
+"""gRPC plumbing every service shares: bearer-token auth, the standard health service (following the
+HTTP readiness), server reflection, domain errors as status codes, and authenticated channels to
+other services."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import _async as health_aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from ipshare.auth import AuthError, Principal, Role, issue_token, read_token
 from ipshare.errors import DomainError
@@ -30,11 +32,14 @@ STATUS_OF = {
 # A few codes say more than their HTTP status (both are 409 over HTTP).
 STATUS_OF_CODE = {"already_exists": grpc.StatusCode.ALREADY_EXISTS}
 PRINCIPAL_KEY = "ipshare-principal"
-_OPEN_METHODS = ("/grpc.health.v1.Health/",)
+# Health and reflection answer without a token: probes and grpcurl carry none, and both tell only
+# what the public proto/ already says.
+_OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
+                 "/grpc.reflection.v1.ServerReflection/")  # fmt: skip
 
 
 class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Rejects calls without a valid bearer token (the health service stays open)."""
+    """Rejects calls without a valid bearer token (health and reflection stay open)."""
 
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
@@ -122,10 +127,33 @@ def create_server(settings: AuthSettings) -> tuple[grpc.aio.Server, health_aio.H
     return server, health_servicer
 
 
+def enable_reflection(server: grpc.aio.Server, names: list[str]) -> None:
+    """Server reflection over the services in `names` (and health and reflection themselves)."""
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+
+
 async def set_serving(health_servicer: health_aio.HealthServicer, names: list[str], serving: bool) -> None:
     status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
     for name in ["", *names]:
         await health_servicer.set(name, status)
+
+
+async def follow_readiness(
+    health_servicer: health_aio.HealthServicer,
+    names: list[str],
+    ready: Callable[[], Awaitable[bool]],
+    poll_seconds: float,
+) -> None:
+    """Forever: the health status set from `ready` (the check behind HTTP `/healthz`) every
+    `poll_seconds`, so a client balancing on gRPC health leaves a replica that cannot serve.
+    Only a change is set: each one is sent to every client watching."""
+    serving: bool | None = None
+    while True:
+        now = await ready()
+        if now != serving:
+            await set_serving(health_servicer, names, now)
+            serving = now
+        await asyncio.sleep(poll_seconds)
 
 
 def service_channel(address: str) -> grpc.aio.Channel:

@@ -31,14 +31,14 @@ from ipshare.database import open_engine, schema_lock
 from ipshare.envelope import EventCatalog
 from ipshare.eventstore import ServiceApplication, persistence_env
 from ipshare.follower import Follower
-from ipshare.grpc_runtime import create_server, set_serving
+from ipshare.grpc_runtime import create_server, enable_reflection, follow_readiness, set_serving
 from ipshare.idempotency import idempotency_metadata, install_idempotency
 from ipshare.leadership import Leadership
 from ipshare.observability import configure_logging, log
 from ipshare.parked_api import router as parked_router
 from ipshare.relay import Relay, relay_metadata
 from ipshare.settings import ServiceSettings
-from ipshare.web import NotReady, application_api
+from ipshare.web import HealthCheck, NotReady, application_api, readiness
 from ipshare_contracts.audit.v1.audit_pb2 import CheckpointSigned
 
 AppT = TypeVar("AppT", bound=ServiceApplication)
@@ -102,6 +102,13 @@ class Runtime(Generic[AppT, SettingsT]):
         assert self._engine is not None, "runtime not started"
         return self._engine
 
+    def health_checks(self) -> dict[str, HealthCheck]:
+        """What readiness asks, over HTTP (`/healthz`) and gRPC health alike."""
+        return {"database": self.database_ready, "broker": self.broker_ready, "topic": self.topic_ready}
+
+    async def ready(self) -> bool:
+        return (await readiness(self.health_checks())).status == "ok"
+
     async def database_ready(self) -> bool:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -129,6 +136,7 @@ class Runtime(Generic[AppT, SettingsT]):
                 consumer_metadata,
                 idempotency_metadata,
                 audit_metadata,
+                pool_size=settings.database_pool_size,
             )
             env = persistence_env(settings.database_url, settings.event_store_pool_size)
             self._app = await asyncio.to_thread(self.spec.application, env)
@@ -181,9 +189,8 @@ class Runtime(Generic[AppT, SettingsT]):
 
 def http_api(runtime: Runtime[AppT, SettingsT], *routers: APIRouter) -> FastAPI:
     """The service's HTTP API with health checks on its database and broker, and idempotency keys."""
-    checks = {"database": runtime.database_ready, "broker": runtime.broker_ready, "topic": runtime.topic_ready}
     api = application_api(runtime.spec.name, runtime.settings, lambda: runtime.app,
-                          [*routers, audit_router, parked_router], checks)  # fmt: skip
+                          [*routers, audit_router, parked_router], runtime.health_checks())  # fmt: skip
     api.state.relay = lambda: runtime.relay
     api.state.audit = lambda: runtime.audit
     settings = runtime.settings
@@ -201,9 +208,13 @@ async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
     grpc_server, health = create_server(settings)
     grpc_names = spec.grpc(runtime, grpc_server) if spec.grpc else []
     grpc_names.append(add_audit_servicer(grpc_server, lambda: runtime.audit, settings))
+    enable_reflection(grpc_server, grpc_names)
+    await set_serving(health, grpc_names, False)  # until the first readiness check passes
     grpc_server.add_insecure_port(f"{settings.http_host}:{settings.grpc_port}")
     await grpc_server.start()
-    await set_serving(health, grpc_names, True)
+    grpc_health = asyncio.create_task(
+        follow_readiness(health, grpc_names, runtime.ready, settings.grpc_health_poll_seconds), name="grpc-health"
+    )
     http = uvicorn.Server(
         uvicorn.Config(spec.http(runtime), host=settings.http_host, port=settings.http_port, log_config=None,
                        access_log=False, lifespan="off")
@@ -221,6 +232,8 @@ async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
     log.info("service started", http_port=settings.http_port, grpc_port=settings.grpc_port, topic=runtime.topic)
     await http.serve()
     log.info("service stopping")
+    grpc_health.cancel()
+    await asyncio.gather(grpc_health, return_exceptions=True)
     await set_serving(health, grpc_names, False)
     await grpc_server.stop(grace=2)
     for worker in workers:

@@ -102,6 +102,12 @@ class ServiceSettings(WebSettings, BusSettings, ServiceAddresses):
     event_store_pool_size: int = Field(
         10, ge=1, description="Event store connections each process keeps open (as many again under load)"
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        description="Connections each process keeps open for its tables: HTTP reads, the relay, consumers, "
+        "audit, idempotency keys (as many again under load)",
+    )
     snapshot_interval: int = Field(100, ge=0, description="Snapshot an aggregate every N events (0: never)")
     log_level: str = "INFO"
     log_json: bool = True
@@ -111,5 +117,25 @@ class ServiceSettings(WebSettings, BusSettings, ServiceAddresses):
         description="Ed25519 key signing this service's audit checkpoints: PEM (PKCS#8) or base64 of the "
         "32-byte seed; empty: derived from JWT_SECRET and the service name (development only)",
     )
+    grpc_health_poll_seconds: float = Field(
+        5.0, gt=0, description="How often the gRPC health status is set from the readiness checks of /healthz"
+    )
     audit_checkpoint_seconds: float = Field(30.0, gt=0, description="How often a new checkpoint is signed")
     audit_poll_seconds: float = Field(1.0, gt=0, description="How often new events are chained (also on each save)")
+
+    def database_connections(self) -> int:
+        """The most connections one process opens to PostgreSQL: both pools full with their overflow,
+        the leader's lock and the schema lock held at start-up. A server's `max_connections` must
+        cover this times the replicas of every service on it."""
+        return 2 * self.database_pool_size + 2 * self.event_store_pool_size + 2
+
+
+class ReadModelPoolSettings(ServiceSettings):
+    """For a service whose synchronous use cases read its read models through a blocking pool."""
+
+    read_model_pool_size: int = Field(
+        5, ge=1, description="Blocking connections the use cases read the read models with (as many again under load)"
+    )
+
+    def database_connections(self) -> int:
+        return super().database_connections() + 2 * self.read_model_pool_size

@@ -114,6 +114,17 @@ class ServiceAPI(FastAPI):
         return stack
 
 
+async def readiness(health_checks: Mapping[str, HealthCheck]) -> Health:
+    """Each check's verdict, and why a failing one fails where it says (HTTP `/healthz`, gRPC health)."""
+    results = {name: await _safe(check) for name, check in health_checks.items()}
+    reasons = {k: reason for k, (ok, reason) in results.items() if not ok and reason}
+    return Health(
+        status="ok" if all(ok for ok, _ in results.values()) else "unavailable",
+        checks={k: "ok" if ok else "failing" for k, (ok, _) in results.items()},
+        reasons=reasons or None,
+    )
+
+
 def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, HealthCheck], **kwargs: Any) -> FastAPI:
     """A FastAPI app with the shared error bodies, middleware, `/healthz` and `/metrics`."""
     api = ServiceAPI(title=f"ipshare {service}", generate_unique_id_function=operation_id, **kwargs)
@@ -147,16 +158,9 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
     @api.get("/healthz", tags=["operations"], responses={200: {"model": Health}, 503: {"model": Health}})
     async def healthz() -> JSONResponse:
         """Readiness: 503 with the reasons while a dependency fails or the service is catching up."""
-        results = {name: await _safe(check) for name, check in health_checks.items()}
-        ready = all(ok for ok, _ in results.values())
-        body: dict[str, Any] = {
-            "status": "ok" if ready else "unavailable",
-            "checks": {k: "ok" if ok else "failing" for k, (ok, _) in results.items()},
-        }
-        reasons = {k: reason for k, (ok, reason) in results.items() if not ok and reason}
-        if reasons:
-            body["reasons"] = reasons
-        return JSONResponse(status_code=200 if ready else 503, content=body)
+        health = await readiness(health_checks)
+        return JSONResponse(status_code=200 if health.status == "ok" else 503,
+                            content=health.model_dump(exclude_none=True))  # fmt: skip
 
     @api.get("/livez", tags=["operations"], responses={200: {"model": Health}})
     async def livez() -> JSONResponse:

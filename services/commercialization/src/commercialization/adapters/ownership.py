@@ -127,8 +127,8 @@ class ProjectedOwnership:
         self.engine = engine
 
     @classmethod
-    def connect(cls, database_url: str) -> ProjectedOwnership:
-        return cls(blocking_engine(database_url))
+    def connect(cls, database_url: str, pool_size: int = 5) -> ProjectedOwnership:
+        return cls(blocking_engine(database_url, pool_size))
 
     def knows(self, asset_id: uuid.UUID) -> bool:
         """Whether the registry's topic has told this service of the asset."""

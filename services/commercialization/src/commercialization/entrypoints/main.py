@@ -24,10 +24,10 @@ from commercialization.entrypoints.http import create_http
 from commercialization.entrypoints.transfer_dispatcher import transfer_dispatcher
 from ipshare.consumer import Projection
 from ipshare.runtime import Runtime, ServiceSpec, serve
-from ipshare.settings import ServiceSettings
+from ipshare.settings import ReadModelPoolSettings
 
 
-class CommercializationSettings(ServiceSettings):
+class CommercializationSettings(ReadModelPoolSettings):
     http_port: int = 8002
     grpc_port: int = 8102
 
@@ -40,7 +40,7 @@ def spec(
     def application(env: dict[str, str]) -> CommercializationApplication:
         # Writes ask the IP registry itself (the local projection when it does not answer);
         # reads answer from the projection of its topic (the registry for an asset not yet on it).
-        projected = ProjectedOwnership.connect(settings.database_url)
+        projected = ProjectedOwnership.connect(settings.database_url, settings.read_model_pool_size)
         registry = IpRegistryClient(settings.ip_registry_grpc_address, settings)
         return CommercializationApplication(
             env,

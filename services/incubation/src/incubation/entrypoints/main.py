@@ -18,10 +18,10 @@ from incubation.entrypoints.grpc import add_servicer
 from incubation.entrypoints.http import create_http
 from ipshare.consumer import Projection
 from ipshare.runtime import Runtime, ServiceSpec, serve
-from ipshare.settings import ServiceSettings
+from ipshare.settings import ReadModelPoolSettings
 
 
-class IncubationSettings(ServiceSettings):
+class IncubationSettings(ReadModelPoolSettings):
     http_port: int = 8003
     grpc_port: int = 8103
     reference_wait_seconds: float = 5.0  # how long a write waits for an id not yet learned from a topic
@@ -32,7 +32,7 @@ def spec(settings: IncubationSettings | None = None) -> ServiceSpec[IncubationAp
 
     def application(env: dict[str, str]) -> IncubationApplication:
         # Writes wait a moment for an id not learned yet; reads (names in answers) never wait.
-        projected = ProjectedDirectory.connect(settings.database_url)
+        projected = ProjectedDirectory.connect(settings.database_url, settings.read_model_pool_size)
         return IncubationApplication(env, PatientDirectory(projected, settings.reference_wait_seconds), reads=projected)
 
     return ServiceSpec(
