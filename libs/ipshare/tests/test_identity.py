@@ -26,6 +26,7 @@ from ipshare.identity import (
     DevelopmentIssuerRefused,
     IssuerUnavailable,
     check_issuer,
+    development_person_token,
     read_token,
     service_token,
 )
@@ -206,6 +207,12 @@ def test_a_service_gets_its_own_token_with_client_credentials(served: ServedIssu
     assert read_token(settings, token) == Principal(Role.SERVICE, "commercialization")
     assert service_token(settings, "commercialization").bearer() == token  # kept until near its expiry
     assert served.requests["/token"] == 1
+
+
+def test_the_development_issuer_grants_a_person_token_to_its_clients(served: ServedIssuer) -> None:
+    settings = settings_of(served, oidc_client_id="console", oidc_client_secret=served.issuer.client_secret)
+    token = development_person_token(settings, Role.MEMBER, MEMBER, name="Li Wei")
+    assert read_token(settings, token) == Principal(Role.MEMBER, str(MEMBER), MEMBER, "Li Wei")
 
 
 def test_a_wrong_client_secret_gets_no_token(served: ServedIssuer) -> None:

@@ -29,11 +29,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ipshare.auth import Role
-from ipshare.identity import DEVELOPMENT_MARK, DISCOVERY_PATH
+from ipshare.identity import DEVELOPMENT_GRANT, DEVELOPMENT_MARK, DISCOVERY_PATH
 from ipshare.settings import DEV_MODE_VARIABLE
 
 ALGORITHM = "ES256"
-DEVELOPMENT_GRANT = "urn:ipshare:grant-type:development-sign-in"
 KEY_PREFIX = "dev-"
 _SECRET_FILE = "client-secret"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +32,14 @@ from ipshare.auth import (
     read_shared_secret_token,
 )
 from ipshare.errors import DomainError
+from ipshare.observability import log
 from ipshare.settings import DEV_MODE_VARIABLE, AuthSettings
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
-# The development issuer (`ipshare.dev_issuer`) says so in its discovery document.
+# The development issuer (`ipshare.dev_issuer`) says so in its discovery document, and grants any
+# person's token to a client of its own with this grant.
 DEVELOPMENT_MARK = "ipshare_development_issuer"
+DEVELOPMENT_GRANT = "urn:ipshare:grant-type:development-sign-in"
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
 _RENEW_BEFORE_SECONDS = 60  # a service asks for a new token this long before its own expires
 
@@ -166,8 +170,8 @@ def check_issuer(settings: AuthSettings) -> None:
     if settings.uses_issuer:
         try:
             verifier_for(settings).discovery()
-        except IssuerUnavailable:
-            return
+        except IssuerUnavailable as exc:
+            log.warning("identity provider not reachable at start-up", issuer=settings.oidc_issuer, reason=exc.message)
 
 
 class ServiceToken:
@@ -214,6 +218,16 @@ def request_token(settings: AuthSettings, endpoint: str, client_id: str, form: M
         raise AuthError(f"the identity provider refused a token to {client_id}: {response.text[:200]}")
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def development_person_token(
+    settings: AuthSettings, role: Role, member_id: uuid.UUID | None = None, name: str | None = None
+) -> str:
+    """A person's token from the development issuer's token endpoint (the console's local sign-in, the
+    auditor's commands in development); another issuer refuses the grant."""
+    endpoint = verifier_for(settings).discovery().token_endpoint
+    form = {"grant_type": DEVELOPMENT_GRANT, "role": role.value, "member_id": str(member_id or ""), "name": name or ""}
+    return str(request_token(settings, endpoint, settings.oidc_client_id or "ipshare", form)["access_token"])
 
 
 _service_tokens: dict[tuple[tuple[Any, ...], str], ServiceToken] = {}

@@ -6,8 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from ipshare.auth import AuthError, Principal, Role, issue_token
-from ipshare.dev_issuer import DEVELOPMENT_GRANT
-from ipshare.identity import read_token, request_token, verifier_for
+from ipshare.identity import development_person_token, read_token
 from ipshare.settings import AuthSettings
 
 SESSION_COOKIE = "ipshare_session"
@@ -34,9 +33,7 @@ def open_session(settings: AuthSettings, role: Role, member_id: uuid.UUID | None
     """The local sign-in (development mode): a person's token from the development issuer's token
     endpoint, or without an issuer one signed with the shared secret, as `ipshare token` makes."""
     if settings.uses_issuer:
-        endpoint = verifier_for(settings).discovery().token_endpoint
-        form = {"grant_type": DEVELOPMENT_GRANT, "role": role.value, "member_id": str(member_id or "")}
-        token = str(request_token(settings, endpoint, settings.oidc_client_id or "console", form)["access_token"])
+        token = development_person_token(settings, role, member_id)
     else:
         subject = f"console-{role.value}" if member_id is None else str(member_id)
         token = issue_token(settings, role, member_id, subject=subject)
