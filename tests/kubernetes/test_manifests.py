@@ -39,7 +39,8 @@ KUSTOMIZATIONS = [DEPLOY / "base", DEPLOY / "overlays" / "staging", DEPLOY / "ov
 KUBERNETES_VERSIONS = ["1.30.0", "1.37.0"]  # the oldest and the newest the manifests are checked for
 OPERATOR_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster", "Database"}
 SUPERUSER_RESERVED_CONNECTIONS = 3  # PostgreSQL's default
-SECRET_SETTINGS = {"JWT_SECRET", "DATABASE_URL", "AUDIT_SIGNING_KEY"}
+SECRET_SETTINGS = {"OIDC_CLIENT_SECRET", "DATABASE_URL", "AUDIT_SIGNING_KEY", "JWT_SECRET"}
+SERVICE_SECRETS = {"OIDC_CLIENT_SECRET", "DATABASE_URL", "AUDIT_SIGNING_KEY"}
 
 
 @dataclass(frozen=True)
@@ -226,15 +227,26 @@ def test_no_secret_value_is_in_the_manifests(rendered: list[dict[str, Any]]) -> 
     assert not of_kind(rendered, "Secret"), "Secrets are made outside the repository"
     for config_map in of_kind(rendered, "ConfigMap"):
         assert not SECRET_SETTINGS & set(config_map["data"]), config_map["metadata"]["name"]
-    for name in COMPONENTS:
+    for name, component in COMPONENTS.items():
         env = {e["name"]: e for e in container_of(rendered, name).get("env", [])}
-        assert "JWT_SECRET" in env
-        for setting in SECRET_SETTINGS & set(env):
-            assert "value" not in env[setting], f"{name} inlines {setting}"
-            assert env[setting]["valueFrom"]["secretKeyRef"]["key"] == setting
-    for service in SERVICES:
-        env = {e["name"] for e in container_of(rendered, service)["env"]}
-        assert env == SECRET_SETTINGS, f"{service} lacks {SECRET_SETTINGS - env}"
+        expected = SERVICE_SECRETS if component.spec is not None else {"OIDC_CLIENT_SECRET"}
+        assert set(env) == expected, f"{name} takes {set(env)} from its Secrets, not {expected}"
+        for setting, entry in env.items():
+            assert "value" not in entry, f"{name} inlines {setting}"
+            assert entry["valueFrom"]["secretKeyRef"] == {"name": f"{name}-secrets", "key": setting}
+
+
+def test_components_check_tokens_at_the_identity_provider_outside_development_mode(
+    rendered: list[dict[str, Any]],
+) -> None:
+    for name, component in COMPONENTS.items():
+        env = environment(rendered, name)
+        settings = component.settings(**{key.lower(): value for key, value in env.items()})
+        assert not settings.ipshare_dev_mode
+        assert settings.uses_issuer
+        assert settings.oidc_issuer.startswith("https://")
+        assert settings.oidc_client_id == name
+        settings.refuse_development_auth()  # raises where a component would start in development mode
 
 
 def test_configmaps_set_only_settings_the_components_read(rendered: list[dict[str, Any]]) -> None:
