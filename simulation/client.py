@@ -15,7 +15,7 @@ import httpx
 
 from ipshare.auth import Role, issue_token
 from ipshare.settings import AuthSettings
-from ipshare.stack import StackSettings
+from ipshare_devtools.stack import StackSettings
 
 RETRY_SECONDS = 400.0
 

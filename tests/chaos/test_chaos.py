@@ -31,10 +31,10 @@ import pytest
 
 from ipshare import bus
 from ipshare.auth import Role, issue_token
-from ipshare.embedded import free_port
 from ipshare.envelope import decode_envelope
 from ipshare.settings import AuthSettings, BusSettings
-from ipshare.stack import ServiceProcess, Stack, StackSettings
+from ipshare_devtools.embedded import free_port
+from ipshare_devtools.stack import ServiceProcess, Stack, StackSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ipshare.auth import Role, issue_token
-from ipshare.embedded import free_port
 from ipshare.settings import AuthSettings
-from ipshare.stack import Stack, StackSettings
+from ipshare_devtools.embedded import free_port
+from ipshare_devtools.stack import Stack, StackSettings
 
 SECRET = "end-to-end-test-secret-of-enough-length"
 

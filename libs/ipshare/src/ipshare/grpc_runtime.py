@@ -14,9 +14,9 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ipshare.auth import AuthError, Principal, Role, issue_token, read_token
-from ipshare.errors import DomainError
 from ipshare.eventstore import CommandContext
 from ipshare.settings import AuthSettings
+from ipshare_kernel.errors import DomainError
 
 T = TypeVar("T")
 

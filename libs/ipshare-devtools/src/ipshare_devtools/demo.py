@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ipshare.auth import Role, issue_token
 from ipshare.settings import AuthSettings
-from ipshare.stack import StackSettings
+from ipshare_devtools.stack import StackSettings
 
 CURRENCY = "CNY"
 RECEIPT = 1_000_001  # fen (CNY 10,000.01): odd on purpose, so every split has to round

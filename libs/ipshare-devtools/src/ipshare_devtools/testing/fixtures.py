@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 
 from ipshare.database import with_database
-from ipshare.embedded import Broker, start_postgres, stop_postgres
 from ipshare.eventstore import persistence_env
+from ipshare_devtools.embedded import Broker, start_postgres, stop_postgres
 
 
 @pytest.fixture(scope="session")

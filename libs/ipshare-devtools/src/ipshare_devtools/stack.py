@@ -28,8 +28,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ipshare.database import drop_database, with_database
-from ipshare.embedded import Broker, StartError, free_port, start_postgres, stop_postgres
 from ipshare.settings import DEV_JWT_SECRET
+from ipshare_devtools.embedded import Broker, StartError, free_port, start_postgres, stop_postgres
 
 CONSOLE = "console"  # the web console's process: no database, no broker, the services' public APIs
 
