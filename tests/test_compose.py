@@ -13,7 +13,7 @@ from incubation.entrypoints.main import IncubationSettings
 from ip_registry.entrypoints.main import IpRegistrySettings
 from ipshare.database import database_name
 from ipshare.settings import ServiceSettings
-from ipshare.stack import Stack, StackSettings
+from ipshare_devtools.stack import Stack, StackSettings
 from revenue_share.settings import RevenueShareSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,10 +16,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ipshare.auth import AuthError, Principal
-from ipshare.errors import DomainError
 from ipshare.eventstore import CommandContext
 from ipshare.identity import IssuerUnavailable, read_token, service_token
 from ipshare.settings import AuthSettings
+from ipshare_kernel.errors import DomainError
 
 T = TypeVar("T")
 
