@@ -1,4 +1,5 @@
-"""What every service's HTTP API shares: JSON errors, bearer auth, correlation ids, health, metrics."""
+"""What every service's HTTP API shares: JSON errors, bearer auth, correlation ids, traces, an access log,
+health, metrics."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,12 +28,13 @@ from ipshare.auth import AuthError, Principal, Role, read_token
 from ipshare.errors import DomainError, Forbidden, StaleVersion
 from ipshare.eventstore import CommandContext, Precondition
 from ipshare.money import CurrencyError
-from ipshare.observability import REQUEST_SECONDS, REQUESTS
+from ipshare.observability import REQUEST_SECONDS, REQUESTS, log
 from ipshare.openapi import document_errors, operation_id
 from ipshare.settings import AuthSettings, WebSettings
 from ipshare.write_retry import RetryConcurrentWrites
 
 CORRELATION_HEADER = "X-Correlation-ID"
+UNTRACED_PATHS = "/healthz,/livez,/metrics"  # probes and scrapes: no spans
 CAUSATION_HEADER = "X-Causation-ID"
 HealthCheck = Callable[[], Awaitable[bool]]
 
@@ -127,6 +131,9 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
     api.add_exception_handler(CurrencyError, _currency_error)
     api.add_exception_handler(csv.Error, _csv_error)
     document_errors(api)
+    # The outermost layer: a server span per request (continuing a caller's traceparent), around
+    # the error handlers and the access log, so both log inside it.
+    FastAPIInstrumentor.instrument_app(api, excluded_urls=UNTRACED_PATHS, exclude_spans=["receive", "send"])
 
     @api.middleware("http")
     async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -139,8 +146,12 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
         finally:
             structlog.contextvars.unbind_contextvars("correlation_id")
         route = _route_template(request)
+        seconds = time.perf_counter() - started
         REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
-        REQUEST_SECONDS.labels(service, route).observe(time.perf_counter() - started)
+        REQUEST_SECONDS.labels(service, route).observe(seconds)
+        log.info("request", method=request.method, path=request.url.path, route=route,
+                 status=response.status_code, duration_ms=round(seconds * 1000, 2),
+                 client=request.client.host if request.client else None, correlation_id=correlation_id)  # fmt: skip
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
 
@@ -187,10 +198,11 @@ def application_api(
 
 
 def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
+    # Included routers are nodes of their own since FastAPI 0.137: match the routes they hold.
+    for route in iter_route_contexts(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
+            return str(route.path or "unmatched")
     return "unmatched"
 
 
