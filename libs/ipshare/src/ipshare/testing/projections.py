@@ -43,8 +43,15 @@ class SpinOff(Aggregate):
         founded_via: str
         effective_date: date
 
+    class Renamed(Aggregate.Event):
+        name: str
+
     @event(Founded)
     def __init__(self, name: str, asset_ids: list[str], founded_via: str, effective_date: date) -> None:
+        self.name = name
+
+    @event(Renamed)
+    def rename(self, name: str) -> None:
         self.name = name
 
 
@@ -58,9 +65,15 @@ class Incubator(ServiceApplication):
         self.record(ctx, spin_off)
         return spin_off.id
 
+    def rename(self, ctx: CommandContext, spin_off_id: uuid.UUID, name: str) -> None:
+        spin_off = self.find(SpinOff, spin_off_id, "spin_off")
+        spin_off.rename(name)
+        self.record(ctx, spin_off)
+
 
 def catalog() -> EventCatalog:
     """The incubator publishes its spin-offs as `SpinOffFounded`."""
     c = EventCatalog("test-incubation")
     c.register(SpinOff.Founded, SpinOffFounded)
+    c.keep_private([SpinOff.Renamed])
     return c
