@@ -201,13 +201,13 @@ async def drain(consumer: Consumer, expected: int) -> None:
 async def test_one_trace_runs_from_the_recording_request_through_the_relay_to_the_consumer(
     app: Incubator, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings
 ) -> None:
-    spans = record_spans()
     topic = f"test.trace.{uuid.uuid4().hex[:8]}"
     await bus.ensure_topics(settings, [topic, f"{topic}.dlq"])
-    with tracer.start_as_current_span("POST /spin-offs") as request:
-        app.found(CommandContext(), "traced")
-    app.found(CommandContext(), "untraced")
-    await publish_and_consume(app, engine, producer, settings, topic, 2)  # later, in no span of its own
+    with record_spans() as spans:
+        with tracer.start_as_current_span("POST /spin-offs") as request:
+            app.found(CommandContext(), "traced")
+        app.found(CommandContext(), "untraced")
+        await publish_and_consume(app, engine, producer, settings, topic, 2)  # later, in no span of its own
     trace_id = request.get_span_context().trace_id
     in_trace = {s.kind: s for s in spans.get_finished_spans() if s.context.trace_id == trace_id}
     assert set(in_trace) == {SpanKind.INTERNAL, SpanKind.PRODUCER, SpanKind.CONSUMER}

@@ -29,7 +29,7 @@ from ipshare.relay import RELEASED_HEADER, Relay
 from ipshare.settings import AuthSettings
 from ipshare.testing.projections import Incubator, catalog
 from ipshare.testing.traces import record_spans
-from ipshare.tracing import context_of_headers, kafka_headers, process_span, traced_channel, tracer
+from ipshare.tracing import context_of_headers, kafka_headers, process_span, traced_channel, tracer, tracer_provider
 from ipshare.web import create_api
 from ipshare_contracts.incubation.v1.events_pb2 import SpinOffFounded
 
@@ -48,8 +48,9 @@ class SentMessages:
 
 
 @pytest.fixture(scope="module")
-def exporter() -> InMemorySpanExporter:
-    return record_spans()
+def exporter() -> Iterator[InMemorySpanExporter]:
+    with record_spans() as exporter:
+        yield exporter
 
 
 @pytest.fixture
@@ -244,3 +245,25 @@ async def test_a_grpc_call_carries_the_callers_trace_to_the_servers_span(
     assert parent_of(client) == caller.get_span_context().span_id
     assert parent_of(server) == client.context.span_id
     assert server.context.trace_id == caller.get_span_context().trace_id
+
+
+@pytest.mark.parametrize(
+    ("environment", "recorded"),
+    [({}, False), ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, True),
+     ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
+     ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, False)],
+)  # fmt: skip
+def test_spans_are_recorded_only_when_they_are_exported_and_always_have_ids(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], recorded: bool
+) -> None:
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    provider = tracer_provider("tracing-test")
+    try:
+        span = provider.get_tracer("test").start_span("work")  # never ended: nothing is sent anywhere
+        assert span.is_recording() is recorded
+        assert span.get_span_context().is_valid
+    finally:
+        provider.shutdown()

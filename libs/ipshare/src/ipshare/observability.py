@@ -8,6 +8,7 @@ import sys
 import structlog
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge, Histogram
+from starlette.requests import Request
 from structlog.typing import EventDict, Processor
 
 REQUESTS = Counter("ipshare_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
@@ -79,3 +80,10 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
 
 
 log = structlog.get_logger()
+
+
+def log_access(request: Request, status: int, route: str, seconds: float, **context: object) -> None:
+    """The access log: one line per HTTP request, written inside the request's span."""
+    client = request.client.host if request.client else None
+    log.info("request", method=request.method, path=request.url.path, route=route, status=status,
+             duration_ms=round(seconds * 1000, 2), client=client, **context)  # fmt: skip

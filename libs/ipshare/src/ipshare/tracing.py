@@ -14,9 +14,12 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 
 import grpc
+import httpx
+from fastapi import FastAPI
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.grpc import (
     aio_client_interceptors,
     aio_server_interceptor,
@@ -26,6 +29,7 @@ from opentelemetry.instrumentation.grpc import (
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span, SpanKind
 
 tracer = trace.get_tracer("ipshare")
@@ -41,14 +45,21 @@ def exporting() -> bool:
     return any(os.environ.get(name) for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
-def configure_tracing(service: str) -> TracerProvider:
-    """The process's tracer provider: spans always get ids; the OTLP/HTTP exporter only when asked.
-    The exporter reads its own standard settings (endpoint, headers, timeout, compression)."""
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service)}))
-    if exporting():
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
+def tracer_provider(service: str) -> TracerProvider:
+    """Spans always get ids (for the logs and the services called). Without an exporter they are not
+    recorded either, so one costs little more than its ids; with one, they go out over OTLP/HTTP in
+    batches, the exporter reading its own standard settings (endpoint, headers, timeout, compression)."""
+    resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service)})
+    if not exporting():
+        return TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_OFF))
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
+
+
+def configure_tracing(service: str) -> None:
+    """The process's tracer provider (once, at start-up)."""
+    trace.set_tracer_provider(tracer_provider(service))
 
 
 def shutdown_tracing() -> None:
@@ -106,6 +117,17 @@ def process_span(
         "messaging.consumer.group.name": group, "messaging.destination.partition.id": str(partition),
         "messaging.kafka.offset": offset, "messaging.message.id": event_id, "ipshare.event_type": event_type,
     })  # fmt: skip
+
+
+def trace_requests(app: FastAPI, untraced_paths: str) -> None:
+    """A server span per request (continuing a caller's `traceparent`), outside every other layer of `app`,
+    so its error handlers and access log run inside it; none for the comma-separated `untraced_paths`."""
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=untraced_paths, exclude_spans=["receive", "send"])
+
+
+async def send_trace_context(request: httpx.Request) -> None:
+    """An httpx request hook: the call carries the active span's context (the console calling the services)."""
+    propagate.inject(request.headers)
 
 
 def traced_server_interceptor() -> grpc.aio.ServerInterceptor:  # type: ignore[type-arg]

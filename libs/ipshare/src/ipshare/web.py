@@ -16,7 +16,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,9 +27,10 @@ from ipshare.auth import AuthError, Principal, Role, read_token
 from ipshare.errors import DomainError, Forbidden, StaleVersion
 from ipshare.eventstore import CommandContext, Precondition
 from ipshare.money import CurrencyError
-from ipshare.observability import REQUEST_SECONDS, REQUESTS, log
+from ipshare.observability import REQUEST_SECONDS, REQUESTS, log_access
 from ipshare.openapi import document_errors, operation_id
 from ipshare.settings import AuthSettings, WebSettings
+from ipshare.tracing import trace_requests
 from ipshare.write_retry import RetryConcurrentWrites
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -131,9 +131,7 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
     api.add_exception_handler(CurrencyError, _currency_error)
     api.add_exception_handler(csv.Error, _csv_error)
     document_errors(api)
-    # The outermost layer: a server span per request (continuing a caller's traceparent), around
-    # the error handlers and the access log, so both log inside it.
-    FastAPIInstrumentor.instrument_app(api, excluded_urls=UNTRACED_PATHS, exclude_spans=["receive", "send"])
+    trace_requests(api, UNTRACED_PATHS)
 
     @api.middleware("http")
     async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -145,13 +143,11 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
             response = await call_next(request)
         finally:
             structlog.contextvars.unbind_contextvars("correlation_id")
-        route = _route_template(request)
+        route = route_template(request)
         seconds = time.perf_counter() - started
         REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
         REQUEST_SECONDS.labels(service, route).observe(seconds)
-        log.info("request", method=request.method, path=request.url.path, route=route,
-                 status=response.status_code, duration_ms=round(seconds * 1000, 2),
-                 client=request.client.host if request.client else None, correlation_id=correlation_id)  # fmt: skip
+        log_access(request, response.status_code, route, seconds, correlation_id=correlation_id)
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
 
@@ -197,7 +193,8 @@ def application_api(
     return api
 
 
-def _route_template(request: Request) -> str:
+def route_template(request: Request) -> str:
+    """The path template of the route that served the request (`/assets/{asset_id}`), or `unmatched`."""
     # Included routers are nodes of their own since FastAPI 0.137: match the routes they hold.
     for route in iter_route_contexts(request.app.router.routes):
         match, _ = route.matches(request.scope)

@@ -7,9 +7,10 @@ that keeps every span it is sent, with the name of the service that sent it.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,15 +26,19 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 
-def record_spans() -> InMemorySpanExporter:
-    """An exporter keeping the spans this process ends from now on (installs a provider if none is set)."""
+@contextlib.contextmanager
+def record_spans() -> Iterator[InMemorySpanExporter]:
+    """An exporter keeping the spans this process ends inside the block (installs a provider if none is set)."""
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
         trace.set_tracer_provider(provider)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
+    try:
+        yield exporter
+    finally:
+        exporter.shutdown()  # keeps nothing more (a provider cannot drop a processor)
 
 
 @dataclass(frozen=True)
