@@ -9,13 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ipshare.auth import Role, issue_token
+from ipshare.auth import Role
 from ipshare.embedded import free_port
-from ipshare.settings import AuthSettings
 from ipshare.stack import Stack, StackSettings
 from ipshare.testing.traces import OtlpCollector
-
-SECRET = "end-to-end-test-secret-of-enough-length"
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +29,14 @@ def stack(
 ) -> Iterator[Stack]:
     ports = {f"{name}_{kind}_port": free_port() for name in ("ip_registry", "commercialization", "incubation",
                                                              "revenue_share") for kind in ("http", "grpc")}  # fmt: skip
-    ports["console_http_port"] = free_port()
+    ports["console_http_port"], ports["dev_issuer_port"] = free_port(), free_port()
     state_dir: Path = tmp_path_factory.mktemp("stack")
     os.environ.setdefault("AUDIT_CHECKPOINT_SECONDS", "1")  # the services inherit it: checkpoints within the tests
     os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.endpoint  # the services inherit these too
     os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "100"  # milliseconds between exports: the spans arrive soon
     settings = StackSettings(
         database_url=postgres_url, kafka_bootstrap_servers=kafka_bootstrap, state_dir=state_dir,
-        jwt_secret=SECRET, **ports,
+        **ports,
     )  # fmt: skip
     running = Stack(settings)
     running.start(timeout=180)  # five processes importing at once on a busy two-core machine
@@ -51,11 +48,11 @@ Bearer = Callable[..., dict[str, str]]
 
 
 @pytest.fixture(scope="session")
-def bearer() -> Bearer:
-    """Authorization headers for a role (and, for members, the member id)."""
+def bearer(stack: Stack) -> Bearer:
+    """Authorization headers for a role (and, for members, the member id): the stack issuer's tokens."""
 
     def headers(role: Role, member_id: str | None = None) -> dict[str, str]:
-        token = issue_token(AuthSettings(jwt_secret=SECRET), role, uuid.UUID(member_id) if member_id else None)
+        token = stack.issuer.person_token(role, uuid.UUID(member_id) if member_id else None)
         return {"Authorization": f"Bearer {token}"}
 
     return headers

@@ -262,7 +262,7 @@ def test_a_grpc_call_continues_its_callers_trace_in_the_service(
     stack: Stack, result: SliceResult, otlp: OtlpCollector, bearer: Callable[..., dict[str, str]]
 ) -> None:
     trace_id, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
-    metadata = (("authorization", bearer(Role.SERVICE)["Authorization"]),
+    metadata = (("authorization", bearer(Role.ADMIN)["Authorization"]),
                 ("traceparent", f"00-{trace_id}-{caller_span}-01"))  # fmt: skip
     registry = stack.settings.services()[0]
     with grpc.insecure_channel(f"127.0.0.1:{registry.grpc_port}") as channel:

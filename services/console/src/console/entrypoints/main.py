@@ -6,6 +6,7 @@ import uvicorn
 
 from console.settings import ConsoleSettings
 from console.web import create_app
+from ipshare.identity import check_issuer
 from ipshare.observability import configure_logging
 from ipshare.tracing import configure_tracing, shutdown_tracing
 
@@ -14,6 +15,7 @@ def main() -> None:
     settings = ConsoleSettings()
     configure_logging("console", settings.log_level, settings.log_json)
     configure_tracing("console")
+    check_issuer(settings)
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
                 access_log=False, proxy_headers=False)  # fmt: skip
     shutdown_tracing()
