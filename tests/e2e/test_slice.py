@@ -236,8 +236,9 @@ async def _notification_of(database_url: str, position: int) -> int:
 def test_one_trace_follows_the_payment_from_its_route_through_the_bus_to_revenue_shares_inbox(
     result: SliceResult, otlp: OtlpCollector
 ) -> None:
-    """The payment's request, the relay's publish (later, in another task) and revenue-share's consumer
-    that applied the receipt to its ledger's inbox: one trace across two services and the broker."""
+    """The payment's request, the relay's publish (later, in another task, under the context stored with
+    the event) and revenue-share's consumer that applied the receipt to its ledger's inbox: one trace
+    across two services and the broker."""
 
     def payment_trace() -> list[ReceivedSpan]:
         spans = otlp.received()
@@ -248,14 +249,17 @@ def test_one_trace_follows_the_payment_from_its_route_through_the_bus_to_revenue
     in_trace = wait_for(payment_trace, lambda spans: any(s.service == "revenue-share" for s in spans))
     [route] = [s for s in in_trace if s.kind == SERVER and s.service == "commercialization"]
     received = "ipshare.commercialization.v1.RevenueReceived"
-    [publish] = [s for s in in_trace if s.kind == PRODUCER and s.attributes["ipshare.event_type"] == received]
-    [process] = [s for s in in_trace if s.kind == CONSUMER and s.service == "revenue-share"
+    # At least once: a publish sent again (a refilled topic) is another span under the same request.
+    published = {
+        s.span_id: s for s in in_trace if s.kind == PRODUCER and s.attributes["ipshare.event_type"] == received
+    }
+    [applied] = [s for s in in_trace if s.kind == CONSUMER and s.service == "revenue-share"
                  and s.attributes["ipshare.event_type"] == received]  # fmt: skip
-    assert publish.service == "commercialization"
-    assert publish.parent_span_id == route.span_id  # stored with the event, read back by the relay
-    assert process.parent_span_id == publish.span_id  # the traceparent header of the Kafka message
-    assert process.attributes["messaging.consumer.group.name"] == "inbox"
-    assert process.attributes["messaging.destination.name"] == "ipshare.commercialization.v1"
+    assert published
+    assert {(p.service, p.parent_span_id) for p in published.values()} == {("commercialization", route.span_id)}
+    assert applied.parent_span_id in published  # the traceparent header of the Kafka message
+    assert applied.attributes["messaging.consumer.group.name"] == "inbox"
+    assert applied.attributes["messaging.destination.name"] == "ipshare.commercialization.v1"
 
 
 def test_a_grpc_call_continues_its_callers_trace_in_the_service(

@@ -5,8 +5,8 @@ batch is applied in one database transaction together with the highest log
 position applied per (topic, partition); a redelivered event is at or below
 that mark and changes nothing. The Kafka offset is committed only after the
 database commit. A message that cannot be decoded goes to the dead-letter
-topic with the reason, and the consumer goes on. An event whose message carries a W3C `traceparent`
-is applied in a span continuing that trace.
+topic with the reason, and the consumer goes on. An event whose message
+carries a W3C `traceparent` is applied in a span continuing that trace.
 
 Two kinds of message arrive out of log order, and are kept apart from the marks:
 

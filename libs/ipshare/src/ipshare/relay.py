@@ -2,9 +2,9 @@
 
 It reads the notification log after the last published position, publishes a batch keyed by
 aggregate id, waits for the broker's acknowledgement of every message, and only then stores the
-new position. A crash re-sends the batch; it never skips one. An event recorded inside a trace is
-published in a span of that trace, with the W3C `traceparent` in the message's headers. One relay runs per service (the
-leader's: `ipshare.leadership`), so the order holds.
+new position. A crash re-sends the batch; it never skips one. One relay runs per service (the
+leader's: `ipshare.leadership`), so the order holds. An event recorded inside a trace is published
+in a span of that trace, with the W3C `traceparent` in the message's headers.
 
 Two faults must not stop it:
 
