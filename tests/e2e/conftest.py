@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ipshare.auth import Role
-from ipshare.embedded import free_port
-from ipshare.stack import Stack, StackSettings
-from ipshare.testing.traces import OtlpCollector
+from ipshare_devtools.embedded import free_port
+from ipshare_devtools.stack import Stack, StackSettings
+from ipshare_devtools.testing.traces import OtlpCollector
 
 
 @pytest.fixture(scope="session")

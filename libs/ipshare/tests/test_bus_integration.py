@@ -19,10 +19,10 @@ from ipshare.envelope import decode_envelope, event_id
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.relay import Relay
 from ipshare.settings import BusSettings
-from ipshare.testing.projections import Incubator, NamesProjection, catalog, names
-from ipshare.testing.traces import record_spans
 from ipshare.tracing import tracer
 from ipshare_contracts.incubation.v1.events_pb2 import SpinOffFounded
+from ipshare_devtools.testing.projections import Incubator, NamesProjection, catalog, names
+from ipshare_devtools.testing.traces import record_spans
 
 pytestmark = pytest.mark.integration
 

@@ -27,11 +27,11 @@ from ipshare.grpc_runtime import create_server, service_channel, set_serving
 from ipshare.observability import configure_logging, log
 from ipshare.relay import RELEASED_HEADER, Relay
 from ipshare.settings import AuthSettings
-from ipshare.testing.projections import Incubator, catalog
-from ipshare.testing.traces import record_spans
 from ipshare.tracing import context_of_headers, kafka_headers, process_span, traced_channel, tracer, tracer_provider
 from ipshare.web import create_api
 from ipshare_contracts.incubation.v1.events_pb2 import SpinOffFounded
+from ipshare_devtools.testing.projections import Incubator, catalog
+from ipshare_devtools.testing.traces import record_spans
 
 
 class SentMessages:

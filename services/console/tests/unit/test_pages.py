@@ -14,7 +14,7 @@ from console.settings import ConsoleSettings
 from console.web import create_app
 from ipshare.auth import Role, issue_token
 from ipshare.identity import read_token
-from ipshare.testing.traces import record_spans
+from ipshare_devtools.testing.traces import record_spans
 
 SECRET = "unit-test-secret-of-at-least-32-characters"
 MEMBER = str(uuid.uuid4())
