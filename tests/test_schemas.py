@@ -10,7 +10,7 @@ from commercialization.migrations import schema as commercialization
 from incubation.migrations import schema as incubation
 from ip_registry.migrations import schema as ip_registry
 from ipshare.schema import Schema, migrate
-from ipshare.testing.tables import engine_with_tables, schema_differences, table_ids
+from ipshare_devtools.testing.tables import engine_with_tables, schema_differences, table_ids
 from revenue_share.migrations import schema as revenue_share
 
 pytestmark = pytest.mark.integration

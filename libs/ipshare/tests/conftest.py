@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare import bus
 from ipshare.settings import BusSettings
-from ipshare.testing.projections import names_metadata
-from ipshare.testing.tables import migrated_engine
+from ipshare_devtools.testing.projections import names_metadata
+from ipshare_devtools.testing.tables import migrated_engine
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from ipshare.database import with_database
 from ipshare.schema import SchemaBehind, library_metadata, migrate, prepare
 from ipshare.service_cli import service_cli
 from ipshare.settings import ServiceSettings
-from ipshare.testing.tables import engine_with_tables, library_schema, schema_differences, table_ids
+from ipshare_devtools.testing.tables import engine_with_tables, library_schema, schema_differences, table_ids
 
 pytestmark = pytest.mark.integration
 REVISIONS = ["ipshare_0001", "ipshare_0002"]

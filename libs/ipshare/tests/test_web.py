@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.auth import Role, issue_token
-from ipshare.errors import Conflict
 from ipshare.idempotency import (
     check_version,
     expected_version,
@@ -22,8 +21,9 @@ from ipshare.idempotency import (
     install_idempotency,
 )
 from ipshare.settings import AuthSettings
-from ipshare.testing.tables import migrated_engine
 from ipshare.web import CurrentPrincipal, create_api, require_roles
+from ipshare_devtools.testing.tables import migrated_engine
+from ipshare_kernel.errors import Conflict
 
 SETTINGS = AuthSettings(jwt_secret="a-test-secret-long-enough-for-hs256-keys")
 

@@ -24,9 +24,9 @@ from ipshare.audit_log import CHECKPOINT_TOPIC, AuditLog, SqlChainStore
 from ipshare.eventstore import persistence_env
 from ipshare.relay import Relay
 from ipshare.settings import BusSettings
-from ipshare.testing.fixtures import unique_topic
-from ipshare.testing.tables import migrated_engine
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_devtools.testing.tables import migrated_engine
 
 from .conftest import CONTEXT, KEY, Note, Notes, catalog, write
 

@@ -24,7 +24,7 @@ from commercialization.migrations import schema
 from ipshare.auth import Principal, Role, issue_token
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.runtime import Runtime
-from ipshare.testing.tables import migrated_engine
+from ipshare_devtools.testing.tables import migrated_engine
 
 pytestmark = pytest.mark.integration
 

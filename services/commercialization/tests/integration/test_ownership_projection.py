@@ -49,9 +49,9 @@ from ipshare.grpc_runtime import create_server
 from ipshare.relay import Relay
 from ipshare.runtime import Runtime
 from ipshare.settings import BusSettings
-from ipshare.testing.fixtures import unique_topic
-from ipshare.testing.tables import migrated_engine
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
+from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_devtools.testing.tables import migrated_engine
 
 from .conftest import ADMIN, admit
 

@@ -32,8 +32,8 @@ from ipshare.follower import Positions as SqlPositions
 from ipshare.follower import RetryPolicy
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
-from ipshare.testing.tables import migrated_engine
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
+from ipshare_devtools.testing.tables import migrated_engine
 
 from .conftest import ADMIN, admit
 

@@ -12,12 +12,14 @@ import pytest
 
 from console.settings import ConsoleSettings
 from console.web import create_app
-from ipshare.auth import Role
+from ipshare.auth import Role, issue_token
 from ipshare.identity import read_token
+from ipshare_devtools.testing.traces import record_spans
 
 SECRET = "unit-test-secret-of-at-least-32-characters"
 MEMBER = str(uuid.uuid4())
 Handler = Callable[[httpx.Request], httpx.Response]
+ENGLISH = {"Accept-Language": "en"}
 
 
 class Services:
@@ -79,6 +81,27 @@ async def test_the_sign_in_sets_httponly_samesite_cookies_holding_a_token_of_the
     assert "SameSite=strict" in session
     token = session.split(";")[0].split("=", 1)[1]
     assert read_token(ConsoleSettings(jwt_secret=SECRET), token).role is Role.FINANCE
+
+
+async def test_outside_development_mode_nobody_signs_in_as_anyone(services: Services) -> None:
+    app = create_app(ConsoleSettings(jwt_secret=SECRET, ipshare_dev_mode=False), httpx.MockTransport(services))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://console", headers=ENGLISH) as client,
+    ):
+        form = {"csrf_token": csrf_token((await client.get("/sign-in")).text), "role": "admin"}
+        answer = await client.post("/sign-in", data=form)
+    assert answer.status_code == 422
+    assert "turned off" in answer.text
+    assert "ipshare_session=ey" not in answer.headers.get("set-cookie", "")
+
+
+async def test_a_service_token_in_the_cookie_is_no_session(browser: httpx.AsyncClient) -> None:
+    token = issue_token(ConsoleSettings(jwt_secret=SECRET), Role.SERVICE, subject="commercialization")
+    browser.cookies.set("ipshare_session", token)
+    answer = await browser.get("/periods")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/sign-in")
 
 
 async def test_a_form_without_its_token_is_refused(browser: httpx.AsyncClient) -> None:
@@ -275,3 +298,14 @@ async def test_closing_asks_for_the_periods_id_before_calling_the_service(
                                 headers={"HX-Request": "true"})  # fmt: skip
     assert closed.headers["HX-Redirect"] == "/periods/2026?closed=1"
     assert "Period 2026 is closed" in closed.text
+
+
+async def test_a_page_calls_the_services_inside_its_own_trace(browser: httpx.AsyncClient, services: Services) -> None:
+    services.routes[("GET", f"/members/{MEMBER}")] = httpx.Response(200, json={"name": "华夏大学"})
+    with record_spans() as spans:
+        await sign_in(browser, "member", MEMBER)
+    [called] = [r for r in services.requests if r.url.path == f"/members/{MEMBER}"]
+    [signed_in] = [s for s in spans.get_finished_spans() if s.name == "POST /sign-in"]
+    _, trace_id, parent_id, _ = called.headers["traceparent"].split("-")
+    assert trace_id == format(signed_in.context.trace_id, "032x")
+    assert parent_id == format(signed_in.context.span_id, "016x")

@@ -48,14 +48,14 @@ from ip_registry.domain.identifiers import uscc_check_character
 from ipshare import bus
 from ipshare.auth import Principal, Role, issue_token
 from ipshare.consumer import Consumer
-from ipshare.errors import Conflict, DomainError
 from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
-from ipshare.money import Money
 from ipshare.relay import Relay
 from ipshare.runtime import Runtime
 from ipshare.settings import BusSettings
-from ipshare.testing.fixtures import unique_topic
-from ipshare.testing.tables import migrated_engine
+from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_devtools.testing.tables import migrated_engine
+from ipshare_kernel.errors import Conflict, DomainError
+from ipshare_kernel.money import Money
 
 pytestmark = pytest.mark.integration
 

@@ -26,12 +26,12 @@ from ipshare import bus
 from ipshare.auth import Principal, Role
 from ipshare.envelope import PayloadDecoder, decode_envelope, event_id
 from ipshare.eventstore import CommandContext, persistence_env
-from ipshare.money import Money
 from ipshare.relay import Relay
 from ipshare.settings import BusSettings
-from ipshare.testing.fixtures import unique_topic
-from ipshare.testing.tables import migrated_engine
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_devtools.testing.tables import migrated_engine
+from ipshare_kernel.money import Money
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ from ip_registry.migrations import schema as ip_registry_schema
 from ipshare.auth import Role, issue_token
 from ipshare.eventstore import persistence_env
 from ipshare.runtime import Runtime
-from ipshare.testing.tables import migrated_engine
+from ipshare_devtools.testing.tables import migrated_engine
 
 from .conftest import ADMIN, Center, as_member, credit_code
 

@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.auth import Principal, Role
 from ipshare.consumer import InboundEvent
-from ipshare.embedded import Broker
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.settings import BusSettings
-from ipshare.testing.tables import migrated_engine
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_contracts.money.v1.money_pb2 import Money
+from ipshare_devtools.embedded import Broker
+from ipshare_devtools.testing.tables import migrated_engine
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.application import RevenueShareApplication
 from revenue_share.migrations import schema

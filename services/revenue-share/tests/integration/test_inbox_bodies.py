@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from ipshare.testing.tables import migrated_engine, schema_differences
+from ipshare_devtools.testing.tables import migrated_engine, schema_differences
 from revenue_share.adapters.inbox import facts_after
 from revenue_share.migrations import schema
 

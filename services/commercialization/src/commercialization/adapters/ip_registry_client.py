@@ -14,10 +14,11 @@ from typing import cast
 import grpc
 
 from commercialization.domain.assignment import Assignment, TransferOutcome
-from ipshare.errors import Conflict, DomainError, NotFound
 from ipshare.grpc_runtime import service_credentials
 from ipshare.settings import AuthSettings
+from ipshare.tracing import traced_channel
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
+from ipshare_kernel.errors import Conflict, DomainError, NotFound
 
 # The registry judged the request itself: asking again will get the same answer until
 # someone changes the facts (the owners, the buyer's membership, a request id's use).
@@ -56,7 +57,7 @@ class IpRegistryClient:
 
     def __init__(self, address: str, auth: AuthSettings, caller: str = "commercialization", timeout: float = 5) -> None:
         self._channel = grpc.insecure_channel(address)
-        self._stub = service_pb2_grpc.IpRegistryStub(self._channel)
+        self._stub = service_pb2_grpc.IpRegistryStub(traced_channel(self._channel))
         self._auth = auth
         self._caller = caller
         self._timeout = timeout
