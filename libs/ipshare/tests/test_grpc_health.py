@@ -28,7 +28,7 @@ SERVICE = "ipshare.test.v1.Probe"
 
 @pytest.fixture
 async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_engine(fresh_database)
+    engine = open_engine(fresh_database)
     yield engine
     await engine.dispose()
 
