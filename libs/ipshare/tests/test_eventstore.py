@@ -15,6 +15,10 @@ class Widget(Aggregate):
     def __init__(self, name: str) -> None:
         self.name = name
 
+    @event("Inspected")
+    def inspect(self) -> None:
+        pass
+
 
 class Workshop(ServiceApplication):
     source = "workshop"
@@ -23,6 +27,11 @@ class Workshop(ServiceApplication):
         widget = Widget(name)
         self.record(ctx, widget)
         return widget.id
+
+    def inspect(self, ctx: CommandContext, name: str) -> None:
+        widget = next(w for w in map(self.repository.get, self.created_ids(Widget.Made)) if w.name == name)
+        widget.inspect()
+        self.record(ctx, widget)
 
 
 def test_metadata_is_stored_beside_the_event_and_kept_out_of_the_domain(event_store_env: dict[str, str]) -> None:
@@ -44,7 +53,10 @@ def test_the_log_counts_its_events_up_to_a_position(event_store_env: dict[str, s
     try:
         for name in ("gear", "cog", "axle"):
             app.make(CommandContext(), name)
-        assert [app.count_notifications_through(p) for p in (0, 1, 2, 3, 10)] == [0, 1, 2, 3, 3]
+        app.inspect(CommandContext(), "gear")
+        counts = [app.count_notifications_through(p, [Widget.Made]) for p in (0, 1, 2, 3, 10)]
+        assert counts == [0, 1, 2, 3, 3]
+        assert app.count_notifications_through(10, [Widget.Inspected]) == 1
     finally:
         app.close()
 

@@ -180,11 +180,13 @@ class ServiceApplication(Application[uuid.UUID]):
     def notifications_after(self, position: int, limit: int) -> list[Notification]:
         return list(self.recorder.select_notifications(position, limit, inclusive_of_start=False))
 
-    def count_notifications_through(self, position: int) -> int:
-        """How many events the log holds up to and including `position` (ids may have gaps)."""
+    def count_notifications_through(self, position: int, event_classes: Iterable[type]) -> int:
+        """How many events of those classes the log holds up to and including `position`."""
+        topics = [get_topic(cls) for cls in event_classes]
         if isinstance(self.recorder, UnpipelinedApplicationRecorder):
-            return self.recorder.count_notifications_through(position)
-        return sum(1 for n in self.recorder.select_notifications(1, max(position, 1)) if n.id <= position)
+            return self.recorder.count_notifications_through(position, topics)
+        found = self.recorder.select_notifications(1, max(position, 1), topics=topics)
+        return sum(1 for n in found if n.id <= position)
 
     def find(self, kind: type[A], aggregate_id: uuid.UUID, what: str) -> A:
         """The aggregate of that kind, or NotFound naming what was asked for (e.g. "spin_off")."""
