@@ -14,6 +14,7 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ipshare.auth import AuthError, Principal
+from ipshare.error_status import grpc_status
 from ipshare.eventstore import CommandContext
 from ipshare.identity import IssuerUnavailable, read_token, service_token
 from ipshare.settings import AuthSettings
@@ -21,15 +22,6 @@ from ipshare_kernel.errors import DomainError
 
 T = TypeVar("T")
 
-STATUS_OF = {
-    404: grpc.StatusCode.NOT_FOUND,
-    409: grpc.StatusCode.FAILED_PRECONDITION,
-    403: grpc.StatusCode.PERMISSION_DENIED,
-    412: grpc.StatusCode.ABORTED,
-    422: grpc.StatusCode.INVALID_ARGUMENT,
-}
-# A few codes say more than their HTTP status (both are 409 over HTTP).
-STATUS_OF_CODE = {"already_exists": grpc.StatusCode.ALREADY_EXISTS}
 PRINCIPAL_KEY = "ipshare-principal"
 _OPEN_METHODS = ("/grpc.health.v1.Health/",)
 
@@ -75,8 +67,7 @@ def caller(context: grpc.aio.ServicerContext[Any, Any], settings: AuthSettings) 
 
 
 async def abort_for(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> None:
-    status = STATUS_OF_CODE.get(error.code) or STATUS_OF.get(error.status, grpc.StatusCode.UNKNOWN)
-    await context.abort(status, error.message)
+    await context.abort(grpc_status(error), error.message)
 
 
 async def run_use_case(

@@ -17,7 +17,7 @@ from commercialization.domain.assignment import Assignment, TransferOutcome
 from ipshare.grpc_runtime import service_credentials
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
-from ipshare_kernel.errors import Conflict, DomainError, NotFound
+from ipshare_kernel.errors import Conflict, NotFound, Unavailable
 
 # The registry judged the request itself: asking again will get the same answer until
 # someone changes the facts (the owners, the buyer's membership, a request id's use).
@@ -31,8 +31,7 @@ _REFUSALS = frozenset(
 )
 
 
-class RegistryUnavailable(DomainError):
-    status = 503
+class RegistryUnavailable(Unavailable):
     code = "ip_registry_unavailable"
 
 
