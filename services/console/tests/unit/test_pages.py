@@ -12,7 +12,8 @@ import pytest
 
 from console.settings import ConsoleSettings
 from console.web import create_app
-from ipshare.auth import Role, read_token
+from ipshare.auth import Role
+from ipshare.identity import read_token
 
 SECRET = "unit-test-secret-of-at-least-32-characters"
 MEMBER = str(uuid.uuid4())
