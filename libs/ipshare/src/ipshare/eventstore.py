@@ -1,7 +1,7 @@
 """The event store every service records its facts in (eventsourcing on PostgreSQL).
 
 Each stored event also carries who did it and why (principal, correlation and
-causation ids). That metadata belongs to the application, not the domain, so a
+causation ids, the trace context of the request). That metadata belongs to the application, not the domain, so a
 mapper adds it on the way in and takes it off on the way out; the relay reads it
 back to fill the envelope.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,6 +31,7 @@ from eventsourcing.utils import get_topic
 from ipshare.auth import SYSTEM, Principal
 from ipshare.pg_recorder import TOPIC as RECORDER_TOPIC
 from ipshare.pg_recorder import UnpipelinedApplicationRecorder
+from ipshare.tracing import current_trace_context
 from ipshare_kernel.errors import NotFound, StaleVersion
 
 A = TypeVar("A")
@@ -46,18 +47,21 @@ class Precondition:
 
 @dataclass(frozen=True, slots=True)
 class CommandContext:
-    """Who issued a command, the request it belongs to, and the version the client edited."""
+    """Who issued a command, the request it belongs to, the version the client edited, and the trace
+    it runs in (W3C `traceparent`, taken where the context is made: the relay publishes under it)."""
 
     principal: Principal = SYSTEM
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str = ""
     precondition: Precondition | None = None
+    trace: Mapping[str, str] = field(default_factory=current_trace_context)
 
     def as_metadata(self) -> dict[str, str]:
         return {
             "principal": str(self.principal),
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
+            **self.trace,
         }
 
 
