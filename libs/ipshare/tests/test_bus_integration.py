@@ -164,7 +164,6 @@ async def start_consumer(
     kafka: AIOKafkaConsumer = bus.consumer(settings, f"group-{uuid.uuid4().hex[:6]}", topic)
     await kafka.start()
     consumer = Consumer(NamesProjection(topic), kafka, producer, f"{topic}.dlq", engine)
-    await consumer.prepare()
     return consumer
 
 

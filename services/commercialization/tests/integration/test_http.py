@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commercialization.application import CommercializationApplication
 from commercialization.entrypoints.http import create_http
 from commercialization.entrypoints.main import CommercializationSettings, spec
+from commercialization.migrations import schema
 from ipshare.auth import Principal, Role, issue_token
-from ipshare.database import open_engine
 from ipshare.eventstore import CommandContext, persistence_env
-from ipshare.idempotency import idempotency_metadata
 from ipshare.runtime import Runtime
+from ipshare_devtools.testing.tables import migrated_engine
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def app(fresh_database: str) -> Iterator[CommercializationApplication]:
 
 @pytest.fixture
 async def client(app: CommercializationApplication, fresh_database: str) -> AsyncIterator[Client]:
-    engine = await open_engine(fresh_database, idempotency_metadata)
+    engine = await migrated_engine(fresh_database, schema)
     api = create_http(HandedInRuntime(app, engine))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test") as c:
         yield c
