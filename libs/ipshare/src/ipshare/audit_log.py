@@ -34,12 +34,13 @@ from eventsourcing.utils import get_topic, resolve_topic
 from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ipshare.actor import Attribution
 from ipshare.audit import CanonicalEvent, HashChain, MerkleTree, SignedCheckpoint, leaf_hash
 from ipshare.audit.checkpoint import CheckpointSigner, key_id_of, load_private_key, public_key_base64
 from ipshare.auth import Principal, Role
 from ipshare.envelope import EventCatalog
 from ipshare.errors import DomainError, NotFound
-from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.eventstore import CommandContext, ServiceApplication, recorded_metadata
 from ipshare.follower import Follower
 from ipshare.observability import log
 from ipshare.settings import ServiceSettings
@@ -184,6 +185,11 @@ class AuditEntry:
     @property
     def event(self) -> CanonicalEvent:
         return CanonicalEvent.from_bytes(self.canonical)
+
+    @property
+    def attribution(self) -> Attribution:
+        """Who recorded the event, as its stored state says: the bytes the chain covers."""
+        return Attribution.of(recorded_metadata(self.event.state))
 
 
 class AuditLog:

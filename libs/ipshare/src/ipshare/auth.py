@@ -29,11 +29,12 @@ class AuthError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is acting: a role, a subject, and for members the member they act for."""
+    """Who is acting: a role, a subject, for members the member they act for, and a display name if known."""
 
     role: Role
     subject: str
     member_id: uuid.UUID | None = None
+    name: str | None = None
 
     def __str__(self) -> str:
         return f"{self.role}:{self.member_id or self.subject}"
@@ -47,7 +48,11 @@ SYSTEM = Principal(Role.SERVICE, "system")
 
 
 def issue_token(
-    settings: AuthSettings, role: Role, member_id: uuid.UUID | None = None, subject: str | None = None
+    settings: AuthSettings,
+    role: Role,
+    member_id: uuid.UUID | None = None,
+    subject: str | None = None,
+    name: str | None = None,
 ) -> str:
     if role is Role.MEMBER and member_id is None:
         raise ValueError("a member token needs the member id")
@@ -61,6 +66,8 @@ def issue_token(
     }
     if member_id is not None:
         claims["member_id"] = str(member_id)
+    if name is not None:
+        claims["name"] = name
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
@@ -76,8 +83,11 @@ def read_token(settings: AuthSettings, token: str) -> Principal:
         role = Role(claims["role"])
         member = claims.get("member_id")
         member_id = uuid.UUID(member) if member else None
+        name = claims.get("name")
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise AuthError(str(exc)) from exc
     if role is Role.MEMBER and member_id is None:
         raise AuthError("member token without member_id")
-    return Principal(role=role, subject=str(claims["sub"]), member_id=member_id)
+    return Principal(
+        role=role, subject=str(claims["sub"]), member_id=member_id, name=name if isinstance(name, str) else None
+    )
