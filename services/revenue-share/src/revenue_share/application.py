@@ -22,6 +22,7 @@ from eventsourcing.utils import get_topic
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ipshare.actor import Actor
 from ipshare.auth import Principal, Role
 from ipshare.consumer import applied_marks
 from ipshare.errors import AlreadyExists, Conflict, DomainError, Forbidden, NotFound
@@ -89,6 +90,13 @@ class RevenueShareApplication(ServiceApplication):
         except AggregateNotFoundError:
             raise NotFound(f"no period {period_id}", period_id=period_id) from None
         return period
+
+    def closed_by(self, period: SettlementPeriod) -> Actor | None:
+        """Who closed the period (the actor of its close, its last event); None while it is open, or
+        for a close recorded before actors were kept."""
+        if period.closed_at is None:
+            return None
+        return self.attribution(period.id, period.version).actor
 
     def periods(self) -> list[SettlementPeriod]:
         opened = self.recorder.select_notifications(0, 1_000_000, topics=[get_topic(SettlementPeriod.Opened)])
