@@ -8,8 +8,14 @@ INSTALLED := $(VENV)/.installed
 # the browser and the printable statements show Chinese names.
 BROWSER_PACKAGES := chromium chromium-driver fonts-droid-fallback
 BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
+# buf (lint and breaking-change check of proto/), pinned in tools/buf/package-lock.json.
+BUF_DIR := tools/buf
+BUF := $(BUF_DIR)/node_modules/.bin/buf
+# The contracts as last released: `make proto-check` refuses changes that break them.
+PROTO_RELEASE := releases/v1.binpb
 
-.PHONY: install browser demo up down test lint typecheck unit integration e2e simulate chaos proto token clean
+.PHONY: install browser demo up down test lint typecheck unit integration e2e simulate chaos proto proto-check \
+	proto-release token clean
 
 $(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) \
 		services/console/pyproject.toml
@@ -19,7 +25,12 @@ $(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES
 		-e "services/console[dev]"
 	touch $@
 
-install: $(INSTALLED) browser
+install: $(INSTALLED) browser $(BUF)
+
+$(BUF): $(BUF_DIR)/package.json $(BUF_DIR)/package-lock.json  ## npm from Debian when missing (needs root and apt)
+	@command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm)
+	npm ci --prefix $(BUF_DIR) --no-audit --no-fund --silent
+	touch $@
 
 browser:  ## Chromium, chromedriver and a CJK font from Debian, when missing (needs root and apt)
 	@for f in $(BROWSER_FILES); do [ -e $$f ] || missing=1; done; \
@@ -49,7 +60,7 @@ e2e: install
 chaos: install  ## fault drills (two replicas per service): kill each leader under load, wipe the broker, races
 	$(BIN)/pytest -m chaos -s -q tests/chaos
 
-lint: install
+lint: install proto-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -63,6 +74,12 @@ simulate: install  ## the long simulation on the real services, e.g. make simula
 
 proto: install  ## regenerate the committed protobuf/gRPC code after editing proto/
 	$(BIN)/python proto/generate.py
+
+proto-check: $(BUF)  ## buf lint, and no breaking change against the last released contracts
+	cd proto && ../$(BUF) lint && ../$(BUF) breaking --against $(PROTO_RELEASE)
+
+proto-release: $(BUF)  ## on a release: record the contracts as released (then commit the image)
+	cd proto && ../$(BUF) build --exclude-source-info -o $(PROTO_RELEASE)
 
 token: install  ## e.g. make token ROLE=admin
 	@$(BIN)/ipshare token --role $(ROLE) $(if $(MEMBER),--member $(MEMBER))

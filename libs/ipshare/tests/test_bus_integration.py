@@ -31,6 +31,10 @@ class SpinOff(Aggregate):
     def __init__(self, name: str, asset_ids: list[str], founded_via: str, effective_date: date) -> None:
         self.name = name
 
+    @event("Renamed")
+    def rename(self, name: str) -> None:
+        self.name = name
+
 
 class Incubator(ServiceApplication):
     source = "test-incubation"
@@ -40,10 +44,16 @@ class Incubator(ServiceApplication):
         self.record(ctx, spin_off)
         return spin_off.id
 
+    def rename(self, ctx: CommandContext, spin_off_id: uuid.UUID, name: str) -> None:
+        spin_off = self.find(SpinOff, spin_off_id, "spin_off")
+        spin_off.rename(name)
+        self.record(ctx, spin_off)
+
 
 def catalog() -> EventCatalog:
     c = EventCatalog("test-incubation")
     c.register(SpinOff.Founded, SpinOffFounded)
+    c.keep_private([SpinOff.Renamed])  # type: ignore[attr-defined]  # made by @event
     return c
 
 
@@ -104,6 +114,35 @@ async def test_relay_publishes_exactly_the_stored_events_with_their_metadata(
     restarted = Relay(app, catalog(), producer, engine, topic)
     assert await restarted.load_position() == 5
     assert await restarted.publish_once() == 0
+
+
+async def test_relay_puts_published_events_on_the_topic_and_private_ones_never(
+    app: Incubator, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings
+) -> None:
+    topic = f"test.private.{uuid.uuid4().hex[:8]}"
+    await bus.ensure_topics(settings, [topic])
+    first = app.found(CommandContext(), "first")
+    app.rename(CommandContext(), first, "first, renamed")
+    app.found(CommandContext(), "second")
+    relay = Relay(app, catalog(), producer, engine, topic)
+    await relay.load_position()
+    assert await relay.publish_once() == 3  # the private event is passed over, not waited on
+    envelopes = [decode_envelope(value) for _, value in await read_all(settings, topic, 2)]
+    assert sorted((e.position, e.type) for e in envelopes) == [
+        (1, "ipshare.incubation.v1.SpinOffFounded"),
+        (3, "ipshare.incubation.v1.SpinOffFounded"),
+    ]
+    assert await messages_on(settings, topic) == 2
+
+
+async def messages_on(settings: BusSettings, topic: str) -> int:
+    consumer = bus.consumer(settings, None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
 
 
 async def test_a_crash_before_the_position_is_stored_resends_and_the_consumer_applies_once(

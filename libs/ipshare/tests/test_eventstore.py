@@ -80,6 +80,16 @@ def test_an_event_recorded_before_actors_loads_with_its_actor_unknown(event_stor
         app.close()
 
 
+def test_the_log_counts_its_events_up_to_a_position(event_store_env: dict[str, str]) -> None:
+    app = Workshop(env=event_store_env)
+    try:
+        for name in ("gear", "cog", "axle"):
+            app.make(CommandContext(), name)
+        assert [app.count_notifications_through(p) for p in (0, 1, 2, 3, 10)] == [0, 1, 2, 3, 3]
+    finally:
+        app.close()
+
+
 @pytest.mark.integration
 def test_a_transaction_larger_than_a_socket_buffer_is_written(fresh_database: str) -> None:
     """Over a Unix socket a pipelined write of this size never returns (see ipshare.pg_recorder)."""

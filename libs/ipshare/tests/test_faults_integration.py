@@ -106,16 +106,24 @@ def wipe(broker: Broker) -> None:
     broker.start()
 
 
+async def relay_after_publishing(
+    app: Ventures, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings, topic: str, count: int
+) -> Relay:
+    """A relay (checking its topic every 0.1 s) that has published `count` new ventures."""
+    await bus.ensure_topics(settings, [topic])
+    relay = Relay(app, catalog(), producer, engine, topic, bus_settings=settings, check_seconds=0.1, batch_size=2)
+    await relay.start()
+    for i in range(count):
+        app.found(f"before {i}")
+    await catch_up(relay)
+    return relay
+
+
 async def test_a_wiped_broker_gets_its_topic_back_refilled_from_the_store_and_is_reported_until_then(
     app: Ventures, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings, broker: Broker
 ) -> None:
     topic = f"test.wiped.{uuid.uuid4().hex[:8]}"
-    await bus.ensure_topics(settings, [topic])
-    relay = Relay(app, catalog(), producer, engine, topic, bus_settings=settings, check_seconds=0.1, batch_size=2)
-    await relay.start()
-    for i in range(5):
-        app.found(f"before {i}")
-    await catch_up(relay)
+    relay = await relay_after_publishing(app, engine, producer, settings, topic, 5)
     assert [p for p, _ in await topic_events(settings, topic, 5)] == [1, 2, 3, 4, 5]
 
     await asyncio.to_thread(wipe, broker)
@@ -130,6 +138,40 @@ async def test_a_wiped_broker_gets_its_topic_back_refilled_from_the_store_and_is
     await catch_up(relay)
     assert relay.not_ready_reason() is None
     assert [p for p, _ in await topic_events(settings, topic, 7)] == [1, 2, 3, 4, 5, 6, 7]
+
+
+async def test_a_topic_recreated_empty_is_found_behind_the_store_and_refilled(
+    app: Ventures, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings, broker: Broker
+) -> None:
+    """The broker came back and something (a consumer starting, an operator) recreated the topic
+    before the relay looked: the topic exists, but holds less than the relay has published."""
+    topic = f"test.recreated.{uuid.uuid4().hex[:8]}"
+    relay = await relay_after_publishing(app, engine, producer, settings, topic, 5)
+
+    await asyncio.to_thread(wipe, broker)
+    await bus.ensure_topics(settings, [topic])  # back, and empty
+    await asyncio.sleep(0.2)  # the next check is due
+    await relay.step()
+    reason = relay.not_ready_reason()
+    assert reason is not None
+    assert "behind" in reason
+    await catch_up(relay)
+    assert relay.not_ready_reason() is None
+    assert [p for p, _ in await topic_events(settings, topic, 5)] == [1, 2, 3, 4, 5]
+
+
+async def test_a_topic_holding_everything_twice_is_not_refilled(
+    app: Ventures, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings
+) -> None:
+    """Re-sent batches only add to a topic: more messages than events published is no loss."""
+    topic = f"test.resent.{uuid.uuid4().hex[:8]}"
+    relay = await relay_after_publishing(app, engine, producer, settings, topic, 4)
+    relay.position = 0  # as after a crash between publishing and storing the position
+    await catch_up(relay)
+    await asyncio.sleep(0.2)
+    await relay.check_topic()
+    assert relay.not_ready_reason() is None
+    assert [p for p, _ in await topic_events(settings, topic, 8)] == [1, 1, 2, 2, 3, 3, 4, 4]
 
 
 async def test_a_consumer_whose_offset_lies_past_the_refilled_end_reads_again_and_applies_each_event_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -80,6 +81,27 @@ async def missing_topics(settings: BusSettings, topics: Iterable[str]) -> list[s
     finally:
         await admin.close()
     return [topic for topic in topics if topic not in existing]
+
+
+async def message_count(settings: BusSettings, topic: str, *, wait_seconds: float = 10.0) -> int:
+    """Messages the topic has ever held (the sum of its partitions' high watermarks; retention and
+    compaction do not lower it). Read from fetch responses: tansu undercounts `end_offsets`."""
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                              fetch_max_bytes=1024, max_partition_fetch_bytes=1024)  # fmt: skip
+    await reader.start()
+    try:
+        await reader.topics()  # loads the metadata
+        partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return 0
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        async with asyncio.timeout(wait_seconds):
+            while any(reader.highwater(tp) is None for tp in partitions):
+                await reader.getmany(timeout_ms=100, max_records=1)
+        return sum(reader.highwater(tp) or 0 for tp in partitions)
+    finally:
+        await reader.stop()
 
 
 async def delete_topics(settings: BusSettings, topics: Iterable[str]) -> None:

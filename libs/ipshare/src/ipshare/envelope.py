@@ -54,18 +54,40 @@ def jsonable(value: Any) -> Any:
 
 
 class EventCatalog:
-    """Which domain events a service publishes, and as what payload type."""
+    """Which domain events a service publishes, and as what payload type; and which it keeps.
+
+    Published events are the service's integration contract: their payloads are the messages
+    of its `events.proto`, and other services consume them. Private events are bookkeeping
+    only the service's own event store needs; the relay never puts them on the topic. Every
+    event class of a service is one or the other (the contract tests hold each service to it).
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
         self._payloads: dict[type, type[Message]] = {}
+        self._private: set[type] = set()
 
     def register(self, event_class: type, payload: type[Message]) -> None:
+        if event_class in self._private:
+            raise ValueError(f"{event_class.__qualname__} is kept private; it cannot be published too")
         self._payloads[event_class] = payload
 
     def register_all(self, pairs: Iterable[tuple[type, type[Message]]]) -> None:
         for event_class, payload in pairs:
             self.register(event_class, payload)
+
+    def keep_private(self, event_classes: Iterable[type]) -> None:
+        """Events the relay must never publish."""
+        for event_class in event_classes:
+            if event_class in self._payloads:
+                raise ValueError(f"{event_class.__qualname__} is published; it cannot be kept private too")
+            self._private.add(event_class)
+
+    def published(self) -> frozenset[type]:
+        return frozenset(self._payloads)
+
+    def private(self) -> frozenset[type]:
+        return frozenset(self._private)
 
     def publishes(self, event: object) -> bool:
         return type(event) in self._payloads

@@ -35,6 +35,7 @@ from ipshare.actor import CAUSED_BY, Actor, Attribution
 from ipshare.auth import SYSTEM, Principal
 from ipshare.errors import NotFound, StaleVersion
 from ipshare.pg_recorder import TOPIC as RECORDER_TOPIC
+from ipshare.pg_recorder import UnpipelinedApplicationRecorder
 
 A = TypeVar("A")
 
@@ -200,6 +201,12 @@ class ServiceApplication(Application[uuid.UUID]):
 
     def notifications_after(self, position: int, limit: int) -> list[Notification]:
         return list(self.recorder.select_notifications(position, limit, inclusive_of_start=False))
+
+    def count_notifications_through(self, position: int) -> int:
+        """How many events the log holds up to and including `position` (ids may have gaps)."""
+        if isinstance(self.recorder, UnpipelinedApplicationRecorder):
+            return self.recorder.count_notifications_through(position)
+        return sum(1 for n in self.recorder.select_notifications(1, max(position, 1)) if n.id <= position)
 
     def find(self, kind: type[A], aggregate_id: uuid.UUID, what: str) -> A:
         """The aggregate of that kind, or NotFound naming what was asked for (e.g. "spin_off")."""

@@ -14,9 +14,12 @@ Two faults must not stop it:
   publishes each aggregate's parked events in order, with the header `ipshare-released`, so
   consumers apply them although their positions lie below what they have seen since.
 - **A lost topic** (a wiped broker, a deleted topic): every `check_seconds`, and after any failed
-  batch, the relay asks the broker's metadata for its topic. If it is gone the relay recreates it,
-  sets its position back to the start and republishes the whole log; until it has caught up the
-  service reports not-ready with the reason. Consumers take the refill as redeliveries.
+  batch, the relay asks the broker's metadata for its topic, and the topic's high watermarks for
+  how many messages it has ever held. If the topic is gone, or holds fewer messages than events
+  the relay has published (it was recreated empty, say by a consumer starting first), the relay
+  recreates it if needed, sets its position back to the start and republishes the whole log;
+  until it has caught up the service reports not-ready with the reason. Consumers take the
+  refill as redeliveries. Re-sent batches only add messages, so they never look like a loss.
 """
 
 from __future__ import annotations
@@ -268,15 +271,29 @@ class Relay:
     # -- the topic --------------------------------------------------------------------------------
 
     async def check_topic(self) -> None:
-        """Recreate the topic and republish the log from the start when the broker has lost it."""
+        """Recreate the topic and republish the log from the start when the broker has lost it,
+        or holds fewer messages than the relay has published (it was recreated empty)."""
         assert self.bus_settings is not None
         self._next_check = time.monotonic() + self.check_seconds
-        if not await bus.missing_topics(self.bus_settings, [self.topic]):
+        if await bus.missing_topics(self.bus_settings, [self.topic]):
+            await self._refill(f"topic {self.topic} was missing from the broker")
             return
-        self.refilling = f"topic {self.topic} was missing from the broker; republishing the event store from the start"
+        held = await bus.message_count(self.bus_settings, self.topic)
+        published = await self._published_count()
+        if held < published:
+            await self._refill(f"topic {self.topic} holds {held} messages, behind the {published} published")
+
+    async def _published_count(self) -> int:
+        """Events published so far, each counted once: the log up to the position, less the parked."""
+        through = await asyncio.to_thread(self.app.count_notifications_through, self.position)
+        return through - await self._parked_count()
+
+    async def _refill(self, why: str) -> None:
+        assert self.bus_settings is not None
+        self.refilling = f"{why}; republishing the event store from the start"
         TOPIC_REFILLS.labels(self.catalog.source).inc()
         log.error("topic lost; recreating it and republishing from the event store", topic=self.topic,
-                  position_before=self.position)  # fmt: skip
+                  why=why, position_before=self.position)  # fmt: skip
         await bus.ensure_topics(self.bus_settings, [self.topic, bus.dead_letter_topic_of(self.catalog.source)])
         self.position = 0
         await self._store(0, ())

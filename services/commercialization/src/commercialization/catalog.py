@@ -1,14 +1,14 @@
 """Which commercialization events go on the bus, and as which protobuf payload.
 
 The per-asset license index and the opening of ledgers and accounts are internal
-bookkeeping and stay off the bus.
+bookkeeping: private, never on the topic.
 """
 
 from __future__ import annotations
 
 from commercialization.domain.account import LicenseAccount
 from commercialization.domain.assignment import Assignment
-from commercialization.domain.license import License
+from commercialization.domain.license import AssetLicenses, License
 from commercialization.domain.reports import RoyaltyLedger
 from ipshare.envelope import EventCatalog
 from ipshare_contracts.commercialization.v1 import events_pb2 as pb
@@ -47,6 +47,15 @@ def build_catalog() -> EventCatalog:
             (Assignment.OwnershipTransferRequested, pb.OwnershipTransferRequested),
             (Assignment.OwnershipTransferCompleted, pb.OwnershipTransferCompleted),
             (Assignment.OwnershipTransferRefused, pb.OwnershipTransferRefused),
+        ]
+    )
+    catalog.keep_private(
+        [
+            AssetLicenses.Started,
+            AssetLicenses.Registered,
+            AssetLicenses.Released,
+            LicenseAccount.Opened,
+            RoyaltyLedger.Opened,
         ]
     )
     return catalog

@@ -2,13 +2,16 @@
 
 Every event of members, researchers and assets is published: revenue-share rebuilds
 ownership over time, inventors, members and costs from them alone. The record of handled
-transfer requests (`OwnershipTransfer`) is the registry's own bookkeeping and stays home.
+transfer requests (`OwnershipTransfer`) and of imported portfolio files (`PortfolioImport`)
+is the registry's own bookkeeping: private, never on the topic.
 """
 
 from __future__ import annotations
 
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.member import Member, Researcher
+from ip_registry.domain.ownership_transfer import OwnershipTransfer
+from ip_registry.domain.portfolio_import import PortfolioImport
 from ipshare.envelope import EventCatalog
 from ipshare_contracts.ipregistry.v1 import events_pb2 as pb
 
@@ -40,4 +43,5 @@ def build_catalog() -> EventCatalog:
             (Asset.CostRecorded, pb.CostRecorded),
         ]
     )
+    catalog.keep_private([OwnershipTransfer.Recorded, PortfolioImport.Recorded])
     return catalog

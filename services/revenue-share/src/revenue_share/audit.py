@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ipshare.audit_check import Problem, PublishedEvent
-from ipshare.envelope import PayloadDecoder
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from revenue_share.adapters.inbox import InboxProjection
-from revenue_share.catalog import SOURCE
+from revenue_share.catalog import SOURCE, own_events
 from revenue_share.domain.facts import Payee, PayeeKind
 from revenue_share.rebuild import policy_from_message
 from revenue_share.replay import (
@@ -33,7 +32,7 @@ from revenue_share.replay import (
 from revenue_share.replay import period_of as make_period
 from revenue_share.source_facts import fact_in
 
-_OWN = PayloadDecoder([pb.PeriodOpened, pb.PeriodClosed, pb.StatementIssued, pb.PolicyVersionRecorded])
+_OWN = own_events()
 
 
 @dataclass

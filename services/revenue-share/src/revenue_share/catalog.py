@@ -1,8 +1,8 @@
-"""Which revenue-share events go on the bus, and as which protobuf payload."""
+"""Which revenue-share events go on the bus, and as which protobuf payload: every one of them."""
 
 from __future__ import annotations
 
-from ipshare.envelope import EventCatalog
+from ipshare.envelope import EventCatalog, PayloadDecoder
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from revenue_share.domain.policy_versions import PolicyVersion
 from revenue_share.domain.settlement import IssuedStatement, SettlementPeriod
@@ -21,3 +21,8 @@ def build_catalog() -> EventCatalog:
         ]
     )
     return catalog
+
+
+def own_events() -> PayloadDecoder:
+    """Reads back what revenue-share publishes (its rebuild and audit read its own topic)."""
+    return PayloadDecoder(build_catalog().payload_types())

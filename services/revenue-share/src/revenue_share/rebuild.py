@@ -28,7 +28,7 @@ from ipshare.heap import building_long_lived_state
 from ipshare.settings import BusSettings
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from revenue_share.adapters.inbox import InboxProjection, metadata
-from revenue_share.catalog import SOURCE
+from revenue_share.catalog import SOURCE, own_events
 from revenue_share.domain.facts import Payee, PayeeKind
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy_versions import Policy, policy_of
@@ -49,7 +49,7 @@ from revenue_share.replay_writer import ReplayWriter
 from revenue_share.source_facts import FactReader, stated
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
-_OWN = PayloadDecoder([pb.PeriodOpened, pb.PeriodClosed, pb.StatementIssued, pb.PolicyVersionRecorded])
+_OWN = own_events()
 
 
 @dataclass(frozen=True, slots=True)

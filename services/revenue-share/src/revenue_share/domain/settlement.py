@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from ipshare.errors import Conflict, DomainError
+from revenue_share.domain.statements import sources_digest
 
 NAMESPACE = uuid.UUID("a6f1c0de-52b4-4f7e-9d3a-6c1e8b2f4a90")
 
@@ -91,6 +92,15 @@ class IssuedStatement(Aggregate):
         closed_at: datetime
         lines: list[dict[str, Any]]
         balances: list[dict[str, Any]]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Lines issued before one digest over their source groups carried each group's digest."""
+            for line in state["lines"]:
+                if "source_digests" in line:
+                    line["sources_digest"] = sources_digest(line.pop("source_digests"))
 
     @staticmethod
     def create_id(period_id: str, payee_kind: str, payee_id: str, payee_account: str, **_: Any) -> uuid.UUID:

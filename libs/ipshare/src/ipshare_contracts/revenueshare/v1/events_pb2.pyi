@@ -147,7 +147,10 @@ class StatementLine(_message.Message):
     @_builtins.property
     @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def source_digests(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Written before sources_digest: one sha256 per source group, which grew with the history."""
+        """Written before sources_digest: one sha256 per source group, which grew with the history.
+        No longer written (a statement stored in that form is republished with sources_digest),
+        but payloads from before are still on the topic: readers fall back to it.
+        """
 
     def __init__(
         self,
