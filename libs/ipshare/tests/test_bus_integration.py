@@ -132,17 +132,7 @@ async def test_relay_puts_published_events_on_the_topic_and_private_ones_never(
         (1, "ipshare.incubation.v1.SpinOffFounded"),
         (3, "ipshare.incubation.v1.SpinOffFounded"),
     ]
-    assert await messages_on(settings, topic) == 2
-
-
-async def messages_on(settings: BusSettings, topic: str) -> int:
-    consumer = bus.consumer(settings, None)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}]
-        return sum((await consumer.end_offsets(partitions)).values())
-    finally:
-        await consumer.stop()
+    assert await bus.message_count(settings, topic) == 2  # high watermarks: tansu undercounts end offsets
 
 
 async def test_a_crash_before_the_position_is_stored_resends_and_the_consumer_applies_once(
