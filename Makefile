@@ -81,8 +81,8 @@ proto-check: $(BUF)  ## buf lint, and no breaking change against the last releas
 proto-release: $(BUF)  ## on a release: record the contracts as released (then commit the image)
 	cd proto && ../$(BUF) build --exclude-source-info -o $(PROTO_RELEASE)
 
-token: install  ## e.g. make token ROLE=admin
-	@$(BIN)/ipshare token --role $(ROLE) $(if $(MEMBER),--member $(MEMBER))
+token: install  ## a token from the local development issuer, e.g. make token ROLE=member MEMBER=<id> NAME="Li Wei"
+	@$(BIN)/ipshare token --role $(ROLE) $(if $(MEMBER),--member $(MEMBER)) $(if $(NAME),--name "$(NAME)")
 
 clean:
 	rm -rf $(VENV) .ipshare test-artifacts

@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 
-from ipshare.auth import Role, issue_token
-from ipshare.settings import AuthSettings
+from ipshare.auth import Role
 from ipshare.stack import StackSettings
 
 RETRY_SECONDS = 400.0
@@ -53,7 +52,7 @@ class Tally:
 
 class Client:
     def __init__(self, settings: StackSettings, timeout: float = 60.0) -> None:
-        self._auth = AuthSettings(jwt_secret=settings.jwt_secret)
+        self._issuer = settings.dev_issuer()
         self.urls = {s.name: s.base_url for s in settings.services()}
         self._http = httpx.Client(timeout=timeout)
         self._tokens: dict[tuple[Role, str | None], str] = {}
@@ -64,7 +63,7 @@ class Client:
     def _token(self, role: Role, member_id: str | None) -> str:
         if (role, member_id) not in self._tokens:
             member = uuid.UUID(member_id) if member_id else None
-            self._tokens[(role, member_id)] = issue_token(self._auth, role, member, subject=f"simulation-{role}")
+            self._tokens[(role, member_id)] = self._issuer.person_token(role, member, name=f"simulation {role}")
         return self._tokens[(role, member_id)]
 
     def post(self, service: str, path: str, body: Any, role: Role = Role.ADMIN, member_id: str | None = None,

@@ -38,10 +38,10 @@ STARTUP_SECONDS = 300.0  # on a busy machine four services take minutes to impor
 def stack_settings(state_dir: Path, prefix: str) -> StackSettings:
     services = ("ip_registry", "commercialization", "incubation", "revenue_share")
     ports: dict[str, Any] = {f"{name}_{kind}_port": free_port() for name in services for kind in ("http", "grpc")}
-    ports["console_http_port"] = free_port()
+    ports["console_http_port"], ports["dev_issuer_port"] = free_port(), free_port()
     # The broker is always the simulation's own: the topics' names are fixed, and a replay reads them all.
     chosen = {"state_dir": state_dir, "database_prefix": prefix, "embedded_kafka_port": free_port(),
-              "kafka_bootstrap_servers": None, "jwt_secret": "simulation-secret-of-enough-length", **ports}  # fmt: skip
+              "kafka_bootstrap_servers": None, **ports}  # fmt: skip
     return StackSettings(**chosen)  # DATABASE_URL, when set, comes from the environment
 
 

@@ -30,15 +30,15 @@ import httpx
 import pytest
 
 from ipshare import bus
-from ipshare.auth import Role, issue_token
+from ipshare.auth import Role
+from ipshare.dev_issuer import DevIssuer
 from ipshare.embedded import free_port
 from ipshare.envelope import decode_envelope
-from ipshare.settings import AuthSettings, BusSettings
+from ipshare.settings import BusSettings
 from ipshare.stack import ServiceProcess, Stack, StackSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
-SECRET = "chaos-drill-secret-of-enough-length-0123"
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -54,19 +54,19 @@ def credit_code(rng: random.Random) -> str:
     return first17 + USCC_ALPHABET[(31 - total % 31) % 31]
 
 
-def admin() -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(AuthSettings(jwt_secret=SECRET), Role.ADMIN)}"}
+def admin(issuer: DevIssuer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issuer.person_token(Role.ADMIN)}"}
 
 
 @pytest.fixture(scope="module")
 def stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ports = {f"{name}_{kind}_port": free_port() for name in ("ip_registry", "commercialization", "incubation",
                                                              "revenue_share") for kind in ("http", "grpc")}  # fmt: skip
-    ports["console_http_port"] = free_port()
+    ports["console_http_port"], ports["dev_issuer_port"] = free_port(), free_port()
     quick = {"RELAY_TOPIC_CHECK_SECONDS": "1", "LEADER_RETRY_SECONDS": "0.5", "EVENT_STORE_POOL_SIZE": "2"}
     settings = StackSettings(
         database_url=postgres_url, kafka_bootstrap_servers=None, embedded_kafka_port=free_port(),
-        state_dir=tmp_path_factory.mktemp("chaos"), jwt_secret=SECRET, replicas=2,
+        state_dir=tmp_path_factory.mktemp("chaos"), replicas=2,
         database_prefix=f"chaos_{uuid.uuid4().hex[:6]}", **ports,
     )  # fmt: skip
     with pytest.MonkeyPatch.context() as env:
@@ -83,8 +83,8 @@ class Load:
     (as a load balancer would). A member's id is fixed by its credit code, so a write that was
     saved before its replica died answers 409 `already_exists` on the retry: acknowledged too."""
 
-    def __init__(self, replicas: list[ServiceProcess], rate: float = 20.0) -> None:
-        self.replicas, self.interval = replicas, 1.0 / rate
+    def __init__(self, replicas: list[ServiceProcess], issuer: DevIssuer, rate: float = 20.0) -> None:
+        self.replicas, self.issuer, self.interval = replicas, issuer, 1.0 / rate
         self.acknowledged: list[str] = []
         self.rng = random.Random(17)
         self._stop = threading.Event()
@@ -111,7 +111,7 @@ class Load:
         while time.monotonic() < deadline:
             for replica in order:
                 try:
-                    answer = client.post(f"{replica.base_url}/members", json=body, headers=admin())
+                    answer = client.post(f"{replica.base_url}/members", json=body, headers=admin(self.issuer))
                 except httpx.HTTPError:
                     continue
                 if answer.status_code in (201, 409):
@@ -198,7 +198,7 @@ def member_ids(stack: Stack, codes: list[str]) -> set[str]:
     found = set()
     for code in codes:
         answer = httpx.post(f"{registry.base_url}/members", json={"name": "x", "kind": "enterprise",
-                            "state_established": False, "credit_code": code}, headers=admin())  # fmt: skip
+                            "state_established": False, "credit_code": code}, headers=admin(stack.issuer))  # fmt: skip
         assert answer.status_code == 409, answer.text  # it exists: the conflict names its id
         found.add(answer.json()["error"]["details"]["id"])
     return found
@@ -206,7 +206,7 @@ def member_ids(stack: Stack, codes: list[str]) -> set[str]:
 
 def test_killing_each_leader_under_load_loses_and_doubles_nothing(stack: Stack) -> None:
     names = [s.name for s in stack.settings.services()]
-    with Load(stack.replicas_of("ip-registry")) as load:
+    with Load(stack.replicas_of("ip-registry"), stack.issuer) as load:
         time.sleep(2)
         for name in names:
             old = leader_of(stack, name)
@@ -254,7 +254,7 @@ def test_a_wiped_broker_is_reported_then_refilled_and_delivery_goes_on(stack: St
     check(f"ip-registry: the {len(before)} events stored before the wipe are on the recreated topic")
 
     with httpx.Client(timeout=10) as client:
-        load = Load(stack.replicas_of("ip-registry"))
+        load = Load(stack.replicas_of("ip-registry"), stack.issuer)
         code = credit_code(random.Random(time.time_ns()))
         load.admit(client, code)
     [member] = member_ids(stack, [code])
@@ -263,8 +263,8 @@ def test_a_wiped_broker_is_reported_then_refilled_and_delivery_goes_on(stack: St
     check("a member admitted after the wipe reached revenue-share; no fact doubled by the refill")
 
 
-def member_token(member_id: str) -> dict[str, str]:
-    token = issue_token(AuthSettings(jwt_secret=SECRET), Role.MEMBER, uuid.UUID(member_id))
+def member_token(stack: Stack, member_id: str) -> dict[str, str]:
+    token = stack.issuer.person_token(Role.MEMBER, uuid.UUID(member_id))
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -273,10 +273,10 @@ def registered_asset(stack: Stack) -> tuple[str, str]:
     registry = stack.replicas_of("ip-registry")[0].base_url
     code = credit_code(random.Random(time.time_ns()))
     body = {"name": f"Racer {code}", "kind": "university", "state_established": True, "credit_code": code}
-    member = httpx.post(f"{registry}/members", json=body, headers=admin()).json()["id"]
-    researcher = httpx.post(f"{registry}/researchers", headers=member_token(member), json={
+    member = httpx.post(f"{registry}/members", json=body, headers=admin(stack.issuer)).json()["id"]
+    researcher = httpx.post(f"{registry}/researchers", headers=member_token(stack, member), json={
         "name": "Ren", "member_id": member, "effective_date": "2020-01-01"}).json()["id"]  # fmt: skip
-    asset = httpx.post(f"{registry}/assets", headers=member_token(member), json={
+    asset = httpx.post(f"{registry}/assets", headers=member_token(stack, member), json={
         "title": "Sintering recipe", "kind": "know_how", "jurisdiction": "CN", "registered_by": member,
         "owners": [{"member_id": member, "share_bps": 10_000}], "status": "disclosed",
         "inventors": [{"researcher_id": researcher, "contribution_bps": 10_000}],
@@ -294,7 +294,7 @@ def cost_body(member: str, amount: int) -> dict[str, object]:
 def test_two_writers_with_one_etag_on_two_replicas_one_wins_the_other_gets_412(stack: Stack) -> None:
     one, two = (r.base_url for r in stack.replicas_of("ip-registry"))
     asset, member = registered_asset(stack)
-    headers = member_token(member)
+    headers = member_token(stack, member)
     rounds = 10
     for n in range(rounds):
         etag = httpx.get(f"{one}/assets/{asset}", headers=headers).headers["etag"]
@@ -313,7 +313,7 @@ def test_two_writers_with_one_etag_on_two_replicas_one_wins_the_other_gets_412(s
 def test_an_idempotency_key_retried_on_the_other_replica_writes_once(stack: Stack) -> None:
     one, two = (r.base_url for r in stack.replicas_of("ip-registry"))
     asset, member = registered_asset(stack)
-    keyed = {**member_token(member), "Idempotency-Key": f"chaos-{uuid.uuid4()}"}
+    keyed = {**member_token(stack, member), "Idempotency-Key": f"chaos-{uuid.uuid4()}"}
     first = httpx.post(f"{one}/assets/{asset}/costs", headers=keyed, json=cost_body(member, 4_242), timeout=10)
     again = httpx.post(f"{two}/assets/{asset}/costs", headers=keyed, json=cost_body(member, 4_242), timeout=10)
     assert first.status_code == 201, first.text
@@ -321,7 +321,7 @@ def test_an_idempotency_key_retried_on_the_other_replica_writes_once(stack: Stac
     assert again.headers.get("idempotent-replayed") == "true"
     other = httpx.post(f"{two}/assets/{asset}/costs", headers=keyed, json=cost_body(member, 1), timeout=10)
     assert other.status_code == 409, other.text
-    costs = httpx.get(f"{one}/assets/{asset}", headers=member_token(member)).json()["costs"]
+    costs = httpx.get(f"{one}/assets/{asset}", headers=member_token(stack, member)).json()["costs"]
     assert [c["amount_minor"] for c in costs] == [4_242]
     check("ip-registry: a write retried with its Idempotency-Key on the other replica replayed the first answer "
           "and wrote once; the key with another body is a 409")  # fmt: skip

@@ -9,24 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from ipshare.auth import Role, issue_token
+from ipshare.auth import Role
 from ipshare.embedded import free_port
-from ipshare.settings import AuthSettings
 from ipshare.stack import Stack, StackSettings
-
-SECRET = "end-to-end-test-secret-of-enough-length"
 
 
 @pytest.fixture(scope="session")
 def stack(postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ports = {f"{name}_{kind}_port": free_port() for name in ("ip_registry", "commercialization", "incubation",
                                                              "revenue_share") for kind in ("http", "grpc")}  # fmt: skip
-    ports["console_http_port"] = free_port()
+    ports["console_http_port"], ports["dev_issuer_port"] = free_port(), free_port()
     state_dir: Path = tmp_path_factory.mktemp("stack")
     os.environ.setdefault("AUDIT_CHECKPOINT_SECONDS", "1")  # the services inherit it: checkpoints within the tests
     settings = StackSettings(
         database_url=postgres_url, kafka_bootstrap_servers=kafka_bootstrap, state_dir=state_dir,
-        jwt_secret=SECRET, **ports,
+        **ports,
     )  # fmt: skip
     running = Stack(settings)
     running.start(timeout=180)  # five processes importing at once on a busy two-core machine
@@ -38,11 +35,11 @@ Bearer = Callable[..., dict[str, str]]
 
 
 @pytest.fixture(scope="session")
-def bearer() -> Bearer:
-    """Authorization headers for a role (and, for members, the member id)."""
+def bearer(stack: Stack) -> Bearer:
+    """Authorization headers for a role (and, for members, the member id): the stack issuer's tokens."""
 
     def headers(role: Role, member_id: str | None = None) -> dict[str, str]:
-        token = issue_token(AuthSettings(jwt_secret=SECRET), role, uuid.UUID(member_id) if member_id else None)
+        token = stack.issuer.person_token(role, uuid.UUID(member_id) if member_id else None)
         return {"Authorization": f"Bearer {token}"}
 
     return headers

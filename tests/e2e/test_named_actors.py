@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from typing import Any
 
 import httpx
@@ -15,22 +14,20 @@ import pytest
 from ip_registry.domain.identifiers import uscc_check_character
 from ipshare import bus
 from ipshare.actor import Actor
-from ipshare.auth import Role, issue_token
+from ipshare.auth import Role
 from ipshare.envelope import actor_of, decode_envelope
-from ipshare.settings import AuthSettings, BusSettings
+from ipshare.settings import BusSettings
 from ipshare.stack import Stack
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 
-from .conftest import SECRET
-
 pytestmark = pytest.mark.e2e
 
-AUTH = AuthSettings(jwt_secret=SECRET)
 SUN_YU = {"subject": "oidc|sun-yu", "name": "Sun Yu", "role": "member"}
 
 
-def person(role: Role, subject: str, name: str, member_id: str | None = None) -> dict[str, str]:
-    token = issue_token(AUTH, role, uuid.UUID(member_id) if member_id else None, subject=subject, name=name)
+def person(stack: Stack, role: Role, subject: str, name: str, member_id: str | None = None) -> dict[str, str]:
+    """A token of the stack's issuer naming the person behind it."""
+    token = stack.issuer.mint(subject, [role.value], member_id=member_id, name=name)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -43,14 +40,14 @@ def urls(stack: Stack) -> dict[str, str]:
     return {s.name: s.base_url for s in stack.settings.services()}
 
 
-def sole_owned_asset(registry: str) -> tuple[str, str]:
+def sole_owned_asset(stack: Stack, registry: str) -> tuple[str, str]:
     """A member admitted by a named administrator, and an asset its named staff member registers."""
     code = f"91{random.randrange(10**15):015d}"
-    admitted = httpx.post(f"{registry}/members", headers=person(Role.ADMIN, "oidc|he-jun", "He Jun"), json={
+    admitted = httpx.post(f"{registry}/members", headers=person(stack, Role.ADMIN, "oidc|he-jun", "He Jun"), json={
         "name": "Named Actors Polytechnic", "kind": "university", "state_established": True,
         "credit_code": code + uscc_check_character(code)})  # fmt: skip
     member_id: str = created(admitted)["id"]
-    staff = person(Role.MEMBER, SUN_YU["subject"], SUN_YU["name"], member_id)
+    staff = person(stack, Role.MEMBER, SUN_YU["subject"], SUN_YU["name"], member_id)
     gao_ling = {"name": "Gao Ling", "member_id": member_id, "staff_number": "NA-1", "effective_date": "2025-01-01"}
     researcher = created(httpx.post(f"{registry}/researchers", headers=staff, json=gao_ling))
     asset = created(httpx.post(f"{registry}/assets", headers=staff, json={
@@ -61,9 +58,9 @@ def sole_owned_asset(registry: str) -> tuple[str, str]:
     return member_id, asset["id"]
 
 
-def history_until(registry: str, asset_id: str, type_suffix: str) -> list[dict[str, Any]]:
+def history_until(stack: Stack, registry: str, asset_id: str, type_suffix: str) -> list[dict[str, Any]]:
     """The asset's audit history once an event of that type is in it (the dispatcher acts a moment later)."""
-    auditor = {"Authorization": f"Bearer {issue_token(AUTH, Role.AUDITOR)}"}
+    auditor = {"Authorization": f"Bearer {stack.issuer.person_token(Role.AUDITOR)}"}
     for _ in range(60):
         response = httpx.get(f"{registry}/audit/aggregates/{asset_id}/history", headers=auditor)
         entries: list[dict[str, Any]] = response.json()["entries"] if response.status_code == 200 else []
@@ -84,13 +81,13 @@ async def envelopes_of(stack: Stack, aggregate_id: str) -> list[EventEnvelope]:
 
 def test_the_registry_names_the_person_behind_a_transfer_that_commercialization_carried_out(stack: Stack) -> None:
     service = urls(stack)
-    member_id, asset_id = sole_owned_asset(service["ip-registry"])
-    staff = person(Role.MEMBER, SUN_YU["subject"], SUN_YU["name"], member_id)
+    member_id, asset_id = sole_owned_asset(stack, service["ip-registry"])
+    staff = person(stack, Role.MEMBER, SUN_YU["subject"], SUN_YU["name"], member_id)
     sale = {"asset_id": asset_id, "assignee": "Buyer Manufacturing Co.", "proceeds": 500_000, "currency": "CNY",
             "effective_date": "2025-06-01"}  # fmt: skip
     proposed = created(httpx.post(f"{service['commercialization']}/assignments", json=sale, headers=staff))
 
-    entries = history_until(service["ip-registry"], asset_id, ".OwnershipAssignedOut")
+    entries = history_until(stack, service["ip-registry"], asset_id, ".OwnershipAssignedOut")
     registered, assigned_out = entries[0], entries[-1]
     sun_yu = {**SUN_YU, "member_id": member_id}
     assert registered["actor"] == sun_yu

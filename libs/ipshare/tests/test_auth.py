@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from ipshare.auth import Role, issue_token, read_token
+from ipshare.auth import Role, issue_token
+from ipshare.identity import read_token
 from ipshare.settings import AuthSettings
 
 SETTINGS = AuthSettings(jwt_secret="a-test-secret-long-enough-for-hs256-keys")

@@ -23,15 +23,20 @@ from ipshare.audit import load_public_key
 from ipshare.audit_check import AuditReport, check_all, statement_check
 from ipshare.audit_history import LiveFetcher, ServiceAddress, ServiceHistory, exported_services
 from ipshare.audit_history import Progress as ProgressCallback
-from ipshare.auth import Role, issue_token
+from ipshare.auth import Role
+from ipshare.identity import development_person_token
 from ipshare.settings import ServiceSettings
+from ipshare.stack import StackSettings
 
 console = Console(stderr=True)
 out = Console()
 
 ServicesOption = Annotated[list[str] | None, typer.Option("--service", help="only these services (repeatable)")]
 TokenOption = Annotated[
-    str | None, typer.Option(envvar="IPSHARE_TOKEN", help="an auditor's bearer token; default: one signed here")
+    str | None,
+    typer.Option(
+        envvar="IPSHARE_TOKEN", help="an auditor's bearer token; default: the local stack's development issuer's"
+    ),
 ]
 TopicsOption = Annotated[bool, typer.Option("--topics/--no-topics", help="also read and compare the Kafka topics")]
 
@@ -97,7 +102,7 @@ def _fetch(
     services: Sequence[str] | None, token: str | None, topics: bool, progress: ProgressCallback
 ) -> list[ServiceHistory]:
     settings = ServiceSettings()
-    token = token or issue_token(settings, Role.AUDITOR, subject="auditor")
+    token = token or _local_auditor_token(settings)
     fetcher = LiveFetcher(token, settings if topics else None, progress)
     chosen = [a for a in addresses(settings) if _wants(services, a.service)]
     _unknown(services, [a.service for a in addresses(settings)])
@@ -110,6 +115,14 @@ def _fetch(
     except Exception as error:  # gRPC, HTTP or broker unreachable: say which, not a traceback
         console.print(f"[red]could not fetch the histories:[/] {error}")
         raise typer.Exit(2) from error
+
+
+def _local_auditor_token(settings: ServiceSettings) -> str:
+    """Development: the configured (development) issuer's auditor token, or without one configured, one
+    signed with the local stack's issuer key."""
+    if settings.uses_issuer:
+        return development_person_token(settings, Role.AUDITOR, name="ipshare verify")
+    return StackSettings().dev_issuer().person_token(Role.AUDITOR, name="ipshare verify")
 
 
 def _load(directory: Path, services: Sequence[str] | None, progress: ProgressCallback) -> list[ServiceHistory]:

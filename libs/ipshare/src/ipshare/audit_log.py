@@ -43,7 +43,7 @@ from ipshare.errors import DomainError, NotFound
 from ipshare.eventstore import CommandContext, ServiceApplication, recorded_metadata
 from ipshare.follower import Follower
 from ipshare.observability import log
-from ipshare.settings import ServiceSettings
+from ipshare.settings import DEV_MODE_VARIABLE, ServiceSettings
 
 CHECKPOINT_NAMESPACE = uuid.UUID("0c7d9a52-3f4e-4b8a-9e1d-5a6b7c8d9e0f")
 CHECKPOINTER = CommandContext(Principal(Role.SERVICE, "audit-checkpoints"), correlation_id="audit-checkpoint")
@@ -112,9 +112,12 @@ CHECKPOINT_TOPIC = get_topic(AuditCheckpoint.Signed)
 
 
 def signing_key(settings: ServiceSettings, service: str) -> Ed25519PrivateKey:
-    """The key from AUDIT_SIGNING_KEY, or for development one derived from JWT_SECRET and the service."""
+    """The key from AUDIT_SIGNING_KEY, or in development mode one derived from JWT_SECRET and the
+    service: anyone with that (development) secret could sign such checkpoints, so not elsewhere."""
     if settings.audit_signing_key:
         return load_private_key(settings.audit_signing_key)
+    if not settings.ipshare_dev_mode:
+        raise ValueError(f"set AUDIT_SIGNING_KEY: a key derived from JWT_SECRET is for {DEV_MODE_VARIABLE}=true only")
     seed = sha256(f"ipshare.audit.development-key/{service}/{settings.jwt_secret}".encode()).digest()
     return Ed25519PrivateKey.from_private_bytes(seed)
 

@@ -12,9 +12,8 @@ import typer
 from rich.console import Console
 
 from ipshare.audit_commands import export, verify
-from ipshare.auth import Role, issue_token
+from ipshare.auth import Role
 from ipshare.embedded import StartError
-from ipshare.settings import AuthSettings
 from ipshare.stack import Stack, StackSettings, stop_detached
 
 app = typer.Typer(help="ipshare: tech-transfer services of a manufacturing innovation center.", no_args_is_help=True)
@@ -27,12 +26,15 @@ app.command()(export)
 def token(
     role: Annotated[Role, typer.Option(help="member, finance, auditor, incubator or admin")],
     member: Annotated[str | None, typer.Option(help="the member id (required for --role member)")] = None,
+    name: Annotated[str | None, typer.Option(help="the display name the token gives")] = None,
 ) -> None:
-    """Print a bearer token signed with JWT_SECRET, for local use."""
+    """Print a person's bearer token from the local stack's development issuer (its key in STATE_DIR)."""
     member_id = uuid.UUID(member) if member else None
+    if role is Role.SERVICE:
+        raise typer.BadParameter("services obtain their own tokens from the issuer; choose a person's role")
     if role is Role.MEMBER and member_id is None:
         raise typer.BadParameter("--member is required with --role member")
-    typer.echo(issue_token(AuthSettings(), role, member_id))
+    typer.echo(StackSettings().dev_issuer().person_token(role, member_id, name))
 
 
 @app.command()
@@ -49,6 +51,7 @@ def up() -> None:
             f"{service.name:18} {service.base_url}  (docs {service.base_url}/docs, gRPC :{service.grpc_port})"
         )
     console.print(f"{'console':18} {settings.console_url}  (sign in with a role; members also give their id)")
+    console.print(f"{'issuer':18} {settings.issuer_url}  (development identity provider; `ipshare token` signs as it)")
     console.print("stop with `make down` (or `ipshare down`)")
 
 

@@ -18,8 +18,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from ipshare.auth import Role, issue_token
-from ipshare.settings import AuthSettings
+from ipshare.auth import Role
 from ipshare.stack import StackSettings
 
 CURRENCY = "CNY"
@@ -51,7 +50,7 @@ class Slice:
     """The flow, step by step, as each user would do it over HTTP."""
 
     def __init__(self, settings: StackSettings, *, timeout: float = 30.0) -> None:
-        self.auth = AuthSettings(jwt_secret=settings.jwt_secret)
+        self.issuer = settings.dev_issuer()
         self.urls = {s.name: s.base_url for s in settings.services()}
         self.http = httpx.Client(timeout=timeout)
         self.timeout = timeout
@@ -63,7 +62,7 @@ class Slice:
     # ---- plumbing ----------------------------------------------------------------------------
 
     def _headers(self, role: Role, member_id: str | None = None) -> dict[str, str]:
-        token = issue_token(self.auth, role, uuid.UUID(member_id) if member_id else None, subject=f"demo-{role}")
+        token = self.issuer.person_token(role, uuid.UUID(member_id) if member_id else None, name=f"demo {role}")
         return {"Authorization": f"Bearer {token}", "X-Correlation-ID": f"demo-{uuid.uuid4()}"}
 
     def call(self, method: str, service: str, path: str, role: Role, member_id: str | None = None,

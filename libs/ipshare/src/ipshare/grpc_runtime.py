@@ -15,9 +15,10 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ipshare.actor import Actor
-from ipshare.auth import AuthError, Principal, Role, issue_token, read_token
+from ipshare.auth import AuthError, Principal, Role
 from ipshare.errors import DomainError
 from ipshare.eventstore import CommandContext
+from ipshare.identity import IssuerUnavailable, read_token, service_token
 from ipshare.settings import AuthSettings
 
 T = TypeVar("T")
@@ -56,15 +57,18 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-ar
         try:
             if not header.lower().startswith("bearer "):
                 raise AuthError("missing authorization: Bearer metadata")
-            read_token(self.settings, header[7:])
+            # Off the event loop: a JWKS refetch (key rotation) is a blocking HTTP call.
+            await asyncio.to_thread(read_token, self.settings, header[7:])
         except AuthError as exc:
-            return _deny(str(exc))
+            return _deny(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        except IssuerUnavailable as exc:
+            return _deny(grpc.StatusCode.UNAVAILABLE, exc.message)
         return await continuation(details)
 
 
-def _deny(message: str) -> grpc.RpcMethodHandler[Any, Any]:
+def _deny(status: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler[Any, Any]:
     async def abort(_: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+        await context.abort(status, message)
 
     return grpc.unary_unary_rpc_method_handler(abort)
 
@@ -154,5 +158,6 @@ def service_channel(address: str) -> grpc.aio.Channel:
 
 
 def service_credentials(settings: AuthSettings, service: str) -> list[tuple[str, str]]:
-    """Call metadata for one service acting on its own behalf towards another."""
-    return [("authorization", f"Bearer {issue_token(settings, Role.SERVICE, subject=service)}")]
+    """Call metadata for one service acting on its own behalf towards another: its own token from the
+    issuer (client credentials), never a person's."""
+    return [("authorization", f"Bearer {service_token(settings, service).bearer()}")]

@@ -29,7 +29,8 @@ from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String,
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ipshare.auth import AuthError, Principal, read_token
+from ipshare.auth import AuthError, Principal
+from ipshare.identity import IssuerUnavailable, read_token
 from ipshare.settings import WebSettings
 from ipshare.web import check_version, error_body, etag, expected_version
 
@@ -73,7 +74,7 @@ def _principal(request: Request) -> Principal | None:
         return None
     try:
         return read_token(request.app.state.auth_settings, token.strip())
-    except AuthError:
+    except (AuthError, IssuerUnavailable):  # the route itself answers 401 or 503
         return None
 
 

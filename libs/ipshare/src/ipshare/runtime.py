@@ -26,6 +26,7 @@ from ipshare.audit.checkpoint import CheckpointSigner
 from ipshare.audit_api import add_audit_servicer
 from ipshare.audit_api import router as audit_router
 from ipshare.audit_log import AuditCheckpoint, AuditLog, Checkpointer, SqlChainStore, audit_metadata, signing_key
+from ipshare.auth import AuthError
 from ipshare.consumer import Consumer, Projection, consumer_metadata, run_forever
 from ipshare.database import open_engine, schema_lock
 from ipshare.envelope import EventCatalog
@@ -33,6 +34,7 @@ from ipshare.eventstore import ServiceApplication, persistence_env
 from ipshare.follower import Follower
 from ipshare.grpc_runtime import create_server, set_serving
 from ipshare.idempotency import idempotency_metadata, install_idempotency
+from ipshare.identity import check_issuer
 from ipshare.leadership import Leadership
 from ipshare.observability import configure_logging, log
 from ipshare.parked_api import router as parked_router
@@ -193,9 +195,20 @@ def http_api(runtime: Runtime[AppT, SettingsT], *routers: APIRouter) -> FastAPI:
     return api
 
 
+def refuse_development_credentials(settings: ServiceSettings, service: str) -> None:
+    """Outside development mode, no shared secret, development issuer or derived audit key: any of
+    them would let whoever holds a development file act as anyone, or sign the audit log."""
+    try:
+        check_issuer(settings)
+        signing_key(settings, service)
+    except (ValueError, AuthError) as exc:
+        raise SystemExit(f"{service} refuses to start: {exc}") from exc
+
+
 async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
     settings = spec.settings
     configure_logging(spec.name, settings.log_level, settings.log_json)
+    await asyncio.to_thread(refuse_development_credentials, settings, spec.name)
     runtime = Runtime(spec)
     await runtime.start()
     grpc_server, health = create_server(settings)

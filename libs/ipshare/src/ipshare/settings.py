@@ -10,14 +10,53 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "ipshare-local-development-secret-change-me"
+DEV_MODE_VARIABLE = "IPSHARE_DEV_MODE"
 
 
 class AuthSettings(BaseSettings):
+    """Who signs the bearer tokens a service accepts, and how their claims name a role and a member.
+
+    With `OIDC_ISSUER` set, tokens are the issuer's, signed with its asymmetric keys (found through
+    OIDC discovery). Without it, tokens are HS256 with `JWT_SECRET`: development only."""
+
     model_config = SettingsConfigDict(extra="ignore")
 
-    jwt_secret: str = Field(DEV_JWT_SECRET, min_length=32, description="HMAC key signing bearer tokens")
+    ipshare_dev_mode: bool = Field(
+        False, description="Development mode: allows the HS256 secret, the development issuer and derived keys"
+    )
+    oidc_issuer: str = Field("", description="The identity provider's issuer URL; empty: HS256 with JWT_SECRET")
+    oidc_audience: str = Field("ipshare", description="The audience (`aud`) every accepted token must name")
+    oidc_algorithms: list[str] = Field(["RS256", "ES256", "EdDSA"], description="Signature algorithms accepted")
+    oidc_leeway_seconds: int = Field(30, ge=0, description="Clock skew allowed on `exp`, `nbf` and `iat`")
+    oidc_jwks_cache_seconds: float = Field(300.0, gt=0, description="How long the issuer's key set is kept")
+    oidc_jwks_refetch_seconds: float = Field(
+        10.0, ge=0, description="An unknown `kid` refetches the key set at most this often (key rotation)"
+    )
+    oidc_timeout_seconds: float = Field(5.0, gt=0, description="How long a call to the issuer may take")
+    oidc_roles_claim: str = Field(
+        "roles", description="Dotted path of the claim listing roles (Keycloak: realm_access.roles)"
+    )
+    oidc_role_prefix: str = Field("", description="Prefix of ipshare's roles in that claim (e.g. `ipshare-`)")
+    oidc_member_claim: str = Field("member_id", description="Dotted path of the claim naming the member acted for")
+    oidc_name_claim: str = Field("name", description="Dotted path of the claim with the display name")
+    oidc_client_id: str = Field("", description="This service's client id, for its own (client credentials) tokens")
+    oidc_client_secret: str = Field("", repr=False, description="This service's client secret at the issuer")
+    jwt_secret: str = Field(
+        DEV_JWT_SECRET, min_length=32, repr=False, description="Development only: HMAC key of HS256 tokens"
+    )
     jwt_issuer: str = "ipshare"
     jwt_ttl_seconds: int = 8 * 3600
+
+    @property
+    def uses_issuer(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    def refuse_development_auth(self) -> None:
+        """Start-up check: outside development mode the shared secret cannot sign or check tokens."""
+        if not self.ipshare_dev_mode and not self.uses_issuer:
+            raise ValueError(
+                f"HS256 tokens with JWT_SECRET are for development only: set OIDC_ISSUER, or {DEV_MODE_VARIABLE}=true"
+            )
 
 
 class WebSettings(AuthSettings):
@@ -109,7 +148,7 @@ class ServiceSettings(WebSettings, BusSettings, ServiceAddresses):
         "",
         repr=False,
         description="Ed25519 key signing this service's audit checkpoints: PEM (PKCS#8) or base64 of the "
-        "32-byte seed; empty: derived from JWT_SECRET and the service name (development only)",
+        "32-byte seed; empty: derived from JWT_SECRET and the service name (only in development mode)",
     )
     audit_checkpoint_seconds: float = Field(30.0, gt=0, description="How often a new checkpoint is signed")
     audit_poll_seconds: float = Field(1.0, gt=0, description="How often new events are chained (also on each save)")

@@ -3,6 +3,8 @@
 PostgreSQL is `DATABASE_URL` when set, else an embedded server whose data lives
 in the state folder; the broker is `KAFKA_BOOTSTRAP_SERVERS` when set, else an
 embedded tansu. Each service gets its own database (`ipshare_<service package>`).
+People's and services' tokens come from the development issuer (`ipshare.dev_issuer`), a process
+of the stack whose keys live in the state folder; every process runs in development mode.
 
 With `replicas` above one, each service runs that many processes on one database: the first on
 the configured ports, the others on free ones. A caller reaches any of them (there is no load
@@ -28,10 +30,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ipshare.database import drop_database, with_database
+from ipshare.dev_issuer import DevIssuer
 from ipshare.embedded import Broker, StartError, free_port, start_postgres, stop_postgres
-from ipshare.settings import DEV_JWT_SECRET
+from ipshare.identity import DISCOVERY_PATH
+from ipshare.settings import DEV_MODE_VARIABLE
 
 CONSOLE = "console"  # the web console's process: no database, no broker, the services' public APIs
+ISSUER = "issuer"  # the development identity provider's process
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class StackSettings(BaseSettings):
     incubation_grpc_port: int = 8103
     revenue_share_grpc_port: int = 8104
     console_http_port: int = Field(8005, description="The web console (services/console)")
-    jwt_secret: str = DEV_JWT_SECRET
+    dev_issuer_port: int = Field(8006, description="The development identity provider (discovery, JWKS, tokens)")
     replicas: int = Field(1, ge=1, description="Processes per service (the leader runs the single-writer loops)")
 
     def services(self) -> list[ServiceProcess]:
@@ -91,6 +96,14 @@ class StackSettings(BaseSettings):
     def console_url(self) -> str:
         return f"http://127.0.0.1:{self.console_http_port}"
 
+    @property
+    def issuer_url(self) -> str:
+        return f"http://127.0.0.1:{self.dev_issuer_port}"
+
+    def dev_issuer(self) -> DevIssuer:
+        """The stack's issuer keys (made on first use), for minting tokens as `ipshare token` does."""
+        return DevIssuer.open(self.state_dir.resolve() / ISSUER, self.issuer_url)
+
 
 class Stack:
     """Starts and stops the stack; `detached` leaves it running for `ipshare down`."""
@@ -104,6 +117,7 @@ class Stack:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.database_url = ""
         self.bootstrap_servers = ""
+        self.issuer = settings.dev_issuer()
         self.replicas = self._replicas()
 
     def _replicas(self) -> list[ServiceProcess]:
@@ -135,6 +149,7 @@ class Stack:
                 for service in self.settings.services():
                     asyncio.run(drop_database(self.service_database(service)))
             self.bootstrap_servers = self.settings.kafka_bootstrap_servers or self._start_broker()
+            self._start_issuer(timeout)
             for replica in self.replicas:
                 self.processes[replica.process_name] = self._spawn(replica)
             self.processes[CONSOLE] = self._spawn_console()
@@ -143,6 +158,13 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+
+    def _start_issuer(self, timeout: float) -> None:
+        """The issuer first: each service reads its discovery document as it starts."""
+        env = {"DEV_ISSUER_DIR": str(self.issuer.folder), "DEV_ISSUER_PORT": str(self.settings.dev_issuer_port),
+               DEV_MODE_VARIABLE: "true"}  # fmt: skip
+        self.processes[ISSUER] = self._spawn_module(ISSUER, "ipshare.dev_issuer", env)
+        self._wait_until_answers(ISSUER, self.settings.issuer_url + DISCOVERY_PATH, timeout)
 
     def _start_broker(self) -> str:
         self.broker = Broker(self.settings.embedded_kafka_port, self.logs / "broker.log")
@@ -158,7 +180,7 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "HTTP_PORT": str(service.http_port),
             "GRPC_PORT": str(service.grpc_port),
-            "JWT_SECRET": self.settings.jwt_secret,
+            **self.identity_env(service.name),
         }
         for other in self.settings.services():
             ports = [r.grpc_port for r in self.replicas_of(other.name)]
@@ -170,11 +192,16 @@ class Stack:
     def console_env(self) -> dict[str, str]:
         """The console calls the services' public APIs (HTTP, and gRPC for the auditor's verification)."""
         services = self.settings.services()
-        env = {"HTTP_PORT": str(self.settings.console_http_port), "JWT_SECRET": self.settings.jwt_secret}
+        env = {"HTTP_PORT": str(self.settings.console_http_port), **self.identity_env(CONSOLE)}
         for service in services:
             env[f"{service.env_prefix}_URL"] = service.base_url
             env[f"{service.env_prefix}_GRPC_ADDRESS"] = f"127.0.0.1:{service.grpc_port}"
         return env
+
+    def identity_env(self, client_id: str) -> dict[str, str]:
+        """A process's issuer and its own client credentials there, in development mode."""
+        return {"OIDC_ISSUER": self.issuer.url, "OIDC_CLIENT_ID": client_id,
+                "OIDC_CLIENT_SECRET": self.issuer.client_secret, DEV_MODE_VARIABLE: "true"}  # fmt: skip
 
     def _spawn(self, service: ServiceProcess) -> subprocess.Popen[bytes]:
         return self._spawn_module(service.process_name, f"{service.package}.entrypoints.main",
@@ -209,6 +236,18 @@ class Stack:
         """Start a replica again (after a fault drill killed it)."""
         self.processes[replica.process_name] = self._spawn(replica)
         self._write_pid_file()
+
+    def _wait_until_answers(self, name: str, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise StartError(f"{name} exited with status {process.returncode}; see {self.logs / name}.log")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise StartError(f"{name} did not answer in {timeout:.0f} s; see {self.logs / name}.log")
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -21,9 +21,10 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Match
 from starlette.types import ASGIApp
 
-from ipshare.auth import AuthError, Principal, Role, read_token
+from ipshare.auth import AuthError, Principal, Role
 from ipshare.errors import DomainError, Forbidden, StaleVersion
 from ipshare.eventstore import CommandContext, Precondition
+from ipshare.identity import read_token
 from ipshare.money import CurrencyError
 from ipshare.observability import REQUEST_SECONDS, REQUESTS
 from ipshare.openapi import document_errors, operation_id
@@ -209,9 +210,14 @@ _bearer = HTTPBearer(auto_error=False)
 def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """The person acting. A service's own token acts for no person: services call each other over
+    gRPC, and every HTTP route acts for a person (or the member a person speaks for)."""
     if credentials is None:
         raise AuthError("missing Authorization: Bearer header")
-    return read_token(request.app.state.auth_settings, credentials.credentials)
+    principal = read_token(request.app.state.auth_settings, credentials.credentials)
+    if principal.role is Role.SERVICE:
+        raise Forbidden("a service's credentials act for no person on this API", subject=principal.subject)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

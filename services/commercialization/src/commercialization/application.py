@@ -90,7 +90,9 @@ class RequestedTransfer(NamedTuple):
 # -- access rules (pure guards) ---------------------------------------------------------
 
 _BOOKKEEPERS = frozenset({Role.FINANCE, Role.ADMIN, Role.SERVICE})
-_ACTS_FOR_MEMBERS = frozenset({Role.ADMIN, Role.SERVICE})
+# A service's own credentials act for no member: only a person (an admin) speaks for one.
+_ACTS_FOR_MEMBERS = frozenset({Role.ADMIN})
+_RECORDS_TRANSFER_ANSWERS = frozenset({Role.ADMIN, Role.SERVICE})
 
 
 def ensure_finance(principal: Principal) -> None:
@@ -124,7 +126,7 @@ def ensure_submits_reports(principal: Principal, owners: Collection[uuid.UUID]) 
 
 
 def acting_member(principal: Principal, member_id: uuid.UUID | None = None) -> uuid.UUID:
-    """The member a command speaks for: a member speaks for itself; an admin or service names one."""
+    """The member a command speaks for: a member speaks for itself; an admin names one."""
     if principal.role is Role.MEMBER:
         assert principal.member_id is not None  # tokens guarantee it
         if member_id is not None and member_id != principal.member_id:
@@ -756,7 +758,7 @@ class CommercializationApplication(ServiceApplication):
         self, ctx: CommandContext, assignment_id: uuid.UUID, outcome: TransferOutcome
     ) -> bool:
         """Record the IP registry's answer to the transfer request; False when already recorded."""
-        if ctx.principal.role not in _ACTS_FOR_MEMBERS:
+        if ctx.principal.role not in _RECORDS_TRANSFER_ANSWERS:
             raise Forbidden("only the transfer dispatcher records the registry's answer", role=ctx.principal.role)
         assignment = self._get(Assignment, assignment_id)
         changed = assignment.complete_transfer(outcome)
@@ -768,7 +770,7 @@ class CommercializationApplication(ServiceApplication):
         self, ctx: CommandContext, assignment_id: uuid.UUID, request_id: uuid.UUID, code: str, reason: str
     ) -> bool:
         """Record that the IP registry refused the transfer request (terminal); False when already recorded."""
-        if ctx.principal.role not in _ACTS_FOR_MEMBERS:
+        if ctx.principal.role not in _RECORDS_TRANSFER_ANSWERS:
             raise Forbidden("only the transfer dispatcher records the registry's answer", role=ctx.principal.role)
         assignment = self._get(Assignment, assignment_id)
         day = date.today()

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commercialization.application import CommercializationApplication
+from commercialization.application import CommercializationApplication, acting_member
 from commercialization.catalog import build_catalog
 from commercialization.domain import scope
 from commercialization.domain.account import LicenseAccount
@@ -854,3 +854,10 @@ def test_a_correction_after_payment_takes_the_revenue_back_for_revenue_share(
     assert (type(envelope).__name__, envelope.amount.amount) == ("RevenueRefunded", 15_000)
     account = app.get_account(FINANCE, lic)
     assert (account.unapplied_cash(), account.unused_credit()) == ({"CNY": 15_000}, {})
+
+
+def test_a_service_acts_for_no_member_and_an_admin_names_one() -> None:
+    member = uuid.uuid4()
+    with pytest.raises(Forbidden):
+        acting_member(Principal(Role.SERVICE, "commercialization"), member)
+    assert acting_member(Principal(Role.ADMIN, "ada"), member) == member

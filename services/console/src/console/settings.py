@@ -19,7 +19,7 @@ class ConsoleSettings(AuthSettings, ServiceAddresses):
         False, description="Mark the console's cookies Secure (on behind HTTPS; off for http://127.0.0.1)"
     )
     console_local_sign_in: bool = Field(
-        True, description="Offer the development sign-in (pick a role and a member); off where an SSO fronts it"
+        True, description="Offer the development sign-in (pick a role and a member); only in development mode"
     )
     console_time_zone: str = Field("Asia/Shanghai", description="Time zone the console shows timestamps in")
     console_pdf_font: str = Field(
@@ -28,3 +28,14 @@ class ConsoleSettings(AuthSettings, ServiceAddresses):
     console_api_timeout_seconds: float = Field(30.0, gt=0, description="How long the console waits for a service")
     log_level: str = "INFO"
     log_json: bool = True
+
+    @property
+    def local_sign_in(self) -> bool:
+        """Anyone may sign in as anyone there: never outside development mode."""
+        return self.console_local_sign_in and self.ipshare_dev_mode
+
+    @property
+    def csrf_secret(self) -> str:
+        """What the CSRF key is derived from: the console's client secret at the issuer, a secret of
+        this deployment; JWT_SECRET (a development value) only without one."""
+        return self.oidc_client_secret or self.jwt_secret

@@ -177,7 +177,7 @@ def create_app(settings: ConsoleSettings | None = None, transport: httpx.AsyncBa
 
     app = FastAPI(title="ipshare console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
-    app.state.csrf_key = csrf.derive_key(settings.jwt_secret)
+    app.state.csrf_key = csrf.derive_key(settings.csrf_secret)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (signin, member, finance, incubator, auditor):
         app.include_router(module.router)

@@ -12,11 +12,13 @@ import pytest
 
 from console.settings import ConsoleSettings
 from console.web import create_app
-from ipshare.auth import Role, read_token
+from ipshare.auth import Role, issue_token
+from ipshare.identity import read_token
 
 SECRET = "unit-test-secret-of-at-least-32-characters"
 MEMBER = str(uuid.uuid4())
 Handler = Callable[[httpx.Request], httpx.Response]
+ENGLISH = {"Accept-Language": "en"}
 
 
 class Services:
@@ -78,6 +80,27 @@ async def test_the_sign_in_sets_httponly_samesite_cookies_holding_a_token_of_the
     assert "SameSite=strict" in session
     token = session.split(";")[0].split("=", 1)[1]
     assert read_token(ConsoleSettings(jwt_secret=SECRET), token).role is Role.FINANCE
+
+
+async def test_outside_development_mode_nobody_signs_in_as_anyone(services: Services) -> None:
+    app = create_app(ConsoleSettings(jwt_secret=SECRET, ipshare_dev_mode=False), httpx.MockTransport(services))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://console", headers=ENGLISH) as client,
+    ):
+        form = {"csrf_token": csrf_token((await client.get("/sign-in")).text), "role": "admin"}
+        answer = await client.post("/sign-in", data=form)
+    assert answer.status_code == 422
+    assert "turned off" in answer.text
+    assert "ipshare_session=ey" not in answer.headers.get("set-cookie", "")
+
+
+async def test_a_service_token_in_the_cookie_is_no_session(browser: httpx.AsyncClient) -> None:
+    token = issue_token(ConsoleSettings(jwt_secret=SECRET), Role.SERVICE, subject="commercialization")
+    browser.cookies.set("ipshare_session", token)
+    answer = await browser.get("/periods")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/sign-in")
 
 
 async def test_a_form_without_its_token_is_refused(browser: httpx.AsyncClient) -> None:

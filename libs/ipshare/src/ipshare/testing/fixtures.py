@@ -17,6 +17,12 @@ import pytest
 from ipshare.database import with_database
 from ipshare.embedded import Broker, start_postgres, stop_postgres
 from ipshare.eventstore import persistence_env
+from ipshare.settings import DEV_MODE_VARIABLE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests run in development mode, as the embedded stack does; a test of the refusals says so itself.
+    os.environ.setdefault(DEV_MODE_VARIABLE, "true")
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,14 @@ import uvicorn
 
 from console.settings import ConsoleSettings
 from console.web import create_app
+from ipshare.identity import check_issuer
 from ipshare.observability import configure_logging
 
 
 def main() -> None:
     settings = ConsoleSettings()
     configure_logging("console", settings.log_level, settings.log_json)
+    check_issuer(settings)
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
                 access_log=False, proxy_headers=False)  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from fastapi import APIRouter, Response
@@ -39,7 +40,7 @@ async def home(page: PageDep) -> Response:
 @router.get("/sign-in")
 async def sign_in_form(page: PageDep, next: str = "") -> Response:
     return page.render("sign_in.html", values={"next": safe_next(next)}, errors={}, roles=SIGN_IN_ROLES,
-                       enabled=page.settings.console_local_sign_in)  # fmt: skip
+                       enabled=page.settings.local_sign_in)  # fmt: skip
 
 
 @router.post("/sign-in")
@@ -49,7 +50,7 @@ async def sign_in(page: PageDep) -> Response:
     errors: dict[str, str] = {}
     role = values.get("role", "")
     member_id: uuid.UUID | None = None
-    if not page.settings.console_local_sign_in:
+    if not page.settings.local_sign_in:
         errors["role"] = page.t("The local sign-in is turned off here.")
     elif role not in {r.value for r in SIGN_IN_ROLES}:
         errors["role"] = page.t("Choose a role.")
@@ -59,7 +60,8 @@ async def sign_in(page: PageDep) -> Response:
         except ValueError:
             errors["member_id"] = page.t("Enter the member's id (a UUID), as the registry gave it.")
     if not errors:
-        session = open_session(page.settings, Role(role), member_id)
+        # A call to the issuer's token endpoint: off the event loop.
+        session = await asyncio.to_thread(open_session, page.settings, Role(role), member_id)
         if member_id is not None:
             page.session = session
             try:
@@ -69,7 +71,7 @@ async def sign_in(page: PageDep) -> Response:
     if errors:
         page.session = None
         return page.render("sign_in.html", status=422, values=values, errors=errors, roles=SIGN_IN_ROLES,
-                           enabled=page.settings.console_local_sign_in)  # fmt: skip
+                           enabled=page.settings.local_sign_in)  # fmt: skip
     page.set_cookies[SESSION_COOKIE] = session.token
     page.csrf_nonce = csrf.new_nonce()  # a token seen before the sign-in is worthless after it
     return page.redirect(safe_next(values.get("next")) or HOMES[session.role])
