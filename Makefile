@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := ip-registry commercialization incubation revenue-share
+# The domain kernel, the service platform, and the developer tools (never in a service image).
+LIBS := ipshare-kernel ipshare ipshare-devtools
 INSTALLED := $(VENV)/.installed
 # The console's browser tests drive Debian's Chromium through chromedriver; a CJK font lets
 # the browser and the printable statements show Chinese names.
@@ -17,12 +19,12 @@ PROTO_RELEASE := releases/v1.binpb
 .PHONY: install browser demo up down test lint typecheck unit integration e2e simulate chaos proto proto-check \
 	proto-release token clean
 
-$(INSTALLED): constraints.txt libs/ipshare/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) \
-		services/console/pyproject.toml
+$(INSTALLED): constraints.txt $(foreach l,$(LIBS),libs/$(l)/pyproject.toml) \
+		$(foreach s,$(SERVICES),services/$(s)/pyproject.toml) services/console/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e "libs/ipshare[dev]" $(foreach s,$(SERVICES),-e services/$(s)) \
-		-e "services/console[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e libs/ipshare-kernel -e libs/ipshare -e "libs/ipshare-devtools[dev]" \
+		$(foreach s,$(SERVICES),-e services/$(s)) -e "services/console[dev]"
 	touch $@
 
 install: $(INSTALLED) browser $(BUF)
@@ -65,7 +67,7 @@ lint: install proto-check
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy libs/ipshare/src $(foreach s,$(SERVICES),services/$(s)/src) services/console/src
+	$(BIN)/mypy $(foreach l,$(LIBS),libs/$(l)/src) $(foreach s,$(SERVICES),services/$(s)/src) services/console/src
 
 SEED ?= 1
 STEPS ?= 200

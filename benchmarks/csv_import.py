@@ -43,8 +43,8 @@ from ip_registry.domain.identifiers import cn_application_check_character, uscc_
 from ip_registry.domain.member import Researcher
 from ipshare.auth import Principal, Role
 from ipshare.database import drop_database, ensure_database, with_database
-from ipshare.embedded import start_postgres, stop_postgres
 from ipshare.eventstore import CommandContext, persistence_env
+from ipshare_devtools.embedded import start_postgres, stop_postgres
 
 ADMIN = CommandContext(Principal(Role.ADMIN, "benchmark"))
 TODAY = date(2025, 1, 1)

@@ -46,10 +46,10 @@ from history import START, Published, generate, policies
 
 from ipshare import bus
 from ipshare.database import drop_database, with_database
-from ipshare.embedded import Broker, start_postgres, stop_postgres
 from ipshare.envelope import decode_envelope
 from ipshare.eventstore import persistence_env
 from ipshare.settings import BusSettings
+from ipshare_devtools.embedded import Broker, start_postgres, stop_postgres
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.domain.facts import Period

@@ -27,7 +27,7 @@ from client import Client, Disagreement
 from reference import compare_with_reference
 from world import Period, World
 
-from ipshare.stack import Stack
+from ipshare_devtools.stack import Stack
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from ipshare.auth import Role
-from ipshare.stack import StackSettings
+from ipshare_devtools.stack import StackSettings
 
 RETRY_SECONDS = 400.0
 

@@ -29,8 +29,8 @@ from checks import Checker
 from client import Client, Disagreement, Tally
 from world import Generator
 
-from ipshare.embedded import free_port
-from ipshare.stack import Stack, StackSettings
+from ipshare_devtools.embedded import free_port
+from ipshare_devtools.stack import Stack, StackSettings
 
 STARTUP_SECONDS = 300.0  # on a busy machine four services take minutes to import and become healthy
 

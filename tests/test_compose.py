@@ -10,7 +10,7 @@ import yaml
 from console.settings import ConsoleSettings
 from ipshare.database import database_name
 from ipshare.settings import ServiceSettings
-from ipshare.stack import Stack, StackSettings
+from ipshare_devtools.stack import Stack, StackSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

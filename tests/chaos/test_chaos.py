@@ -32,10 +32,10 @@ import pytest
 from ipshare import bus
 from ipshare.auth import Role
 from ipshare.dev_issuer import DevIssuer
-from ipshare.embedded import free_port
 from ipshare.envelope import decode_envelope
 from ipshare.settings import BusSettings
-from ipshare.stack import ServiceProcess, Stack, StackSettings
+from ipshare_devtools.embedded import free_port
+from ipshare_devtools.stack import ServiceProcess, Stack, StackSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ipshare.auth import Role
-from ipshare.embedded import free_port
-from ipshare.stack import Stack, StackSettings
+from ipshare_devtools.embedded import free_port
+from ipshare_devtools.stack import Stack, StackSettings
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ import pytest
 
 from ipshare.auth import Role, issue_token
 from ipshare.settings import AuthSettings
-from ipshare.stack import Stack
 from ipshare_contracts.ipregistry.v1 import service_pb2, service_pb2_grpc
+from ipshare_devtools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -13,12 +13,12 @@ import pytest
 
 from ip_registry.domain.identifiers import uscc_check_character
 from ipshare import bus
-from ipshare.actor import Actor
 from ipshare.auth import Role
 from ipshare.envelope import actor_of, decode_envelope
 from ipshare.settings import BusSettings
-from ipshare.stack import Stack
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+from ipshare_devtools.stack import Stack
+from ipshare_kernel.actor import Actor
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from ipshare.auth import Role
-from ipshare.stack import Stack
+from ipshare_devtools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -19,11 +19,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ipshare.auth import Role
-from ipshare.demo import Slice, SliceResult
-from ipshare.money import allocate
-from ipshare.stack import Stack
 from ipshare_contracts.incubation.v1 import service_pb2 as incubation_pb
 from ipshare_contracts.incubation.v1 import service_pb2_grpc as incubation_grpc
+from ipshare_devtools.demo import Slice, SliceResult
+from ipshare_devtools.stack import Stack
+from ipshare_kernel.money import allocate
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 from ipshare.auth import Role
-from ipshare.stack import Stack
+from ipshare_devtools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ipshare import bus
 from ipshare.database import open_engine
 from ipshare.settings import BusSettings
-from ipshare.testing.projections import names_metadata
+from ipshare_devtools.testing.projections import names_metadata
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from ipshare.envelope import EventCatalog, decode_envelope, event_id
 from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
 from ipshare.relay import Relay
 from ipshare.settings import BusSettings
-from ipshare.testing.projections import NamesProjection, names
 from ipshare_contracts.incubation.v1.events_pb2 import SpinOffFounded
+from ipshare_devtools.testing.projections import NamesProjection, names
 
 pytestmark = pytest.mark.integration
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from eventsourcing.domain import Aggregate, event
 
-from ipshare.actor import CAUSED_BY, Actor
 from ipshare.envelope import EventCatalog, PayloadDecoder, UndecodableEvent, actor_of, decode_envelope
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
+from ipshare_kernel.actor import CAUSED_BY, Actor
 
 
 def envelope_of(payload: registry.MemberAdmitted, type_name: str) -> EventEnvelope:

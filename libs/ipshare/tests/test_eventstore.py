@@ -7,9 +7,9 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import StoredEvent
 
-from ipshare.actor import Actor
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import META_KEY, CommandContext, ServiceApplication, persistence_env
+from ipshare_kernel.actor import Actor
 
 
 class Widget(Aggregate):

@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare import bus
 from ipshare.consumer import Consumer, run_forever
-from ipshare.embedded import Broker
 from ipshare.envelope import EventCatalog, decode_envelope
 from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
 from ipshare.relay import RELEASED_HEADER, Relay, parked_events
 from ipshare.settings import BusSettings
-from ipshare.testing.projections import NamesProjection, names
 from ipshare_contracts.incubation.v1.events_pb2 import SpinOffFounded
+from ipshare_devtools.embedded import Broker
+from ipshare_devtools.testing.projections import NamesProjection, names
 
 pytestmark = pytest.mark.integration
 SOURCE = "faulty"

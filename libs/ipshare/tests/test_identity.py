@@ -31,8 +31,8 @@ from ipshare.identity import (
     service_token,
 )
 from ipshare.settings import AuthSettings, ServiceSettings
-from ipshare.testing.issuer import ServedIssuer, served_issuer
 from ipshare.web import CurrentPrincipal, create_api
+from ipshare_devtools.testing.issuer import ServedIssuer, served_issuer
 
 MEMBER = uuid.UUID("6f1c1f43-6a55-4b8e-9d4a-3f0f6d1e2a10")
 

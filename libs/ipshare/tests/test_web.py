@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.auth import Role, issue_token
 from ipshare.database import open_engine
-from ipshare.errors import Conflict
 from ipshare.idempotency import (
     check_version,
     expected_version,
@@ -25,6 +24,7 @@ from ipshare.idempotency import (
 )
 from ipshare.settings import AuthSettings
 from ipshare.web import CurrentPrincipal, create_api, require_roles
+from ipshare_kernel.errors import Conflict
 
 SETTINGS = AuthSettings(jwt_secret="a-test-secret-long-enough-for-hs256-keys")
 

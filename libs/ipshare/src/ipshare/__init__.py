@@ -1,1 +1,1 @@
-"""The small library every ipshare service builds on."""
+"""The service platform every ipshare service runs on (the domain kernel is `ipshare_kernel`)."""

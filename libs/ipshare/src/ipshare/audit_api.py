@@ -18,12 +18,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from ipshare.audit import SignedCheckpoint
 from ipshare.audit_log import AuditEntry, AuditLog
 from ipshare.auth import Principal, Role
-from ipshare.errors import DomainError, Forbidden
 from ipshare.grpc_runtime import abort_for, caller
 from ipshare.settings import AuthSettings
 from ipshare.web import require_roles
 from ipshare_contracts.audit.v1 import audit_pb2 as pb
 from ipshare_contracts.audit.v1 import audit_pb2_grpc
+from ipshare_kernel.errors import DomainError, Forbidden
 
 AUDITORS = (Role.AUDITOR, Role.ADMIN)
 _STREAM_CHUNK = 500

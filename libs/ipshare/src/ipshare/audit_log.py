@@ -34,16 +34,16 @@ from eventsourcing.utils import get_topic, resolve_topic
 from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ipshare.actor import Attribution
 from ipshare.audit import CanonicalEvent, HashChain, MerkleTree, SignedCheckpoint, leaf_hash
 from ipshare.audit.checkpoint import CheckpointSigner, key_id_of, load_private_key, public_key_base64
 from ipshare.auth import Principal, Role
 from ipshare.envelope import EventCatalog
-from ipshare.errors import DomainError, NotFound
 from ipshare.eventstore import CommandContext, ServiceApplication, recorded_metadata
 from ipshare.follower import Follower
 from ipshare.observability import log
 from ipshare.settings import DEV_MODE_VARIABLE, ServiceSettings
+from ipshare_kernel.actor import Attribution
+from ipshare_kernel.errors import DomainError, NotFound
 
 CHECKPOINT_NAMESPACE = uuid.UUID("0c7d9a52-3f4e-4b8a-9e1d-5a6b7c8d9e0f")
 CHECKPOINTER = CommandContext(Principal(Role.SERVICE, "audit-checkpoints"), correlation_id="audit-checkpoint")

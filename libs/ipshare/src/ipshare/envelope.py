@@ -18,9 +18,9 @@ from eventsourcing.domain import DomainEventProtocol
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
-from ipshare.actor import CAUSED_BY, Actor
 from ipshare_contracts.envelope.v1 import envelope_pb2
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+from ipshare_kernel.actor import CAUSED_BY, Actor
 
 EVENT_ID_NAMESPACE = uuid.UUID("5b0f1c2e-8d7a-4c39-9e51-2f4f6b0a9d13")
 # Attributes every eventsourcing event has; the envelope carries them instead.

@@ -31,11 +31,11 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
-from ipshare.actor import CAUSED_BY, Actor, Attribution
 from ipshare.auth import SYSTEM, Principal
-from ipshare.errors import NotFound, StaleVersion
 from ipshare.pg_recorder import TOPIC as RECORDER_TOPIC
 from ipshare.pg_recorder import UnpipelinedApplicationRecorder
+from ipshare_kernel.actor import CAUSED_BY, Actor, Attribution
+from ipshare_kernel.errors import NotFound, StaleVersion
 
 A = TypeVar("A")
 

@@ -14,12 +14,12 @@ import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ipshare.actor import Actor
 from ipshare.auth import AuthError, Principal, Role
-from ipshare.errors import DomainError
 from ipshare.eventstore import CommandContext
 from ipshare.identity import IssuerUnavailable, read_token, service_token
 from ipshare.settings import AuthSettings
+from ipshare_kernel.actor import Actor
+from ipshare_kernel.errors import DomainError
 
 T = TypeVar("T")
 

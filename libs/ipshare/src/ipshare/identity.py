@@ -31,9 +31,9 @@ from ipshare.auth import (
     principal_from_claims,
     read_shared_secret_token,
 )
-from ipshare.errors import DomainError
 from ipshare.observability import log
 from ipshare.settings import DEV_MODE_VARIABLE, AuthSettings
+from ipshare_kernel.errors import DomainError
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 # The development issuer (`ipshare.dev_issuer`) says so in its discovery document, and grants any

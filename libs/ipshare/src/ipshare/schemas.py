@@ -10,8 +10,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from fastapi import Body as BodyParameter
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
-from ipshare.actor import Actor
-from ipshare.money import MINOR_UNITS, Money
+from ipshare_kernel.actor import Actor
+from ipshare_kernel.money import MINOR_UNITS, Money
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -22,14 +22,14 @@ from starlette.routing import Match
 from starlette.types import ASGIApp
 
 from ipshare.auth import AuthError, Principal, Role
-from ipshare.errors import DomainError, Forbidden, StaleVersion
 from ipshare.eventstore import CommandContext, Precondition
 from ipshare.identity import read_token
-from ipshare.money import CurrencyError
 from ipshare.observability import REQUEST_SECONDS, REQUESTS
 from ipshare.openapi import document_errors, operation_id
 from ipshare.settings import AuthSettings, WebSettings
 from ipshare.write_retry import RetryConcurrentWrites
+from ipshare_kernel.errors import DomainError, Forbidden, StaleVersion
+from ipshare_kernel.money import CurrencyError
 
 CORRELATION_HEADER = "X-Correlation-ID"
 CAUSATION_HEADER = "X-Causation-ID"

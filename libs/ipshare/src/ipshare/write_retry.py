@@ -19,8 +19,8 @@ import random
 from eventsourcing.persistence import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ipshare.errors import ConcurrentUpdate, StaleVersion
 from ipshare.observability import WRITE_RETRIES
+from ipshare_kernel.errors import ConcurrentUpdate, StaleVersion
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 

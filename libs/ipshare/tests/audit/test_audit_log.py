@@ -15,8 +15,8 @@ from ipshare.audit.checkpoint import CheckpointSigner
 from ipshare.audit.merkle import leaf_hash, verify_consistency
 from ipshare.audit_log import CHECKPOINT_TOPIC, AuditEntry, AuditLog, Checkpointer, signing_key
 from ipshare.envelope import decode_envelope
-from ipshare.errors import DomainError, NotFound
 from ipshare.settings import ServiceSettings
+from ipshare_kernel.errors import DomainError, NotFound
 
 from .conftest import CONTEXT, KEY, Note, Notes, catalog, write
 

@@ -25,8 +25,8 @@ from ipshare.database import open_engine
 from ipshare.eventstore import persistence_env
 from ipshare.relay import Relay, relay_metadata
 from ipshare.settings import BusSettings
-from ipshare.testing.fixtures import unique_topic
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+from ipshare_devtools.testing.fixtures import unique_topic
 
 from .conftest import CONTEXT, KEY, Note, Notes, catalog, write
 

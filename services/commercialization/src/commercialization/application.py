@@ -29,11 +29,11 @@ from commercialization.domain.reports import CurrencyRoyalty, Report, ReportLine
 from commercialization.domain.royalty import license_year_bounds
 from commercialization.domain.scope import WORLDWIDE, Footprint, find_conflict
 from commercialization.domain.terms import RoyaltyTerms
-from ipshare.actor import Actor, Attribution
 from ipshare.auth import Principal, Role
-from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext, ServiceApplication
-from ipshare.money import CurrencyError, Money, basis_points_of
+from ipshare_kernel.actor import Actor, Attribution
+from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
+from ipshare_kernel.money import CurrencyError, Money, basis_points_of
 
 A = TypeVar("A", bound=Aggregate)
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from commercialization.domain.reports import ReportLine
-from ipshare.money import MINOR_UNITS
+from ipshare_kernel.money import MINOR_UNITS
 
 REQUIRED_COLUMNS = ("product", "country", "currency", "gross_sales")
 OPTIONAL_COLUMNS = ("deductions", "net_sales", "field_of_use")

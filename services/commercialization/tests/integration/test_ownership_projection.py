@@ -51,8 +51,8 @@ from ipshare.idempotency import idempotency_metadata
 from ipshare.relay import Relay, relay_metadata
 from ipshare.runtime import Runtime
 from ipshare.settings import BusSettings
-from ipshare.testing.fixtures import unique_topic
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
+from ipshare_devtools.testing.fixtures import unique_topic
 
 from .conftest import ADMIN, admit
 

@@ -25,7 +25,6 @@ from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.entrypoints.grpc import IpRegistryServicer
-from ipshare.actor import Actor
 from ipshare.auth import Principal, Role
 from ipshare.database import open_engine
 from ipshare.eventstore import CommandContext, persistence_env
@@ -34,6 +33,7 @@ from ipshare.follower import RetryPolicy, positions_metadata
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
+from ipshare_kernel.actor import Actor
 
 from .conftest import ADMIN, admit
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commercialization.domain.account import LicenseAccount, RevenueKind, ageing_bucket
-from ipshare.errors import Conflict, DomainError, NotFound
-from ipshare.money import Money
+from ipshare_kernel.errors import Conflict, DomainError, NotFound
+from ipshare_kernel.money import Money
 
 A1, A2 = uuid.UUID(int=1), uuid.UUID(int=2)
 DAY = date(2025, 1, 10)

@@ -21,9 +21,9 @@ from commercialization.domain.ownership import OwnershipPeriod, owners_during
 from commercialization.domain.reports import ReportLine, RoyaltyLedger
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
 from ipshare.auth import Principal, Role
-from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext
-from ipshare.money import Money
+from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
+from ipshare_kernel.money import Money
 
 UNIVERSITY = uuid.UUID("00000000-0000-0000-0000-00000000000a")
 INSTITUTE = uuid.UUID("00000000-0000-0000-0000-00000000000b")

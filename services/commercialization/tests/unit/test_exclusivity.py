@@ -19,7 +19,7 @@ from commercialization.domain.scope import (
     normalize_territory,
     overlap,
 )
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 
 ASSETS = [uuid.UUID(int=n) for n in (1, 2, 3)]
 # The universe's fields: IPC leaves, and codes at several levels over them.

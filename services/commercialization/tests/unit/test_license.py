@@ -10,8 +10,8 @@ from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, UUIDAsHex
 
 from commercialization.domain.license import License, LicenseStatus
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
-from ipshare.errors import Conflict, DomainError, Forbidden
 from ipshare.eventstore import DateAsISO, MetadataMapper
+from ipshare_kernel.errors import Conflict, DomainError, Forbidden
 
 UNIV, INST = uuid.UUID(int=1), uuid.UUID(int=2)
 ASSET = uuid.UUID(int=10)

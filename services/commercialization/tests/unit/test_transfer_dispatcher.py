@@ -15,12 +15,12 @@ from commercialization.application import CommercializationApplication
 from commercialization.catalog import build_catalog
 from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferOutcome, TransferStatus
 from commercialization.entrypoints.transfer_dispatcher import TransferDispatcher
-from ipshare.actor import Actor
 from ipshare.auth import Principal, Role
-from ipshare.errors import Conflict, Forbidden
 from ipshare.eventstore import CommandContext
 from ipshare.follower import RetryPolicy
 from ipshare_contracts.commercialization.v1 import events_pb2 as pb
+from ipshare_kernel.actor import Actor
+from ipshare_kernel.errors import Conflict, Forbidden
 
 SELLER, BUYER = uuid.uuid4(), uuid.uuid4()
 D = date(2025, 3, 1)

@@ -1,7 +1,7 @@
 """Money, numbers and dates as people read them, in the console's two languages.
 
 Amounts arrive in minor units with an ISO 4217 code; the number of digits of each
-currency's minor unit is the services' own table (`ipshare.money.MINOR_UNITS`), so a
+currency's minor unit is the services' own table (`ipshare_kernel.money.MINOR_UNITS`), so a
 fen is 0.01 yuan and a yen is one yen. Babel supplies the symbol and separators.
 """
 
@@ -15,7 +15,7 @@ from babel.dates import format_date as babel_date
 from babel.dates import format_datetime as babel_datetime
 from babel.numbers import format_currency, format_decimal
 
-from ipshare.money import BASIS_POINTS, MINOR_UNITS
+from ipshare_kernel.money import BASIS_POINTS, MINOR_UNITS
 
 LOCALES = {"en": "en_US", "zh": "zh_Hans_CN"}
 

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from console.api import ApiError
 from console.formatting import minor_digits
-from ipshare.money import BASIS_POINTS
+from ipshare_kernel.money import BASIS_POINTS
 
 
 class FieldError(ValueError):

@@ -21,9 +21,9 @@ from incubation.domain.references import Directory, KnownMember, KnownResearcher
 from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, MilestoneStatus, SeedProject
 from incubation.domain.spin_off import Contribution, ExerciseWindow, OptionGrant, SpinOff, holder_of
 from incubation.domain.vesting import VestingTerms
-from ipshare.errors import DomainError, Forbidden
 from ipshare.eventstore import CommandContext, ServiceApplication
-from ipshare.money import Money
+from ipshare_kernel.errors import DomainError, Forbidden
+from ipshare_kernel.money import Money
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from pyocf.files.vestingtermsfile import VestingTermsFile
 
 from incubation.domain.cap_table import Holder, Movement
 from incubation.domain.spin_off import Contribution, OptionGrant, SpinOff
-from ipshare.money import MINOR_UNITS
+from ipshare_kernel.money import MINOR_UNITS
 
 OCF_VERSION = "1.2.0"
 FILES: dict[str, tuple[str, type[BaseModel]]] = {

@@ -49,14 +49,14 @@ from ipshare import bus
 from ipshare.auth import Principal, Role, issue_token
 from ipshare.consumer import Consumer, consumer_metadata
 from ipshare.database import open_engine
-from ipshare.errors import Conflict, DomainError
 from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
 from ipshare.idempotency import idempotency_metadata
-from ipshare.money import Money
 from ipshare.relay import Relay, relay_metadata
 from ipshare.runtime import Runtime
 from ipshare.settings import BusSettings
-from ipshare.testing.fixtures import unique_topic
+from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_kernel.errors import Conflict, DomainError
+from ipshare_kernel.money import Money
 
 pytestmark = pytest.mark.integration
 

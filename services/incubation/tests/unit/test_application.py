@@ -17,9 +17,9 @@ from incubation.domain.spin_off import ExerciseWindow
 from incubation.domain.vesting import VestingTerms
 from incubation.entrypoints.schemas import CapTableOut
 from ipshare.auth import Principal, Role
-from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext
-from ipshare.money import Money
+from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
+from ipshare_kernel.money import Money
 
 from .conftest import StaticDirectory
 

@@ -14,7 +14,7 @@ from incubation.domain.references import KnownAsset, KnownMember, OwnershipChang
 from incubation.domain.spin_off import ExerciseWindow, SpinOff
 from incubation.domain.vesting import VestingTerms
 from incubation.ocf import OcfInvalid, export, validate
-from ipshare.money import Money
+from ipshare_kernel.money import Money
 
 AS_OF = date(2027, 1, 1)
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from incubation.domain.seed_project import Commitment, MilestonePlan, MilestoneStatus, SeedProject, cumulative_draws
-from ipshare.errors import Conflict, DomainError
-from ipshare.money import Money
+from ipshare_kernel.errors import Conflict, DomainError
+from ipshare_kernel.money import Money
 
 OPENED = date(2025, 1, 1)
 

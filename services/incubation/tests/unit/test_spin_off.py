@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from incubation.domain.references import KnownAsset, KnownMember, OwnershipChange
 from incubation.domain.spin_off import ExerciseWindow, SpinOff
 from incubation.domain.vesting import VestingTerms
-from ipshare.errors import Conflict, DomainError
-from ipshare.money import Money
+from ipshare_kernel.errors import Conflict, DomainError
+from ipshare_kernel.money import Money
 
 FOUNDED = date(2025, 1, 1)
 UNI, CORP = ("member", "uni"), ("member", "corp")

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from incubation.domain.vesting import VestingTerms, add_months, months_between, time_schedule, time_vested, vested
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 
 FOUR_YEARS = VestingTerms(start=date(2024, 1, 31))  # 48 months, 12-month cliff, monthly
 

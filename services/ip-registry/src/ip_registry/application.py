@@ -27,9 +27,9 @@ from ip_registry.domain.ownership_transfer import OwnershipTransfer, TransferReq
 from ip_registry.domain.portfolio import PortfolioFigures, holders_on, portfolio_figures
 from ip_registry.domain.portfolio_import import PortfolioImport, file_sha256
 from ip_registry.domain.values import Inventor
-from ipshare.errors import Conflict, DomainError
 from ipshare.eventstore import CommandContext, ServiceApplication
-from ipshare.money import Money
+from ipshare_kernel.errors import Conflict, DomainError
+from ipshare_kernel.money import Money
 
 
 @dataclass(frozen=True, slots=True)

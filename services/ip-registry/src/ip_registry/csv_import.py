@@ -30,7 +30,7 @@ from ip_registry.domain.identifiers import check_credit_code
 from ip_registry.domain.member import member_id_for, researcher_id_for
 from ip_registry.domain.ownership import shares_from_pairs
 from ip_registry.domain.values import Inventor
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 
 COLUMNS = (
     "title", "kind", "jurisdiction", "application_number", "status", "disclosure_date", "filing_date",

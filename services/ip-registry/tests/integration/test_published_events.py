@@ -26,11 +26,11 @@ from ipshare.auth import Principal, Role
 from ipshare.database import open_engine
 from ipshare.envelope import PayloadDecoder, decode_envelope, event_id
 from ipshare.eventstore import CommandContext, persistence_env
-from ipshare.money import Money
 from ipshare.relay import Relay, relay_metadata
 from ipshare.settings import BusSettings
-from ipshare.testing.fixtures import unique_topic
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_kernel.money import Money
 
 pytestmark = pytest.mark.integration
 

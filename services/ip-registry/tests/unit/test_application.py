@@ -9,8 +9,8 @@ import pytest
 
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.lifecycle import AssetStatus
-from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
-from ipshare.money import Money
+from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
+from ipshare_kernel.money import Money
 
 from .conftest import ADMIN, TODAY, Center, as_member, credit_code
 

@@ -10,7 +10,7 @@ from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import InventorClaim
 from ip_registry.domain.member import Member, Researcher
 from ip_registry.domain.ownership_transfer import OwnershipTransfer, TransferRequest
-from ipshare.money import Money
+from ipshare_kernel.money import Money
 
 from .conftest import ADMIN, Center, as_member
 from .test_application import co_owned

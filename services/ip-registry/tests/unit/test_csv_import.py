@@ -19,7 +19,7 @@ from ip_registry.domain.identifiers import cn_application_check_character
 from ip_registry.domain.lifecycle import AssetStatus
 from ip_registry.domain.member import member_id_for
 from ip_registry.domain.portfolio_import import PortfolioImport, file_sha256
-from ipshare.errors import Conflict
+from ipshare_kernel.errors import Conflict
 
 from .conftest import ADMIN, TODAY, Center, credit_code
 

@@ -23,8 +23,8 @@ from ip_registry.domain.listing import (
     paginate,
 )
 from ip_registry.domain.values import AssetKind, StrategicReserve
-from ipshare.errors import Forbidden
 from ipshare.eventstore import CommandContext
+from ipshare_kernel.errors import Forbidden
 
 from .conftest import ADMIN, Center, as_member
 

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from ip_registry.domain.ownership_transfer import TransferRequest
-from ipshare.errors import AlreadyExists, Conflict, DomainError, Forbidden
+from ipshare_kernel.errors import AlreadyExists, Conflict, DomainError, Forbidden
 
 from .conftest import ADMIN, Center, as_member
 from .test_application import co_owned

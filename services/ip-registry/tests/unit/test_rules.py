@@ -14,7 +14,7 @@ from ip_registry.domain.identifiers import check_application_number, check_credi
 from ip_registry.domain.lifecycle import TRANSITIONS, AssetStatus, check_transition
 from ip_registry.domain.ownership import OwnershipPeriod, check_shares, ownership_as_of, transfer
 from ip_registry.domain.portfolio import Counts, holders_on, portfolio_figures
-from ipshare.errors import Conflict, DomainError
+from ipshare_kernel.errors import Conflict, DomainError
 
 S = AssetStatus
 

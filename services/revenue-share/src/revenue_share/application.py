@@ -22,12 +22,12 @@ from eventsourcing.utils import get_topic
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ipshare.actor import Actor
 from ipshare.auth import Principal, Role
 from ipshare.consumer import applied_marks
-from ipshare.errors import AlreadyExists, Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.heap import building_long_lived_state
+from ipshare_kernel.actor import Actor
+from ipshare_kernel.errors import AlreadyExists, Conflict, DomainError, Forbidden, NotFound
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
 from revenue_share.adapters.source_topics import EndsUnknown, Offsets, SourceTopics, Watch
 from revenue_share.domain.facts import Payee, PayeeKind, Period

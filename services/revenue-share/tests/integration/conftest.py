@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ipshare.auth import Principal, Role
 from ipshare.consumer import InboundEvent, consumer_metadata
 from ipshare.database import open_engine
-from ipshare.embedded import Broker
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.settings import BusSettings
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_contracts.money.v1.money_pb2 import Money
+from ipshare_devtools.embedded import Broker
 from revenue_share.adapters.inbox import InboxProjection, metadata
 from revenue_share.application import RevenueShareApplication
 

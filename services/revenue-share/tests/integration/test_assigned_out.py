@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.consumer import InboundEvent
-from ipshare.money import allocate
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_contracts.money.v1.money_pb2 import Money
+from ipshare_kernel.money import allocate
 from revenue_share.adapters.inbox import facts
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.domain.statements import statement_hash

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.auth import Role, issue_token
-from ipshare.embedded import free_port
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
 from ipshare_contracts.revenueshare.v1 import service_pb2 as pb
 from ipshare_contracts.revenueshare.v1 import service_pb2_grpc
+from ipshare_devtools.embedded import free_port
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.entrypoints.grpc import PayoutsServicer
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ipshare.auth import Principal, Role
-from ipshare.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare.eventstore import CommandContext
-from ipshare.money import allocate
+from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
+from ipshare_kernel.money import allocate
 from revenue_share import application as application_module
 from revenue_share.adapters.inbox import facts_after
 from revenue_share.application import Payouts, RevenueShareApplication

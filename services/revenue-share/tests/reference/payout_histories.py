@@ -24,7 +24,7 @@ from typing import Any
 
 from payout_reference import History, comparable, floor_findings, settle
 
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 from revenue_share.domain.facts import (
     REIMBURSEMENT_KIND,
     SALE_KIND,

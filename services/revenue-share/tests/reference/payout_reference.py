@@ -5,7 +5,7 @@ time it is asked for. No checkpoints, no indexes, no caching, no aggregation by 
 beyond what the rules themselves say. It exists to be compared with the real `Ledger`
 (`tests/unit/test_payout_simulation.py`, and the long simulation against the running
 services), so it shares no code with the ledger's computation: only the fact types, the
-policy types and `ipshare.money.allocate` (largest remainder, ties to the smaller key).
+policy types and `ipshare_kernel.money.allocate` (largest remainder, ties to the smaller key).
 
 Interface (stable; the long simulation calls it too):
 
@@ -90,7 +90,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ipshare.money import BASIS_POINTS, allocate
+from ipshare_kernel.money import BASIS_POINTS, allocate
 from revenue_share.domain.facts import (
     REIMBURSEMENT_KIND,
     SALE_KIND,

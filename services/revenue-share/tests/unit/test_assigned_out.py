@@ -13,7 +13,7 @@ from unittest import mock
 
 import pytest
 
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 from revenue_share.adapters.inbox import FactRow
 from revenue_share.domain import ledger as ledger_module
 from revenue_share.domain.facts import SALE_KIND, CashReceipt, InventorShares, OwnershipSnapshot, Period, Step

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 from revenue_share.domain.facts import CashReceipt, InventorShares, OwnershipSnapshot, Period
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ipshare.errors import Conflict
+from ipshare_kernel.errors import Conflict
 from revenue_share.domain import ledger as ledger_module
 from revenue_share.domain.facts import (
     SALE_KIND,

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ipshare.errors import DomainError, Forbidden
+from ipshare_kernel.errors import DomainError, Forbidden
 from revenue_share.domain.facts import (
     AssetCost,
     CashReceipt,

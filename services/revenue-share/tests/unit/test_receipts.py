@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 from revenue_share.domain.facts import CashReceipt
 
 DAY = date(2025, 1, 2)

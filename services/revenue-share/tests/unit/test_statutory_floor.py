@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 from revenue_share.domain.facts import CashReceipt, InventorShares, Member, MemberKind, OwnershipSnapshot, Period
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy import CenterPolicy, ResearcherBracket

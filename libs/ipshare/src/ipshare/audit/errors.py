@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 
 
 class AuditError(DomainError):

@@ -14,11 +14,11 @@ from typing import cast
 import grpc
 
 from commercialization.domain.assignment import Assignment, TransferOutcome
-from ipshare.actor import Actor
-from ipshare.errors import Conflict, DomainError, NotFound
 from ipshare.grpc_runtime import caused_by_metadata, service_credentials
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
+from ipshare_kernel.actor import Actor
+from ipshare_kernel.errors import Conflict, DomainError, NotFound
 
 # The registry judged the request itself: asking again will get the same answer until
 # someone changes the facts (the owners, the buyer's membership, a request id's use).

@@ -34,9 +34,9 @@ from ipshare import bus
 from ipshare.consumer import InboundEvent
 from ipshare.database import blocking_engine
 from ipshare.envelope import PayloadDecoder
-from ipshare.errors import NotFound
 from ipshare.observability import log
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
+from ipshare_kernel.errors import NotFound
 
 OWNERSHIP_FALLBACKS = Counter(
     "ipshare_ownership_registry_fallbacks_total",

@@ -37,8 +37,8 @@ from eventsourcing.domain import Aggregate, event
 
 from commercialization.domain.license import NAMESPACE
 from commercialization.domain.snapshots import EncodedSnapshot
-from ipshare.errors import Conflict, DomainError, NotFound
-from ipshare.money import CurrencyError, Money, allocate, check_currency
+from ipshare_kernel.errors import Conflict, DomainError, NotFound
+from ipshare_kernel.money import CurrencyError, Money, allocate, check_currency
 
 
 class RevenueKind(StrEnum):

@@ -22,8 +22,8 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from commercialization.domain.license import NAMESPACE, Owners, check_co_owner, every_owner
-from ipshare.errors import Conflict, DomainError, Forbidden
-from ipshare.money import Money
+from ipshare_kernel.errors import Conflict, DomainError, Forbidden
+from ipshare_kernel.money import Money
 
 
 class AssignmentStatus(StrEnum):

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 
 _CODE = re.compile(r"([A-HY])(?:(\d{2})(?:([A-Z])(?:(\d{1,4})(?:/(\d{2,6}))?)?)?)?")
 

@@ -25,7 +25,7 @@ from commercialization.domain.scope import (
     parse_license_type,
 )
 from commercialization.domain.terms import RoyaltyTerms
-from ipshare.errors import Conflict, DomainError, Forbidden
+from ipshare_kernel.errors import Conflict, DomainError, Forbidden
 
 Owners = Mapping[uuid.UUID, int]  # member id -> share in basis points
 NAMESPACE = uuid.UUID("0b7d6c1e-3f0a-4b8e-9a57-6c2d1e4f8a90")

@@ -31,8 +31,8 @@ from commercialization.domain.royalty import (
 )
 from commercialization.domain.scope import field_covers, iso_countries, normalize_field, territory_covers
 from commercialization.domain.snapshots import EncodedSnapshot
-from ipshare.errors import Conflict, DomainError
-from ipshare.money import Money
+from ipshare_kernel.errors import Conflict, DomainError
+from ipshare_kernel.money import Money
 
 
 @dataclass(frozen=True, slots=True)

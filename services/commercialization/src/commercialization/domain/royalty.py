@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 from commercialization.domain.terms import Tier
-from ipshare.money import BASIS_POINTS, allocate
+from ipshare_kernel.money import BASIS_POINTS, allocate
 
 
 def accrued_royalty(cumulative_sales: int, tiers: Sequence[Tier]) -> Fraction:

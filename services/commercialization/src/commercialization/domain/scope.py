@@ -23,7 +23,7 @@ from enum import StrEnum
 import pycountry
 
 from commercialization.domain.fields import codes_overlap, covered_by, parse_field_code
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 
 WORLDWIDE = "WORLDWIDE"
 ALL_FIELDS = "all fields"

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipshare.errors import DomainError
-from ipshare.money import BASIS_POINTS, CurrencyError, Money, check_currency
+from ipshare_kernel.errors import DomainError
+from ipshare_kernel.money import BASIS_POINTS, CurrencyError, Money, check_currency
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,11 +27,11 @@ from eventsourcing.persistence import IntegrityError
 from commercialization.application import CommercializationApplication
 from commercialization.domain.license import LicenseStatus
 from ipshare.auth import Principal, Role
-from ipshare.errors import Conflict, NotFound
 from ipshare.eventstore import CommandContext
 from ipshare.follower import Follower
 from ipshare.observability import log
 from ipshare.runtime import Runtime
+from ipshare_kernel.errors import Conflict, NotFound
 
 NAME = "license-expiry"
 EXPIRY = Principal(Role.SERVICE, NAME)

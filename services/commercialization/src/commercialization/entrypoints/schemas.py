@@ -16,8 +16,8 @@ from commercialization.domain.license import License, LicenseeKind
 from commercialization.domain.reports import CurrencyRoyalty, ReportLine
 from commercialization.domain.scope import LicenseType
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
-from ipshare.money import BASIS_POINTS
 from ipshare.schemas import Body
+from ipshare_kernel.money import BASIS_POINTS
 
 
 class Created(BaseModel):

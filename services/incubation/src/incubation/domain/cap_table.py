@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from ipshare.errors import Conflict, DomainError
+from ipshare_kernel.errors import Conflict, DomainError
 
 Holder = tuple[str, str]  # (kind: member | researcher | investor | other, id)
 Position = tuple[Holder, str]  # (holder, share class)

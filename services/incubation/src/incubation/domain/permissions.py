@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from ipshare.auth import Principal, Role
-from ipshare.errors import Forbidden
+from ipshare_kernel.errors import Forbidden
 
 _RUNS = frozenset({Role.INCUBATOR, Role.ADMIN})
 _PAYS = frozenset({Role.FINANCE, Role.ADMIN})

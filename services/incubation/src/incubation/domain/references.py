@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from ipshare.errors import Conflict, DomainError
+from ipshare_kernel.errors import Conflict, DomainError
 
 REGISTRY, COMMERCIALIZATION = "ip-registry", "commercialization"
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from ipshare.errors import Conflict, DomainError, NotFound
-from ipshare.money import Money, allocate
+from ipshare_kernel.errors import Conflict, DomainError, NotFound
+from ipshare_kernel.money import Money, allocate
 
 FUNDER_KINDS = ("member", "seed_fund", "investor")
 

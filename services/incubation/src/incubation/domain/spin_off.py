@@ -16,8 +16,8 @@ from eventsourcing.domain import Aggregate, event
 from incubation.domain.cap_table import DilutedLine, Holder, Movement, check_movement, fully_diluted, holdings, issued
 from incubation.domain.references import KnownAsset, KnownMember, require_owned_by
 from incubation.domain.vesting import VestingTerms, add_months, vested
-from ipshare.errors import Conflict, DomainError, NotFound
-from ipshare.money import BASIS_POINTS, Money, allocate
+from ipshare_kernel.errors import Conflict, DomainError, NotFound
+from ipshare_kernel.money import BASIS_POINTS, Money, allocate
 
 STATUTORY_REWARD_BPS = 5_000  # Art. 45(2): at least 50% of the equity formed from contributed IP
 HOLDER_KINDS = ("member", "researcher", "investor", "other")

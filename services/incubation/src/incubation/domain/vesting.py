@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 
 
 def add_months(day: date, months: int) -> date:

@@ -13,8 +13,8 @@ from incubation.domain.cap_table import DilutedLine, Holder
 from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, SeedProject
 from incubation.domain.spin_off import Contribution, ExerciseWindow, OptionGrant, SpinOff
 from incubation.domain.vesting import VestingTerms, time_schedule
-from ipshare.money import Money
 from ipshare.schemas import Body, MoneyIn, MoneyOut
+from ipshare_kernel.money import Money
 
 HOLDER_KIND = "member | researcher | investor | other"
 

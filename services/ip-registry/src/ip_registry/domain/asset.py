@@ -39,8 +39,8 @@ from ip_registry.domain.values import (
     parse_choice,
     parse_jurisdiction,
 )
-from ipshare.errors import AlreadyExists, Conflict, DomainError
-from ipshare.money import Money
+from ipshare_kernel.errors import AlreadyExists, Conflict, DomainError
+from ipshare_kernel.money import Money
 
 NAMESPACE = uuid.UUID("3c2b7e10-5a4f-4d6b-a1e9-8f0d2c7b6a51")
 PATENT_KINDS = frozenset({AssetKind.INVENTION_PATENT, AssetKind.UTILITY_MODEL, AssetKind.DESIGN})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ip_registry.domain.values import parse_jurisdiction
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

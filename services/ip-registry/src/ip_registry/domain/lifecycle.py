@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ipshare.errors import Conflict, DomainError
+from ipshare_kernel.errors import Conflict, DomainError
 
 
 class AssetStatus(StrEnum):

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.lifecycle import AssetStatus, parse_status
 from ip_registry.domain.values import AssetKind, StrategicReserve, parse_choice, parse_jurisdiction
-from ipshare.errors import DomainError
+from ipshare_kernel.errors import DomainError
 
 T = TypeVar("T")
 R = TypeVar("R")

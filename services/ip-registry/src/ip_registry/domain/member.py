@@ -10,7 +10,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from ip_registry.domain.identifiers import check_credit_code
-from ipshare.errors import Conflict, DomainError
+from ipshare_kernel.errors import Conflict, DomainError
 
 NAMESPACE = uuid.UUID("6f1d2a4e-93b8-4c0d-8e7a-1b5c9d3e2f40")
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ipshare.errors import Conflict, DomainError
-from ipshare.money import BASIS_POINTS
+from ipshare_kernel.errors import Conflict, DomainError
+from ipshare_kernel.money import BASIS_POINTS
 
 Shares = Mapping[uuid.UUID, int]  # member id -> basis points
 

@@ -17,7 +17,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from ip_registry.domain.ownership import Shares, shares_from_records, shares_to_records
-from ipshare.errors import AlreadyExists, DomainError
+from ipshare_kernel.errors import AlreadyExists, DomainError
 
 NAMESPACE = uuid.UUID("9a51f0c4-2d7e-4e83-b6a2-51c0e7d93f28")
 

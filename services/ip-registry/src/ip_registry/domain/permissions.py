@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Collection
 
 from ipshare.auth import Principal, Role
-from ipshare.errors import Forbidden
+from ipshare_kernel.errors import Forbidden
 
 
 def _acts_for(principal: Principal, member_id: uuid.UUID) -> bool:

@@ -10,8 +10,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from ipshare.errors import DomainError
-from ipshare.money import BASIS_POINTS, Money
+from ipshare_kernel.errors import DomainError
+from ipshare_kernel.money import BASIS_POINTS, Money
 
 
 class AssetKind(StrEnum):

@@ -13,11 +13,11 @@ from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.listing import MAX_LIMIT, AssetFilter, Page
 from ip_registry.domain.ownership_transfer import OwnershipTransfer, TransferRequest
-from ipshare.errors import DomainError
 from ipshare.grpc_runtime import abort_for, parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
+from ipshare_kernel.errors import DomainError
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

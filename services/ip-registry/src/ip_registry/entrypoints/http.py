@@ -15,12 +15,12 @@ from fastapi.responses import JSONResponse
 from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.identifiers import check_identifier
 from ip_registry.entrypoints import schemas as s
-from ipshare.errors import DomainError
 from ipshare.eventstore import CommandContext
 from ipshare.idempotency import check_version, etag, expected_version
 from ipshare.runtime import Runtime, http_api
 from ipshare.schemas import CsvText, IsoDate
 from ipshare.web import CommandContextDep
+from ipshare_kernel.errors import DomainError
 
 
 def _application(request: Request) -> IpRegistryApplication:

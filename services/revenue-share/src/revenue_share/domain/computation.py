@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple, TypeVar
 
-from ipshare.money import BASIS_POINTS
+from ipshare_kernel.money import BASIS_POINTS
 from revenue_share.domain.facts import (
     REIMBURSEMENT_KIND,
     AssetCost,

@@ -15,8 +15,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
-from ipshare.errors import DomainError
-from ipshare.money import BASIS_POINTS, MINOR_UNITS, allocate, check_currency, equal_parts
+from ipshare_kernel.errors import DomainError
+from ipshare_kernel.money import BASIS_POINTS, MINOR_UNITS, allocate, check_currency, equal_parts
 
 
 class MemberKind(StrEnum):

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from itertools import chain
 from typing import Any, NamedTuple
 
-from ipshare.errors import Conflict, DomainError, NotFound
+from ipshare_kernel.errors import Conflict, DomainError, NotFound
 from revenue_share.domain.computation import (
     Checkpoint,
     FactView,

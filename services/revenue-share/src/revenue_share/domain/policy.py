@@ -18,8 +18,8 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import TypeVar
 
-from ipshare.errors import Conflict, DomainError, Forbidden
-from ipshare.money import BASIS_POINTS, MINOR_UNITS, check_currency
+from ipshare_kernel.errors import Conflict, DomainError, Forbidden
+from ipshare_kernel.money import BASIS_POINTS, MINOR_UNITS, check_currency
 from revenue_share.domain.facts import Member, frozen_shares
 
 ROLE_MEMBER = "member"  # the member itself

@@ -13,7 +13,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from ipshare.errors import Conflict, DomainError
+from ipshare_kernel.errors import Conflict, DomainError
 from revenue_share.domain.statements import sources_digest
 
 NAMESPACE = uuid.UUID("a6f1c0de-52b4-4f7e-9d3a-6c1e8b2f4a90")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ipshare.money import BASIS_POINTS, allocate
+from ipshare_kernel.money import BASIS_POINTS, allocate
 from revenue_share.domain.facts import CENTER_FEE, SUSPENSE, UNALLOCATED, Payee, PayeeKind, Step
 from revenue_share.domain.policy import ROLE_INVENTORS, ROLE_MEMBER
 
@@ -42,7 +42,7 @@ class GroupSpec:
 
 
 def split_by_weight(total: int, weights: Mapping[_K, int]) -> dict[_K, int]:
-    """`ipshare.money.allocate` (largest remainder, ties to the smaller key), typed for str and int keys."""
+    """`ipshare_kernel.money.allocate` (largest remainder, ties to the smaller key), typed for str and int keys."""
     return allocate(total, weights)
 
 

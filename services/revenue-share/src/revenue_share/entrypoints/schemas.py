@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ipshare.actor import Actor
-from ipshare.errors import DomainError
 from ipshare.schemas import ActorOut, Body
+from ipshare_kernel.actor import Actor
+from ipshare_kernel.errors import DomainError
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.policy_versions import Policy, Scope, fields_of
 from revenue_share.domain.settlement import SettlementPeriod

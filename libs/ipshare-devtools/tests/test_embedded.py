@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ipshare.embedded import start_postgres, stop_postgres
+from ipshare_devtools.embedded import start_postgres, stop_postgres
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ import asyncpg
 import pytest
 
 from ipshare.database import with_database
-from ipshare.embedded import Broker, start_postgres, stop_postgres
 from ipshare.eventstore import persistence_env
 from ipshare.settings import DEV_MODE_VARIABLE
+from ipshare_devtools.embedded import Broker, start_postgres, stop_postgres
 
 
 def pytest_configure(config: pytest.Config) -> None:

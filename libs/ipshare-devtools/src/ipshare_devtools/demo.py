@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ipshare.auth import Role
-from ipshare.stack import StackSettings
+from ipshare_devtools.stack import StackSettings
 
 CURRENCY = "CNY"
 RECEIPT = 1_000_001  # fen (CNY 10,000.01): odd on purpose, so every split has to round

@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ipshare.audit_commands import export, verify
 from ipshare.auth import Role
-from ipshare.embedded import StartError
-from ipshare.stack import Stack, StackSettings, stop_detached
+from ipshare_devtools.audit_commands import export, verify
+from ipshare_devtools.embedded import StartError
+from ipshare_devtools.stack import Stack, StackSettings, stop_detached
 
 app = typer.Typer(help="ipshare: tech-transfer services of a manufacturing innovation center.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -65,7 +65,7 @@ def down() -> None:
 @app.command()
 def demo() -> None:
     """Start everything, drive one revenue flow through the public APIs, print the payouts, stop."""
-    from ipshare.demo import run_demo
+    from ipshare_devtools.demo import run_demo
 
     # Its own databases, dropped first: the demo starts from nothing and leaves `up`'s data alone.
     settings = StackSettings(database_prefix="ipshare_demo")

@@ -31,9 +31,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ipshare.database import drop_database, with_database
 from ipshare.dev_issuer import DevIssuer
-from ipshare.embedded import Broker, StartError, free_port, start_postgres, stop_postgres
 from ipshare.identity import DISCOVERY_PATH
 from ipshare.settings import DEV_MODE_VARIABLE
+from ipshare_devtools.embedded import Broker, StartError, free_port, start_postgres, stop_postgres
 
 CONSOLE = "console"  # the web console's process: no database, no broker, the services' public APIs
 ISSUER = "issuer"  # the development identity provider's process

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipshare.money import CurrencyError, Money, allocate, basis_points_of, equal_parts
+from ipshare_kernel.money import CurrencyError, Money, allocate, basis_points_of, equal_parts
 
 
 def test_allocate_gives_leftover_units_to_largest_remainders() -> None:

@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import Request, Response
 
 from ipshare.dev_issuer import DevIssuer, issuer_app
-from ipshare.embedded import free_port
+from ipshare_devtools.embedded import free_port
 
 
 @dataclass

@@ -26,7 +26,7 @@ from ipshare.audit_history import Progress as ProgressCallback
 from ipshare.auth import Role
 from ipshare.identity import development_person_token
 from ipshare.settings import ServiceSettings
-from ipshare.stack import StackSettings
+from ipshare_devtools.stack import StackSettings
 
 console = Console(stderr=True)
 out = Console()
