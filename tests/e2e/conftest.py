@@ -12,15 +12,28 @@ import pytest
 from ipshare.auth import Role
 from ipshare_devtools.embedded import free_port
 from ipshare_devtools.stack import Stack, StackSettings
+from ipshare_devtools.testing.traces import OtlpCollector
 
 
 @pytest.fixture(scope="session")
-def stack(postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def otlp() -> Iterator[OtlpCollector]:
+    """Where the session stack's services export their spans (OTLP/HTTP, as to a real collector)."""
+    collector = OtlpCollector().start()
+    yield collector
+    collector.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, otlp: OtlpCollector
+) -> Iterator[Stack]:
     ports = {f"{name}_{kind}_port": free_port() for name in ("ip_registry", "commercialization", "incubation",
                                                              "revenue_share") for kind in ("http", "grpc")}  # fmt: skip
     ports["console_http_port"], ports["dev_issuer_port"] = free_port(), free_port()
     state_dir: Path = tmp_path_factory.mktemp("stack")
     os.environ.setdefault("AUDIT_CHECKPOINT_SECONDS", "1")  # the services inherit it: checkpoints within the tests
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.endpoint  # the services inherit these too
+    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "100"  # milliseconds between exports: the spans arrive soon
     settings = StackSettings(
         database_url=postgres_url, kafka_bootstrap_servers=kafka_bootstrap, state_dir=state_dir,
         **ports,

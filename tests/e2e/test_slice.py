@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +22,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ipshare.auth import Role
 from ipshare_contracts.incubation.v1 import service_pb2 as incubation_pb
 from ipshare_contracts.incubation.v1 import service_pb2_grpc as incubation_grpc
+from ipshare_contracts.ipregistry.v1 import service_pb2 as registry_pb
+from ipshare_contracts.ipregistry.v1 import service_pb2_grpc as registry_grpc
 from ipshare_devtools.demo import Slice, SliceResult
 from ipshare_devtools.stack import Stack
+from ipshare_devtools.testing.traces import OtlpCollector, ReceivedSpan
 from ipshare_kernel.money import allocate
 
 pytestmark = pytest.mark.e2e
@@ -227,3 +231,64 @@ async def _notification_of(database_url: str, position: int) -> int:
         return int(await conn.fetchval("SELECT notification_id FROM audit_chain WHERE position = $1", position))
     finally:
         await conn.close()
+
+
+def test_one_trace_follows_the_payment_from_its_route_through_the_bus_to_revenue_shares_inbox(
+    result: SliceResult, otlp: OtlpCollector
+) -> None:
+    """The payment's request, the relay's publish (later, in another task, under the context stored with
+    the event) and revenue-share's consumer that applied the receipt to its ledger's inbox: one trace
+    across two services and the broker."""
+
+    def payment_trace() -> list[ReceivedSpan]:
+        spans = otlp.received()
+        routes = [s for s in spans if s.service == "commercialization" and s.kind == SERVER
+                  and s.attributes.get("http.route") == "/accounts/{deal_id}/payments"]  # fmt: skip
+        return [s for s in spans if routes and s.trace_id == routes[0].trace_id]
+
+    in_trace = wait_for(payment_trace, lambda spans: any(s.service == "revenue-share" for s in spans))
+    [route] = [s for s in in_trace if s.kind == SERVER and s.service == "commercialization"]
+    received = "ipshare.commercialization.v1.RevenueReceived"
+    # At least once: a publish sent again (a refilled topic) is another span under the same request.
+    published = {
+        s.span_id: s for s in in_trace if s.kind == PRODUCER and s.attributes["ipshare.event_type"] == received
+    }
+    [applied] = [s for s in in_trace if s.kind == CONSUMER and s.service == "revenue-share"
+                 and s.attributes["ipshare.event_type"] == received]  # fmt: skip
+    assert published
+    assert {(p.service, p.parent_span_id) for p in published.values()} == {("commercialization", route.span_id)}
+    assert applied.parent_span_id in published  # the traceparent header of the Kafka message
+    assert applied.attributes["messaging.consumer.group.name"] == "inbox"
+    assert applied.attributes["messaging.destination.name"] == "ipshare.commercialization.v1"
+
+
+def test_a_grpc_call_continues_its_callers_trace_in_the_service(
+    stack: Stack, result: SliceResult, otlp: OtlpCollector, bearer: Callable[..., dict[str, str]]
+) -> None:
+    trace_id, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    metadata = (("authorization", bearer(Role.ADMIN)["Authorization"]),
+                ("traceparent", f"00-{trace_id}-{caller_span}-01"))  # fmt: skip
+    registry = stack.settings.services()[0]
+    with grpc.insecure_channel(f"127.0.0.1:{registry.grpc_port}") as channel:
+        request = registry_pb.GetOwnershipAsOfRequest(asset_id=result.asset_id, as_of="2026-06-30")
+        reply = registry_grpc.IpRegistryStub(channel).GetOwnershipAsOf(request, metadata=metadata, timeout=10)
+    assert reply.owners
+
+    [served] = wait_for(lambda: [s for s in otlp.received() if s.trace_id == trace_id], bool)
+    assert (served.service, served.kind, served.parent_span_id) == ("ip-registry", SERVER, caller_span)
+    assert served.name == "/ipshare.ipregistry.v1.IpRegistry/GetOwnershipAsOf"
+
+
+SERVER, PRODUCER, CONSUMER = 2, 4, 5  # OTLP's span kinds
+
+
+def wait_for(
+    read: Callable[[], list[ReceivedSpan]], done: Callable[[list[ReceivedSpan]], bool], seconds: float = 30
+) -> list[ReceivedSpan]:
+    """What `read` returns once `done` holds (the services export their spans in batches)."""
+    deadline = time.monotonic() + seconds
+    found = read()
+    while not done(found) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        found = read()
+    return found

@@ -5,56 +5,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from eventsourcing.domain import Aggregate, event
+from opentelemetry.trace import SpanKind
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare import bus
 from ipshare.auth import Principal, Role
 from ipshare.consumer import Consumer
-from ipshare.envelope import EventCatalog, decode_envelope, event_id
-from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
+from ipshare.envelope import decode_envelope, event_id
+from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.relay import Relay
 from ipshare.settings import BusSettings
+from ipshare.tracing import tracer
 from ipshare_contracts.incubation.v1.events_pb2 import SpinOffFounded
-from ipshare_devtools.testing.projections import NamesProjection, names
+from ipshare_devtools.testing.projections import Incubator, NamesProjection, catalog, names
+from ipshare_devtools.testing.traces import record_spans
 
 pytestmark = pytest.mark.integration
-
-
-class SpinOff(Aggregate):
-    @event("Founded")
-    def __init__(self, name: str, asset_ids: list[str], founded_via: str, effective_date: date) -> None:
-        self.name = name
-
-    @event("Renamed")
-    def rename(self, name: str) -> None:
-        self.name = name
-
-
-class Incubator(ServiceApplication):
-    source = "test-incubation"
-
-    def found(self, ctx: CommandContext, name: str) -> uuid.UUID:
-        spin_off = SpinOff(name, [str(uuid.uuid4())], "license", date(2026, 3, 1))
-        self.record(ctx, spin_off)
-        return spin_off.id
-
-    def rename(self, ctx: CommandContext, spin_off_id: uuid.UUID, name: str) -> None:
-        spin_off = self.find(SpinOff, spin_off_id, "spin_off")
-        spin_off.rename(name)
-        self.record(ctx, spin_off)
-
-
-def catalog() -> EventCatalog:
-    c = EventCatalog("test-incubation")
-    c.register(SpinOff.Founded, SpinOffFounded)
-    c.keep_private([SpinOff.Renamed])  # type: ignore[attr-defined]  # made by @event
-    return c
 
 
 @pytest.fixture
@@ -165,15 +135,7 @@ async def test_an_undecodable_message_goes_to_the_dead_letter_topic_and_the_cons
     await bus.ensure_topics(settings, [topic, f"{topic}.dlq"])
     await producer.send_and_wait(topic, b"\xff\x00 not protobuf", key=b"k", partition=0)
     app.found(CommandContext(), "after the garbage")
-    relay = Relay(app, catalog(), producer, engine, topic)
-    await relay.load_position()
-    await relay.publish_once()
-
-    consumer = await start_consumer(settings, topic, engine, producer)
-    try:
-        await drain(consumer, 2)
-    finally:
-        await consumer.kafka.stop()
+    await publish_and_consume(app, engine, producer, settings, topic, 2)
     async with engine.connect() as conn:
         assert await conn.scalar(select(names.c.name)) == "after the garbage"
     dead = bus.consumer(settings, None)
@@ -203,6 +165,20 @@ async def start_consumer(
     return consumer
 
 
+async def publish_and_consume(
+    app: Incubator, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings, topic: str, expected: int
+) -> None:
+    """The relay publishes what is stored; a new consumer reads `expected` messages of the topic."""
+    relay = Relay(app, catalog(), producer, engine, topic)
+    await relay.load_position()
+    await relay.publish_once()
+    consumer = await start_consumer(settings, topic, engine, producer)
+    try:
+        await drain(consumer, expected)
+    finally:
+        await consumer.kafka.stop()
+
+
 async def drain(consumer: Consumer, expected: int) -> None:
     seen = 0
     async with asyncio.timeout(20):
@@ -210,3 +186,28 @@ async def drain(consumer: Consumer, expected: int) -> None:
             for tp, records in (await consumer.kafka.getmany(timeout_ms=300)).items():
                 await consumer.handle(tp, records)
                 seen += len(records)
+
+
+async def test_one_trace_runs_from_the_recording_request_through_the_relay_to_the_consumer(
+    app: Incubator, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings
+) -> None:
+    topic = f"test.trace.{uuid.uuid4().hex[:8]}"
+    await bus.ensure_topics(settings, [topic, f"{topic}.dlq"])
+    with record_spans() as spans:
+        with tracer.start_as_current_span("POST /spin-offs") as request:
+            app.found(CommandContext(), "traced")
+        app.found(CommandContext(), "untraced")
+        await publish_and_consume(app, engine, producer, settings, topic, 2)  # later, in no span of its own
+    trace_id = request.get_span_context().trace_id
+    in_trace = {s.kind: s for s in spans.get_finished_spans() if s.context.trace_id == trace_id}
+    assert set(in_trace) == {SpanKind.INTERNAL, SpanKind.PRODUCER, SpanKind.CONSUMER}
+    publish, process = in_trace[SpanKind.PRODUCER], in_trace[SpanKind.CONSUMER]
+    assert publish.parent is not None
+    assert publish.parent.span_id == request.get_span_context().span_id
+    assert process.parent is not None
+    assert process.parent.span_id == publish.context.span_id
+    assert dict(process.attributes or {})["messaging.consumer.group.name"] == "names"
+    consumed = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    assert len(consumed) == 1  # the untraced event was applied without a span
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(names)) == 2

@@ -5,7 +5,8 @@ batch is applied in one database transaction together with the highest log
 position applied per (topic, partition); a redelivered event is at or below
 that mark and changes nothing. The Kafka offset is committed only after the
 database commit. A message that cannot be decoded goes to the dead-letter
-topic with the reason, and the consumer goes on.
+topic with the reason, and the consumer goes on. An event whose message
+carries a W3C `traceparent` is applied in a span continuing that trace.
 
 Two kinds of message arrive out of log order, and are kept apart from the marks:
 
@@ -18,12 +19,15 @@ Two kinds of message arrive out of log order, and are kept apart from the marks:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from google.protobuf.message import Message
+from opentelemetry import trace
+from opentelemetry.context import Context
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -32,6 +36,7 @@ from ipshare.envelope import PayloadDecoder, UndecodableEvent, decode_envelope
 from ipshare.follower import RetryPolicy
 from ipshare.observability import CONSUMER_LAG, DEAD_LETTERED, EVENTS_APPLIED, log
 from ipshare.relay import RELEASED_HEADER
+from ipshare.tracing import context_of_headers, process_span, trace_headers_of
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 
 consumer_metadata = MetaData()
@@ -56,6 +61,8 @@ class InboundEvent:
     envelope: EventEnvelope
     payload: Message
     released: bool = False  # published late by the relay, out of log order
+    trace: Context | None = None  # the publisher's span, from the message's headers
+    offset: int = 0
 
 
 class Projection(Protocol):
@@ -106,8 +113,10 @@ class Consumer:
             try:
                 envelope = decode_envelope(record.value)
                 if self.projection.decoder.knows(envelope.type):
-                    released = any(name == RELEASED_HEADER for name, _ in record.headers or ())
-                    events.append(InboundEvent(envelope, self.projection.decoder.decode(envelope), released))
+                    headers = record.headers
+                    released = any(name == RELEASED_HEADER for name, _ in headers or ())
+                    events.append(InboundEvent(envelope, self.projection.decoder.decode(envelope), released,
+                                               context_of_headers(headers), record.offset))  # fmt: skip
             except UndecodableEvent as exc:
                 await self.dead_letter(record, str(exc))
         applied = await self.apply(tp, events)
@@ -133,13 +142,32 @@ class Consumer:
             fresh += await self._first_releases(conn, [e for e in events if e.released])
             if not fresh:
                 return 0
-            await self.projection.apply(conn, fresh)
-            if top > (mark or 0):
-                upsert = insert(applied_marks).values(**key, position=top)
-                await conn.execute(
-                    upsert.on_conflict_do_update(index_elements=list(key), set_={"position": upsert.excluded.position})
-                )
+            with self._traced(tp, fresh):
+                await self.projection.apply(conn, fresh)
+                if top > (mark or 0):
+                    upsert = insert(applied_marks).values(**key, position=top)
+                    excluded = {"position": upsert.excluded.position}
+                    await conn.execute(upsert.on_conflict_do_update(index_elements=list(key), set_=excluded))
         return len(fresh)
+
+    @contextlib.contextmanager
+    def _traced(self, tp: TopicPartition, events: Sequence[InboundEvent]) -> Iterator[None]:
+        """A span per applied event that came with a trace context, each continuing its publisher's trace.
+        The batch is one transaction: its log lines fall in the first such span."""
+        spans = [
+            process_span(self.projection.name, tp.topic, tp.partition, e.offset, e.trace, e.envelope.event_id,
+                         e.envelope.type)
+            for e in events if e.trace is not None
+        ]  # fmt: skip
+        if not spans:
+            yield
+            return
+        try:
+            with trace.use_span(spans[0], record_exception=True, set_status_on_exception=True):
+                yield
+        finally:
+            for span in spans:
+                span.end()
 
     async def _first_releases(self, conn: AsyncConnection, events: Sequence[InboundEvent]) -> list[InboundEvent]:
         """The released events not applied before, by event id."""
@@ -157,6 +185,7 @@ class Consumer:
 
     async def dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         headers = [
+            *trace_headers_of(record.headers),
             ("reason", reason.encode()),
             ("source_topic", record.topic.encode()),
             ("source_partition", str(record.partition).encode()),

@@ -1,11 +1,11 @@
 """The event store every service records its facts in (eventsourcing on PostgreSQL).
 
 Each stored event also carries who did it and why (its actor, the actor of what
-caused it, the principal string, correlation and causation ids). That metadata
-belongs to the application, not the domain, so a mapper adds it on the way in and
-takes it off on the way out; the relay reads it back to fill the envelope. Every
-use case records through `ServiceApplication.record` with its command context, so
-no event is stored without them.
+caused it, the principal string, correlation and causation ids, the trace context of
+the request). That metadata belongs to the application, not the domain, so a mapper
+adds it on the way in and takes it off on the way out; the relay reads it back to fill
+the envelope. Every use case records through `ServiceApplication.record` with its
+command context, so no event is stored without them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +34,7 @@ from eventsourcing.utils import get_topic
 from ipshare.auth import SYSTEM, Principal
 from ipshare.pg_recorder import TOPIC as RECORDER_TOPIC
 from ipshare.pg_recorder import UnpipelinedApplicationRecorder
+from ipshare.tracing import current_trace_context
 from ipshare_kernel.actor import CAUSED_BY, Actor, Attribution
 from ipshare_kernel.errors import NotFound, StaleVersion
 
@@ -50,7 +51,8 @@ class Precondition:
 
 @dataclass(frozen=True, slots=True)
 class CommandContext:
-    """Who issued a command, the request it belongs to, and the version the client edited.
+    """Who issued a command, the request it belongs to, the version the client edited, and the trace
+    it runs in (W3C `traceparent`, taken where the context is made: the relay publishes under it).
 
     A service reacting to another event issues commands as itself, with `caused_by` the actor of
     that event where it is known."""
@@ -59,6 +61,7 @@ class CommandContext:
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str = ""
     precondition: Precondition | None = None
+    trace: Mapping[str, str] = field(default_factory=current_trace_context)
     caused_by: Actor | None = None
 
     @property
@@ -74,6 +77,7 @@ class CommandContext:
             "causation_id": self.causation_id,
             **self.actor.to_metadata(),
             **(self.caused_by.to_metadata(CAUSED_BY) if self.caused_by else {}),
+            **self.trace,
         }
 
 

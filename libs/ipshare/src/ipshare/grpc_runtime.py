@@ -1,5 +1,5 @@
 """gRPC plumbing every service shares: bearer-token auth, the standard health service,
-domain errors as status codes, and authenticated channels to other services."""
+domain errors as status codes, traces, and authenticated channels to other services."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ipshare.auth import AuthError, Principal, Role
 from ipshare.eventstore import CommandContext
 from ipshare.identity import IssuerUnavailable, read_token, service_token
 from ipshare.settings import AuthSettings
+from ipshare.tracing import traced_aio_interceptors, traced_server_interceptor
 from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import DomainError
 
@@ -141,7 +142,8 @@ async def parse_date(context: grpc.aio.ServicerContext[Any, Any], value: str, de
 
 
 def create_server(settings: AuthSettings) -> tuple[grpc.aio.Server, health_aio.HealthServicer]:
-    server = grpc.aio.server(interceptors=[BearerAuthInterceptor(settings)])
+    # The span first: a call refused for its token is traced too.
+    server = grpc.aio.server(interceptors=[traced_server_interceptor(), BearerAuthInterceptor(settings)])
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     return server, health_servicer
@@ -154,7 +156,8 @@ async def set_serving(health_servicer: health_aio.HealthServicer, names: list[st
 
 
 def service_channel(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address)
+    """A channel to another service; its calls carry the active trace context."""
+    return grpc.aio.insecure_channel(address, interceptors=traced_aio_interceptors())
 
 
 def service_credentials(settings: AuthSettings, service: str) -> list[tuple[str, str]]:

@@ -3,7 +3,8 @@
 It reads the notification log after the last published position, publishes a batch keyed by
 aggregate id, waits for the broker's acknowledgement of every message, and only then stores the
 new position. A crash re-sends the batch; it never skips one. One relay runs per service (the
-leader's: `ipshare.leadership`), so the order holds.
+leader's: `ipshare.leadership`), so the order holds. An event recorded inside a trace is published
+in a span of that trace, with the W3C `traceparent` in the message's headers.
 
 Two faults must not stop it:
 
@@ -31,7 +32,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 from eventsourcing.persistence import Notification
+from opentelemetry import trace
+from opentelemetry.context import Context
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, MetaData, String, Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,6 +46,7 @@ from ipshare.eventstore import ServiceApplication
 from ipshare.follower import Positions, positions_metadata
 from ipshare.observability import EVENTS_PARKED, EVENTS_PUBLISHED, PARKED_EVENTS, RELAY_LAG, TOPIC_REFILLS, log
 from ipshare.settings import BusSettings
+from ipshare.tracing import KafkaHeaders, kafka_headers, publish_span, stored_trace_context
 
 RELEASED_HEADER = "ipshare-released"
 
@@ -63,6 +68,16 @@ for _table in (*positions_metadata.tables.values(), *parked_metadata.tables.valu
 
 class MessageTooLarge(RuntimeError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A stored event as the relay publishes it: the envelope's bytes, and the trace it was recorded in."""
+
+    data: bytes
+    event_id: str
+    event_type: str
+    trace: Context | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,16 +188,17 @@ class Relay:
                 parked.append(Parked(notification.id, aggregate_id, reason))
                 continue
             try:
-                data = self.encode(notification)
+                outgoing = self.encode(notification)
             except Exception as exc:  # a poison event: park it, go on with the others
                 parked.append(self._park(notification, f"cannot be encoded: {exc!r}", "unencodable"))
             else:
-                if data is None:
+                if outgoing is None:
                     continue
-                if len(data) <= self.max_message_bytes:
-                    acks.append(await self.producer.send(self.topic, value=data, key=aggregate_id.encode()))
+                size = len(outgoing.data)
+                if size <= self.max_message_bytes:
+                    acks.append(await self.send(outgoing, aggregate_id))
                     continue
-                reason = f"its envelope is {len(data)} bytes, over MAX_MESSAGE_BYTES ({self.max_message_bytes})"
+                reason = f"its envelope is {size} bytes, over MAX_MESSAGE_BYTES ({self.max_message_bytes})"
                 parked.append(self._park(notification, reason, "too_large"))
             blocked[aggregate_id] = notification.id
         await asyncio.gather(*acks)  # every message acknowledged before the position moves
@@ -193,12 +209,29 @@ class Relay:
         EVENTS_PUBLISHED.labels(self.catalog.source).inc(len(acks))
         return len(notifications)
 
-    def encode(self, notification: Notification) -> bytes | None:
-        """The envelope's bytes, or None for an event the service keeps to itself."""
+    def encode(self, notification: Notification) -> Outgoing | None:
+        """The event as published, or None for an event the service keeps to itself."""
         event, meta = self.app.metadata_mapper.decode(notification)
         if not self.catalog.publishes(event):
             return None
-        return self.catalog.envelope(notification.id, event, meta).SerializeToString()
+        envelope = self.catalog.envelope(notification.id, event, meta)
+        return Outgoing(envelope.SerializeToString(), envelope.event_id, envelope.type, stored_trace_context(meta))
+
+    async def send(
+        self, outgoing: Outgoing, aggregate_id: str, headers: KafkaHeaders | None = None
+    ) -> asyncio.Future[RecordMetadata]:
+        """Hand one message to the producer; the future is the broker's acknowledgement. An event recorded
+        in a trace is published in a span of that trace, whose context goes along in the headers."""
+        key = aggregate_id.encode()
+        if outgoing.trace is None:
+            ack: asyncio.Future[RecordMetadata] = await self.producer.send(self.topic, value=outgoing.data, key=key,
+                                                                           headers=headers)  # fmt: skip
+            return ack
+        span = publish_span(self.topic, outgoing.trace, outgoing.event_id, outgoing.event_type, aggregate_id)
+        with trace.use_span(span, end_on_exit=True):
+            headers = [*(headers or ()), *kafka_headers()]
+            ack = await self.producer.send(self.topic, value=outgoing.data, key=key, headers=headers)
+        return ack
 
     def _park(self, notification: Notification, reason: str, kind: str) -> Parked:
         aggregate_id = str(notification.originator_id)
@@ -232,17 +265,16 @@ class Relay:
         for position in positions:
             [notification] = await asyncio.to_thread(self.app.notifications_after, position - 1, 1)
             try:
-                data = self.encode(notification)
-                if data is not None and len(data) > self.max_message_bytes:
-                    raise MessageTooLarge(f"its envelope is {len(data)} bytes, over MAX_MESSAGE_BYTES "
+                outgoing = self.encode(notification)
+                if outgoing is not None and len(outgoing.data) > self.max_message_bytes:
+                    raise MessageTooLarge(f"its envelope is {len(outgoing.data)} bytes, over MAX_MESSAGE_BYTES "
                                           f"({self.max_message_bytes})")  # fmt: skip
             except Exception as exc:  # still poison: it stays parked, and so does what waits behind it
                 await self._keep_parked(aggregate_id, position, f"retried, still failing: {exc}")
                 self.blocked[aggregate_id] = position
                 return released
-            if data is not None:
-                headers = [(RELEASED_HEADER, b"1")]
-                await self.producer.send_and_wait(self.topic, value=data, key=aggregate_id.encode(), headers=headers)
+            if outgoing is not None:
+                await (await self.send(outgoing, aggregate_id, [(RELEASED_HEADER, b"1")]))
             async with self.engine.begin() as conn:
                 await conn.execute(delete(parked_events).where(parked_events.c.topic == self.topic,
                                                                parked_events.c.position == position))  # fmt: skip

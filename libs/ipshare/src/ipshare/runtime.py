@@ -40,6 +40,7 @@ from ipshare.observability import configure_logging, log
 from ipshare.parked_api import router as parked_router
 from ipshare.relay import Relay, relay_metadata
 from ipshare.settings import ServiceSettings
+from ipshare.tracing import configure_tracing, shutdown_tracing
 from ipshare.web import NotReady, application_api
 from ipshare_contracts.audit.v1.audit_pb2 import CheckpointSigned
 
@@ -208,6 +209,7 @@ def refuse_development_credentials(settings: ServiceSettings, service: str) -> N
 async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
     settings = spec.settings
     configure_logging(spec.name, settings.log_level, settings.log_json)
+    configure_tracing(spec.name)
     await asyncio.to_thread(refuse_development_credentials, settings, spec.name)
     runtime = Runtime(spec)
     await runtime.start()
@@ -241,3 +243,4 @@ async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
     await asyncio.gather(*workers, return_exceptions=True)
     await runtime.stop()
     log.info("service stopped")
+    shutdown_tracing()

@@ -1,4 +1,5 @@
-"""What every service's HTTP API shares: JSON errors, bearer auth, correlation ids, health, metrics."""
+"""What every service's HTTP API shares: JSON errors, bearer auth, correlation ids, traces, an access log,
+health, metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -24,14 +26,16 @@ from starlette.types import ASGIApp
 from ipshare.auth import AuthError, Principal, Role
 from ipshare.eventstore import CommandContext, Precondition
 from ipshare.identity import read_token
-from ipshare.observability import REQUEST_SECONDS, REQUESTS
+from ipshare.observability import REQUEST_SECONDS, REQUESTS, log_access
 from ipshare.openapi import document_errors, operation_id
 from ipshare.settings import AuthSettings, WebSettings
+from ipshare.tracing import trace_requests
 from ipshare.write_retry import RetryConcurrentWrites
 from ipshare_kernel.errors import DomainError, Forbidden, StaleVersion
 from ipshare_kernel.money import CurrencyError
 
 CORRELATION_HEADER = "X-Correlation-ID"
+UNTRACED_PATHS = "/healthz,/livez,/metrics"  # probes and scrapes: no spans
 CAUSATION_HEADER = "X-Causation-ID"
 HealthCheck = Callable[[], Awaitable[bool]]
 
@@ -128,6 +132,7 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
     api.add_exception_handler(CurrencyError, _currency_error)
     api.add_exception_handler(csv.Error, _csv_error)
     document_errors(api)
+    trace_requests(api, UNTRACED_PATHS)
 
     @api.middleware("http")
     async def correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -139,9 +144,11 @@ def create_api(service: str, auth: AuthSettings, health_checks: Mapping[str, Hea
             response = await call_next(request)
         finally:
             structlog.contextvars.unbind_contextvars("correlation_id")
-        route = _route_template(request)
+        route = route_template(request)
+        seconds = time.perf_counter() - started
         REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
-        REQUEST_SECONDS.labels(service, route).observe(time.perf_counter() - started)
+        REQUEST_SECONDS.labels(service, route).observe(seconds)
+        log_access(request, response.status_code, route, seconds, correlation_id=correlation_id)
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
 
@@ -187,11 +194,13 @@ def application_api(
     return api
 
 
-def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
+def route_template(request: Request) -> str:
+    """The path template of the route that served the request (`/assets/{asset_id}`), or `unmatched`."""
+    # Included routers are nodes of their own since FastAPI 0.137: match the routes they hold.
+    for route in iter_route_contexts(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
+            return str(route.path or "unmatched")
     return "unmatched"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -22,6 +23,9 @@ from console.api import ApiError, ServiceClient
 from console.i18n import LANGUAGES, Translator, pick_language
 from console.session import LANG_COOKIE, SESSION_COOKIE, Session, resume_session
 from console.settings import ConsoleSettings
+from ipshare.observability import log_access
+from ipshare.tracing import send_trace_context, trace_requests
+from ipshare.web import route_template
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -171,7 +175,9 @@ def create_app(settings: ConsoleSettings | None = None, transport: httpx.AsyncBa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=settings.console_api_timeout_seconds, transport=transport) as http:
+        hooks = {"request": [send_trace_context]}  # the services' spans continue the page's trace
+        async with httpx.AsyncClient(timeout=settings.console_api_timeout_seconds, transport=transport,
+                                     event_hooks=hooks) as http:  # fmt: skip
             app.state.http = http
             yield
 
@@ -185,9 +191,13 @@ def create_app(settings: ConsoleSettings | None = None, transport: httpx.AsyncBa
     app.add_exception_handler(csrf.CsrfError, _csrf_refused)
     app.add_exception_handler(ApiError, _api_error_page)
 
+    trace_requests(app, "/healthz,/static/")
+
     @app.middleware("http")
     async def secure_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
         response = await call_next(request)
+        log_access(request, response.status_code, route_template(request), time.perf_counter() - started)
         response.headers.update(SECURITY_HEADERS)
         if request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "public, max-age=3600"

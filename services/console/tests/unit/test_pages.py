@@ -14,6 +14,7 @@ from console.settings import ConsoleSettings
 from console.web import create_app
 from ipshare.auth import Role, issue_token
 from ipshare.identity import read_token
+from ipshare_devtools.testing.traces import record_spans
 
 SECRET = "unit-test-secret-of-at-least-32-characters"
 MEMBER = str(uuid.uuid4())
@@ -323,3 +324,14 @@ async def test_the_history_of_an_aggregate_names_who_recorded_each_event(
     assert f"for member {MEMBER}" in rows[1]
     assert "ownership-transfers" in rows[2]
     assert "in reaction to Li Wei" in rows[2]
+
+
+async def test_a_page_calls_the_services_inside_its_own_trace(browser: httpx.AsyncClient, services: Services) -> None:
+    services.routes[("GET", f"/members/{MEMBER}")] = httpx.Response(200, json={"name": "华夏大学"})
+    with record_spans() as spans:
+        await sign_in(browser, "member", MEMBER)
+    [called] = [r for r in services.requests if r.url.path == f"/members/{MEMBER}"]
+    [signed_in] = [s for s in spans.get_finished_spans() if s.name == "POST /sign-in"]
+    _, trace_id, parent_id, _ = called.headers["traceparent"].split("-")
+    assert trace_id == format(signed_in.context.trace_id, "032x")
+    assert parent_id == format(signed_in.context.span_id, "016x")

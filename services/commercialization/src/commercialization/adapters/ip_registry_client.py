@@ -16,6 +16,7 @@ import grpc
 from commercialization.domain.assignment import Assignment, TransferOutcome
 from ipshare.grpc_runtime import caused_by_metadata, service_credentials
 from ipshare.settings import AuthSettings
+from ipshare.tracing import traced_channel
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
 from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import Conflict, DomainError, NotFound
@@ -57,7 +58,7 @@ class IpRegistryClient:
 
     def __init__(self, address: str, auth: AuthSettings, caller: str = "commercialization", timeout: float = 5) -> None:
         self._channel = grpc.insecure_channel(address)
-        self._stub = service_pb2_grpc.IpRegistryStub(self._channel)
+        self._stub = service_pb2_grpc.IpRegistryStub(traced_channel(self._channel))
         self._auth = auth
         self._caller = caller
         self._timeout = timeout
