@@ -9,15 +9,18 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare import bus
-from ipshare.database import open_engine
 from ipshare.settings import BusSettings
 from ipshare_devtools.testing.projections import names_metadata
+from ipshare_devtools.testing.tables import migrated_engine
 
 
 @pytest.fixture
 async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    """The test database, with the `names` projection's table."""
-    engine = await open_engine(fresh_database, names_metadata)
+    """The test database with the library's tables, as a service's migrations make them, and the
+    `names` projection's table (a test's own)."""
+    engine = await migrated_engine(fresh_database)
+    async with engine.begin() as conn:
+        await conn.run_sync(names_metadata.create_all)
     yield engine
     await engine.dispose()
 

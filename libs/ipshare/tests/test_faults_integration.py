@@ -269,7 +269,6 @@ async def test_a_poison_event_is_parked_its_aggregate_waits_the_others_go_on_and
     # A consumer applies the released events once, although their positions lie below its mark.
     group = f"group-{uuid.uuid4().hex[:6]}"
     consumer = Consumer(NamesProjection(topic), bus.consumer(settings, group, topic), producer, f"{topic}.dlq", engine)
-    await consumer.prepare()
     await consumer.kafka.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(3)]

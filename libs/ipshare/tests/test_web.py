@@ -14,16 +14,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.auth import Role, issue_token
-from ipshare.database import open_engine
 from ipshare.idempotency import (
     check_version,
     expected_version,
     idempotency_keys,
-    idempotency_metadata,
     install_idempotency,
 )
 from ipshare.settings import AuthSettings
 from ipshare.web import CurrentPrincipal, create_api, require_roles
+from ipshare_devtools.testing.tables import migrated_engine
 from ipshare_kernel.errors import Conflict
 
 SETTINGS = AuthSettings(jwt_secret="a-test-secret-long-enough-for-hs256-keys")
@@ -36,7 +35,7 @@ class Widget(BaseModel):
 
 @pytest.fixture
 async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_engine(fresh_database, idempotency_metadata)
+    engine = await migrated_engine(fresh_database)
     yield engine
     await engine.dispose()
 

@@ -146,7 +146,6 @@ class SqlChainStore:
 
     async def load(self) -> list[ChainRow]:
         async with self.engine.begin() as conn:
-            await conn.run_sync(audit_metadata.create_all)
             result = await conn.execute(select(audit_chain).order_by(audit_chain.c.position))
             return [ChainRow(**row._mapping) for row in result]
 

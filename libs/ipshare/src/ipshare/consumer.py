@@ -91,12 +91,7 @@ class Consumer:
         self.dead_letter_topic = dead_letter_topic
         self.engine = engine
 
-    async def prepare(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(consumer_metadata.create_all)
-
     async def run(self) -> None:
-        await self.prepare()
         while True:
             batches = await self.kafka.getmany(timeout_ms=500, max_records=5000)
             for tp, records in batches.items():

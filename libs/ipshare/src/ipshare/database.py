@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -37,24 +37,31 @@ def database_name(database_url: str) -> str:
     return urlsplit(database_url).path.lstrip("/") or "postgres"
 
 
-async def ensure_database(database_url: str) -> None:
-    """Create the database named in the URL if it does not exist yet."""
-    name = database_name(database_url)
+async def database_exists(database_url: str) -> bool:
     conn = await asyncpg.connect(with_database(database_url, "postgres"))
     try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # another process created it first
-                await conn.execute(f'CREATE DATABASE "{name}"')
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database_name(database_url)))
     finally:
         await conn.close()
 
 
+async def ensure_database(database_url: str) -> None:
+    """Create the database named in the URL if it does not exist yet."""
+    if not await database_exists(database_url):
+        conn = await asyncpg.connect(with_database(database_url, "postgres"))
+        try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # another process created it first
+                await conn.execute(f'CREATE DATABASE "{database_name(database_url)}"')
+        finally:
+            await conn.close()
+
+
 @contextlib.asynccontextmanager
 async def schema_lock(database_url: str) -> AsyncIterator[None]:
-    """Hold a lock while the database, its tables and the event store's are created: replicas starting
-    together would otherwise race on `CREATE` (PostgreSQL's catalog refuses the second with a
-    duplicate key). An advisory lock on the server's maintenance database, named after this one."""
+    """Hold a lock while the database is created and migrated, and while the event store's tables are
+    created: replicas starting together would otherwise race on `CREATE` (PostgreSQL's catalog refuses
+    the second with a duplicate key) and apply a migration twice. An advisory lock on the server's
+    maintenance database (this one may not exist yet), named after this one."""
     key = int.from_bytes(hashlib.sha256(f"ipshare.schema/{database_name(database_url)}".encode()).digest()[:8],
                          "big", signed=True)  # fmt: skip
     conn = await asyncpg.connect(with_database(database_url, "postgres"))
@@ -74,19 +81,14 @@ async def drop_database(database_url: str) -> None:
         await conn.close()
 
 
-async def open_engine(database_url: str, *metadata: MetaData) -> AsyncEngine:
-    """An engine on the service's database, with the given tables created if missing."""
-    await ensure_database(database_url)
-    engine = create_async_engine(
+def open_engine(database_url: str) -> AsyncEngine:
+    """An engine on the service's database; its tables are made by migrations (`ipshare.schema`)."""
+    return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=10,
         max_overflow=10,
         json_deserializer=msgspec.json.decode,  # with the stdlib's, loading a million facts took a third longer
     )
-    async with engine.begin() as conn:
-        for tables in metadata:
-            await conn.run_sync(tables.create_all)
-    return engine
 
 
 @contextlib.asynccontextmanager

@@ -80,7 +80,6 @@ class Positions:
 
     async def load(self) -> int:
         async with self.engine.begin() as conn:
-            await conn.run_sync(positions_metadata.create_all)
             stored = await conn.scalar(
                 select(follower_positions.c.position).where(follower_positions.c.name == self.name)
             )

@@ -61,7 +61,7 @@ parked_events = Table(
     Column("parked_at", DateTime(timezone=True), nullable=False),
     Column("retry_requested", Boolean, nullable=False, default=False),
 )
-relay_metadata = MetaData()  # the relay's tables, created at start-up
+relay_metadata = MetaData()  # the relay's tables (made by the library's migrations)
 for _table in (*positions_metadata.tables.values(), *parked_metadata.tables.values()):
     _table.to_metadata(relay_metadata)
 
@@ -144,7 +144,6 @@ class Relay:
 
     async def load_position(self) -> int:
         async with self.engine.begin() as conn:
-            await conn.run_sync(relay_metadata.create_all)
             rows = await conn.execute(
                 select(parked_events.c.aggregate_id, parked_events.c.position)
                 .where(parked_events.c.topic == self.topic)

@@ -11,34 +11,35 @@ import asyncio
 import functools
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 import grpc
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
-from sqlalchemy import MetaData, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ipshare import bus
+from ipshare import bus, schema
 from ipshare.audit.checkpoint import CheckpointSigner
 from ipshare.audit_api import add_audit_servicer
 from ipshare.audit_api import router as audit_router
-from ipshare.audit_log import AuditCheckpoint, AuditLog, Checkpointer, SqlChainStore, audit_metadata, signing_key
+from ipshare.audit_log import AuditCheckpoint, AuditLog, Checkpointer, SqlChainStore, signing_key
 from ipshare.auth import AuthError
-from ipshare.consumer import Consumer, Projection, consumer_metadata, run_forever
+from ipshare.consumer import Consumer, Projection, run_forever
 from ipshare.database import open_engine, schema_lock
 from ipshare.envelope import EventCatalog
 from ipshare.eventstore import ServiceApplication, persistence_env
 from ipshare.follower import Follower
 from ipshare.grpc_runtime import create_server, set_serving
-from ipshare.idempotency import idempotency_metadata, install_idempotency
+from ipshare.idempotency import install_idempotency
 from ipshare.identity import check_issuer
 from ipshare.leadership import Leadership
 from ipshare.observability import configure_logging, log
 from ipshare.parked_api import router as parked_router
-from ipshare.relay import Relay, relay_metadata
+from ipshare.relay import Relay
+from ipshare.schema import Schema
 from ipshare.settings import ServiceSettings
 from ipshare.tracing import configure_tracing, shutdown_tracing
 from ipshare.web import NotReady, application_api
@@ -65,7 +66,7 @@ class ServiceSpec(Generic[AppT, SettingsT]):
     application: Callable[[dict[str, str]], AppT]
     catalog: EventCatalog
     http: Callable[[Runtime[AppT, SettingsT]], FastAPI]
-    metadata: MetaData = field(default_factory=MetaData)
+    schema: Schema
     grpc: Callable[[Runtime[AppT, SettingsT], grpc.aio.Server], list[str]] | None = None
     projections: Callable[[Runtime[AppT, SettingsT]], Sequence[Projection]] = lambda _: ()
     workers: Callable[[Runtime[AppT, SettingsT]], Sequence[Worker]] = lambda _: ()  # built once started
@@ -124,15 +125,9 @@ class Runtime(Generic[AppT, SettingsT]):
 
     async def start(self) -> None:
         settings = self.settings
-        async with schema_lock(settings.database_url):  # one replica at a time creates what is missing
-            self._engine = await open_engine(
-                settings.database_url,
-                self.spec.metadata,
-                relay_metadata,
-                consumer_metadata,
-                idempotency_metadata,
-                audit_metadata,
-            )
+        await schema.prepare(settings.database_url, self.spec.schema, apply=settings.migrate_on_start)
+        self._engine = open_engine(settings.database_url)
+        async with schema_lock(settings.database_url):  # one replica at a time creates the event store's tables
             env = persistence_env(settings.database_url, settings.event_store_pool_size)
             self._app = await asyncio.to_thread(self.spec.application, env)
         self.spec.catalog.register(AuditCheckpoint.Signed, CheckpointSigned)  # checkpoints go on the topic too

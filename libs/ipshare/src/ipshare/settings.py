@@ -127,6 +127,11 @@ class ServiceSettings(WebSettings, BusSettings, ServiceAddresses):
         "postgresql://postgres@127.0.0.1:5432/postgres",
         description="This service's own database; created at start-up if missing",
     )
+    migrate_on_start: bool = Field(
+        True,
+        description="Apply the schema's migrations at start-up (under a lock: replicas migrate once); false: "
+        "run `ipshare-<service> migrate` as a deploy step, and start-up refuses a database that is behind",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     grpc_port: int = 8100

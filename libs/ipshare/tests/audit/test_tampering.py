@@ -20,13 +20,13 @@ from ipshare import bus
 from ipshare.audit.checkpoint import CheckpointSigner
 from ipshare.audit_check import AuditReport, check_all
 from ipshare.audit_history import ServiceHistory, TopicMessage
-from ipshare.audit_log import CHECKPOINT_TOPIC, AuditLog, SqlChainStore, audit_metadata
-from ipshare.database import open_engine
+from ipshare.audit_log import CHECKPOINT_TOPIC, AuditLog, SqlChainStore
 from ipshare.eventstore import persistence_env
-from ipshare.relay import Relay, relay_metadata
+from ipshare.relay import Relay
 from ipshare.settings import BusSettings
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_devtools.testing.tables import migrated_engine
 
 from .conftest import CONTEXT, KEY, Note, Notes, catalog, write
 
@@ -43,7 +43,7 @@ def app(fresh_database: str) -> Iterator[Notes]:
 
 @pytest.fixture
 async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_engine(fresh_database, audit_metadata, relay_metadata)
+    engine = await migrated_engine(fresh_database)
     yield engine
     await engine.dispose()
 

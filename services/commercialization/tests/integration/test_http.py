@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commercialization.application import CommercializationApplication
 from commercialization.entrypoints.http import create_http
 from commercialization.entrypoints.main import CommercializationSettings, spec
+from commercialization.migrations import schema
 from ipshare.audit.checkpoint import CheckpointSigner
 from ipshare.audit_log import AuditLog, MemoryChainStore, signing_key
 from ipshare.auth import Principal, Role, issue_token
-from ipshare.database import open_engine
 from ipshare.eventstore import CommandContext, persistence_env
-from ipshare.idempotency import idempotency_metadata
 from ipshare.runtime import Runtime
+from ipshare_devtools.testing.tables import migrated_engine
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def app(fresh_database: str) -> Iterator[CommercializationApplication]:
 
 @pytest.fixture
 async def runtime(app: CommercializationApplication, fresh_database: str) -> AsyncIterator[HandedInRuntime]:
-    engine = await open_engine(fresh_database, idempotency_metadata)
+    engine = await migrated_engine(fresh_database, schema)
     yield HandedInRuntime(app, engine)
     await engine.dispose()
 

@@ -31,11 +31,11 @@ from commercialization.adapters.ownership import (
     ProjectedOwnership,
     ProjectionFirst,
     asset_ownership,
-    ownership_metadata,
 )
 from commercialization.application import CommercializationApplication
 from commercialization.entrypoints.http import create_http
 from commercialization.entrypoints.main import CommercializationSettings, spec
+from commercialization.migrations import schema
 from ip_registry.application import IpRegistryApplication
 from ip_registry.catalog import build_catalog
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
@@ -43,16 +43,15 @@ from ip_registry.domain.ownership_transfer import TransferRequest
 from ip_registry.entrypoints.grpc import IpRegistryServicer
 from ipshare import bus
 from ipshare.auth import Principal, Role, issue_token
-from ipshare.consumer import Consumer, consumer_metadata
-from ipshare.database import open_engine
+from ipshare.consumer import Consumer
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.grpc_runtime import create_server
-from ipshare.idempotency import idempotency_metadata
-from ipshare.relay import Relay, relay_metadata
+from ipshare.relay import Relay
 from ipshare.runtime import Runtime
 from ipshare.settings import BusSettings
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
 from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_devtools.testing.tables import migrated_engine
 
 from .conftest import ADMIN, admit
 
@@ -106,9 +105,7 @@ async def stack(fresh_database: str) -> AsyncIterator[Stack]:
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     settings = settings.model_copy(update={"ip_registry_grpc_address": f"127.0.0.1:{port}"})
-    engine = await open_engine(
-        fresh_database, ownership_metadata, relay_metadata, consumer_metadata, idempotency_metadata
-    )
+    engine = await migrated_engine(fresh_database, schema)
     app = await asyncio.to_thread(spec(settings).application, env)  # wired as the service wires it
     assert isinstance(app.reads, ProjectionFirst)
     members = [admit(registry, name, n) for n, name in enumerate(("Uni", "Corp", "Lab"), start=1)]
@@ -131,7 +128,6 @@ async def publish_and_project(stack: Stack, settings: BusSettings, topic: str, r
         while await relay.publish_once():
             pass
         consumer = Consumer(OwnershipProjection(topic), kafka, producer, f"{topic}.dlq", stack.engine)
-        await consumer.prepare()
         async with asyncio.timeout(30):
             while await kept(stack.engine) < rows:
                 for tp, records in (await kafka.getmany(timeout_ms=300)).items():

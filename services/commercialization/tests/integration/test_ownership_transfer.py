@@ -21,18 +21,19 @@ from commercialization.application import CommercializationApplication
 from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferStatus
 from commercialization.entrypoints.schemas import AssignmentOut
 from commercialization.entrypoints.transfer_dispatcher import TransferDispatcher
+from commercialization.migrations import schema
 from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.entrypoints.grpc import IpRegistryServicer
 from ipshare.auth import Principal, Role
-from ipshare.database import open_engine
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.follower import Positions as SqlPositions
-from ipshare.follower import RetryPolicy, positions_metadata
+from ipshare.follower import RetryPolicy
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
+from ipshare_devtools.testing.tables import migrated_engine
 from ipshare_kernel.actor import Actor
 
 from .conftest import ADMIN, admit
@@ -90,7 +91,7 @@ async def stack(fresh_database: str) -> AsyncIterator[Stack]:
     await server.start()
     client = IpRegistryClient(f"127.0.0.1:{port}", AUTH)
     commercialization = CommercializationApplication(env, client)
-    engine = await open_engine(fresh_database, positions_metadata)
+    engine = await migrated_engine(fresh_database, schema)
     members = [admit(registry, name, n) for n, name in enumerate(("Uni", "Corp", "Lab"), start=1)]
     yield Stack(registry, commercialization, client, engine, *members)
     await engine.dispose()

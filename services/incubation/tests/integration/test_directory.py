@@ -32,7 +32,6 @@ from incubation.adapters.directory import (
     DirectoryProjection,
     PatientDirectory,
     ProjectedDirectory,
-    directory_metadata,
     known_assets,
     known_licenses,
     known_ownership,
@@ -41,20 +40,20 @@ from incubation.application import IncubationApplication
 from incubation.domain.references import UnknownReference
 from incubation.entrypoints.http import create_http
 from incubation.entrypoints.main import IncubationSettings, spec
+from incubation.migrations import schema
 from ip_registry.application import IpRegistryApplication
 from ip_registry.catalog import build_catalog as registry_catalog
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.identifiers import uscc_check_character
 from ipshare import bus
 from ipshare.auth import Principal, Role, issue_token
-from ipshare.consumer import Consumer, consumer_metadata
-from ipshare.database import open_engine
+from ipshare.consumer import Consumer
 from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
-from ipshare.idempotency import idempotency_metadata
-from ipshare.relay import Relay, relay_metadata
+from ipshare.relay import Relay
 from ipshare.runtime import Runtime
 from ipshare.settings import BusSettings
 from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_devtools.testing.tables import migrated_engine
 from ipshare_kernel.errors import Conflict, DomainError
 from ipshare_kernel.money import Money
 
@@ -125,9 +124,7 @@ async def world(fresh_database: str, kafka_bootstrap: str) -> AsyncIterator[Worl
     env = persistence_env(fresh_database, connections=2)  # the server is shared with the other tests' stacks
     registry = IpRegistryApplication(env)
     commercialization = CommercializationApplication(env, RegistryOwnership(registry))
-    engine = await open_engine(
-        fresh_database, directory_metadata, relay_metadata, consumer_metadata, idempotency_metadata
-    )
+    engine = await migrated_engine(fresh_database, schema)
     settings = BusSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=3)
     topics = (unique_topic("ip-registry"), unique_topic("commercialization"))
     await bus.ensure_topics(settings, [*topics, f"{topics[0]}.dlq"])
@@ -175,7 +172,6 @@ async def project_until(world: World, done: Any) -> None:
     try:
         projection = DirectoryProjection(*world.topics)
         consumer = Consumer(projection, kafka, producer, f"{world.topics[0]}.dlq", world.engine)
-        await consumer.prepare()
         async with asyncio.timeout(30):
             while not await done(world.engine):
                 for tp, records in (await kafka.getmany(timeout_ms=300)).items():

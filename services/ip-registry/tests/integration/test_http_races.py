@@ -21,11 +21,11 @@ from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.identifiers import uscc_check_character
 from ip_registry.entrypoints.http import create_http
 from ip_registry.entrypoints.main import IpRegistrySettings, spec
+from ip_registry.migrations import schema
 from ipshare.auth import Principal, Role, issue_token
-from ipshare.database import open_engine
 from ipshare.eventstore import CommandContext, persistence_env
-from ipshare.idempotency import idempotency_metadata
 from ipshare.runtime import Runtime
+from ipshare_devtools.testing.tables import migrated_engine
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ def app(fresh_database: str) -> Iterator[IpRegistryApplication]:
 
 @pytest.fixture
 async def client(app: IpRegistryApplication, fresh_database: str) -> AsyncIterator[httpx.AsyncClient]:
-    engine = await open_engine(fresh_database, idempotency_metadata)
+    engine = await migrated_engine(fresh_database, schema)
     api = create_http(HandedInRuntime(app, engine))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test") as c:
         yield c

@@ -21,15 +21,16 @@ from ip_registry.catalog import SOURCE, build_catalog
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.identifiers import uscc_check_character
 from ip_registry.domain.ownership_transfer import OwnershipTransfer, TransferRequest
+from ip_registry.migrations import schema
 from ipshare import bus
 from ipshare.auth import Principal, Role
-from ipshare.database import open_engine
 from ipshare.envelope import PayloadDecoder, decode_envelope, event_id
 from ipshare.eventstore import CommandContext, persistence_env
-from ipshare.relay import Relay, relay_metadata
+from ipshare.relay import Relay
 from ipshare.settings import BusSettings
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_devtools.testing.fixtures import unique_topic
+from ipshare_devtools.testing.tables import migrated_engine
 from ipshare_kernel.money import Money
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,7 @@ def app(fresh_database: str) -> Iterator[IpRegistryApplication]:
 
 @pytest.fixture
 async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_engine(fresh_database, relay_metadata)
+    engine = await migrated_engine(fresh_database, schema)
     yield engine
     await engine.dispose()
 

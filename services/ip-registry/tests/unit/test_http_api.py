@@ -25,11 +25,11 @@ from ip_registry.domain.identifiers import cn_application_check_character
 from ip_registry.domain.values import StrategicReserve
 from ip_registry.entrypoints.http import ROUTERS, create_http
 from ip_registry.entrypoints.main import IpRegistrySettings, spec
+from ip_registry.migrations import schema as ip_registry_schema
 from ipshare.auth import Role, issue_token
-from ipshare.database import open_engine
 from ipshare.eventstore import persistence_env
-from ipshare.idempotency import idempotency_metadata
 from ipshare.runtime import Runtime
+from ipshare_devtools.testing.tables import migrated_engine
 
 from .conftest import ADMIN, Center, as_member, credit_code
 
@@ -52,7 +52,7 @@ class InMemoryRuntime(Runtime[IpRegistryApplication, IpRegistrySettings]):
 
 @pytest.fixture
 async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_engine(fresh_database, idempotency_metadata)
+    engine = await migrated_engine(fresh_database, ip_registry_schema)
     yield engine
     await engine.dispose()
 

@@ -21,18 +21,19 @@ from datetime import UTC, date, datetime
 from aiokafka import ConsumerRecord
 
 from ipshare import bus
-from ipshare.consumer import consumer_metadata
-from ipshare.database import drop_database, open_engine
+from ipshare.database import drop_database
 from ipshare.envelope import PayloadDecoder, decode_envelope
 from ipshare.heap import building_long_lived_state
+from ipshare.schema import migrate
 from ipshare.settings import BusSettings
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
-from revenue_share.adapters.inbox import InboxProjection, metadata
+from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, own_events
 from revenue_share.domain.facts import Payee, PayeeKind
 from revenue_share.domain.ledger import Ledger
 from revenue_share.domain.policy_versions import Policy, policy_of
 from revenue_share.ledger_feed import add_fact
+from revenue_share.migrations import schema
 from revenue_share.replay import (
     IssuedClose,
     IssuedHistory,
@@ -198,7 +199,7 @@ async def rebuild(settings: BusSettings, database_url: str, progress: Progress) 
 async def _fresh(database_url: str) -> None:
     """A new database with revenue-share's tables, made while the history is read."""
     await drop_database(database_url)
-    await (await open_engine(database_url, metadata, consumer_metadata)).dispose()
+    await migrate(database_url, schema)
 
 
 def _close_and_send(

@@ -12,8 +12,7 @@ from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ipshare.auth import Principal, Role
-from ipshare.consumer import InboundEvent, consumer_metadata
-from ipshare.database import open_engine
+from ipshare.consumer import InboundEvent
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.settings import BusSettings
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
@@ -21,8 +20,10 @@ from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_contracts.money.v1.money_pb2 import Money
 from ipshare_devtools.embedded import Broker
-from revenue_share.adapters.inbox import InboxProjection, metadata
+from ipshare_devtools.testing.tables import migrated_engine
+from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.application import RevenueShareApplication
+from revenue_share.migrations import schema
 
 FINANCE = CommandContext(Principal(Role.FINANCE, "finance"))
 UNIVERSITY, INSTITUTE = str(uuid.uuid4()), str(uuid.uuid4())
@@ -69,7 +70,7 @@ def bus_settings(tmp_path: Path) -> Iterator[BusSettings]:
 
 @pytest.fixture
 async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_engine(fresh_database, metadata, consumer_metadata)
+    engine = await migrated_engine(fresh_database, schema)
     yield engine
     await engine.dispose()
 

@@ -11,13 +11,13 @@ from datetime import UTC, date, datetime
 import pytest
 
 from ipshare import bus
-from ipshare.consumer import InboundEvent, consumer_metadata
+from ipshare.consumer import InboundEvent
 from ipshare.database import open_engine
 from ipshare.eventstore import persistence_env
 from ipshare.settings import BusSettings
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_contracts.money.v1.money_pb2 import Money
-from revenue_share.adapters.inbox import FactRow, fact_of, metadata
+from revenue_share.adapters.inbox import FactRow, fact_of
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.domain.facts import Period, Step
@@ -75,7 +75,7 @@ async def _issue_and_publish(
 
 async def _served_hash(database_url: str) -> str:
     """The hash of the period's statements as a service started on the rebuilt database serves them."""
-    engine = await open_engine(database_url, metadata, consumer_metadata)
+    engine = open_engine(database_url)
     rebuilt = RevenueShareApplication(persistence_env(database_url))
     try:  # its inbox, as the second process copied it
         return statement_hash(await Payouts(rebuilt, engine).statements(FINANCE, PERIOD))

@@ -6,15 +6,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import MetaData
-
 from commercialization.adapters.ip_registry_client import IpRegistryClient
 from commercialization.adapters.ownership import (
     FallbackOwnership,
     OwnershipProjection,
     ProjectedOwnership,
     ProjectionFirst,
-    ownership_metadata,
 )
 from commercialization.application import CommercializationApplication
 from commercialization.catalog import SOURCE, build_catalog
@@ -22,6 +19,7 @@ from commercialization.entrypoints.expiry_worker import license_expiry
 from commercialization.entrypoints.grpc import add_servicer
 from commercialization.entrypoints.http import create_http
 from commercialization.entrypoints.transfer_dispatcher import transfer_dispatcher
+from commercialization.migrations import schema
 from ipshare.consumer import Projection
 from ipshare.runtime import Runtime, ServiceSpec, serve
 from ipshare.settings import ServiceSettings
@@ -56,18 +54,11 @@ def spec(
         catalog=build_catalog(),
         http=create_http,
         grpc=add_servicer,
-        metadata=_tables(),
+        schema=schema,
         projections=_projections,
         # agreed assignments -> IP registry; licenses past their term -> expired (run by the leader)
         followers=lambda runtime: [transfer_dispatcher(runtime), license_expiry(runtime)],
     )
-
-
-def _tables() -> MetaData:
-    tables = MetaData()
-    for table in ownership_metadata.tables.values():
-        table.to_metadata(tables)
-    return tables
 
 
 def _projections(_: Runtime[Any, Any]) -> Sequence[Projection]:

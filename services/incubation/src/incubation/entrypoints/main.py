@@ -10,12 +10,12 @@ from incubation.adapters.directory import (
     DirectoryProjection,
     PatientDirectory,
     ProjectedDirectory,
-    directory_metadata,
 )
 from incubation.application import IncubationApplication
 from incubation.catalog import SOURCE, build_catalog
 from incubation.entrypoints.grpc import add_servicer
 from incubation.entrypoints.http import create_http
+from incubation.migrations import schema
 from ipshare.consumer import Projection
 from ipshare.runtime import Runtime, ServiceSpec, serve
 from ipshare.settings import ServiceSettings
@@ -42,7 +42,7 @@ def spec(settings: IncubationSettings | None = None) -> ServiceSpec[IncubationAp
         catalog=build_catalog(),
         http=create_http,
         grpc=add_servicer,
-        metadata=directory_metadata,
+        schema=schema,
         projections=_projections,
     )
 

@@ -8,6 +8,7 @@ from ip_registry.application import IpRegistryApplication
 from ip_registry.catalog import SOURCE, build_catalog
 from ip_registry.entrypoints.grpc import add_servicer
 from ip_registry.entrypoints.http import create_http
+from ip_registry.migrations import schema
 from ipshare.runtime import ServiceSpec, serve
 from ipshare.settings import ServiceSettings
 
@@ -24,6 +25,7 @@ def spec(settings: IpRegistrySettings | None = None) -> ServiceSpec[IpRegistryAp
         application=IpRegistryApplication,
         catalog=build_catalog(),
         http=create_http,
+        schema=schema,
         grpc=add_servicer,
     )
 

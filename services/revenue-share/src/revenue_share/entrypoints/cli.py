@@ -1,4 +1,5 @@
-"""`ipshare-revenue-share`: run the service, or replay it from the topics and check what it issued."""
+"""`ipshare-revenue-share`: run the service, apply its schema's migrations, or replay it from the
+topics and check what it issued."""
 
 from __future__ import annotations
 
@@ -11,18 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ipshare.database import database_name, with_database
+from ipshare.service_cli import service_cli
 from revenue_share.entrypoints.main import RevenueShareSettings
 from revenue_share.entrypoints.main import main as serve_main
+from revenue_share.migrations import schema
 from revenue_share.rebuild import ReplayReport, rebuild
 
-app = typer.Typer(help="revenue-share: exact, replayable payouts.", no_args_is_help=True)
+app = service_cli("revenue-share: exact, replayable payouts.", schema, RevenueShareSettings, serve_main)
 console = Console(stderr=True)
-
-
-@app.command()
-def serve() -> None:
-    """Run the service (HTTP, gRPC, relay and inbox consumer)."""
-    serve_main()
 
 
 @app.command()

@@ -8,12 +8,13 @@ from typing import Any
 
 from ipshare.consumer import Projection
 from ipshare.runtime import Runtime, ServiceSpec, serve
-from revenue_share.adapters.inbox import InboxProjection, metadata
+from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.application import RevenueShareApplication
 from revenue_share.catalog import SOURCE, build_catalog
 from revenue_share.entrypoints.grpc import add_servicer
 from revenue_share.entrypoints.http import create_http
 from revenue_share.entrypoints.wiring import LedgerWarmup, payouts_of
+from revenue_share.migrations import schema
 from revenue_share.settings import RevenueShareSettings
 
 __all__ = ["RevenueShareSettings", "main", "spec"]
@@ -31,7 +32,7 @@ def spec(settings: RevenueShareSettings | None = None) -> ServiceSpec[RevenueSha
         catalog=build_catalog(),
         http=create_http,
         grpc=add_servicer,
-        metadata=metadata,
+        schema=schema,
         projections=_projections,
         workers=lambda runtime: [LedgerWarmup(payouts_of(runtime))],
     )
