@@ -4,11 +4,21 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
-from ipshare.envelope import EventCatalog, PayloadDecoder, UndecodableEvent, enum_field, enum_number, typed_text
+from ipshare.envelope import (
+    EventCatalog,
+    PayloadDecoder,
+    UndecodableEvent,
+    actor_of,
+    decode_envelope,
+    enum_field,
+    enum_number,
+    typed_text,
+)
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
+from ipshare_kernel.actor import CAUSED_BY, Actor
 
 
 def envelope_of(payload: registry.MemberAdmitted, type_name: str) -> EventEnvelope:
@@ -42,6 +52,37 @@ def test_unreadable_payload_bytes_are_undecodable() -> None:
 def test_an_unknown_type_is_undecodable() -> None:
     with pytest.raises(UndecodableEvent, match="unknown event type"):
         DECODER.decode(envelope_of(registry.MemberAdmitted(), "ipshare.ipregistry.v1.Unheard"))
+
+
+class Applicant(Aggregate):
+    @event("Admitted")
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def admitted_envelope(meta: dict[str, str]) -> EventEnvelope:
+    catalog = EventCatalog("ip-registry")
+    catalog.register(Applicant.Admitted, registry.MemberAdmitted)
+    [admitted] = Applicant("Huaxia University").collect_events()
+    return catalog.envelope(7, admitted, meta)
+
+
+def test_the_envelope_names_the_actor_and_the_actor_of_the_cause() -> None:
+    ana = Actor("auth0|ana", "member", "Ana Lima", "m-1")
+    meta = {"principal": "service:dispatcher", **Actor("dispatcher", "service").to_metadata(),
+            **ana.to_metadata(CAUSED_BY)}  # fmt: skip
+    envelope = decode_envelope(admitted_envelope(meta).SerializeToString())
+    assert envelope.principal == "service:dispatcher"
+    assert actor_of(envelope.actor) == Actor("dispatcher", "service")
+    assert actor_of(envelope.caused_by) == ana
+
+
+def test_an_event_recorded_before_actors_has_no_actor_in_its_envelope() -> None:
+    envelope = admitted_envelope({"principal": "member:m-1"})
+    assert not envelope.HasField("actor")
+    assert not envelope.HasField("caused_by")
+    assert actor_of(envelope.actor) is None
+    assert envelope.principal == "member:m-1"
 
 
 # ---- enum fields beside the text fields they type -----------------------------------------

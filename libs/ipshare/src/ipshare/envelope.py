@@ -20,7 +20,9 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from ipshare_contracts.envelope.v1 import envelope_pb2
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
+from ipshare_kernel.actor import CAUSED_BY, Actor
 
 EVENT_ID_NAMESPACE = uuid.UUID("5b0f1c2e-8d7a-4c39-9e51-2f4f6b0a9d13")
 # Attributes every eventsourcing event has; the envelope carries them instead.
@@ -165,10 +167,26 @@ class EventCatalog:
             correlation_id=meta.get("correlation_id", ""),
             causation_id=meta.get("causation_id", ""),
         )
+        if actor := Actor.from_metadata(meta):
+            envelope.actor.CopyFrom(actor_message(actor))
+        if cause := Actor.from_metadata(meta, CAUSED_BY):
+            envelope.caused_by.CopyFrom(actor_message(cause))
         occurred_at: datetime = getattr(event, "timestamp")  # noqa: B009 -- every aggregate event has one; the protocol does not say so
         envelope.occurred_at.FromDatetime(occurred_at)
         envelope.payload.Pack(payload)
         return envelope
+
+
+def actor_message(actor: Actor) -> envelope_pb2.Actor:
+    return envelope_pb2.Actor(subject=actor.subject, name=actor.name or "", member_id=actor.member_id or "",
+                              role=actor.role)  # fmt: skip
+
+
+def actor_of(message: envelope_pb2.Actor) -> Actor | None:
+    """The actor an envelope field names; None when the field is unset (recorded before actors were)."""
+    if not message.subject:
+        return None
+    return Actor(message.subject, message.role, message.name or None, message.member_id or None)
 
 
 def _effective_date(event: object) -> str:
