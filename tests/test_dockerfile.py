@@ -53,11 +53,14 @@ def stages() -> list[Stage]:
     return parse(DOCKERFILE.read_text())[1]
 
 
-def runtime_projects() -> list[Path]:
-    """The projects whose wheels the builder builds (the component's own as `services/${SERVICE}`)."""
+def runtime_projects(component: str) -> list[Path]:
+    """The projects whose wheels the builder builds for a component (revenue-share's check goes
+    into the console's image only; the component's own project comes last)."""
     [builder] = [stage for stage in stages() if stage.name == "builder"]
     [wheel] = [run for run in builder.arguments("RUN") if run.startswith("pip wheel")]
-    return [Path(word) for word in shlex.split(wheel) if word.startswith("./")]
+    found = [Path(word.rstrip(";")) for word in shlex.split(wheel) if word.startswith("./")]
+    own = [ROOT / "services" / component if p.name == "${SERVICE}" else p for p in found]
+    return [p for p in own if component == "console" or p != Path("services/revenue-share")]
 
 
 def project_name(path: Path) -> str:
@@ -125,9 +128,11 @@ def test_the_runtime_stage_runs_as_a_numeric_non_root_user_with_a_healthcheck() 
 
 
 def test_the_builder_builds_the_runtime_libraries_and_the_component_only() -> None:
-    projects = runtime_projects()
-    assert projects[-1] == Path("services/${SERVICE}")
+    projects = runtime_projects("ip-registry")
+    assert projects[-1] == ROOT / "services" / "ip-registry"
     assert {project_name(p) for p in projects[:-1]} == {"ipshare-kernel", "ipshare"}
+    console = runtime_projects("console")
+    assert {project_name(p) for p in console[:-1]} == {"ipshare-kernel", "ipshare", "ipshare-revenue-share"}
     for component in COMPONENTS:
         assert (ROOT / "services" / component / "pyproject.toml").exists()
     instructions = [args for stage in stages() for _, args in stage.instructions]
@@ -136,7 +141,7 @@ def test_the_builder_builds_the_runtime_libraries_and_the_component_only() -> No
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_the_image_installs_no_dev_tool_nor_the_embedded_servers(component: str) -> None:
-    projects = [ROOT / "services" / component if p.name == "${SERVICE}" else p for p in runtime_projects()]
+    projects = runtime_projects(component)
     installed = installed_closure([project_name(p) for p in projects])
     unwanted = dev_extras() | EMBEDDED_TOOLS | {"ipshare-devtools", "pytest"}
     assert not installed & unwanted, f"{component}'s image would hold {installed & unwanted}"

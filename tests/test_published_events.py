@@ -12,21 +12,27 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from types import ModuleType
 
 import pytest
 from eventsourcing.domain import Aggregate
-from google.protobuf.descriptor import Descriptor, FileDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, FileDescriptor
 
 from commercialization.catalog import build_catalog as commercialization_catalog
+from commercialization.domain.account import RevenueKind
+from commercialization.domain.scope import LicenseType
 from incubation.catalog import build_catalog as incubation_catalog
 from ip_registry.catalog import build_catalog as registry_catalog
-from ipshare.envelope import EventCatalog
+from ip_registry.domain.lifecycle import AssetStatus
+from ip_registry.domain.member import MemberKind
+from ip_registry.domain.values import AssetKind, CostKind
+from ipshare.envelope import EventCatalog, enum_prefix
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization_events
 from ipshare_contracts.incubation.v1 import events_pb2 as incubation_events
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry_events
 from ipshare_contracts.revenueshare.v1 import events_pb2 as revenue_share_events
-from revenue_share.adapters.inbox import RELEVANT, InboxProjection
+from revenue_share.adapters.inbox import RELEVANT, InboxProjection, fact_stated
 from revenue_share.catalog import build_catalog as revenue_share_catalog
 from revenue_share.catalog import own_events
 
@@ -126,3 +132,59 @@ def test_revenue_share_reads_back_exactly_what_it_publishes() -> None:
     for payload in revenue_share_catalog().payload_types():
         assert decoder.knows(payload.DESCRIPTOR.full_name)
     assert not decoder.knows(registry_events.MemberAdmitted.DESCRIPTOR.full_name)
+
+
+# ---- enums: typed beside the text, the same values as the domain ------------------------------
+
+DOMAIN_ENUMS: dict[EnumDescriptor, type[StrEnum]] = {
+    registry_events.MemberKind.DESCRIPTOR: MemberKind,
+    registry_events.AssetKind.DESCRIPTOR: AssetKind,
+    registry_events.AssetStatus.DESCRIPTOR: AssetStatus,
+    registry_events.CostKind.DESCRIPTOR: CostKind,
+    commercialization_events.LicenseType.DESCRIPTOR: LicenseType,
+    commercialization_events.RevenueKind.DESCRIPTOR: RevenueKind,
+}
+
+
+@pytest.mark.parametrize("enum", DOMAIN_ENUMS, ids=lambda e: e.name)
+def test_a_contract_enum_has_exactly_the_domains_values(enum: EnumDescriptor) -> None:
+    published = {v.name.removeprefix(enum_prefix(enum)).lower() for v in enum.values if v.number}
+    assert published == {k.value for k in DOMAIN_ENUMS[enum]}
+    assert enum.values_by_number[0].name == f"{enum_prefix(enum)}UNSPECIFIED"
+
+
+def test_every_enum_of_the_contracts_stands_for_a_domain_enum() -> None:
+    contracts = [registry_events, commercialization_events, incubation_events, revenue_share_events]
+    declared = {e.full_name for module in contracts for e in module.DESCRIPTOR.enum_types_by_name.values()}
+    assert declared == {e.full_name for e in DOMAIN_ENUMS}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_enum_field_is_filled_from_the_text_it_stands_beside(service: str) -> None:
+    """The catalog fills each enum field; the text field it types stays, deprecated, for older readers."""
+    catalog = SERVICES[service][1]()
+    for event_class in catalog.published():
+        message = catalog.payload_type(event_class).DESCRIPTOR
+        enums = {f.name for f in message.fields if f.type == FieldDescriptor.TYPE_ENUM}
+        typed = catalog.typed_fields(event_class)
+        assert set(typed) == enums, message.full_name
+        for text in typed.values():
+            field = message.fields_by_name[text]
+            assert field.type == FieldDescriptor.TYPE_STRING
+            assert field.GetOptions().deprecated, f"{message.full_name}.{text}: readers should use the enum"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        commercialization_events.RevenueReceived(revenue_kind=commercialization_events.REVENUE_KIND_ROYALTY),
+        commercialization_events.RevenueReceived(kind="royalty"),  # published before the enum
+    ],
+    ids=["typed", "text only"],
+)
+def test_revenue_share_reads_the_kind_of_a_receipt_typed_or_as_text(
+    payload: commercialization_events.RevenueReceived,
+) -> None:
+    fact = fact_stated("license-1", payload)
+    assert fact is not None
+    assert fact[1]["kind"] == "royalty"

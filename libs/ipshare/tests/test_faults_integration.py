@@ -38,6 +38,10 @@ class Venture(Aggregate):
     def rename(self, name: object) -> None:
         self.name = name
 
+    @event("Noted")
+    def note(self, text: str) -> None:
+        self.note_text = text
+
 
 class Ventures(ServiceApplication):
     source = SOURCE
@@ -52,11 +56,17 @@ class Ventures(ServiceApplication):
         venture.rename(name)
         self.record(CommandContext(), venture)
 
+    def note(self, venture_id: uuid.UUID, text: str) -> None:
+        venture: Venture = self.repository.get(venture_id)
+        venture.note(text)
+        self.record(CommandContext(), venture)
+
 
 def catalog() -> EventCatalog:
     c = EventCatalog(SOURCE)
     c.register(Venture.Founded, SpinOffFounded)
     c.register(Venture.Renamed, SpinOffFounded)
+    c.keep_private([Venture.Noted])
     return c
 
 
@@ -172,6 +182,20 @@ async def test_a_topic_holding_everything_twice_is_not_refilled(
     await relay.check_topic()
     assert relay.not_ready_reason() is None
     assert [p for p, _ in await topic_events(settings, topic, 8)] == [1, 1, 2, 2, 3, 3, 4, 4]
+
+
+async def test_private_events_the_topic_never_gets_are_no_loss(
+    app: Ventures, engine: AsyncEngine, producer: AIOKafkaProducer, settings: BusSettings
+) -> None:
+    topic = f"test.private.{uuid.uuid4().hex[:8]}"
+    relay = await relay_after_publishing(app, engine, producer, settings, topic, 2)
+    [first, _] = app.created_ids(Venture.Founded)
+    for i in range(3):
+        app.note(first, f"private {i}")
+    await catch_up(relay)
+    await relay.check_topic()
+    assert relay.not_ready_reason() is None
+    assert [p for p, _ in await topic_events(settings, topic, 2)] == [1, 2]
 
 
 async def test_a_consumer_whose_offset_lies_past_the_refilled_end_reads_again_and_applies_each_event_once(

@@ -1,1 +1,1 @@
-"""The domain kernel: money in minor units and domain errors; imports nothing outside the standard library."""
+"""The domain kernel: money in minor units, domain errors and the clock; only the standard library."""

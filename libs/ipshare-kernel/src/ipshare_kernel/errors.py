@@ -1,4 +1,5 @@
-"""Domain errors shared by every service; the web and gRPC layers map them to status codes."""
+"""Domain errors shared by every service. They say what went wrong in the business's terms; which
+status a caller gets (HTTP or gRPC) is the web and gRPC layers' mapping (`ipshare.error_status`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """A command broke a business rule (422 unless a subclass says otherwise)."""
+    """A command broke a business rule."""
 
-    status = 422
     code = "rule_violated"
 
     def __init__(self, message: str, **details: Any) -> None:
@@ -18,14 +18,12 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status = 404
     code = "not_found"
 
 
 class Conflict(DomainError):
     """The command contradicts the current state (an illegal transition, a clash)."""
 
-    status = 409
     code = "conflict"
 
 
@@ -42,12 +40,16 @@ class ConcurrentUpdate(Conflict):
 
 
 class Forbidden(DomainError):
-    status = 403
     code = "forbidden"
 
 
 class StaleVersion(DomainError):
     """The client's If-Match names a version that is no longer current."""
 
-    status = 412
     code = "precondition_failed"
+
+
+class Unavailable(DomainError):
+    """Something the command needs to decide did not answer; the same command may succeed later."""
+
+    code = "unavailable"

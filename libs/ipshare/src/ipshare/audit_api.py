@@ -47,6 +47,7 @@ def entry_json(entry: AuditEntry) -> dict[str, Any]:
         "aggregate_id": event.originator_id,
         "aggregate_version": event.originator_version,
         "type": event.type_name,
+        **entry.attribution.to_json(),
         "canonical": base64.b64encode(entry.canonical).decode("ascii"),
         "entry_hash": entry.entry_hash.hex() if entry.chained else None,
         "envelope": base64.b64encode(entry.envelope).decode("ascii") if entry.envelope else None,

@@ -4,16 +4,16 @@ It never stops at the first problem. Each problem names the service and exactly 
 (position, aggregate, version, type), checkpoint (index, size, time), topic message (partition,
 offset) or statement (period, payee) differs; what passed is said in plain words too.
 
-The statements are recomputed by the revenue-share package (``revenue_share.audit``) from the
-events in the histories: the library does not know how payouts are computed, so it asks the
-package by name, as the stack starts services by name.
+The platform does not know how payouts are computed: the statements are recomputed by a
+`StatementCheck` the caller passes in (revenue-share's `revenue_share.audit.check_statements`,
+given by the `ipshare verify` command and the console's auditor page).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiokafka.partitioner import murmur2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -26,8 +26,6 @@ from ipshare.audit.verifier import verify_checkpoint_consistency, verify_entry_i
 from ipshare.audit_history import ServiceHistory, TopicMessage
 from ipshare.audit_log import AuditEntry
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
-
-STATEMENT_CHECKS = "revenue_share.audit:check_statements"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +55,10 @@ class PublishedEvent:
     envelope: EventEnvelope
 
 
-StatementCheck = Callable[[Sequence[PublishedEvent]], tuple[list[str], list[Problem]]]
+class StatementCheck(Protocol):
+    """Re-derives the issued statements from the published events: what it verified, what differs."""
+
+    def __call__(self, events: Sequence[PublishedEvent], /) -> tuple[list[str], list[Problem]]: ...
 
 
 def check_all(
@@ -73,16 +74,6 @@ def check_all(
         report.verified += verified
         report.problems += problems
     return report
-
-
-def statement_check() -> StatementCheck | None:
-    """revenue-share's statement replay, when that package is installed."""
-    module, name = STATEMENT_CHECKS.split(":")
-    try:
-        check: StatementCheck = getattr(importlib.import_module(module), name)
-    except ImportError:
-        return None
-    return check
 
 
 def _check_service(report: AuditReport, history: ServiceHistory, trusted: Ed25519PublicKey | None) -> None:

@@ -38,10 +38,11 @@ from ipshare.audit import CanonicalEvent, HashChain, MerkleTree, SignedCheckpoin
 from ipshare.audit.checkpoint import CheckpointSigner, key_id_of, load_private_key, public_key_base64
 from ipshare.auth import Principal, Role
 from ipshare.envelope import EventCatalog
-from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.eventstore import CommandContext, ServiceApplication, recorded_metadata
 from ipshare.follower import Follower
 from ipshare.observability import log
 from ipshare.settings import DEV_MODE_VARIABLE, ServiceSettings
+from ipshare_kernel.actor import Attribution
 from ipshare_kernel.errors import DomainError, NotFound
 
 CHECKPOINT_NAMESPACE = uuid.UUID("0c7d9a52-3f4e-4b8a-9e1d-5a6b7c8d9e0f")
@@ -186,6 +187,11 @@ class AuditEntry:
     @property
     def event(self) -> CanonicalEvent:
         return CanonicalEvent.from_bytes(self.canonical)
+
+    @property
+    def attribution(self) -> Attribution:
+        """Who recorded the event, as its stored state says: the bytes the chain covers."""
+        return Attribution.of(recorded_metadata(self.event.state))
 
 
 class AuditLog:

@@ -1,14 +1,17 @@
 """The event store every service records its facts in (eventsourcing on PostgreSQL).
 
-Each stored event also carries who did it and why (principal, correlation and
-causation ids, the trace context of the request). That metadata belongs to the application, not the domain, so a
-mapper adds it on the way in and takes it off on the way out; the relay reads it
-back to fill the envelope.
+Each stored event also carries who did it and why (its actor, the actor of what
+caused it, the principal string, correlation and causation ids, the trace context of
+the request). That metadata belongs to the application, not the domain, so a mapper
+adds it on the way in and takes it off on the way out; the relay reads it back to fill
+the envelope. Every use case records through `ServiceApplication.record` with its
+command context, so no event is stored without them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -32,6 +35,7 @@ from ipshare.auth import SYSTEM, Principal
 from ipshare.pg_recorder import TOPIC as RECORDER_TOPIC
 from ipshare.pg_recorder import UnpipelinedApplicationRecorder
 from ipshare.tracing import current_trace_context
+from ipshare_kernel.actor import CAUSED_BY, Actor, Attribution
 from ipshare_kernel.errors import NotFound, StaleVersion
 
 A = TypeVar("A")
@@ -48,25 +52,47 @@ class Precondition:
 @dataclass(frozen=True, slots=True)
 class CommandContext:
     """Who issued a command, the request it belongs to, the version the client edited, and the trace
-    it runs in (W3C `traceparent`, taken where the context is made: the relay publishes under it)."""
+    it runs in (W3C `traceparent`, taken where the context is made: the relay publishes under it).
+
+    A service reacting to another event issues commands as itself, with `caused_by` the actor of
+    that event where it is known."""
 
     principal: Principal = SYSTEM
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str = ""
     precondition: Precondition | None = None
     trace: Mapping[str, str] = field(default_factory=current_trace_context)
+    caused_by: Actor | None = None
+
+    @property
+    def actor(self) -> Actor:
+        principal = self.principal
+        member_id = str(principal.member_id) if principal.member_id else None
+        return Actor(principal.subject, principal.role.value, principal.name, member_id)
 
     def as_metadata(self) -> dict[str, str]:
         return {
             "principal": str(self.principal),
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
+            **self.actor.to_metadata(),
+            **(self.caused_by.to_metadata(CAUSED_BY) if self.caused_by else {}),
             **self.trace,
         }
 
 
 _recording: ContextVar[CommandContext | None] = ContextVar("ipshare_recording", default=None)
 META_KEY = "_meta"
+
+
+def recorded_metadata(state: bytes) -> dict[str, str]:
+    """The metadata kept in a stored event's state bytes, read without the event's classes (an
+    auditor's copy of a log has only the bytes); empty when there is none or it cannot be read."""
+    try:
+        meta = json.loads(state).get(META_KEY)
+    except (ValueError, AttributeError):  # not JSON, or JSON but not an object
+        return {}
+    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
 
 
 class DateAsISO(Transcoding):
@@ -180,11 +206,13 @@ class ServiceApplication(Application[uuid.UUID]):
     def notifications_after(self, position: int, limit: int) -> list[Notification]:
         return list(self.recorder.select_notifications(position, limit, inclusive_of_start=False))
 
-    def count_notifications_through(self, position: int) -> int:
-        """How many events the log holds up to and including `position` (ids may have gaps)."""
+    def count_notifications_through(self, position: int, event_classes: Iterable[type]) -> int:
+        """How many events of those classes the log holds up to and including `position`."""
+        topics = [get_topic(cls) for cls in event_classes]
         if isinstance(self.recorder, UnpipelinedApplicationRecorder):
-            return self.recorder.count_notifications_through(position)
-        return sum(1 for n in self.recorder.select_notifications(1, max(position, 1)) if n.id <= position)
+            return self.recorder.count_notifications_through(position, topics)
+        found = self.recorder.select_notifications(1, max(position, 1), topics=topics)
+        return sum(1 for n in found if n.id <= position)
 
     def find(self, kind: type[A], aggregate_id: uuid.UUID, what: str) -> A:
         """The aggregate of that kind, or NotFound naming what was asked for (e.g. "spin_off")."""
@@ -195,6 +223,13 @@ class ServiceApplication(Application[uuid.UUID]):
         if not isinstance(aggregate, kind):
             raise NotFound(f"no {what.replace('_', ' ')} {aggregate_id}", **{f"{what}_id": str(aggregate_id)})
         return aggregate
+
+    def attribution(self, aggregate_id: uuid.UUID, version: int) -> Attribution:
+        """Who recorded that version of the aggregate (read from the event's stored metadata)."""
+        stored = self.recorder.select_events(aggregate_id, gt=version - 1, lte=version, limit=1)
+        if not stored:
+            raise NotFound(f"no version {version} of {aggregate_id}", aggregate_id=str(aggregate_id))
+        return Attribution.of(self.metadata_mapper.decode(stored[0])[1])
 
     def created_ids(self, created: type[DomainEventProtocol[uuid.UUID]]) -> list[uuid.UUID]:
         """Ids of every aggregate created by that event class, in the order they were recorded."""

@@ -5,6 +5,7 @@ channels to other services."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -15,29 +16,25 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ipshare.auth import AuthError, Principal
+from ipshare.auth import AuthError, Principal, Role
+from ipshare.error_status import grpc_status
 from ipshare.eventstore import CommandContext
 from ipshare.identity import IssuerUnavailable, read_token, service_token
 from ipshare.settings import AuthSettings
 from ipshare.tracing import traced_aio_interceptors, traced_server_interceptor
+from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import DomainError
 
 T = TypeVar("T")
 
-STATUS_OF = {
-    404: grpc.StatusCode.NOT_FOUND,
-    409: grpc.StatusCode.FAILED_PRECONDITION,
-    403: grpc.StatusCode.PERMISSION_DENIED,
-    412: grpc.StatusCode.ABORTED,
-    422: grpc.StatusCode.INVALID_ARGUMENT,
-}
-# A few codes say more than their HTTP status (both are 409 over HTTP).
-STATUS_OF_CODE = {"already_exists": grpc.StatusCode.ALREADY_EXISTS}
 PRINCIPAL_KEY = "ipshare-principal"
 # Health and reflection answer without a token: probes and grpcurl carry none, and both tell only
 # what the public proto/ already says.
 _OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
                  "/grpc.reflection.v1.ServerReflection/")  # fmt: skip
+# A service calling on behalf of an event's actor names that actor here (JSON; binary, since a display
+# name need not be ASCII). Only a service's word is taken: a person's token names its own actor.
+CAUSED_BY_KEY = "ipshare-caused-by-bin"
 
 
 class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -80,9 +77,23 @@ def caller(context: grpc.aio.ServicerContext[Any, Any], settings: AuthSettings) 
     return read_token(settings, str(metadata["authorization"])[7:])
 
 
+def caused_by(context: grpc.aio.ServicerContext[Any, Any]) -> Actor | None:
+    """The actor a calling service acts on behalf of, if it named one it could read."""
+    value = dict(context.invocation_metadata() or ()).get(CAUSED_BY_KEY)
+    try:
+        named: dict[str, Any] = json.loads(value) if isinstance(value, bytes) else {}
+        return Actor(str(named["subject"]), str(named["role"]), named.get("name"), named.get("member_id"))
+    except (ValueError, TypeError, KeyError, AttributeError):  # absent, or not an actor's JSON object
+        return None
+
+
+def caused_by_metadata(actor: Actor | None) -> list[tuple[str, str | bytes]]:
+    """Call metadata naming the actor a service acts on behalf of (nothing when unknown)."""
+    return [] if actor is None else [(CAUSED_BY_KEY, json.dumps(actor.to_json()).encode())]
+
+
 async def abort_for(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> None:
-    status = STATUS_OF_CODE.get(error.code) or STATUS_OF.get(error.status, grpc.StatusCode.UNKNOWN)
-    await context.abort(status, error.message)
+    await context.abort(grpc_status(error), error.message)
 
 
 async def run_use_case(
@@ -98,7 +109,8 @@ async def run_async_use_case(
     use_case: Callable[[CommandContext], Awaitable[T]],
 ) -> T:
     """Await a use case as the calling principal; domain errors abort."""
-    ctx = CommandContext(principal=caller(context, settings))
+    principal = caller(context, settings)
+    ctx = CommandContext(principal=principal, caused_by=caused_by(context) if principal.role is Role.SERVICE else None)
     try:
         return await use_case(ctx)
     except DomainError as error:

@@ -33,7 +33,7 @@ from ipshare.auth import (
 )
 from ipshare.observability import log
 from ipshare.settings import DEV_MODE_VARIABLE, AuthSettings
-from ipshare_kernel.errors import DomainError
+from ipshare_kernel.errors import Unavailable
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 # The development issuer (`ipshare.dev_issuer`) says so in its discovery document, and grants any
@@ -44,10 +44,9 @@ _REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
 _RENEW_BEFORE_SECONDS = 60  # a service asks for a new token this long before its own expires
 
 
-class IssuerUnavailable(DomainError):
+class IssuerUnavailable(Unavailable):
     """The identity provider did not answer, so no token can be checked or obtained now."""
 
-    status = 503
     code = "identity_provider_unavailable"
 
 

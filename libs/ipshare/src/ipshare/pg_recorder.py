@@ -64,12 +64,12 @@ class UnpipelinedApplicationRecorder(PostgresApplicationRecorder):
             id_type=Identifier(self.datastore.originator_id_type),
         )
 
-    def count_notifications_through(self, position: int) -> int:
-        """How many events the log holds up to and including `position` (ids may have gaps)."""
-        statement = SQL("SELECT count(*) AS n FROM {schema}.{table} WHERE notification_id <= %s").format(
-            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
-        )
+    def count_notifications_through(self, position: int, topics: Sequence[str]) -> int:
+        """How many events of those topics the log holds up to and including `position`."""
+        statement = SQL(
+            "SELECT count(*) AS n FROM {schema}.{table} WHERE notification_id <= %s AND topic = ANY(%s)"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, (position,))
+            curs.execute(statement, (position, list(topics)))
             row = curs.fetchone()
         return int(row["n"]) if row else 0

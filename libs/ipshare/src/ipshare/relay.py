@@ -315,8 +315,10 @@ class Relay:
             await self._refill(f"topic {self.topic} holds {held} messages, behind the {published} published")
 
     async def _published_count(self) -> int:
-        """Events published so far, each counted once: the log up to the position, less the parked."""
-        through = await asyncio.to_thread(self.app.count_notifications_through, self.position)
+        """Events published so far, each counted once: the log's published events up to the position,
+        less the parked (private events never go on the topic)."""
+        published = self.catalog.published()
+        through = await asyncio.to_thread(self.app.count_notifications_through, self.position, published)
         return through - await self._parked_count()
 
     async def _refill(self, why: str) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from fastapi import Body as BodyParameter
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
+from ipshare_kernel.actor import Actor
 from ipshare_kernel.money import MINOR_UNITS, Money
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -108,3 +109,17 @@ class MoneyOut(BaseModel):
     @classmethod
     def of(cls, value: Money) -> MoneyOut:
         return cls(amount_minor=value.amount, currency=value.currency, formatted=str(value))
+
+
+class ActorOut(BaseModel):
+    """Who did something: the token's subject and display name, the role, the member acted for."""
+
+    subject: str
+    name: str | None
+    member_id: str | None
+    role: str
+
+    @classmethod
+    def of(cls, actor: Actor | None) -> ActorOut | None:
+        return None if actor is None else cls(subject=actor.subject, name=actor.name, member_id=actor.member_id,
+                                              role=actor.role)  # fmt: skip

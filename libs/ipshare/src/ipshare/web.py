@@ -24,6 +24,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp
 
 from ipshare.auth import AuthError, Principal, Role
+from ipshare.error_status import http_status
 from ipshare.eventstore import CommandContext, Precondition
 from ipshare.identity import read_token
 from ipshare.observability import REQUEST_SECONDS, REQUESTS, log_access
@@ -65,7 +66,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return error_body(exc.status, exc.code, exc.message, _jsonable(exc.details))
+    return error_body(http_status(exc), exc.code, exc.message, _jsonable(exc.details))
 
 
 async def _currency_error(_: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -10,13 +11,14 @@ import grpc
 import httpx
 import pytest
 
-from ipshare.audit import verify_checkpoint, verify_consistency, verify_inclusion
+from ipshare.audit import CanonicalEvent, verify_checkpoint, verify_consistency, verify_inclusion
 from ipshare.audit.checkpoint import SignedCheckpoint, load_public_key
 from ipshare.audit.merkle import leaf_hash
 from ipshare.audit_api import add_audit_servicer, checkpoint_of
 from ipshare.audit_api import router as audit_router
-from ipshare.audit_log import AuditLog
-from ipshare.auth import Role, issue_token
+from ipshare.audit_log import AuditEntry, AuditLog
+from ipshare.auth import Principal, Role, issue_token
+from ipshare.eventstore import CommandContext
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
 from ipshare.web import application_api
@@ -92,6 +94,31 @@ async def test_an_aggregate_history_comes_with_inclusion_proofs(client: httpx.As
         assert proof["tree_size"] == checkpoint.tree_head.tree_size
         verify_inclusion(leaf_hash(base64.b64decode(entry["canonical"])), entry["position"], proof["tree_size"],
                          [bytes.fromhex(h) for h in proof["hashes"]], checkpoint.tree_head.root_hash)  # fmt: skip
+
+
+async def test_an_aggregate_history_names_who_recorded_each_event(
+    app: Notes, client: httpx.AsyncClient, filled: AuditLog
+) -> None:
+    first = filled.history(0, 1)[0].event.originator_id
+    note = app.repository.get(first)
+    note.amend("a3")
+    ana = Principal(Role.MEMBER, "auth0|ana", uuid.UUID(int=7), name="Ana Lima")
+    app.record(CommandContext(ana), note)
+    await filled.advance()
+    body = (await client.get(f"/audit/aggregates/{first}/history", headers=bearer(Role.AUDITOR))).json()
+    written, _, amended = body["entries"]
+    assert written["actor"] == {"subject": "system", "name": None, "member_id": None, "role": "service"}
+    assert amended["actor"] == {"subject": "auth0|ana", "name": "Ana Lima", "member_id": str(uuid.UUID(int=7)),
+                                "role": "member"}  # fmt: skip
+    assert (amended["caused_by"], amended["principal"]) == (None, f"member:{uuid.UUID(int=7)}")
+
+
+def test_an_entry_recorded_before_actors_shows_only_its_principal() -> None:
+    state = b'{"text":"a","_meta":{"principal":"member:42","correlation_id":"c","causation_id":""}}'
+    entry = AuditEntry(0, 1, CanonicalEvent(0, str(uuid.UUID(int=1)), 1, "Note", state).to_bytes(), b"", b"")
+    assert entry.attribution.to_json() == {"actor": None, "caused_by": None, "principal": "member:42"}
+    unreadable = AuditEntry(0, 1, CanonicalEvent(0, str(uuid.UUID(int=1)), 1, "Note", b"\xff").to_bytes(), b"", b"")
+    assert unreadable.attribution.to_json() == {"actor": None, "caused_by": None, "principal": ""}
 
 
 async def test_proof_queries_outside_the_log_are_422(client: httpx.AsyncClient) -> None:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Protocol, TypedDict, TypeVar
+from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
@@ -31,6 +31,7 @@ from commercialization.domain.scope import WORLDWIDE, Footprint, find_conflict
 from commercialization.domain.terms import RoyaltyTerms
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare_kernel.actor import Actor, Attribution
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare_kernel.money import CurrencyError, Money, basis_points_of
 
@@ -70,9 +71,20 @@ class PointInTimeOwnership:
 class OwnershipTransfers(Protocol):
     """Carries out a requested transfer in the IP registry (idempotent by its request id)."""
 
-    def transfer_ownership(self, requested: Assignment.OwnershipTransferRequested) -> TransferOutcome:
-        """Carry out the request; raises `TransferRefused` when the registry says no for good."""
+    def transfer_ownership(
+        self, requested: Assignment.OwnershipTransferRequested, caused_by: Actor | None = None
+    ) -> TransferOutcome:
+        """Carry out the request on behalf of `caused_by`; raises `TransferRefused` when the registry
+        says no for good."""
         ...
+
+
+class RequestedTransfer(NamedTuple):
+    """An ownership transfer request, where it lies in the log, and who made it (its event's actor)."""
+
+    position: int
+    event: Assignment.OwnershipTransferRequested
+    requested_by: Actor | None
 
 
 # -- access rules (pure guards) ---------------------------------------------------------
@@ -767,17 +779,15 @@ class CommercializationApplication(ServiceApplication):
             self._save(ctx, assignment, *self._on_transfer_refused(assignment, day))
         return changed
 
-    def transfer_requests_after(
-        self, position: int, limit: int
-    ) -> list[tuple[int, Assignment.OwnershipTransferRequested]]:
-        """Transfer requests recorded after a log position, with their positions, oldest first."""
+    def transfer_requests_after(self, position: int, limit: int) -> list[RequestedTransfer]:
+        """Transfer requests recorded after a log position, with their positions and actors, oldest first."""
         topics = [get_topic(Assignment.OwnershipTransferRequested)]
         notifications = self.recorder.select_notifications(position, limit, topics=topics, inclusive_of_start=False)
         found = []
         for notification in notifications:
-            requested = self.mapper.to_domain_event(notification)
+            requested, meta = self.metadata_mapper.decode(notification)
             assert isinstance(requested, Assignment.OwnershipTransferRequested)
-            found.append((notification.id, requested))
+            found.append(RequestedTransfer(notification.id, requested, Attribution.of(meta).actor))
         return found
 
     # -- queries ---------------------------------------------------------------------------

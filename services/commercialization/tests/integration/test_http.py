@@ -21,6 +21,8 @@ from commercialization.application import CommercializationApplication
 from commercialization.entrypoints.http import create_http
 from commercialization.entrypoints.main import CommercializationSettings, spec
 from commercialization.migrations import schema
+from ipshare.audit.checkpoint import CheckpointSigner
+from ipshare.audit_log import AuditLog, MemoryChainStore, signing_key
 from ipshare.auth import Principal, Role, issue_token
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.runtime import Runtime
@@ -47,6 +49,8 @@ class HandedInRuntime(Runtime[CommercializationApplication, CommercializationSet
     def __init__(self, app: CommercializationApplication, engine: AsyncEngine) -> None:
         super().__init__(spec(SETTINGS))
         self._app, self._engine = app, engine
+        signer = CheckpointSigner(self.spec.name, signing_key(SETTINGS, self.spec.name))
+        self._audit = AuditLog(app, self.spec.catalog, MemoryChainStore(), signer)
 
 
 @pytest.fixture
@@ -57,16 +61,27 @@ def app(fresh_database: str) -> Iterator[CommercializationApplication]:
 
 
 @pytest.fixture
-async def client(app: CommercializationApplication, fresh_database: str) -> AsyncIterator[Client]:
+async def runtime(app: CommercializationApplication, fresh_database: str) -> AsyncIterator[HandedInRuntime]:
     engine = await migrated_engine(fresh_database, schema)
-    api = create_http(HandedInRuntime(app, engine))
+    yield HandedInRuntime(app, engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(runtime: HandedInRuntime) -> AsyncIterator[Client]:
+    api = create_http(runtime)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test") as c:
         yield c
-    await engine.dispose()
 
 
 def bearer(role: Role, member_id: uuid.UUID | None = None, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(SETTINGS, role, member_id)}", **headers}
+
+
+def person(member_id: uuid.UUID, subject: str, name: str, **headers: str) -> dict[str, str]:
+    """A member's token naming the person behind it, as the identity provider issues it."""
+    token = issue_token(SETTINGS, Role.MEMBER, member_id, subject=subject, name=name)
+    return {"Authorization": f"Bearer {token}", **headers}
 
 
 def member(member_id: uuid.UUID, **headers: str) -> dict[str, str]:
@@ -122,6 +137,25 @@ async def granted_exclusive(client: Client) -> str:
     )  # fmt: skip
     assert (ok(consented)["status"], consented.json()["granted_on"]) == ("active", "2025-01-02")
     return license_id
+
+
+async def test_the_audit_history_names_the_person_who_consented(client: Client, runtime: HandedInRuntime) -> None:
+    draft = await client.post("/licenses", json={**EXCLUSIVE, "submit": False}, headers=member(UNI))
+    license_id: str = ok(draft, 201)["license_id"]
+    ok(await client.post(f"/licenses/{license_id}/submission", json={"effective_date": "2025-01-01"},
+                         headers=person(UNI, "oidc|wang-fang", "Wang Fang")))  # fmt: skip
+    ok(await client.post(f"/licenses/{license_id}/consents", json={"effective_date": "2025-01-02"},
+                         headers=person(INST, "oidc|li-wei", "Li Wei")))  # fmt: skip
+    await runtime.audit.advance()
+    history = ok(await client.get(f"/audit/aggregates/{license_id}/history", headers=AUDITOR))
+    drafted, *_ = history["entries"]
+    assert drafted["actor"] == {"subject": str(UNI), "name": None, "member_id": str(UNI), "role": "member"}
+    consents = [e for e in history["entries"] if e["type"].endswith(".LicenseConsentGiven")]
+    assert [c["actor"]["name"] for c in consents] == ["Wang Fang", "Li Wei"]
+    consent = consents[-1]
+    assert consent["actor"] == {"subject": "oidc|li-wei", "name": "Li Wei", "member_id": str(INST), "role": "member"}
+    assert (consent["principal"], consent["caused_by"]) == (f"member:{INST}", None)
+    assert consent["position"] >= 0  # chained: the actor is in the bytes the log's hashes cover
 
 
 async def test_an_exclusive_license_is_drafted_consented_and_granted(client: Client) -> None:

@@ -34,6 +34,7 @@ from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import service_pb2_grpc
 from ipshare_devtools.testing.tables import migrated_engine
+from ipshare_kernel.actor import Actor
 
 from .conftest import ADMIN, admit
 
@@ -114,6 +115,25 @@ async def agree_sale(stack: Stack, asset_id: uuid.UUID, buyer: uuid.UUID | None)
 def transfers_recorded(stack: Stack, asset_id: uuid.UUID) -> list[object]:
     kinds = (Asset.SharesTransferred, Asset.OwnershipAssignedOut)
     return [e for e in stack.registry.events.get(asset_id) if isinstance(e, kinds)]
+
+
+async def test_the_registry_records_the_transfer_on_behalf_of_the_person_who_consented_last(stack: Stack) -> None:
+    asset_id = co_owned_asset(stack)
+    app = stack.commercialization
+    sale = await asyncio.to_thread(
+        app.propose_assignment, member(stack.uni), asset_id, "Buyer", 2_000_000, "CNY",
+        assignee_member_id=stack.lab, effective_date=AGREED_ON,
+    )  # fmt: skip
+    qian = CommandContext(Principal(Role.MEMBER, "oidc|qian-lu", stack.corp, name="Qian Lu"))
+    await asyncio.to_thread(app.consent_to_assignment, qian, sale, effective_date=AGREED_ON)
+    await stack.dispatcher().dispatch_once()
+
+    transferred = transfers_recorded(stack, asset_id)
+    assert transferred
+    for change in transferred:
+        recorded = stack.registry.attribution(asset_id, change.originator_version)  # type: ignore[attr-defined]
+        assert recorded.actor == Actor("commercialization", "service")
+        assert recorded.caused_by == Actor("oidc|qian-lu", "member", "Qian Lu", str(stack.corp))
 
 
 def completions(stack: Stack) -> list[Assignment.OwnershipTransferCompleted]:

@@ -21,6 +21,7 @@ from commercialization.domain.ownership import OwnershipPeriod, owners_during
 from commercialization.domain.reports import ReportLine, RoyaltyLedger
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
 from ipshare.auth import Principal, Role
+from ipshare.error_status import http_status
 from ipshare.eventstore import CommandContext
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare_kernel.money import Money
@@ -341,7 +342,7 @@ def test_an_overlapping_license_is_a_409_naming_the_license_and_overlap(
             member(UNIVERSITY), "Beta", [a], "non_exclusive", territory=["US", "DE"],
             start_date=date(2027, 1, 1), effective_date=D,
         )  # fmt: skip
-    assert caught.value.status == 409
+    assert http_status(caught.value) == 409
     assert caught.value.details["conflicting_license_id"] == str(first)
     assert caught.value.details["overlap"] == {
         "asset_ids": [str(a)],

@@ -19,6 +19,7 @@ from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
 from ipshare.follower import RetryPolicy
 from ipshare_contracts.commercialization.v1 import events_pb2 as pb
+from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import Conflict, Forbidden
 
 SELLER, BUYER = uuid.uuid4(), uuid.uuid4()
@@ -41,10 +42,14 @@ class FlakyRegistry:
         error = error or RegistryUnavailable("the IP registry did not answer")
         self.errors = [error] * failures + list(errors)
         self.calls: list[uuid.UUID] = []
+        self.on_behalf_of: list[Actor | None] = []
         self.carried_out: dict[uuid.UUID, TransferOutcome] = {}
 
-    def transfer_ownership(self, requested: Assignment.OwnershipTransferRequested) -> TransferOutcome:
+    def transfer_ownership(
+        self, requested: Assignment.OwnershipTransferRequested, caused_by: Actor | None = None
+    ) -> TransferOutcome:
         self.calls.append(requested.request_id)
+        self.on_behalf_of.append(caused_by)
         if self.errors:
             raise self.errors.pop(0)
         owners = {uuid.UUID(requested.assignee_member_id): 10_000} if requested.assignee_member_id else {}
@@ -84,7 +89,7 @@ def agreed_sale(app: CommercializationApplication, buyer: uuid.UUID | None = BUY
     asset_id = uuid.uuid4()
     assert isinstance(app.ownership, Owners)
     app.ownership.by_asset[asset_id] = {SELLER: 10_000}
-    seller = CommandContext(Principal(Role.MEMBER, str(SELLER), SELLER))
+    seller = CommandContext(Principal(Role.MEMBER, "oidc|zhao-min", SELLER, name="Zhao Min"))
     return app.propose_assignment(seller, asset_id, "Buyer", 1_000, "CNY", assignee_member_id=buyer, effective_date=D)
 
 
@@ -124,8 +129,22 @@ async def test_a_failing_registry_is_retried_with_backoff_until_the_transfer_is_
     assert (assignment.status, assignment.transfer_completed_on) == (AssignmentStatus.TRANSFERRED, D)
     [completed] = completions(app)
     assert (completed.owners, completed.assigned_out) == ([{"member_id": str(BUYER), "share_bps": 10_000}], False)
-    [(requested_at, _)] = app.transfer_requests_after(0, 10)
+    [(requested_at, _, _)] = app.transfer_requests_after(0, 10)
     assert positions.saved == [requested_at]
+
+
+async def test_the_transfer_is_recorded_as_the_dispatchers_on_behalf_of_who_requested_it(
+    app: CommercializationApplication,
+) -> None:
+    sale = agreed_sale(app)
+    registry = FlakyRegistry()
+    await dispatcher(app, registry, MemoryPositions(), Sleeps()).dispatch_once()
+
+    seller = Actor("oidc|zhao-min", "member", "Zhao Min", str(SELLER))
+    assert registry.on_behalf_of == [seller]
+    completed = app.attribution(sale, app.get_assignment(finance(), sale).version)
+    assert completed.actor == Actor("ownership-transfers", "service")
+    assert completed.caused_by == seller
 
 
 def refusal(reason: str = "the owners changed since the assignment was agreed") -> TransferRefused:
@@ -159,7 +178,7 @@ async def test_a_refusal_is_recorded_once_not_retried_and_the_next_request_goes_
     [recorded] = refusals(app)
     assert (recorded.request_id, recorded.code) == (ids[0], "FAILED_PRECONDITION")
     assert app.get_assignment(finance(), next_one).transfer_status is TransferStatus.COMPLETED
-    assert positions.saved == [p for p, _ in app.transfer_requests_after(0, 10)]
+    assert positions.saved == [p for p, _, _ in app.transfer_requests_after(0, 10)]
 
 
 async def test_a_passing_failure_still_backs_off_before_a_refusal_ends_it(app: CommercializationApplication) -> None:
@@ -203,7 +222,7 @@ def test_the_refusal_goes_on_the_bus_with_the_registry_reason(app: Commercializa
 
 
 def test_the_transfer_status_follows_the_assignment(app: CommercializationApplication) -> None:
-    seller = CommandContext(Principal(Role.MEMBER, str(SELLER), SELLER))
+    seller = CommandContext(Principal(Role.MEMBER, "oidc|zhao-min", SELLER, name="Zhao Min"))
     asset_id = uuid.uuid4()
     assert isinstance(app.ownership, Owners)
     app.ownership.by_asset[asset_id] = {SELLER: 6000, BUYER: 4000}

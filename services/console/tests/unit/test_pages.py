@@ -300,6 +300,32 @@ async def test_closing_asks_for_the_periods_id_before_calling_the_service(
     assert "Period 2026 is closed" in closed.text
 
 
+async def test_the_history_of_an_aggregate_names_who_recorded_each_event(
+    browser: httpx.AsyncClient, services: Services
+) -> None:
+    asset = str(uuid.uuid4())
+    entry = {"position": 0, "aggregate_version": 1, "type": "ipshare.ipregistry.v1.AssetRegistered",
+             "entry_hash": "ab" * 32, "inclusion_proof": None, "caused_by": None}  # fmt: skip
+    services.routes[("GET", f"/audit/aggregates/{asset}/history")] = httpx.Response(200, json={
+        "aggregate_id": asset, "checkpoint": None, "entries": [
+            {**entry, "actor": None, "principal": f"member:{MEMBER}"},
+            {**entry, "position": 4, "aggregate_version": 2, "principal": f"member:{MEMBER}",
+             "actor": {"subject": "oidc|li-wei", "name": "Li Wei", "member_id": MEMBER, "role": "member"}},
+            {**entry, "position": 9, "aggregate_version": 3, "principal": "service:ownership-transfers",
+             "actor": {"subject": "ownership-transfers", "name": None, "member_id": None, "role": "service"},
+             "caused_by": {"subject": "oidc|li-wei", "name": "Li Wei", "member_id": MEMBER, "role": "member"}},
+        ]})  # fmt: skip
+    await sign_in(browser, "auditor")
+    page = await browser.get("/audit/history", params={"service": "ip-registry", "aggregate_id": asset})
+    assert page.status_code == 200
+    rows = page.text.split("<tr>")[2:]
+    assert f"not recorded (before actors were kept): member:{MEMBER}" in rows[0]
+    assert 'Li Wei <span class="muted">(oidc|li-wei)</span>' in rows[1]
+    assert f"for member {MEMBER}" in rows[1]
+    assert "ownership-transfers" in rows[2]
+    assert "in reaction to Li Wei" in rows[2]
+
+
 async def test_a_page_calls_the_services_inside_its_own_trace(browser: httpx.AsyncClient, services: Services) -> None:
     services.routes[("GET", f"/members/{MEMBER}")] = httpx.Response(200, json={"name": "华夏大学"})
     with record_spans() as spans:

@@ -1,6 +1,6 @@
 """The incubation use cases: one method each, called by the HTTP routes.
 
-Every method takes the command context first, authorizes with `domain.permissions`,
+Every method takes the command context first, authorizes with `permissions`,
 and saves what it changes with one `record` call (one transaction). Business dates
 default to the day the command is handled.
 """
@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from incubation import ocf
-from incubation.domain import permissions as may
+from incubation import permissions as may
 from incubation.domain import references as refs
 from incubation.domain.cap_table import DilutedLine, Holder
 from incubation.domain.references import Directory, KnownMember, KnownResearcher

@@ -48,6 +48,7 @@ from ip_registry.domain.identifiers import uscc_check_character
 from ipshare import bus
 from ipshare.auth import Principal, Role, issue_token
 from ipshare.consumer import Consumer
+from ipshare.error_status import http_status
 from ipshare.eventstore import CommandContext, ServiceApplication, persistence_env
 from ipshare.relay import Relay
 from ipshare.runtime import Runtime
@@ -203,7 +204,7 @@ async def test_ids_are_checked_against_the_registry_and_commercialization(world:
         with pytest.raises(UnknownReference, match="not known here") as unknown:
             app.found_spin_off(INCUBATOR, name="x", asset_ids=[world.asset], founded_via="license",
                                license_id=uuid.uuid4(), share_classes={"common": 1})  # fmt: skip
-        assert (unknown.value.status, unknown.value.details["source"]) == (409, "commercialization")
+        assert (http_status(unknown.value), unknown.value.details["source"]) == (409, "commercialization")
 
         def contribute(member: uuid.UUID, day: date, rewards: dict[uuid.UUID, int], rule: str = "") -> Any:
             return app.contribute_ip(

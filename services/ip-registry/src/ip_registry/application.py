@@ -1,7 +1,7 @@
 """The ip-registry use cases: one method each, called directly by HTTP routes and gRPC servicers.
 
 Every method takes the command context first, authorizes with the rules in
-`domain.permissions`, and saves all it changes with one `record` call (one transaction).
+`permissions`, and saves all it changes with one `record` call (one transaction).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
+from ip_registry import permissions as may
 from ip_registry.csv_import import ImportPlan, RowError, parse_portfolio_csv
-from ip_registry.domain import permissions as may
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.listing import DEFAULT_LIMIT, AssetFilter, Page, check_limit, decode_cursor, paginate

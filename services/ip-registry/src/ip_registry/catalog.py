@@ -22,12 +22,12 @@ def build_catalog() -> EventCatalog:
     catalog = EventCatalog(SOURCE)
     catalog.register_all(
         [
-            (Member.Admitted, pb.MemberAdmitted),
+            (Member.Admitted, pb.MemberAdmitted, {"member_kind": "kind"}),
             (Member.Suspended, pb.MemberSuspended),
             (Member.Reinstated, pb.MemberReinstated),
             (Researcher.Registered, pb.ResearcherRegistered),
             (Researcher.Affiliated, pb.ResearcherAffiliated),
-            (Asset.Registered, pb.AssetRegistered),
+            (Asset.Registered, pb.AssetRegistered, {"asset_kind": "kind", "asset_status": "status"}),
             (Asset.OwnershipProposed, pb.OwnershipProposed),
             (Asset.OwnershipConfirmed, pb.OwnershipConfirmed),
             (Asset.OwnershipDeclined, pb.OwnershipDeclined),
@@ -37,10 +37,10 @@ def build_catalog() -> EventCatalog:
             (Asset.Filed, pb.AssetFiled),
             (Asset.Published, pb.AssetPublished),
             (Asset.Granted, pb.AssetGranted),
-            (Asset.Ended, pb.AssetEnded),
+            (Asset.Ended, pb.AssetEnded, {"asset_status": "status"}),
             (Asset.StrategicReserveTagged, pb.StrategicReserveTagged),
             (Asset.InventorsCorrected, pb.InventorsCorrected),
-            (Asset.CostRecorded, pb.CostRecorded),
+            (Asset.CostRecorded, pb.CostRecorded, {"cost_kind": "kind"}),
         ]
     )
     catalog.keep_private([OwnershipTransfer.Recorded, PortfolioImport.Recorded])

@@ -9,6 +9,7 @@ import pytest
 
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.lifecycle import AssetStatus
+from ipshare.error_status import http_status
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare_kernel.money import Money
 
@@ -146,7 +147,7 @@ def test_malformed_registrations_are_refused_with_the_reason(
         overrides["inventors"] = [InventorClaim(center.alice, 7000), InventorClaim(center.bob, 2000)]
     with pytest.raises(DomainError, match=message) as caught:
         center.app.register_asset(as_member(center.uni), co_owned(center, **overrides))
-    assert caught.value.status == 422
+    assert http_status(caught.value) == 422
 
 
 def test_the_same_application_cannot_be_registered_twice(center: Center) -> None:

@@ -14,6 +14,7 @@ from ip_registry.domain.identifiers import check_application_number, check_credi
 from ip_registry.domain.lifecycle import TRANSITIONS, AssetStatus, check_transition
 from ip_registry.domain.ownership import OwnershipPeriod, check_shares, ownership_as_of, transfer
 from ip_registry.domain.portfolio import Counts, holders_on, portfolio_figures
+from ipshare.error_status import http_status
 from ipshare_kernel.errors import Conflict, DomainError
 
 S = AssetStatus
@@ -70,7 +71,7 @@ def test_application_numbers(jurisdiction: str, kind: str, number: str, normaliz
     else:
         with pytest.raises(DomainError) as caught:
             check_application_number(jurisdiction, kind, number)
-        assert caught.value.status == 422
+        assert http_status(caught.value) == 422
 
 
 LEGAL = {

@@ -26,6 +26,7 @@ from ipshare.auth import Principal, Role
 from ipshare.consumer import applied_marks
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.heap import building_long_lived_state
+from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import AlreadyExists, Conflict, DomainError, Forbidden, NotFound
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
 from revenue_share.adapters.source_topics import EndsUnknown, Offsets, SourceTopics, Watch
@@ -89,6 +90,13 @@ class RevenueShareApplication(ServiceApplication):
         except AggregateNotFoundError:
             raise NotFound(f"no period {period_id}", period_id=period_id) from None
         return period
+
+    def closed_by(self, period: SettlementPeriod) -> Actor | None:
+        """Who closed the period (the actor of its close, its last event); None while it is open, or
+        for a close recorded before actors were kept."""
+        if period.closed_at is None:
+            return None
+        return self.attribution(period.id, period.version).actor
 
     def periods(self) -> list[SettlementPeriod]:
         opened = self.recorder.select_notifications(0, 1_000_000, topics=[get_topic(SettlementPeriod.Opened)])

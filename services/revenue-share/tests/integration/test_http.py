@@ -184,3 +184,19 @@ async def test_known_at_is_a_recording_time_and_a_business_date_gets_an_explanat
     parameters = {p["name"]: p for p in openapi["paths"]["/periods/{period_id}/statements"]["get"]["parameters"]}
     assert "recording time" in parameters["known_at"]["description"]
     assert parameters["as_of"]["deprecated"] is True
+
+
+async def test_a_period_and_its_statements_name_the_person_who_closed_it(client: Client, engine: AsyncEngine) -> None:
+    await learn(engine, slice_events())
+    ok(await client.post("/periods", json=Q4, headers=bearer(Role.FINANCE)), 201)
+    assert ok(await client.get("/periods/2026-Q4", headers=bearer(Role.FINANCE)))["closed_by"] is None
+    chen = issue_token(SETTINGS, Role.FINANCE, subject="oidc|chen-jing", name="Chen Jing")
+    closed = ok(await client.post("/periods/2026-Q4/close", headers={"Authorization": f"Bearer {chen}"}))
+    period = ok(await client.get("/periods/2026-Q4", headers=bearer(Role.FINANCE)))
+    [listed] = ok(await client.get("/periods", headers=bearer(Role.FINANCE)))
+    statements = ok(await client.get("/periods/2026-Q4/statements", headers=bearer(Role.AUDITOR)))
+
+    expected = {"subject": "oidc|chen-jing", "name": "Chen Jing", "member_id": None, "role": "finance"}
+    assert closed["closed_by"] == period["closed_by"] == listed["closed_by"] == expected
+    assert statements
+    assert all(st["closed_by"] == expected for st in statements)

@@ -14,11 +14,12 @@ from typing import cast
 import grpc
 
 from commercialization.domain.assignment import Assignment, TransferOutcome
-from ipshare.grpc_runtime import service_credentials
+from ipshare.grpc_runtime import caused_by_metadata, service_credentials
 from ipshare.settings import AuthSettings
 from ipshare.tracing import traced_channel
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
-from ipshare_kernel.errors import Conflict, DomainError, NotFound
+from ipshare_kernel.actor import Actor
+from ipshare_kernel.errors import Conflict, NotFound, Unavailable
 
 # The registry judged the request itself: asking again will get the same answer until
 # someone changes the facts (the owners, the buyer's membership, a request id's use).
@@ -32,8 +33,7 @@ _REFUSALS = frozenset(
 )
 
 
-class RegistryUnavailable(DomainError):
-    status = 503
+class RegistryUnavailable(Unavailable):
     code = "ip_registry_unavailable"
 
 
@@ -75,8 +75,11 @@ class IpRegistryClient:
             raise RegistryUnavailable(f"the IP registry did not answer: {call.details()}") from exc
         return {uuid.UUID(o.member_id): o.share_bps for o in reply.owners}
 
-    def transfer_ownership(self, requested: Assignment.OwnershipTransferRequested) -> TransferOutcome:
-        """Carry out an agreed assignment; the registry answers a repeat with the first result."""
+    def transfer_ownership(
+        self, requested: Assignment.OwnershipTransferRequested, caused_by: Actor | None = None
+    ) -> TransferOutcome:
+        """Carry out an agreed assignment; the registry answers a repeat with the first result, and
+        records the transfer as this service's, on behalf of `caused_by` (who made the request)."""
         request = service_pb2.TransferOwnershipRequest(
             request_id=str(requested.request_id), asset_id=str(requested.asset_id),
             from_owners=[events_pb2.OwnerShare(member_id=str(o["member_id"]), share_bps=int(o["share_bps"]))
@@ -84,7 +87,7 @@ class IpRegistryClient:
             assignee=requested.assignee, assignee_member_id=requested.assignee_member_id,
             effective_date=requested.effective_date.isoformat(),
         )  # fmt: skip
-        metadata = tuple(service_credentials(self._auth, self._caller))
+        metadata = (*service_credentials(self._auth, self._caller), *caused_by_metadata(caused_by))
         try:
             reply = self._stub.TransferOwnership(request, metadata=metadata, timeout=self._timeout)
         except grpc.RpcError as exc:

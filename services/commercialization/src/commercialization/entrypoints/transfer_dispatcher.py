@@ -22,8 +22,7 @@ import asyncio
 from typing import Any, Protocol
 
 from commercialization.adapters.ip_registry_client import IpRegistryClient, TransferRefused
-from commercialization.application import CommercializationApplication, OwnershipTransfers
-from commercialization.domain.assignment import Assignment
+from commercialization.application import CommercializationApplication, OwnershipTransfers, RequestedTransfer
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
 from ipshare.follower import DEFAULT_RETRY, Follower, Positions, RetryPolicy
@@ -78,15 +77,16 @@ class TransferDispatcher:
     async def dispatch_once(self) -> int:
         """Carry out the next batch of requests, each until done; returns how many there were."""
         batch = await asyncio.to_thread(self.app.transfer_requests_after, self.position, self.batch_size)
-        for position, requested in batch:
-            await self._deliver(requested)
-            await self.positions.save(position)
-            self.position = position
+        for request in batch:
+            await self._deliver(request)
+            await self.positions.save(request.position)
+            self.position = request.position
         return len(batch)
 
-    async def _deliver(self, requested: Assignment.OwnershipTransferRequested) -> None:
+    async def _deliver(self, request: RequestedTransfer) -> None:
+        requested = request.event
         refused = await self.retry.call(
-            "ownership transfer", lambda: asyncio.to_thread(self._transfer, requested),
+            "ownership transfer", lambda: asyncio.to_thread(self._transfer, request),
             request_id=str(requested.request_id), assignment_id=str(requested.originator_id),
         )  # fmt: skip
         if refused is not None:  # recorded for finance: a person has to act, the queue does not wait
@@ -96,11 +96,13 @@ class TransferDispatcher:
                 grpc_status=refused.grpc_status, reason=refused.reason,
             )  # fmt: skip
 
-    def _transfer(self, requested: Assignment.OwnershipTransferRequested) -> TransferRefused | None:
-        """Carry out one request and record the answer; the refusal, when the registry said no."""
-        ctx = CommandContext(principal=DISPATCHER, correlation_id=str(requested.request_id))
+    def _transfer(self, request: RequestedTransfer) -> TransferRefused | None:
+        """Carry out one request and record the answer, both as the dispatcher on behalf of whoever
+        made the request; the refusal, when the registry said no."""
+        requested = request.event
+        ctx = CommandContext(DISPATCHER, correlation_id=str(requested.request_id), caused_by=request.requested_by)
         try:
-            outcome = self.registry.transfer_ownership(requested)
+            outcome = self.registry.transfer_ownership(requested, request.requested_by)
         except TransferRefused as refused:
             self.app.refuse_ownership_transfer(
                 ctx, requested.originator_id, requested.request_id, refused.grpc_status, refused.reason

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Response
 
 from console.api import SERVICES, ApiError
 from console.web import PageDep
-from ipshare.audit_check import AuditReport, check_all, statement_check
+from ipshare.audit_check import AuditReport, check_all
 from ipshare.audit_history import LiveFetcher, ServiceAddress
+from revenue_share.audit import check_statements
 
 router = APIRouter()
 
@@ -39,7 +40,7 @@ async def verify_live(token: str, addresses: list[ServiceAddress]) -> AuditRepor
     """What `ipshare verify --no-topics` checks, over the services' audit APIs with the auditor's token."""
     fetcher = LiveFetcher(token, None, lambda *_: None)
     histories = [await fetcher.fetch(address) for address in addresses]
-    check = statement_check() if any(a.service == "revenue-share" for a in addresses) else None
+    check = check_statements if any(a.service == "revenue-share" for a in addresses) else None
     return await asyncio.to_thread(check_all, histories, {}, check)
 
 

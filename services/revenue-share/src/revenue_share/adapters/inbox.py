@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ipshare import bus
 from ipshare.consumer import InboundEvent
-from ipshare.envelope import PayloadDecoder
+from ipshare.envelope import PayloadDecoder, typed_text
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.incubation.v1 import events_pb2 as incubation
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
@@ -82,7 +82,8 @@ def fact_stated(subject: str, payload: Message) -> tuple[str, Body] | None:
 
 
 def _member(subject: str, payload: registry.MemberAdmitted) -> tuple[str, Body]:
-    return "member", {"member_id": subject, "kind": payload.kind, "state_established": payload.state_established}
+    kind = typed_text(payload, "member_kind", "kind")
+    return "member", {"member_id": subject, "kind": kind, "state_established": payload.state_established}
 
 
 def _ownership(subject: str, payload: registry.OwnershipEffective | registry.SharesTransferred) -> tuple[str, Body]:
@@ -127,7 +128,7 @@ def _receipt(
     return "receipt", {
         "license_id": payload.license_id,
         "asset_ids": list(payload.asset_ids),
-        "kind": payload.kind,
+        "kind": typed_text(payload, "revenue_kind", "kind"),
         "amount": sign * amount.amount,
         "currency": amount.currency,
         "effective_date": payload.effective_date,

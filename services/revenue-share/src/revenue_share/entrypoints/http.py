@@ -44,17 +44,21 @@ async def open_period(
     """Open the period that starts the day after the last one ends (the first may start any day)."""
     period = await ledger.open_period(ctx, body.period_id, body.start, body.end)
     response.headers["Location"] = f"/periods/{quote(period.period_id, safe='')}"  # headers are Latin-1
-    return s.PeriodOut.of(period)
+    return s.PeriodOut.of(period, None)
 
 
 @periods.get("")
 async def list_periods(app: App, _: CommandContextDep) -> list[s.PeriodOut]:
-    return [s.PeriodOut.of(p) for p in await asyncio.to_thread(app.periods)]
+    def described() -> list[s.PeriodOut]:
+        return [s.PeriodOut.of(p, app.closed_by(p)) for p in app.periods()]
+
+    return await asyncio.to_thread(described)
 
 
 @periods.get("/{period_id}")
 async def get_period(period_id: str, app: App, _: CommandContextDep) -> s.PeriodOut:
-    return s.PeriodOut.of(await asyncio.to_thread(app.period, period_id))
+    period = await asyncio.to_thread(app.period, period_id)
+    return s.PeriodOut.of(period, await asyncio.to_thread(app.closed_by, period))
 
 
 @periods.post("/{period_id}/close")
@@ -65,7 +69,8 @@ async def close_period(period_id: str, ledger: PayoutsDep, app: App, ctx: Comman
     held when it was requested (409 `inbox_behind`, with the lag per partition, if that takes longer
     than `CLOSE_WAIT_SECONDS`)."""
     await ledger.close(ctx, period_id)
-    return s.Closed.of(await asyncio.to_thread(app.period, period_id))
+    period = await asyncio.to_thread(app.period, period_id)
+    return s.Closed.of(period, await asyncio.to_thread(app.closed_by, period))
 
 
 @periods.get("/{period_id}/provisional")
@@ -77,6 +82,7 @@ async def provisional(period_id: str, ledger: PayoutsDep, ctx: CommandContextDep
 async def statements(
     period_id: str,
     ledger: PayoutsDep,
+    app: App,
     ctx: CommandContextDep,
     known_at: Annotated[s.RecordingTime | None, Query(description=s.KNOWN_AT)] = None,
     as_of: Annotated[s.RecordingTime | None, Query(description=s.AS_OF, deprecated=True)] = None,
@@ -89,7 +95,8 @@ async def statements(
         if recorded_by is None
         else ledger.statements_known_at(ctx, period_id, recorded_by)
     )
-    return [s.StatementOut.of(st) for st in found]
+    closed_by = await asyncio.to_thread(lambda: app.closed_by(app.period(period_id)))
+    return [s.StatementOut.of(st, closed_by) for st in found]
 
 
 @periods.get("/{period_id}/explain")

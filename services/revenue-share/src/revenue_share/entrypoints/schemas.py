@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ipshare.schemas import Body
+from ipshare.schemas import ActorOut, Body
+from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import DomainError
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.policy_versions import Policy, Scope, fields_of
@@ -42,17 +43,20 @@ class PeriodOut(BaseModel):
     end: date
     status: str
     closed_at: datetime | None
+    closed_by: ActorOut | None = Field(description="who closed it; null while open, or for a close recorded "
+                                       "before actors were kept")  # fmt: skip
     statement_hash: str
     covers: list[Covered] = _COVERS
 
     @classmethod
-    def of(cls, period: SettlementPeriod) -> PeriodOut:
+    def of(cls, period: SettlementPeriod, closed_by: Actor | None) -> PeriodOut:
         return cls(
             period_id=period.period_id,
             start=period.start,
             end=period.end,
             status="closed" if period.closed_at else "open",
             closed_at=period.closed_at,
+            closed_by=ActorOut.of(closed_by),
             statement_hash=period.statement_hash,
             covers=[Covered(**mark) for mark in period.marks],
         )
@@ -62,14 +66,15 @@ class Closed(BaseModel):
     period_id: str
     statement_hash: str
     closed_at: datetime
+    closed_by: ActorOut | None
     covers: list[Covered] = _COVERS
 
     @classmethod
-    def of(cls, period: SettlementPeriod) -> Closed:
+    def of(cls, period: SettlementPeriod, closed_by: Actor | None) -> Closed:
         assert period.closed_at is not None
         covers = [Covered(**mark) for mark in period.marks]
         return cls(period_id=period.period_id, statement_hash=period.statement_hash, closed_at=period.closed_at,
-                   covers=covers)  # fmt: skip
+                   closed_by=ActorOut.of(closed_by), covers=covers)  # fmt: skip
 
 
 class PayeeOut(BaseModel):
@@ -100,15 +105,17 @@ class StatementOut(BaseModel):
     period_id: str
     payee: PayeeOut
     closed_at: datetime | None
+    closed_by: ActorOut | None = Field(description="who closed the period that issued it; null while provisional")
     lines: list[LineOut]
     balances: list[BalanceOut]
 
     @classmethod
-    def of(cls, s: Statement) -> StatementOut:
+    def of(cls, s: Statement, closed_by: Actor | None = None) -> StatementOut:
         return cls(
             period_id=s.period_id,
             payee=PayeeOut(kind=s.payee.kind.value, id=s.payee.id, account=s.payee.account),
             closed_at=s.closed_at,
+            closed_by=ActorOut.of(closed_by) if s.closed_at else None,
             lines=[
                 LineOut(
                     currency=line.currency,

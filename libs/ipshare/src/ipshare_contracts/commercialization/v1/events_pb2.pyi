@@ -9,6 +9,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from ipshare_contracts.money.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
@@ -19,7 +20,66 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _LicenseType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LicenseTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LicenseType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LICENSE_TYPE_UNSPECIFIED: _LicenseType.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    LICENSE_TYPE_EXCLUSIVE: _LicenseType.ValueType  # 1
+    LICENSE_TYPE_SOLE: _LicenseType.ValueType  # 2
+    LICENSE_TYPE_NON_EXCLUSIVE: _LicenseType.ValueType  # 3
+
+class LicenseType(_LicenseType, metaclass=_LicenseTypeEnumTypeWrapper):
+    """Each enum stands for the domain's lower-case text (LICENSE_TYPE_NON_EXCLUSIVE: non_exclusive)."""
+
+LICENSE_TYPE_UNSPECIFIED: LicenseType.ValueType  # 0
+"""not stated (a payload from before the field)"""
+LICENSE_TYPE_EXCLUSIVE: LicenseType.ValueType  # 1
+LICENSE_TYPE_SOLE: LicenseType.ValueType  # 2
+LICENSE_TYPE_NON_EXCLUSIVE: LicenseType.ValueType  # 3
+Global___LicenseType: _TypeAlias = LicenseType  # noqa: Y015
+
+class _RevenueKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RevenueKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RevenueKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REVENUE_KIND_UNSPECIFIED: _RevenueKind.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    REVENUE_KIND_UPFRONT: _RevenueKind.ValueType  # 1
+    REVENUE_KIND_MAINTENANCE: _RevenueKind.ValueType  # 2
+    REVENUE_KIND_ROYALTY: _RevenueKind.ValueType  # 3
+    REVENUE_KIND_MILESTONE: _RevenueKind.ValueType  # 4
+    REVENUE_KIND_SUBLICENSE: _RevenueKind.ValueType  # 5
+    REVENUE_KIND_MINIMUM_TRUE_UP: _RevenueKind.ValueType  # 6
+    REVENUE_KIND_ASSIGNMENT: _RevenueKind.ValueType  # 7
+    REVENUE_KIND_COST_REIMBURSEMENT: _RevenueKind.ValueType  # 8
+
+class RevenueKind(_RevenueKind, metaclass=_RevenueKindEnumTypeWrapper):
+    """What an invoice bills, and so what the cash applied to it is."""
+
+REVENUE_KIND_UNSPECIFIED: RevenueKind.ValueType  # 0
+"""not stated (a payload from before the field)"""
+REVENUE_KIND_UPFRONT: RevenueKind.ValueType  # 1
+REVENUE_KIND_MAINTENANCE: RevenueKind.ValueType  # 2
+REVENUE_KIND_ROYALTY: RevenueKind.ValueType  # 3
+REVENUE_KIND_MILESTONE: RevenueKind.ValueType  # 4
+REVENUE_KIND_SUBLICENSE: RevenueKind.ValueType  # 5
+REVENUE_KIND_MINIMUM_TRUE_UP: RevenueKind.ValueType  # 6
+REVENUE_KIND_ASSIGNMENT: RevenueKind.ValueType  # 7
+REVENUE_KIND_COST_REIMBURSEMENT: RevenueKind.ValueType  # 8
+Global___RevenueKind: _TypeAlias = RevenueKind  # noqa: Y015
 
 @_typing.final
 class RoyaltyTier(_message.Message):
@@ -191,12 +251,21 @@ class LicenseDrafted(_message.Message):
     GRANTED_BY_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
     FIELDS_FIELD_NUMBER: _builtins.int
+    EXCLUSIVITY_FIELD_NUMBER: _builtins.int
     licensee: _builtins.str
     licensee_kind: _builtins.str
     """external | spin_off"""
     spin_off_id: _builtins.str
-    license_type: _builtins.str
-    """exclusive | sole | non_exclusive"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def license_type(self) -> _builtins.str:
+        """as text, for readers from before exclusivity"""
+
+    @license_type.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def license_type(self, value: _builtins.str) -> None:
+        """as text, for readers from before exclusivity"""
+
     field_of_use: _builtins.str
     """"all fields" covers every field"""
     start_date: _builtins.str
@@ -205,6 +274,7 @@ class LicenseDrafted(_message.Message):
     granted_by: _builtins.str
     """member id"""
     effective_date: _builtins.str
+    exclusivity: Global___LicenseType.ValueType
     @_builtins.property
     def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -239,10 +309,11 @@ class LicenseDrafted(_message.Message):
         granted_by: _builtins.str = ...,
         effective_date: _builtins.str = ...,
         fields: _abc.Iterable[_builtins.str] | None = ...,
+        exclusivity: Global___LicenseType.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license_assets", b"cross_license_assets", "effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license_assets", b"cross_license_assets", "effective_date", b"effective_date", "end_date", b"end_date", "exclusivity", b"exclusivity", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -339,9 +410,18 @@ class LicenseGranted(_message.Message):
     CROSS_LICENSE_FIELD_NUMBER: _builtins.int
     TERMS_FIELD_NUMBER: _builtins.int
     FIELDS_FIELD_NUMBER: _builtins.int
+    EXCLUSIVITY_FIELD_NUMBER: _builtins.int
     licensee: _builtins.str
-    license_type: _builtins.str
-    """exclusive | sole | non_exclusive"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def license_type(self) -> _builtins.str:
+        """as text, for readers from before exclusivity"""
+
+    @license_type.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def license_type(self, value: _builtins.str) -> None:
+        """as text, for readers from before exclusivity"""
+
     royalty_rate_bps: _builtins.int
     effective_date: _builtins.str
     granted_by: _builtins.str
@@ -351,6 +431,7 @@ class LicenseGranted(_message.Message):
     end_date: _builtins.str
     sublicensing_allowed: _builtins.bool
     cross_license: _builtins.bool
+    exclusivity: Global___LicenseType.ValueType
     @_builtins.property
     def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -379,10 +460,11 @@ class LicenseGranted(_message.Message):
         cross_license: _builtins.bool = ...,
         terms: Global___RoyaltyTerms | None = ...,
         fields: _abc.Iterable[_builtins.str] | None = ...,
+        exclusivity: Global___LicenseType.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license", b"cross_license", "effective_date", b"effective_date", "end_date", b"end_date", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "royalty_rate_bps", b"royalty_rate_bps", "start_date", b"start_date", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license", b"cross_license", "effective_date", b"effective_date", "end_date", b"end_date", "exclusivity", b"exclusivity", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "royalty_rate_bps", b"royalty_rate_bps", "start_date", b"start_date", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -754,15 +836,25 @@ class InvoiceIssued(_message.Message):
     ASSET_IDS_FIELD_NUMBER: _builtins.int
     ASSET_SPLIT_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    REVENUE_KIND_FIELD_NUMBER: _builtins.int
     license_id: _builtins.str
     """the license or assignment billed"""
     invoice_id: _builtins.str
-    kind: _builtins.str
-    """as RevenueReceived.kind"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before revenue_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before revenue_kind"""
+
     due_date: _builtins.str
     reference: _builtins.str
     effective_date: _builtins.str
     """the issue date"""
+    revenue_kind: Global___RevenueKind.ValueType
     @_builtins.property
     def amount(self) -> _money_pb2.Money: ...
     @_builtins.property
@@ -781,10 +873,11 @@ class InvoiceIssued(_message.Message):
         asset_ids: _abc.Iterable[_builtins.str] | None = ...,
         asset_split: _abc.Iterable[Global___AssetShare] | None = ...,
         effective_date: _builtins.str = ...,
+        revenue_kind: Global___RevenueKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "asset_split", b"asset_split", "due_date", b"due_date", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "reference", b"reference"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "asset_split", b"asset_split", "due_date", b"due_date", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "reference", b"reference", "revenue_kind", b"revenue_kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -801,12 +894,23 @@ class CreditNoteIssued(_message.Message):
     AMOUNT_FIELD_NUMBER: _builtins.int
     REFERENCE_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    REVENUE_KIND_FIELD_NUMBER: _builtins.int
     license_id: _builtins.str
     credit_note_id: _builtins.str
     invoice_id: _builtins.str
-    kind: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before revenue_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before revenue_kind"""
+
     reference: _builtins.str
     effective_date: _builtins.str
+    revenue_kind: Global___RevenueKind.ValueType
     @_builtins.property
     def amount(self) -> _money_pb2.Money: ...
     def __init__(
@@ -819,10 +923,11 @@ class CreditNoteIssued(_message.Message):
         amount: _money_pb2.Money | None = ...,
         reference: _builtins.str = ...,
         effective_date: _builtins.str = ...,
+        revenue_kind: Global___RevenueKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "credit_note_id", b"credit_note_id", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "reference", b"reference"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "credit_note_id", b"credit_note_id", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "reference", b"reference", "revenue_kind", b"revenue_kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -931,14 +1036,24 @@ class RevenueReceived(_message.Message):
     PAYMENT_ID_FIELD_NUMBER: _builtins.int
     INVOICE_ID_FIELD_NUMBER: _builtins.int
     ASSET_SPLITS_FIELD_NUMBER: _builtins.int
+    REVENUE_KIND_FIELD_NUMBER: _builtins.int
     license_id: _builtins.str
-    kind: _builtins.str
-    """upfront | maintenance | royalty | milestone | sublicense | minimum_true_up | assignment | cost_reimbursement"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before revenue_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before revenue_kind"""
+
     effective_date: _builtins.str
     """the received date"""
     payer_reference: _builtins.str
     payment_id: _builtins.str
     invoice_id: _builtins.str
+    revenue_kind: Global___RevenueKind.ValueType
     @_builtins.property
     def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -959,10 +1074,11 @@ class RevenueReceived(_message.Message):
         payment_id: _builtins.str = ...,
         invoice_id: _builtins.str = ...,
         asset_splits: _abc.Iterable[Global___AssetAmount] | None = ...,
+        revenue_kind: Global___RevenueKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "asset_splits", b"asset_splits", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "payer_reference", b"payer_reference", "payment_id", b"payment_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "asset_splits", b"asset_splits", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "payer_reference", b"payer_reference", "payment_id", b"payment_id", "revenue_kind", b"revenue_kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -987,9 +1103,18 @@ class RevenueRefunded(_message.Message):
     INVOICE_ID_FIELD_NUMBER: _builtins.int
     CREDIT_NOTE_ID_FIELD_NUMBER: _builtins.int
     ASSET_SPLITS_FIELD_NUMBER: _builtins.int
+    REVENUE_KIND_FIELD_NUMBER: _builtins.int
     license_id: _builtins.str
-    kind: _builtins.str
-    """the invoice's kind, as on RevenueReceived"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before revenue_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before revenue_kind"""
+
     effective_date: _builtins.str
     """the credit note's date"""
     payer_reference: _builtins.str
@@ -997,6 +1122,8 @@ class RevenueRefunded(_message.Message):
     payment_id: _builtins.str
     invoice_id: _builtins.str
     credit_note_id: _builtins.str
+    revenue_kind: Global___RevenueKind.ValueType
+    """the invoice's"""
     @_builtins.property
     def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -1020,10 +1147,11 @@ class RevenueRefunded(_message.Message):
         invoice_id: _builtins.str = ...,
         credit_note_id: _builtins.str = ...,
         asset_splits: _abc.Iterable[Global___AssetAmount] | None = ...,
+        revenue_kind: Global___RevenueKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "asset_splits", b"asset_splits", "credit_note_id", b"credit_note_id", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "payer_reference", b"payer_reference", "payment_id", b"payment_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "asset_splits", b"asset_splits", "credit_note_id", b"credit_note_id", "effective_date", b"effective_date", "invoice_id", b"invoice_id", "kind", b"kind", "license_id", b"license_id", "payer_reference", b"payer_reference", "payment_id", b"payment_id", "revenue_kind", b"revenue_kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

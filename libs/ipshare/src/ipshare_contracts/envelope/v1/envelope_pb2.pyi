@@ -36,6 +36,8 @@ class EventEnvelope(_message.Message):
     CORRELATION_ID_FIELD_NUMBER: _builtins.int
     CAUSATION_ID_FIELD_NUMBER: _builtins.int
     PAYLOAD_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    CAUSED_BY_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """uuid5 over source, aggregate id and version: a re-sent event has the same id."""
     source: _builtins.str
@@ -49,7 +51,7 @@ class EventEnvelope(_message.Message):
     effective_date: _builtins.str
     """The business date the fact takes effect (ISO 8601), empty when it has none."""
     principal: _builtins.str
-    """Who acted: "role:member-id" or "role:subject"."""
+    """Who acted: "role:member-id" or "role:subject" (kept for readers of this field; `actor` says more)."""
     correlation_id: _builtins.str
     causation_id: _builtins.str
     @_builtins.property
@@ -58,6 +60,14 @@ class EventEnvelope(_message.Message):
 
     @_builtins.property
     def payload(self) -> _any_pb2.Any: ...
+    @_builtins.property
+    def actor(self) -> Global___Actor:
+        """The person or service that recorded the event; absent for events recorded before actors were kept."""
+
+    @_builtins.property
+    def caused_by(self) -> Global___Actor:
+        """For an event a service recorded in reaction to another: the actor of that other event, where known."""
+
     def __init__(
         self,
         *,
@@ -73,11 +83,47 @@ class EventEnvelope(_message.Message):
         correlation_id: _builtins.str = ...,
         causation_id: _builtins.str = ...,
         payload: _any_pb2.Any | None = ...,
+        actor: Global___Actor | None = ...,
+        caused_by: Global___Actor | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "payload", b"payload"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "caused_by", b"caused_by", "occurred_at", b"occurred_at", "payload", b"payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_version", b"aggregate_version", "causation_id", b"causation_id", "correlation_id", b"correlation_id", "effective_date", b"effective_date", "event_id", b"event_id", "occurred_at", b"occurred_at", "payload", b"payload", "position", b"position", "principal", b"principal", "source", b"source", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "aggregate_id", b"aggregate_id", "aggregate_version", b"aggregate_version", "causation_id", b"causation_id", "caused_by", b"caused_by", "correlation_id", b"correlation_id", "effective_date", b"effective_date", "event_id", b"event_id", "occurred_at", b"occurred_at", "payload", b"payload", "position", b"position", "principal", b"principal", "source", b"source", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EventEnvelope: _TypeAlias = EventEnvelope  # noqa: Y015
+
+@_typing.final
+class Actor(_message.Message):
+    """Who did something, as the token named them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    subject: _builtins.str
+    """The token's subject (the identity provider's id of the person, or the service's name)."""
+    name: _builtins.str
+    """The display name the token carried; empty when it carried none."""
+    member_id: _builtins.str
+    """The member acted for (members, and administrators acting on a member's behalf); empty otherwise."""
+    role: _builtins.str
+    """The role acted in: member, finance, auditor, incubator, admin or service."""
+    def __init__(
+        self,
+        *,
+        subject: _builtins.str = ...,
+        name: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        role: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["member_id", b"member_id", "name", b"name", "role", b"role", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Actor: _TypeAlias = Actor  # noqa: Y015

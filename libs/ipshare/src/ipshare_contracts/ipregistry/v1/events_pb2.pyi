@@ -12,6 +12,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from ipshare_contracts.money.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
@@ -22,7 +23,124 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _MemberKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MemberKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MemberKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MEMBER_KIND_UNSPECIFIED: _MemberKind.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    MEMBER_KIND_ENTERPRISE: _MemberKind.ValueType  # 1
+    MEMBER_KIND_UNIVERSITY: _MemberKind.ValueType  # 2
+    MEMBER_KIND_RESEARCH_INSTITUTE: _MemberKind.ValueType  # 3
+    MEMBER_KIND_OTHER: _MemberKind.ValueType  # 4
+
+class MemberKind(_MemberKind, metaclass=_MemberKindEnumTypeWrapper):
+    """Each enum stands for the domain's lower-case text (MEMBER_KIND_RESEARCH_INSTITUTE: research_institute)."""
+
+MEMBER_KIND_UNSPECIFIED: MemberKind.ValueType  # 0
+"""not stated (a payload from before the field)"""
+MEMBER_KIND_ENTERPRISE: MemberKind.ValueType  # 1
+MEMBER_KIND_UNIVERSITY: MemberKind.ValueType  # 2
+MEMBER_KIND_RESEARCH_INSTITUTE: MemberKind.ValueType  # 3
+MEMBER_KIND_OTHER: MemberKind.ValueType  # 4
+Global___MemberKind: _TypeAlias = MemberKind  # noqa: Y015
+
+class _AssetKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AssetKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AssetKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASSET_KIND_UNSPECIFIED: _AssetKind.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    ASSET_KIND_INVENTION_PATENT: _AssetKind.ValueType  # 1
+    ASSET_KIND_UTILITY_MODEL: _AssetKind.ValueType  # 2
+    ASSET_KIND_DESIGN: _AssetKind.ValueType  # 3
+    ASSET_KIND_SOFTWARE_COPYRIGHT: _AssetKind.ValueType  # 4
+    ASSET_KIND_IC_LAYOUT_DESIGN: _AssetKind.ValueType  # 5
+    ASSET_KIND_KNOW_HOW: _AssetKind.ValueType  # 6
+
+class AssetKind(_AssetKind, metaclass=_AssetKindEnumTypeWrapper):
+    """The kind of IP right."""
+
+ASSET_KIND_UNSPECIFIED: AssetKind.ValueType  # 0
+"""not stated (a payload from before the field)"""
+ASSET_KIND_INVENTION_PATENT: AssetKind.ValueType  # 1
+ASSET_KIND_UTILITY_MODEL: AssetKind.ValueType  # 2
+ASSET_KIND_DESIGN: AssetKind.ValueType  # 3
+ASSET_KIND_SOFTWARE_COPYRIGHT: AssetKind.ValueType  # 4
+ASSET_KIND_IC_LAYOUT_DESIGN: AssetKind.ValueType  # 5
+ASSET_KIND_KNOW_HOW: AssetKind.ValueType  # 6
+Global___AssetKind: _TypeAlias = AssetKind  # noqa: Y015
+
+class _AssetStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AssetStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AssetStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASSET_STATUS_UNSPECIFIED: _AssetStatus.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    ASSET_STATUS_DISCLOSED: _AssetStatus.ValueType  # 1
+    ASSET_STATUS_FILED: _AssetStatus.ValueType  # 2
+    ASSET_STATUS_PUBLISHED: _AssetStatus.ValueType  # 3
+    ASSET_STATUS_GRANTED: _AssetStatus.ValueType  # 4
+    ASSET_STATUS_LAPSED: _AssetStatus.ValueType  # 5
+    ASSET_STATUS_ABANDONED: _AssetStatus.ValueType  # 6
+    ASSET_STATUS_EXPIRED: _AssetStatus.ValueType  # 7
+    ASSET_STATUS_INVALIDATED: _AssetStatus.ValueType  # 8
+
+class AssetStatus(_AssetStatus, metaclass=_AssetStatusEnumTypeWrapper):
+    """An asset's legal status."""
+
+ASSET_STATUS_UNSPECIFIED: AssetStatus.ValueType  # 0
+"""not stated (a payload from before the field)"""
+ASSET_STATUS_DISCLOSED: AssetStatus.ValueType  # 1
+ASSET_STATUS_FILED: AssetStatus.ValueType  # 2
+ASSET_STATUS_PUBLISHED: AssetStatus.ValueType  # 3
+ASSET_STATUS_GRANTED: AssetStatus.ValueType  # 4
+ASSET_STATUS_LAPSED: AssetStatus.ValueType  # 5
+ASSET_STATUS_ABANDONED: AssetStatus.ValueType  # 6
+ASSET_STATUS_EXPIRED: AssetStatus.ValueType  # 7
+ASSET_STATUS_INVALIDATED: AssetStatus.ValueType  # 8
+Global___AssetStatus: _TypeAlias = AssetStatus  # noqa: Y015
+
+class _CostKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CostKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CostKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COST_KIND_UNSPECIFIED: _CostKind.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    COST_KIND_FILING: _CostKind.ValueType  # 1
+    COST_KIND_PROSECUTION: _CostKind.ValueType  # 2
+    COST_KIND_ANNUITY: _CostKind.ValueType  # 3
+    COST_KIND_MAINTENANCE: _CostKind.ValueType  # 4
+    COST_KIND_LITIGATION: _CostKind.ValueType  # 5
+    COST_KIND_VALUATION: _CostKind.ValueType  # 6
+
+class CostKind(_CostKind, metaclass=_CostKindEnumTypeWrapper):
+    """What a cost paid for."""
+
+COST_KIND_UNSPECIFIED: CostKind.ValueType  # 0
+"""not stated (a payload from before the field)"""
+COST_KIND_FILING: CostKind.ValueType  # 1
+COST_KIND_PROSECUTION: CostKind.ValueType  # 2
+COST_KIND_ANNUITY: CostKind.ValueType  # 3
+COST_KIND_MAINTENANCE: CostKind.ValueType  # 4
+COST_KIND_LITIGATION: CostKind.ValueType  # 5
+COST_KIND_VALUATION: CostKind.ValueType  # 6
+Global___CostKind: _TypeAlias = CostKind  # noqa: Y015
 
 @_typing.final
 class MemberAdmitted(_message.Message):
@@ -33,13 +151,23 @@ class MemberAdmitted(_message.Message):
     STATE_ESTABLISHED_FIELD_NUMBER: _builtins.int
     CREDIT_CODE_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    MEMBER_KIND_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    kind: _builtins.str
-    """enterprise | university | research_institute | other"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before member_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before member_kind"""
+
     state_established: _builtins.bool
     credit_code: _builtins.str
     """unified social credit code (GB 32100-2015)"""
     effective_date: _builtins.str
+    member_kind: Global___MemberKind.ValueType
     def __init__(
         self,
         *,
@@ -48,10 +176,11 @@ class MemberAdmitted(_message.Message):
         state_established: _builtins.bool = ...,
         credit_code: _builtins.str = ...,
         effective_date: _builtins.str = ...,
+        member_kind: Global___MemberKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit_code", b"credit_code", "effective_date", b"effective_date", "kind", b"kind", "name", b"name", "state_established", b"state_established"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit_code", b"credit_code", "effective_date", b"effective_date", "kind", b"kind", "member_kind", b"member_kind", "name", b"name", "state_established", b"state_established"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -231,9 +360,19 @@ class AssetRegistered(_message.Message):
     STRATEGIC_RESERVE_FIELD_NUMBER: _builtins.int
     OWNERSHIP_EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
     CONFIRMED_BY_FIELD_NUMBER: _builtins.int
+    ASSET_KIND_FIELD_NUMBER: _builtins.int
+    ASSET_STATUS_FIELD_NUMBER: _builtins.int
     title: _builtins.str
-    kind: _builtins.str
-    """invention_patent | utility_model | design | software_copyright | ic_layout_design | know_how"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before asset_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before asset_kind"""
+
     jurisdiction: _builtins.str
     application_number: _builtins.str
     registered_by: _builtins.str
@@ -242,8 +381,16 @@ class AssetRegistered(_message.Message):
     """the day of registration (ownership: see OwnershipEffective)"""
     filing_date: _builtins.str
     technology_field: _builtins.str
-    status: _builtins.str
-    """disclosed | filed | published | granted | lapsed | abandoned | expired | invalidated"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self) -> _builtins.str:
+        """as text, for readers from before asset_status"""
+
+    @status.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self, value: _builtins.str) -> None:
+        """as text, for readers from before asset_status"""
+
     publication_number: _builtins.str
     grant_number: _builtins.str
     disclosure_date: _builtins.str
@@ -254,6 +401,8 @@ class AssetRegistered(_message.Message):
     """"" | key_core | common_foundational"""
     ownership_effective_date: _builtins.str
     """named by the registration; empty: the day the last co-owner confirms"""
+    asset_kind: Global___AssetKind.ValueType
+    asset_status: Global___AssetStatus.ValueType
     @_builtins.property
     def inventors(self) -> _containers.RepeatedCompositeFieldContainer[Global___Inventor]: ...
     @_builtins.property
@@ -285,10 +434,12 @@ class AssetRegistered(_message.Message):
         strategic_reserve: _builtins.str = ...,
         ownership_effective_date: _builtins.str = ...,
         confirmed_by: _abc.Iterable[_builtins.str] | None = ...,
+        asset_kind: Global___AssetKind.ValueType = ...,
+        asset_status: Global___AssetStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_number", b"application_number", "confirmed_by", b"confirmed_by", "disclosure_date", b"disclosure_date", "effective_date", b"effective_date", "expiry_date", b"expiry_date", "filing_date", b"filing_date", "grant_date", b"grant_date", "grant_number", b"grant_number", "inventors", b"inventors", "jurisdiction", b"jurisdiction", "kind", b"kind", "owners", b"owners", "ownership_effective_date", b"ownership_effective_date", "publication_date", b"publication_date", "publication_number", b"publication_number", "registered_by", b"registered_by", "status", b"status", "strategic_reserve", b"strategic_reserve", "technology_field", b"technology_field", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_number", b"application_number", "asset_kind", b"asset_kind", "asset_status", b"asset_status", "confirmed_by", b"confirmed_by", "disclosure_date", b"disclosure_date", "effective_date", b"effective_date", "expiry_date", b"expiry_date", "filing_date", b"filing_date", "grant_date", b"grant_date", "grant_number", b"grant_number", "inventors", b"inventors", "jurisdiction", b"jurisdiction", "kind", b"kind", "owners", b"owners", "ownership_effective_date", b"ownership_effective_date", "publication_date", b"publication_date", "publication_number", b"publication_number", "registered_by", b"registered_by", "status", b"status", "strategic_reserve", b"strategic_reserve", "technology_field", b"technology_field", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -518,20 +669,32 @@ class AssetEnded(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
-    status: _builtins.str
-    """lapsed | abandoned | expired | invalidated"""
+    ASSET_STATUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self) -> _builtins.str:
+        """as text, for readers from before asset_status"""
+
+    @status.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self, value: _builtins.str) -> None:
+        """as text, for readers from before asset_status"""
+
     reason: _builtins.str
     effective_date: _builtins.str
+    asset_status: Global___AssetStatus.ValueType
+    """lapsed | abandoned | expired | invalidated"""
     def __init__(
         self,
         *,
         status: _builtins.str = ...,
         reason: _builtins.str = ...,
         effective_date: _builtins.str = ...,
+        asset_status: Global___AssetStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "reason", b"reason", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_status", b"asset_status", "effective_date", b"effective_date", "reason", b"reason", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -597,13 +760,23 @@ class CostRecorded(_message.Message):
     PAID_BY_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    COST_KIND_FIELD_NUMBER: _builtins.int
     cost_id: _builtins.str
-    kind: _builtins.str
-    """filing | prosecution | annuity | maintenance | litigation | valuation"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before cost_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before cost_kind"""
+
     paid_by: _builtins.str
     """member id"""
     note: _builtins.str
     effective_date: _builtins.str
+    cost_kind: Global___CostKind.ValueType
     @_builtins.property
     def amount(self) -> _money_pb2.Money: ...
     def __init__(
@@ -615,10 +788,11 @@ class CostRecorded(_message.Message):
         paid_by: _builtins.str = ...,
         note: _builtins.str = ...,
         effective_date: _builtins.str = ...,
+        cost_kind: Global___CostKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "cost_id", b"cost_id", "effective_date", b"effective_date", "kind", b"kind", "note", b"note", "paid_by", b"paid_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "cost_id", b"cost_id", "cost_kind", b"cost_kind", "effective_date", b"effective_date", "kind", b"kind", "note", b"note", "paid_by", b"paid_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
