@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -49,12 +50,12 @@ async def list_parked(request: Request) -> list[ParkedEventOut]:
 
 
 @router.post("/retry", status_code=202)
-async def retry_parked(request: Request, aggregate_id: Annotated[str | None, Query()] = None) -> RetryRequested:
+async def retry_parked(request: Request, aggregate_id: Annotated[uuid.UUID | None, Query()] = None) -> RetryRequested:
     """Ask the leader's relay to publish the parked events again (all, or one aggregate's), in order."""
     relay = _relay(request)
     statement = update(parked_events).where(parked_events.c.topic == relay.topic).values(retry_requested=True)
     if aggregate_id is not None:
-        statement = statement.where(parked_events.c.aggregate_id == aggregate_id)
+        statement = statement.where(parked_events.c.aggregate_id == str(aggregate_id))
     async with relay.engine.begin() as conn:
         result = await conn.execute(statement)
     return RetryRequested(retry_requested=result.rowcount)
