@@ -46,9 +46,7 @@ async def allow_connections(database_url: str, allowed: bool) -> None:
 
 
 async def status_becomes(stub: health_pb2_grpc.HealthStub, status: int) -> None:
-    """Asks Check until the service's status is `status` (NOT_FOUND until it is first set). Watch is
-    not used: OpenTelemetry's asyncio server interceptor fails on the health servicer's stream when
-    no tracer provider is set."""
+    """Asks Check until the service's status is `status` (NOT_FOUND until it is first set)."""
     async with asyncio.timeout(30):
         while await status_of(stub) != status:  # noqa: ASYNC110 - polls another server
             await asyncio.sleep(0.05)
@@ -117,3 +115,21 @@ async def test_reflection_lists_the_services_without_a_token() -> None:
         await grpc_server.stop(grace=None)
     listed = {s.name for s in reply.list_services_response.service}
     assert {SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= listed
+
+
+async def test_a_load_balancer_watching_health_gets_the_status_and_its_changes() -> None:
+    grpc_server, health = create_server(AuthSettings())
+    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    await grpc_server.start()
+    await health.set(SERVICE, SERVING)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=SERVICE))
+            async with asyncio.timeout(10):
+                first = await watch.read()
+                await health.set(SERVICE, NOT_SERVING)
+                second = await watch.read()
+            watch.cancel()
+    finally:
+        await grpc_server.stop(grace=None)
+    assert (first.status, second.status) == (SERVING, NOT_SERVING)

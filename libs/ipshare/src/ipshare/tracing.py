@@ -24,6 +24,7 @@ from opentelemetry.instrumentation.grpc import (
     aio_client_interceptors,
     aio_server_interceptor,
     client_interceptor,
+    filters,
     grpcext,
 )
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -131,8 +132,14 @@ async def send_trace_context(request: httpx.Request) -> None:
 
 
 def traced_server_interceptor() -> grpc.aio.ServerInterceptor:  # type: ignore[type-arg]
-    """A span per gRPC call served, continuing the caller's trace."""
-    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor()  # type: ignore[type-arg,no-untyped-call]
+    """A span per gRPC call served, continuing the caller's trace. The health Watch stream and
+    reflection get none: OpenTelemetry's asyncio interceptor breaks streams whose servicer writes
+    to the context instead of yielding (the health servicer's Watch), and neither is a request."""
+    untraced = filters.any_of(filters.full_method_name("/grpc.health.v1.Health/Watch"),
+                              filters.service_prefix("grpc.reflection."))  # fmt: skip
+    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[type-arg,no-untyped-call]
+        filter_=filters.negate(untraced)
+    )
     return interceptor
 
 
