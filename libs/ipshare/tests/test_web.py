@@ -146,6 +146,17 @@ async def test_healthz_reports_each_check(client: httpx.AsyncClient) -> None:
     assert response.json() == {"status": "ok", "checks": {"always": "ok"}}
 
 
+async def test_liveness_holds_while_readiness_fails_so_a_waiting_process_is_not_restarted() -> None:
+    async def broker_down() -> bool:
+        raise ConnectionError("the broker does not answer")
+
+    api = create_api("test", SETTINGS, {"broker": broker_down})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test") as c:
+        ready, live = await c.get("/healthz"), await c.get("/livez")
+    assert (ready.status_code, ready.json()["checks"]) == (503, {"broker": "failing"})
+    assert (live.status_code, live.json()["status"]) == (200, "ok")
+
+
 def _token_headers(role: Role = Role.ADMIN, ttl: int = 3600) -> dict[str, str]:
     settings = AuthSettings(jwt_secret=SETTINGS.jwt_secret, jwt_ttl_seconds=ttl)
     return {"Authorization": f"Bearer {issue_token(settings, role, subject='tester')}"}
