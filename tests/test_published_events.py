@@ -187,6 +187,18 @@ def test_every_enum_and_date_field_stands_beside_its_text_which_is_deprecated() 
             assert text.GetOptions().deprecated, f"{where}: readers should use the typed field, not {text.name}"
 
 
+# Strings that hold a date: `*_date`, `*_on` (expires_on) and the bounds of a period or a schedule.
+DATE_TEXT = ("_date", "_on", "start", "end")
+
+
+def test_every_date_is_typed_beside_its_text() -> None:
+    for message in contract_messages():
+        typed_texts = {t.text for t in twins(GetMessageClass(message)) if t.enum is None}
+        for field in message.fields:
+            if field.type == FieldDescriptor.TYPE_STRING and field.name.endswith(DATE_TEXT):
+                assert field.name in typed_texts, f"{message.full_name}.{field.name}: add a Date field beside it"
+
+
 @pytest.mark.parametrize(
     "payload",
     [

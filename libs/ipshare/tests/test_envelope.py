@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -11,6 +12,7 @@ from ipshare.envelope import (
     UndecodableEvent,
     actor_of,
     decode_envelope,
+    written_alike,
 )
 from ipshare.typed_fields import date_of
 from ipshare_contracts.calendar.v1.date_pb2 import Date
@@ -103,3 +105,50 @@ def test_an_envelope_from_before_the_typed_date_is_read_through_its_text() -> No
     before = EventEnvelope(event_id="e-1", source="ip-registry", type="t", effective_date="2025-12-31")
     assert date_of(decode_envelope(before.SerializeToString()), "effective_day") == date(2025, 12, 31)
     assert date_of(EventEnvelope(), "effective_day") is None  # an event with no business date
+
+
+def published_suspension(reason: str, day: date) -> EventEnvelope:
+    catalog = EventCatalog("ip-registry")
+    catalog.register(Dated.Suspended, registry.MemberSuspended)
+    [suspended] = Dated(reason, day).collect_events()
+    return catalog.envelope(7, suspended, {})
+
+
+def as_an_earlier_release_wrote_it(envelope: EventEnvelope) -> EventEnvelope:
+    """The same event without typed twins: the envelope's effective_day and the payload's."""
+    earlier = EventEnvelope()
+    earlier.CopyFrom(envelope)
+    earlier.ClearField("effective_day")
+    payload = registry.MemberSuspended()
+    assert earlier.payload.Unpack(payload)
+    payload.ClearField("effective_day")
+    earlier.payload.Pack(payload)
+    return earlier
+
+
+def test_an_event_published_by_an_earlier_release_is_written_alike_to_the_same_event_now() -> None:
+    now = published_suspension("dues unpaid", date(2026, 3, 1))
+    earlier = as_an_earlier_release_wrote_it(now)
+    assert earlier != now
+    assert written_alike(now, earlier)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda e: setattr(e, "effective_date", "2026-03-02"),  # the text of a date
+        lambda e: setattr(e, "principal", "admin:someone-else"),
+    ],
+    ids=["effective date", "principal"],
+)
+def test_an_altered_earlier_event_is_not_written_alike(change: Callable[[EventEnvelope], None]) -> None:
+    now = published_suspension("dues unpaid", date(2026, 3, 1))
+    earlier = as_an_earlier_release_wrote_it(now)
+    change(earlier)
+    assert not written_alike(now, earlier)
+
+
+def test_an_altered_payload_of_an_earlier_event_is_not_written_alike() -> None:
+    now = published_suspension("dues unpaid", date(2026, 3, 1))
+    other = as_an_earlier_release_wrote_it(published_suspension("fraud", date(2026, 3, 1)))
+    assert not written_alike(now, other)

@@ -15,8 +15,9 @@ from enum import Enum
 from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
-from google.protobuf import json_format
+from google.protobuf import descriptor_pool, json_format
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.message_factory import GetMessageClass
 
 from ipshare.typed_fields import fill_typed
 from ipshare_contracts.envelope.v1 import envelope_pb2
@@ -151,6 +152,38 @@ def actor_of(message: envelope_pb2.Actor) -> Actor | None:
 def _effective_date(event: object) -> str:
     value = getattr(event, "effective_date", None)
     return value.isoformat() if isinstance(value, date) else str(value or "")
+
+
+def written_alike(current: EventEnvelope, published: EventEnvelope) -> bool:
+    """Whether a published envelope says what the current one says, in this release's form or an earlier one's.
+
+    An earlier release wrote no typed twins (in the envelope or its payload): they are filled from
+    their text on both sides before comparing, so an event published then still matches the envelope
+    a service derives from its store now. Any other difference, the text included, is a difference.
+    """
+    if current == published:
+        return True
+    return _comparable(current) == _comparable(published)
+
+
+def _comparable(envelope: EventEnvelope) -> tuple[EventEnvelope, Message | None]:
+    """The envelope with every typed twin filled, and its payload apart when this process knows its type."""
+    filled = EventEnvelope()
+    filled.CopyFrom(envelope)
+    fill_typed(filled)
+    payload = _known_payload(filled)
+    if payload is not None:
+        fill_typed(payload)
+        filled.ClearField("payload")
+    return filled, payload
+
+
+def _known_payload(envelope: EventEnvelope) -> Message | None:
+    try:
+        payload = GetMessageClass(descriptor_pool.Default().FindMessageTypeByName(envelope.type))()
+        return payload if envelope.payload.Unpack(payload) else None
+    except (KeyError, DecodeError):
+        return None
 
 
 def decode_envelope(data: bytes | None) -> EventEnvelope:

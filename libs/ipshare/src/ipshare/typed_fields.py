@@ -114,6 +114,14 @@ def date_of(message: Message, typed: str) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
+def required_date_of(message: Message, typed: str) -> date:
+    """`date_of` for a date the message must have: ValueError when it has none."""
+    day = date_of(message, typed)
+    if day is None:
+        raise ValueError(f"{message.DESCRIPTOR.full_name} has no {typed}")
+    return day
+
+
 def iso_date_of(message: Message, typed: str) -> str:
     """`date_of` as ISO 8601 text, "" for no date (the form the read models keep)."""
     if message.HasField(typed):

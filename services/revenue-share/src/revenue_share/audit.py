@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ipshare.audit_check import Problem, PublishedEvent
+from ipshare.typed_fields import iso_date_of
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, own_events
@@ -90,7 +91,9 @@ def _issued(own: Sequence[PublishedEvent]) -> _Issued:
             continue
         match _OWN.decode(envelope):
             case pb.PeriodOpened() as opened:
-                issued.history.periods.append(make_period(opened.period_id, opened.start, opened.end))
+                issued.history.periods.append(
+                    make_period(opened.period_id, iso_date_of(opened, "start_day"), iso_date_of(opened, "end_day"))
+                )
             case pb.PeriodClosed() as closed:
                 marks = {(m.topic, m.partition): m.position for m in closed.marks}
                 closed_at = datetime.fromisoformat(closed.closed_at)

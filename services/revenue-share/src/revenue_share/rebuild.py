@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from aiokafka import ConsumerRecord
 
@@ -26,6 +26,7 @@ from ipshare.envelope import PayloadDecoder, decode_envelope
 from ipshare.heap import building_long_lived_state
 from ipshare.schema import migrate
 from ipshare.settings import BusSettings
+from ipshare.typed_fields import iso_date_of, required_date_of
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, own_events
@@ -94,7 +95,9 @@ def _add_issued(
     seen.add(envelope.event_id)
     match _OWN.decode(envelope):
         case pb.PeriodOpened() as opened:
-            history.periods.append(period_of(opened.period_id, opened.start, opened.end))
+            history.periods.append(
+                period_of(opened.period_id, iso_date_of(opened, "start_day"), iso_date_of(opened, "end_day"))
+            )
         case pb.PeriodClosed() as closed:
             marks = {(m.topic, m.partition): m.position for m in closed.marks}
             closed_at = datetime.fromisoformat(closed.closed_at)
@@ -110,7 +113,7 @@ def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:
     return policy_of(
         {
             "version": message.version, "scope": message.scope, "member_id": message.member_id,
-            "effective_date": date.fromisoformat(message.effective_date),
+            "effective_date": required_date_of(message, "effective_day"),
             "recorded_at": datetime.fromisoformat(message.recorded_at), "set_by": message.set_by,
             "fee_bps": message.fee_bps, "recover_costs": message.recover_costs,
             "cost_cap_bps": message.cost_cap_bps if message.HasField("cost_cap_bps") else None,
