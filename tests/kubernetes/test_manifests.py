@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
@@ -336,6 +337,10 @@ def test_the_console_is_reached_over_https_through_its_ingress(rendered: list[di
             assert backend["port"].get("name", backend["port"].get("number")) in served
     settings = ConsoleSettings(**{key.lower(): value for key, value in environment(rendered, "console").items()})
     assert settings.console_secure_cookies, "the session cookie goes only over the ingress's HTTPS"
+    public = urlsplit(settings.console_public_url)
+    assert (public.scheme, public.hostname) == ("https", hosts[0]), "the provider redirects back to the ingress"
+    assert settings.provider_sign_in
+    assert not settings.local_sign_in
 
 
 def test_each_overlay_serves_the_console_at_its_own_host() -> None:
