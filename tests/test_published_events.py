@@ -18,6 +18,7 @@ from types import ModuleType
 import pytest
 from eventsourcing.domain import Aggregate
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, FileDescriptor
+from google.protobuf.message_factory import GetMessageClass
 
 from commercialization.catalog import build_catalog as commercialization_catalog
 from commercialization.domain.account import RevenueKind
@@ -27,7 +28,9 @@ from ip_registry.catalog import build_catalog as registry_catalog
 from ip_registry.domain.lifecycle import AssetStatus
 from ip_registry.domain.member import MemberKind
 from ip_registry.domain.values import AssetKind, CostKind
-from ipshare.envelope import EventCatalog, enum_prefix
+from ipshare.envelope import EventCatalog
+from ipshare.typed_fields import enum_prefix, twins
+from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization_events
 from ipshare_contracts.incubation.v1 import events_pb2 as incubation_events
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry_events
@@ -159,19 +162,29 @@ def test_every_enum_of_the_contracts_stands_for_a_domain_enum() -> None:
     assert declared == {e.full_name for e in DOMAIN_ENUMS}
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_every_enum_field_is_filled_from_the_text_it_stands_beside(service: str) -> None:
-    """The catalog fills each enum field; the text field it types stays, deprecated, for older readers."""
-    catalog = SERVICES[service][1]()
-    for event_class in catalog.published():
-        message = catalog.payload_type(event_class).DESCRIPTOR
-        enums = {f.name for f in message.fields if f.type == FieldDescriptor.TYPE_ENUM}
-        typed = catalog.typed_fields(event_class)
-        assert set(typed) == enums, message.full_name
-        for text in typed.values():
-            field = message.fields_by_name[text]
-            assert field.type == FieldDescriptor.TYPE_STRING
-            assert field.GetOptions().deprecated, f"{message.full_name}.{text}: readers should use the enum"
+CONTRACTS: list[FileDescriptor] = [
+    m.DESCRIPTOR for m in (registry_events, commercialization_events, incubation_events, revenue_share_events)
+]
+
+
+def contract_messages() -> Iterator[Descriptor]:
+    for contract in CONTRACTS:
+        for message in contract.message_types_by_name.values():
+            yield from message_types(message)
+
+
+def test_every_enum_and_date_field_stands_beside_its_text_which_is_deprecated() -> None:
+    """A typed field names its text twin; the twin stays, deprecated, for readers from before it."""
+    for message in contract_messages():
+        for field in message.fields:
+            is_date = field.message_type is not None and field.message_type.full_name == Date.DESCRIPTOR.full_name
+            if field.type != FieldDescriptor.TYPE_ENUM and not is_date:
+                continue
+            where = f"{message.full_name}.{field.name}"
+            [twin] = [t for t in twins(GetMessageClass(message)) if t.typed == field.name] or [None]
+            assert twin is not None, f"{where}: name its string twin with (ipshare.typed.v1.text_field)"
+            text = message.fields_by_name[twin.text]
+            assert text.GetOptions().deprecated, f"{where}: readers should use the typed field, not {text.name}"
 
 
 @pytest.mark.parametrize(

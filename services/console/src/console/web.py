@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
-from console import charts, csrf, formatting
+from console import charts, csrf, formatting, oidc
 from console.api import ApiError, ServiceClient
 from console.i18n import LANGUAGES, Translator, pick_language
 from console.session import LANG_COOKIE, SESSION_COOKIE, Session, resume_session
@@ -67,6 +67,11 @@ class Page:
     @property
     def api(self) -> ServiceClient:
         return ServiceClient(self.http, self.settings.service_urls(), self.user.token)
+
+    @property
+    def flow_key(self) -> bytes:
+        """The key of the cookie a sign-in at the identity provider keeps its state in."""
+        return oidc.flow_key(self.settings.csrf_secret)
 
     @property
     def csrf_token(self) -> str:

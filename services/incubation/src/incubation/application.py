@@ -22,6 +22,7 @@ from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan,
 from incubation.domain.spin_off import Contribution, ExerciseWindow, OptionGrant, SpinOff, holder_of
 from incubation.domain.vesting import VestingTerms
 from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.permissions import Permission, require
 from ipshare_kernel.errors import DomainError, Forbidden
 from ipshare_kernel.money import Money
 
@@ -83,7 +84,7 @@ class IncubationApplication(ServiceApplication):
         license_id: uuid.UUID | None = None,
         effective_date: date | None = None,
     ) -> uuid.UUID:
-        may.check_runs_incubation(ctx.principal, "found spin-offs")
+        require(ctx.principal, Permission.RUN_INCUBATION, "found spin-offs")
         refs.require_assets(self.directory, [str(a) for a in asset_ids], "asset_ids")
         if license_id is not None:
             refs.require_license_covering(self.directory, str(license_id), [str(a) for a in asset_ids])
@@ -120,7 +121,7 @@ class IncubationApplication(ServiceApplication):
         note: str = "",
     ) -> SpinOff:
         """An issuance, transfer (to `to`), repurchase or cancellation on the cap table."""
-        may.check_runs_incubation(ctx.principal, "change cap tables")
+        require(ctx.principal, Permission.RUN_INCUBATION, "change cap tables")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         day = effective_date or self.clock()
         holder = holder_of(*holder)
@@ -159,7 +160,7 @@ class IncubationApplication(ServiceApplication):
 
         The member, its assets (owned by it on the day) and the rewarded researchers must be
         known from the IP registry's topic."""
-        may.check_runs_incubation(ctx.principal, "record IP contributions")
+        require(ctx.principal, Permission.RUN_INCUBATION, "record IP contributions")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         member = refs.require_member(self.directory, str(member_id), "member_id")
         assets = refs.require_assets(self.directory, [str(a) for a in asset_ids], "asset_ids")
@@ -180,7 +181,7 @@ class IncubationApplication(ServiceApplication):
         rewards: dict[uuid.UUID, int],
         effective_date: date | None = None,
     ) -> Contribution:
-        may.check_runs_incubation(ctx.principal, "reward researchers")
+        require(ctx.principal, Permission.RUN_INCUBATION, "reward researchers")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         self._require_researchers(rewards)
         spin_off.reward_researchers(
@@ -201,7 +202,7 @@ class IncubationApplication(ServiceApplication):
         patents_filed: int,
         effective_date: date | None = None,
     ) -> SpinOff:
-        may.check_runs_incubation(ctx.principal, "record KPI reports")
+        require(ctx.principal, Permission.RUN_INCUBATION, "record KPI reports")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         day = effective_date or self.clock()
         spin_off.report_kpis(period, revenue, headcount, follow_on_funding, patents_filed, day)
@@ -219,7 +220,7 @@ class IncubationApplication(ServiceApplication):
         effective_date: date | None = None,
     ) -> dict[str, Any]:
         """A dividend or exit paid out by the cap table on the record date."""
-        may.check_records_payments(ctx.principal, "record proceeds")
+        require(ctx.principal, Permission.PAY_OUT, "record proceeds")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         spin_off.distribute(kind, record_date, amount, effective_date or self.clock())
         self.record(ctx, spin_off)
@@ -277,7 +278,7 @@ class IncubationApplication(ServiceApplication):
         pool_size: int,
         effective_date: date | None = None,
     ) -> str:
-        may.check_runs_incubation(ctx.principal, "create incentive plans")
+        require(ctx.principal, Permission.RUN_INCUBATION, "create incentive plans")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         plan_id = spin_off.create_plan(name, share_class, pool_size, effective_date or self.clock())
         self.record(ctx, spin_off)
@@ -298,7 +299,7 @@ class IncubationApplication(ServiceApplication):
         effective_date: date | None = None,
     ) -> OptionGrant:
         """Options on a plan's pool at an exercise price, exercisable for `window` after a departure."""
-        may.check_runs_incubation(ctx.principal, "grant options")
+        require(ctx.principal, Permission.RUN_INCUBATION, "grant options")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         refs.require_researcher(self.directory, str(researcher_id), "researcher_id")
         grant_id = spin_off.grant_options(
@@ -358,7 +359,7 @@ class IncubationApplication(ServiceApplication):
     def record_change_of_control(
         self, ctx: CommandContext, spin_off_id: uuid.UUID, effective_date: date | None = None
     ) -> SpinOff:
-        may.check_runs_incubation(ctx.principal, "record a change of control")
+        require(ctx.principal, Permission.RUN_INCUBATION, "record a change of control")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         spin_off.change_control(effective_date or self.clock())
         self.record(ctx, spin_off)
@@ -373,7 +374,7 @@ class IncubationApplication(ServiceApplication):
         change: Callable[[SpinOff, date], object],
         effective_date: date | None,
     ) -> OptionGrant:
-        may.check_runs_incubation(ctx.principal, action)
+        require(ctx.principal, Permission.RUN_INCUBATION, action)
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         spin_off.grant(grant_id)  # 404 before anything else
         change(spin_off, effective_date or self.clock())
@@ -393,7 +394,7 @@ class IncubationApplication(ServiceApplication):
         team: str = "",
         effective_date: date | None = None,
     ) -> uuid.UUID:
-        may.check_runs_incubation(ctx.principal, "open seed projects")
+        require(ctx.principal, Permission.RUN_INCUBATION, "open seed projects")
         if spin_off_id is not None:
             self.find(SpinOff, spin_off_id, "spin_off")
         for commitment in commitments:
@@ -435,7 +436,7 @@ class IncubationApplication(ServiceApplication):
         reason: str = "",
         effective_date: date | None = None,
     ) -> SeedProject:
-        may.check_runs_incubation(ctx.principal, "approve or reject milestones")
+        require(ctx.principal, Permission.RUN_INCUBATION, "approve or reject milestones")
         project = self.find(SeedProject, project_id, "seed_project")
         day = effective_date or self.clock()
         if approve:
@@ -448,7 +449,7 @@ class IncubationApplication(ServiceApplication):
     def release_tranche(
         self, ctx: CommandContext, project_id: uuid.UUID, milestone_id: str, effective_date: date | None = None
     ) -> SeedProject:
-        may.check_records_payments(ctx.principal, "release tranches")
+        require(ctx.principal, Permission.PAY_OUT, "release tranches")
         project = self.find(SeedProject, project_id, "seed_project")
         project.release_tranche(milestone_id, effective_date or self.clock())
         self.record(ctx, project)

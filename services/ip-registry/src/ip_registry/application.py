@@ -28,6 +28,7 @@ from ip_registry.domain.portfolio import PortfolioFigures, holders_on, portfolio
 from ip_registry.domain.portfolio_import import PortfolioImport, file_sha256
 from ip_registry.domain.values import Inventor
 from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.permissions import Permission, require
 from ipshare_kernel.errors import Conflict, DomainError
 from ipshare_kernel.money import Money
 
@@ -58,7 +59,7 @@ class IpRegistryApplication(ServiceApplication):
         credit_code: str,
         effective_date: date | None = None,
     ) -> uuid.UUID:
-        may.check_admin(ctx.principal, "admit members")
+        require(ctx.principal, Permission.MANAGE_MEMBERSHIP, "admit members")
         member = Member.admit(
             name=name,
             kind=kind,
@@ -74,7 +75,7 @@ class IpRegistryApplication(ServiceApplication):
     def suspend_member(
         self, ctx: CommandContext, member_id: uuid.UUID, reason: str, effective_date: date | None = None
     ) -> None:
-        may.check_admin(ctx.principal, "suspend members")
+        require(ctx.principal, Permission.MANAGE_MEMBERSHIP, "suspend members")
         member = self.find(Member, member_id, "member")
         member.suspend(reason, effective_date or self.clock())
         self.record(ctx, member)
@@ -82,7 +83,7 @@ class IpRegistryApplication(ServiceApplication):
     def reinstate_member(
         self, ctx: CommandContext, member_id: uuid.UUID, reason: str = "", effective_date: date | None = None
     ) -> None:
-        may.check_admin(ctx.principal, "reinstate members")
+        require(ctx.principal, Permission.MANAGE_MEMBERSHIP, "reinstate members")
         member = self.find(Member, member_id, "member")
         member.reinstate(reason, effective_date or self.clock())
         self.record(ctx, member)
@@ -318,7 +319,7 @@ class IpRegistryApplication(ServiceApplication):
         """All or nothing: any row error (reported by line) imports nothing, and a valid file is
         saved in one transaction with the record of the file, so a failure part-way stores
         nothing. The same file sent again gets the first import's report and stores nothing."""
-        may.check_admin(ctx.principal, "import portfolios")
+        require(ctx.principal, Permission.ACT_FOR_ANY_MEMBER, "import portfolios")
         digest = file_sha256(text)
         if (first := self._imported(PortfolioImport.create_id(digest))) is not None:
             return first

@@ -25,6 +25,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from commercialization.application import CommercializationApplication
+from commercialization.application.licensing import Licensing
 from commercialization.domain.license import LicenseStatus
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
@@ -42,7 +43,7 @@ class LicenseExpiry:
 
     def __init__(
         self,
-        app: CommercializationApplication,
+        app: Licensing,
         *,
         today: Callable[[], date] = date.today,
         poll_seconds: float = 60.0,

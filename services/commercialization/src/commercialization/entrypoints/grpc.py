@@ -6,17 +6,20 @@ assets they own; finance, auditors and administrators read everything.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import json_format
 
-from commercialization.application import CommercializationApplication, ReceivablesReport
+from commercialization.application import CommercializationApplication
+from commercialization.application.billing import ReceivablesReport
 from commercialization.domain.account import AGEING_BUCKETS, Invoice, LicenseAccount, Payment, Receivable
 from commercialization.domain.license import License
 from ipshare.envelope import jsonable
+from ipshare.eventstore import CommandContext
 from ipshare.grpc_runtime import parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
@@ -102,8 +105,22 @@ def receivables_message(report: ReceivablesReport) -> pb.ReceivablesReport:
     )
 
 
+class LicensesAndAccounts(Protocol):
+    """What the servicer reads: licenses (`Licensing`) and accounts (`Billing`)."""
+
+    def get_license(self, ctx: CommandContext, license_id: uuid.UUID) -> License: ...
+
+    def licenses_on_asset(self, ctx: CommandContext, asset_id: uuid.UUID) -> list[License]: ...
+
+    def get_account(self, ctx: CommandContext, license_id: uuid.UUID) -> LicenseAccount: ...
+
+    def receivables(
+        self, ctx: CommandContext, as_of: date | None = None, license_ids: Iterable[uuid.UUID] | None = None
+    ) -> ReceivablesReport: ...
+
+
 class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
-    def __init__(self, application: Callable[[], CommercializationApplication], auth: AuthSettings) -> None:
+    def __init__(self, application: Callable[[], LicensesAndAccounts], auth: AuthSettings) -> None:
         self._application = application
         self._auth = auth
 

@@ -9,7 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from commercialization.application import LicenseOptions, ReceiptOutcome, ReceivablesReport, ReportView
+from commercialization.application.billing import ReceiptOutcome, ReceivablesReport
+from commercialization.application.licensing import LicenseOptions
+from commercialization.application.royalties import ReportView
 from commercialization.domain.account import Invoice, LicenseAccount, Payment, RevenueKind
 from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferStatus
 from commercialization.domain.license import License, LicenseeKind, LicenseStatus

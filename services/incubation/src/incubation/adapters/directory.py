@@ -29,7 +29,8 @@ from incubation.domain.references import OwnershipChange as Change
 from ipshare import bus
 from ipshare.consumer import InboundEvent
 from ipshare.database import blocking_engine
-from ipshare.envelope import PayloadDecoder, typed_text
+from ipshare.envelope import PayloadDecoder
+from ipshare.typed_fields import text_of
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 
@@ -91,7 +92,7 @@ def _row(inbound: InboundEvent) -> tuple[Table, dict[str, Any]] | None:
     payload, ref, position = inbound.payload, inbound.envelope.aggregate_id, inbound.envelope.position
     match payload:
         case registry.MemberAdmitted():
-            kind = typed_text(payload, "member_kind", "kind")
+            kind = text_of(payload, "member_kind")
             member = {"name": payload.name, "kind": kind, "state_established": payload.state_established}
             return known_members, {"member_id": ref, **member, "source_position": position}
         case registry.ResearcherRegistered():

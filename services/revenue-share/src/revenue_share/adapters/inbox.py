@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ipshare import bus
 from ipshare.consumer import InboundEvent
-from ipshare.envelope import PayloadDecoder, typed_text
+from ipshare.envelope import PayloadDecoder
+from ipshare.typed_fields import text_of
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.incubation.v1 import events_pb2 as incubation
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
@@ -82,7 +83,7 @@ def fact_stated(subject: str, payload: Message) -> tuple[str, Body] | None:
 
 
 def _member(subject: str, payload: registry.MemberAdmitted) -> tuple[str, Body]:
-    kind = typed_text(payload, "member_kind", "kind")
+    kind = text_of(payload, "member_kind")
     return "member", {"member_id": subject, "kind": kind, "state_established": payload.state_established}
 
 
@@ -128,7 +129,7 @@ def _receipt(
     return "receipt", {
         "license_id": payload.license_id,
         "asset_ids": list(payload.asset_ids),
-        "kind": typed_text(payload, "revenue_kind", "kind"),
+        "kind": text_of(payload, "revenue_kind"),
         "amount": sign * amount.amount,
         "currency": amount.currency,
         "effective_date": payload.effective_date,
