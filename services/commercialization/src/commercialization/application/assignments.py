@@ -60,7 +60,7 @@ class Assignments(DealStore):
     ) -> uuid.UUID:
         """Sell an asset: every co-owner must consent; then proceeds are invoiced and the
         ownership transfer is requested from the IP registry."""
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         assignment = Assignment.propose(
             asset_id=asset_id,
             assignee=assignee,
@@ -81,7 +81,7 @@ class Assignments(DealStore):
         effective_date: date | None = None,
     ) -> AssignmentStatus:
         assignment = self._get(Assignment, assignment_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         assignment.consent(acting_member(ctx.principal, member_id), day)
         self._save(ctx, assignment, *self._on_agreed(assignment, day))
         return assignment.status
@@ -95,7 +95,7 @@ class Assignments(DealStore):
         effective_date: date | None = None,
     ) -> None:
         assignment = self._get(Assignment, assignment_id)
-        assignment.refuse(acting_member(ctx.principal, member_id), reason, effective_date or date.today())
+        assignment.refuse(acting_member(ctx.principal, member_id), reason, effective_date or self.clock.today())
         self._save(ctx, assignment)
 
     def complete_ownership_transfer(
@@ -115,7 +115,7 @@ class Assignments(DealStore):
         """Record that the IP registry refused the transfer request (terminal); False when already recorded."""
         ensure_records_transfer_answers(ctx.principal)
         assignment = self._get(Assignment, assignment_id)
-        day = date.today()
+        day = self.clock.today()
         changed = assignment.refuse_transfer(request_id, code, reason, day)
         if changed:
             self._save(ctx, assignment, *self._on_transfer_refused(assignment, day))

@@ -93,7 +93,7 @@ class Billing(DealStore):
     ) -> uuid.UUID:
         ensure_finance(ctx.principal)
         license = self._license(license_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         terms = license.terms_on(day)
         if not terms.patent_cost_reimbursement:
             raise DomainError("the terms do not provide for patent-cost reimbursement", license_id=str(license_id))
@@ -124,7 +124,7 @@ class Billing(DealStore):
         invoice_id = account.issue_invoice(
             RevenueKind.MAINTENANCE,
             money(terms.annual_maintenance_fee, terms.currency),
-            effective_date or date.today(),
+            effective_date or self.clock.today(),
             terms.payment_days,
             f"maintenance:{license_year}",
             terms.asset_split_bps,
@@ -202,7 +202,7 @@ class Billing(DealStore):
         given deals), by what was dated by then; with `known_at`, only what was recorded by that
         time too (the report as it could be printed then)."""
         ensure_reads_everything(ctx.principal)
-        day = as_of or date.today()
+        day = as_of or self.clock.today()
         ids = list(license_ids) if license_ids is not None else self._all_account_deal_ids()
         if known_at is None:
             accounts = [self._existing_account(i) for i in ids]

@@ -71,7 +71,7 @@ class Licensing(DealStore):
         """Non-exclusive: granted at once. Exclusive or sole: pending every co-owner's consent."""
         license = self._license(license_id)
         acting_member(ctx.principal, license.granted_by)
-        self._save(ctx, *self._submit(license, effective_date or date.today()))
+        self._save(ctx, *self._submit(license, effective_date or self.clock.today()))
         return license.status
 
     def grant_license(
@@ -96,7 +96,7 @@ class Licensing(DealStore):
         effective_date: date | None = None,
     ) -> LicenseStatus:
         license = self._license(license_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         license.consent(acting_member(ctx.principal, member_id), day)
         self._save(ctx, license, *self._on_granted(license, day))
         return license.status
@@ -110,7 +110,7 @@ class Licensing(DealStore):
         effective_date: date | None = None,
     ) -> None:
         license = self._license(license_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         license.refuse(acting_member(ctx.principal, member_id), reason, day)
         indexes = [self._index(a) for a in license.asset_ids]
         for index in indexes:
@@ -160,7 +160,7 @@ class Licensing(DealStore):
     ) -> bool:
         """A co-owner consents to the amendment proposed; True when it is in force now."""
         license = self._license(license_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         in_force = license.consent_to_amendment(acting_member(ctx.principal, member_id), day)
         self._save(ctx, license, *self._scope_checked(license, in_force))
         return in_force
@@ -174,7 +174,7 @@ class Licensing(DealStore):
         effective_date: date | None = None,
     ) -> None:
         license = self._license(license_id)
-        license.refuse_amendment(acting_member(ctx.principal, member_id), reason, effective_date or date.today())
+        license.refuse_amendment(acting_member(ctx.principal, member_id), reason, effective_date or self.clock.today())
         self._save(ctx, license)
 
     def _scope_checked(self, license: License, in_force: bool) -> list[AssetLicenses]:
@@ -199,7 +199,7 @@ class Licensing(DealStore):
         member_id: uuid.UUID | None = None,
     ) -> None:
         license = self._license(license_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         self._ensure_owner_acts(ctx.principal, license, day, member_id)
         license.terminate(reason, day)
         indexes = [self._index(a) for a in license.asset_ids]
@@ -212,7 +212,7 @@ class Licensing(DealStore):
         whose end date lies before `as_of` (default today) expires as of its end date."""
         ensure_finance(ctx.principal)
         license = self._license(license_id)
-        license.expire(as_of or date.today())
+        license.expire(as_of or self.clock.today())
         self._save(ctx, license)
 
     def license_terms_after(self, position: int, limit: int) -> list[tuple[int, uuid.UUID, date | None, bool]]:
@@ -256,7 +256,7 @@ class Licensing(DealStore):
         royalty_rate_bps: int,
         options: LicenseOptions,
     ) -> License:
-        day = options.get("effective_date") or date.today()
+        day = options.get("effective_date") or self.clock.today()
         terms = options.get("terms") or RoyaltyTerms.flat(options.get("currency", "CNY"), royalty_rate_bps)
         return License.draft(
             licensee=licensee,

@@ -63,7 +63,7 @@ class Royalties(DealStore):
     ) -> uuid.UUID:
         """Record a report (or a correction) and invoice or credit the change in royalty due."""
         license = self._license(license_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         self._ensure_submits_reports(ctx.principal, license, day)
         ledger = self._ledger(license.id)
         report_id = report_id or uuid.uuid4()
@@ -132,7 +132,7 @@ class Royalties(DealStore):
         earlier true-up after corrected reports). Returns the change, None when there is none."""
         ensure_finance(ctx.principal)
         license = self._license(license_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         ledger = self._ledger(license.id)
         change = ledger.assess_minimum(license, license_year, day)
         if change is None:
@@ -149,7 +149,7 @@ class Royalties(DealStore):
     ) -> uuid.UUID:
         """The licensee reached a named milestone: its payment is invoiced. Returns the invoice id."""
         license = self._license(license_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         self._ensure_submits_reports(ctx.principal, license, day)
         license.report_milestone(milestone, str(ctx.principal), day)
         terms = license.terms_on(day)
@@ -176,7 +176,7 @@ class Royalties(DealStore):
     ) -> uuid.UUID | None:
         """Invoice the agreed share of what the licensee received from a sublicensee."""
         license = self._license(license_id)
-        day = effective_date or date.today()
+        day = effective_date or self.clock.today()
         self._ensure_submits_reports(ctx.principal, license, day)
         self._require_active(license)
         if not license.sublicensing_allowed:

@@ -2,7 +2,7 @@
 
 `DealStore` is the eventsourcing `Application` each use-case part extends: it loads the
 aggregates (licenses, per-asset indexes, accounts), saves what a use case changed with
-one `record` (one transaction), and asks who
+one `record` (one transaction), reads "today" from the injected clock, and asks who
 owns an asset of two lookups: `ownership` for the checks of a write (the IP registry over
 gRPC, falling back to the local projection of its topic when it does not answer) and
 `reads` for who may read (the local projection, so reads keep working while the registry
@@ -27,6 +27,7 @@ from commercialization.domain.reports import RoyaltyLedger
 from commercialization.permissions import ensure_submits_reports, keeps_books
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare_kernel.money import CurrencyError, Money
 
@@ -55,9 +56,11 @@ class DealStore(ServiceApplication):
         ownership: OwnershipLookup | None = None,
         reads: OwnershipRecord | None = None,
         snapshot_interval: int = 0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """`snapshot_interval` (`SNAPSHOT_INTERVAL`): snapshot each license account and royalty ledger,
-        which live as long as their deal, every that many events (0: never)."""
+        which live as long as their deal, every that many events (0: never). `clock`: the day a
+        command without a date of its own takes effect on."""
         if snapshot_interval > 0:
             env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y"}
             # The library reads the intervals off the application; the setting is per process.
@@ -66,6 +69,7 @@ class DealStore(ServiceApplication):
         super().__init__(env)
         self.ownership = ownership  # authoritative: the checks of a write
         self.reads = reads or (PointInTimeOwnership(ownership) if ownership is not None else None)
+        self.clock = clock
 
     def close(self) -> None:
         """Close the event store, and the lookups' connections where they hold any."""
@@ -83,7 +87,7 @@ class DealStore(ServiceApplication):
         day of the term so far (a former co-owner keeps reading the deal it was paid from)."""
         if member_id == license.granted_by:
             return True
-        today = today or date.today()
+        today = today or self.clock.today()
         reads = self._reads()
         last = min(license.last_day or today, today)
         return any(

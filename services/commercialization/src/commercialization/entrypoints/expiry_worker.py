@@ -45,12 +45,12 @@ class LicenseExpiry:
         self,
         app: Licensing,
         *,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] | None = None,
         poll_seconds: float = 60.0,
         batch_size: int = 1000,
     ) -> None:
         self.app = app
-        self.today = today
+        self.today = today or app.clock.today  # the service's clock unless told otherwise
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.position = 0  # the last log entry followed

@@ -26,6 +26,7 @@ from ipshare.settings import AuthSettings
 from ipshare_contracts.commercialization.v1 import events_pb2, service_pb2_grpc
 from ipshare_contracts.commercialization.v1 import service_pb2 as pb
 from ipshare_contracts.money.v1.money_pb2 import Money
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -120,9 +121,13 @@ class LicensesAndAccounts(Protocol):
 
 
 class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
-    def __init__(self, application: Callable[[], LicensesAndAccounts], auth: AuthSettings) -> None:
+    def __init__(
+        self, application: Callable[[], LicensesAndAccounts], auth: AuthSettings, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        """`clock`: the day of a receivables report that names none."""
         self._application = application
         self._auth = auth
+        self._clock = clock
 
     async def GetLicense(self, request: pb.GetLicenseRequest, context: Context) -> pb.License:
         license_id = await parse_uuid(context, request.license_id)
@@ -145,7 +150,7 @@ class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
         return account_message(account)
 
     async def Receivables(self, request: pb.ReceivablesRequest, context: Context) -> pb.ReceivablesReport:
-        as_of = await parse_date(context, request.as_of, date.today())
+        as_of = await parse_date(context, request.as_of, self._clock.today())
         deal_ids = [await parse_uuid(context, d) for d in request.deal_ids] or None
         report = await run_use_case(
             context, self._auth, lambda ctx: self._application().receivables(ctx, as_of, deal_ids)
@@ -154,6 +159,6 @@ class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
 
 
 def add_servicer(runtime: Runtime[CommercializationApplication, Any], server: grpc.aio.Server) -> list[str]:
-    servicer = CommercializationServicer(lambda: runtime.app, runtime.settings)
+    servicer = CommercializationServicer(lambda: runtime.app, runtime.settings, runtime.app.clock)
     service_pb2_grpc.add_CommercializationServicer_to_server(servicer, server)
     return [pb.DESCRIPTOR.services_by_name["Commercialization"].full_name]

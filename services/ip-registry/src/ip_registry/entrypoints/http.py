@@ -68,7 +68,7 @@ def member_portfolio(
     """Disclosures, filings, grants and active assets by year and kind, up to `as_of` (default today),
     over the assets the member owned or co-owned on that day. A member reads its own; finance,
     auditors and admins read any member's."""
-    day = as_of or app.clock()
+    day = as_of or app.clock.today()
     return s.PortfolioOut.of(member_id, day, app.member_portfolio(ctx, member_id, day))
 
 
