@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commercialization.application import CommercializationApplication, acting_member
+from commercialization.application import CommercializationApplication
 from commercialization.catalog import build_catalog
 from commercialization.domain import scope
 from commercialization.domain.account import LicenseAccount
@@ -20,6 +20,7 @@ from commercialization.domain.license import LicenseStatus
 from commercialization.domain.ownership import OwnershipPeriod, owners_during
 from commercialization.domain.reports import ReportLine, RoyaltyLedger
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
+from commercialization.permissions import acting_member
 from ipshare.auth import Principal, Role
 from ipshare.error_status import http_status
 from ipshare.eventstore import CommandContext

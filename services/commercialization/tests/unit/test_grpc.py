@@ -19,6 +19,7 @@ from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
 from ipshare_contracts.commercialization.v1 import service_pb2 as pb
 from ipshare_contracts.commercialization.v1 import service_pb2_grpc
+from ipshare_kernel.clock import FixedClock
 
 AUTH = AuthSettings(jwt_secret="commercialization-grpc-test-secret-0123456789")
 OWNER, STRANGER = uuid.uuid4(), uuid.uuid4()
@@ -192,3 +193,20 @@ async def test_unknown_licenses_and_accounts_are_not_found(stub: service_pb2_grp
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await call
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_receivables_without_a_day_are_aged_on_the_servicers_clock(
+    app: CommercializationApplication, deal: Deal
+) -> None:
+    server, _ = create_server(AUTH)
+    servicer = CommercializationServicer(lambda: app, AUTH, FixedClock.on(date(2025, 5, 15)))
+    service_pb2_grpc.add_CommercializationServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        report = await service_pb2_grpc.CommercializationStub(channel).Receivables(
+            pb.ReceivablesRequest(), metadata=as_(Role.FINANCE)
+        )
+    await server.stop(None)
+    assert report.as_of == "2025-05-15"
+    assert [(r.kind, r.bucket) for r in report.lines] == [("upfront", "90+"), ("maintenance", "30")]

@@ -18,6 +18,7 @@ from incubation.domain.vesting import VestingTerms
 from incubation.entrypoints.schemas import CapTableOut
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
+from ipshare_kernel.clock import FixedClock
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare_kernel.money import Money
 
@@ -49,8 +50,7 @@ def directory() -> StaticDirectory:
 
 @pytest.fixture
 def app(event_store_env: dict[str, str], directory: StaticDirectory) -> Iterator[IncubationApplication]:
-    application = IncubationApplication(env=event_store_env, directory=directory)
-    application.clock = lambda: TODAY
+    application = IncubationApplication(env=event_store_env, directory=directory, clock=FixedClock.on(TODAY))
     yield application
     application.close()
 
@@ -211,6 +211,7 @@ def test_ids_of_the_other_services_are_checked_against_what_they_published(
 def test_the_cap_table_and_the_ocf_export_name_people_and_the_reward_rule(app: IncubationApplication) -> None:
     spin_off_id = found(app)
     package = app.ocf_package(AUDITOR, spin_off_id)
+    assert package["Manifest.ocf.json"]["generated_at"] == "2025-06-01T12:00:00+00:00"  # the application's clock
     names = {s["id"]: s["name"]["legal_name"] for s in package["stakeholders.ocf.json"]["items"]}
     assert names == {f"member-{UNI}": "Huaxia University", f"researcher-{ALICE}": "Li Wei"}
     table = CapTableOut.of(app.get_spin_off(AUDITOR, spin_off_id), TODAY)

@@ -32,6 +32,7 @@ from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_devtools.testing.fixtures import unique_topic
 from ipshare_devtools.testing.tables import migrated_engine
 from ipshare_devtools.testing.typed_twins import twin_disagreements
+from ipshare_kernel.clock import FixedClock
 from ipshare_kernel.money import Money
 
 pytestmark = pytest.mark.integration
@@ -55,8 +56,7 @@ def member(member_id: uuid.UUID, step: str) -> CommandContext:
 
 @pytest.fixture
 def app(fresh_database: str) -> Iterator[IpRegistryApplication]:
-    application = IpRegistryApplication(env=persistence_env(fresh_database))
-    application.clock = lambda: TODAY
+    application = IpRegistryApplication(env=persistence_env(fresh_database), clock=FixedClock.on(TODAY))
     yield application
     application.close()
 

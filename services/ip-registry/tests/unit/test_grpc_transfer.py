@@ -16,7 +16,7 @@ from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
 
-from .conftest import ADMIN, Center
+from .conftest import ADMIN, TODAY, Center
 from .test_ownership_transfer import co_owned_asset
 
 if TYPE_CHECKING:
@@ -96,3 +96,12 @@ async def test_failures_map_to_status_codes(center: Center, stub: Stub) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as failed:
             await stub.TransferOwnership(message, metadata=metadata)
         assert failed.value.code() == code, (message, failed.value.details())
+
+
+async def test_ownership_without_a_day_is_as_of_the_applications_clock(center: Center, stub: Stub) -> None:
+    asset_id = co_owned_asset(center)
+    await stub.TransferOwnership(request(center, asset_id), metadata=service())  # effective 2024-07-01, after TODAY
+    asked = service_pb2.GetOwnershipAsOfRequest(asset_id=str(asset_id))
+    ownership = await stub.GetOwnershipAsOf(asked, metadata=service())
+    assert ownership.as_of == TODAY.isoformat()
+    assert {(o.member_id, o.share_bps) for o in ownership.owners} == {(str(center.uni), 6000), (str(center.corp), 4000)}

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ipshare.audit_check import Problem, PublishedEvent
 from ipshare.envelope import actor_of
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from ipshare_kernel.actor import Attribution
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, own_events
 from revenue_share.domain.facts import Payee, PayeeKind
@@ -49,13 +50,14 @@ class _Issued:
     statement_at: dict[tuple[str, str], int] = field(default_factory=dict)  # (period, payee) -> position
 
 
-def check_statements(events: Sequence[PublishedEvent]) -> tuple[list[str], list[Problem]]:
-    """Plain-word lines for what matches, problems for what does not (see ``ipshare.audit_check``)."""
+def check_statements(events: Sequence[PublishedEvent], clock: Clock = SYSTEM_CLOCK) -> tuple[list[str], list[Problem]]:
+    """Plain-word lines for what matches, problems for what does not (see ``ipshare.audit_check``);
+    facts after the last close are dated the clock's now."""
     issued = _issued([e for e in events if e.envelope.source == SOURCE])
     if not issued.history.closes:
         return [f"{SOURCE}: no closed period, so no issued statement to recompute"], []
     facts = source_facts([e for e in events if e.envelope.source != SOURCE])
-    checks = recompute(dated_rows(facts, issued.history.closes, datetime.now(UTC)), issued.history)
+    checks = recompute(dated_rows(facts, issued.history.closes, clock.now()), issued.history)
     verified, problems = [], []
     for check in checks:
         if check.identical:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from aiokafka import ConsumerRecord
 
@@ -27,6 +27,7 @@ from ipshare.heap import building_long_lived_state
 from ipshare.schema import migrate
 from ipshare.settings import BusSettings
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, own_events
 from revenue_share.domain.facts import Payee, PayeeKind
@@ -172,8 +173,11 @@ class FactLoader:
         return read
 
 
-async def rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
-    """Rebuild into `database_url` (dropped first: it must not be the live database) and check.
+async def rebuild(
+    settings: BusSettings, database_url: str, progress: Progress, clock: Clock = SYSTEM_CLOCK
+) -> ReplayReport:
+    """Rebuild into `database_url` (dropped first: it must not be the live database) and check;
+    facts learned after the last close are dated the clock's now.
 
     A second process (`replay_writer`) reads the topics as well and COPYs the facts into the
     new database while this one builds the ledger; it then records each close this one
@@ -183,7 +187,7 @@ async def rebuild(settings: BusSettings, database_url: str, progress: Progress) 
     writer.start()
     try:
         history, _ = await asyncio.gather(read_history(settings, progress), _fresh(database_url))
-        learned_at = LearnedAt(history.closes, datetime.now(UTC))
+        learned_at = LearnedAt(history.closes, clock.now())
         writer.begin(settings, database_url, learned_at, history.policies, history.periods)
         with building_long_lived_state(collect=False):  # kept until the replay ends, soon after
             loader = FactLoader(learned_at)

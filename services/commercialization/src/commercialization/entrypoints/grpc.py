@@ -6,23 +6,27 @@ assets they own; finance, auditors and administrators read everything.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import json_format
 
-from commercialization.application import CommercializationApplication, ReceivablesReport
+from commercialization.application import CommercializationApplication
+from commercialization.application.billing import ReceivablesReport
 from commercialization.domain.account import AGEING_BUCKETS, Invoice, LicenseAccount, Payment, Receivable
 from commercialization.domain.license import License
 from ipshare.envelope import jsonable
+from ipshare.eventstore import CommandContext
 from ipshare.grpc_runtime import parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
 from ipshare_contracts.commercialization.v1 import events_pb2, service_pb2_grpc
 from ipshare_contracts.commercialization.v1 import service_pb2 as pb
 from ipshare_contracts.money.v1.money_pb2 import Money
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -102,10 +106,28 @@ def receivables_message(report: ReceivablesReport) -> pb.ReceivablesReport:
     )
 
 
+class LicensesAndAccounts(Protocol):
+    """What the servicer reads: licenses (`Licensing`) and accounts (`Billing`)."""
+
+    def get_license(self, ctx: CommandContext, license_id: uuid.UUID) -> License: ...
+
+    def licenses_on_asset(self, ctx: CommandContext, asset_id: uuid.UUID) -> list[License]: ...
+
+    def get_account(self, ctx: CommandContext, license_id: uuid.UUID) -> LicenseAccount: ...
+
+    def receivables(
+        self, ctx: CommandContext, as_of: date | None = None, license_ids: Iterable[uuid.UUID] | None = None
+    ) -> ReceivablesReport: ...
+
+
 class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
-    def __init__(self, application: Callable[[], CommercializationApplication], auth: AuthSettings) -> None:
+    def __init__(
+        self, application: Callable[[], LicensesAndAccounts], auth: AuthSettings, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        """`clock`: the day of a receivables report that names none."""
         self._application = application
         self._auth = auth
+        self._clock = clock
 
     async def GetLicense(self, request: pb.GetLicenseRequest, context: Context) -> pb.License:
         license_id = await parse_uuid(context, request.license_id)
@@ -128,7 +150,7 @@ class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
         return account_message(account)
 
     async def Receivables(self, request: pb.ReceivablesRequest, context: Context) -> pb.ReceivablesReport:
-        as_of = await parse_date(context, request.as_of, date.today())
+        as_of = await parse_date(context, request.as_of, self._clock.today())
         deal_ids = [await parse_uuid(context, d) for d in request.deal_ids] or None
         report = await run_use_case(
             context, self._auth, lambda ctx: self._application().receivables(ctx, as_of, deal_ids)
@@ -137,6 +159,6 @@ class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
 
 
 def add_servicer(runtime: Runtime[CommercializationApplication, Any], server: grpc.aio.Server) -> list[str]:
-    servicer = CommercializationServicer(lambda: runtime.app, runtime.settings)
+    servicer = CommercializationServicer(lambda: runtime.app, runtime.settings, runtime.app.clock)
     service_pb2_grpc.add_CommercializationServicer_to_server(servicer, server)
     return [pb.DESCRIPTOR.services_by_name["Commercialization"].full_name]

@@ -52,7 +52,7 @@ class IncubationServicer(service_pb2_grpc.IncubationServicer):
     async def GetCapTable(self, request: pb.GetCapTableRequest, context: Context) -> pb.CapTable:
         spin_off_id = await parse_uuid(context, request.spin_off_id)
         app = self._application()
-        as_of = await parse_date(context, request.as_of, app.clock())
+        as_of = await parse_date(context, request.as_of, app.clock.today())
         spin_off = await run_use_case(context, self._auth, lambda ctx: app.get_spin_off(ctx, spin_off_id))
         return cap_table_message(spin_off, as_of)
 

@@ -83,7 +83,7 @@ class IpRegistryServicer(service_pb2_grpc.IpRegistryServicer):
         self, request: service_pb2.GetOwnershipAsOfRequest, context: Context
     ) -> service_pb2.Ownership:
         asset_id = await parse_uuid(context, request.asset_id)
-        as_of = await parse_date(context, request.as_of, date.today())
+        as_of = await parse_date(context, request.as_of, self._application().clock.today())
         owners = await run_use_case(
             context, self._auth, lambda ctx: self._application().ownership_as_of(ctx, asset_id, as_of)
         )
