@@ -147,7 +147,8 @@ async def _downloadable(page: Page, period_id: str) -> tuple[list[exports.Row], 
         page.api.get("revenue-share", f"/periods/{quote(period_id)}/reconciliation"),
     )
     names = await payee_names(page.api, [s["payee"] for s in statements])
-    return exports.statement_rows(statements, names), exports.reconciliation_rows(reconciliation, period.get("closed_by"))
+    reconciled = exports.reconciliation_rows(reconciliation, period.get("closed_by"))
+    return exports.statement_rows(statements, names), reconciled
 
 
 @router.get("/periods/{period_id}/downloads/{name}")
