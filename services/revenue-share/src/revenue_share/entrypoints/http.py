@@ -158,14 +158,17 @@ async def list_policies(ledger: PayoutsDep, ctx: CommandContextDep) -> list[s.Po
 
 
 def _payout_rows(statement: Statement) -> list[s.PayoutOut]:
-    payee = s.PayeeOut(kind=statement.payee.kind.value, id=statement.payee.id, account=statement.payee.account)
+    payee = s.PayeeOut(kind=statement.payee.kind, id=statement.payee.id, account=statement.payee.account)
     return [
         s.PayoutOut(payee=payee, currency=b.currency, entitled=b.entitled, paid=b.paid, carried_out=b.carried_out)
         for b in statement.balances
     ]
 
 
+ROUTERS = (periods, payouts, policies)
+
+
 def create_http(runtime: Runtime[RevenueShareApplication, Any]) -> FastAPI:
-    api = http_api(runtime, periods, payouts, policies)
+    api = http_api(runtime, *ROUTERS)
     api.state.payouts = payouts_of(runtime)
     return api
