@@ -17,7 +17,7 @@ from ipshare.permissions import Permission, may
 
 router = APIRouter()
 
-KINDS = ("invention_patent", "utility_model", "design", "software_copyright", "ic_layout", "know_how")
+KINDS = ("invention_patent", "utility_model", "design", "software_copyright", "ic_layout_design", "know_how")
 STATUSES = ("disclosed", "filed", "published", "granted", "lapsed", "abandoned", "expired", "invalidated")
 ROWS = 3  # owner and inventor rows on the registration form
 PAGE_SIZE = 20
