@@ -4,7 +4,8 @@ operation answers its errors with the one error body.
 A property or parameter whose name says it is a choice (a kind, status, type, role, state, step,
 unit, bucket ...) must list its values: a client generated from the document then cannot send
 an invalid one, and the service answers one with a 422 naming the field. Free text under such a
-name is allowed only in `FREE_TEXT`, with the reason.
+name is allowed only in `FREE_TEXT`, with the reason. The console's own lists of choices (its form
+and filter options) are the values the documents list.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import pytest
 
 from commercialization.entrypoints import http as commercialization_http
 from commercialization.entrypoints import main as commercialization_main
+from console.pages.finance import AGEING_BUCKETS as CONSOLE_BUCKETS
+from console.pages.member import KINDS as CONSOLE_KINDS
+from console.pages.member import STATUSES as CONSOLE_STATUSES
 from incubation.entrypoints import http as incubation_http
 from incubation.entrypoints import main as incubation_main
 from ip_registry.entrypoints import http as ip_registry_http
@@ -137,3 +141,18 @@ def test_every_operation_documents_its_errors_with_the_error_body(service: tuple
                 if status[0] in "45" and (method, path, status) != READINESS_NOT_READY:
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": ERROR_REF}, (name, method, path, status)
+
+
+@pytest.mark.parametrize(
+    ("offered", "service", "where", "field"),
+    [(CONSOLE_KINDS, "ip-registry", "RegisterAsset", "kind"),
+     (CONSOLE_STATUSES, "ip-registry", "RegisterAsset", "status"),
+     (CONSOLE_BUCKETS, "commercialization", "ReceivableOut", "bucket")],
+    ids=["asset kinds", "asset statuses", "ageing buckets"],
+)  # fmt: skip
+def test_the_console_offers_the_choices_the_services_document(
+    offered: tuple[str, ...], service: str, where: str, field: str
+) -> None:
+    doc = document(service)
+    documented = resolve(doc["components"]["schemas"][where]["properties"][field], doc)["enum"]
+    assert list(offered) == documented
