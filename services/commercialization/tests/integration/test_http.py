@@ -176,6 +176,8 @@ async def test_an_amendment_of_a_co_owned_exclusive_license_waits_for_the_other_
         json={"effective_date": "2025-06-01", "end_date": "2030-12-31", "note": "extension"},
     )  # fmt: skip
     proposed = ok(amended, 202)["proposed_amendment"]
+    document = ok(await client.get("/openapi.json"))
+    assert "202" in document["paths"]["/licenses/{license_id}/amendments"]["post"]["responses"]
     assert (proposed["end_date"], proposed["missing_consents"]) == ("2030-12-31", [str(INST)])
     assert amended.json()["amendments"] == []  # not in force yet
     consented = await client.post(

@@ -113,7 +113,13 @@ async def explain(
     return s.ExplanationOut.of(period_id, provisional, found)
 
 
-@periods.get("/{period_id}/reconciliation", response_model=list[s.ReconciliationOut])
+_CSV = {"text/csv": {"schema": {"type": "string"}, "example": ",".join(s.ReconciliationOut.model_fields)}}
+
+
+@periods.get(
+    "/{period_id}/reconciliation", response_model=list[s.ReconciliationOut],
+    responses={200: {"content": _CSV, "description": "one row per currency; CSV with `format=csv`"}},
+)  # fmt: skip
 async def reconciliation(
     period_id: str, ledger: PayoutsDep, ctx: CommandContextDep, format: Literal["json", "csv"] = "json"
 ) -> Any:
