@@ -323,7 +323,7 @@ def test_finance_records_a_receipt_and_closes_the_period(
     path = f"/licenses/{world.license_id}/royalty-reports"
     api(stack, bearer, "POST", "commercialization", path, Role.FINANCE, json=report)
 
-    console.sign_in("finance")
+    console.sign_in("finance", name="Zhou Jie")
     console.open("/periods")
     console.fill(period_id=PERIOD, start="2025-01-01", end="2025-12-31")
     console.press("form button.primary")
@@ -368,6 +368,7 @@ def test_finance_records_a_receipt_and_closes_the_period(
     content = csv_file.read_text(encoding="utf-8-sig")
     assert "王芳" in content
     assert f",{wang // 100}.{wang % 100:02d},{wang}," in content  # exact in yuan and in fen
+    assert content.splitlines()[1].endswith(",Zhou Jie,dev-finance,")  # who closed the period, for no member
 
 
 def test_a_member_reads_its_statement_and_payouts(console: Console, world: World) -> None:

@@ -112,7 +112,8 @@ def _inserted(service: str, entry: AuditEntry) -> Problem:
     where = f" at notification id {entry.notification_id}" if entry.notification_id else ""
     return Problem(service, "entry_inserted",
                    f"an event the log never chained is stored{where} (aggregate {event.originator_id} version "
-                   f"{event.originator_version}, {event.type_name}): it was added behind the log's back")  # fmt: skip
+                   f"{event.originator_version}, {event.type_name}; it says it was recorded by {entry.attribution}): "
+                   "it was added behind the log's back")  # fmt: skip
 
 
 def _envelope_mismatch(service: str, entry: AuditEntry, where: _Where) -> Problem | None:
@@ -239,7 +240,7 @@ class _Where:
         except CanonicalFormError:
             return f"the event at position {position}"
         return (f"the event at position {position} (aggregate {event.originator_id} version "
-                f"{event.originator_version}, {event.type_name})")  # fmt: skip
+                f"{event.originator_version}, {event.type_name}; recorded by {entry.attribution})")  # fmt: skip
 
     def checkpoint(self, index: int) -> str:
         head = self.history.checkpoints[index].tree_head

@@ -43,6 +43,8 @@ from ipshare.settings import DEV_MODE_VARIABLE
 ALGORITHM = "ES256"
 KEY_PREFIX = "dev-"
 _SECRET_FILE = "client-secret"
+# The auditor's command-line client: its client credentials get an auditor's token, not a service's.
+AUDITOR_CLIENT = "ipshare-auditor"
 CODE_TTL_SECONDS = 60  # an authorization code is redeemed right after the redirect, or never
 
 
@@ -183,6 +185,10 @@ class DevIssuer:
         return access, self.id_token(client_id, grant.nonce, grant.role, grant.member_id, grant.name)
 
     def service_token(self, client_id: str) -> str:
+        """A client's own token: the role `service`, or for the auditor's client (`AUDITOR_CLIENT`) the
+        auditor's, as a provider's service account holding the auditor role gets."""
+        if client_id == AUDITOR_CLIENT:
+            return self.mint(client_id, [Role.AUDITOR.value], azp=client_id, name="ipshare verify")
         return self.mint(client_id, [Role.SERVICE.value], azp=client_id)
 
 

@@ -23,7 +23,7 @@ ZH: dict[str, str] = {
     "utility_model": "实用新型",
     "design": "外观设计",
     "software_copyright": "软件著作权",
-    "ic_layout": "集成电路布图设计",
+    "ic_layout_design": "集成电路布图设计",
     "know_how": "技术秘密",
     "disclosed": "已披露",
     "filed": "已申请",

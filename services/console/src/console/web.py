@@ -218,8 +218,14 @@ def create_app(settings: ConsoleSettings | None = None, transport: httpx.AsyncBa
 
 
 async def _to_sign_in(request: Request, _: Exception) -> Response:
+    """To the sign-in, then back. Where the provider is the only way in, a page opened without a session
+    (an expired access token, say) goes straight there: its own session signs the person in again
+    without a click. A form post or an htmx request shows the sign-in page instead."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/sign-in?next={quote(target)}", status_code=303)
+    settings: ConsoleSettings = request.app.state.settings
+    straight = settings.provider_sign_in and not settings.local_sign_in and request.method == "GET"
+    start = "/sign-in/provider" if straight and "HX-Request" not in request.headers else "/sign-in"
+    return RedirectResponse(f"{start}?next={quote(target)}", status_code=303)
 
 
 async def _csrf_refused(request: Request, exc: Exception) -> Response:

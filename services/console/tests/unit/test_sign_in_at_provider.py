@@ -8,6 +8,7 @@ import dataclasses
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,13 +37,20 @@ def settings(served: ServedIssuer) -> ConsoleSettings:
                            oidc_client_secret=served.issuer.client_secret)  # fmt: skip
 
 
-@pytest.fixture
-async def browser(settings: ConsoleSettings) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def console_with(settings: ConsoleSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser on a console with these settings (the services never answer: no page here needs them)."""
     app = create_app(settings, httpx.MockTransport(lambda _: httpx.Response(404)))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://console") as client,
     ):
+        yield client
+
+
+@pytest.fixture
+async def browser(settings: ConsoleSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with console_with(settings) as client:
         yield client
 
 
@@ -166,12 +174,7 @@ async def test_the_sign_in_page_offers_the_provider_and_the_development_sign_in_
     settings: ConsoleSettings,
 ) -> None:
     for dev_mode, local_form in ((True, True), (False, False)):
-        chosen = settings.model_copy(update={"ipshare_dev_mode": dev_mode})
-        app = create_app(chosen, httpx.MockTransport(lambda _: httpx.Response(404)))
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://console") as client,
-        ):
+        async with console_with(settings.model_copy(update={"ipshare_dev_mode": dev_mode})) as client:
             page = (await client.get("/sign-in?next=/board")).text
         assert 'href="/sign-in/provider?next=/board"' in page
         assert ('action="/sign-in"' in page) is local_form
@@ -180,3 +183,16 @@ async def test_the_sign_in_page_offers_the_provider_and_the_development_sign_in_
 def test_the_pkce_challenge_is_rfc_7636s_s256() -> None:
     rfc_7636_appendix_b = ("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
     assert pkce_challenge(rfc_7636_appendix_b[0]) == rfc_7636_appendix_b[1]
+
+
+async def test_a_page_opened_without_a_session_goes_straight_to_the_provider_where_it_is_the_only_way_in(
+    settings: ConsoleSettings,
+) -> None:
+    for local, page, expected in (
+        (False, "/periods?x=1", "/sign-in/provider?next=/periods%3Fx%3D1"),
+        (True, "/periods", "/sign-in?next=/periods"),  # development: the page offers both
+    ):
+        async with console_with(settings.model_copy(update={"console_local_sign_in": local})) as client:
+            assert (await client.get(page)).headers["location"] == expected
+            partial = await client.get(page, headers={"HX-Request": "true"})
+            assert partial.headers["location"].startswith("/sign-in?next=")  # htmx cannot follow it off-site

@@ -21,6 +21,7 @@ from commercialization.domain.assignment import Assignment
 from commercialization.domain.royalty import license_year_bounds
 from commercialization.permissions import ensure_finance, ensure_reads_everything, ensure_reads_license
 from ipshare.eventstore import CommandContext
+from ipshare.permissions import Permission, may
 from ipshare_kernel.errors import DomainError, NotFound
 from ipshare_kernel.money import Money
 
@@ -182,7 +183,7 @@ class Billing(DealStore):
 
     def get_account(self, ctx: CommandContext, license_id: uuid.UUID) -> LicenseAccount:
         account = self._existing_account(license_id)
-        if not ctx.principal.reads_everything:
+        if not may(ctx.principal, Permission.READ_EVERYTHING):
             try:
                 license = self._license(license_id)
             except NotFound:  # an assignment's account: its sellers read it

@@ -24,8 +24,9 @@ from commercialization.domain.license import AssetLicenses, License, LicenseStat
 from commercialization.domain.scope import WORLDWIDE, Footprint, find_conflict
 from commercialization.domain.terms import RoyaltyTerms
 from commercialization.permissions import acting_member, ensure_finance
-from ipshare.auth import Principal, Role
+from ipshare.auth import Principal
 from ipshare.eventstore import CommandContext
+from ipshare.permissions import Permission, may, own_member
 from ipshare_kernel.errors import Conflict, Forbidden
 
 
@@ -240,10 +241,10 @@ class Licensing(DealStore):
         """Pending, active and ended licenses on an asset (refused ones are dropped); a member
         that ever owned the asset sees those it may read (`member_reads`)."""
         licenses = [self._license(i) for i in self._index(asset_id).license_ids()]
-        if ctx.principal.reads_everything:
+        if may(ctx.principal, Permission.READ_EVERYTHING):
             return licenses
-        member = ctx.principal.member_id
-        if ctx.principal.role is not Role.MEMBER or member not in self._owners_ever(asset_id):
+        member = own_member(ctx.principal)
+        if member is None or member not in self._owners_ever(asset_id):
             raise Forbidden("members read only licenses on assets they own", role=ctx.principal.role)
         return [license for license in licenses if self.member_reads(member, license)]
 

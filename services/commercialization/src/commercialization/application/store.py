@@ -24,9 +24,10 @@ from commercialization.application.ownership import OwnershipLookup, OwnershipRe
 from commercialization.domain.account import LicenseAccount
 from commercialization.domain.license import License, LicenseStatus, Owners
 from commercialization.domain.reports import RoyaltyLedger
-from commercialization.permissions import ensure_submits_reports, keeps_books
-from ipshare.auth import Principal, Role
+from commercialization.permissions import ensure_submits_reports
+from ipshare.auth import Principal
 from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.permissions import Permission, may, own_member
 from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare_kernel.money import CurrencyError, Money
@@ -66,10 +67,9 @@ class DealStore(ServiceApplication):
             # The library reads the intervals off the application; the setting is per process.
             intervals = {LicenseAccount: snapshot_interval, RoyaltyLedger: snapshot_interval}
             object.__setattr__(self, "snapshotting_intervals", intervals)
-        super().__init__(env)
+        super().__init__(env, clock)
         self.ownership = ownership  # authoritative: the checks of a write
         self.reads = reads or (PointInTimeOwnership(ownership) if ownership is not None else None)
-        self.clock = clock
 
     def close(self) -> None:
         """Close the event store, and the lookups' connections where they hold any."""
@@ -97,14 +97,14 @@ class DealStore(ServiceApplication):
         )
 
     def _ensure_reads(self, principal: Principal, license: License) -> None:
-        if principal.reads_everything:  # no ownership asked: whoever owns the assets now
+        if may(principal, Permission.READ_EVERYTHING):  # no ownership asked: whoever owns the assets now
             return
-        member = principal.member_id if principal.role is Role.MEMBER else None
+        member = own_member(principal)
         if member is None or not self.member_reads(member, license):
             raise Forbidden("members read only licenses on assets they own", role=principal.role)
 
     def _ensure_submits_reports(self, principal: Principal, license: License, day: date) -> None:
-        if not keeps_books(principal):  # finance reports whoever owns the assets now
+        if not may(principal, Permission.KEEP_BOOKS):  # finance reports whoever owns the assets now
             ensure_submits_reports(principal, self._owners_of(license, day))
 
     def _reads(self) -> OwnershipRecord:

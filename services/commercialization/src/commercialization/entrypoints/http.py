@@ -100,7 +100,10 @@ def refuse_consent(
     return _license(licensing, ctx, license_id, response)
 
 
-@licenses.post("/{license_id}/amendments", dependencies=IfMatch)
+@licenses.post(
+    "/{license_id}/amendments", dependencies=IfMatch,
+    responses={202: {"model": s.LicenseOut, "description": "proposed: waits for every co-owner's consent"}},
+)  # fmt: skip
 def amend_license(
     license_id: uuid.UUID, body: s.Amendment, licensing: LicensingDep, ctx: CommandContextDep, response: Response
 ) -> s.LicenseOut:

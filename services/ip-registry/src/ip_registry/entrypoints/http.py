@@ -282,7 +282,7 @@ def _checked(index: int, item: s.IdentifierIn) -> s.IdentifierCheckOut:
     try:
         normalized = check_identifier(
             credit_code=item.credit_code, application_number=item.application_number,
-            jurisdiction=item.jurisdiction, kind=item.kind,
+            jurisdiction=item.jurisdiction, kind=item.kind or "",
         )  # fmt: skip
     except DomainError as exc:
         return s.IdentifierCheckOut(index=index, valid=False, normalized=None, message=exc.message, details=exc.details)
