@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from commercialization.adapters.ownership import _change_of
 from incubation.adapters.directory import _row
 from ipshare.consumer import InboundEvent
-from ipshare.typed_fields import fill_typed, twins
+from ipshare.typed_fields import fill_typed, iso_date_of, twins
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.incubation.v1 import events_pb2 as incubation
@@ -30,7 +30,8 @@ from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_contracts.revenueshare.v1 import events_pb2 as revenue_share
 from ipshare_devtools.testing.typed_twins import twin_disagreements
 from revenue_share.adapters.inbox import fact_stated
-from revenue_share.rebuild import policy_from_message
+from revenue_share.rebuild import payee_of, policy_from_message
+from revenue_share.replay import issued_digest
 
 BEFORE = Path(__file__).parent / "contracts_as_released" / "before_typed_fields.binpb"
 
@@ -69,6 +70,12 @@ SAMPLES: dict[type[Message], dict[str, Any]] = {
                   {"holder_kind": "researcher", "holder_id": "r-1", "amount": 400_001}],
         "asset_ids": ["a-1"], "effective_date": "2026-07-01",
     },
+    revenue_share.StatementIssued: {
+        "period_id": "2026", "payee_kind": "researcher", "payee_id": "r-1", "closed_at": "2027-01-05T00:00:00+00:00",
+        "lines": [{"currency": "CNY", "step": "researchers_reward", "amount": 300_001, "policy_version": "2026-1",
+                   "sources_digest": "ab"}],
+    },
+    revenue_share.PeriodOpened: {"period_id": "2026", "start": "2026-01-01", "end": "2026-12-31"},
     revenue_share.PolicyVersionRecorded: {
         "version": "2026-1", "scope": "center", "effective_date": "2026-01-01",
         "recorded_at": "2025-12-20T09:00:00+00:00", "set_by": "admin", "fee_bps": 500, "recover_costs": True,
@@ -124,7 +131,7 @@ def test_every_sample_uses_only_fields_the_previous_release_had() -> None:
         assert set(fields) <= set(previous.fields_by_name), message_class.DESCRIPTOR.full_name
 
 
-STATED = [c for c in SAMPLES if c is not revenue_share.PolicyVersionRecorded]
+STATED = [c for c in SAMPLES if c.DESCRIPTOR.file is not revenue_share.DESCRIPTOR]
 
 
 @pytest.mark.parametrize("message_class", STATED, ids=lambda c: c.DESCRIPTOR.name)
@@ -148,7 +155,20 @@ def test_the_kind_of_a_receipt_and_the_holders_of_proceeds_read_the_same_in_ever
 
 def test_a_replayed_policy_version_of_the_previous_release_is_the_same_policy() -> None:
     policy = same_from_every_form(revenue_share.PolicyVersionRecorded, policy_from_message)
-    assert str(policy.effective_date) == "2026-01-01"
+    assert (str(policy.effective_date), policy.version) == ("2026-01-01", "2026-1")
+
+
+def test_a_replayed_statement_of_the_previous_release_has_the_same_payee_and_lines() -> None:
+    payee = same_from_every_form(revenue_share.StatementIssued, payee_of)
+    assert payee.startswith("researcher")
+    same_from_every_form(revenue_share.StatementIssued, lambda m: issued_digest(m.lines))
+
+
+def test_a_replayed_period_of_the_previous_release_has_the_same_bounds() -> None:
+    bounds = same_from_every_form(
+        revenue_share.PeriodOpened, lambda m: (iso_date_of(m, "start_day"), iso_date_of(m, "end_day"))
+    )
+    assert bounds == ("2026-01-01", "2026-12-31")
 
 
 def inbound(payload: Message) -> InboundEvent:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable, Iterator
-from enum import StrEnum
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 
 import pytest
@@ -22,8 +21,13 @@ from google.protobuf.message_factory import GetMessageClass
 
 from commercialization.catalog import build_catalog as commercialization_catalog
 from commercialization.domain.account import RevenueKind
+from commercialization.domain.license import LicenseeKind
 from commercialization.domain.scope import LicenseType
 from incubation.catalog import build_catalog as incubation_catalog
+from incubation.domain.cap_table import MOVEMENT_KINDS
+from incubation.domain.seed_project import FUNDER_KINDS
+from incubation.domain.spin_off import DISTRIBUTION_KINDS, FOUNDED_VIA, HOLDER_KINDS, WINDOW_UNITS
+from incubation.domain.vesting import ACCELERATIONS
 from ip_registry.catalog import build_catalog as registry_catalog
 from ip_registry.domain.lifecycle import AssetStatus
 from ip_registry.domain.member import MemberKind
@@ -38,6 +42,8 @@ from ipshare_contracts.revenueshare.v1 import events_pb2 as revenue_share_events
 from revenue_share.adapters.inbox import RELEVANT, InboxProjection, fact_stated
 from revenue_share.catalog import build_catalog as revenue_share_catalog
 from revenue_share.catalog import own_events
+from revenue_share.domain.facts import PayeeKind, Step
+from revenue_share.domain.policy_versions import Scope
 
 SERVICES: dict[str, tuple[str, Callable[[], EventCatalog], ModuleType]] = {
     "ip-registry": ("ip_registry", registry_catalog, registry_events),
@@ -139,20 +145,33 @@ def test_revenue_share_reads_back_exactly_what_it_publishes() -> None:
 
 # ---- enums: typed beside the text, the same values as the domain ------------------------------
 
-DOMAIN_ENUMS: dict[EnumDescriptor, type[StrEnum]] = {
+# Each contract enum and the domain's values it stands for (a StrEnum, or the tuple of strings a domain
+# keeps its choices in).
+DOMAIN_ENUMS: dict[EnumDescriptor, Iterable[str]] = {
     registry_events.MemberKind.DESCRIPTOR: MemberKind,
     registry_events.AssetKind.DESCRIPTOR: AssetKind,
     registry_events.AssetStatus.DESCRIPTOR: AssetStatus,
     registry_events.CostKind.DESCRIPTOR: CostKind,
     commercialization_events.LicenseType.DESCRIPTOR: LicenseType,
     commercialization_events.RevenueKind.DESCRIPTOR: RevenueKind,
+    commercialization_events.LicenseeKind.DESCRIPTOR: LicenseeKind,
+    incubation_events.HolderKind.DESCRIPTOR: HOLDER_KINDS,
+    incubation_events.FoundingRoute.DESCRIPTOR: FOUNDED_VIA,
+    incubation_events.ShareMovement.DESCRIPTOR: MOVEMENT_KINDS,
+    incubation_events.AccelerationTrigger.DESCRIPTOR: ACCELERATIONS,
+    incubation_events.WindowUnit.DESCRIPTOR: WINDOW_UNITS,
+    incubation_events.DistributionKind.DESCRIPTOR: DISTRIBUTION_KINDS,
+    incubation_events.FunderKind.DESCRIPTOR: FUNDER_KINDS,
+    revenue_share_events.WaterfallStep.DESCRIPTOR: Step,
+    revenue_share_events.PayeeKind.DESCRIPTOR: PayeeKind,
+    revenue_share_events.PolicyScope.DESCRIPTOR: Scope,
 }
 
 
 @pytest.mark.parametrize("enum", DOMAIN_ENUMS, ids=lambda e: e.name)
 def test_a_contract_enum_has_exactly_the_domains_values(enum: EnumDescriptor) -> None:
     published = {v.name.removeprefix(enum_prefix(enum)).lower() for v in enum.values if v.number}
-    assert published == {k.value for k in DOMAIN_ENUMS[enum]}
+    assert published == {str(value) for value in DOMAIN_ENUMS[enum]}
     assert enum.values_by_number[0].name == f"{enum_prefix(enum)}UNSPECIFIED"
 
 
@@ -197,6 +216,22 @@ def test_every_date_is_typed_beside_its_text() -> None:
         for field in message.fields:
             if field.type == FieldDescriptor.TYPE_STRING and field.name.endswith(DATE_TEXT):
                 assert field.name in typed_texts, f"{message.full_name}.{field.name}: add a Date field beside it"
+
+
+# Strings that hold one of a fixed set of words; and the two that stay text: a strategic reserve's
+# "none" is the empty string (an enum's zero would read as "not stated"), and a refusal's code is
+# the name of a gRPC status, which gRPC itself defines.
+CHOICE_TEXT = ("kind", "status", "scope", "step", "unit", "acceleration", "founded_via", "license_type")
+STAYING_TEXT = {"strategic_reserve", "code"}
+
+
+def test_every_choice_is_typed_beside_its_text() -> None:
+    for message in contract_messages():
+        typed_texts = {t.text for t in twins(GetMessageClass(message)) if t.enum is not None}
+        for field in message.fields:
+            is_choice = field.name.endswith(CHOICE_TEXT) and field.name not in STAYING_TEXT
+            if field.type == FieldDescriptor.TYPE_STRING and is_choice:
+                assert field.name in typed_texts, f"{message.full_name}.{field.name}: add an enum field beside it"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from incubation.domain.vesting import VestingTerms
 from incubation.entrypoints.schemas import CapTableOut
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
+from ipshare_devtools.testing.typed_twins import twin_disagreements
 from ipshare_kernel.clock import FixedClock
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare_kernel.money import Money
@@ -162,6 +163,8 @@ def test_every_recorded_event_goes_on_the_wire(app: IncubationApplication) -> No
         envelope = catalog.envelope(notification.id, event, meta)
         seen.add(envelope.type)
         assert envelope.source == "incubation"
+        # every date and choice typed beside its text, and saying what the text says
+        assert twin_disagreements(catalog.payload(event)) + twin_disagreements(envelope) == []
     assert "ipshare.incubation.v1.ProceedsDistributed" in seen
     assert len(seen) == 13  # every spin-off event kind
 

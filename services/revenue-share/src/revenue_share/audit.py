@@ -21,8 +21,7 @@ from ipshare_kernel.actor import Attribution
 from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, own_events
-from revenue_share.domain.facts import Payee, PayeeKind
-from revenue_share.rebuild import policy_from_message
+from revenue_share.rebuild import payee_of, policy_from_message
 from revenue_share.replay import (
     IssuedClose,
     IssuedHistory,
@@ -110,7 +109,7 @@ def _issued(own: Sequence[PublishedEvent]) -> _Issued:
                 issued.closed_by[closed.period_id] = _recorded_by(envelope)
                 log.append((envelope.position, closed_at))
             case pb.StatementIssued() as statement:
-                payee = str(Payee(PayeeKind(statement.payee_kind), statement.payee_id, statement.payee_account))
+                payee = payee_of(statement)
                 issued.history.statements.setdefault(statement.period_id, {})[payee] = issued_digest(statement.lines)
                 issued.statement_at[(statement.period_id, payee)] = event.position
                 issued.statement_by[(statement.period_id, payee)] = _recorded_by(envelope)

@@ -26,7 +26,7 @@ from ipshare.envelope import PayloadDecoder, decode_envelope
 from ipshare.heap import building_long_lived_state
 from ipshare.schema import migrate
 from ipshare.settings import BusSettings
-from ipshare.typed_fields import iso_date_of, required_date_of
+from ipshare.typed_fields import iso_date_of, required_date_of, text_of
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 from revenue_share.adapters.inbox import InboxProjection
@@ -105,7 +105,7 @@ def _add_issued(
             closes.append(IssuedClose(closed.period_id, closed_at, closed.statement_hash, marks, closed.statements))
             log.append((envelope.position, closed_at))
         case pb.StatementIssued() as issued:
-            history.statements.setdefault(issued.period_id, {})[_payee(issued)] = issued_digest(issued.lines)
+            history.statements.setdefault(issued.period_id, {})[payee_of(issued)] = issued_digest(issued.lines)
         case pb.PolicyVersionRecorded() as recorded:
             log.append((envelope.position, policy_from_message(recorded)))
 
@@ -113,7 +113,7 @@ def _add_issued(
 def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:
     return policy_of(
         {
-            "version": message.version, "scope": message.scope, "member_id": message.member_id,
+            "version": message.version, "scope": text_of(message, "policy_scope"), "member_id": message.member_id,
             "effective_date": required_date_of(message, "effective_day"),
             "recorded_at": datetime.fromisoformat(message.recorded_at), "set_by": message.set_by,
             "fee_bps": message.fee_bps, "recover_costs": message.recover_costs,
@@ -127,9 +127,9 @@ def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:
     )  # fmt: skip
 
 
-def _payee(issued: pb.StatementIssued) -> str:
+def payee_of(issued: pb.StatementIssued) -> str:
     """As `str(Payee)` spells it: the key of a period's issued statements."""
-    return str(Payee(PayeeKind(issued.payee_kind), issued.payee_id, issued.payee_account))
+    return str(Payee(PayeeKind(text_of(issued, "payee_type")), issued.payee_id, issued.payee_account))
 
 
 async def read_facts(settings: BusSettings, progress: Progress) -> tuple[list[SourceFact], int]:

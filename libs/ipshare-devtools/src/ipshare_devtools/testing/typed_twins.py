@@ -23,7 +23,7 @@ def _disagreements(message: Message, where: str) -> Iterator[str]:
         else:
             typed_set, typed = getattr(message, twin.typed) != 0, text_of(message, twin.typed)
         if bool(text) != typed_set or typed != text:
-            yield f"{where}.{twin.typed}: {typed!r} beside {twin.text} {text!r}"
+            yield f"{where}.{twin.typed}: {repr(typed) if typed_set else 'unset'} beside {twin.text} {text!r}"
     for field, value in message.ListFields():
         if field.message_type is None or field.message_type.GetOptions().map_entry:
             continue

@@ -147,7 +147,7 @@ def _refund(subject: str, payload: commercialization.RevenueRefunded) -> tuple[s
 
 
 def _proceeds(subject: str, payload: incubation.ProceedsDistributed) -> tuple[str, Body] | None:
-    members = {line.holder_id: line.amount for line in payload.lines if line.holder_kind == "member"}
+    members = {line.holder_id: line.amount for line in payload.lines if text_of(line, "holder_type") == "member"}
     if not members:
         return None
     return "equity", {

@@ -51,6 +51,26 @@ LICENSE_TYPE_SOLE: LicenseType.ValueType  # 2
 LICENSE_TYPE_NON_EXCLUSIVE: LicenseType.ValueType  # 3
 Global___LicenseType: _TypeAlias = LicenseType  # noqa: Y015
 
+class _LicenseeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LicenseeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LicenseeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LICENSEE_KIND_UNSPECIFIED: _LicenseeKind.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    LICENSEE_KIND_EXTERNAL: _LicenseeKind.ValueType  # 1
+    LICENSEE_KIND_SPIN_OFF: _LicenseeKind.ValueType  # 2
+
+class LicenseeKind(_LicenseeKind, metaclass=_LicenseeKindEnumTypeWrapper):
+    """Who a license is granted to: a company outside the center, or one of its spin-offs."""
+
+LICENSEE_KIND_UNSPECIFIED: LicenseeKind.ValueType  # 0
+"""not stated (a payload from before the field)"""
+LICENSEE_KIND_EXTERNAL: LicenseeKind.ValueType  # 1
+LICENSEE_KIND_SPIN_OFF: LicenseeKind.ValueType  # 2
+Global___LicenseeKind: _TypeAlias = LicenseeKind  # noqa: Y015
+
 class _RevenueKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -257,9 +277,18 @@ class LicenseDrafted(_message.Message):
     START_DAY_FIELD_NUMBER: _builtins.int
     END_DAY_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DAY_FIELD_NUMBER: _builtins.int
+    LICENSEE_TYPE_FIELD_NUMBER: _builtins.int
     licensee: _builtins.str
-    licensee_kind: _builtins.str
-    """external | spin_off"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def licensee_kind(self) -> _builtins.str:
+        """as text, for readers from before licensee_type"""
+
+    @licensee_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def licensee_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before licensee_type"""
+
     spin_off_id: _builtins.str
     @_builtins.property
     @_deprecated("""This field has been marked as deprecated using proto field options.""")
@@ -307,6 +336,7 @@ class LicenseDrafted(_message.Message):
         """as text, for readers from before effective_day"""
 
     exclusivity: Global___LicenseType.ValueType
+    licensee_type: Global___LicenseeKind.ValueType
     @_builtins.property
     def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -351,10 +381,11 @@ class LicenseDrafted(_message.Message):
         start_day: _date_pb2.Date | None = ...,
         end_day: _date_pb2.Date | None = ...,
         effective_day: _date_pb2.Date | None = ...,
+        licensee_type: Global___LicenseeKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["effective_day", b"effective_day", "end_day", b"end_day", "start_day", b"start_day", "terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license_assets", b"cross_license_assets", "effective_date", b"effective_date", "effective_day", b"effective_day", "end_date", b"end_date", "end_day", b"end_day", "exclusivity", b"exclusivity", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "start_day", b"start_day", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license_assets", b"cross_license_assets", "effective_date", b"effective_date", "effective_day", b"effective_day", "end_date", b"end_date", "end_day", b"end_day", "exclusivity", b"exclusivity", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "licensee_type", b"licensee_type", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "start_day", b"start_day", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -494,6 +525,7 @@ class LicenseGranted(_message.Message):
     EFFECTIVE_DAY_FIELD_NUMBER: _builtins.int
     START_DAY_FIELD_NUMBER: _builtins.int
     END_DAY_FIELD_NUMBER: _builtins.int
+    LICENSEE_TYPE_FIELD_NUMBER: _builtins.int
     licensee: _builtins.str
     @_builtins.property
     @_deprecated("""This field has been marked as deprecated using proto field options.""")
@@ -517,7 +549,16 @@ class LicenseGranted(_message.Message):
         """as text, for readers from before effective_day"""
 
     granted_by: _builtins.str
-    licensee_kind: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def licensee_kind(self) -> _builtins.str:
+        """as text, for readers from before licensee_type"""
+
+    @licensee_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def licensee_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before licensee_type"""
+
     field_of_use: _builtins.str
     @_builtins.property
     @_deprecated("""This field has been marked as deprecated using proto field options.""")
@@ -542,6 +583,7 @@ class LicenseGranted(_message.Message):
     sublicensing_allowed: _builtins.bool
     cross_license: _builtins.bool
     exclusivity: Global___LicenseType.ValueType
+    licensee_type: Global___LicenseeKind.ValueType
     @_builtins.property
     def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -580,10 +622,11 @@ class LicenseGranted(_message.Message):
         effective_day: _date_pb2.Date | None = ...,
         start_day: _date_pb2.Date | None = ...,
         end_day: _date_pb2.Date | None = ...,
+        licensee_type: Global___LicenseeKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["effective_day", b"effective_day", "end_day", b"end_day", "start_day", b"start_day", "terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license", b"cross_license", "effective_date", b"effective_date", "effective_day", b"effective_day", "end_date", b"end_date", "end_day", b"end_day", "exclusivity", b"exclusivity", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "royalty_rate_bps", b"royalty_rate_bps", "start_date", b"start_date", "start_day", b"start_day", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "cross_license", b"cross_license", "effective_date", b"effective_date", "effective_day", b"effective_day", "end_date", b"end_date", "end_day", b"end_day", "exclusivity", b"exclusivity", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "licensee_type", b"licensee_type", "royalty_rate_bps", b"royalty_rate_bps", "start_date", b"start_date", "start_day", b"start_day", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -10,6 +10,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from ipshare_contracts.calendar.v1 import date_pb2 as _date_pb2
 from ipshare_contracts.money.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
@@ -27,6 +28,152 @@ else:
     from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _HolderKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HolderKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HolderKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLDER_KIND_UNSPECIFIED: _HolderKind.ValueType  # 0
+    HOLDER_KIND_MEMBER: _HolderKind.ValueType  # 1
+    HOLDER_KIND_RESEARCHER: _HolderKind.ValueType  # 2
+    HOLDER_KIND_INVESTOR: _HolderKind.ValueType  # 3
+    HOLDER_KIND_OTHER: _HolderKind.ValueType  # 4
+
+class HolderKind(_HolderKind, metaclass=_HolderKindEnumTypeWrapper):
+    """Each enum stands for the domain's lower-case text (FUNDER_KIND_SEED_FUND: seed_fund); the zero value
+    is "not stated" (a payload from before the field, or a holder that is none: the pool, an issuance's source).
+
+    Who holds shares or options, or receives proceeds.
+    """
+
+HOLDER_KIND_UNSPECIFIED: HolderKind.ValueType  # 0
+HOLDER_KIND_MEMBER: HolderKind.ValueType  # 1
+HOLDER_KIND_RESEARCHER: HolderKind.ValueType  # 2
+HOLDER_KIND_INVESTOR: HolderKind.ValueType  # 3
+HOLDER_KIND_OTHER: HolderKind.ValueType  # 4
+Global___HolderKind: _TypeAlias = HolderKind  # noqa: Y015
+
+class _FoundingRoute:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FoundingRouteEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FoundingRoute.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FOUNDING_ROUTE_UNSPECIFIED: _FoundingRoute.ValueType  # 0
+    FOUNDING_ROUTE_LICENSE: _FoundingRoute.ValueType  # 1
+    FOUNDING_ROUTE_CAPITAL_CONTRIBUTION: _FoundingRoute.ValueType  # 2
+
+class FoundingRoute(_FoundingRoute, metaclass=_FoundingRouteEnumTypeWrapper):
+    """How a spin-off came to hold its IP."""
+
+FOUNDING_ROUTE_UNSPECIFIED: FoundingRoute.ValueType  # 0
+FOUNDING_ROUTE_LICENSE: FoundingRoute.ValueType  # 1
+FOUNDING_ROUTE_CAPITAL_CONTRIBUTION: FoundingRoute.ValueType  # 2
+Global___FoundingRoute: _TypeAlias = FoundingRoute  # noqa: Y015
+
+class _ShareMovement:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ShareMovementEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ShareMovement.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SHARE_MOVEMENT_UNSPECIFIED: _ShareMovement.ValueType  # 0
+    SHARE_MOVEMENT_ISSUANCE: _ShareMovement.ValueType  # 1
+    SHARE_MOVEMENT_TRANSFER: _ShareMovement.ValueType  # 2
+    SHARE_MOVEMENT_REPURCHASE: _ShareMovement.ValueType  # 3
+    SHARE_MOVEMENT_CANCELLATION: _ShareMovement.ValueType  # 4
+    SHARE_MOVEMENT_EXERCISE: _ShareMovement.ValueType  # 5
+
+class ShareMovement(_ShareMovement, metaclass=_ShareMovementEnumTypeWrapper):
+    """A movement of shares on the cap table."""
+
+SHARE_MOVEMENT_UNSPECIFIED: ShareMovement.ValueType  # 0
+SHARE_MOVEMENT_ISSUANCE: ShareMovement.ValueType  # 1
+SHARE_MOVEMENT_TRANSFER: ShareMovement.ValueType  # 2
+SHARE_MOVEMENT_REPURCHASE: ShareMovement.ValueType  # 3
+SHARE_MOVEMENT_CANCELLATION: ShareMovement.ValueType  # 4
+SHARE_MOVEMENT_EXERCISE: ShareMovement.ValueType  # 5
+Global___ShareMovement: _TypeAlias = ShareMovement  # noqa: Y015
+
+class _AccelerationTrigger:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AccelerationTriggerEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AccelerationTrigger.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACCELERATION_TRIGGER_UNSPECIFIED: _AccelerationTrigger.ValueType  # 0
+    ACCELERATION_TRIGGER_NONE: _AccelerationTrigger.ValueType  # 1
+    ACCELERATION_TRIGGER_SINGLE: _AccelerationTrigger.ValueType  # 2
+    ACCELERATION_TRIGGER_DOUBLE: _AccelerationTrigger.ValueType  # 3
+
+class AccelerationTrigger(_AccelerationTrigger, metaclass=_AccelerationTriggerEnumTypeWrapper):
+    """What accelerates unvested options: nothing, a change of control (single), or that and a
+    departure without cause (double).
+    """
+
+ACCELERATION_TRIGGER_UNSPECIFIED: AccelerationTrigger.ValueType  # 0
+ACCELERATION_TRIGGER_NONE: AccelerationTrigger.ValueType  # 1
+ACCELERATION_TRIGGER_SINGLE: AccelerationTrigger.ValueType  # 2
+ACCELERATION_TRIGGER_DOUBLE: AccelerationTrigger.ValueType  # 3
+Global___AccelerationTrigger: _TypeAlias = AccelerationTrigger  # noqa: Y015
+
+class _WindowUnit:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WindowUnitEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WindowUnit.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WINDOW_UNIT_UNSPECIFIED: _WindowUnit.ValueType  # 0
+    WINDOW_UNIT_DAYS: _WindowUnit.ValueType  # 1
+    WINDOW_UNIT_MONTHS: _WindowUnit.ValueType  # 2
+
+class WindowUnit(_WindowUnit, metaclass=_WindowUnitEnumTypeWrapper):
+    """The unit of a post-departure exercise window."""
+
+WINDOW_UNIT_UNSPECIFIED: WindowUnit.ValueType  # 0
+WINDOW_UNIT_DAYS: WindowUnit.ValueType  # 1
+WINDOW_UNIT_MONTHS: WindowUnit.ValueType  # 2
+Global___WindowUnit: _TypeAlias = WindowUnit  # noqa: Y015
+
+class _DistributionKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DistributionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DistributionKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISTRIBUTION_KIND_UNSPECIFIED: _DistributionKind.ValueType  # 0
+    DISTRIBUTION_KIND_DIVIDEND: _DistributionKind.ValueType  # 1
+    DISTRIBUTION_KIND_EXIT: _DistributionKind.ValueType  # 2
+
+class DistributionKind(_DistributionKind, metaclass=_DistributionKindEnumTypeWrapper):
+    """What a spin-off paid out."""
+
+DISTRIBUTION_KIND_UNSPECIFIED: DistributionKind.ValueType  # 0
+DISTRIBUTION_KIND_DIVIDEND: DistributionKind.ValueType  # 1
+DISTRIBUTION_KIND_EXIT: DistributionKind.ValueType  # 2
+Global___DistributionKind: _TypeAlias = DistributionKind  # noqa: Y015
+
+class _FunderKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FunderKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FunderKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FUNDER_KIND_UNSPECIFIED: _FunderKind.ValueType  # 0
+    FUNDER_KIND_MEMBER: _FunderKind.ValueType  # 1
+    FUNDER_KIND_SEED_FUND: _FunderKind.ValueType  # 2
+    FUNDER_KIND_INVESTOR: _FunderKind.ValueType  # 3
+
+class FunderKind(_FunderKind, metaclass=_FunderKindEnumTypeWrapper):
+    """Who funds a seed project."""
+
+FUNDER_KIND_UNSPECIFIED: FunderKind.ValueType  # 0
+FUNDER_KIND_MEMBER: FunderKind.ValueType  # 1
+FUNDER_KIND_SEED_FUND: FunderKind.ValueType  # 2
+FUNDER_KIND_INVESTOR: FunderKind.ValueType  # 3
+Global___FunderKind: _TypeAlias = FunderKind  # noqa: Y015
 
 @_typing.final
 class ShareClass(_message.Message):
@@ -63,9 +210,18 @@ class SpinOffFounded(_message.Message):
     SHARE_CLASSES_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DAY_FIELD_NUMBER: _builtins.int
+    FOUNDING_ROUTE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    founded_via: _builtins.str
-    """license | capital_contribution"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def founded_via(self) -> _builtins.str:
+        """as text, for readers from before founding_route"""
+
+    @founded_via.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def founded_via(self, value: _builtins.str) -> None:
+        """as text, for readers from before founding_route"""
+
     license_id: _builtins.str
     """set when founded via a license"""
     @_builtins.property
@@ -78,6 +234,7 @@ class SpinOffFounded(_message.Message):
     def effective_date(self, value: _builtins.str) -> None:
         """as text, for readers from before effective_day"""
 
+    founding_route: Global___FoundingRoute.ValueType
     @_builtins.property
     def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -94,10 +251,11 @@ class SpinOffFounded(_message.Message):
         share_classes: _abc.Iterable[Global___ShareClass] | None = ...,
         effective_date: _builtins.str = ...,
         effective_day: _date_pb2.Date | None = ...,
+        founding_route: Global___FoundingRoute.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["effective_day", b"effective_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "effective_date", b"effective_date", "effective_day", b"effective_day", "founded_via", b"founded_via", "license_id", b"license_id", "name", b"name", "share_classes", b"share_classes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "effective_date", b"effective_date", "effective_day", b"effective_day", "founded_via", b"founded_via", "founding_route", b"founding_route", "license_id", b"license_id", "name", b"name", "share_classes", b"share_classes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -121,14 +279,42 @@ class SharesMoved(_message.Message):
     NOTE_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DAY_FIELD_NUMBER: _builtins.int
-    kind: _builtins.str
-    """issuance | transfer | repurchase | cancellation | exercise"""
+    MOVEMENT_FIELD_NUMBER: _builtins.int
+    SOURCE_TYPE_FIELD_NUMBER: _builtins.int
+    TARGET_TYPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before movement"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before movement"""
+
     share_class: _builtins.str
     quantity: _builtins.int
-    source_kind: _builtins.str
-    """member | researcher | investor | other"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def source_kind(self) -> _builtins.str:
+        """as text, for readers from before source_type"""
+
+    @source_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def source_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before source_type"""
+
     source_id: _builtins.str
-    target_kind: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def target_kind(self) -> _builtins.str:
+        """as text, for readers from before target_type"""
+
+    @target_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def target_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before target_type"""
+
     target_id: _builtins.str
     note: _builtins.str
     @_builtins.property
@@ -141,6 +327,9 @@ class SharesMoved(_message.Message):
     def effective_date(self, value: _builtins.str) -> None:
         """as text, for readers from before effective_day"""
 
+    movement: Global___ShareMovement.ValueType
+    source_type: Global___HolderKind.ValueType
+    target_type: Global___HolderKind.ValueType
     @_builtins.property
     def effective_day(self) -> _date_pb2.Date: ...
     def __init__(
@@ -156,10 +345,13 @@ class SharesMoved(_message.Message):
         note: _builtins.str = ...,
         effective_date: _builtins.str = ...,
         effective_day: _date_pb2.Date | None = ...,
+        movement: Global___ShareMovement.ValueType = ...,
+        source_type: Global___HolderKind.ValueType = ...,
+        target_type: Global___HolderKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["effective_day", b"effective_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "effective_day", b"effective_day", "kind", b"kind", "note", b"note", "quantity", b"quantity", "share_class", b"share_class", "source_id", b"source_id", "source_kind", b"source_kind", "target_id", b"target_id", "target_kind", b"target_kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_date", b"effective_date", "effective_day", b"effective_day", "kind", b"kind", "movement", b"movement", "note", b"note", "quantity", b"quantity", "share_class", b"share_class", "source_id", b"source_id", "source_kind", b"source_kind", "source_type", b"source_type", "target_id", b"target_id", "target_kind", b"target_kind", "target_type", b"target_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -381,6 +573,7 @@ class VestingTerms(_message.Message):
     MILESTONES_FIELD_NUMBER: _builtins.int
     ACCELERATION_FIELD_NUMBER: _builtins.int
     START_DAY_FIELD_NUMBER: _builtins.int
+    ACCELERATION_TRIGGER_FIELD_NUMBER: _builtins.int
     @_builtins.property
     @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def start(self) -> _builtins.str:
@@ -394,8 +587,17 @@ class VestingTerms(_message.Message):
     total_months: _builtins.int
     cliff_months: _builtins.int
     frequency_months: _builtins.int
-    acceleration: _builtins.str
-    """none | single | double"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def acceleration(self) -> _builtins.str:
+        """as text, for readers from before acceleration_trigger"""
+
+    @acceleration.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def acceleration(self, value: _builtins.str) -> None:
+        """as text, for readers from before acceleration_trigger"""
+
+    acceleration_trigger: Global___AccelerationTrigger.ValueType
     @_builtins.property
     def milestones(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """milestone name -> options vesting on it"""
@@ -412,10 +614,11 @@ class VestingTerms(_message.Message):
         milestones: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         acceleration: _builtins.str = ...,
         start_day: _date_pb2.Date | None = ...,
+        acceleration_trigger: Global___AccelerationTrigger.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["start_day", b"start_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acceleration", b"acceleration", "cliff_months", b"cliff_months", "frequency_months", b"frequency_months", "milestones", b"milestones", "start", b"start", "start_day", b"start_day", "total_months", b"total_months"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acceleration", b"acceleration", "acceleration_trigger", b"acceleration_trigger", "cliff_months", b"cliff_months", "frequency_months", b"frequency_months", "milestones", b"milestones", "start", b"start", "start_day", b"start_day", "total_months", b"total_months"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -429,18 +632,29 @@ class ExerciseWindow(_message.Message):
 
     LENGTH_FIELD_NUMBER: _builtins.int
     UNIT_FIELD_NUMBER: _builtins.int
+    WINDOW_UNIT_FIELD_NUMBER: _builtins.int
     length: _builtins.int
-    unit: _builtins.str
-    """days | months"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def unit(self) -> _builtins.str:
+        """as text, for readers from before window_unit"""
+
+    @unit.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def unit(self, value: _builtins.str) -> None:
+        """as text, for readers from before window_unit"""
+
+    window_unit: Global___WindowUnit.ValueType
     def __init__(
         self,
         *,
         length: _builtins.int = ...,
         unit: _builtins.str = ...,
+        window_unit: Global___WindowUnit.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["length", b"length", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["length", b"length", "unit", b"unit", "window_unit", b"window_unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -782,20 +996,32 @@ class ProceedsLine(_message.Message):
     HOLDER_KIND_FIELD_NUMBER: _builtins.int
     HOLDER_ID_FIELD_NUMBER: _builtins.int
     AMOUNT_FIELD_NUMBER: _builtins.int
-    holder_kind: _builtins.str
+    HOLDER_TYPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def holder_kind(self) -> _builtins.str:
+        """as text, for readers from before holder_type"""
+
+    @holder_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def holder_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before holder_type"""
+
     holder_id: _builtins.str
     amount: _builtins.int
     """minor units of the distribution's currency"""
+    holder_type: Global___HolderKind.ValueType
     def __init__(
         self,
         *,
         holder_kind: _builtins.str = ...,
         holder_id: _builtins.str = ...,
         amount: _builtins.int = ...,
+        holder_type: Global___HolderKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "holder_id", b"holder_id", "holder_kind", b"holder_kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "holder_id", b"holder_id", "holder_kind", b"holder_kind", "holder_type", b"holder_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -816,9 +1042,18 @@ class ProceedsDistributed(_message.Message):
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
     RECORD_DAY_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DAY_FIELD_NUMBER: _builtins.int
+    DISTRIBUTION_KIND_FIELD_NUMBER: _builtins.int
     distribution_id: _builtins.str
-    kind: _builtins.str
-    """dividend | exit"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before distribution_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before distribution_kind"""
+
     @_builtins.property
     @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def record_date(self) -> _builtins.str:
@@ -839,6 +1074,7 @@ class ProceedsDistributed(_message.Message):
     def effective_date(self, value: _builtins.str) -> None:
         """as text, for readers from before effective_day"""
 
+    distribution_kind: Global___DistributionKind.ValueType
     @_builtins.property
     def amount(self) -> _money_pb2.Money: ...
     @_builtins.property
@@ -861,10 +1097,11 @@ class ProceedsDistributed(_message.Message):
         effective_date: _builtins.str = ...,
         record_day: _date_pb2.Date | None = ...,
         effective_day: _date_pb2.Date | None = ...,
+        distribution_kind: Global___DistributionKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "effective_day", b"effective_day", "record_day", b"record_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "distribution_id", b"distribution_id", "effective_date", b"effective_date", "effective_day", b"effective_day", "kind", b"kind", "lines", b"lines", "record_date", b"record_date", "record_day", b"record_day"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset_ids", b"asset_ids", "distribution_id", b"distribution_id", "distribution_kind", b"distribution_kind", "effective_date", b"effective_date", "effective_day", b"effective_day", "kind", b"kind", "lines", b"lines", "record_date", b"record_date", "record_day", b"record_day"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -879,9 +1116,19 @@ class Commitment(_message.Message):
     FUNDER_KIND_FIELD_NUMBER: _builtins.int
     FUNDER_ID_FIELD_NUMBER: _builtins.int
     AMOUNT_FIELD_NUMBER: _builtins.int
-    funder_kind: _builtins.str
-    """member | seed_fund | investor"""
+    FUNDER_TYPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def funder_kind(self) -> _builtins.str:
+        """as text, for readers from before funder_type"""
+
+    @funder_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def funder_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before funder_type"""
+
     funder_id: _builtins.str
+    funder_type: Global___FunderKind.ValueType
     @_builtins.property
     def amount(self) -> _money_pb2.Money: ...
     def __init__(
@@ -890,10 +1137,11 @@ class Commitment(_message.Message):
         funder_kind: _builtins.str = ...,
         funder_id: _builtins.str = ...,
         amount: _money_pb2.Money | None = ...,
+        funder_type: Global___FunderKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "funder_id", b"funder_id", "funder_kind", b"funder_kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "funder_id", b"funder_id", "funder_kind", b"funder_kind", "funder_type", b"funder_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1112,19 +1360,31 @@ class FunderDraw(_message.Message):
     FUNDER_KIND_FIELD_NUMBER: _builtins.int
     FUNDER_ID_FIELD_NUMBER: _builtins.int
     AMOUNT_FIELD_NUMBER: _builtins.int
-    funder_kind: _builtins.str
+    FUNDER_TYPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def funder_kind(self) -> _builtins.str:
+        """as text, for readers from before funder_type"""
+
+    @funder_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def funder_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before funder_type"""
+
     funder_id: _builtins.str
     amount: _builtins.int
+    funder_type: Global___FunderKind.ValueType
     def __init__(
         self,
         *,
         funder_kind: _builtins.str = ...,
         funder_id: _builtins.str = ...,
         amount: _builtins.int = ...,
+        funder_type: Global___FunderKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "funder_id", b"funder_id", "funder_kind", b"funder_kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "funder_id", b"funder_id", "funder_kind", b"funder_kind", "funder_type", b"funder_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

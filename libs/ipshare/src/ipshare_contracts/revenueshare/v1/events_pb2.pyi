@@ -9,6 +9,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from ipshare_contracts.calendar.v1 import date_pb2 as _date_pb2
 import builtins as _builtins
 import sys
@@ -25,6 +26,77 @@ else:
     from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _WaterfallStep:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WaterfallStepEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaterfallStep.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WATERFALL_STEP_UNSPECIFIED: _WaterfallStep.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    WATERFALL_STEP_COST_RECOVERY: _WaterfallStep.ValueType  # 1
+    WATERFALL_STEP_OPERATING_FEE: _WaterfallStep.ValueType  # 2
+    WATERFALL_STEP_RESEARCHERS_REWARD: _WaterfallStep.ValueType  # 3
+    WATERFALL_STEP_OWNER_SHARE: _WaterfallStep.ValueType  # 4
+    WATERFALL_STEP_EQUITY: _WaterfallStep.ValueType  # 5
+
+class WaterfallStep(_WaterfallStep, metaclass=_WaterfallStepEnumTypeWrapper):
+    """Each enum stands for the domain's lower-case text (WATERFALL_STEP_OWNER_SHARE: owner_share).
+
+    A step of the distribution waterfall a statement line comes from.
+    """
+
+WATERFALL_STEP_UNSPECIFIED: WaterfallStep.ValueType  # 0
+"""not stated (a payload from before the field)"""
+WATERFALL_STEP_COST_RECOVERY: WaterfallStep.ValueType  # 1
+WATERFALL_STEP_OPERATING_FEE: WaterfallStep.ValueType  # 2
+WATERFALL_STEP_RESEARCHERS_REWARD: WaterfallStep.ValueType  # 3
+WATERFALL_STEP_OWNER_SHARE: WaterfallStep.ValueType  # 4
+WATERFALL_STEP_EQUITY: WaterfallStep.ValueType  # 5
+Global___WaterfallStep: _TypeAlias = WaterfallStep  # noqa: Y015
+
+class _PayeeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PayeeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PayeeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAYEE_KIND_UNSPECIFIED: _PayeeKind.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    PAYEE_KIND_MEMBER: _PayeeKind.ValueType  # 1
+    PAYEE_KIND_RESEARCHER: _PayeeKind.ValueType  # 2
+    PAYEE_KIND_CENTER: _PayeeKind.ValueType  # 3
+
+class PayeeKind(_PayeeKind, metaclass=_PayeeKindEnumTypeWrapper):
+    """Who a statement pays."""
+
+PAYEE_KIND_UNSPECIFIED: PayeeKind.ValueType  # 0
+"""not stated (a payload from before the field)"""
+PAYEE_KIND_MEMBER: PayeeKind.ValueType  # 1
+PAYEE_KIND_RESEARCHER: PayeeKind.ValueType  # 2
+PAYEE_KIND_CENTER: PayeeKind.ValueType  # 3
+Global___PayeeKind: _TypeAlias = PayeeKind  # noqa: Y015
+
+class _PolicyScope:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PolicyScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PolicyScope.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    POLICY_SCOPE_UNSPECIFIED: _PolicyScope.ValueType  # 0
+    """not stated (a payload from before the field)"""
+    POLICY_SCOPE_CENTER: _PolicyScope.ValueType  # 1
+    POLICY_SCOPE_MEMBER: _PolicyScope.ValueType  # 2
+
+class PolicyScope(_PolicyScope, metaclass=_PolicyScopeEnumTypeWrapper):
+    """What a policy version governs: the center's waterfall, or one member's own split."""
+
+POLICY_SCOPE_UNSPECIFIED: PolicyScope.ValueType  # 0
+"""not stated (a payload from before the field)"""
+POLICY_SCOPE_CENTER: PolicyScope.ValueType  # 1
+POLICY_SCOPE_MEMBER: PolicyScope.ValueType  # 2
+Global___PolicyScope: _TypeAlias = PolicyScope  # noqa: Y015
 
 @_typing.final
 class PeriodOpened(_message.Message):
@@ -155,9 +227,18 @@ class StatementLine(_message.Message):
     SOURCE_EVENT_IDS_FIELD_NUMBER: _builtins.int
     SOURCE_DIGESTS_FIELD_NUMBER: _builtins.int
     SOURCES_DIGEST_FIELD_NUMBER: _builtins.int
+    WATERFALL_STEP_FIELD_NUMBER: _builtins.int
     currency: _builtins.str
-    step: _builtins.str
-    """cost_recovery | operating_fee | researchers_reward | owner_share | equity"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def step(self) -> _builtins.str:
+        """as text, for readers from before waterfall_step"""
+
+    @step.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def step(self, value: _builtins.str) -> None:
+        """as text, for readers from before waterfall_step"""
+
     amount: _builtins.int
     """minor units; negative on an adjustment that takes back"""
     policy_version: _builtins.str
@@ -167,6 +248,7 @@ class StatementLine(_message.Message):
     """sha256 over the sorted digests of the line's source groups (scope, receipt ids, fact ids);
     Explain lists the groups and their ids.
     """
+    waterfall_step: Global___WaterfallStep.ValueType
     @_builtins.property
     def source_event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """filled by Explain only: a line may stand on millions of receipts"""
@@ -191,10 +273,11 @@ class StatementLine(_message.Message):
         source_event_ids: _abc.Iterable[_builtins.str] | None = ...,
         source_digests: _abc.Iterable[_builtins.str] | None = ...,
         sources_digest: _builtins.str = ...,
+        waterfall_step: Global___WaterfallStep.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment", "amount", b"amount", "currency", b"currency", "policy_version", b"policy_version", "reason", b"reason", "source_digests", b"source_digests", "source_event_ids", b"source_event_ids", "sources_digest", b"sources_digest", "step", b"step"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment", "amount", b"amount", "currency", b"currency", "policy_version", b"policy_version", "reason", b"reason", "source_digests", b"source_digests", "source_event_ids", b"source_event_ids", "sources_digest", b"sources_digest", "step", b"step", "waterfall_step", b"waterfall_step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -244,13 +327,23 @@ class StatementIssued(_message.Message):
     CLOSED_AT_FIELD_NUMBER: _builtins.int
     LINES_FIELD_NUMBER: _builtins.int
     BALANCES_FIELD_NUMBER: _builtins.int
+    PAYEE_TYPE_FIELD_NUMBER: _builtins.int
     period_id: _builtins.str
-    payee_kind: _builtins.str
-    """member | researcher | center"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def payee_kind(self) -> _builtins.str:
+        """as text, for readers from before payee_type"""
+
+    @payee_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def payee_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before payee_type"""
+
     payee_id: _builtins.str
     payee_account: _builtins.str
     """a member's internal account (e.g. department); empty: the payee itself"""
     closed_at: _builtins.str
+    payee_type: Global___PayeeKind.ValueType
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___StatementLine]: ...
     @_builtins.property
@@ -265,10 +358,11 @@ class StatementIssued(_message.Message):
         closed_at: _builtins.str = ...,
         lines: _abc.Iterable[Global___StatementLine] | None = ...,
         balances: _abc.Iterable[Global___Balance] | None = ...,
+        payee_type: Global___PayeeKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["balances", b"balances", "closed_at", b"closed_at", "lines", b"lines", "payee_account", b"payee_account", "payee_id", b"payee_id", "payee_kind", b"payee_kind", "period_id", b"period_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["balances", b"balances", "closed_at", b"closed_at", "lines", b"lines", "payee_account", b"payee_account", "payee_id", b"payee_id", "payee_kind", b"payee_kind", "payee_type", b"payee_type", "period_id", b"period_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -393,9 +487,18 @@ class PolicyVersionRecorded(_message.Message):
     MINIMUM_PAYOUT_FIELD_NUMBER: _builtins.int
     SPLIT_BRACKETS_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DAY_FIELD_NUMBER: _builtins.int
+    POLICY_SCOPE_FIELD_NUMBER: _builtins.int
     version: _builtins.str
-    scope: _builtins.str
-    """center | member"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def scope(self) -> _builtins.str:
+        """as text, for readers from before policy_scope"""
+
+    @scope.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def scope(self, value: _builtins.str) -> None:
+        """as text, for readers from before policy_scope"""
+
     member_id: _builtins.str
     """scope member"""
     @_builtins.property
@@ -415,6 +518,7 @@ class PolicyVersionRecorded(_message.Message):
     """scope center: the operating fee"""
     recover_costs: _builtins.bool
     cost_cap_bps: _builtins.int
+    policy_scope: Global___PolicyScope.ValueType
     @_builtins.property
     def researcher_brackets(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResearcherBracket]: ...
     @_builtins.property
@@ -443,10 +547,11 @@ class PolicyVersionRecorded(_message.Message):
         minimum_payout: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         split_brackets: _abc.Iterable[Global___SplitBracket] | None = ...,
         effective_day: _date_pb2.Date | None = ...,
+        policy_scope: Global___PolicyScope.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_cost_cap_bps", b"_cost_cap_bps", "cost_cap_bps", b"cost_cap_bps", "effective_day", b"effective_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_cost_cap_bps", b"_cost_cap_bps", "cost_cap_bps", b"cost_cap_bps", "effective_date", b"effective_date", "effective_day", b"effective_day", "fee_bps", b"fee_bps", "member_id", b"member_id", "minimum_payout", b"minimum_payout", "recorded_at", b"recorded_at", "recover_costs", b"recover_costs", "researcher_brackets", b"researcher_brackets", "scope", b"scope", "set_by", b"set_by", "split_brackets", b"split_brackets", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_cost_cap_bps", b"_cost_cap_bps", "cost_cap_bps", b"cost_cap_bps", "effective_date", b"effective_date", "effective_day", b"effective_day", "fee_bps", b"fee_bps", "member_id", b"member_id", "minimum_payout", b"minimum_payout", "policy_scope", b"policy_scope", "recorded_at", b"recorded_at", "recover_costs", b"recover_costs", "researcher_brackets", b"researcher_brackets", "scope", b"scope", "set_by", b"set_by", "split_brackets", b"split_brackets", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__cost_cap_bps: _TypeAlias = _typing.Literal["cost_cap_bps"]  # noqa: Y015
     _WhichOneofArgType__cost_cap_bps: _TypeAlias = _typing.Literal["_cost_cap_bps", b"_cost_cap_bps"]  # noqa: Y015
