@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from typing import TypeVar
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -25,6 +26,7 @@ from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.typed.v1 import typed_pb2
 
 _DATE = Date.DESCRIPTOR.full_name
+M = TypeVar("M", bound=Message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,12 @@ def fill_typed(message: Message) -> None:
                 fill_typed(item)
         elif message.HasField(field.name):
             fill_typed(getattr(message, field.name))
+
+
+def filled(message: M) -> M:
+    """The message after `fill_typed`: a reply or request built from text, with its typed twins set."""
+    fill_typed(message)
+    return message
 
 
 def _fill(message: Message, twin: Twin) -> None:
