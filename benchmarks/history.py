@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from google.protobuf.message import Message
 
 from ipshare.envelope import event_id
+from ipshare.typed_fields import fill_typed
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
@@ -71,6 +72,8 @@ class HistoryWriter:
             position=self.position, effective_date=effective.isoformat(), principal="service:benchmark",
         )  # fmt: skip
         envelope.occurred_at.FromDatetime(datetime(START.year, 1, 1, tzinfo=UTC) + timedelta(seconds=self.position))
+        fill_typed(envelope)  # as a service's catalog writes them: typed dates and kinds beside the text
+        fill_typed(payload)
         envelope.payload.Pack(payload)
         return Published(self.topic, aggregate_id.encode(), envelope.SerializeToString(), arrived)
 

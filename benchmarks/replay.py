@@ -49,6 +49,7 @@ from ipshare.database import drop_database, with_database
 from ipshare.envelope import decode_envelope
 from ipshare.eventstore import persistence_env
 from ipshare.settings import BusSettings
+from ipshare.typed_fields import iso_date_of
 from ipshare_devtools.embedded import Broker, start_postgres, stop_postgres
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, build_catalog
@@ -218,7 +219,7 @@ async def bare(settings: BusSettings, database_url: str) -> dict[str, Any]:
             money = getattr(payload, "amount", None)
             amount, currency = (money.amount, money.currency) if money else (0, "")
             rows.append((envelope.event_id, envelope.type, envelope.aggregate_id, envelope.position,
-                         envelope.effective_date, amount, currency))  # fmt: skip
+                         iso_date_of(envelope, "effective_day"), amount, currency))  # fmt: skip
         await conn.copy_records_to_table("events", records=rows)
         read += len(batch)
     stored = await conn.fetchval("SELECT count(*) FROM events")

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from google.protobuf.descriptor_pb2 import FileDescriptorSet
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "libs" / "ipshare" / "src" / "ipshare_contracts"
@@ -68,10 +69,17 @@ def test_the_contracts_pass_lint_and_the_check_against_the_last_release() -> Non
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+TYPED_DAY = 'ipshare.calendar.v1.Date effective_day = 7 [(ipshare.typed.v1.text_field) = "effective_date"];'
 REFUSED = {
     "a field changing its type": ("  string credit_code = 4;", "  int64 credit_code = 4;", "credit_code"),
     "a field removed without reserving it": ("  string credit_code = 4;", "", "credit_code"),
     "a published message renamed": ("message MemberReinstated {", "message MemberReadmitted {", "MemberReinstated"),
+    # readers take the typed field first: it stays once released, as its text twin does
+    "a typed date removed": (
+        '  ipshare.calendar.v1.Date effective_day = 7 [(ipshare.typed.v1.text_field) = "effective_date"];\n',
+        "",
+        "effective_day",
+    ),
 }
 
 
@@ -87,3 +95,12 @@ def test_a_field_removed_with_its_number_and_name_reserved_passes(tmp_path: Path
     contracts = edited_contracts(tmp_path, "  string credit_code = 4;", '  reserved 4;\n  reserved "credit_code";')
     result = breaking(contracts)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_release_image_is_the_contracts_as_they_are(tmp_path: Path) -> None:
+    """A change to the contracts lands with its image (`make proto-release`), so the next one is checked against it."""
+    built = tmp_path / "contracts.binpb"
+    result = buf(PROTO, "build", "--exclude-source-info", "-o", str(built))
+    assert result.returncode == 0, result.stderr
+    released = FileDescriptorSet.FromString((PROTO / "releases" / "v1.binpb").read_bytes())
+    assert FileDescriptorSet.FromString(built.read_bytes()) == released, "run `make proto-release` and commit the image"

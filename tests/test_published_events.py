@@ -11,30 +11,43 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable, Iterator
-from enum import StrEnum
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 
 import pytest
 from eventsourcing.domain import Aggregate
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, FileDescriptor
+from google.protobuf.message_factory import GetMessageClass
 
 from commercialization.catalog import build_catalog as commercialization_catalog
 from commercialization.domain.account import RevenueKind
+from commercialization.domain.license import LicenseeKind, LicenseStatus
 from commercialization.domain.scope import LicenseType
 from incubation.catalog import build_catalog as incubation_catalog
+from incubation.domain.cap_table import MOVEMENT_KINDS
+from incubation.domain.seed_project import FUNDER_KINDS, MilestoneStatus
+from incubation.domain.spin_off import DISTRIBUTION_KINDS, FOUNDED_VIA, HOLDER_KINDS, WINDOW_UNITS
+from incubation.domain.vesting import ACCELERATIONS
 from ip_registry.catalog import build_catalog as registry_catalog
 from ip_registry.domain.lifecycle import AssetStatus
 from ip_registry.domain.member import MemberKind
 from ip_registry.domain.values import AssetKind, CostKind
-from ipshare.envelope import EventCatalog, enum_prefix
+from ipshare.envelope import EventCatalog
+from ipshare.typed_fields import enum_prefix, twins
+from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization_events
+from ipshare_contracts.commercialization.v1 import service_pb2 as commercialization_service
 from ipshare_contracts.incubation.v1 import events_pb2 as incubation_events
+from ipshare_contracts.incubation.v1 import service_pb2 as incubation_service
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry_events
+from ipshare_contracts.ipregistry.v1 import service_pb2 as registry_service
 from ipshare_contracts.revenueshare.v1 import events_pb2 as revenue_share_events
+from ipshare_contracts.revenueshare.v1 import service_pb2 as revenue_share_service
 from revenue_share.adapters.inbox import RELEVANT, InboxProjection, fact_stated
 from revenue_share.catalog import build_catalog as revenue_share_catalog
 from revenue_share.catalog import own_events
+from revenue_share.domain.facts import PayeeKind, Step
+from revenue_share.domain.policy_versions import Scope
 
 SERVICES: dict[str, tuple[str, Callable[[], EventCatalog], ModuleType]] = {
     "ip-registry": ("ip_registry", registry_catalog, registry_events),
@@ -136,42 +149,100 @@ def test_revenue_share_reads_back_exactly_what_it_publishes() -> None:
 
 # ---- enums: typed beside the text, the same values as the domain ------------------------------
 
-DOMAIN_ENUMS: dict[EnumDescriptor, type[StrEnum]] = {
+# Each contract enum and the domain's values it stands for (a StrEnum, or the tuple of strings a domain
+# keeps its choices in).
+DOMAIN_ENUMS: dict[EnumDescriptor, Iterable[str]] = {
     registry_events.MemberKind.DESCRIPTOR: MemberKind,
     registry_events.AssetKind.DESCRIPTOR: AssetKind,
     registry_events.AssetStatus.DESCRIPTOR: AssetStatus,
     registry_events.CostKind.DESCRIPTOR: CostKind,
     commercialization_events.LicenseType.DESCRIPTOR: LicenseType,
     commercialization_events.RevenueKind.DESCRIPTOR: RevenueKind,
+    commercialization_events.LicenseeKind.DESCRIPTOR: LicenseeKind,
+    incubation_events.HolderKind.DESCRIPTOR: HOLDER_KINDS,
+    incubation_events.FoundingRoute.DESCRIPTOR: FOUNDED_VIA,
+    incubation_events.ShareMovement.DESCRIPTOR: MOVEMENT_KINDS,
+    incubation_events.AccelerationTrigger.DESCRIPTOR: ACCELERATIONS,
+    incubation_events.WindowUnit.DESCRIPTOR: WINDOW_UNITS,
+    incubation_events.DistributionKind.DESCRIPTOR: DISTRIBUTION_KINDS,
+    incubation_events.FunderKind.DESCRIPTOR: FUNDER_KINDS,
+    revenue_share_events.WaterfallStep.DESCRIPTOR: Step,
+    revenue_share_events.PayeeKind.DESCRIPTOR: PayeeKind,
+    revenue_share_events.PolicyScope.DESCRIPTOR: Scope,
+    commercialization_service.LicenseStatus.DESCRIPTOR: LicenseStatus,
+    incubation_service.MilestoneState.DESCRIPTOR: MilestoneStatus,
 }
 
 
 @pytest.mark.parametrize("enum", DOMAIN_ENUMS, ids=lambda e: e.name)
 def test_a_contract_enum_has_exactly_the_domains_values(enum: EnumDescriptor) -> None:
     published = {v.name.removeprefix(enum_prefix(enum)).lower() for v in enum.values if v.number}
-    assert published == {k.value for k in DOMAIN_ENUMS[enum]}
+    assert published == {str(value) for value in DOMAIN_ENUMS[enum]}
     assert enum.values_by_number[0].name == f"{enum_prefix(enum)}UNSPECIFIED"
 
 
+# The events and the gRPC services of the four services.
+CONTRACTS: list[FileDescriptor] = [
+    m.DESCRIPTOR
+    for m in (registry_events, commercialization_events, incubation_events, revenue_share_events,
+              registry_service, commercialization_service, incubation_service, revenue_share_service)
+]  # fmt: skip
+
+
 def test_every_enum_of_the_contracts_stands_for_a_domain_enum() -> None:
-    contracts = [registry_events, commercialization_events, incubation_events, revenue_share_events]
-    declared = {e.full_name for module in contracts for e in module.DESCRIPTOR.enum_types_by_name.values()}
+    declared = {e.full_name for contract in CONTRACTS for e in contract.enum_types_by_name.values()}
     assert declared == {e.full_name for e in DOMAIN_ENUMS}
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_every_enum_field_is_filled_from_the_text_it_stands_beside(service: str) -> None:
-    """The catalog fills each enum field; the text field it types stays, deprecated, for older readers."""
-    catalog = SERVICES[service][1]()
-    for event_class in catalog.published():
-        message = catalog.payload_type(event_class).DESCRIPTOR
-        enums = {f.name for f in message.fields if f.type == FieldDescriptor.TYPE_ENUM}
-        typed = catalog.typed_fields(event_class)
-        assert set(typed) == enums, message.full_name
-        for text in typed.values():
-            field = message.fields_by_name[text]
-            assert field.type == FieldDescriptor.TYPE_STRING
-            assert field.GetOptions().deprecated, f"{message.full_name}.{text}: readers should use the enum"
+def contract_messages() -> Iterator[Descriptor]:
+    for contract in CONTRACTS:
+        for message in contract.message_types_by_name.values():
+            yield from message_types(message)
+
+
+def test_every_enum_and_date_field_stands_beside_its_text_which_is_deprecated() -> None:
+    """A typed field names its text twin; the twin stays, deprecated, for readers from before it."""
+    for message in contract_messages():
+        for field in message.fields:
+            is_date = field.message_type is not None and field.message_type.full_name == Date.DESCRIPTOR.full_name
+            if field.type != FieldDescriptor.TYPE_ENUM and not is_date:
+                continue
+            where = f"{message.full_name}.{field.name}"
+            [twin] = [t for t in twins(GetMessageClass(message)) if t.typed == field.name] or [None]
+            assert twin is not None, f"{where}: name its string twin with (ipshare.typed.v1.text_field)"
+            text = message.fields_by_name[twin.text]
+            assert text.GetOptions().deprecated, f"{where}: readers should use the typed field, not {text.name}"
+
+
+# Strings that hold a date: `*_date`, `*_on` (expires_on), the bounds of a period or a schedule, the
+# day a reply is as of; and one that stays text: a statements request's as_of is a recording time.
+DATE_TEXT = ("_date", "_on", "start", "end", "as_of")
+TIMES = {"ipshare.revenueshare.v1.StatementsRequest.as_of"}
+
+
+def test_every_date_is_typed_beside_its_text() -> None:
+    for message in contract_messages():
+        typed_texts = {t.text for t in twins(GetMessageClass(message)) if t.enum is None}
+        for field in message.fields:
+            is_date = field.name.endswith(DATE_TEXT) and field.full_name not in TIMES
+            if field.type == FieldDescriptor.TYPE_STRING and is_date:
+                assert field.name in typed_texts, f"{message.full_name}.{field.name}: add a Date field beside it"
+
+
+# Strings that hold one of a fixed set of words; and those that stay text: a strategic reserve's
+# "none" is the empty string (an enum's zero would read as "not stated"), a refusal's code is the
+# name of a gRPC status (gRPC defines them), and a source group's scope names an asset or a spin-off.
+CHOICE_TEXT = ("kind", "status", "scope", "step", "unit", "acceleration", "founded_via", "license_type")
+STAYING_TEXT = {"strategic_reserve", "code", "ipshare.revenueshare.v1.SourceGroup.scope"}
+
+
+def test_every_choice_is_typed_beside_its_text() -> None:
+    for message in contract_messages():
+        typed_texts = {t.text for t in twins(GetMessageClass(message)) if t.enum is not None}
+        for field in message.fields:
+            is_choice = field.name.endswith(CHOICE_TEXT) and not {field.name, field.full_name} & STAYING_TEXT
+            if field.type == FieldDescriptor.TYPE_STRING and is_choice:
+                assert field.name in typed_texts, f"{message.full_name}.{field.name}: add an enum field beside it"
 
 
 @pytest.mark.parametrize(

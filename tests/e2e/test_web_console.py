@@ -98,16 +98,31 @@ class Console:
     def open(self, path: str) -> None:
         self.driver.get(self.url + path)
 
-    def sign_in(self, role: str, member_id: str = "") -> None:
+    def sign_in(self, role: str, member_id: str = "", name: str = "", screenshots: bool = False) -> None:
+        """As people do: through the identity provider (here the development issuer's page to pick a person)."""
         self.driver.delete_all_cookies()
         self.open("/sign-in")
+        if screenshots:
+            self.screenshot("sign-in")
+        self.press("#provider-sign-in")
+        self.wait_until(lambda: self.driver.find_elements(By.CSS_SELECTOR, "form[action='/authorize']"), "the provider")
         Select(self.field("role")).select_by_value(role)
-        if member_id:
-            self.field("member_id").send_keys(member_id)
-        self.press("button.primary")
+        for field_name, value in (("member_id", member_id), ("name", name)):
+            if value:
+                self.field(field_name).send_keys(value)
+        if screenshots:
+            self.screenshot("sign-in-provider")
+        self.press("button[value=sign-in]")
+        self.wait_until(
+            lambda: self.driver.current_url.startswith(self.url) and "/sign-in" not in self.driver.current_url
+            and self.driver.find_elements(By.NAME, "lang"),
+            f"the sign-in as {role}",
+        )  # fmt: skip
+
+    def wait_until(self, done: Callable[[], Any], what: str) -> None:
         deadline = time.monotonic() + WAIT
-        while "/sign-in" in self.driver.current_url or not self.driver.find_elements(By.NAME, "lang"):
-            assert time.monotonic() < deadline, f"the sign-in as {role} did not finish: {self.text()}"
+        while not done():
+            assert time.monotonic() < deadline, f"{what} did not come: {self.driver.current_url}\n{self.text()}"
             time.sleep(0.1)
 
     def field(self, name: str) -> WebElement:
@@ -209,9 +224,27 @@ def test_members_are_admitted(stack: Stack, bearer: Bearer, world: World) -> Non
         world.researchers[name] = created["id"]
 
 
+def test_a_person_signs_in_at_the_identity_provider_and_out_again(console: Console, world: World) -> None:
+    """The authorization code flow in the browser: the console's page, the issuer's, and back with a session."""
+    university, _ = world.members.values()
+    console.sign_in("member", university, name="Liu Yang", screenshots=True)
+    console.wait_for("Portfolio")
+    assert "/sign-in/callback" not in console.driver.current_url  # moved on to the member's home
+    cookies = {c["name"]: c for c in console.driver.get_cookies()}
+    assert cookies["ipshare_session"]["httpOnly"]
+    assert cookies["ipshare_session"]["sameSite"] == "Strict"
+    assert "ipshare_sign_in" not in cookies  # the attempt's state is spent
+    console.screenshot("signed-in")
+    console.press("form[action='/sign-out'] button")
+    console.wait_until(lambda: "/sign-in" in console.driver.current_url, "the sign-out")
+    assert "ipshare_session" not in {c["name"] for c in console.driver.get_cookies()}
+    console.open("/portfolio")
+    console.wait_until(lambda: "/sign-in?next=" in console.driver.current_url, "the sign-in page")
+
+
 def test_an_ip_officer_registers_a_co_owned_asset(console: Console, world: World) -> None:
     university, institute = world.members.values()
-    console.sign_in("member", university)
+    console.sign_in("member", university, name="Liu Yang")
     console.wait_for("Portfolio")
     console.open("/assets/new")
     console.fill(
@@ -290,7 +323,7 @@ def test_finance_records_a_receipt_and_closes_the_period(
     path = f"/licenses/{world.license_id}/royalty-reports"
     api(stack, bearer, "POST", "commercialization", path, Role.FINANCE, json=report)
 
-    console.sign_in("finance")
+    console.sign_in("finance", name="Zhou Jie")
     console.open("/periods")
     console.fill(period_id=PERIOD, start="2025-01-01", end="2025-12-31")
     console.press("form button.primary")
@@ -335,6 +368,7 @@ def test_finance_records_a_receipt_and_closes_the_period(
     content = csv_file.read_text(encoding="utf-8-sig")
     assert "王芳" in content
     assert f",{wang // 100}.{wang % 100:02d},{wang}," in content  # exact in yuan and in fen
+    assert content.splitlines()[1].endswith(",Zhou Jie,dev-finance,")  # who closed the period, for no member
 
 
 def test_a_member_reads_its_statement_and_payouts(console: Console, world: World) -> None:
@@ -485,6 +519,7 @@ def test_an_auditor_verifies_the_logs_and_reads_an_assets_history(console: Conso
     console.fill(aggregate_id=world.asset_id)
     console.press("form[action='/audit/history'] button")
     console.wait_for("AssetRegistered")
+    assert "Liu Yang" in console.text()  # the name the IP officer signed in with at the provider
     console.screenshot("asset-history")
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
@@ -318,3 +319,30 @@ def test_the_renderer_merges_patches_as_kustomize_does() -> None:
     assert container_of(production, "revenue-share")["resources"]["limits"]["memory"] == "3Gi"
     assert find(production, "Deployment", "console")["spec"]["replicas"] == 3
     assert {r["metadata"]["namespace"] for r in production} == {"ipshare"}
+
+
+def test_the_console_is_reached_over_https_through_its_ingress(rendered: list[dict[str, Any]]) -> None:
+    [ingress] = of_kind(rendered, "Ingress")
+    service = find(rendered, "Service", "console")
+    served = {port["name"] for port in service["spec"]["ports"]} | {port["port"] for port in service["spec"]["ports"]}
+    hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
+    assert hosts, "the ingress names the console's host"
+    covered = {host for tls in ingress["spec"]["tls"] for host in tls["hosts"]}
+    assert set(hosts) <= covered, f"{set(hosts) - covered} would be served without TLS"
+    assert all(tls["secretName"] for tls in ingress["spec"]["tls"]), "each TLS entry names its certificate's Secret"
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            assert backend["name"] == "console"
+            assert backend["port"].get("name", backend["port"].get("number")) in served
+    settings = ConsoleSettings(**{key.lower(): value for key, value in environment(rendered, "console").items()})
+    assert settings.console_secure_cookies, "the session cookie goes only over the ingress's HTTPS"
+    public = urlsplit(settings.console_public_url)
+    assert (public.scheme, public.hostname) == ("https", hosts[0]), "the provider redirects back to the ingress"
+    assert settings.provider_sign_in
+    assert not settings.local_sign_in
+
+
+def test_each_overlay_serves_the_console_at_its_own_host() -> None:
+    hosts = {path.name: find(render(path), "Ingress", "console")["spec"]["rules"][0]["host"] for path in KUSTOMIZATIONS}
+    assert hosts["staging"] != hosts["production"]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import date
 
 import pytest
 from eventsourcing.domain import Aggregate, event
@@ -12,10 +12,10 @@ from ipshare.envelope import (
     UndecodableEvent,
     actor_of,
     decode_envelope,
-    enum_field,
-    enum_number,
-    typed_text,
+    written_alike,
 )
+from ipshare.typed_fields import date_of
+from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_kernel.actor import CAUSED_BY, Actor
@@ -85,53 +85,70 @@ def test_an_event_recorded_before_actors_has_no_actor_in_its_envelope() -> None:
     assert envelope.principal == "member:m-1"
 
 
-# ---- enum fields beside the text fields they type -----------------------------------------
-
-MEMBER_KIND = enum_field(registry.MemberAdmitted, "member_kind")
-
-
-class Member(Aggregate):
-    class Admitted(Aggregate.Created):
-        kind: str
+class Dated(Aggregate):
+    @event("Suspended")
+    def __init__(self, reason: str, effective_date: date) -> None:
+        self.reason = reason
 
 
-def admitted(kind: str) -> Member.Admitted:
-    return Member.Admitted(originator_id=uuid.uuid4(), originator_version=1, timestamp=datetime.now(UTC),
-                           originator_topic="tests:Member", kind=kind)  # fmt: skip
+def test_the_envelope_carries_the_effective_date_typed_and_as_text() -> None:
+    catalog = EventCatalog("ip-registry")
+    catalog.register(Dated.Suspended, registry.MemberSuspended)
+    [suspended] = Dated("dues unpaid", date(2026, 3, 1)).collect_events()
+    envelope = decode_envelope(catalog.envelope(7, suspended, {}).SerializeToString())
+    assert envelope.effective_day == Date(year=2026, month=3, day=1)
+    assert envelope.effective_date == "2026-03-01"
+    assert date_of(envelope, "effective_day") == date(2026, 3, 1)
 
 
-def test_the_domain_text_maps_to_the_enum_value_and_back() -> None:
-    assert enum_number(MEMBER_KIND, "research_institute") == registry.MEMBER_KIND_RESEARCH_INSTITUTE
-    payload = registry.MemberAdmitted(member_kind=registry.MEMBER_KIND_RESEARCH_INSTITUTE)
-    assert typed_text(payload, "member_kind", "kind") == "research_institute"
+def test_an_envelope_from_before_the_typed_date_is_read_through_its_text() -> None:
+    before = EventEnvelope(event_id="e-1", source="ip-registry", type="t", effective_date="2025-12-31")
+    assert date_of(decode_envelope(before.SerializeToString()), "effective_day") == date(2025, 12, 31)
+    assert date_of(EventEnvelope(), "effective_day") is None  # an event with no business date
 
 
-def test_text_the_enum_does_not_know_is_unspecified_and_the_text_still_travels() -> None:
-    assert enum_number(MEMBER_KIND, "guild") == registry.MEMBER_KIND_UNSPECIFIED
-    assert enum_number(MEMBER_KIND, "") == registry.MEMBER_KIND_UNSPECIFIED
-    assert typed_text(registry.MemberAdmitted(kind="guild"), "member_kind", "kind") == "guild"
+def published_suspension(reason: str, day: date) -> EventEnvelope:
+    catalog = EventCatalog("ip-registry")
+    catalog.register(Dated.Suspended, registry.MemberSuspended)
+    [suspended] = Dated(reason, day).collect_events()
+    return catalog.envelope(7, suspended, {})
 
 
-def test_a_payload_from_before_the_enum_is_read_through_its_text() -> None:
-    before = registry.MemberAdmitted.FromString(registry.MemberAdmitted(kind="university").SerializeToString())
-    assert before.member_kind == registry.MEMBER_KIND_UNSPECIFIED
-    assert typed_text(before, "member_kind", "kind") == "university"
+def as_an_earlier_release_wrote_it(envelope: EventEnvelope) -> EventEnvelope:
+    """The same event without typed twins: the envelope's effective_day and the payload's."""
+    earlier = EventEnvelope()
+    earlier.CopyFrom(envelope)
+    earlier.ClearField("effective_day")
+    payload = registry.MemberSuspended()
+    assert earlier.payload.Unpack(payload)
+    payload.ClearField("effective_day")
+    earlier.payload.Pack(payload)
+    return earlier
 
 
-def test_an_enum_value_newer_than_the_readers_contracts_is_read_through_its_text() -> None:
-    newer = registry.MemberAdmitted(kind="cooperative")
-    newer.member_kind = 99  # type: ignore[assignment]  # a value a later release added
-    assert typed_text(newer, "member_kind", "kind") == "cooperative"
+def test_an_event_published_by_an_earlier_release_is_written_alike_to_the_same_event_now() -> None:
+    now = published_suspension("dues unpaid", date(2026, 3, 1))
+    earlier = as_an_earlier_release_wrote_it(now)
+    assert earlier != now
+    assert written_alike(now, earlier)
 
 
-def test_the_catalog_publishes_both_the_enum_and_the_text() -> None:
-    catalog = EventCatalog("test")
-    catalog.register(Member.Admitted, registry.MemberAdmitted, {"member_kind": "kind"})
-    payload = catalog.payload(admitted("university"))
-    assert isinstance(payload, registry.MemberAdmitted)
-    assert (payload.member_kind, payload.kind) == (registry.MEMBER_KIND_UNIVERSITY, "university")
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda e: setattr(e, "effective_date", "2026-03-02"),  # the text of a date
+        lambda e: setattr(e, "principal", "admin:someone-else"),
+    ],
+    ids=["effective date", "principal"],
+)
+def test_an_altered_earlier_event_is_not_written_alike(change: Callable[[EventEnvelope], None]) -> None:
+    now = published_suspension("dues unpaid", date(2026, 3, 1))
+    earlier = as_an_earlier_release_wrote_it(now)
+    change(earlier)
+    assert not written_alike(now, earlier)
 
 
-def test_a_typed_field_must_be_an_enum() -> None:
-    with pytest.raises(ValueError, match="not an enum field"):
-        enum_field(registry.MemberAdmitted, "kind")
+def test_an_altered_payload_of_an_earlier_event_is_not_written_alike() -> None:
+    now = published_suspension("dues unpaid", date(2026, 3, 1))
+    other = as_an_earlier_release_wrote_it(published_suspension("fraud", date(2026, 3, 1)))
+    assert not written_alike(now, other)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -27,8 +28,10 @@ from ipshare.identity import (
     IssuerUnavailable,
     check_issuer,
     development_person_token,
+    pkce_challenge,
     read_token,
     service_token,
+    verifier_for,
 )
 from ipshare.settings import AuthSettings, ServiceSettings
 from ipshare.web import CurrentPrincipal, create_api
@@ -269,3 +272,95 @@ def test_the_development_issuer_runs_only_in_development_mode(monkeypatch: pytes
     monkeypatch.setenv("IPSHARE_DEV_MODE", "false")
     with pytest.raises(SystemExit, match="IPSHARE_DEV_MODE=true"):
         dev_issuer.main()
+
+
+# -- the development issuer's authorization code flow ----------------------------------------------
+
+VERIFIER = "a-verifier-of-forty-three-characters-or-more-0123456789"
+REDIRECT = "http://127.0.0.1:9/sign-in/callback?from=test"
+
+
+def authorization_request(**overrides: str) -> dict[str, str]:
+    return {"response_type": "code", "client_id": "console", "redirect_uri": REDIRECT, "scope": "openid profile",
+            "state": "the-state", "nonce": "the-nonce", "code_challenge": pkce_challenge(VERIFIER),
+            "code_challenge_method": "S256", **overrides}  # fmt: skip
+
+
+def signed_in_code(served: ServedIssuer, **person: str) -> str:
+    answer = httpx.post(f"{served.url}/authorize", data={**authorization_request(), **person})
+    assert answer.status_code == 303, answer.text
+    location = urlsplit(answer.headers["location"])
+    assert location.path == "/sign-in/callback"
+    query = parse_qs(location.query)
+    assert query["state"] == ["the-state"]
+    assert query["from"] == ["test"]
+    return query["code"][0]
+
+
+def redeem(served: ServedIssuer, code: str, verifier: str = VERIFIER, redirect_uri: str = REDIRECT,
+           client: str = "console") -> httpx.Response:  # fmt: skip
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
+    return httpx.post(f"{served.url}/token", data=form, auth=(client, served.issuer.client_secret))
+
+
+def test_the_development_issuer_signs_a_person_in_with_a_code_and_pkce(served: ServedIssuer) -> None:
+    settings = settings_of(served)
+    discovery = verifier_for(settings).discovery()
+    assert discovery.authorization_endpoint == f"{served.url}/authorize"
+    page = httpx.get(discovery.authorization_endpoint, params=authorization_request())
+    assert page.status_code == 200
+    assert 'name="member_id"' in page.text
+    code = signed_in_code(served, role="member", member_id=str(MEMBER), name="Li Wei")
+
+    answer = redeem(served, code)
+    assert answer.status_code == 200, answer.text
+    tokens = answer.json()
+    assert read_token(settings, tokens["access_token"]) == Principal(Role.MEMBER, str(MEMBER), MEMBER, "Li Wei")
+    identity = verifier_for(settings).id_token_claims(tokens["id_token"], "console")
+    assert (identity["nonce"], identity["sub"], identity["name"]) == ("the-nonce", str(MEMBER), "Li Wei")
+    with pytest.raises(AuthError, match=r"(?i)audience"):
+        verifier_for(settings).id_token_claims(tokens["id_token"], "another-client")
+    assert redeem(served, code).json()["error"] == "invalid_grant"  # a code is good once
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"verifier": "another-verifier-of-forty-three-characters-0123456789"}, "PKCE"),
+        ({"verifier": ""}, "PKCE"),
+        ({"redirect_uri": "http://127.0.0.1:9/elsewhere"}, "redirect URI"),
+        ({"client": "another-client"}, "another client"),
+    ],
+)
+def test_a_code_is_refused_and_spent_without_its_verifier_client_or_redirect_uri(
+    served: ServedIssuer, change: dict[str, str], reason: str
+) -> None:
+    code = signed_in_code(served, role="finance")
+    refused = redeem(served, code, **change)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+    assert reason in refused.json()["error_description"]
+    assert redeem(served, code).json()["error"] == "invalid_grant"  # the right verifier comes too late
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"code_challenge_method": "plain"}, {"code_challenge": ""}, {"state": ""}, {"nonce": ""}, {"scope": "profile"},
+     {"response_type": "token"}, {"redirect_uri": "javascript:alert(1)"}],
+)  # fmt: skip
+def test_the_authorization_page_refuses_a_request_without_pkce_state_nonce_or_a_proper_redirect(
+    served: ServedIssuer, change: dict[str, str]
+) -> None:
+    request = authorization_request(**change)
+    assert httpx.get(f"{served.url}/authorize", params=request).status_code == 400
+    answer = httpx.post(f"{served.url}/authorize", data={**request, "role": "admin"})
+    assert answer.status_code == 400  # never redirected with a code
+
+
+def test_the_authorization_page_asks_a_member_for_its_member_and_never_signs_in_a_service(
+    served: ServedIssuer,
+) -> None:
+    for person in ({"role": "member"}, {"role": "service"}, {"role": "member", "member_id": "not-a-uuid"}):
+        answer = httpx.post(f"{served.url}/authorize", data={**authorization_request(), **person})
+        assert answer.status_code == 422, person
+        assert 'name="role"' in answer.text

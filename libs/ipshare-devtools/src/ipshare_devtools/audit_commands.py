@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -23,8 +24,8 @@ from ipshare.audit import load_public_key
 from ipshare.audit_check import AuditReport, check_all
 from ipshare.audit_history import LiveFetcher, ServiceAddress, ServiceHistory, exported_services
 from ipshare.audit_history import Progress as ProgressCallback
-from ipshare.auth import Role
-from ipshare.identity import development_person_token
+from ipshare.auth import AuthError, Role
+from ipshare.identity import IssuerUnavailable, ServiceToken, development_person_token, read_token
 from ipshare.settings import ServiceSettings
 from ipshare_devtools.stack import StackSettings
 from revenue_share.audit import check_statements
@@ -38,6 +39,16 @@ TokenOption = Annotated[
     typer.Option(
         envvar="IPSHARE_TOKEN", help="an auditor's bearer token; default: the local stack's development issuer's"
     ),
+]
+ClientIdOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="IPSHARE_CLIENT_ID",
+        help="the auditor's client at the identity provider (OIDC_ISSUER): the token comes by client credentials",
+    ),
+]
+ClientSecretOption = Annotated[
+    str | None, typer.Option(envvar="IPSHARE_CLIENT_SECRET", help="that client's secret", show_default=False)
 ]
 TopicsOption = Annotated[bool, typer.Option("--topics/--no-topics", help="also read and compare the Kafka topics")]
 
@@ -61,6 +72,8 @@ def verify(
         typer.Option(help="SERVICE=KEY: the trusted public key (base64 or a PEM file) of a service's checkpoints"),
     ] = None,
     token: TokenOption = None,
+    client_id: ClientIdOption = None,
+    client_secret: ClientSecretOption = None,
     topics: TopicsOption = True,
 ) -> None:
     """Verify the services' histories (live, or an export with --from) and re-derive every issued statement."""
@@ -69,7 +82,7 @@ def verify(
         if export_dir is not None:
             histories = _load(export_dir, service, progress)
         else:
-            histories = _fetch(service, token, topics, progress)
+            histories = _fetch(service, Credentials(token, client_id, client_secret), topics, progress)
         report = check_all(histories, trusted, check_statements if _wants(service, "revenue-share") else None)
     _print(report, source=str(export_dir) if export_dir else "the live services")
     if not report.ok:
@@ -80,11 +93,13 @@ def export(
     directory: Annotated[Path, typer.Argument(help="where to write (one folder per service)")],
     service: ServicesOption = None,
     token: TokenOption = None,
+    client_id: ClientIdOption = None,
+    client_secret: ClientSecretOption = None,
     topics: TopicsOption = True,
 ) -> None:
     """Write each service's full history, checkpoints, served proofs and topic as files, for `verify --from`."""
     with _progress() as progress:
-        histories = _fetch(service, token, topics, progress)
+        histories = _fetch(service, Credentials(token, client_id, client_secret), topics, progress)
     for history in histories:
         folder = history.export(directory)
         out.print(
@@ -96,11 +111,46 @@ def _wants(services: Sequence[str] | None, name: str) -> bool:
     return not services or name in services
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """How the auditor is known to the services: a bearer token as it is, or a client of the identity
+    provider to get one from; neither, for local use, the development issuer's auditor."""
+
+    token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+
+    def bearer(self, settings: ServiceSettings) -> str:
+        if self.token:
+            return self.token
+        if self.client_id:
+            return _client_token(settings, self.client_id, self.client_secret or "")
+        return _local_auditor_token(settings)
+
+
+def _client_token(settings: ServiceSettings, client_id: str, client_secret: str) -> str:
+    """A token from the configured issuer's token endpoint by client credentials; refused here unless the
+    client's service account acts as an auditor (or admin), as the audit routes would refuse it."""
+    if not settings.uses_issuer:
+        raise typer.BadParameter("--client-id needs OIDC_ISSUER, the identity provider to ask for a token")
+    as_client = settings.model_copy(update={"oidc_client_id": client_id, "oidc_client_secret": client_secret})
+    try:
+        token = ServiceToken(as_client, client_id).bearer()
+        role = read_token(settings, token).role
+    except (AuthError, IssuerUnavailable) as error:
+        raise typer.BadParameter(f"no token for client {client_id}: {error}") from error
+    if role not in {Role.AUDITOR, Role.ADMIN}:
+        raise typer.BadParameter(
+            f"client {client_id}'s token has the role {role.value}: give its service account the auditor role"
+        )
+    return token
+
+
 def _fetch(
-    services: Sequence[str] | None, token: str | None, topics: bool, progress: ProgressCallback
+    services: Sequence[str] | None, credentials: Credentials, topics: bool, progress: ProgressCallback
 ) -> list[ServiceHistory]:
     settings = ServiceSettings()
-    token = token or _local_auditor_token(settings)
+    token = credentials.bearer(settings)
     fetcher = LiveFetcher(token, settings if topics else None, progress)
     chosen = [a for a in addresses(settings) if _wants(services, a.service)]
     _unknown(services, [a.service for a in addresses(settings)])

@@ -50,7 +50,7 @@ def up() -> None:
         console.print(
             f"{service.name:18} {service.base_url}  (docs {service.base_url}/docs, gRPC :{service.grpc_port})"
         )
-    console.print(f"{'console':18} {settings.console_url}  (sign in with a role; members also give their id)")
+    console.print(f"{'console':18} {settings.console_url}  (sign in at the issuer: pick a role, a member's id)")
     console.print(f"{'issuer':18} {settings.issuer_url}  (development identity provider; `ipshare token` signs as it)")
     console.print("stop with `make down` (or `ipshare down`)")
 

@@ -59,6 +59,13 @@ class Attribution:
     def of(cls, meta: Mapping[str, str]) -> Attribution:
         return cls(Actor.from_metadata(meta), Actor.from_metadata(meta, CAUSED_BY), meta.get("principal", ""))
 
+    def __str__(self) -> str:
+        """Who recorded the event, in words (what the auditor's report says beside an event)."""
+        if self.actor is None:
+            principal = f"; principal {self.principal}" if self.principal else ""
+            return f"unknown (recorded before actors were kept{principal})"
+        return f"{self.actor}, on behalf of {self.caused_by}" if self.caused_by else str(self.actor)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "actor": self.actor.to_json() if self.actor else None,

@@ -17,18 +17,20 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ipshare.audit import SignedCheckpoint
 from ipshare.audit_log import AuditEntry, AuditLog
-from ipshare.auth import Principal, Role
+from ipshare.auth import Principal
 from ipshare.grpc_runtime import abort_for, caller
+from ipshare.permissions import Permission, may
 from ipshare.settings import AuthSettings
-from ipshare.web import require_roles
+from ipshare.web import require_permission
 from ipshare_contracts.audit.v1 import audit_pb2 as pb
 from ipshare_contracts.audit.v1 import audit_pb2_grpc
 from ipshare_kernel.errors import DomainError, Forbidden
 
-AUDITORS = (Role.AUDITOR, Role.ADMIN)
 _STREAM_CHUNK = 500
 
-router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(require_roles(*AUDITORS))])
+router = APIRouter(
+    prefix="/audit", tags=["audit"], dependencies=[Depends(require_permission(Permission.READ_AUDIT_LOG))]
+)
 
 
 def audit_of(request: Request) -> AuditLog:
@@ -161,7 +163,7 @@ class AuditLogServicer(audit_pb2_grpc.AuditLogServicer):
 
     async def _authorize(self, context: Context) -> Principal:
         principal = caller(context, self.settings)
-        if principal.role not in AUDITORS:
+        if not may(principal, Permission.READ_AUDIT_LOG):
             await abort_for(context, Forbidden(f"role {principal.role.value} may not read the audit log"))
         return principal
 

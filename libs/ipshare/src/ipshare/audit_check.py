@@ -25,6 +25,7 @@ from ipshare.audit.errors import AuditError
 from ipshare.audit.verifier import verify_checkpoint_consistency, verify_entry_inclusion
 from ipshare.audit_history import ServiceHistory, TopicMessage
 from ipshare.audit_log import AuditEntry
+from ipshare.envelope import written_alike
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 
 
@@ -111,7 +112,8 @@ def _inserted(service: str, entry: AuditEntry) -> Problem:
     where = f" at notification id {entry.notification_id}" if entry.notification_id else ""
     return Problem(service, "entry_inserted",
                    f"an event the log never chained is stored{where} (aggregate {event.originator_id} version "
-                   f"{event.originator_version}, {event.type_name}): it was added behind the log's back")  # fmt: skip
+                   f"{event.originator_version}, {event.type_name}; it says it was recorded by {entry.attribution}): "
+                   "it was added behind the log's back")  # fmt: skip
 
 
 def _envelope_mismatch(service: str, entry: AuditEntry, where: _Where) -> Problem | None:
@@ -203,7 +205,7 @@ def _check_message(
         return Problem(history.service, "topic_message_unknown",
                        f"{at}: no published event of the log has position {published.position}")  # fmt: skip
     stored = _envelope(entry.envelope)
-    if stored == published:
+    if written_alike(stored, published):  # as published, or as an earlier release published it
         return None
     fields = sorted({f.name for f, _ in stored.ListFields()} ^ {f.name for f, _ in published.ListFields()}
                     | {f.name for f, v in stored.ListFields() if getattr(published, f.name) != v})  # fmt: skip
@@ -238,7 +240,7 @@ class _Where:
         except CanonicalFormError:
             return f"the event at position {position}"
         return (f"the event at position {position} (aggregate {event.originator_id} version "
-                f"{event.originator_version}, {event.type_name})")  # fmt: skip
+                f"{event.originator_version}, {event.type_name}; recorded by {entry.attribution})")  # fmt: skip
 
     def checkpoint(self, index: int) -> str:
         head = self.history.checkpoints[index].tree_head

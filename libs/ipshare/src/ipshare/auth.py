@@ -47,10 +47,6 @@ class Principal:
     def __str__(self) -> str:
         return f"{self.role}:{self.member_id or self.subject}"
 
-    @property
-    def reads_everything(self) -> bool:
-        return self.role in (Role.ADMIN, Role.AUDITOR, Role.FINANCE, Role.SERVICE)
-
 
 SYSTEM = Principal(Role.SERVICE, "system")
 

@@ -1,40 +1,70 @@
 """The development identity provider: an ES256 key pair kept in the stack's state folder, and the
-discovery document, JWKS and token endpoint an OIDC issuer serves, as a small HTTP process.
+discovery document, JWKS, authorization and token endpoints an OIDC issuer serves, as a small HTTP
+process.
 
 `ipshare up`, `ipshare demo` and the tests start it; `ipshare token` signs with its key directly.
 Its discovery document carries `ipshare_development_issuer: true`, and every service refuses such an
 issuer unless `IPSHARE_DEV_MODE=true` (`ipshare.identity.Discovery.refuse_development`). The token
 endpoint grants `client_credentials` (a `service` token) to any client with the issuer's client
-secret, and, for the console's local sign-in, any person's token (`DEVELOPMENT_GRANT`).
+secret, and, for the console's local sign-in, any person's token (`DEVELOPMENT_GRANT`). Its
+authorization endpoint lets whoever opens it pick a development person (a role, a member, a name) and
+sends the browser back with a code; the token endpoint trades the code (`authorization_code`, PKCE
+S256 only, once, within a minute, for the client and redirect URI it was issued to) for an access
+token and an ID token, so the console signs in locally through the same flow as at a real provider.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import jwt
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import Depends, FastAPI, Form
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ipshare.auth import Role
-from ipshare.identity import DEVELOPMENT_GRANT, DEVELOPMENT_MARK, DISCOVERY_PATH
+from ipshare.identity import DEVELOPMENT_GRANT, DEVELOPMENT_MARK, DISCOVERY_PATH, pkce_challenge
 from ipshare.settings import DEV_MODE_VARIABLE
 
 ALGORITHM = "ES256"
 KEY_PREFIX = "dev-"
 _SECRET_FILE = "client-secret"
+# The auditor's command-line client: its client credentials get an auditor's token, not a service's.
+AUDITOR_CLIENT = "ipshare-auditor"
+CODE_TTL_SECONDS = 60  # an authorization code is redeemed right after the redirect, or never
+
+
+class GrantRefused(ValueError):
+    """An authorization code that cannot be redeemed (OAuth's `invalid_grant`)."""
+
+
+@dataclass(frozen=True)
+class CodeGrant:
+    """What an authorization code stands for until it is redeemed: who signed in, for which client
+    and redirect URI, and the PKCE challenge the redeemer must answer."""
+
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    nonce: str
+    role: Role
+    member_id: uuid.UUID | None
+    name: str | None
+    expires_at: float
 
 
 @dataclass
@@ -45,6 +75,8 @@ class DevIssuer:
     url: str
     audience: str = "ipshare"
     ttl_seconds: int = 8 * 3600
+    _codes: dict[str, CodeGrant] = field(default_factory=dict, repr=False)
+    _codes_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, folder: Path, url: str, audience: str = "ipshare") -> DevIssuer:
@@ -97,29 +129,75 @@ class DevIssuer:
             "issuer": self.url,
             "jwks_uri": f"{self.url}/jwks",
             "token_endpoint": f"{self.url}/token",
-            "grant_types_supported": ["client_credentials", DEVELOPMENT_GRANT],
+            "authorization_endpoint": f"{self.url}/authorize",
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": ["openid", "profile"],
+            "subject_types_supported": ["public"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+            "grant_types_supported": ["authorization_code", "client_credentials", DEVELOPMENT_GRANT],
             "id_token_signing_alg_values_supported": [ALGORITHM],
             DEVELOPMENT_MARK: True,
         }
 
     def mint(self, subject: str, roles: list[str], **claims: Any) -> str:
         """A token signed with the newest key, with the claim names the services read by default."""
+        return self._sign({"aud": self.audience, "sub": subject, "roles": roles, **claims})
+
+    def _sign(self, claims: dict[str, Any]) -> str:
         now = int(time.time())
-        body = {"iss": self.url, "aud": self.audience, "sub": subject, "roles": roles, "iat": now,
-                "exp": now + self.ttl_seconds, **{k: v for k, v in claims.items() if v is not None}}  # fmt: skip
+        body = {"iss": self.url, "iat": now, "exp": now + self.ttl_seconds,
+                **{k: v for k, v in claims.items() if v is not None}}  # fmt: skip
         kid = self.key_ids()[-1]
         return jwt.encode(body, self._private_key(kid), algorithm=ALGORITHM, headers={"kid": kid})
 
     def person_token(self, role: Role, member_id: uuid.UUID | None = None, name: str | None = None) -> str:
-        if role is Role.SERVICE:
-            raise ValueError("a person's token cannot have the service role")
-        if role is Role.MEMBER and member_id is None:
-            raise ValueError("a member token needs the member id")
-        subject = str(member_id) if member_id else f"dev-{role.value}"
+        subject = _person_subject(role, member_id)
         return self.mint(subject, [role.value], member_id=str(member_id) if member_id else None, name=name)
 
+    def id_token(self, client_id: str, nonce: str, role: Role, member_id: uuid.UUID | None, name: str | None) -> str:
+        """The ID token of a sign-in: addressed to the client, carrying the nonce it sent."""
+        return self._sign({"aud": client_id, "sub": _person_subject(role, member_id), "nonce": nonce, "name": name,
+                           "auth_time": int(time.time())})  # fmt: skip
+
+    def authorize(self, grant: CodeGrant) -> str:
+        """A new single-use code for a sign-in."""
+        code = secrets.token_urlsafe(32)
+        with self._codes_lock:
+            now = time.time()
+            for stale in [c for c, g in self._codes.items() if g.expires_at < now]:
+                del self._codes[stale]
+            self._codes[code] = grant
+        return code
+
+    def redeem(self, code: str, client_id: str, redirect_uri: str, code_verifier: str) -> tuple[str, str]:
+        """The access and ID tokens of a code, once: for the client and redirect URI it was issued to,
+        with the verifier whose S256 challenge came with the authorization request."""
+        with self._codes_lock:
+            grant = self._codes.pop(code, None)  # a code tried once is spent, right or wrong
+        if grant is None or grant.expires_at < time.time():
+            raise GrantRefused("unknown, used or expired authorization code")
+        if grant.client_id != client_id or grant.redirect_uri != redirect_uri:
+            raise GrantRefused("the code was issued to another client or redirect URI")
+        if not code_verifier or not secrets.compare_digest(pkce_challenge(code_verifier), grant.code_challenge):
+            raise GrantRefused("the PKCE code verifier does not match the code challenge")
+        access = self.person_token(grant.role, grant.member_id, grant.name)
+        return access, self.id_token(client_id, grant.nonce, grant.role, grant.member_id, grant.name)
+
     def service_token(self, client_id: str) -> str:
+        """A client's own token: the role `service`, or for the auditor's client (`AUDITOR_CLIENT`) the
+        auditor's, as a provider's service account holding the auditor role gets."""
+        if client_id == AUDITOR_CLIENT:
+            return self.mint(client_id, [Role.AUDITOR.value], azp=client_id, name="ipshare verify")
         return self.mint(client_id, [Role.SERVICE.value], azp=client_id)
+
+
+def _person_subject(role: Role, member_id: uuid.UUID | None) -> str:
+    if role is Role.SERVICE:
+        raise ValueError("a person's token cannot have the service role")
+    if role is Role.MEMBER and member_id is None:
+        raise ValueError("a member token needs the member id")
+    return str(member_id) if member_id else f"dev-{role.value}"
 
 
 _client_auth = HTTPBasic(auto_error=False)
@@ -131,8 +209,38 @@ def _write_private(path: Path, content: bytes) -> None:
 
 
 def issuer_app(issuer: DevIssuer) -> FastAPI:
-    """The issuer's HTTP routes: discovery, JWKS, and the token endpoint."""
+    """The issuer's HTTP routes: discovery, JWKS, the authorization page and the token endpoint."""
     app = FastAPI(title="ipshare development issuer")
+
+    @app.get("/authorize")
+    def authorization_page(request: Request) -> Response:
+        params = dict(request.query_params)
+        problem = _authorization_problem(params)
+        if problem:
+            return HTMLResponse(_page(f"<p role='alert'>{html.escape(problem)}</p>"), status_code=400)
+        return HTMLResponse(_person_form(params, ""))
+
+    @app.post("/authorize")
+    async def authorized(request: Request) -> Response:
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        params = {k: form.get(k, "") for k in _AUTHORIZATION_PARAMETERS}
+        problem = _authorization_problem(params)
+        if problem:
+            return HTMLResponse(_page(f"<p role='alert'>{html.escape(problem)}</p>"), status_code=400)
+        if form.get("decision") == "cancel":
+            return _back(params, error="access_denied")
+        try:
+            role = Role(form.get("role", ""))
+            member_id = uuid.UUID(form["member_id"].strip()) if form.get("member_id", "").strip() else None
+            _person_subject(role, member_id)
+        except ValueError as exc:
+            return HTMLResponse(_person_form(params, str(exc)), status_code=422)
+        grant = CodeGrant(client_id=params["client_id"], redirect_uri=params["redirect_uri"],
+                          code_challenge=params["code_challenge"], nonce=params["nonce"], role=role,
+                          member_id=member_id if role is Role.MEMBER else None,
+                          name=form.get("name", "").strip() or None,
+                          expires_at=time.time() + CODE_TTL_SECONDS)  # fmt: skip
+        return _back(params, code=issuer.authorize(grant))
 
     @app.get(DISCOVERY_PATH)
     def discovery() -> dict[str, Any]:
@@ -149,21 +257,83 @@ def issuer_app(issuer: DevIssuer) -> FastAPI:
         role: Annotated[str, Form()] = "",
         member_id: Annotated[str, Form()] = "",
         name: Annotated[str, Form()] = "",
+        code: Annotated[str, Form()] = "",
+        redirect_uri: Annotated[str, Form()] = "",
+        code_verifier: Annotated[str, Form()] = "",
     ) -> JSONResponse:
         if credentials is None or not secrets.compare_digest(credentials.password, issuer.client_secret):
             return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
         try:
+            if grant_type == "authorization_code":
+                access, id_token = issuer.redeem(code, credentials.username, redirect_uri, code_verifier)
+                return JSONResponse({"access_token": access, "id_token": id_token, "token_type": "Bearer",
+                                     "expires_in": issuer.ttl_seconds, "scope": "openid profile"})  # fmt: skip
             if grant_type == "client_credentials":
                 access = issuer.service_token(credentials.username)
             elif grant_type == DEVELOPMENT_GRANT:
                 access = issuer.person_token(Role(role), uuid.UUID(member_id) if member_id else None, name or None)
             else:
                 return _oauth_error(400, "unsupported_grant_type", f"grant {grant_type!r} is not offered")
+        except GrantRefused as exc:
+            return _oauth_error(400, "invalid_grant", str(exc))
         except ValueError as exc:
             return _oauth_error(400, "invalid_request", str(exc))
         return JSONResponse({"access_token": access, "token_type": "Bearer", "expires_in": issuer.ttl_seconds})
 
     return app
+
+
+_AUTHORIZATION_PARAMETERS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+                             "code_challenge", "code_challenge_method")  # fmt: skip
+
+
+def _authorization_problem(params: dict[str, str]) -> str:
+    """Why an authorization request cannot be served; empty when it can. The page never redirects a
+    request it refuses: its redirect URI is not to be trusted."""
+    if params.get("response_type") != "code":
+        return "only response_type=code is offered"
+    if not params.get("client_id"):
+        return "the request names no client_id"
+    target = urlsplit(params.get("redirect_uri", ""))
+    if target.scheme not in {"http", "https"} or not target.netloc or target.fragment:
+        return "redirect_uri must be an absolute http(s) URL without a fragment"
+    if "openid" not in params.get("scope", "").split():
+        return "the scope must include openid"
+    if not params.get("state") or not params.get("nonce"):
+        return "state and nonce are required"
+    if params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):
+        return "PKCE is required: a code_challenge with code_challenge_method=S256"
+    return ""
+
+
+def _back(params: dict[str, str], **answer: str) -> RedirectResponse:
+    """The browser back to the client with the code (or the error) and the client's state."""
+    target = urlsplit(params["redirect_uri"])
+    query = "&".join(q for q in (target.query, urlencode({**answer, "state": params["state"]})) if q)
+    return RedirectResponse(urlunsplit(target._replace(query=query)), status_code=303)
+
+
+def _person_form(params: dict[str, str], problem: str) -> str:
+    hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(params.get(k, ""))}">'
+                     for k in _AUTHORIZATION_PARAMETERS)  # fmt: skip
+    roles = "".join(f'<option value="{r.value}">{r.value}</option>' for r in Role if r is not Role.SERVICE)
+    alert = f"<p role='alert'>{html.escape(problem)}</p>" if problem else ""
+    return _page(f"""{alert}
+<p>Signing in to <b>{html.escape(params["client_id"])}</b>. Pick the development person to be:</p>
+<form method="post" action="/authorize">{hidden}
+<p><label>Role <select name="role" required><option value="">Choose…</option>{roles}</select></label></p>
+<p><label>Member id (IP officers only) <input name="member_id" size="40"></label></p>
+<p><label>Name <input name="name" size="40" placeholder="shown in the audit history"></label></p>
+<p><button type="submit" name="decision" value="sign-in">Sign in</button>
+<button type="submit" name="decision" value="cancel" formnovalidate>Cancel</button></p>
+</form>""")
+
+
+def _page(body: str) -> str:
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>ipshare development issuer</title></head>
+<body><main><h1>ipshare development issuer</h1>
+<p>For development only: anyone here may sign in as anyone.</p>{body}</main></body></html>"""
 
 
 def _oauth_error(status: int, code: str, description: str) -> JSONResponse:

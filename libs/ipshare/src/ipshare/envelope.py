@@ -8,7 +8,6 @@ full name (`ipshare.ipregistry.v1.AssetRegistered`) is the versioned type name.
 from __future__ import annotations
 
 import dataclasses
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -16,10 +15,11 @@ from enum import Enum
 from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
-from google.protobuf import json_format
-from google.protobuf.descriptor import EnumDescriptor
+from google.protobuf import descriptor_pool, json_format
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.message_factory import GetMessageClass
 
+from ipshare.typed_fields import fill_typed
 from ipshare_contracts.envelope.v1 import envelope_pb2
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_kernel.actor import CAUSED_BY, Actor
@@ -55,41 +55,6 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def enum_prefix(enum: EnumDescriptor) -> str:
-    """What every value of a contract enum starts with: `MemberKind` -> `MEMBER_KIND_`."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
-
-
-def enum_number(enum: EnumDescriptor, text: str) -> int:
-    """The enum value standing for the domain's text (`university` -> MEMBER_KIND_UNIVERSITY).
-
-    Text the enum does not know gives 0 (UNSPECIFIED) rather than an event the relay cannot
-    encode: the string field beside it still carries the text.
-    """
-    value = enum.values_by_name.get(enum_prefix(enum) + text.upper()) if text else None
-    return value.number if value is not None else 0
-
-
-def enum_field(message: Message | type[Message], name: str) -> EnumDescriptor:
-    enum = message.DESCRIPTOR.fields_by_name[name].enum_type
-    if not isinstance(enum, EnumDescriptor):
-        raise ValueError(f"{message.DESCRIPTOR.full_name}.{name} is not an enum field")
-    return enum
-
-
-def typed_text(payload: Message, typed: str, legacy: str) -> str:
-    """The domain's text of the enum field `typed`; that of the string field `legacy` it came beside,
-    for a payload from before it (or a value newer than this reader's contracts)."""
-    enum = enum_field(payload, typed)
-    value = enum.values_by_number.get(getattr(payload, typed))
-    if value is None or value.number == 0:
-        return str(getattr(payload, legacy))
-    return value.name.removeprefix(enum_prefix(enum)).lower()
-
-
-Typed = Mapping[str, str]  # enum field of the payload -> the event attribute whose text it stands for
-
-
 class EventCatalog:
     """Which domain events a service publishes, and as what payload type; and which it keeps.
 
@@ -102,19 +67,16 @@ class EventCatalog:
     def __init__(self, source: str) -> None:
         self.source = source
         self._payloads: dict[type, type[Message]] = {}
-        self._typed: dict[type, Typed] = {}
         self._private: set[type] = set()
 
-    def register(self, event_class: type, payload: type[Message], typed: Typed | None = None) -> None:
-        """`typed` fills enum fields from text attributes, e.g. {"member_kind": "kind"}."""
+    def register(self, event_class: type, payload: type[Message]) -> None:
         if event_class in self._private:
             raise ValueError(f"{event_class.__qualname__} is kept private; it cannot be published too")
         self._payloads[event_class] = payload
-        self._typed[event_class] = dict(typed or {})
 
-    def register_all(self, entries: Iterable[tuple[type, type[Message]] | tuple[type, type[Message], Typed]]) -> None:
-        for entry in entries:
-            self.register(*entry)
+    def register_all(self, entries: Iterable[tuple[type, type[Message]]]) -> None:
+        for event_class, payload in entries:
+            self.register(event_class, payload)
 
     def keep_private(self, event_classes: Iterable[type]) -> None:
         """Events the relay must never publish."""
@@ -143,15 +105,12 @@ class EventCatalog:
     def payload_type(self, event_class: type) -> type[Message]:
         return self._payloads[event_class]
 
-    def typed_fields(self, event_class: type) -> Typed:
-        return self._typed.get(event_class, {})
-
     def payload(self, event: object) -> Message:
-        message_class = self._payloads[type(event)]
+        """The event's attributes as the payload's text fields, and every typed twin filled from them."""
         state = jsonable({k: v for k, v in vars(event).items() if k not in _ENVELOPE_FIELDS})
-        for typed, attribute in self._typed[type(event)].items():
-            state[typed] = enum_number(enum_field(message_class, typed), state[attribute])
-        return json_format.ParseDict(state, message_class())
+        message = json_format.ParseDict(state, self._payloads[type(event)]())
+        fill_typed(message)
+        return message
 
     def envelope(self, position: int, event: DomainEventProtocol[uuid.UUID], meta: Mapping[str, str]) -> EventEnvelope:
         payload = self.payload(event)
@@ -173,6 +132,7 @@ class EventCatalog:
             envelope.caused_by.CopyFrom(actor_message(cause))
         occurred_at: datetime = getattr(event, "timestamp")  # noqa: B009 -- every aggregate event has one; the protocol does not say so
         envelope.occurred_at.FromDatetime(occurred_at)
+        fill_typed(envelope)
         envelope.payload.Pack(payload)
         return envelope
 
@@ -192,6 +152,38 @@ def actor_of(message: envelope_pb2.Actor) -> Actor | None:
 def _effective_date(event: object) -> str:
     value = getattr(event, "effective_date", None)
     return value.isoformat() if isinstance(value, date) else str(value or "")
+
+
+def written_alike(current: EventEnvelope, published: EventEnvelope) -> bool:
+    """Whether a published envelope says what the current one says, in this release's form or an earlier one's.
+
+    An earlier release wrote no typed twins (in the envelope or its payload): they are filled from
+    their text on both sides before comparing, so an event published then still matches the envelope
+    a service derives from its store now. Any other difference, the text included, is a difference.
+    """
+    if current == published:
+        return True
+    return _comparable(current) == _comparable(published)
+
+
+def _comparable(envelope: EventEnvelope) -> tuple[EventEnvelope, Message | None]:
+    """The envelope with every typed twin filled, and its payload apart when this process knows its type."""
+    filled = EventEnvelope()
+    filled.CopyFrom(envelope)
+    fill_typed(filled)
+    payload = _known_payload(filled)
+    if payload is not None:
+        fill_typed(payload)
+        filled.ClearField("payload")
+    return filled, payload
+
+
+def _known_payload(envelope: EventEnvelope) -> Message | None:
+    try:
+        payload = GetMessageClass(descriptor_pool.Default().FindMessageTypeByName(envelope.type))()
+        return payload if envelope.payload.Unpack(payload) else None
+    except (KeyError, DecodeError):
+        return None
 
 
 def decode_envelope(data: bytes | None) -> EventEnvelope:

@@ -10,6 +10,8 @@ set, name the configured issuer and audience, and be unexpired (give or take `OI
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 import time
 import uuid
@@ -40,7 +42,7 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 # person's token to a client of its own with this grant.
 DEVELOPMENT_MARK = "ipshare_development_issuer"
 DEVELOPMENT_GRANT = "urn:ipshare:grant-type:development-sign-in"
-_REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
+_REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud")
 _RENEW_BEFORE_SECONDS = 60  # a service asks for a new token this long before its own expires
 
 
@@ -62,6 +64,7 @@ class Discovery:
     jwks_uri: str
     token_endpoint: str
     development: bool
+    authorization_endpoint: str = ""  # empty: the provider signs no one in through a browser
 
     @classmethod
     def fetch(cls, settings: AuthSettings) -> Discovery:
@@ -79,6 +82,7 @@ class Discovery:
             jwks_uri=str(document.get("jwks_uri", "")),
             token_endpoint=str(document.get("token_endpoint", "")),
             development=document.get(DEVELOPMENT_MARK) is True,
+            authorization_endpoint=str(document.get("authorization_endpoint", "")),
         )
 
     def refuse_development(self, settings: AuthSettings) -> None:
@@ -113,6 +117,15 @@ class IssuerVerifier:
             return self._discovery
 
     def principal(self, token: str) -> Principal:
+        return principal_from_claims(self.claims(token, self.settings.oidc_audience), self.claim_names)
+
+    def id_token_claims(self, token: str, client_id: str) -> dict[str, Any]:
+        """The claims of an ID token the issuer gave this client: signed by the issuer, addressed to the
+        client (its audience is the client id, not the APIs'), unexpired, and naming a nonce."""
+        return self.claims(token, client_id, required=(*_REQUIRED_CLAIMS, "nonce"))
+
+    def claims(self, token: str, audience: str, required: tuple[str, ...] = _REQUIRED_CLAIMS) -> dict[str, Any]:
+        """A token's claims once its algorithm, signature, issuer, audience and expiry are checked."""
         self.discovery()
         assert self._keys is not None
         try:
@@ -120,20 +133,20 @@ class IssuerVerifier:
             if algorithm not in self.settings.oidc_algorithms:
                 raise AuthError(f"algorithm {algorithm!r} is not accepted")
             key = self._keys.get_signing_key_from_jwt(token)
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=self.settings.oidc_algorithms,
-                audience=self.settings.oidc_audience,
+                audience=audience,
                 issuer=self.settings.oidc_issuer,
                 leeway=self.settings.oidc_leeway_seconds,
-                options={"require": _REQUIRED_CLAIMS},
+                options={"require": list(required)},
             )
         except PyJWKClientConnectionError as exc:
             raise IssuerUnavailable(f"the identity provider's keys did not load: {exc}") from exc
         except (jwt.PyJWTError, PyJWKClientError) as exc:
             raise AuthError(str(exc)) from exc
-        return principal_from_claims(claims, self.claim_names)
+        return claims
 
 
 _verifiers: dict[tuple[Any, ...], IssuerVerifier] = {}
@@ -217,6 +230,21 @@ def request_token(settings: AuthSettings, endpoint: str, client_id: str, form: M
         raise AuthError(f"the identity provider refused a token to {client_id}: {response.text[:200]}")
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: BASE64URL(SHA256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def exchange_code(settings: AuthSettings, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
+    """The tokens an authorization code stands for (the code flow's back channel), asked for as this
+    confidential client with the PKCE verifier of the request that obtained the code."""
+    endpoint = verifier_for(settings).discovery().token_endpoint
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier}  # fmt: skip
+    return request_token(settings, endpoint, settings.oidc_client_id, form)
 
 
 def development_person_token(

@@ -26,6 +26,7 @@ _ERRORS = {
     "or is still running",
     412: "If-Match names a version that is no longer current",
     422: "a parameter, header or body field is invalid: `details.problems` or `details.field` names it",
+    503: "the identity provider, or a service this one asks, did not answer: try again later",
 }
 
 
@@ -75,7 +76,7 @@ def _describe_operation(path: str, method: str, operation: dict[str, Any]) -> No
     responses: dict[str, Any] = operation.setdefault("responses", {})
     statuses = {422}
     if operation.get("security"):  # any use case may find a named thing missing or in the wrong state
-        statuses |= {401, 403, 404, 409}
+        statuses |= {401, 403, 404, 409, 503}  # 503: the token's keys are read from the identity provider
     if method in _WRITES:
         _add_header(operation, "Idempotency-Key", "the same key and request replay the first answer "
                     "(with `Idempotent-Replayed: true`) for 24 hours by default; scoped to the caller")  # fmt: skip

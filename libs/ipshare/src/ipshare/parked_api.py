@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
-from ipshare.auth import Role
+from ipshare.permissions import Permission
 from ipshare.relay import Relay, parked_events
-from ipshare.web import require_roles
+from ipshare.web import require_permission
 
 router = APIRouter(
-    prefix="/admin/parked-events", tags=["operations"], dependencies=[Depends(require_roles(Role.ADMIN))]
+    prefix="/admin/parked-events",
+    tags=["operations"],
+    dependencies=[Depends(require_permission(Permission.HANDLE_PARKED_EVENTS))],
 )
 
 

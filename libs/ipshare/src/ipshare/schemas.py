@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import types
 from datetime import date, datetime
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from fastapi import Body as BodyParameter
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
+from ipshare.auth import Role
 from ipshare_kernel.actor import Actor
 from ipshare_kernel.money import MINOR_UNITS, Money
 
@@ -33,6 +34,17 @@ def iso_currency(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(iso_date)]
 """A date in a query parameter: `YYYY-MM-DD` only (bodies need nothing: `Body` checks its dates)."""
+
+
+def blank_is_unset(value: Any) -> Any:
+    """An empty (or blank) string is no choice: a form or query string sends `kind=` for one left unset."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+C = TypeVar("C")
+OptionalChoice = Annotated[C | None, BeforeValidator(blank_is_unset)]
+"""One of an enum's (or a Literal's) values, or none: null, absent or blank. The document lists the values."""
+
 
 # What spreadsheets write: UTF-8 (with or without a byte-order mark), or GB18030 (its subset GBK
 # included) from a Chinese-locale Excel or WPS.
@@ -117,7 +129,7 @@ class ActorOut(BaseModel):
     subject: str
     name: str | None
     member_id: str | None
-    role: str
+    role: Role
 
     @classmethod
     def of(cls, actor: Actor | None) -> ActorOut | None:

@@ -29,6 +29,7 @@ from ipshare.eventstore import CommandContext, Precondition
 from ipshare.identity import read_token
 from ipshare.observability import REQUEST_SECONDS, REQUESTS, log_access
 from ipshare.openapi import document_errors, operation_id
+from ipshare.permissions import Permission, holders
 from ipshare.settings import AuthSettings, WebSettings
 from ipshare.tracing import trace_requests
 from ipshare.write_retry import RetryConcurrentWrites
@@ -294,3 +295,8 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+def require_permission(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency admitting only the roles holding a permission (`ipshare.permissions.GRANTS`)."""
+    return require_roles(*holders(permission))

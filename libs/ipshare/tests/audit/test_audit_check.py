@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -15,9 +16,10 @@ from ipshare.audit.checkpoint import CheckpointSigner
 from ipshare.audit_check import check_all, default_partition, published_events
 from ipshare.audit_history import ServedInclusion, ServedProof, ServiceHistory
 from ipshare.audit_log import AuditLog, MemoryChainStore
-from ipshare.eventstore import persistence_env
+from ipshare.auth import Principal, Role
+from ipshare.eventstore import CommandContext, persistence_env
 
-from .conftest import KEY, Notes, catalog, write
+from .conftest import KEY, Note, Notes, catalog, write
 
 
 @cache
@@ -133,3 +135,18 @@ def test_an_envelope_that_names_another_event_is_named() -> None:
     assert problem.kind == "envelope_mismatch"
     assert problem.message.startswith(f"the event at position {entries[index].position} (aggregate ")
     assert "the envelope served with it names another event" in problem.message
+
+
+def test_an_event_a_problem_names_says_who_recorded_it() -> None:
+    app = Notes(persistence_env(None))
+    audit = AuditLog(app, catalog(), MemoryChainStore(), CheckpointSigner("notes", KEY), topic="t", partitions=3)
+    officer = Principal(Role.MEMBER, "oidc|sun-yu", uuid.UUID(int=7), "Sun Yu")
+    app.record(CommandContext(principal=officer), Note("first"), Note("second"))
+    asyncio.run(audit.advance())
+    collected = ServiceHistory("notes", "notes", "t", 3, audit.size, audit.public_key_base64())
+    collected.entries = audit.history()
+    first, second = collected.entries[:2]
+    collected.entries[0] = dataclasses.replace(first, envelope=second.envelope)
+    [problem] = check_all([collected], {}).problems
+    assert problem.kind == "envelope_mismatch"
+    assert f"recorded by Sun Yu (oidc|sun-yu), member for member {uuid.UUID(int=7)})" in problem.message

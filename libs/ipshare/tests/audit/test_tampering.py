@@ -109,7 +109,8 @@ async def test_one_stored_event_changed_is_named(audit: AuditLog, fresh_database
     assert kinds(report) == ["entry_changed", *["root_mismatch", "chain_head_mismatch"] * 2]
     first = report.problems[0].message
     assert first.startswith("the event at position 1 (aggregate ")
-    assert "version 1, google.protobuf.Struct): the entry at position 1 does not match its recorded hash" in first
+    assert ("version 1, google.protobuf.Struct; recorded by system, service): the entry at position 1 does not match "
+            "its recorded hash") in first  # fmt: skip
     assert "checkpoint 0 (size 4, signed " in report.problems[1].message
 
 
@@ -151,7 +152,7 @@ async def test_an_event_slipped_in_behind_the_log_is_named(audit: AuditLog, fres
     assert problem.kind == "entry_inserted"
     assert problem.message == (
         f"an event the log never chained is stored (aggregate {note['originator_id']} version 3, "
-        "google.protobuf.Struct): it was added behind the log's back"
+        "google.protobuf.Struct; it says it was recorded by system, service): it was added behind the log's back"
     )
     assert [e.chained for e in audit.aggregate_history(note["originator_id"])] == [True, False]
 

@@ -14,18 +14,17 @@ from ipshare.envelope import EventCatalog
 from ipshare_contracts.commercialization.v1 import events_pb2 as pb
 
 SOURCE = "commercialization"
-REVENUE_KIND = {"revenue_kind": "kind"}  # the enum beside the text `kind`
 
 
 def build_catalog() -> EventCatalog:
     catalog = EventCatalog(SOURCE)
     catalog.register_all(
         [
-            (License.Drafted, pb.LicenseDrafted, {"exclusivity": "license_type"}),
+            (License.Drafted, pb.LicenseDrafted),
             (License.ConsentRequested, pb.LicenseConsentRequested),
             (License.ConsentGiven, pb.LicenseConsentGiven),
             (License.ConsentRefused, pb.LicenseConsentRefused),
-            (License.Granted, pb.LicenseGranted, {"exclusivity": "license_type"}),
+            (License.Granted, pb.LicenseGranted),
             (License.Amended, pb.LicenseAmended),
             (License.AmendmentProposed, pb.LicenseAmendmentProposed),
             (License.AmendmentConsentGiven, pb.LicenseAmendmentConsentGiven),
@@ -35,12 +34,12 @@ def build_catalog() -> EventCatalog:
             (License.Expired, pb.LicenseExpired),
             (RoyaltyLedger.ReportSubmitted, pb.RoyaltyReportSubmitted),
             (RoyaltyLedger.MinimumTrueUpAssessed, pb.MinimumTrueUpAssessed),
-            (LicenseAccount.InvoiceIssued, pb.InvoiceIssued, REVENUE_KIND),
-            (LicenseAccount.CreditNoteIssued, pb.CreditNoteIssued, REVENUE_KIND),
+            (LicenseAccount.InvoiceIssued, pb.InvoiceIssued),
+            (LicenseAccount.CreditNoteIssued, pb.CreditNoteIssued),
             (LicenseAccount.CreditApplied, pb.CreditApplied),
             (LicenseAccount.PaymentReceived, pb.PaymentReceived),
-            (LicenseAccount.RevenueReceived, pb.RevenueReceived, REVENUE_KIND),
-            (LicenseAccount.RevenueRefunded, pb.RevenueRefunded, REVENUE_KIND),
+            (LicenseAccount.RevenueReceived, pb.RevenueReceived),
+            (LicenseAccount.RevenueRefunded, pb.RevenueRefunded),
             (Assignment.Proposed, pb.AssignmentProposed),
             (Assignment.ConsentGiven, pb.AssignmentConsentGiven),
             (Assignment.ConsentRefused, pb.AssignmentConsentRefused),

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commercialization.application import CommercializationApplication, acting_member
+from commercialization.application import CommercializationApplication
 from commercialization.catalog import build_catalog
 from commercialization.domain import scope
 from commercialization.domain.account import LicenseAccount
@@ -20,9 +20,11 @@ from commercialization.domain.license import LicenseStatus
 from commercialization.domain.ownership import OwnershipPeriod, owners_during
 from commercialization.domain.reports import ReportLine, RoyaltyLedger
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
+from commercialization.permissions import acting_member
 from ipshare.auth import Principal, Role
 from ipshare.error_status import http_status
 from ipshare.eventstore import CommandContext
+from ipshare_devtools.testing.typed_twins import twin_disagreements
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare_kernel.money import Money
 
@@ -138,6 +140,7 @@ def test_every_event_converts_to_its_contract(app: CommercializationApplication,
         if catalog.publishes(event):
             envelope = catalog.envelope(notification.id, event, meta)
             assert envelope.type.startswith("ipshare.commercialization.v1.")
+            assert twin_disagreements(catalog.payload(event)) + twin_disagreements(envelope) == []
             kinds.add(envelope.type.rsplit(".", 1)[1])
     registered = {t.DESCRIPTOR.name for t in catalog.payload_types()}
     assert kinds == registered  # the scenario emits every published event type

@@ -16,11 +16,14 @@ from openpyxl import Workbook
 
 from console.formatting import major_amount, minor_digits, plain_amount
 
+# Who closed the period, so issued its statements and fixed its reconciliation: the act each row comes from.
+CLOSED_BY_COLUMNS = ("closed_by_name", "closed_by_subject", "closed_by_member_id")
 STATEMENT_COLUMNS = ("period_id", "payee_kind", "payee_id", "payee_name", "account", "currency", "step",
-                     "amount", "amount_minor", "policy_version", "adjustment", "reason", "sources_digest")  # fmt: skip
-RECONCILIATION_COLUMNS = ("period_id", "currency", "receipts", "carried_in", "operating_fees", "cost_recoveries",
-                          "payouts", "carried_forward", "residual", "unallocated")  # fmt: skip
-RECONCILIATION_AMOUNTS = RECONCILIATION_COLUMNS[2:]
+                     "amount", "amount_minor", "policy_version", "adjustment", "reason", "sources_digest",
+                     *CLOSED_BY_COLUMNS)  # fmt: skip
+RECONCILIATION_AMOUNTS = ("receipts", "carried_in", "operating_fees", "cost_recoveries", "payouts", "carried_forward",
+                          "residual", "unallocated")  # fmt: skip
+RECONCILIATION_COLUMNS = ("period_id", "currency", *RECONCILIATION_AMOUNTS, *CLOSED_BY_COLUMNS)
 
 Row = dict[str, Any]
 
@@ -36,12 +39,23 @@ def statement_rows(statements: Sequence[Mapping[str, Any]], names: Mapping[str, 
                 "currency": line["currency"], "step": line["step"], "amount": line["amount"],
                 "amount_minor": line["amount"], "policy_version": line["policy_version"],
                 "adjustment": line["adjustment"], "reason": line["reason"], "sources_digest": line["sources_digest"],
+                **closed_by(statement.get("closed_by")),
             })  # fmt: skip
     return rows
 
 
-def reconciliation_rows(rows: Sequence[Mapping[str, Any]]) -> list[Row]:
-    return [{column: row[column] for column in RECONCILIATION_COLUMNS} for row in rows]
+def reconciliation_rows(rows: Sequence[Mapping[str, Any]], closer: Mapping[str, Any] | None) -> list[Row]:
+    """The reconciliation's rows, each with who closed the period (`closer`, the period's `closed_by`)."""
+    return [{**{column: row[column] for column in ("period_id", "currency", *RECONCILIATION_AMOUNTS)},
+             **closed_by(closer)} for row in rows]  # fmt: skip
+
+
+def closed_by(actor: Mapping[str, Any] | None) -> Row:
+    """The closer's name, subject and member acted for; empty while the period is open, or for a close
+    recorded before actors were kept."""
+    actor = actor or {}
+    return {"closed_by_name": actor.get("name") or "", "closed_by_subject": actor.get("subject") or "",
+            "closed_by_member_id": actor.get("member_id") or ""}  # fmt: skip
 
 
 def to_csv(rows: Sequence[Row], columns: Sequence[str], money_columns: Sequence[str]) -> bytes:

@@ -18,7 +18,7 @@ EN = {
     "bucket 90+": "over 90 days overdue", "action evidence": "evidence submitted",
     "action approve": "milestone approved", "action reject": "milestone rejected", "action release": "tranche released",
     "ip-registry": "IP registry",
-    "revenue-share": "revenue share", "ic_layout": "IC layout design", "know_how": "know-how",
+    "revenue-share": "revenue share", "ic_layout_design": "IC layout design", "know_how": "know-how",
     "assigned_out": "assigned out of the membership", "seed_fund": "seed fund",
 }  # fmt: skip
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")

@@ -18,6 +18,12 @@ class ConsoleSettings(AuthSettings, ServiceAddresses):
     console_secure_cookies: bool = Field(
         False, description="Mark the console's cookies Secure (on behind HTTPS; off for http://127.0.0.1)"
     )
+    console_public_url: str = Field(
+        "",
+        description="The console's address as browsers reach it (https://ipshare.example.org): the sign-in's "
+        "redirect URI is this plus /sign-in/callback; empty: the address a request came to",
+    )
+    console_oidc_scope: str = Field("openid profile", description="The scopes the console asks the provider for")
     console_local_sign_in: bool = Field(
         True, description="Offer the development sign-in (pick a role and a member); only in development mode"
     )
@@ -33,6 +39,11 @@ class ConsoleSettings(AuthSettings, ServiceAddresses):
     def local_sign_in(self) -> bool:
         """Anyone may sign in as anyone there: never outside development mode."""
         return self.console_local_sign_in and self.ipshare_dev_mode
+
+    @property
+    def provider_sign_in(self) -> bool:
+        """People sign in at the identity provider wherever the console is its client there."""
+        return self.uses_issuer and bool(self.oidc_client_id)
 
     @property
     def csrf_secret(self) -> str:

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
-from console import charts, csrf, formatting
+from console import charts, csrf, formatting, oidc
 from console.api import ApiError, ServiceClient
 from console.i18n import LANGUAGES, Translator, pick_language
 from console.session import LANG_COOKIE, SESSION_COOKIE, Session, resume_session
@@ -67,6 +67,11 @@ class Page:
     @property
     def api(self) -> ServiceClient:
         return ServiceClient(self.http, self.settings.service_urls(), self.user.token)
+
+    @property
+    def flow_key(self) -> bytes:
+        """The key of the cookie a sign-in at the identity provider keeps its state in."""
+        return oidc.flow_key(self.settings.csrf_secret)
 
     @property
     def csrf_token(self) -> str:
@@ -213,8 +218,14 @@ def create_app(settings: ConsoleSettings | None = None, transport: httpx.AsyncBa
 
 
 async def _to_sign_in(request: Request, _: Exception) -> Response:
+    """To the sign-in, then back. Where the provider is the only way in, a page opened without a session
+    (an expired access token, say) goes straight there: its own session signs the person in again
+    without a click. A form post or an htmx request shows the sign-in page instead."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/sign-in?next={quote(target)}", status_code=303)
+    settings: ConsoleSettings = request.app.state.settings
+    straight = settings.provider_sign_in and not settings.local_sign_in and request.method == "GET"
+    start = "/sign-in/provider" if straight and "HX-Request" not in request.headers else "/sign-in"
+    return RedirectResponse(f"{start}?next={quote(target)}", status_code=303)
 
 
 async def _csrf_refused(request: Request, exc: Exception) -> Response:

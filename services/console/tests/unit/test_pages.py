@@ -335,3 +335,11 @@ async def test_a_page_calls_the_services_inside_its_own_trace(browser: httpx.Asy
     _, trace_id, parent_id, _ = called.headers["traceparent"].split("-")
     assert trace_id == format(signed_in.context.trace_id, "032x")
     assert parent_id == format(signed_in.context.span_id, "016x")
+
+
+@pytest.mark.parametrize("role", ["finance", "auditor", "incubator"])
+async def test_only_an_admin_gets_the_import_form(browser: httpx.AsyncClient, role: str) -> None:
+    await sign_in(browser, role)
+    answer = await browser.get("/imports", headers={"Accept-Language": "en"})
+    assert answer.status_code == 403
+    assert "Only an administrator imports a portfolio." in answer.text

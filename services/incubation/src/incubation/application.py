@@ -22,6 +22,8 @@ from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan,
 from incubation.domain.spin_off import Contribution, ExerciseWindow, OptionGrant, SpinOff, holder_of
 from incubation.domain.vesting import VestingTerms
 from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.permissions import Permission, require
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 from ipshare_kernel.errors import DomainError, Forbidden
 from ipshare_kernel.money import Money
 
@@ -45,14 +47,17 @@ class IncubationApplication(ServiceApplication):
     from those services is checked against it."""
 
     source: ClassVar[str] = "incubation"
-    clock: Callable[[], date] = staticmethod(date.today)
 
     def __init__(
-        self, env: dict[str, str] | None = None, directory: Directory | None = None, reads: Directory | None = None
+        self,
+        env: dict[str, str] | None = None,
+        directory: Directory | None = None,
+        reads: Directory | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """`directory` checks the ids of a write (it may wait for one not known yet); `reads`
         (default: the same) names stakeholders in answers and never waits."""
-        super().__init__(env)
+        super().__init__(env, clock)
         self._directory = directory
         self._reads = reads or directory
 
@@ -83,13 +88,13 @@ class IncubationApplication(ServiceApplication):
         license_id: uuid.UUID | None = None,
         effective_date: date | None = None,
     ) -> uuid.UUID:
-        may.check_runs_incubation(ctx.principal, "found spin-offs")
+        require(ctx.principal, Permission.RUN_INCUBATION, "found spin-offs")
         refs.require_assets(self.directory, [str(a) for a in asset_ids], "asset_ids")
         if license_id is not None:
             refs.require_license_covering(self.directory, str(license_id), [str(a) for a in asset_ids])
         spin_off = SpinOff.found(
             name=name, asset_ids=asset_ids, founded_via=founded_via, share_classes=share_classes,
-            license_id=license_id, effective_date=effective_date or self.clock(),
+            license_id=license_id, effective_date=effective_date or self.clock.today(),
         )  # fmt: skip
         self.record(ctx, spin_off)
         return spin_off.id
@@ -120,9 +125,9 @@ class IncubationApplication(ServiceApplication):
         note: str = "",
     ) -> SpinOff:
         """An issuance, transfer (to `to`), repurchase or cancellation on the cap table."""
-        may.check_runs_incubation(ctx.principal, "change cap tables")
+        require(ctx.principal, Permission.RUN_INCUBATION, "change cap tables")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
-        day = effective_date or self.clock()
+        day = effective_date or self.clock.today()
         holder = holder_of(*holder)
         self._require_holder(holder if kind == "issuance" else to, "holder" if kind == "issuance" else "to")
         match kind:
@@ -159,7 +164,7 @@ class IncubationApplication(ServiceApplication):
 
         The member, its assets (owned by it on the day) and the rewarded researchers must be
         known from the IP registry's topic."""
-        may.check_runs_incubation(ctx.principal, "record IP contributions")
+        require(ctx.principal, Permission.RUN_INCUBATION, "record IP contributions")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         member = refs.require_member(self.directory, str(member_id), "member_id")
         assets = refs.require_assets(self.directory, [str(a) for a in asset_ids], "asset_ids")
@@ -167,7 +172,7 @@ class IncubationApplication(ServiceApplication):
         contribution = spin_off.contribute_ip(
             member=member, assets=assets, valuation=valuation, share_class=share_class, shares=shares,
             rewards={str(r): q for r, q in rewards.items()}, own_rule_document=own_rule_document,
-            day=effective_date or self.clock(),
+            day=effective_date or self.clock.today(),
         )  # fmt: skip
         self.record(ctx, spin_off)
         return contribution
@@ -180,11 +185,11 @@ class IncubationApplication(ServiceApplication):
         rewards: dict[uuid.UUID, int],
         effective_date: date | None = None,
     ) -> Contribution:
-        may.check_runs_incubation(ctx.principal, "reward researchers")
+        require(ctx.principal, Permission.RUN_INCUBATION, "reward researchers")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         self._require_researchers(rewards)
         spin_off.reward_researchers(
-            contribution_id, {str(r): q for r, q in rewards.items()}, effective_date or self.clock()
+            contribution_id, {str(r): q for r, q in rewards.items()}, effective_date or self.clock.today()
         )
         self.record(ctx, spin_off)
         return spin_off.contributions[contribution_id]
@@ -201,9 +206,9 @@ class IncubationApplication(ServiceApplication):
         patents_filed: int,
         effective_date: date | None = None,
     ) -> SpinOff:
-        may.check_runs_incubation(ctx.principal, "record KPI reports")
+        require(ctx.principal, Permission.RUN_INCUBATION, "record KPI reports")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
-        day = effective_date or self.clock()
+        day = effective_date or self.clock.today()
         spin_off.report_kpis(period, revenue, headcount, follow_on_funding, patents_filed, day)
         self.record(ctx, spin_off)
         return spin_off
@@ -219,9 +224,9 @@ class IncubationApplication(ServiceApplication):
         effective_date: date | None = None,
     ) -> dict[str, Any]:
         """A dividend or exit paid out by the cap table on the record date."""
-        may.check_records_payments(ctx.principal, "record proceeds")
+        require(ctx.principal, Permission.PAY_OUT, "record proceeds")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
-        spin_off.distribute(kind, record_date, amount, effective_date or self.clock())
+        spin_off.distribute(kind, record_date, amount, effective_date or self.clock.today())
         self.record(ctx, spin_off)
         return spin_off.distributions[-1]
 
@@ -229,7 +234,9 @@ class IncubationApplication(ServiceApplication):
         """The cap table as an Open Cap Format package, stakeholders by their registered names,
         checked against the OCF schemas before it leaves."""
         spin_off = self.get_spin_off(ctx, spin_off_id)
-        package = ocf.export(spin_off, as_of or self.clock(), names=self._registered_names(spin_off))
+        package = ocf.export(
+            spin_off, as_of or self.clock.today(), self.clock.now(), names=self._registered_names(spin_off)
+        )
         ocf.validate(package)
         return package
 
@@ -277,9 +284,9 @@ class IncubationApplication(ServiceApplication):
         pool_size: int,
         effective_date: date | None = None,
     ) -> str:
-        may.check_runs_incubation(ctx.principal, "create incentive plans")
+        require(ctx.principal, Permission.RUN_INCUBATION, "create incentive plans")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
-        plan_id = spin_off.create_plan(name, share_class, pool_size, effective_date or self.clock())
+        plan_id = spin_off.create_plan(name, share_class, pool_size, effective_date or self.clock.today())
         self.record(ctx, spin_off)
         return plan_id
 
@@ -298,11 +305,11 @@ class IncubationApplication(ServiceApplication):
         effective_date: date | None = None,
     ) -> OptionGrant:
         """Options on a plan's pool at an exercise price, exercisable for `window` after a departure."""
-        may.check_runs_incubation(ctx.principal, "grant options")
+        require(ctx.principal, Permission.RUN_INCUBATION, "grant options")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         refs.require_researcher(self.directory, str(researcher_id), "researcher_id")
         grant_id = spin_off.grant_options(
-            plan_id, str(researcher_id), quantity, terms, expires_on, effective_date or self.clock(),
+            plan_id, str(researcher_id), quantity, terms, expires_on, effective_date or self.clock.today(),
             exercise_price=exercise_price, window=window,
         )  # fmt: skip
         self.record(ctx, spin_off)
@@ -358,9 +365,9 @@ class IncubationApplication(ServiceApplication):
     def record_change_of_control(
         self, ctx: CommandContext, spin_off_id: uuid.UUID, effective_date: date | None = None
     ) -> SpinOff:
-        may.check_runs_incubation(ctx.principal, "record a change of control")
+        require(ctx.principal, Permission.RUN_INCUBATION, "record a change of control")
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
-        spin_off.change_control(effective_date or self.clock())
+        spin_off.change_control(effective_date or self.clock.today())
         self.record(ctx, spin_off)
         return spin_off
 
@@ -373,10 +380,10 @@ class IncubationApplication(ServiceApplication):
         change: Callable[[SpinOff, date], object],
         effective_date: date | None,
     ) -> OptionGrant:
-        may.check_runs_incubation(ctx.principal, action)
+        require(ctx.principal, Permission.RUN_INCUBATION, action)
         spin_off = self.find(SpinOff, spin_off_id, "spin_off")
         spin_off.grant(grant_id)  # 404 before anything else
-        change(spin_off, effective_date or self.clock())
+        change(spin_off, effective_date or self.clock.today())
         self.record(ctx, spin_off)
         return spin_off.grant(grant_id)
 
@@ -393,7 +400,7 @@ class IncubationApplication(ServiceApplication):
         team: str = "",
         effective_date: date | None = None,
     ) -> uuid.UUID:
-        may.check_runs_incubation(ctx.principal, "open seed projects")
+        require(ctx.principal, Permission.RUN_INCUBATION, "open seed projects")
         if spin_off_id is not None:
             self.find(SpinOff, spin_off_id, "spin_off")
         for commitment in commitments:
@@ -401,7 +408,7 @@ class IncubationApplication(ServiceApplication):
                 refs.require_member(self.directory, commitment.funder_id, "commitments")
         project = SeedProject.open(
             title=title, commitments=commitments, milestones=milestones, spin_off_id=spin_off_id, team=team,
-            effective_date=effective_date or self.clock(),
+            effective_date=effective_date or self.clock.today(),
         )  # fmt: skip
         self.record(ctx, project)
         return project.id
@@ -421,7 +428,7 @@ class IncubationApplication(ServiceApplication):
     ) -> SeedProject:
         project = self.find(SeedProject, project_id, "seed_project")
         may.check_may_submit_evidence(ctx.principal, project.members_involved())
-        project.submit_evidence(milestone_id, evidence, effective_date or self.clock())
+        project.submit_evidence(milestone_id, evidence, effective_date or self.clock.today())
         self.record(ctx, project)
         return project
 
@@ -435,9 +442,9 @@ class IncubationApplication(ServiceApplication):
         reason: str = "",
         effective_date: date | None = None,
     ) -> SeedProject:
-        may.check_runs_incubation(ctx.principal, "approve or reject milestones")
+        require(ctx.principal, Permission.RUN_INCUBATION, "approve or reject milestones")
         project = self.find(SeedProject, project_id, "seed_project")
-        day = effective_date or self.clock()
+        day = effective_date or self.clock.today()
         if approve:
             project.approve(milestone_id, day)
         else:
@@ -448,15 +455,15 @@ class IncubationApplication(ServiceApplication):
     def release_tranche(
         self, ctx: CommandContext, project_id: uuid.UUID, milestone_id: str, effective_date: date | None = None
     ) -> SeedProject:
-        may.check_records_payments(ctx.principal, "release tranches")
+        require(ctx.principal, Permission.PAY_OUT, "release tranches")
         project = self.find(SeedProject, project_id, "seed_project")
-        project.release_tranche(milestone_id, effective_date or self.clock())
+        project.release_tranche(milestone_id, effective_date or self.clock.today())
         self.record(ctx, project)
         return project
 
     def board(self, ctx: CommandContext, today: date | None = None) -> list[BoardRow]:
         """Per project the caller may read: milestones due, overdue and achieved."""
-        day = today or self.clock()
+        day = today or self.clock.today()
         rows: list[BoardRow] = []
         for project_id in self.created_ids(SeedProject.Opened):
             project = self.find(SeedProject, project_id, "seed_project")

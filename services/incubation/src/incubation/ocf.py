@@ -17,7 +17,7 @@ import json
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -121,7 +121,7 @@ class _Ledger:
 
 
 def export(
-    spin_off: SpinOff, as_of: date, generated_at: datetime | None = None, names: Mapping[Holder, str] | None = None
+    spin_off: SpinOff, as_of: date, generated_at: datetime, names: Mapping[Holder, str] | None = None
 ) -> dict[str, Any]:
     """The OCF package: a manifest and its files, each file's md5 over its canonical JSON.
 
@@ -173,7 +173,7 @@ def export(
     }
     manifest: dict[str, Any] = {
         "file_type": "OCF_MANIFEST_FILE", "ocf_version": OCF_VERSION, "as_of": as_of.isoformat(),
-        "generated_at": (generated_at or datetime.now(UTC)).isoformat(),
+        "generated_at": generated_at.isoformat(),
         "issuer": {"object_type": "ISSUER", "id": str(spin_off.id), "legal_name": spin_off.name,
                    "formation_date": spin_off.founded_on.isoformat(), "country_of_formation": "CN"},
     }  # fmt: skip

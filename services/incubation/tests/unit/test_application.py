@@ -15,9 +15,13 @@ from incubation.domain.references import KnownLicense, UnknownReference
 from incubation.domain.seed_project import Commitment, MilestonePlan
 from incubation.domain.spin_off import ExerciseWindow
 from incubation.domain.vesting import VestingTerms
+from incubation.entrypoints.grpc import cap_table_message, seed_project_message
 from incubation.entrypoints.schemas import CapTableOut
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
+from ipshare_contracts.incubation.v1 import service_pb2 as incubation_service
+from ipshare_devtools.testing.typed_twins import twin_disagreements
+from ipshare_kernel.clock import FixedClock
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from ipshare_kernel.money import Money
 
@@ -49,8 +53,7 @@ def directory() -> StaticDirectory:
 
 @pytest.fixture
 def app(event_store_env: dict[str, str], directory: StaticDirectory) -> Iterator[IncubationApplication]:
-    application = IncubationApplication(env=event_store_env, directory=directory)
-    application.clock = lambda: TODAY
+    application = IncubationApplication(env=event_store_env, directory=directory, clock=FixedClock.on(TODAY))
     yield application
     application.close()
 
@@ -137,6 +140,14 @@ def test_seed_project_tranches_are_gated_and_released_by_finance(app: Incubation
     assert [m.milestone_id for m in row.due] == [second]
     assert app.board(AUDITOR, date(2025, 9, 2))[0].overdue[0].milestone_id == second
     assert app.get_seed_project(AUDITOR, project_id).released == Money(400_000, "CNY")
+    # as the gRPC service answers: each date and status typed beside its text
+    reply = seed_project_message(app.get_seed_project(AUDITOR, project_id))
+    assert [(m.milestone_state, m.released_day.year) for m in reply.milestones] == [
+        (incubation_service.MILESTONE_STATE_APPROVED, 2025),
+        (incubation_service.MILESTONE_STATE_OPEN, 0),
+    ]
+    cap_table = cap_table_message(app.get_spin_off(AUDITOR, spin_off_id), TODAY)
+    assert twin_disagreements(reply) + twin_disagreements(cap_table) == []
 
 
 def test_every_recorded_event_goes_on_the_wire(app: IncubationApplication) -> None:
@@ -162,6 +173,8 @@ def test_every_recorded_event_goes_on_the_wire(app: IncubationApplication) -> No
         envelope = catalog.envelope(notification.id, event, meta)
         seen.add(envelope.type)
         assert envelope.source == "incubation"
+        # every date and choice typed beside its text, and saying what the text says
+        assert twin_disagreements(catalog.payload(event)) + twin_disagreements(envelope) == []
     assert "ipshare.incubation.v1.ProceedsDistributed" in seen
     assert len(seen) == 13  # every spin-off event kind
 
@@ -211,6 +224,7 @@ def test_ids_of_the_other_services_are_checked_against_what_they_published(
 def test_the_cap_table_and_the_ocf_export_name_people_and_the_reward_rule(app: IncubationApplication) -> None:
     spin_off_id = found(app)
     package = app.ocf_package(AUDITOR, spin_off_id)
+    assert package["Manifest.ocf.json"]["generated_at"] == "2025-06-01T12:00:00+00:00"  # the application's clock
     names = {s["id"]: s["name"]["legal_name"] for s in package["stakeholders.ocf.json"]["items"]}
     assert names == {f"member-{UNI}": "Huaxia University", f"researcher-{ALICE}": "Li Wei"}
     table = CapTableOut.of(app.get_spin_off(AUDITOR, spin_off_id), TODAY)

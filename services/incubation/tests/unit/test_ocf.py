@@ -17,6 +17,7 @@ from incubation.ocf import OcfInvalid, export, validate
 from ipshare_kernel.money import Money
 
 AS_OF = date(2027, 1, 1)
+GENERATED_AT = datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def busy_spin_off() -> SpinOff:
@@ -51,7 +52,7 @@ def busy_spin_off() -> SpinOff:
 
 
 def package() -> dict[str, object]:
-    return export(busy_spin_off(), AS_OF, datetime(2027, 1, 1, tzinfo=UTC))
+    return export(busy_spin_off(), AS_OF, GENERATED_AT)
 
 
 def test_the_export_conforms_to_the_ocf_schemas() -> None:
@@ -70,7 +71,7 @@ def test_the_manifest_names_each_file_with_its_md5() -> None:
 def test_open_securities_add_up_to_the_cap_table() -> None:
     """Replaying the OCF stock transactions gives the domain's holdings, per stakeholder and class."""
     company = busy_spin_off()
-    txs = export(company, AS_OF)["transactions.ocf.json"]["items"]
+    txs = export(company, AS_OF, GENERATED_AT)["transactions.ocf.json"]["items"]
     securities: dict[str, tuple[str, str, int]] = {}
     for tx in txs:
         if tx["object_type"] == "TX_STOCK_ISSUANCE":
@@ -119,7 +120,7 @@ def test_options_carry_their_exercise_price_window_and_lapse() -> None:
 
 def test_stakeholders_carry_their_registered_names_and_the_contribution_its_rule() -> None:
     names = {("member", "uni"): "Huaxia University", ("researcher", "alice"): "Li Wei"}
-    exported = export(busy_spin_off(), AS_OF, datetime(2027, 1, 1, tzinfo=UTC), names=names)
+    exported = export(busy_spin_off(), AS_OF, GENERATED_AT, names=names)
     validate(exported)
     stakeholders = {s["id"]: s["name"]["legal_name"] for s in exported["stakeholders.ocf.json"]["items"]}
     assert stakeholders["member-uni"] == "Huaxia University"
@@ -142,7 +143,7 @@ def test_a_reward_under_an_own_rule_names_its_document() -> None:
         member=corp, assets=[asset], valuation=Money(1000_00, "CNY"), share_class="common", shares=1000,
         rewards={"alice": 200}, own_rule_document="PT-HR-2022-11", day=date(2025, 1, 2),
     )  # fmt: skip
-    exported = export(company, AS_OF)
+    exported = export(company, AS_OF, GENERATED_AT)
     validate(exported)
     issuance = next(t for t in exported["transactions.ocf.json"]["items"] if t["object_type"] == "TX_STOCK_ISSUANCE")
     assert issuance["comments"] == [

@@ -7,7 +7,7 @@ Every method takes the command context first, authorizes with the rules in
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -28,6 +28,7 @@ from ip_registry.domain.portfolio import PortfolioFigures, holders_on, portfolio
 from ip_registry.domain.portfolio_import import PortfolioImport, file_sha256
 from ip_registry.domain.values import Inventor
 from ipshare.eventstore import CommandContext, ServiceApplication
+from ipshare.permissions import Permission, require
 from ipshare_kernel.errors import Conflict, DomainError
 from ipshare_kernel.money import Money
 
@@ -44,7 +45,6 @@ class ImportReport:
 class IpRegistryApplication(ServiceApplication):
     source: ClassVar[str] = "ip-registry"
     # Business dates default to the day the command is handled; tests may pin it.
-    clock: Callable[[], date] = staticmethod(date.today)
 
     # ---- members and researchers -------------------------------------------
 
@@ -58,13 +58,13 @@ class IpRegistryApplication(ServiceApplication):
         credit_code: str,
         effective_date: date | None = None,
     ) -> uuid.UUID:
-        may.check_admin(ctx.principal, "admit members")
+        require(ctx.principal, Permission.MANAGE_MEMBERSHIP, "admit members")
         member = Member.admit(
             name=name,
             kind=kind,
             state_established=state_established,
             credit_code=credit_code,
-            effective_date=effective_date or self.clock(),
+            effective_date=effective_date or self.clock.today(),
         )
         if self._exists(member.id):
             raise _conflict(f"a member with credit code {member.credit_code} is already admitted", member.id)
@@ -74,17 +74,17 @@ class IpRegistryApplication(ServiceApplication):
     def suspend_member(
         self, ctx: CommandContext, member_id: uuid.UUID, reason: str, effective_date: date | None = None
     ) -> None:
-        may.check_admin(ctx.principal, "suspend members")
+        require(ctx.principal, Permission.MANAGE_MEMBERSHIP, "suspend members")
         member = self.find(Member, member_id, "member")
-        member.suspend(reason, effective_date or self.clock())
+        member.suspend(reason, effective_date or self.clock.today())
         self.record(ctx, member)
 
     def reinstate_member(
         self, ctx: CommandContext, member_id: uuid.UUID, reason: str = "", effective_date: date | None = None
     ) -> None:
-        may.check_admin(ctx.principal, "reinstate members")
+        require(ctx.principal, Permission.MANAGE_MEMBERSHIP, "reinstate members")
         member = self.find(Member, member_id, "member")
-        member.reinstate(reason, effective_date or self.clock())
+        member.reinstate(reason, effective_date or self.clock.today())
         self.record(ctx, member)
 
     def get_member(self, ctx: CommandContext, member_id: uuid.UUID) -> Member:
@@ -103,7 +103,10 @@ class IpRegistryApplication(ServiceApplication):
         may.check_may_manage_researchers(ctx.principal, member_id)
         self._active_members([member_id])
         researcher = Researcher.register(
-            name=name, member_id=member_id, effective_date=effective_date or self.clock(), staff_number=staff_number
+            name=name,
+            member_id=member_id,
+            effective_date=effective_date or self.clock.today(),
+            staff_number=staff_number,
         )
         if self._exists(researcher.id):
             raise _conflict(f"researcher {staff_number} of member {member_id} is already registered", researcher.id)
@@ -132,7 +135,7 @@ class IpRegistryApplication(ServiceApplication):
         """A pending ownership unless the registering member is the sole owner."""
         may.check_may_register(ctx.principal, registration.registered_by, registration.owners)
         self._active_members(registration.owners)
-        asset = self._build_asset(registration, self.clock())
+        asset = self._build_asset(registration, self.clock.today())
         if self._exists(asset.id):
             raise _conflict(
                 f"{asset.jurisdiction} application {asset.application_number} is already registered", asset.id
@@ -146,7 +149,7 @@ class IpRegistryApplication(ServiceApplication):
         may.check_may_answer(ctx.principal, member_id)
         self._active_members([member_id])
         asset = self.find(Asset, asset_id, "asset")
-        asset.confirm_ownership(member_id, effective_date or self.clock())
+        asset.confirm_ownership(member_id, effective_date or self.clock.today())
         self.record(ctx, asset)
 
     def decline_co_ownership(
@@ -159,7 +162,7 @@ class IpRegistryApplication(ServiceApplication):
     ) -> None:
         may.check_may_answer(ctx.principal, member_id)
         asset = self.find(Asset, asset_id, "asset")
-        asset.decline_ownership(member_id, reason, effective_date or self.clock())
+        asset.decline_ownership(member_id, reason, effective_date or self.clock.today())
         self.record(ctx, asset)
 
     def propose_ownership(
@@ -173,7 +176,7 @@ class IpRegistryApplication(ServiceApplication):
         asset = self.find(Asset, asset_id, "asset")
         may.check_may_register(ctx.principal, asset.registered_by, owners)
         self._active_members(owners)
-        asset.propose_ownership(asset.registered_by, owners, self.clock(), ownership_effective_date)
+        asset.propose_ownership(asset.registered_by, owners, self.clock.today(), ownership_effective_date)
         self.record(ctx, asset)
 
     def transfer_shares(
@@ -192,7 +195,7 @@ class IpRegistryApplication(ServiceApplication):
         self._active_members([to_member_id])
         asset = self.find(Asset, asset_id, "asset")
         changed = asset.transfer_shares(
-            from_member_id, to_member_id, share_bps, effective_date, self.clock(), request_id
+            from_member_id, to_member_id, share_bps, effective_date, self.clock.today(), request_id
         )
         if changed:
             self.record(ctx, asset)
@@ -211,7 +214,7 @@ class IpRegistryApplication(ServiceApplication):
         may.check_may_transfer(ctx.principal)
         self._active_members([to_member_id])
         asset = self.find(Asset, asset_id, "asset")
-        changed = asset.assign_all(to_member_id, effective_date, self.clock(), request_id)
+        changed = asset.assign_all(to_member_id, effective_date, self.clock.today(), request_id)
         if changed:
             self.record(ctx, asset)
         return changed
@@ -228,7 +231,7 @@ class IpRegistryApplication(ServiceApplication):
         asset = self.find(Asset, request.asset_id, "asset")
         asset.assign_ownership(
             request.from_owners, request.assignee_member_id, request.assignee,
-            request.effective_date, self.clock(), request.request_id,
+            request.effective_date, self.clock.today(), request.request_id,
         )  # fmt: skip
         transfer = OwnershipTransfer.record(request, asset.owners)
         self.record(ctx, asset, transfer)  # one transaction: a crash leaves neither
@@ -274,7 +277,7 @@ class IpRegistryApplication(ServiceApplication):
         self, ctx: CommandContext, asset_id: uuid.UUID, strategic_reserve: str, effective_date: date | None = None
     ) -> None:
         asset = self._managed_asset(ctx, asset_id)
-        asset.tag(strategic_reserve, effective_date or self.clock())
+        asset.tag(strategic_reserve, effective_date or self.clock.today())
         self.record(ctx, asset)
 
     def correct_inventors(
@@ -289,7 +292,7 @@ class IpRegistryApplication(ServiceApplication):
         asset = self._managed_asset(ctx, asset_id)
         invented_on = asset.disclosure_date or asset.filing_date or asset.registered_on
         resolved = self._resolve_inventors(inventors, invented_on)
-        asset.correct_inventors(resolved, reason, effective_date or self.clock())
+        asset.correct_inventors(resolved, reason, effective_date or self.clock.today())
         self.record(ctx, asset)
 
     def record_cost(
@@ -318,11 +321,11 @@ class IpRegistryApplication(ServiceApplication):
         """All or nothing: any row error (reported by line) imports nothing, and a valid file is
         saved in one transaction with the record of the file, so a failure part-way stores
         nothing. The same file sent again gets the first import's report and stores nothing."""
-        may.check_admin(ctx.principal, "import portfolios")
+        require(ctx.principal, Permission.ACT_FOR_ANY_MEMBER, "import portfolios")
         digest = file_sha256(text)
         if (first := self._imported(PortfolioImport.create_id(digest))) is not None:
             return first
-        plan = parse_portfolio_csv(text, self.clock())
+        plan = parse_portfolio_csv(text, self.clock.today())
         errors = plan.errors or self._member_errors(plan)
         if errors:
             return ImportReport(imported=0, asset_ids=[], errors=errors)
@@ -406,7 +409,7 @@ class IpRegistryApplication(ServiceApplication):
         co-owned on that day (an asset it had sold by then does not count; see `holders_on`)."""
         may.check_may_read_member(ctx.principal, member_id)
         self.find(Member, member_id, "member")
-        day = as_of or self.clock()
+        day = as_of or self.clock.today()
         held = [asset for _, asset in self._registered_assets(0) if member_id in holders_on(asset.history, day)]
         return portfolio_figures(held, day)
 

@@ -22,12 +22,12 @@ def build_catalog() -> EventCatalog:
     catalog = EventCatalog(SOURCE)
     catalog.register_all(
         [
-            (Member.Admitted, pb.MemberAdmitted, {"member_kind": "kind"}),
+            (Member.Admitted, pb.MemberAdmitted),
             (Member.Suspended, pb.MemberSuspended),
             (Member.Reinstated, pb.MemberReinstated),
             (Researcher.Registered, pb.ResearcherRegistered),
             (Researcher.Affiliated, pb.ResearcherAffiliated),
-            (Asset.Registered, pb.AssetRegistered, {"asset_kind": "kind", "asset_status": "status"}),
+            (Asset.Registered, pb.AssetRegistered),
             (Asset.OwnershipProposed, pb.OwnershipProposed),
             (Asset.OwnershipConfirmed, pb.OwnershipConfirmed),
             (Asset.OwnershipDeclined, pb.OwnershipDeclined),
@@ -37,10 +37,10 @@ def build_catalog() -> EventCatalog:
             (Asset.Filed, pb.AssetFiled),
             (Asset.Published, pb.AssetPublished),
             (Asset.Granted, pb.AssetGranted),
-            (Asset.Ended, pb.AssetEnded, {"asset_status": "status"}),
+            (Asset.Ended, pb.AssetEnded),
             (Asset.StrategicReserveTagged, pb.StrategicReserveTagged),
             (Asset.InventorsCorrected, pb.InventorsCorrected),
-            (Asset.CostRecorded, pb.CostRecorded, {"cost_kind": "kind"}),
+            (Asset.CostRecorded, pb.CostRecorded),
         ]
     )
     catalog.keep_private([OwnershipTransfer.Recorded, PortfolioImport.Recorded])

@@ -15,6 +15,7 @@ from ip_registry.csv_import import COLUMNS
 from ip_registry.domain.identifiers import cn_application_check_character, uscc_check_character
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext, persistence_env
+from ipshare_kernel.clock import FixedClock
 
 pytestmark = pytest.mark.integration
 
@@ -49,8 +50,7 @@ def portfolio(rows: int) -> str:
 
 @pytest.fixture
 def app(fresh_database: str) -> Iterator[IpRegistryApplication]:
-    application = IpRegistryApplication(env=persistence_env(fresh_database))
-    application.clock = lambda: TODAY
+    application = IpRegistryApplication(env=persistence_env(fresh_database), clock=FixedClock.on(TODAY))
     for n in (1, 2):
         application.admit_member(ADMIN, name=f"Member {n}", kind="university", state_established=True,
                                  credit_code=credit_code(n), effective_date=date(2010, 1, 1))  # fmt: skip

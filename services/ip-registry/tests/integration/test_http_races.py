@@ -26,6 +26,7 @@ from ipshare.auth import Principal, Role, issue_token
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare.runtime import Runtime
 from ipshare_devtools.testing.tables import migrated_engine
+from ipshare_kernel.clock import FixedClock
 
 pytestmark = pytest.mark.integration
 
@@ -42,8 +43,7 @@ class HandedInRuntime(Runtime[IpRegistryApplication, IpRegistrySettings]):
 
 @pytest.fixture
 def app(fresh_database: str) -> Iterator[IpRegistryApplication]:
-    application = IpRegistryApplication(env=persistence_env(fresh_database))
-    application.clock = lambda: date(2024, 6, 1)
+    application = IpRegistryApplication(env=persistence_env(fresh_database), clock=FixedClock.on(date(2024, 6, 1)))
     yield application
     application.close()
 

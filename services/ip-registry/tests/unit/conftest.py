@@ -13,6 +13,7 @@ from ip_registry.application import IpRegistryApplication
 from ip_registry.domain.identifiers import uscc_check_character
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
+from ipshare_kernel.clock import FixedClock
 
 TODAY = date(2024, 6, 1)
 ADMIN = CommandContext(Principal(Role.ADMIN, "admin"))
@@ -43,8 +44,7 @@ class Center:
 
 @pytest.fixture
 def app(event_store_env: dict[str, str]) -> Iterator[IpRegistryApplication]:
-    application = IpRegistryApplication(env=event_store_env)
-    application.clock = lambda: TODAY
+    application = IpRegistryApplication(env=event_store_env, clock=FixedClock.on(TODAY))
     yield application
     application.close()
 

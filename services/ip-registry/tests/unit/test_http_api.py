@@ -439,6 +439,29 @@ async def test_a_bad_list_parameter_is_a_422_naming_it(client: Client, query: st
     assert field in body["message"]
 
 
+@pytest.mark.parametrize(
+    ("query", "field", "allowed"),
+    [("status=pending", "status", "'disclosed'"), ("kind=trade_secret", "kind", "'know_how'"),
+     ("strategic=yes", "strategic", "'any'")],
+)  # fmt: skip
+async def test_a_bad_list_choice_names_its_parameter_and_the_values_it_takes(
+    client: Client, query: str, field: str, allowed: str
+) -> None:
+    body = error(await client.get(f"/assets?{query}", headers=admin()), 422, "invalid_request")
+    [problem] = body["details"]["problems"]
+    assert problem["field"] == field
+    assert allowed in problem["message"]
+
+
+async def test_a_list_choice_is_read_in_any_case_and_a_blank_one_is_no_filter(client: Client, center: Center) -> None:
+    asset_id = await register(client, center)  # a filed invention patent, untagged
+    for query in ("status=FILED", "status=%20filed%20", "kind=Invention_Patent", "strategic=None", "status=",
+                  "kind=&strategic=%20"):  # fmt: skip
+        listed = (await client.get(f"/assets?{query}", headers=admin())).json()["items"]
+        assert [a["asset_id"] for a in listed] == [asset_id], query
+    assert (await client.get("/assets?status=granted", headers=admin())).json()["items"] == []
+
+
 # ---- a member's portfolio ------------------------------------------------------------------
 
 
@@ -694,6 +717,16 @@ async def test_identifiers_are_checked_one_by_one_and_nothing_is_registered(clie
     assert body["items"][1]["details"]["expected"] == "4"
     assert "check character" in body["items"][4]["message"]
     assert (await client.get("/assets", headers=admin())).json()["items"] == before
+
+
+async def test_an_identifier_checks_kind_is_an_asset_kind_or_none(client: Client, center: Center) -> None:
+    number = {"application_number": "202110012345.9"}
+    unknown = await client.post("/identifiers/checks", json={"items": [number, {**number, "kind": "patent"}]},
+                                headers=member(center.uni))  # fmt: skip
+    blank = await client.post("/identifiers/checks", json={"items": [{**number, "kind": ""}]}, headers=admin())
+
+    assert problem_fields(error(unknown, 422, "invalid_request")) == {"items.1.kind"}
+    assert blank.json()["items"][0]["valid"] is True
 
 
 async def test_an_identifier_check_names_one_identifier(client: Client, center: Center) -> None:

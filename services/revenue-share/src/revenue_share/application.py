@@ -22,10 +22,11 @@ from eventsourcing.utils import get_topic
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ipshare.auth import Principal, Role
+from ipshare.auth import Principal
 from ipshare.consumer import applied_marks
 from ipshare.eventstore import CommandContext, ServiceApplication
 from ipshare.heap import building_long_lived_state
+from ipshare.permissions import Permission, may, own_member, require
 from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import AlreadyExists, Conflict, DomainError, Forbidden, NotFound
 from revenue_share.adapters.inbox import InboxProjection, facts, facts_after
@@ -41,29 +42,21 @@ from revenue_share.ledger_feed import add_fact
 from revenue_share.replay import PolicyLogEntry, refused_versions
 
 T = TypeVar("T")
-_FINANCE = (Role.FINANCE, Role.ADMIN)
-
-
-def is_admin(principal: Principal) -> bool:
-    return principal.role is Role.ADMIN
-
-
-def check_finance(principal: Principal, action: str) -> None:
-    if principal.role not in _FINANCE:
-        raise Forbidden(f"only finance may {action}", role=principal.role.value)
 
 
 def visible_to(principal: Principal, payee: Payee) -> bool:
     """Members see their own statements; finance, auditors and admins see every one."""
-    if principal.reads_everything:
+    if may(principal, Permission.READ_EVERYTHING):
         return True
-    return principal.role is Role.MEMBER and payee.kind is PayeeKind.MEMBER and payee.id == str(principal.member_id)
+    member = own_member(principal)
+    return member is not None and payee.kind is PayeeKind.MEMBER and payee.id == str(member)
 
 
 def visible_policy(principal: Principal, policy: Policy) -> bool:
-    if principal.reads_everything or isinstance(policy, CenterPolicy):
+    if may(principal, Permission.READ_EVERYTHING) or isinstance(policy, CenterPolicy):
         return True
-    return principal.role is Role.MEMBER and policy.member_id == str(principal.member_id)
+    member = own_member(principal)
+    return member is not None and policy.member_id == str(member)
 
 
 class RevenueShareApplication(ServiceApplication):
@@ -73,7 +66,7 @@ class RevenueShareApplication(ServiceApplication):
 
     def open_period(self, ctx: CommandContext, period_id: str, start: date, end: date) -> SettlementPeriod:
         """Open the period that follows the last one (`Payouts.open_period` makes it atomic)."""
-        check_finance(ctx.principal, "open settlement periods")
+        require(ctx.principal, Permission.SETTLE_PERIODS, "open settlement periods")
         period = SettlementPeriod.open(period_id, start, end)
         calendar = Ledger()  # the consecutive rule, against the periods opened so far
         for known in self.periods():
@@ -105,8 +98,7 @@ class RevenueShareApplication(ServiceApplication):
 
     def record_policy(self, ctx: CommandContext, policy: Policy) -> None:
         """Keep a policy version the ledger's guards accepted (`Payouts.set_policy`)."""
-        if not is_admin(ctx.principal):
-            raise Forbidden("only an admin may change a distribution policy", role=ctx.principal.role.value)
+        require(ctx.principal, Permission.SET_DISTRIBUTION_POLICY, "change a distribution policy")
         self.record(ctx, PolicyVersion.of(policy))
 
     def policies(self) -> list[Policy]:
@@ -144,7 +136,7 @@ class RevenueShareApplication(ServiceApplication):
         marks: list[dict[str, Any]],
     ) -> str:
         """The close and one issued statement per payee, in one transaction; returns the statements' hash."""
-        check_finance(ctx.principal, "close settlement periods")
+        require(ctx.principal, Permission.SETTLE_PERIODS, "close settlement periods")
         period = self.period(period_id)
         digest = statement_hash(statements)
         period.close(closed_at, digest, marks, len(statements))
@@ -279,7 +271,7 @@ class Payouts:
         return [s for s in statements if visible_to(ctx.principal, s.payee)]
 
     async def reconcile(self, ctx: CommandContext, period_id: str) -> tuple[Reconciliation, ...]:
-        if not ctx.principal.reads_everything:
+        if not may(ctx.principal, Permission.READ_EVERYTHING):
             raise Forbidden("reconciliation is for finance and auditors", role=ctx.principal.role.value)
         return await self._with_ledger(lambda ledger: ledger.reconcile(period_id))
 
@@ -294,7 +286,8 @@ class Payouts:
             policy = version(now)
 
             def decide() -> Policy:
-                self._ledger.check_policy(policy, is_admin(ctx.principal))  # changes nothing
+                by_admin = may(ctx.principal, Permission.SET_DISTRIBUTION_POLICY)
+                self._ledger.check_policy(policy, by_admin)  # changes nothing
                 self.app.record_policy(ctx, policy)
                 self._ledger.add_policy(policy)  # after every close: accepted
                 return policy
@@ -314,7 +307,7 @@ class Payouts:
     async def close(self, ctx: CommandContext, period_id: str) -> str:
         """Close a period on every fact learned so far, and at least on everything the source topics
         held when the close was requested; returns the hash of its statements."""
-        check_finance(ctx.principal, "close settlement periods")
+        require(ctx.principal, Permission.SETTLE_PERIODS, "close settlement periods")
         period = await asyncio.to_thread(self.app.period, period_id)
         if period.closed_at is not None:
             raise Conflict(f"period {period_id} is already closed", closed_at=period.closed_at.isoformat())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 from aiokafka import ConsumerRecord
 
@@ -26,7 +26,9 @@ from ipshare.envelope import PayloadDecoder, decode_envelope
 from ipshare.heap import building_long_lived_state
 from ipshare.schema import migrate
 from ipshare.settings import BusSettings
+from ipshare.typed_fields import iso_date_of, required_date_of, text_of
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 from revenue_share.adapters.inbox import InboxProjection
 from revenue_share.catalog import SOURCE, own_events
 from revenue_share.domain.facts import Payee, PayeeKind
@@ -94,14 +96,16 @@ def _add_issued(
     seen.add(envelope.event_id)
     match _OWN.decode(envelope):
         case pb.PeriodOpened() as opened:
-            history.periods.append(period_of(opened.period_id, opened.start, opened.end))
+            history.periods.append(
+                period_of(opened.period_id, iso_date_of(opened, "start_day"), iso_date_of(opened, "end_day"))
+            )
         case pb.PeriodClosed() as closed:
             marks = {(m.topic, m.partition): m.position for m in closed.marks}
             closed_at = datetime.fromisoformat(closed.closed_at)
             closes.append(IssuedClose(closed.period_id, closed_at, closed.statement_hash, marks, closed.statements))
             log.append((envelope.position, closed_at))
         case pb.StatementIssued() as issued:
-            history.statements.setdefault(issued.period_id, {})[_payee(issued)] = issued_digest(issued.lines)
+            history.statements.setdefault(issued.period_id, {})[payee_of(issued)] = issued_digest(issued.lines)
         case pb.PolicyVersionRecorded() as recorded:
             log.append((envelope.position, policy_from_message(recorded)))
 
@@ -109,8 +113,8 @@ def _add_issued(
 def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:
     return policy_of(
         {
-            "version": message.version, "scope": message.scope, "member_id": message.member_id,
-            "effective_date": date.fromisoformat(message.effective_date),
+            "version": message.version, "scope": text_of(message, "policy_scope"), "member_id": message.member_id,
+            "effective_date": required_date_of(message, "effective_day"),
             "recorded_at": datetime.fromisoformat(message.recorded_at), "set_by": message.set_by,
             "fee_bps": message.fee_bps, "recover_costs": message.recover_costs,
             "cost_cap_bps": message.cost_cap_bps if message.HasField("cost_cap_bps") else None,
@@ -123,9 +127,9 @@ def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:
     )  # fmt: skip
 
 
-def _payee(issued: pb.StatementIssued) -> str:
+def payee_of(issued: pb.StatementIssued) -> str:
     """As `str(Payee)` spells it: the key of a period's issued statements."""
-    return str(Payee(PayeeKind(issued.payee_kind), issued.payee_id, issued.payee_account))
+    return str(Payee(PayeeKind(text_of(issued, "payee_type")), issued.payee_id, issued.payee_account))
 
 
 async def read_facts(settings: BusSettings, progress: Progress) -> tuple[list[SourceFact], int]:
@@ -172,8 +176,11 @@ class FactLoader:
         return read
 
 
-async def rebuild(settings: BusSettings, database_url: str, progress: Progress) -> ReplayReport:
-    """Rebuild into `database_url` (dropped first: it must not be the live database) and check.
+async def rebuild(
+    settings: BusSettings, database_url: str, progress: Progress, clock: Clock = SYSTEM_CLOCK
+) -> ReplayReport:
+    """Rebuild into `database_url` (dropped first: it must not be the live database) and check;
+    facts learned after the last close are dated the clock's now.
 
     A second process (`replay_writer`) reads the topics as well and COPYs the facts into the
     new database while this one builds the ledger; it then records each close this one
@@ -183,7 +190,7 @@ async def rebuild(settings: BusSettings, database_url: str, progress: Progress) 
     writer.start()
     try:
         history, _ = await asyncio.gather(read_history(settings, progress), _fresh(database_url))
-        learned_at = LearnedAt(history.closes, datetime.now(UTC))
+        learned_at = LearnedAt(history.closes, clock.now())
         writer.begin(settings, database_url, learned_at, history.policies, history.periods)
         with building_long_lived_state(collect=False):  # kept until the replay ends, soon after
             loader = FactLoader(learned_at)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
+from ipshare.typed_fields import text_of
 from revenue_share.adapters.inbox import FactRow
 from revenue_share.domain.facts import Period
 from revenue_share.domain.ledger import Ledger
@@ -167,7 +168,7 @@ def _differences(replayed: Sequence[Statement], theirs: Mapping[str, bytes]) -> 
 def issued_digest(message_lines: Iterable[Any]) -> bytes:
     """A digest of the comparable content of a StatementIssued payload (`statement_digest`)."""
     lines = [
-        (line.currency, line.step, line.amount, line.policy_version, line.adjustment, line.reason,
+        (line.currency, text_of(line, "waterfall_step"), line.amount, line.policy_version, line.adjustment, line.reason,
          line.sources_digest or sources_digest(line.source_digests))  # the latter: issued before the field
         for line in message_lines
     ]  # fmt: skip

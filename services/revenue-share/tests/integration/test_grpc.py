@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ipshare.auth import Role, issue_token
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
+from ipshare_contracts.revenueshare.v1 import events_pb2 as events
 from ipshare_contracts.revenueshare.v1 import service_pb2 as pb
 from ipshare_contracts.revenueshare.v1 import service_pb2_grpc
 from ipshare_devtools.embedded import free_port
+from ipshare_devtools.testing.typed_twins import twin_disagreements
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.entrypoints.grpc import PayoutsServicer
 
@@ -91,6 +93,22 @@ async def test_explain_names_the_receipt_and_the_facts_behind_each_line(stub: se
     assert len(group.receipt_ids) == 1
     assert len(group.fact_ids) >= 2  # the ownership and the inventors in force on the receipt date
     assert set(line.line.source_event_ids) == {*group.receipt_ids, *group.fact_ids}
+
+
+async def test_a_typed_payee_asks_what_its_text_asked_and_every_reply_carries_both_forms(
+    stub: service_pb2_grpc.PayoutsStub,
+) -> None:
+    as_text = pb.ExplainRequest(period_id="2026-Q4", payee_kind="researcher", payee_id=ALICE)
+    typed = pb.ExplainRequest(period_id="2026-Q4", payee_type=events.PAYEE_KIND_RESEARCHER, payee_id=ALICE)
+    explained = await stub.Explain(typed, metadata=as_(Role.AUDITOR))
+    assert explained == await stub.Explain(as_text, metadata=as_(Role.AUDITOR))
+    assert explained.lines[0].line.waterfall_step == events.WATERFALL_STEP_RESEARCHERS_REWARD
+    balances = await stub.GetBalances(pb.BalancesRequest(period_id="2026-Q4"), metadata=as_(Role.FINANCE))
+    statements = [
+        s async for s in stub.ListStatements(pb.StatementsRequest(period_id="2026-Q4"), metadata=as_(Role.FINANCE))
+    ]
+    replies = [explained, balances, *statements]
+    assert [d for reply in replies for d in twin_disagreements(reply)] == []
 
 
 async def test_the_open_period_is_provisional_and_bad_requests_are_named(stub: service_pb2_grpc.PayoutsStub) -> None:

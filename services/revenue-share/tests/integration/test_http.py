@@ -4,6 +4,8 @@ policies posted while a close runs, and the times of "as of"."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -200,3 +202,19 @@ async def test_a_period_and_its_statements_name_the_person_who_closed_it(client:
     assert closed["closed_by"] == period["closed_by"] == listed["closed_by"] == expected
     assert statements
     assert all(st["closed_by"] == expected for st in statements)
+
+
+async def test_the_reconciliation_comes_as_csv_too_as_the_document_says(client: Client, engine: AsyncEngine) -> None:
+    await learn(engine, slice_events())
+    ok(await client.post("/periods", json=Q4, headers=bearer(Role.FINANCE)), 201)
+    path = "/periods/2026-Q4/reconciliation"
+    as_json = ok(await client.get(path, headers=bearer(Role.FINANCE)))
+    as_csv = await client.get(path, params={"format": "csv"}, headers=bearer(Role.FINANCE))
+    document = ok(await client.get("/openapi.json"))
+
+    assert as_json
+    assert as_csv.status_code == 200, as_csv.text
+    documented = document["paths"]["/periods/{period_id}/reconciliation"]["get"]["responses"]["200"]["content"]
+    assert as_csv.headers["content-type"].split(";")[0] in documented
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [{k: v if k in ("period_id", "currency") else int(v) for k, v in row.items()} for row in rows] == as_json

@@ -17,6 +17,7 @@ from ipshare.eventstore import persistence_env
 from ipshare.settings import BusSettings
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_contracts.money.v1.money_pb2 import Money
+from ipshare_devtools.testing.typed_twins import twin_disagreements
 from revenue_share.adapters.inbox import FactRow, fact_of
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.catalog import SOURCE, build_catalog
@@ -69,6 +70,8 @@ async def _issue_and_publish(
         for n in live.notifications_after(0, 1_000)
         if catalog.publishes(event := live.mapper.to_domain_event(n))
     ]
+    published = [live.mapper.to_domain_event(n) for n in live.notifications_after(0, 1_000)]
+    assert [d for e in published if catalog.publishes(e) for d in twin_disagreements(catalog.payload(e))] == []
     await publish(settings, issued * 2 if resend else issued)
     return issued_hash
 

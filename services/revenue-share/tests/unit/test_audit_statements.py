@@ -10,11 +10,13 @@ from google.protobuf.message import Message
 
 from ipshare import bus
 from ipshare.audit_check import PublishedEvent
+from ipshare.envelope import actor_message
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_contracts.money.v1.money_pb2 import Money
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
+from ipshare_kernel.actor import Actor
 from revenue_share.audit import check_statements, source_facts
 from revenue_share.entrypoints.grpc import statement_message
 from revenue_share.replay import IssuedClose, IssuedHistory, dated_rows, period_of, recompute
@@ -24,9 +26,14 @@ ASSET, LICENSE = str(uuid.uuid4()), str(uuid.uuid4())
 CLOSED_AT = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
+CLOSER = Actor("oidc|zhou-jie", "finance", "Zhou Jie")
+
+
 def published(source: str, position: int, aggregate_id: str, payload: Message) -> PublishedEvent:
     envelope = EventEnvelope(event_id=str(uuid.uuid4()), source=source, type=payload.DESCRIPTOR.full_name,
                              aggregate_id=aggregate_id, aggregate_version=1, position=position)  # fmt: skip
+    if source == "revenue-share":  # the close and what it issues are finance's acts
+        envelope.actor.CopyFrom(actor_message(CLOSER))
     envelope.payload.Pack(payload)
     return PublishedEvent(bus.topic_of(source), 0, position - 1, envelope)
 
@@ -74,6 +81,7 @@ def test_statements_issued_on_the_logs_are_recomputed_identical() -> None:
     assert problems == []
     [line] = verified
     assert line.startswith("revenue-share: period 2026 replayed from 5 source facts: 4 statements identical")
+    assert line.endswith(", closed by Zhou Jie (oidc|zhou-jie), finance")
 
 
 def test_a_statement_altered_after_issue_is_named_with_its_event() -> None:
@@ -91,7 +99,8 @@ def test_a_statement_altered_after_issue_is_named_with_its_event() -> None:
     assert problem.message == (
         f"period 2026, statement of {statement.payee_kind}:{statement.payee_id}"
         + (f"/{statement.payee_account}" if statement.payee_account else "")
-        + " (the StatementIssued event at position 2): the issued lines differ from the replayed ones"
+        + " (the StatementIssued event at position 2, recorded by Zhou Jie (oidc|zhou-jie), finance): the issued "
+        "lines differ from the replayed ones"
     )
 
 
@@ -106,4 +115,5 @@ def test_a_close_whose_hash_was_altered_is_named() -> None:
     _, problems = check_statements([*events, *own])
     assert [p.kind for p in problems] == ["statement_hash_differs"]
     assert problems[0].message.startswith("period 2026: the statement hash issued in the PeriodClosed event at "
-                                          "position 1 is 0000000000000000…, the replay gives ")  # fmt: skip
+                                          "position 1 (recorded by Zhou Jie (oidc|zhou-jie), finance) is "
+                                          "0000000000000000…, the replay gives ")  # fmt: skip

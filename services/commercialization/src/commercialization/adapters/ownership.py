@@ -35,6 +35,7 @@ from ipshare.consumer import InboundEvent
 from ipshare.database import blocking_engine
 from ipshare.envelope import PayloadDecoder
 from ipshare.observability import log
+from ipshare.typed_fields import required_date_of
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 from ipshare_kernel.errors import NotFound
 
@@ -84,7 +85,7 @@ def _change_of(inbound: InboundEvent) -> dict[str, Any] | None:
     return {
         "asset_id": inbound.envelope.aggregate_id,
         "source_position": inbound.envelope.position,
-        "effective_date": date.fromisoformat(payload.effective_date),
+        "effective_date": required_date_of(payload, "effective_day"),
         "owners": owners,
         "cause": cause,
     }
@@ -106,7 +107,7 @@ class OwnershipProjection:
                 assets.append(
                     {
                         "asset_id": inbound.envelope.aggregate_id,
-                        "registered_on": date.fromisoformat(inbound.payload.effective_date),
+                        "registered_on": required_date_of(inbound.payload, "effective_day"),
                         "source_position": inbound.envelope.position,
                     }
                 )

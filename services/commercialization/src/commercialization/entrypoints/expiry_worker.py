@@ -25,6 +25,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from commercialization.application import CommercializationApplication
+from commercialization.application.licensing import Licensing
 from commercialization.domain.license import LicenseStatus
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
@@ -42,14 +43,14 @@ class LicenseExpiry:
 
     def __init__(
         self,
-        app: CommercializationApplication,
+        app: Licensing,
         *,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] | None = None,
         poll_seconds: float = 60.0,
         batch_size: int = 1000,
     ) -> None:
         self.app = app
-        self.today = today
+        self.today = today or app.clock.today  # the service's clock unless told otherwise
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.position = 0  # the last log entry followed

@@ -6,23 +6,28 @@ assets they own; finance, auditors and administrators read everything.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import json_format
 
-from commercialization.application import CommercializationApplication, ReceivablesReport
+from commercialization.application import CommercializationApplication
+from commercialization.application.billing import ReceivablesReport
 from commercialization.domain.account import AGEING_BUCKETS, Invoice, LicenseAccount, Payment, Receivable
 from commercialization.domain.license import License
 from ipshare.envelope import jsonable
+from ipshare.eventstore import CommandContext
 from ipshare.grpc_runtime import parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
+from ipshare.typed_fields import filled
 from ipshare_contracts.commercialization.v1 import events_pb2, service_pb2_grpc
 from ipshare_contracts.commercialization.v1 import service_pb2 as pb
 from ipshare_contracts.money.v1.money_pb2 import Money
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -37,7 +42,7 @@ def _amounts(by_currency: Mapping[str, int]) -> list[Money]:
 
 def license_message(license: License) -> pb.License:
     terms = json_format.ParseDict(jsonable(license.terms.as_event_dict()), events_pb2.RoyaltyTerms())
-    return pb.License(
+    return filled(pb.License(
         license_id=str(license.id), licensee=license.licensee, licensee_kind=license.licensee_kind.value,
         spin_off_id=license.spin_off_id, asset_ids=[str(a) for a in license.asset_ids],
         license_type=license.license_type.value, field_of_use=license.field_of_use, fields=list(license.fields),
@@ -46,7 +51,7 @@ def license_message(license: License) -> pb.License:
         granted_by=str(license.granted_by), required_consents=[str(m) for m in license.required_consents],
         consents=sorted(str(m) for m in license.consents), granted_on=_day(license.granted_on),
         ended_on=_day(license.ended_on), terms=terms, version=license.version,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def _invoice(invoice: Invoice) -> pb.Invoice:
@@ -67,14 +72,16 @@ def _payment(payment: Payment) -> pb.Payment:
 
 
 def account_message(account: LicenseAccount) -> pb.Account:
-    return pb.Account(
-        deal_id=str(account.license_id),
-        asset_ids=[str(a) for a in account.asset_ids],
-        invoices=[_invoice(i) for i in sorted(account.invoices.values(), key=lambda i: i.sequence)],
-        payments=[_payment(p) for p in sorted(account.payments.values(), key=lambda p: p.received_on)],
-        open_balance=_amounts(account.open_balance()),
-        unapplied_cash=_amounts(account.unapplied_cash()),
-        unused_credit=_amounts(account.unused_credit()),
+    return filled(
+        pb.Account(
+            deal_id=str(account.license_id),
+            asset_ids=[str(a) for a in account.asset_ids],
+            invoices=[_invoice(i) for i in sorted(account.invoices.values(), key=lambda i: i.sequence)],
+            payments=[_payment(p) for p in sorted(account.payments.values(), key=lambda p: p.received_on)],
+            open_balance=_amounts(account.open_balance()),
+            unapplied_cash=_amounts(account.unapplied_cash()),
+            unused_credit=_amounts(account.unused_credit()),
+        )
     )
 
 
@@ -94,18 +101,38 @@ def _ageing(currency: str, by_bucket: Mapping[str, int]) -> pb.AgeingTotals:
 
 
 def receivables_message(report: ReceivablesReport) -> pb.ReceivablesReport:
-    return pb.ReceivablesReport(
-        as_of=_day(report.as_of),
-        lines=[_receivable(line) for line in report.lines],
-        totals=[_ageing(currency, buckets) for currency, buckets in sorted(report.totals.items())],
-        unapplied_cash=_amounts(report.unapplied_cash),
+    return filled(
+        pb.ReceivablesReport(
+            as_of=_day(report.as_of),
+            lines=[_receivable(line) for line in report.lines],
+            totals=[_ageing(currency, buckets) for currency, buckets in sorted(report.totals.items())],
+            unapplied_cash=_amounts(report.unapplied_cash),
+        )
     )
 
 
+class LicensesAndAccounts(Protocol):
+    """What the servicer reads: licenses (`Licensing`) and accounts (`Billing`)."""
+
+    def get_license(self, ctx: CommandContext, license_id: uuid.UUID) -> License: ...
+
+    def licenses_on_asset(self, ctx: CommandContext, asset_id: uuid.UUID) -> list[License]: ...
+
+    def get_account(self, ctx: CommandContext, license_id: uuid.UUID) -> LicenseAccount: ...
+
+    def receivables(
+        self, ctx: CommandContext, as_of: date | None = None, license_ids: Iterable[uuid.UUID] | None = None
+    ) -> ReceivablesReport: ...
+
+
 class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
-    def __init__(self, application: Callable[[], CommercializationApplication], auth: AuthSettings) -> None:
+    def __init__(
+        self, application: Callable[[], LicensesAndAccounts], auth: AuthSettings, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        """`clock`: the day of a receivables report that names none."""
         self._application = application
         self._auth = auth
+        self._clock = clock
 
     async def GetLicense(self, request: pb.GetLicenseRequest, context: Context) -> pb.License:
         license_id = await parse_uuid(context, request.license_id)
@@ -128,7 +155,7 @@ class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
         return account_message(account)
 
     async def Receivables(self, request: pb.ReceivablesRequest, context: Context) -> pb.ReceivablesReport:
-        as_of = await parse_date(context, request.as_of, date.today())
+        as_of = await parse_date(context, request, "as_of_day", self._clock.today())
         deal_ids = [await parse_uuid(context, d) for d in request.deal_ids] or None
         report = await run_use_case(
             context, self._auth, lambda ctx: self._application().receivables(ctx, as_of, deal_ids)
@@ -137,6 +164,6 @@ class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
 
 
 def add_servicer(runtime: Runtime[CommercializationApplication, Any], server: grpc.aio.Server) -> list[str]:
-    servicer = CommercializationServicer(lambda: runtime.app, runtime.settings)
+    servicer = CommercializationServicer(lambda: runtime.app, runtime.settings, runtime.app.clock)
     service_pb2_grpc.add_CommercializationServicer_to_server(servicer, server)
     return [pb.DESCRIPTOR.services_by_name["Commercialization"].full_name]

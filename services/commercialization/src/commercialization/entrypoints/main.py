@@ -23,6 +23,7 @@ from commercialization.migrations import schema
 from ipshare.consumer import Projection
 from ipshare.runtime import Runtime, ServiceSpec, serve
 from ipshare.settings import ReadModelPoolSettings
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 
 
 class CommercializationSettings(ReadModelPoolSettings):
@@ -31,8 +32,10 @@ class CommercializationSettings(ReadModelPoolSettings):
 
 
 def spec(
-    settings: CommercializationSettings | None = None,
+    settings: CommercializationSettings | None = None, clock: Clock = SYSTEM_CLOCK
 ) -> ServiceSpec[CommercializationApplication, CommercializationSettings]:
+    """The service; `clock` gives the day of every command without a date of its own (the
+    application's, the gRPC servicer's and the expiry worker's)."""
     settings = settings or CommercializationSettings()
 
     def application(env: dict[str, str]) -> CommercializationApplication:
@@ -45,6 +48,7 @@ def spec(
             FallbackOwnership(registry, projected),
             reads=ProjectionFirst(projected, registry),
             snapshot_interval=settings.snapshot_interval,
+            clock=clock,
         )
 
     return ServiceSpec(

@@ -5,24 +5,29 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from commercialization.application import LicenseOptions, ReceiptOutcome, ReceivablesReport, ReportView
-from commercialization.domain.account import Invoice, LicenseAccount, Payment
-from commercialization.domain.assignment import Assignment
-from commercialization.domain.license import License, LicenseeKind
+from commercialization.application.billing import ReceiptOutcome, ReceivablesReport
+from commercialization.application.licensing import LicenseOptions
+from commercialization.application.royalties import ReportView
+from commercialization.domain.account import Invoice, LicenseAccount, Payment, RevenueKind
+from commercialization.domain.assignment import Assignment, AssignmentStatus, TransferStatus
+from commercialization.domain.license import License, LicenseeKind, LicenseStatus
 from commercialization.domain.reports import CurrencyRoyalty, ReportLine
 from commercialization.domain.scope import LicenseType
 from commercialization.domain.terms import Milestone, RoyaltyTerms, Tier
-from ipshare.schemas import Body
+from ipshare.schemas import Body, OptionalChoice
 from ipshare_kernel.money import BASIS_POINTS
+
+# Receivables ageing by days past due (`AGEING_BUCKETS`, which a test holds this to).
+AgeingBucket = Literal["current", "30", "60", "90+"]
 
 
 class Created(BaseModel):
     id: uuid.UUID
-    status: str | None = None
+    status: None = Field(None, description="always null: nothing created here has a status of its own")
 
 
 # ---- terms -------------------------------------------------------------------------
@@ -232,17 +237,17 @@ class ProposedAmendmentOut(BaseModel):
 class LicenseOut(BaseModel):
     license_id: uuid.UUID
     licensee: str
-    licensee_kind: str
+    licensee_kind: LicenseeKind
     spin_off_id: str
     asset_ids: list[uuid.UUID]
-    license_type: str
+    license_type: LicenseType
     field_of_use: str
     fields: list[str] = Field(description="IPC/CPC codes of the field; empty: all fields (or a free-text field alone)")
     territory: list[str]
     start_date: date
     end_date: date | None
     sublicensing_allowed: bool
-    status: str
+    status: LicenseStatus
     granted_by: uuid.UUID
     required_consents: list[uuid.UUID]
     consents: list[uuid.UUID]
@@ -259,17 +264,17 @@ class LicenseOut(BaseModel):
         return cls(
             license_id=license.id,
             licensee=license.licensee,
-            licensee_kind=license.licensee_kind.value,
+            licensee_kind=license.licensee_kind,
             spin_off_id=license.spin_off_id,
             asset_ids=license.asset_ids,
-            license_type=license.license_type.value,
+            license_type=license.license_type,
             field_of_use=license.field_of_use,
             fields=list(license.fields),
             territory=sorted(license.territory),
             start_date=license.start_date,
             end_date=license.end_date,
             sublicensing_allowed=license.sublicensing_allowed,
-            status=license.status.value,
+            status=license.status,
             granted_by=license.granted_by,
             required_consents=license.required_consents,
             consents=sorted(license.consents, key=str),
@@ -402,17 +407,16 @@ class PaymentIn(Body):
 
 
 class ReceiptIn(PaymentIn):
-    uninvoiced_kind: str | None = Field(
+    uninvoiced_kind: OptionalChoice[RevenueKind] = Field(
         None,
-        description="upfront | maintenance | royalty | milestone | sublicense | minimum_true_up | "
-        "cost_reimbursement: what no open invoice awaits is invoiced as this kind and paid at once; "
-        "without it, the rest stays unapplied cash (a warning says so)",
+        description="what no open invoice awaits is invoiced as this kind and paid at once; without it, the rest "
+        "stays unapplied cash (a warning says so)",
     )
 
 
 class AppliedOut(BaseModel):
     invoice_id: uuid.UUID
-    kind: str
+    kind: RevenueKind
     amount: int
 
 
@@ -429,7 +433,7 @@ class ReceiptOut(BaseModel):
         return cls(
             id=outcome.payment_id,
             currency=outcome.currency,
-            applied=[AppliedOut(invoice_id=a.invoice_id, kind=a.kind.value, amount=a.amount) for a in outcome.applied],
+            applied=[AppliedOut(invoice_id=a.invoice_id, kind=a.kind, amount=a.amount) for a in outcome.applied],
             invoice_id=outcome.invoice_id,
             unapplied=outcome.unapplied,
             warnings=outcome.warnings,
@@ -438,7 +442,7 @@ class ReceiptOut(BaseModel):
 
 class InvoiceOut(BaseModel):
     invoice_id: uuid.UUID
-    kind: str
+    kind: RevenueKind
     amount: int
     currency: str
     issued_on: date
@@ -452,7 +456,7 @@ class InvoiceOut(BaseModel):
     def of(cls, invoice: Invoice) -> InvoiceOut:
         return cls(
             invoice_id=invoice.invoice_id,
-            kind=invoice.kind.value,
+            kind=invoice.kind,
             amount=invoice.amount,
             currency=invoice.currency,
             issued_on=invoice.issued_on,
@@ -509,13 +513,13 @@ class AccountOut(BaseModel):
 class ReceivableOut(BaseModel):
     deal_id: uuid.UUID
     invoice_id: uuid.UUID
-    kind: str
+    kind: RevenueKind
     reference: str
     open_amount: int
     currency: str
     issued_on: date
     due_date: date
-    bucket: str
+    bucket: AgeingBucket = Field(description="days past due: current (under 30, or not yet due), 30, 60, 90+")
 
 
 class UnappliedOut(BaseModel):
@@ -542,7 +546,7 @@ class ReceivablesOut(BaseModel):
             ReceivableOut(
                 deal_id=r.deal_id,
                 invoice_id=r.invoice_id,
-                kind=r.kind.value,
+                kind=r.kind,
                 reference=r.reference,
                 open_amount=r.open_amount.amount,
                 currency=r.open_amount.currency,
@@ -587,11 +591,11 @@ class AssignmentOut(BaseModel):
     currency: str
     owners: dict[uuid.UUID, int]
     consents: list[uuid.UUID]
-    status: str
+    status: AssignmentStatus
     agreed_on: date | None
     transfer_requested_on: date | None
     transfer_completed_on: date | None
-    transfer_status: str = Field(description="not_requested | pending | completed | refused")
+    transfer_status: TransferStatus
     transfer_refused_on: date | None
     transfer_refusal_code: str | None = Field(description="the IP registry's status, e.g. FAILED_PRECONDITION")
     transfer_refusal_reason: str | None = Field(description="the IP registry's reason for refusing the transfer")
@@ -608,11 +612,11 @@ class AssignmentOut(BaseModel):
             currency=assignment.proceeds.currency,
             owners=assignment.owners,
             consents=sorted(assignment.consents, key=str),
-            status=assignment.status.value,
+            status=assignment.status,
             agreed_on=assignment.agreed_on,
             transfer_requested_on=assignment.transfer_requested_on,
             transfer_completed_on=assignment.transfer_completed_on,
-            transfer_status=assignment.transfer_status.value,
+            transfer_status=assignment.transfer_status,
             transfer_refused_on=assignment.transfer_refused_on,
             transfer_refusal_code=code,
             transfer_refusal_reason=reason,

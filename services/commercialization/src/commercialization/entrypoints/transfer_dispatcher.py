@@ -22,7 +22,8 @@ import asyncio
 from typing import Any, Protocol
 
 from commercialization.adapters.ip_registry_client import IpRegistryClient, TransferRefused
-from commercialization.application import CommercializationApplication, OwnershipTransfers, RequestedTransfer
+from commercialization.application import CommercializationApplication
+from commercialization.application.assignments import Assignments, OwnershipTransfers, RequestedTransfer
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
 from ipshare.follower import DEFAULT_RETRY, Follower, Positions, RetryPolicy
@@ -46,7 +47,7 @@ class TransferDispatcher:
 
     def __init__(
         self,
-        app: CommercializationApplication,
+        app: Assignments,
         registry: OwnershipTransfers,
         positions: PositionStore,
         *,

@@ -142,12 +142,13 @@ async def explain(page: PageDep, period_id: str, payee_kind: str, payee_id: str,
 
 
 async def _downloadable(page: Page, period_id: str) -> tuple[list[exports.Row], list[exports.Row]]:
-    (_, statements), reconciliation = await asyncio.gather(
+    (period, statements), reconciliation = await asyncio.gather(
         _period_and_statements(page, period_id),
         page.api.get("revenue-share", f"/periods/{quote(period_id)}/reconciliation"),
     )
     names = await payee_names(page.api, [s["payee"] for s in statements])
-    return exports.statement_rows(statements, names), exports.reconciliation_rows(reconciliation)
+    reconciled = exports.reconciliation_rows(reconciliation, period.get("closed_by"))
+    return exports.statement_rows(statements, names), reconciled
 
 
 @router.get("/periods/{period_id}/downloads/{name}")

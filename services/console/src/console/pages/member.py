@@ -13,11 +13,11 @@ from console.api import ApiError, ServiceClient
 from console.forms import FieldError, field_errors, percent_to_bps
 from console.pages.names import names_of, payee_names
 from console.web import Page, PageDep, corrected, form_values
-from ipshare.auth import Role
+from ipshare.permissions import Permission, may
 
 router = APIRouter()
 
-KINDS = ("invention_patent", "utility_model", "design", "software_copyright", "ic_layout", "know_how")
+KINDS = ("invention_patent", "utility_model", "design", "software_copyright", "ic_layout_design", "know_how")
 STATUSES = ("disclosed", "filed", "published", "granted", "lapsed", "abandoned", "expired", "invalidated")
 ROWS = 3  # owner and inventor rows on the registration form
 PAGE_SIZE = 20
@@ -212,7 +212,7 @@ def _is_open(periods: list[dict[str, Any]], period_id: str) -> bool:
 
 @router.get("/imports")
 async def import_form(page: PageDep) -> Response:
-    if page.user.role is not Role.ADMIN:
+    if not may(page.user.principal, Permission.ACT_FOR_ANY_MEMBER):  # as the registry asks it
         return page.render("error.html", status=403, title=page.t("Not allowed for your role"),
                            message=page.t("Only an administrator imports a portfolio."))  # fmt: skip
     return page.render("member/import.html", result=None, rows=[], error=None, key=str(uuid.uuid4()))

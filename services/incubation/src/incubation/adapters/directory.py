@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, Engine, MetaData, String, Table, select
@@ -29,7 +28,8 @@ from incubation.domain.references import OwnershipChange as Change
 from ipshare import bus
 from ipshare.consumer import InboundEvent
 from ipshare.database import blocking_engine
-from ipshare.envelope import PayloadDecoder, typed_text
+from ipshare.envelope import PayloadDecoder
+from ipshare.typed_fields import required_date_of, text_of
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
 
@@ -91,7 +91,7 @@ def _row(inbound: InboundEvent) -> tuple[Table, dict[str, Any]] | None:
     payload, ref, position = inbound.payload, inbound.envelope.aggregate_id, inbound.envelope.position
     match payload:
         case registry.MemberAdmitted():
-            kind = typed_text(payload, "member_kind", "kind")
+            kind = text_of(payload, "member_kind")
             member = {"name": payload.name, "kind": kind, "state_established": payload.state_established}
             return known_members, {"member_id": ref, **member, "source_position": position}
         case registry.ResearcherRegistered():
@@ -102,10 +102,10 @@ def _row(inbound: InboundEvent) -> tuple[Table, dict[str, Any]] | None:
         case registry.OwnershipEffective() | registry.SharesTransferred():
             owners = {o.member_id: o.share_bps for o in payload.owners}
             return known_ownership, {"asset_id": ref, "source_position": position, "owners": owners,
-                                     "effective_date": date.fromisoformat(payload.effective_date)}  # fmt: skip
+                                     "effective_date": required_date_of(payload, "effective_day")}  # fmt: skip
         case registry.OwnershipAssignedOut():
             return known_ownership, {"asset_id": ref, "source_position": position, "owners": {},
-                                     "effective_date": date.fromisoformat(payload.effective_date)}  # fmt: skip
+                                     "effective_date": required_date_of(payload, "effective_day")}  # fmt: skip
         case commercialization.LicenseDrafted():
             return known_licenses, {"license_id": ref, "asset_ids": list(payload.asset_ids),
                                     "licensee": payload.licensee, "source_position": position}  # fmt: skip

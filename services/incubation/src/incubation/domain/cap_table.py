@@ -15,6 +15,7 @@ from ipshare_kernel.errors import Conflict, DomainError
 
 Holder = tuple[str, str]  # (kind: member | researcher | investor | other, id)
 Position = tuple[Holder, str]  # (holder, share class)
+MOVEMENT_KINDS = ("issuance", "transfer", "repurchase", "cancellation", "exercise")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,7 @@ class Movement:
     quantity: int
     source: Holder | None
     target: Holder | None
-    kind: str  # issuance | transfer | repurchase | cancellation | exercise
+    kind: str  # one of MOVEMENT_KINDS
 
 
 def holdings(movements: Iterable[Movement], as_of: date) -> dict[Position, int]:

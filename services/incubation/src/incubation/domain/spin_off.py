@@ -23,6 +23,7 @@ STATUTORY_REWARD_BPS = 5_000  # Art. 45(2): at least 50% of the equity formed fr
 HOLDER_KINDS = ("member", "researcher", "investor", "other")
 FOUNDED_VIA = ("license", "capital_contribution")
 WINDOW_UNITS = ("days", "months")
+DISTRIBUTION_KINDS = ("dividend", "exit")
 
 
 def _holder(kind: str, holder_id: str) -> Holder:
@@ -717,7 +718,7 @@ class SpinOff(Aggregate):
 
     def distribute(self, kind: str, record_date: date, amount: Money, day: date) -> list[dict[str, Any]]:
         """Dividend or exit proceeds split by the cap table on the record date, to the minor unit."""
-        if kind not in ("dividend", "exit"):
+        if kind not in DISTRIBUTION_KINDS:
             raise DomainError("proceeds are a dividend or an exit", kind=kind)
         if amount.amount <= 0:
             raise DomainError("proceeds are above zero")

@@ -17,6 +17,9 @@ from datetime import date
 
 from ipshare_kernel.errors import DomainError
 
+# What accelerates unvested options: nothing, a change of control, or that and a departure without cause.
+ACCELERATIONS = ("none", "single", "double")
+
 
 def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
@@ -58,7 +61,7 @@ class VestingTerms:
             raise DomainError("the cliff lies within the vesting length", cliff_months=self.cliff_months)
         if any(q <= 0 for q in self.milestones.values()) or sum(self.milestones.values()) > quantity:
             raise DomainError("milestone tranches are positive and at most the grant", milestones=dict(self.milestones))
-        if self.acceleration not in ("none", "single", "double"):
+        if self.acceleration not in ACCELERATIONS:
             raise DomainError("acceleration is none, single or double", acceleration=self.acceleration)
 
 

@@ -81,7 +81,7 @@ def get_spin_off(spin_off_id: uuid.UUID, app: App, ctx: CommandContextDep, respo
 @spin_offs.get("/{spin_off_id}/cap-table")
 def cap_table(spin_off_id: uuid.UUID, app: App, ctx: CommandContextDep, as_of: AsOf = None) -> s.CapTableOut:
     """Holdings and fully diluted ownership as of a date."""
-    return s.CapTableOut.of(app.get_spin_off(ctx, spin_off_id), as_of or app.clock())
+    return s.CapTableOut.of(app.get_spin_off(ctx, spin_off_id), as_of or app.clock.today())
 
 
 @spin_offs.get("/{spin_off_id}/ocf")
@@ -100,7 +100,7 @@ def move_shares(
         effective_date=body.effective_date, note=body.note,
     )  # fmt: skip
     response.headers["ETag"] = etag(spin_off.version)
-    return s.CapTableOut.of(spin_off, body.effective_date or app.clock())
+    return s.CapTableOut.of(spin_off, body.effective_date or app.clock.today())
 
 
 @spin_offs.post("/{spin_off_id}/ip-contributions", status_code=status.HTTP_201_CREATED, dependencies=SpinOffIfMatch)
@@ -173,14 +173,14 @@ def grant_options(spin_off_id: uuid.UUID, body: s.GrantOptions, app: App, ctx: C
 @spin_offs.get("/{spin_off_id}/grants")
 def list_grants(spin_off_id: uuid.UUID, app: App, ctx: CommandContextDep, as_of: AsOf = None) -> list[s.GrantOut]:
     """All grants for the reading roles; a researcher sees its own."""
-    return [s.GrantOut.of(g, as_of or app.clock()) for g in app.grants(ctx, spin_off_id)]
+    return [s.GrantOut.of(g, as_of or app.clock.today()) for g in app.grants(ctx, spin_off_id)]
 
 
 @spin_offs.get("/{spin_off_id}/grants/{grant_id}")
 def get_grant(
     spin_off_id: uuid.UUID, grant_id: str, app: App, ctx: CommandContextDep, as_of: AsOf = None
 ) -> s.GrantOut:
-    return s.GrantOut.of(app.get_grant(ctx, spin_off_id, grant_id), as_of or app.clock())
+    return s.GrantOut.of(app.get_grant(ctx, spin_off_id, grant_id), as_of or app.clock.today())
 
 
 def _grant_answer(
@@ -195,7 +195,7 @@ def achieve_vesting_milestone(
     spin_off_id: uuid.UUID, grant_id: str, body: s.VestingMilestoneIn, app: App, ctx: CommandContextDep
 ) -> s.GrantOut:
     grant = app.achieve_vesting_milestone(ctx, spin_off_id, grant_id, body.milestone, body.effective_date)
-    return _grant_answer(grant, body, app.clock())
+    return _grant_answer(grant, body, app.clock.today())
 
 
 @spin_offs.post("/{spin_off_id}/grants/{grant_id}/departure", dependencies=SpinOffIfMatch)
@@ -203,7 +203,7 @@ def record_departure(
     spin_off_id: uuid.UUID, grant_id: str, body: s.DepartureIn, app: App, ctx: CommandContextDep
 ) -> s.GrantOut:
     grant = app.record_departure(ctx, spin_off_id, grant_id, body.without_cause, body.effective_date)
-    return _grant_answer(grant, body, app.clock())
+    return _grant_answer(grant, body, app.clock.today())
 
 
 @spin_offs.post("/{spin_off_id}/grants/{grant_id}/exercises", dependencies=SpinOffIfMatch)
@@ -211,7 +211,7 @@ def exercise_options(
     spin_off_id: uuid.UUID, grant_id: str, body: s.ExerciseIn, app: App, ctx: CommandContextDep
 ) -> s.GrantOut:
     grant = app.exercise_options(ctx, spin_off_id, grant_id, body.quantity, body.effective_date)
-    return _grant_answer(grant, body, app.clock())
+    return _grant_answer(grant, body, app.clock.today())
 
 
 @spin_offs.post("/{spin_off_id}/grants/{grant_id}/expiry", dependencies=SpinOffIfMatch)
@@ -219,7 +219,7 @@ def expire_options(
     spin_off_id: uuid.UUID, grant_id: str, body: s.Dated, app: App, ctx: CommandContextDep
 ) -> s.GrantOut:
     grant = app.expire_options(ctx, spin_off_id, grant_id, body.effective_date)
-    return _grant_answer(grant, body, app.clock())
+    return _grant_answer(grant, body, app.clock.today())
 
 
 # ---- seed projects and the board --------------------------------------------------------

@@ -19,6 +19,7 @@ from incubation.migrations import schema
 from ipshare.consumer import Projection
 from ipshare.runtime import Runtime, ServiceSpec, serve
 from ipshare.settings import ReadModelPoolSettings
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 
 
 class IncubationSettings(ReadModelPoolSettings):
@@ -27,13 +28,16 @@ class IncubationSettings(ReadModelPoolSettings):
     reference_wait_seconds: float = 5.0  # how long a write waits for an id not yet learned from a topic
 
 
-def spec(settings: IncubationSettings | None = None) -> ServiceSpec[IncubationApplication, IncubationSettings]:
+def spec(
+    settings: IncubationSettings | None = None, clock: Clock = SYSTEM_CLOCK
+) -> ServiceSpec[IncubationApplication, IncubationSettings]:
     settings = settings or IncubationSettings()
 
     def application(env: dict[str, str]) -> IncubationApplication:
         # Writes wait a moment for an id not learned yet; reads (names in answers) never wait.
         projected = ProjectedDirectory.connect(settings.database_url, settings.read_model_pool_size)
-        return IncubationApplication(env, PatientDirectory(projected, settings.reference_wait_seconds), reads=projected)
+        patient = PatientDirectory(projected, settings.reference_wait_seconds)
+        return IncubationApplication(env, patient, reads=projected, clock=clock)
 
     return ServiceSpec(
         name=SOURCE,

@@ -10,17 +10,25 @@ from pydantic import BaseModel, Field
 
 from incubation.application import BoardRow
 from incubation.domain.cap_table import DilutedLine, Holder
-from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, SeedProject
+from incubation.domain.seed_project import Commitment, Milestone, MilestonePlan, MilestoneStatus, SeedProject
 from incubation.domain.spin_off import Contribution, ExerciseWindow, OptionGrant, SpinOff
 from incubation.domain.vesting import VestingTerms, time_schedule
 from ipshare.schemas import Body, MoneyIn, MoneyOut
 from ipshare_kernel.money import Money
 
-HOLDER_KIND = "member | researcher | investor | other"
+# The domain keeps these choices as tuples of strings (`HOLDER_KINDS`, `FUNDER_KINDS`, `FOUNDED_VIA`,
+# `WINDOW_UNITS`) or checks them inline; a test holds each Literal to the domain's values.
+HolderKind = Literal["member", "researcher", "investor", "other"]
+FunderKind = Literal["member", "seed_fund", "investor"]
+FoundedVia = Literal["license", "capital_contribution"]
+WindowUnit = Literal["days", "months"]
+MovementKind = Literal["issuance", "transfer", "repurchase", "cancellation"]  # not "exercise": exercising records it
+DistributionKind = Literal["dividend", "exit"]
+Acceleration = Literal["none", "single", "double"]
 
 
 class HolderIn(Body):
-    kind: Literal["member", "researcher", "investor", "other"] = Field(description=HOLDER_KIND)
+    kind: HolderKind
     id: str = Field(min_length=1)
 
     def holder(self) -> Holder:
@@ -28,7 +36,7 @@ class HolderIn(Body):
 
 
 class HolderOut(BaseModel):
-    kind: str
+    kind: HolderKind
     id: str
 
     @classmethod
@@ -42,14 +50,14 @@ class HolderOut(BaseModel):
 class FoundSpinOff(Body):
     name: str = Field(min_length=1, max_length=200)
     asset_ids: list[uuid.UUID] = Field(min_length=1)
-    founded_via: Literal["license", "capital_contribution"]
+    founded_via: FoundedVia
     license_id: uuid.UUID | None = None
     share_classes: dict[str, int] = Field(min_length=1, description="share class -> authorized shares")
     effective_date: date | None = None
 
 
 class ShareMovement(Body):
-    kind: Literal["issuance", "transfer", "repurchase", "cancellation"]
+    kind: MovementKind
     share_class: str
     quantity: int = Field(gt=0)
     holder: HolderIn = Field(description="who receives an issuance, or gives up the shares otherwise")
@@ -124,7 +132,7 @@ class KpiIn(Body):
 
 
 class Distribute(Body):
-    kind: Literal["dividend", "exit"]
+    kind: DistributionKind
     record_date: date
     amount: MoneyIn
     effective_date: date | None = None
@@ -137,7 +145,7 @@ class ProceedsLineOut(BaseModel):
 
 class DistributionOut(BaseModel):
     distribution_id: str
-    kind: str
+    kind: DistributionKind
     record_date: date
     amount: MoneyOut
     lines: list[ProceedsLineOut]
@@ -181,7 +189,7 @@ class SpinOffOut(BaseModel):
     spin_off_id: uuid.UUID
     name: str
     asset_ids: list[str]
-    founded_via: str
+    founded_via: FoundedVia
     license_id: str | None
     founded_on: date
     authorized: dict[str, int]
@@ -270,7 +278,7 @@ class VestingIn(Body):
     cliff_months: int = Field(12, ge=0)
     frequency_months: int = Field(1, gt=0)
     milestones: dict[str, int] = Field(default_factory=dict, description="milestone name -> options vesting on it")
-    acceleration: Literal["none", "single", "double"] = "none"
+    acceleration: Acceleration = "none"
 
     def terms(self) -> VestingTerms:
         return VestingTerms(self.start, self.total_months, self.cliff_months, self.frequency_months,
@@ -279,7 +287,7 @@ class VestingIn(Body):
 
 class WindowIn(Body):
     length: int = Field(ge=0, description="0: exercisable until the options expire")
-    unit: Literal["days", "months"]
+    unit: WindowUnit
 
     def window(self) -> ExerciseWindow:
         return ExerciseWindow(self.length, self.unit)
@@ -287,7 +295,7 @@ class WindowIn(Body):
 
 class WindowOut(BaseModel):
     length: int
-    unit: str = Field(description="days | months; empty for grants recorded before windows existed")
+    unit: WindowUnit | Literal[""] = Field(description="empty for grants recorded before windows existed")
 
 
 class GrantOptions(Body):
@@ -371,7 +379,7 @@ class GrantOut(BaseModel):
 
 
 class CommitmentIn(Body):
-    funder_kind: Literal["member", "seed_fund", "investor"]
+    funder_kind: FunderKind
     funder_id: str = Field(min_length=1)
     amount: MoneyIn
 
@@ -408,7 +416,7 @@ class RejectionIn(Body):
 
 
 class CommitmentOut(BaseModel):
-    funder_kind: str
+    funder_kind: FunderKind
     funder_id: str
     amount: MoneyOut
 
@@ -418,7 +426,7 @@ class MilestoneOut(BaseModel):
     description: str
     due_date: date
     tranche: MoneyOut
-    status: str
+    status: MilestoneStatus
     evidence: list[str]
     decided_on: date | None
     rejection_reason: str
@@ -428,7 +436,7 @@ class MilestoneOut(BaseModel):
     def of(cls, m: Milestone) -> MilestoneOut:
         return cls(
             milestone_id=m.milestone_id, description=m.description, due_date=m.due_date,
-            tranche=MoneyOut.of(m.tranche), status=str(m.status), evidence=m.evidence, decided_on=m.decided_on,
+            tranche=MoneyOut.of(m.tranche), status=m.status, evidence=m.evidence, decided_on=m.decided_on,
             rejection_reason=m.rejection_reason, released_on=m.released_on,
         )  # fmt: skip
 

@@ -68,7 +68,7 @@ def member_portfolio(
     """Disclosures, filings, grants and active assets by year and kind, up to `as_of` (default today),
     over the assets the member owned or co-owned on that day. A member reads its own; finance,
     auditors and admins read any member's."""
-    day = as_of or app.clock()
+    day = as_of or app.clock.today()
     return s.PortfolioOut.of(member_id, day, app.member_portfolio(ctx, member_id, day))
 
 
@@ -282,7 +282,7 @@ def _checked(index: int, item: s.IdentifierIn) -> s.IdentifierCheckOut:
     try:
         normalized = check_identifier(
             credit_code=item.credit_code, application_number=item.application_number,
-            jurisdiction=item.jurisdiction, kind=item.kind,
+            jurisdiction=item.jurisdiction, kind=item.kind or "",
         )  # fmt: skip
     except DomainError as exc:
         return s.IdentifierCheckOut(index=index, valid=False, normalized=None, message=exc.message, details=exc.details)

@@ -11,6 +11,7 @@ from ip_registry.entrypoints.http import create_http
 from ip_registry.migrations import schema
 from ipshare.runtime import ServiceSpec, serve
 from ipshare.settings import ServiceSettings
+from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 
 
 class IpRegistrySettings(ServiceSettings):
@@ -18,11 +19,13 @@ class IpRegistrySettings(ServiceSettings):
     grpc_port: int = 8101
 
 
-def spec(settings: IpRegistrySettings | None = None) -> ServiceSpec[IpRegistryApplication, IpRegistrySettings]:
+def spec(
+    settings: IpRegistrySettings | None = None, clock: Clock = SYSTEM_CLOCK
+) -> ServiceSpec[IpRegistryApplication, IpRegistrySettings]:
     return ServiceSpec(
         name=SOURCE,
         settings=settings or IpRegistrySettings(),
-        application=IpRegistryApplication,
+        application=lambda env: IpRegistryApplication(env, clock),
         catalog=build_catalog(),
         http=create_http,
         schema=schema,

@@ -4,25 +4,44 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from ip_registry.domain.asset import Asset
 from ip_registry.domain.commands import AssetRegistration, InventorClaim
 from ip_registry.domain.lifecycle import AssetStatus
-from ip_registry.domain.listing import DEFAULT_LIMIT, MAX_LIMIT, STRATEGIC_CHOICES, AssetFilter
+from ip_registry.domain.listing import DEFAULT_LIMIT, MAX_LIMIT, AssetFilter
 from ip_registry.domain.member import Member, MemberKind, Researcher
 from ip_registry.domain.ownership import OwnershipPeriod
 from ip_registry.domain.portfolio import Counts, PortfolioFigures
 from ip_registry.domain.values import AssetKind, CostKind, StrategicReserve
-from ipshare.schemas import Body, MoneyIn
+from ipshare.schemas import Body, MoneyIn, OptionalChoice, blank_is_unset
 
 # The tag's wire values, from the enum so /docs cannot drift from what the API accepts.
 STRATEGIC_RESERVE = (
     f"{StrategicReserve.KEY_CORE.value} (key core technology) | "
     f"{StrategicReserve.COMMON_FOUNDATIONAL.value} (common foundational technology) | empty (untagged)"
 )
+
+# How an asset's owners came to be (`OwnershipPeriod.cause`), and where its ownership stands
+# (`Asset.ownership_state`); tests hold them to what the domain records.
+OwnershipCause = Literal["registration", "transfer", "assignment"]
+OwnershipState = Literal["pending", "declined", "effective", "assigned_out"]
+# `GET /assets?strategic=`: a tag, `any` (either tag) or `none` (untagged); `STRATEGIC_CHOICES` parses it.
+StrategicFilter = Literal["key_core", "common_foundational", "any", "none"]
+
+E = TypeVar("E")
+
+
+def _filter_choice(value: Any) -> Any:
+    """As the list filter has always read it (and gRPC's still does): blank is no filter, case and
+    surrounding spaces do not matter."""
+    value = blank_is_unset(value)
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+FilterChoice = Annotated[E | None, BeforeValidator(_filter_choice)]
 
 # ---- members and researchers ------------------------------------------------
 
@@ -43,7 +62,7 @@ class MemberChange(Body):
 class MemberOut(BaseModel):
     member_id: uuid.UUID
     name: str
-    kind: str
+    kind: MemberKind
     state_established: bool
     credit_code: str
     admitted_on: date
@@ -55,7 +74,7 @@ class MemberOut(BaseModel):
         return cls(
             member_id=member.id,
             name=member.name,
-            kind=member.kind.value,
+            kind=member.kind,
             state_established=member.state_established,
             credit_code=member.credit_code,
             admitted_on=member.admitted_on,
@@ -105,7 +124,7 @@ class PortfolioCounts(BaseModel):
 
 
 class PortfolioKind(PortfolioCounts):
-    kind: str
+    kind: AssetKind
 
 
 class PortfolioYear(PortfolioCounts):
@@ -274,7 +293,7 @@ class InventorOut(BaseModel):
 
 class CostOut(BaseModel):
     cost_id: uuid.UUID
-    kind: str
+    kind: CostKind
     amount_minor: int
     currency: str
     paid_by: uuid.UUID
@@ -292,14 +311,14 @@ class PendingOwnership(BaseModel):
 class AssetOut(BaseModel):
     asset_id: uuid.UUID
     title: str
-    kind: str
+    kind: AssetKind
     jurisdiction: str
     application_number: str
     publication_number: str
     grant_number: str
-    status: str
+    status: AssetStatus
     technology_field: str
-    strategic_reserve: str = Field(description=STRATEGIC_RESERVE)
+    strategic_reserve: StrategicReserve = Field(description=STRATEGIC_RESERVE)
     registered_by: uuid.UUID
     registered_on: date
     disclosure_date: date | None
@@ -308,7 +327,10 @@ class AssetOut(BaseModel):
     grant_date: date | None
     expiry_date: date | None
     ended_on: date | None
-    ownership_state: str
+    ownership_state: OwnershipState = Field(
+        description="pending: awaiting co-owners' confirmations | declined: a named owner declined | effective | "
+        "assigned_out: assigned out of the membership, no member owns it"
+    )
     owners: list[OwnerShare]
     pending_ownership: PendingOwnership | None
     inventors: list[InventorOut]
@@ -329,14 +351,14 @@ class AssetOut(BaseModel):
         return cls(
             asset_id=asset.id,
             title=asset.title,
-            kind=asset.kind.value,
+            kind=asset.kind,
             jurisdiction=asset.jurisdiction,
             application_number=asset.application_number,
             publication_number=asset.publication_number,
             grant_number=asset.grant_number,
-            status=asset.status.value,
+            status=asset.status,
             technology_field=asset.technology_field,
-            strategic_reserve=asset.strategic_reserve.value,
+            strategic_reserve=asset.strategic_reserve,
             registered_by=asset.registered_by,
             registered_on=asset.registered_on,
             disclosure_date=asset.disclosure_date,
@@ -360,7 +382,7 @@ class AssetOut(BaseModel):
             costs=[
                 CostOut(
                     cost_id=c.cost_id,
-                    kind=c.kind.value,
+                    kind=c.kind,
                     amount_minor=c.amount.amount,
                     currency=c.amount.currency,
                     paid_by=c.paid_by,
@@ -377,18 +399,18 @@ class AssetQuery(Body):
     """`GET /assets` parameters: filters (all must hold), then a page; an unknown parameter is a 422."""
 
     owner: uuid.UUID | None = Field(None, description="a member that owns, co-owns or is named to own")
-    status: str = Field("", description="disclosed | filed | published | granted | lapsed | ...")
-    kind: str = Field("", description="invention_patent | utility_model | design | ...")
+    status: FilterChoice[AssetStatus] = None
+    kind: FilterChoice[AssetKind] = None
     jurisdiction: str = Field("", description="CN, US, EP, PCT, ...")
     field: str = Field("", description="technology field (case and spacing ignored)")
-    strategic: str = Field("", description=" | ".join(STRATEGIC_CHOICES))
+    strategic: FilterChoice[StrategicFilter] = Field(None, description="a tag, any (either tag) or none (untagged)")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = Field("", description="the next_cursor of the previous page")
 
     def asset_filter(self) -> AssetFilter:
         return AssetFilter.parse(
-            owner=self.owner, status=self.status, kind=self.kind, jurisdiction=self.jurisdiction,
-            technology_field=self.field, strategic=self.strategic,
+            owner=self.owner, status=self.status or "", kind=self.kind or "", jurisdiction=self.jurisdiction,
+            technology_field=self.field, strategic=self.strategic or "",
         )  # fmt: skip
 
 
@@ -405,7 +427,7 @@ class OwnershipOut(BaseModel):
 
 class OwnershipPeriodOut(BaseModel):
     effective_from: date
-    cause: str
+    cause: OwnershipCause = Field(description="assignment: out of the membership (no owners from then)")
     owners: list[OwnerShare]
 
     @classmethod
@@ -439,7 +461,7 @@ class IdentifierIn(Body):
     credit_code: str | None = Field(None, description="a unified social credit code (18 characters)")
     application_number: str | None = Field(None, description="e.g. 202110012345.9, or 97101765.4 before 2003")
     jurisdiction: str = Field("CN", description="of the application number")
-    kind: str = Field("", description="invention_patent | utility_model | design ...: checks the CN type digit")
+    kind: OptionalChoice[AssetKind] = Field(None, description="checks the CN type digit")
 
 
 class IdentifierChecksIn(Body):

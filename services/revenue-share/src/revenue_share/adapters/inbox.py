@@ -10,7 +10,7 @@ these rows in `seq` order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from google.protobuf.message import Message
@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ipshare import bus
 from ipshare.consumer import InboundEvent
-from ipshare.envelope import PayloadDecoder, typed_text
+from ipshare.envelope import PayloadDecoder
+from ipshare.typed_fields import date_of, iso_date_of, text_of
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.incubation.v1 import events_pb2 as incubation
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
@@ -63,8 +64,8 @@ def _inventors(inventors: Sequence[registry.Inventor]) -> dict[str, Any]:
 
 def _invented_on(payload: registry.AssetRegistered) -> str:
     """Inventors count from the earliest date the registry knows of the invention."""
-    known = [d for d in (payload.disclosure_date, payload.filing_date, payload.effective_date) if d]
-    return min(known, key=date.fromisoformat)
+    known = [date_of(payload, typed) for typed in ("disclosure_day", "filing_day", "effective_day")]
+    return min(d for d in known if d is not None).isoformat()
 
 
 Body = dict[str, Any]
@@ -82,20 +83,20 @@ def fact_stated(subject: str, payload: Message) -> tuple[str, Body] | None:
 
 
 def _member(subject: str, payload: registry.MemberAdmitted) -> tuple[str, Body]:
-    kind = typed_text(payload, "member_kind", "kind")
+    kind = text_of(payload, "member_kind")
     return "member", {"member_id": subject, "kind": kind, "state_established": payload.state_established}
 
 
 def _ownership(subject: str, payload: registry.OwnershipEffective | registry.SharesTransferred) -> tuple[str, Body]:
     owners = _owners(payload.owners)
-    return "ownership", {"asset_id": subject, "effective_date": payload.effective_date, "owners": owners}
+    return "ownership", {"asset_id": subject, "effective_date": iso_date_of(payload, "effective_day"), "owners": owners}
 
 
 def _assigned_out(subject: str, payload: registry.OwnershipAssignedOut) -> tuple[str, Body]:
     # From effective_date no member owns the asset; the sellers are kept for the sale's proceeds.
     return "assigned_out", {
         "asset_id": subject,
-        "effective_date": payload.effective_date,
+        "effective_date": iso_date_of(payload, "effective_day"),
         "sellers": _owners(payload.from_owners),
         "assignee": payload.assignee,
         "request_id": payload.request_id,
@@ -107,7 +108,11 @@ def _registered(subject: str, payload: registry.AssetRegistered) -> tuple[str, B
 
 
 def _corrected(subject: str, payload: registry.InventorsCorrected) -> tuple[str, Body]:
-    return "inventors", {"asset_id": subject, "effective_date": payload.effective_date, **_inventors(payload.inventors)}
+    return "inventors", {
+        "asset_id": subject,
+        "effective_date": iso_date_of(payload, "effective_day"),
+        **_inventors(payload.inventors),
+    }
 
 
 def _cost(subject: str, payload: registry.CostRecorded) -> tuple[str, Body]:
@@ -116,7 +121,7 @@ def _cost(subject: str, payload: registry.CostRecorded) -> tuple[str, Body]:
         "cost_id": payload.cost_id,
         "amount": payload.amount.amount,
         "currency": payload.amount.currency,
-        "effective_date": payload.effective_date,
+        "effective_date": iso_date_of(payload, "effective_day"),
         "paid_by": payload.paid_by,
     }
 
@@ -128,10 +133,10 @@ def _receipt(
     return "receipt", {
         "license_id": payload.license_id,
         "asset_ids": list(payload.asset_ids),
-        "kind": typed_text(payload, "revenue_kind", "kind"),
+        "kind": text_of(payload, "revenue_kind"),
         "amount": sign * amount.amount,
         "currency": amount.currency,
-        "effective_date": payload.effective_date,
+        "effective_date": iso_date_of(payload, "effective_day"),
         "asset_split": {a.asset_id: sign * a.amount.amount for a in payload.asset_splits},
     }
 
@@ -142,7 +147,7 @@ def _refund(subject: str, payload: commercialization.RevenueRefunded) -> tuple[s
 
 
 def _proceeds(subject: str, payload: incubation.ProceedsDistributed) -> tuple[str, Body] | None:
-    members = {line.holder_id: line.amount for line in payload.lines if line.holder_kind == "member"}
+    members = {line.holder_id: line.amount for line in payload.lines if text_of(line, "holder_type") == "member"}
     if not members:
         return None
     return "equity", {
@@ -151,7 +156,7 @@ def _proceeds(subject: str, payload: incubation.ProceedsDistributed) -> tuple[st
         "asset_ids": list(payload.asset_ids),
         "members": members,
         "currency": payload.amount.currency,
-        "effective_date": payload.effective_date,
+        "effective_date": iso_date_of(payload, "effective_day"),
     }
 
 

@@ -113,7 +113,13 @@ async def explain(
     return s.ExplanationOut.of(period_id, provisional, found)
 
 
-@periods.get("/{period_id}/reconciliation", response_model=list[s.ReconciliationOut])
+_CSV = {"text/csv": {"schema": {"type": "string"}, "example": ",".join(s.ReconciliationOut.model_fields)}}
+
+
+@periods.get(
+    "/{period_id}/reconciliation", response_model=list[s.ReconciliationOut],
+    responses={200: {"content": _CSV, "description": "one row per currency; CSV with `format=csv`"}},
+)  # fmt: skip
 async def reconciliation(
     period_id: str, ledger: PayoutsDep, ctx: CommandContextDep, format: Literal["json", "csv"] = "json"
 ) -> Any:
@@ -158,14 +164,17 @@ async def list_policies(ledger: PayoutsDep, ctx: CommandContextDep) -> list[s.Po
 
 
 def _payout_rows(statement: Statement) -> list[s.PayoutOut]:
-    payee = s.PayeeOut(kind=statement.payee.kind.value, id=statement.payee.id, account=statement.payee.account)
+    payee = s.PayeeOut(kind=statement.payee.kind, id=statement.payee.id, account=statement.payee.account)
     return [
         s.PayoutOut(payee=payee, currency=b.currency, entitled=b.entitled, paid=b.paid, carried_out=b.carried_out)
         for b in statement.balances
     ]
 
 
+ROUTERS = (periods, payouts, policies)
+
+
 def create_http(runtime: Runtime[RevenueShareApplication, Any]) -> FastAPI:
-    api = http_api(runtime, periods, payouts, policies)
+    api = http_api(runtime, *ROUTERS)
     api.state.payouts = payouts_of(runtime)
     return api

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from ipshare.schemas import ActorOut, Body
 from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import DomainError
+from revenue_share.domain.facts import PayeeKind, Step
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.policy_versions import Policy, Scope, fields_of
 from revenue_share.domain.settlement import SettlementPeriod
@@ -41,7 +42,7 @@ class PeriodOut(BaseModel):
     period_id: str
     start: date
     end: date
-    status: str
+    status: Literal["open", "closed"]
     closed_at: datetime | None
     closed_by: ActorOut | None = Field(description="who closed it; null while open, or for a close recorded "
                                        "before actors were kept")  # fmt: skip
@@ -78,14 +79,14 @@ class Closed(BaseModel):
 
 
 class PayeeOut(BaseModel):
-    kind: str
+    kind: PayeeKind
     id: str
     account: str
 
 
 class LineOut(BaseModel):
     currency: str
-    step: str
+    step: Step
     amount: int
     policy_version: str
     adjustment: bool
@@ -113,13 +114,13 @@ class StatementOut(BaseModel):
     def of(cls, s: Statement, closed_by: Actor | None = None) -> StatementOut:
         return cls(
             period_id=s.period_id,
-            payee=PayeeOut(kind=s.payee.kind.value, id=s.payee.id, account=s.payee.account),
+            payee=PayeeOut(kind=s.payee.kind, id=s.payee.id, account=s.payee.account),
             closed_at=s.closed_at,
             closed_by=ActorOut.of(closed_by) if s.closed_at else None,
             lines=[
                 LineOut(
                     currency=line.currency,
-                    step=line.step.value,
+                    step=line.step,
                     amount=line.amount,
                     policy_version=line.policy_version,
                     adjustment=line.adjustment,
@@ -244,7 +245,10 @@ class PolicyOut(BaseModel):
 
 
 class SourceGroupOut(BaseModel):
-    scope: str
+    scope: str = Field(
+        description="whose income the group is: an asset id, equity:<spin-off id>, or adjustment (a late "
+        "fact's correction)"
+    )
     digest: str
     receipt_ids: list[str]
     fact_ids: list[str]

@@ -24,17 +24,23 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from ipshare_contracts.calendar.v1 import date_pb2 as ipshare__contracts_dot_calendar_dot_v1_dot_date__pb2
+from ipshare_contracts.typed.v1 import typed_pb2 as ipshare__contracts_dot_typed_dot_v1_dot_typed__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,ipshare_contracts/envelope/v1/envelope.proto\x12\x13ipshare.envelope.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x03\n\rEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\x05 \x01(\x03\x12\x10\n\x08position\x18\x06 \x01(\x03\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x08 \x01(\t\x12\x11\n\tprincipal\x18\t \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x0b \x01(\t\x12%\n\x07payload\x18\x0c \x01(\x0b\x32\x14.google.protobuf.Any\x12)\n\x05\x61\x63tor\x18\r \x01(\x0b\x32\x1a.ipshare.envelope.v1.Actor\x12-\n\tcaused_by\x18\x0e \x01(\x0b\x32\x1a.ipshare.envelope.v1.Actor\"G\n\x05\x41\x63tor\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,ipshare_contracts/envelope/v1/envelope.proto\x12\x13ipshare.envelope.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(ipshare_contracts/calendar/v1/date.proto\x1a&ipshare_contracts/typed/v1/typed.proto\"\xd7\x03\n\rEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\x05 \x01(\x03\x12\x10\n\x08position\x18\x06 \x01(\x03\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x08 \x01(\tB\x02\x18\x01\x12\x11\n\tprincipal\x18\t \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x0b \x01(\t\x12%\n\x07payload\x18\x0c \x01(\x0b\x32\x14.google.protobuf.Any\x12)\n\x05\x61\x63tor\x18\r \x01(\x0b\x32\x1a.ipshare.envelope.v1.Actor\x12-\n\tcaused_by\x18\x0e \x01(\x0b\x32\x1a.ipshare.envelope.v1.Actor\x12\x44\n\reffective_day\x18\x0f \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x12\xa2\xbb\x18\x0e\x65\x66\x66\x65\x63tive_date\"G\n\x05\x41\x63tor\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ipshare_contracts.envelope.v1.envelope_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENTENVELOPE']._serialized_start=130
-  _globals['_EVENTENVELOPE']._serialized_end=527
-  _globals['_ACTOR']._serialized_start=529
-  _globals['_ACTOR']._serialized_end=600
+  _globals['_EVENTENVELOPE'].fields_by_name['effective_date']._loaded_options = None
+  _globals['_EVENTENVELOPE'].fields_by_name['effective_date']._serialized_options = b'\030\001'
+  _globals['_EVENTENVELOPE'].fields_by_name['effective_day']._loaded_options = None
+  _globals['_EVENTENVELOPE'].fields_by_name['effective_day']._serialized_options = b'\242\273\030\016effective_date'
+  _globals['_EVENTENVELOPE']._serialized_start=212
+  _globals['_EVENTENVELOPE']._serialized_end=683
+  _globals['_ACTOR']._serialized_start=685
+  _globals['_ACTOR']._serialized_end=756
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from ipshare_contracts.calendar.v1 import date_pb2 as _date_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,6 +18,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -38,6 +44,7 @@ class EventEnvelope(_message.Message):
     PAYLOAD_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     CAUSED_BY_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DAY_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """uuid5 over source, aggregate id and version: a re-sent event has the same id."""
     source: _builtins.str
@@ -48,8 +55,16 @@ class EventEnvelope(_message.Message):
     aggregate_version: _builtins.int
     position: _builtins.int
     """Position in the source's notification log (strictly increasing per source)."""
-    effective_date: _builtins.str
-    """The business date the fact takes effect (ISO 8601), empty when it has none."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def effective_date(self) -> _builtins.str:
+        """as text, for readers from before effective_day"""
+
+    @effective_date.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def effective_date(self, value: _builtins.str) -> None:
+        """as text, for readers from before effective_day"""
+
     principal: _builtins.str
     """Who acted: "role:member-id" or "role:subject" (kept for readers of this field; `actor` says more)."""
     correlation_id: _builtins.str
@@ -68,6 +83,10 @@ class EventEnvelope(_message.Message):
     def caused_by(self) -> Global___Actor:
         """For an event a service recorded in reaction to another: the actor of that other event, where known."""
 
+    @_builtins.property
+    def effective_day(self) -> _date_pb2.Date:
+        """The business date the fact takes effect; absent when it has none."""
+
     def __init__(
         self,
         *,
@@ -85,10 +104,11 @@ class EventEnvelope(_message.Message):
         payload: _any_pb2.Any | None = ...,
         actor: Global___Actor | None = ...,
         caused_by: Global___Actor | None = ...,
+        effective_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "caused_by", b"caused_by", "occurred_at", b"occurred_at", "payload", b"payload"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "caused_by", b"caused_by", "effective_day", b"effective_day", "occurred_at", b"occurred_at", "payload", b"payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "aggregate_id", b"aggregate_id", "aggregate_version", b"aggregate_version", "causation_id", b"causation_id", "caused_by", b"caused_by", "correlation_id", b"correlation_id", "effective_date", b"effective_date", "event_id", b"event_id", "occurred_at", b"occurred_at", "payload", b"payload", "position", b"position", "principal", b"principal", "source", b"source", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "aggregate_id", b"aggregate_id", "aggregate_version", b"aggregate_version", "causation_id", b"causation_id", "caused_by", b"caused_by", "correlation_id", b"correlation_id", "effective_date", b"effective_date", "effective_day", b"effective_day", "event_id", b"event_id", "occurred_at", b"occurred_at", "payload", b"payload", "position", b"position", "principal", b"principal", "source", b"source", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
