@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=float, default=10.0, help="reads per second during a restart")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=120)
     with tempfile.TemporaryDirectory(prefix="ipshare-restart-") as folder:
         settings = stack_settings(Path(folder))
         stack = Stack(settings)
