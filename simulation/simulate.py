@@ -8,9 +8,13 @@ public HTTP APIs with a seeded generator (`world.py`): members of every kind, co
 assets and confirmations, transfers (backdated, same-date multi-seller sales, sales out of
 the membership), inventors and corrections, costs and licensee cost reimbursements,
 licenses with royalty reports and payments in several currencies, late receipts, policy
-versions (some posted while a close runs), periods and closes, and SIGKILLs of a random
-service followed by its restart. Every `--every` steps and at the end it checks what
-`checks.py` lists, the last time with a replay from the topics as well.
+versions (some posted while a close runs), corrected royalty reports whose credit notes
+take paid royalty back (refunds), spin-offs founded on the consortium's assets (through a
+license or as capital) with members, researchers and investors on their cap tables,
+spin-off licensees, dividends and exits (some backdated, some after shares changed hands),
+periods and closes, and SIGKILLs of a random service followed by its restart. Every
+`--every` steps and at the end it checks what `checks.py` lists, the last time with a
+replay from the topics as well.
 
 The same seed sends the same commands. On the first disagreement it prints the seed,
 the step and the difference, and exits 1.
@@ -93,7 +97,9 @@ def _report(seed: int, steps: int, generator: Generator, tally: Tally, checker: 
     print(f"\nseed {seed}: {steps} steps in {seconds:.0f} s, business dates up to {generator.today}")
     print(f"world: {len(world.members)} members ({sum(m.state_established for m in world.members)} state-established), "
           f"{len(world.assets)} assets, {len(world.licenses)} licenses, {len(world.periods)} periods "
-          f"({sum(p.closed for p in world.periods)} closed), cash {world.paid()}")  # fmt: skip
+          f"({sum(p.closed for p in world.periods)} closed), {len(world.spin_offs)} spin-offs "
+          f"({world.equity} distributions paying members), {world.refunds} refunds, "
+          f"revenue {world.paid()}")  # fmt: skip
     crashes = sum(1 for line in generator.log if "SIGKILL" in line or "killed" in line)
     print(f"crashes: {crashes} services killed and restarted")
     print("accepted: " + _summary(tally.accepted))

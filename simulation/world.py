@@ -1,9 +1,11 @@
 """A seeded generator of ordinary histories, sent step by step to the services' public APIs.
 
 The world keeps what the services acknowledged (members, researchers, assets and their
-owners, licenses, periods, the cash received) so each step picks a plausible next
-command, and the checks know what must be there. Business dates advance with the steps
-over quarterly periods from 2025; some facts are dated back into periods already closed.
+owners, licenses and their reports, spin-offs and their holders, periods, the revenue:
+cash applied to invoices less refunds, and the members' equity proceeds) so each step
+picks a plausible next command, and the checks know what must be there. Business dates
+advance with the steps over quarterly periods from 2025; some facts are dated back into
+periods already closed.
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ class Asset:
 
 
 @dataclass
+class Report:
+    report_id: str
+    start: date
+    end: date
+    sales: int
+
+
+@dataclass
 class License:
     license_id: str
     asset_ids: list[str]
@@ -66,6 +76,19 @@ class License:
     reimburses_costs: bool
     start: date
     reported_to: date  # the end of the last quarter reported
+    reports: list[Report] = field(default_factory=list)  # those in force, in period order
+    # Cash a refund freed that no invoice has taken yet: (the refund's day, amount). The next
+    # invoices take it, as revenue dated that day.
+    freed: tuple[date, int] | None = None
+
+
+@dataclass
+class SpinOff:
+    spin_off_id: str
+    name: str
+    asset_ids: list[str]
+    founded: date
+    holders: list[tuple[str, str]]  # (kind, id) of everyone issued shares
 
 
 @dataclass
@@ -90,8 +113,13 @@ class World:
     licenses: list[License] = field(default_factory=list)
     periods: list[Period] = field(default_factory=list)
     affiliation: dict[str, str] = field(default_factory=dict)  # researcher -> member
-    payments: list[tuple[date, str, int]] = field(default_factory=list)  # acknowledged: received on, currency, amount
+    spin_offs: list[SpinOff] = field(default_factory=list)
+    # Revenue acknowledged, as revenue-share must learn it: (dated, currency, amount): cash applied to
+    # invoices, less refunds, and the members' lines of spin-off distributions.
+    payments: list[tuple[date, str, int]] = field(default_factory=list)
     policies: int = 0
+    equity: int = 0  # distributions paying members
+    refunds: int = 0  # corrections that took paid royalty back
 
     def paid(self, through: date = date.max) -> dict[str, int]:
         """Cash acknowledged as received up to a date, per currency."""
@@ -148,6 +176,7 @@ class Generator:
             (self.sell, 3), (self.correct_inventors, 3), (self.record_cost, 4), (self.grant_license, 6),
             (self.report_and_pay, 25), (self.late_receipt, 5), (self.reimburse_costs, 4),
             (self.center_policy, 2), (self.member_policy, 2), (self.crash_a_service, 3),
+            (self.found_spin_off, 2), (self.distribute_proceeds, 4), (self.correct_report, 8),
         ]  # fmt: skip
         [chosen] = self.rng.choices([a for a, _ in weighted], [w for _, w in weighted])
         return chosen
@@ -356,6 +385,9 @@ class Generator:
         body = {"licensee": f"licensee {self._next()}", "asset_ids": [a.asset_id for a in assets],
                 "license_type": "non_exclusive", "territory": ["CN"], "start_date": self.today.isoformat(),
                 "effective_date": self.today.isoformat(), "terms": terms, "granted_by": granter}  # fmt: skip
+        spin_off = self._pick(self.world.spin_offs) if self.rng.random() < 0.3 else None
+        if spin_off:  # a spin-off licensee pays like any other
+            body |= {"licensee": spin_off.name, "licensee_kind": "spin_off", "spin_off_id": spin_off.spin_off_id}
         granted = self._try("grant license", self.client.post("commercialization", "/licenses", body))
         if granted is None:
             return "license refused"
@@ -364,7 +396,8 @@ class Generator:
         self._consent_all(license, granted)
         self.world.licenses.append(license)
         paid = self._pay_open(license.license_id, self.today) if terms["upfront_fee"] else 0
-        return f"grant license on {len(assets)} assets in {currency}" + (f"; upfront {paid} paid" if paid else "")
+        to = " to a spin-off" if spin_off else ""
+        return f"grant license{to} on {len(assets)} assets in {currency}" + (f"; upfront {paid} paid" if paid else "")
 
     def _consent_all(self, license: License, granted: dict[str, Any]) -> None:
         for member in granted.get("required_consents", []):
@@ -388,9 +421,12 @@ class Generator:
         body = {"period_start": max(start, license.start).isoformat(), "period_end": end.isoformat(),
                 "lines": [line], "effective_date": self.today.isoformat()}  # fmt: skip
         path = f"/licenses/{license.license_id}/royalty-reports"
-        if self._try("royalty report", self.client.post("commercialization", path, body, Role.FINANCE)) is None:
+        report = self._try("royalty report", self.client.post("commercialization", path, body, Role.FINANCE))
+        if report is None:
             return "royalty report refused"
         license.reported_to = end
+        license.reports.append(Report(report["report_id"], max(start, license.start), end, sales))
+        self._take_freed(license)
         if self.rng.random() < 0.3:
             return f"royalty report {start}..{end}, not paid yet"
         paid = self._pay_open(license.license_id, self.today)
@@ -419,8 +455,64 @@ class Generator:
         path = f"/licenses/{license.license_id}/patent-cost-invoices"
         if self._try("patent cost invoice", self.client.post("commercialization", path, body, Role.FINANCE)) is None:
             return "patent cost invoice refused"
+        self._take_freed(license)
         paid = self._pay_open(license.license_id, self.today)
         return f"patent costs invoiced and paid: {paid}"
+
+    def correct_report(self) -> str:
+        """The licensee corrects a report it was invoiced and paid for: mostly down, so the credit note
+        takes back royalty already paid (a refund, which revenue-share learns as negative income dated
+        today); the cash it frees stays on the account until the next invoices take it. With no report
+        yet, a report."""
+        license = self._pick([lic for lic in self.world.licenses if lic.reports and lic.freed is None])
+        if license is None:
+            return self.report_and_pay()
+        paid = self._pay_open(license.license_id, self.today)  # settled first: a credit then takes cash back
+        if any(self._account(license.license_id)["unapplied_cash"].values()):
+            return f"paid {paid}; correction skipped while cash is unapplied"
+        report = self.rng.choice(license.reports[-3:])
+        percent = self.rng.choice((0, 10, 40, 70, 90, 130))
+        sales = report.sales * percent // 100
+        body: dict[str, Any] = {"period_start": report.start.isoformat(), "period_end": report.end.isoformat(),
+                                "supersedes": report.report_id, "effective_date": self.today.isoformat()}  # fmt: skip
+        if sales:
+            body["lines"] = [{"product": "parts", "country": "CN", "currency": license.currency,
+                              "gross_sales": sales, "deductions": sales // 20}]  # fmt: skip
+        else:
+            body["no_sales"] = True
+        path = f"/licenses/{license.license_id}/royalty-reports"
+        corrected = self._try("corrected royalty report", self.client.post("commercialization", path, body,
+                                                                           Role.FINANCE))  # fmt: skip
+        if corrected is None:
+            return "corrected royalty report refused"
+        license.reports[license.reports.index(report)] = Report(corrected["report_id"], report.start, report.end, sales)
+        what = f"correct report {report.start}..{report.end} to {percent}% of its sales"
+        if percent > 100:
+            return f"{what}; the increase paid: {self._pay_open(license.license_id, self.today)}"
+        freed = self._account(license.license_id)["unapplied_cash"].get(license.currency, 0)
+        if freed:
+            self.world.payments.append((self.today, license.currency, -freed))
+            self.world.refunds += 1
+            license.freed = (self.today, freed)
+        return f"{what}: {freed} {license.currency} of royalty paid taken back"
+
+    def _take_freed(self, license: License) -> None:
+        """What an invoice just issued took of the cash a refund freed is revenue again, dated the refund's day."""
+        if license.freed is None:
+            return
+        day, held = license.freed
+        left = self._account(license.license_id)["unapplied_cash"].get(license.currency, 0)
+        if left < held:
+            self.world.payments.append((day, license.currency, held - left))
+        license.freed = (day, left) if left else None
+
+    def _account(self, deal_id: str) -> dict[str, Any]:
+        answer = self.client.get("commercialization", f"/accounts/{deal_id}")
+        if not answer.ok:
+            from client import Disagreement
+
+            raise Disagreement(f"the account of {deal_id} answered {answer.status}: {answer.body}")
+        return dict(answer.body)
 
     def _pay_open(self, deal_id: str, received: date) -> int:
         """Pay every open invoice of a deal in full (one payment per currency); returns the cash paid."""
@@ -446,6 +538,94 @@ class Generator:
                 self.world.payments.append((received, currency, amount))
                 total += amount
         return total
+
+    # ---- spin-offs ---------------------------------------------------------------------------
+
+    def found_spin_off(self) -> str:
+        """The incubator founds a spin-off on consortium assets, through a license on them or as a
+        capital contribution, and issues shares to their owners, their inventors and an investor."""
+        if len(self.world.spin_offs) >= 4:
+            return "enough spin-offs"
+        license = self._pick(self.world.licenses) if self.rng.random() < 0.5 else None
+        if license is not None:
+            assets = [a for a in self.world.assets if a.asset_id in license.asset_ids]
+        else:
+            live = self._live_assets()
+            assets = self.rng.sample(live, min(len(live), self.rng.randint(1, 2)))
+        if not assets:
+            return "no asset for a spin-off"
+        day = max([self._day_back(90), *(a.since for a in assets), *([license.start] if license else [])])
+        name = f"spin-off {self._next()}"
+        body: dict[str, Any] = {"name": name, "asset_ids": [a.asset_id for a in assets],
+                                "founded_via": "license" if license else "capital_contribution",
+                                "share_classes": {"common": 10_000_000}, "effective_date": day.isoformat()}  # fmt: skip
+        if license:
+            body["license_id"] = license.license_id
+        founded = self._try("found spin-off", self.client.post("incubation", "/spin-offs", body, Role.INCUBATOR))
+        if founded is None:
+            return "spin-off refused"
+        spin_off = SpinOff(founded["spin_off_id"], name, body["asset_ids"], day, [])
+        members = sorted({m for a in assets for m in a.owners} | {self.rng.choice(self.world.members).member_id})
+        researchers = sorted({r for a in assets for r in a.inventors_ever})
+        holders = [("member", m) for m in members]
+        holders += [("researcher", r) for r in self.rng.sample(researchers, min(len(researchers), 2))]
+        holders += [("investor", f"investor {self._next()}")] if self.rng.random() < 0.5 else []
+        for holder in holders:
+            movement = {"kind": "issuance", "share_class": "common", "quantity": self.rng.randint(1, 40) * 25_000,
+                        "holder": {"kind": holder[0], "id": holder[1]}, "effective_date": day.isoformat()}  # fmt: skip
+            path = f"/spin-offs/{spin_off.spin_off_id}/share-movements"
+            if self._try("issue shares", self.client.post("incubation", path, movement, Role.INCUBATOR)) is not None:
+                spin_off.holders.append(holder)
+        self.world.spin_offs.append(spin_off)
+        via = "a license" if license else "capital contribution"
+        return f"found spin-off via {via} on {len(assets)} assets dated {day}, {len(spin_off.holders)} holders"
+
+    def distribute_proceeds(self) -> str:
+        """A dividend or an exit of a spin-off, sometimes dated back (into a closed period) and sometimes
+        after shares changed hands; the members' lines are revenue-share's equity proceeds. With no
+        spin-off yet, one is founded."""
+        spin_off = self._pick([s for s in self.world.spin_offs if s.holders])
+        if spin_off is None:
+            return self.found_spin_off()
+        day = max(spin_off.founded, self._day_back(120)) if self.rng.random() < 0.4 else self.today
+        moved = self._move_shares(spin_off, day) if self.rng.random() < 0.3 else ""
+        currency = self.rng.choice(CURRENCIES)
+        kind = "exit" if self.rng.random() < 0.2 else "dividend"
+        record = max(spin_off.founded, day - timedelta(days=self.rng.randint(0, 20)))
+        body = {"kind": kind, "record_date": record.isoformat(), "effective_date": day.isoformat(),
+                "amount": {"amount_minor": self.rng.randint(10_000, 3_000_000), "currency": currency}}  # fmt: skip
+        path = f"/spin-offs/{spin_off.spin_off_id}/distributions"
+        paid = self._try("distribute proceeds", self.client.post("incubation", path, body, Role.FINANCE))
+        if paid is None:
+            return f"{kind} refused{moved}"
+        members = sum(line["amount_minor"] for line in paid["lines"] if line["holder"]["kind"] == "member")
+        if members:
+            self.world.payments.append((day, currency, members))
+            self.world.equity += 1
+        return f"{kind} of {body['amount']['amount_minor']} {currency} dated {day}, {members} to members{moved}"
+
+    def _move_shares(self, spin_off: SpinOff, before: date) -> str:
+        """A holder passes shares to a member or researcher, dated between the founding and `before`."""
+        day = spin_off.founded + timedelta(days=self.rng.randint(0, (before - spin_off.founded).days))
+        table = self.client.get("incubation", f"/spin-offs/{spin_off.spin_off_id}/cap-table", Role.INCUBATOR,
+                                as_of=day.isoformat())  # fmt: skip
+        held = {(h["holder"]["kind"], h["holder"]["id"]): h["quantity"] for h in table.body.get("holdings", [])
+                if h["quantity"] > 1} if table.ok else {}  # fmt: skip
+        if not held:
+            return ""
+        giver = self.rng.choice(sorted(held))
+        member = self.rng.choice(self.world.members)
+        to = self.rng.choice([("member", member.member_id), *(("researcher", r) for r in member.researchers)])
+        if to == giver:
+            return ""
+        movement = {"kind": "transfer", "share_class": "common", "quantity": held[giver] // 2,
+                    "holder": {"kind": giver[0], "id": giver[1]}, "to": {"kind": to[0], "id": to[1]},
+                    "effective_date": day.isoformat()}  # fmt: skip
+        path = f"/spin-offs/{spin_off.spin_off_id}/share-movements"
+        if self._try("transfer shares", self.client.post("incubation", path, movement, Role.INCUBATOR)) is None:
+            return "; share transfer refused"
+        spin_off.holders.append(to)
+        return f"; after a {giver[0]} passed shares to a {to[0]} on {day}"
 
     # ---- policies, periods, crashes --------------------------------------------------------
 
