@@ -80,7 +80,7 @@ proto: install  ## regenerate the committed protobuf/gRPC code after editing pro
 proto-check: $(BUF)  ## buf lint, and no breaking change against the last released contracts
 	cd proto && ../$(BUF) lint && ../$(BUF) breaking --against $(PROTO_RELEASE)
 
-proto-release: $(BUF)  ## on a release: record the contracts as released (then commit the image)
+proto-release: $(BUF)  ## when a version goes out: record its contracts, which later changes are checked against
 	cd proto && ../$(BUF) build --exclude-source-info -o $(PROTO_RELEASE)
 
 token: install  ## a token from the local development issuer, e.g. make token ROLE=member MEMBER=<id> NAME="Li Wei"

@@ -68,10 +68,17 @@ def test_the_contracts_pass_lint_and_the_check_against_the_last_release() -> Non
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+TYPED_DAY = 'ipshare.calendar.v1.Date effective_day = 7 [(ipshare.typed.v1.text_field) = "effective_date"];'
 REFUSED = {
     "a field changing its type": ("  string credit_code = 4;", "  int64 credit_code = 4;", "credit_code"),
     "a field removed without reserving it": ("  string credit_code = 4;", "", "credit_code"),
     "a published message renamed": ("message MemberReinstated {", "message MemberReadmitted {", "MemberReinstated"),
+    # readers take the typed field first: it stays once released, as its text twin does
+    "a typed date removed": (
+        '  ipshare.calendar.v1.Date effective_day = 7 [(ipshare.typed.v1.text_field) = "effective_date"];\n',
+        "",
+        "effective_day",
+    ),
 }
 
 

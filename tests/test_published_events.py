@@ -21,11 +21,11 @@ from google.protobuf.message_factory import GetMessageClass
 
 from commercialization.catalog import build_catalog as commercialization_catalog
 from commercialization.domain.account import RevenueKind
-from commercialization.domain.license import LicenseeKind
+from commercialization.domain.license import LicenseeKind, LicenseStatus
 from commercialization.domain.scope import LicenseType
 from incubation.catalog import build_catalog as incubation_catalog
 from incubation.domain.cap_table import MOVEMENT_KINDS
-from incubation.domain.seed_project import FUNDER_KINDS
+from incubation.domain.seed_project import FUNDER_KINDS, MilestoneStatus
 from incubation.domain.spin_off import DISTRIBUTION_KINDS, FOUNDED_VIA, HOLDER_KINDS, WINDOW_UNITS
 from incubation.domain.vesting import ACCELERATIONS
 from ip_registry.catalog import build_catalog as registry_catalog
@@ -33,12 +33,16 @@ from ip_registry.domain.lifecycle import AssetStatus
 from ip_registry.domain.member import MemberKind
 from ip_registry.domain.values import AssetKind, CostKind
 from ipshare.envelope import EventCatalog
-from ipshare.typed_fields import enum_prefix, twins
+from ipshare.typed_fields import Form, enum_prefix, twins
 from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization_events
+from ipshare_contracts.commercialization.v1 import service_pb2 as commercialization_service
 from ipshare_contracts.incubation.v1 import events_pb2 as incubation_events
+from ipshare_contracts.incubation.v1 import service_pb2 as incubation_service
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry_events
+from ipshare_contracts.ipregistry.v1 import service_pb2 as registry_service
 from ipshare_contracts.revenueshare.v1 import events_pb2 as revenue_share_events
+from ipshare_contracts.revenueshare.v1 import service_pb2 as revenue_share_service
 from revenue_share.adapters.inbox import RELEVANT, InboxProjection, fact_stated
 from revenue_share.catalog import build_catalog as revenue_share_catalog
 from revenue_share.catalog import own_events
@@ -165,6 +169,8 @@ DOMAIN_ENUMS: dict[EnumDescriptor, Iterable[str]] = {
     revenue_share_events.WaterfallStep.DESCRIPTOR: Step,
     revenue_share_events.PayeeKind.DESCRIPTOR: PayeeKind,
     revenue_share_events.PolicyScope.DESCRIPTOR: Scope,
+    commercialization_service.LicenseStatus.DESCRIPTOR: LicenseStatus,
+    incubation_service.MilestoneState.DESCRIPTOR: MilestoneStatus,
 }
 
 
@@ -175,15 +181,17 @@ def test_a_contract_enum_has_exactly_the_domains_values(enum: EnumDescriptor) ->
     assert enum.values_by_number[0].name == f"{enum_prefix(enum)}UNSPECIFIED"
 
 
-def test_every_enum_of_the_contracts_stands_for_a_domain_enum() -> None:
-    contracts = [registry_events, commercialization_events, incubation_events, revenue_share_events]
-    declared = {e.full_name for module in contracts for e in module.DESCRIPTOR.enum_types_by_name.values()}
-    assert declared == {e.full_name for e in DOMAIN_ENUMS}
-
-
+# The events and the gRPC services of the four services.
 CONTRACTS: list[FileDescriptor] = [
-    m.DESCRIPTOR for m in (registry_events, commercialization_events, incubation_events, revenue_share_events)
-]
+    m.DESCRIPTOR
+    for m in (registry_events, commercialization_events, incubation_events, revenue_share_events,
+              registry_service, commercialization_service, incubation_service, revenue_share_service)
+]  # fmt: skip
+
+
+def test_every_enum_of_the_contracts_stands_for_a_domain_enum() -> None:
+    declared = {e.full_name for contract in CONTRACTS for e in contract.enum_types_by_name.values()}
+    assert declared == {e.full_name for e in DOMAIN_ENUMS}
 
 
 def contract_messages() -> Iterator[Descriptor]:
@@ -193,43 +201,54 @@ def contract_messages() -> Iterator[Descriptor]:
 
 
 def test_every_enum_and_date_field_stands_beside_its_text_which_is_deprecated() -> None:
-    """A typed field names its text twin; the twin stays, deprecated, for readers from before it."""
+    """A typed field names its text twin; the twin stays, deprecated, for readers from before it. (An
+    instant may be a Timestamp without a twin: the envelope's occurred_at was never text.)"""
     for message in contract_messages():
         for field in message.fields:
             is_date = field.message_type is not None and field.message_type.full_name == Date.DESCRIPTOR.full_name
-            if field.type != FieldDescriptor.TYPE_ENUM and not is_date:
-                continue
             where = f"{message.full_name}.{field.name}"
             [twin] = [t for t in twins(GetMessageClass(message)) if t.typed == field.name] or [None]
+            if field.type != FieldDescriptor.TYPE_ENUM and not is_date and twin is None:
+                continue
             assert twin is not None, f"{where}: name its string twin with (ipshare.typed.v1.text_field)"
             text = message.fields_by_name[twin.text]
             assert text.GetOptions().deprecated, f"{where}: readers should use the typed field, not {text.name}"
 
 
-# Strings that hold a date: `*_date`, `*_on` (expires_on) and the bounds of a period or a schedule.
-DATE_TEXT = ("_date", "_on", "start", "end")
+# Strings that hold a date: `*_date`, `*_on` (expires_on), the bounds of a period or a schedule, the
+# day a reply is as of. Strings that hold an instant: `*_at`, and a statements request's as_of (a
+# recording time). One instant stays text only: an audit checkpoint's signed_at is signed as text.
+DATE_TEXT = ("_date", "_on", "start", "end", "as_of")
+INSTANT_TEXT = ("_at",)
+TIMES = {"ipshare.revenueshare.v1.StatementsRequest.as_of"}
+SIGNED_TEXT = {"ipshare.audit.v1.CheckpointSigned.signed_at"}
 
 
-def test_every_date_is_typed_beside_its_text() -> None:
+def test_every_date_and_instant_is_typed_beside_its_text() -> None:
     for message in contract_messages():
-        typed_texts = {t.text for t in twins(GetMessageClass(message)) if t.enum is None}
+        typed = {t.text: t.form for t in twins(GetMessageClass(message))}
         for field in message.fields:
-            if field.type == FieldDescriptor.TYPE_STRING and field.name.endswith(DATE_TEXT):
-                assert field.name in typed_texts, f"{message.full_name}.{field.name}: add a Date field beside it"
+            if field.type != FieldDescriptor.TYPE_STRING or field.full_name in SIGNED_TEXT:
+                continue
+            where = f"{message.full_name}.{field.name}"
+            if field.name.endswith(INSTANT_TEXT) or field.full_name in TIMES:
+                assert typed.get(field.name) is Form.INSTANT, f"{where}: add a Timestamp field beside it"
+            elif field.name.endswith(DATE_TEXT):
+                assert typed.get(field.name) is Form.DATE, f"{where}: add a Date field beside it"
 
 
-# Strings that hold one of a fixed set of words; and the two that stay text: a strategic reserve's
-# "none" is the empty string (an enum's zero would read as "not stated"), and a refusal's code is
-# the name of a gRPC status, which gRPC itself defines.
+# Strings that hold one of a fixed set of words; and those that stay text: a strategic reserve's
+# "none" is the empty string (an enum's zero would read as "not stated"), a refusal's code is the
+# name of a gRPC status (gRPC defines them), and a source group's scope names an asset or a spin-off.
 CHOICE_TEXT = ("kind", "status", "scope", "step", "unit", "acceleration", "founded_via", "license_type")
-STAYING_TEXT = {"strategic_reserve", "code"}
+STAYING_TEXT = {"strategic_reserve", "code", "ipshare.revenueshare.v1.SourceGroup.scope"}
 
 
 def test_every_choice_is_typed_beside_its_text() -> None:
     for message in contract_messages():
         typed_texts = {t.text for t in twins(GetMessageClass(message)) if t.enum is not None}
         for field in message.fields:
-            is_choice = field.name.endswith(CHOICE_TEXT) and field.name not in STAYING_TEXT
+            is_choice = field.name.endswith(CHOICE_TEXT) and not {field.name, field.full_name} & STAYING_TEXT
             if field.type == FieldDescriptor.TYPE_STRING and is_choice:
                 assert field.name in typed_texts, f"{message.full_name}.{field.name}: add an enum field beside it"
 

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -22,6 +23,7 @@ from ipshare.eventstore import CommandContext
 from ipshare.identity import IssuerUnavailable, read_token, service_token
 from ipshare.settings import AuthSettings
 from ipshare.tracing import traced_aio_interceptors, traced_server_interceptor
+from ipshare.typed_fields import date_of
 from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import DomainError
 
@@ -126,15 +128,15 @@ async def parse_uuid(context: grpc.aio.ServicerContext[Any, Any], value: str) ->
         raise
 
 
-async def parse_date(context: grpc.aio.ServicerContext[Any, Any], value: str, default: date) -> date:
-    """An ISO date, or `default` when empty."""
-    if not value:
-        return default
+async def parse_date(context: grpc.aio.ServicerContext[Any, Any], request: Message, typed: str, default: date) -> date:
+    """The request's Date field `typed` (from a client built before it: its ISO text twin); `default` when
+    the request has neither. A date that is no calendar date is INVALID_ARGUMENT."""
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not an ISO date")
+        day = date_of(request, typed)
+    except ValueError as error:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{typed} is not a calendar date: {error}")
         raise
+    return default if day is None else day
 
 
 def create_server(settings: AuthSettings) -> tuple[grpc.aio.Server, health_aio.HealthServicer]:

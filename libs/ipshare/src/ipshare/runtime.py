@@ -208,9 +208,20 @@ def refuse_development_credentials(settings: ServiceSettings, service: str) -> N
 
 
 async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
-    settings = spec.settings
-    configure_logging(spec.name, settings.log_level, settings.log_json)
+    """The service's process: its logs and traces, and the service until SIGTERM or SIGINT."""
+    configure_logging(spec.name, spec.settings.log_level, spec.settings.log_json)
     configure_tracing(spec.name)
+    try:
+        await run_service(spec)
+    finally:
+        shutdown_tracing()
+
+
+async def run_service(spec: ServiceSpec[AppT, SettingsT], stop: asyncio.Event | None = None) -> None:
+    """Serve HTTP and gRPC as soon as the database is open, lead or stand by, and shut down in order on
+    SIGTERM or SIGINT, or once `stop` is set. Consumers join their groups in their own tasks: that can
+    take a session timeout after a restart, and reads need not wait for it."""
+    settings = spec.settings
     await asyncio.to_thread(refuse_development_credentials, settings, spec.name)
     runtime = Runtime(spec)
     await runtime.start()
@@ -238,6 +249,8 @@ async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: None)
+    if stop is not None:
+        workers.append(asyncio.create_task(_exit_when(stop, http), name="stop"))
     log.info("service started", http_port=settings.http_port, grpc_port=settings.grpc_port, topic=runtime.topic)
     await http.serve()
     log.info("service stopping")
@@ -250,4 +263,8 @@ async def serve(spec: ServiceSpec[AppT, SettingsT]) -> None:
     await asyncio.gather(*workers, return_exceptions=True)
     await runtime.stop()
     log.info("service stopped")
-    shutdown_tracing()
+
+
+async def _exit_when(stop: asyncio.Event, http: uvicorn.Server) -> None:
+    await stop.wait()
+    http.should_exit = True

@@ -17,8 +17,11 @@ from ipshare.auth import Principal, Role, issue_token
 from ipshare.eventstore import CommandContext
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
+from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.commercialization.v1 import service_pb2 as pb
 from ipshare_contracts.commercialization.v1 import service_pb2_grpc
+from ipshare_contracts.commercialization.v1.events_pb2 import REVENUE_KIND_UPFRONT
+from ipshare_devtools.testing.typed_twins import twin_disagreements
 from ipshare_kernel.clock import FixedClock
 
 AUTH = AuthSettings(jwt_secret="commercialization-grpc-test-secret-0123456789")
@@ -122,6 +125,21 @@ async def test_receivables_are_aged_by_days_past_due(
     assert (cny.currency, cny.current, cny.days_30, cny.days_60, cny.days_90_plus) == ("CNY", 0, 30_000, 0, 40_000)
 
 
+async def test_a_typed_day_asks_what_its_text_asked_and_every_reply_carries_both_forms(
+    stub: service_pb2_grpc.CommercializationAsyncStub, deal: Deal
+) -> None:
+    as_text = await stub.Receivables(pb.ReceivablesRequest(as_of="2025-05-15"), metadata=as_(Role.FINANCE))
+    typed = await stub.Receivables(
+        pb.ReceivablesRequest(as_of_day=Date(year=2025, month=5, day=15)), metadata=as_(Role.FINANCE)
+    )
+    assert typed == as_text
+    assert (typed.as_of_day, typed.lines[0].revenue_kind) == (Date(year=2025, month=5, day=15), REVENUE_KIND_UPFRONT)
+    license = await stub.GetLicense(pb.GetLicenseRequest(license_id=str(deal.license_id)), metadata=as_(Role.FINANCE))
+    account = await stub.GetAccount(pb.GetAccountRequest(deal_id=str(deal.license_id)), metadata=as_(Role.FINANCE))
+    assert twin_disagreements(typed) + twin_disagreements(license) + twin_disagreements(account) == []
+    assert license.license_status == pb.LICENSE_STATUS_ACTIVE
+
+
 async def test_receivables_of_named_deals_only(stub: service_pb2_grpc.CommercializationAsyncStub, deal: Deal) -> None:
     request = pb.ReceivablesRequest(as_of="2025-05-15", deal_ids=[str(deal.license_id)])
     assert len((await stub.Receivables(request, metadata=as_(Role.AUDITOR))).lines) == 2
@@ -173,6 +191,7 @@ async def test_bad_ids_and_dates_are_invalid_arguments(stub: service_pb2_grpc.Co
         stub.GetLicense(pb.GetLicenseRequest(license_id="nope"), metadata=finance),
         stub.GetAccount(pb.GetAccountRequest(deal_id=""), metadata=finance),
         stub.Receivables(pb.ReceivablesRequest(as_of="15/05/2025"), metadata=finance),
+        stub.Receivables(pb.ReceivablesRequest(as_of_day=Date(year=2025, month=2, day=30)), metadata=finance),
         stub.Receivables(pb.ReceivablesRequest(deal_ids=["x"]), metadata=finance),
     ]
     for call in calls:

@@ -15,9 +15,11 @@ from incubation.domain.references import KnownLicense, UnknownReference
 from incubation.domain.seed_project import Commitment, MilestonePlan
 from incubation.domain.spin_off import ExerciseWindow
 from incubation.domain.vesting import VestingTerms
+from incubation.entrypoints.grpc import cap_table_message, seed_project_message
 from incubation.entrypoints.schemas import CapTableOut
 from ipshare.auth import Principal, Role
 from ipshare.eventstore import CommandContext
+from ipshare_contracts.incubation.v1 import service_pb2 as incubation_service
 from ipshare_devtools.testing.typed_twins import twin_disagreements
 from ipshare_kernel.clock import FixedClock
 from ipshare_kernel.errors import Conflict, DomainError, Forbidden, NotFound
@@ -138,6 +140,14 @@ def test_seed_project_tranches_are_gated_and_released_by_finance(app: Incubation
     assert [m.milestone_id for m in row.due] == [second]
     assert app.board(AUDITOR, date(2025, 9, 2))[0].overdue[0].milestone_id == second
     assert app.get_seed_project(AUDITOR, project_id).released == Money(400_000, "CNY")
+    # as the gRPC service answers: each date and status typed beside its text
+    reply = seed_project_message(app.get_seed_project(AUDITOR, project_id))
+    assert [(m.milestone_state, m.released_day.year) for m in reply.milestones] == [
+        (incubation_service.MILESTONE_STATE_APPROVED, 2025),
+        (incubation_service.MILESTONE_STATE_OPEN, 0),
+    ]
+    cap_table = cap_table_message(app.get_spin_off(AUDITOR, spin_off_id), TODAY)
+    assert twin_disagreements(reply) + twin_disagreements(cap_table) == []
 
 
 def test_every_recorded_event_goes_on_the_wire(app: IncubationApplication) -> None:

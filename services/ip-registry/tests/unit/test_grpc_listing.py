@@ -17,7 +17,7 @@ from ipshare.auth import Role, issue_token
 from ipshare.eventstore import persistence_env
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
-from ipshare_contracts.ipregistry.v1 import service_pb2, service_pb2_grpc
+from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
 
 from .conftest import ADMIN, Center
 
@@ -64,7 +64,7 @@ def register_many(c: Center) -> list[str]:
     return ids
 
 
-async def listed(stub: Stub, **filters: str) -> list[str]:
+async def listed(stub: Stub, **filters: str | int) -> list[str]:
     request = service_pb2.ListAssetsRequest(**filters)
     return [asset.asset_id async for asset in stub.ListAssets(request, metadata=credentials())]
 
@@ -75,6 +75,9 @@ async def test_list_assets_streams_every_match_in_registration_order(center: Cen
     assert await listed(stub, strategic="key_core", technology_field=" batteries ") == ids[::3]
     assert await listed(stub, jurisdiction="cn", status="filed", kind="invention_patent") == ids
     assert await listed(stub, status="granted") == []
+    typed = {"asset_status": events_pb2.ASSET_STATUS_FILED, "asset_kind": events_pb2.ASSET_KIND_INVENTION_PATENT}
+    assert await listed(stub, **typed) == ids
+    assert await listed(stub, asset_status=events_pb2.ASSET_STATUS_GRANTED) == []
     assert await listed(stub, owner_member_id=str(center.corp)) == []
 
 

@@ -14,7 +14,9 @@ from ip_registry.entrypoints.grpc import IpRegistryServicer
 from ipshare.auth import Role, issue_token
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
+from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
+from ipshare_devtools.testing.typed_twins import twin_disagreements
 
 from .conftest import ADMIN, TODAY, Center
 from .test_ownership_transfer import co_owned_asset
@@ -104,4 +106,18 @@ async def test_ownership_without_a_day_is_as_of_the_applications_clock(center: C
     asked = service_pb2.GetOwnershipAsOfRequest(asset_id=str(asset_id))
     ownership = await stub.GetOwnershipAsOf(asked, metadata=service())
     assert ownership.as_of == TODAY.isoformat()
+    assert {(o.member_id, o.share_bps) for o in ownership.owners} == {(str(center.uni), 6000), (str(center.corp), 4000)}
+
+
+async def test_a_request_with_only_the_typed_day_transfers_alike_and_the_reply_carries_both_forms(
+    center: Center, stub: Stub
+) -> None:
+    asset_id = co_owned_asset(center)
+    typed = request(center, asset_id, effective_date="", effective_day=Date(year=2024, month=7, day=1))
+    result = await stub.TransferOwnership(typed, metadata=service())
+    assert (result.effective_day, result.effective_date) == (Date(year=2024, month=7, day=1), "2024-07-01")
+    assert center.app.ownership_as_of(ADMIN, asset_id, date(2024, 7, 1)) == {center.lab: 10_000}
+    asked = service_pb2.GetOwnershipAsOfRequest(asset_id=str(asset_id), as_of_day=Date(year=2024, month=6, day=30))
+    ownership = await stub.GetOwnershipAsOf(asked, metadata=service())
+    assert (ownership.as_of, twin_disagreements(ownership)) == ("2024-06-30", [])
     assert {(o.member_id, o.share_bps) for o in ownership.owners} == {(str(center.uni), 6000), (str(center.corp), 4000)}

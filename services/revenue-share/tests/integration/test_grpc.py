@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ipshare.auth import Role, issue_token
 from ipshare.grpc_runtime import create_server
 from ipshare.settings import AuthSettings
+from ipshare_contracts.revenueshare.v1 import events_pb2 as events
 from ipshare_contracts.revenueshare.v1 import service_pb2 as pb
 from ipshare_contracts.revenueshare.v1 import service_pb2_grpc
 from ipshare_devtools.embedded import free_port
+from ipshare_devtools.testing.typed_twins import twin_disagreements
 from revenue_share.application import Payouts, RevenueShareApplication
 from revenue_share.entrypoints.grpc import PayoutsServicer
 
@@ -58,8 +60,17 @@ async def test_finance_lists_issued_statements_that_sum_to_the_receipt(stub: ser
 
     assert sum(b.entitled for s in statements for b in s.balances) == RECEIPT
     assert all(s.closed_at for s in statements)
+    assert all(s.close_time.ToDatetime(tzinfo=UTC) == datetime.fromisoformat(s.closed_at) for s in statements)
     as_of_now = pb.StatementsRequest(period_id="2026-Q4", as_of=datetime.now(UTC).isoformat())
     assert [s async for s in stub.ListStatements(as_of_now, metadata=as_(Role.AUDITOR))] == statements
+    typed_as_of = pb.StatementsRequest(period_id="2026-Q4")  # a client that sends the Timestamp only
+    typed_as_of.as_of_time.FromDatetime(datetime.now(UTC))
+    assert [s async for s in stub.ListStatements(typed_as_of, metadata=as_(Role.AUDITOR))] == statements
+    before_any_fact = pb.StatementsRequest(period_id="2026-Q4")
+    before_any_fact.as_of_time.FromDatetime(datetime(2000, 1, 1, tzinfo=UTC))
+    assert await code_of(stub.ListStatements(before_any_fact, metadata=as_(Role.AUDITOR))) == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
 
 
 async def test_a_member_reads_only_its_own_balances_and_no_reconciliation(stub: service_pb2_grpc.PayoutsStub) -> None:
@@ -91,6 +102,22 @@ async def test_explain_names_the_receipt_and_the_facts_behind_each_line(stub: se
     assert len(group.receipt_ids) == 1
     assert len(group.fact_ids) >= 2  # the ownership and the inventors in force on the receipt date
     assert set(line.line.source_event_ids) == {*group.receipt_ids, *group.fact_ids}
+
+
+async def test_a_typed_payee_asks_what_its_text_asked_and_every_reply_carries_both_forms(
+    stub: service_pb2_grpc.PayoutsStub,
+) -> None:
+    as_text = pb.ExplainRequest(period_id="2026-Q4", payee_kind="researcher", payee_id=ALICE)
+    typed = pb.ExplainRequest(period_id="2026-Q4", payee_type=events.PAYEE_KIND_RESEARCHER, payee_id=ALICE)
+    explained = await stub.Explain(typed, metadata=as_(Role.AUDITOR))
+    assert explained == await stub.Explain(as_text, metadata=as_(Role.AUDITOR))
+    assert explained.lines[0].line.waterfall_step == events.WATERFALL_STEP_RESEARCHERS_REWARD
+    balances = await stub.GetBalances(pb.BalancesRequest(period_id="2026-Q4"), metadata=as_(Role.FINANCE))
+    statements = [
+        s async for s in stub.ListStatements(pb.StatementsRequest(period_id="2026-Q4"), metadata=as_(Role.FINANCE))
+    ]
+    replies = [explained, balances, *statements]
+    assert [d for reply in replies for d in twin_disagreements(reply)] == []
 
 
 async def test_the_open_period_is_provisional_and_bad_requests_are_named(stub: service_pb2_grpc.PayoutsStub) -> None:

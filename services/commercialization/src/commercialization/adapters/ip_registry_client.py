@@ -17,6 +17,7 @@ from commercialization.domain.assignment import Assignment, TransferOutcome
 from ipshare.grpc_runtime import caused_by_metadata, service_credentials
 from ipshare.settings import AuthSettings
 from ipshare.tracing import traced_channel
+from ipshare.typed_fields import filled, required_date_of
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
 from ipshare_kernel.actor import Actor
 from ipshare_kernel.errors import Conflict, NotFound, Unavailable
@@ -64,7 +65,7 @@ class IpRegistryClient:
 
     def owners_as_of(self, asset_id: uuid.UUID, as_of: date) -> dict[uuid.UUID, int]:
         """Confirmed owners and their shares in basis points; NotFound for an unknown asset."""
-        request = service_pb2.GetOwnershipAsOfRequest(asset_id=str(asset_id), as_of=as_of.isoformat())
+        request = filled(service_pb2.GetOwnershipAsOfRequest(asset_id=str(asset_id), as_of=as_of.isoformat()))
         metadata = tuple(service_credentials(self._auth, self._caller))
         try:
             reply = self._stub.GetOwnershipAsOf(request, metadata=metadata, timeout=self._timeout)
@@ -80,13 +81,13 @@ class IpRegistryClient:
     ) -> TransferOutcome:
         """Carry out an agreed assignment; the registry answers a repeat with the first result, and
         records the transfer as this service's, on behalf of `caused_by` (who made the request)."""
-        request = service_pb2.TransferOwnershipRequest(
+        request = filled(service_pb2.TransferOwnershipRequest(
             request_id=str(requested.request_id), asset_id=str(requested.asset_id),
             from_owners=[events_pb2.OwnerShare(member_id=str(o["member_id"]), share_bps=int(o["share_bps"]))
                          for o in requested.from_owners],
             assignee=requested.assignee, assignee_member_id=requested.assignee_member_id,
             effective_date=requested.effective_date.isoformat(),
-        )  # fmt: skip
+        ))  # fmt: skip
         metadata = (*service_credentials(self._auth, self._caller), *caused_by_metadata(caused_by))
         try:
             reply = self._stub.TransferOwnership(request, metadata=metadata, timeout=self._timeout)
@@ -102,7 +103,7 @@ class IpRegistryClient:
         return TransferOutcome(
             request_id=uuid.UUID(reply.request_id),
             owners={uuid.UUID(o.member_id): o.share_bps for o in reply.owners},
-            effective_date=date.fromisoformat(reply.effective_date),
+            effective_date=required_date_of(reply, "effective_day"),
         )
 
     def close(self) -> None:

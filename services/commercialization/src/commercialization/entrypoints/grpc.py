@@ -23,6 +23,7 @@ from ipshare.eventstore import CommandContext
 from ipshare.grpc_runtime import parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
+from ipshare.typed_fields import filled
 from ipshare_contracts.commercialization.v1 import events_pb2, service_pb2_grpc
 from ipshare_contracts.commercialization.v1 import service_pb2 as pb
 from ipshare_contracts.money.v1.money_pb2 import Money
@@ -41,7 +42,7 @@ def _amounts(by_currency: Mapping[str, int]) -> list[Money]:
 
 def license_message(license: License) -> pb.License:
     terms = json_format.ParseDict(jsonable(license.terms.as_event_dict()), events_pb2.RoyaltyTerms())
-    return pb.License(
+    return filled(pb.License(
         license_id=str(license.id), licensee=license.licensee, licensee_kind=license.licensee_kind.value,
         spin_off_id=license.spin_off_id, asset_ids=[str(a) for a in license.asset_ids],
         license_type=license.license_type.value, field_of_use=license.field_of_use, fields=list(license.fields),
@@ -50,7 +51,7 @@ def license_message(license: License) -> pb.License:
         granted_by=str(license.granted_by), required_consents=[str(m) for m in license.required_consents],
         consents=sorted(str(m) for m in license.consents), granted_on=_day(license.granted_on),
         ended_on=_day(license.ended_on), terms=terms, version=license.version,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def _invoice(invoice: Invoice) -> pb.Invoice:
@@ -71,14 +72,16 @@ def _payment(payment: Payment) -> pb.Payment:
 
 
 def account_message(account: LicenseAccount) -> pb.Account:
-    return pb.Account(
-        deal_id=str(account.license_id),
-        asset_ids=[str(a) for a in account.asset_ids],
-        invoices=[_invoice(i) for i in sorted(account.invoices.values(), key=lambda i: i.sequence)],
-        payments=[_payment(p) for p in sorted(account.payments.values(), key=lambda p: p.received_on)],
-        open_balance=_amounts(account.open_balance()),
-        unapplied_cash=_amounts(account.unapplied_cash()),
-        unused_credit=_amounts(account.unused_credit()),
+    return filled(
+        pb.Account(
+            deal_id=str(account.license_id),
+            asset_ids=[str(a) for a in account.asset_ids],
+            invoices=[_invoice(i) for i in sorted(account.invoices.values(), key=lambda i: i.sequence)],
+            payments=[_payment(p) for p in sorted(account.payments.values(), key=lambda p: p.received_on)],
+            open_balance=_amounts(account.open_balance()),
+            unapplied_cash=_amounts(account.unapplied_cash()),
+            unused_credit=_amounts(account.unused_credit()),
+        )
     )
 
 
@@ -98,11 +101,13 @@ def _ageing(currency: str, by_bucket: Mapping[str, int]) -> pb.AgeingTotals:
 
 
 def receivables_message(report: ReceivablesReport) -> pb.ReceivablesReport:
-    return pb.ReceivablesReport(
-        as_of=_day(report.as_of),
-        lines=[_receivable(line) for line in report.lines],
-        totals=[_ageing(currency, buckets) for currency, buckets in sorted(report.totals.items())],
-        unapplied_cash=_amounts(report.unapplied_cash),
+    return filled(
+        pb.ReceivablesReport(
+            as_of=_day(report.as_of),
+            lines=[_receivable(line) for line in report.lines],
+            totals=[_ageing(currency, buckets) for currency, buckets in sorted(report.totals.items())],
+            unapplied_cash=_amounts(report.unapplied_cash),
+        )
     )
 
 
@@ -150,7 +155,7 @@ class CommercializationServicer(service_pb2_grpc.CommercializationServicer):
         return account_message(account)
 
     async def Receivables(self, request: pb.ReceivablesRequest, context: Context) -> pb.ReceivablesReport:
-        as_of = await parse_date(context, request.as_of, self._clock.today())
+        as_of = await parse_date(context, request, "as_of_day", self._clock.today())
         deal_ids = [await parse_uuid(context, d) for d in request.deal_ids] or None
         report = await run_use_case(
             context, self._auth, lambda ctx: self._application().receivables(ctx, as_of, deal_ids)

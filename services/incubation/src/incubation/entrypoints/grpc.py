@@ -14,6 +14,7 @@ from incubation.domain.spin_off import SpinOff
 from ipshare.grpc_runtime import parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
+from ipshare.typed_fields import filled
 from ipshare_contracts.incubation.v1 import service_pb2 as pb
 from ipshare_contracts.incubation.v1 import service_pb2_grpc
 
@@ -21,7 +22,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def cap_table_message(spin_off: SpinOff, as_of: date) -> pb.CapTable:
-    return pb.CapTable(
+    return filled(pb.CapTable(
         spin_off_id=str(spin_off.id), name=spin_off.name, as_of=as_of.isoformat(), version=spin_off.version,
         holdings=[pb.Holding(holder_kind=h[0], holder_id=h[1], share_class=c, quantity=q)
                   for (h, c), q in sorted(spin_off.holdings(as_of).items())],
@@ -29,11 +30,11 @@ def cap_table_message(spin_off: SpinOff, as_of: date) -> pb.CapTable:
                                       holder_id=line.holder[1] if line.holder else "",
                                       shares=line.shares, options=line.options)
                        for line in spin_off.fully_diluted(as_of)],
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def seed_project_message(project: SeedProject) -> pb.SeedProject:
-    return pb.SeedProject(
+    return filled(pb.SeedProject(
         seed_project_id=str(project.id), spin_off_id=project.spin_off_id, title=project.title,
         currency=project.currency, committed=project.committed.amount, released=project.released.amount,
         version=project.version,
@@ -41,7 +42,7 @@ def seed_project_message(project: SeedProject) -> pb.SeedProject:
                                        due_date=m.due_date.isoformat(), status=str(m.status), tranche=m.tranche.amount,
                                        released_on=m.released_on.isoformat() if m.released_on else "")
                     for m in project.milestones.values()],
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 class IncubationServicer(service_pb2_grpc.IncubationServicer):
@@ -52,7 +53,7 @@ class IncubationServicer(service_pb2_grpc.IncubationServicer):
     async def GetCapTable(self, request: pb.GetCapTableRequest, context: Context) -> pb.CapTable:
         spin_off_id = await parse_uuid(context, request.spin_off_id)
         app = self._application()
-        as_of = await parse_date(context, request.as_of, app.clock.today())
+        as_of = await parse_date(context, request, "as_of_day", app.clock.today())
         spin_off = await run_use_case(context, self._auth, lambda ctx: app.get_spin_off(ctx, spin_off_id))
         return cap_table_message(spin_off, as_of)
 

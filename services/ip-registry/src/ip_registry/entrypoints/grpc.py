@@ -16,6 +16,7 @@ from ip_registry.domain.ownership_transfer import OwnershipTransfer, TransferReq
 from ipshare.grpc_runtime import abort_for, parse_date, parse_uuid, run_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
+from ipshare.typed_fields import filled, text_of
 from ipshare_contracts.ipregistry.v1 import events_pb2, service_pb2, service_pb2_grpc
 from ipshare_kernel.errors import DomainError
 
@@ -23,37 +24,40 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def asset_message(asset: Asset) -> service_pb2.Asset:
-    return service_pb2.Asset(
-        asset_id=str(asset.id),
-        title=asset.title,
-        kind=asset.kind.value,
-        jurisdiction=asset.jurisdiction,
-        status=asset.status.value,
-        owners=_owners(asset.owners),
-        inventors=[
-            events_pb2.Inventor(
-                researcher_id=str(i.researcher_id),
-                name=i.name,
-                contribution_bps=i.contribution_bps,
-                affiliation_member_id=str(i.affiliation_member_id),
-            )
-            for i in asset.inventors
-        ],
-        version=asset.version,
+    return filled(
+        service_pb2.Asset(
+            asset_id=str(asset.id),
+            title=asset.title,
+            kind=asset.kind.value,
+            jurisdiction=asset.jurisdiction,
+            status=asset.status.value,
+            owners=_owners(asset.owners),
+            inventors=[
+                events_pb2.Inventor(
+                    researcher_id=str(i.researcher_id),
+                    name=i.name,
+                    contribution_bps=i.contribution_bps,
+                    affiliation_member_id=str(i.affiliation_member_id),
+                )
+                for i in asset.inventors
+            ],
+            version=asset.version,
+        )
     )
 
 
 def transfer_result(transfer: OwnershipTransfer) -> service_pb2.OwnershipTransferResult:
-    return service_pb2.OwnershipTransferResult(
+    return filled(service_pb2.OwnershipTransferResult(
         request_id=transfer.request_id, asset_id=str(transfer.asset_id), owners=_owners(transfer.owners),
         effective_date=transfer.effective_date.isoformat(), assigned_out=transfer.assigned_out,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 async def _transfer_request(request: service_pb2.TransferOwnershipRequest, context: Context) -> TransferRequest:
     """The request's fields checked one by one: any bad one is INVALID_ARGUMENT naming it."""
-    if not request.request_id.strip() or not request.effective_date or not request.from_owners:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id, effective_date and from_owners are required")
+    effective_date = await parse_date(context, request, "effective_day", date.min)
+    if not request.request_id.strip() or effective_date == date.min or not request.from_owners:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id, effective_day and from_owners are required")
     buyer = request.assignee_member_id
     return TransferRequest(
         request_id=request.request_id.strip(),
@@ -61,7 +65,7 @@ async def _transfer_request(request: service_pb2.TransferOwnershipRequest, conte
         from_owners={await parse_uuid(context, o.member_id): o.share_bps for o in request.from_owners},
         assignee=request.assignee,
         assignee_member_id=await parse_uuid(context, buyer) if buyer else None,
-        effective_date=await parse_date(context, request.effective_date, date.min),
+        effective_date=effective_date,
     )
 
 
@@ -83,11 +87,11 @@ class IpRegistryServicer(service_pb2_grpc.IpRegistryServicer):
         self, request: service_pb2.GetOwnershipAsOfRequest, context: Context
     ) -> service_pb2.Ownership:
         asset_id = await parse_uuid(context, request.asset_id)
-        as_of = await parse_date(context, request.as_of, self._application().clock.today())
+        as_of = await parse_date(context, request, "as_of_day", self._application().clock.today())
         owners = await run_use_case(
             context, self._auth, lambda ctx: self._application().ownership_as_of(ctx, asset_id, as_of)
         )
-        return service_pb2.Ownership(asset_id=str(asset_id), as_of=as_of.isoformat(), owners=_owners(owners))
+        return filled(service_pb2.Ownership(asset_id=str(asset_id), as_of=as_of.isoformat(), owners=_owners(owners)))
 
     async def TransferOwnership(
         self, request: service_pb2.TransferOwnershipRequest, context: Context
@@ -124,7 +128,8 @@ class IpRegistryServicer(service_pb2_grpc.IpRegistryServicer):
 
 def _asset_filter(request: service_pb2.ListAssetsRequest, owner: uuid.UUID | None) -> AssetFilter:
     return AssetFilter.parse(
-        owner=owner, status=request.status, kind=request.kind, jurisdiction=request.jurisdiction,
+        owner=owner, status=text_of(request, "asset_status"), kind=text_of(request, "asset_kind"),
+        jurisdiction=request.jurisdiction,
         technology_field=request.technology_field, strategic=request.strategic,
     )  # fmt: skip
 

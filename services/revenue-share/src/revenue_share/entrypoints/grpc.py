@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ import grpc
 from ipshare.grpc_runtime import run_async_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
+from ipshare.typed_fields import filled, instant_of, text_of
 from ipshare_contracts.revenueshare.v1 import events_pb2 as events
 from ipshare_contracts.revenueshare.v1 import service_pb2 as pb
 from ipshare_contracts.revenueshare.v1 import service_pb2_grpc
@@ -42,11 +42,11 @@ def balance_message(b: Balance) -> events.Balance:
 
 
 def statement_message(s: Statement) -> events.StatementIssued:
-    return events.StatementIssued(
+    return filled(events.StatementIssued(
         period_id=s.period_id, payee_kind=s.payee.kind.value, payee_id=s.payee.id, payee_account=s.payee.account,
         closed_at=s.closed_at.isoformat() if s.closed_at else "",
         lines=[line_message(line) for line in s.lines], balances=[balance_message(b) for b in s.balances],
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def reconciliation_message(period_id: str, rows: tuple[Reconciliation, ...]) -> pb.Reconciliation:
@@ -80,7 +80,7 @@ class PayoutsServicer(service_pb2_grpc.PayoutsServicer):
     async def ListStatements(
         self, request: pb.StatementsRequest, context: Context
     ) -> AsyncIterator[events.StatementIssued]:
-        as_of = await _timestamp(context, request.as_of)
+        as_of = await _as_of(context, request)
         payouts, period_id = self._payouts, request.period_id
         found = await run_async_use_case(
             context, self._auth,
@@ -92,12 +92,12 @@ class PayoutsServicer(service_pb2_grpc.PayoutsServicer):
 
     async def GetBalances(self, request: pb.BalancesRequest, context: Context) -> pb.Balances:
         provisional, found = await self._current(context, request.period_id)
-        return pb.Balances(
+        return filled(pb.Balances(
             period_id=request.period_id, provisional=provisional,
             balances=[pb.PayeeBalance(payee_kind=s.payee.kind.value, payee_id=s.payee.id,
                                       payee_account=s.payee.account, balance=balance_message(b))
                       for s in found for b in s.balances],
-        )  # fmt: skip
+        ))  # fmt: skip
 
     async def GetReconciliation(self, request: pb.ReconciliationRequest, context: Context) -> pb.Reconciliation:
         payouts, period_id = self._payouts, request.period_id
@@ -105,33 +105,33 @@ class PayoutsServicer(service_pb2_grpc.PayoutsServicer):
         return reconciliation_message(period_id, rows)
 
     async def Explain(self, request: pb.ExplainRequest, context: Context) -> pb.Explanation:
-        if request.payee_kind not in set(PayeeKind):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"payee_kind is one of {', '.join(PayeeKind)}")
+        payee_kind = text_of(request, "payee_type")
+        if payee_kind not in set(PayeeKind):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"payee_type is one of {', '.join(PayeeKind)}")
         payouts, r = self._payouts, request
         provisional, chosen = await run_async_use_case(
             context,
             self._auth,
-            lambda ctx: payouts.explain(ctx, r.period_id, r.payee_kind, r.payee_id, r.payee_account),
+            lambda ctx: payouts.explain(ctx, r.period_id, payee_kind, r.payee_id, r.payee_account),
         )
-        return pb.Explanation(
-            period_id=request.period_id, payee_kind=request.payee_kind, payee_id=request.payee_id,
+        return filled(pb.Explanation(
+            period_id=request.period_id, payee_kind=payee_kind, payee_id=request.payee_id,
             provisional=provisional, lines=[line for s in chosen for line in explained(s)],
-        )  # fmt: skip
+        ))  # fmt: skip
 
     async def _current(self, context: Context, period_id: str) -> tuple[bool, list[Statement]]:
         payouts = self._payouts
         return await run_async_use_case(context, self._auth, lambda ctx: payouts.current(ctx, period_id))
 
 
-async def _timestamp(context: Context, value: str) -> datetime | None:
-    if not value:
-        return None
-    with contextlib.suppress(ValueError):
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is not None:
-            return moment
-    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not an ISO timestamp with an offset")
-    raise AssertionError("abort raises")
+async def _as_of(context: Context, request: pb.StatementsRequest) -> datetime | None:
+    try:
+        return instant_of(request, "as_of_time")
+    except ValueError:
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{request.as_of!r} is not an ISO timestamp with an offset"
+        )
+        raise AssertionError("abort raises") from None
 
 
 def add_servicer(runtime: Runtime[RevenueShareApplication, Any], server: grpc.aio.Server) -> list[str]:

@@ -22,39 +22,107 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from ipshare_contracts.calendar.v1 import date_pb2 as ipshare__contracts_dot_calendar_dot_v1_dot_date__pb2
 from ipshare_contracts.commercialization.v1 import events_pb2 as ipshare__contracts_dot_commercialization_dot_v1_dot_events__pb2
 from ipshare_contracts.money.v1 import money_pb2 as ipshare__contracts_dot_money_dot_v1_dot_money__pb2
+from ipshare_contracts.typed.v1 import typed_pb2 as ipshare__contracts_dot_typed_dot_v1_dot_typed__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n4ipshare_contracts/commercialization/v1/service.proto\x12\x1cipshare.commercialization.v1\x1a\x33ipshare_contracts/commercialization/v1/events.proto\x1a&ipshare_contracts/money/v1/money.proto\"\'\n\x11GetLicenseRequest\x12\x12\n\nlicense_id\x18\x01 \x01(\t\".\n\x1aListLicensesOnAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"\xc4\x03\n\x07License\x12\x12\n\nlicense_id\x18\x01 \x01(\t\x12\x10\n\x08licensee\x18\x02 \x01(\t\x12\x15\n\rlicensee_kind\x18\x03 \x01(\t\x12\x13\n\x0bspin_off_id\x18\x04 \x01(\t\x12\x11\n\tasset_ids\x18\x05 \x03(\t\x12\x14\n\x0clicense_type\x18\x06 \x01(\t\x12\x14\n\x0c\x66ield_of_use\x18\x07 \x01(\t\x12\x11\n\tterritory\x18\x08 \x03(\t\x12\x12\n\nstart_date\x18\t \x01(\t\x12\x10\n\x08\x65nd_date\x18\n \x01(\t\x12\x1c\n\x14sublicensing_allowed\x18\x0b \x01(\x08\x12\x0e\n\x06status\x18\x0c \x01(\t\x12\x12\n\ngranted_by\x18\r \x01(\t\x12\x19\n\x11required_consents\x18\x0e \x03(\t\x12\x10\n\x08\x63onsents\x18\x0f \x03(\t\x12\x12\n\ngranted_on\x18\x10 \x01(\t\x12\x10\n\x08\x65nded_on\x18\x11 \x01(\t\x12\x39\n\x05terms\x18\x12 \x01(\x0b\x32*.ipshare.commercialization.v1.RoyaltyTerms\x12\x0f\n\x07version\x18\x13 \x01(\x03\x12\x0e\n\x06\x66ields\x18\x14 \x03(\t\"$\n\x11GetAccountRequest\x12\x0f\n\x07\x64\x65\x61l_id\x18\x01 \x01(\t\"\xc1\x01\n\x07Invoice\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x11\n\tissued_on\x18\x04 \x01(\t\x12\x10\n\x08\x64ue_date\x18\x05 \x01(\t\x12\x11\n\treference\x18\x06 \x01(\t\x12\x0c\n\x04paid\x18\x07 \x01(\x03\x12\x10\n\x08\x63redited\x18\x08 \x01(\x03\x12\x13\n\x0bopen_amount\x18\t \x01(\x03\"\x98\x01\n\x07Payment\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\'\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x13\n\x0breceived_on\x18\x03 \x01(\t\x12\x17\n\x0fpayer_reference\x18\x04 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x05 \x01(\x03\x12\x11\n\tunapplied\x18\x06 \x01(\x03\"\xaf\x02\n\x07\x41\x63\x63ount\x12\x0f\n\x07\x64\x65\x61l_id\x18\x01 \x01(\t\x12\x11\n\tasset_ids\x18\x02 \x03(\t\x12\x37\n\x08invoices\x18\x03 \x03(\x0b\x32%.ipshare.commercialization.v1.Invoice\x12\x37\n\x08payments\x18\x04 \x03(\x0b\x32%.ipshare.commercialization.v1.Payment\x12-\n\x0copen_balance\x18\x05 \x03(\x0b\x32\x17.ipshare.money.v1.Money\x12/\n\x0eunapplied_cash\x18\x06 \x03(\x0b\x32\x17.ipshare.money.v1.Money\x12.\n\runused_credit\x18\x07 \x03(\x0b\x32\x17.ipshare.money.v1.Money\"5\n\x12ReceivablesRequest\x12\r\n\x05\x61s_of\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65\x61l_ids\x18\x02 \x03(\t\"\xb5\x01\n\nReceivable\x12\x0f\n\x07\x64\x65\x61l_id\x18\x01 \x01(\t\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x11\n\treference\x18\x04 \x01(\t\x12,\n\x0bopen_amount\x18\x05 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x11\n\tissued_on\x18\x06 \x01(\t\x12\x10\n\x08\x64ue_date\x18\x07 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x08 \x01(\t\"i\n\x0c\x41geingTotals\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x02 \x01(\x03\x12\x0f\n\x07\x64\x61ys_30\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ys_60\x18\x04 \x01(\x03\x12\x14\n\x0c\x64\x61ys_90_plus\x18\x05 \x01(\x03\"\xc8\x01\n\x11ReceivablesReport\x12\r\n\x05\x61s_of\x18\x01 \x01(\t\x12\x37\n\x05lines\x18\x02 \x03(\x0b\x32(.ipshare.commercialization.v1.Receivable\x12:\n\x06totals\x18\x03 \x03(\x0b\x32*.ipshare.commercialization.v1.AgeingTotals\x12/\n\x0eunapplied_cash\x18\x04 \x03(\x0b\x32\x17.ipshare.money.v1.Money2\xcb\x03\n\x11\x43ommercialization\x12\x64\n\nGetLicense\x12/.ipshare.commercialization.v1.GetLicenseRequest\x1a%.ipshare.commercialization.v1.License\x12x\n\x13ListLicensesOnAsset\x12\x38.ipshare.commercialization.v1.ListLicensesOnAssetRequest\x1a%.ipshare.commercialization.v1.License0\x01\x12\x64\n\nGetAccount\x12/.ipshare.commercialization.v1.GetAccountRequest\x1a%.ipshare.commercialization.v1.Account\x12p\n\x0bReceivables\x12\x30.ipshare.commercialization.v1.ReceivablesRequest\x1a/.ipshare.commercialization.v1.ReceivablesReportb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n4ipshare_contracts/commercialization/v1/service.proto\x12\x1cipshare.commercialization.v1\x1a(ipshare_contracts/calendar/v1/date.proto\x1a\x33ipshare_contracts/commercialization/v1/events.proto\x1a&ipshare_contracts/money/v1/money.proto\x1a&ipshare_contracts/typed/v1/typed.proto\"\'\n\x11GetLicenseRequest\x12\x12\n\nlicense_id\x18\x01 \x01(\t\".\n\x1aListLicensesOnAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"\xcd\x07\n\x07License\x12\x12\n\nlicense_id\x18\x01 \x01(\t\x12\x10\n\x08licensee\x18\x02 \x01(\t\x12\x19\n\rlicensee_kind\x18\x03 \x01(\tB\x02\x18\x01\x12\x13\n\x0bspin_off_id\x18\x04 \x01(\t\x12\x11\n\tasset_ids\x18\x05 \x03(\t\x12\x18\n\x0clicense_type\x18\x06 \x01(\tB\x02\x18\x01\x12\x14\n\x0c\x66ield_of_use\x18\x07 \x01(\t\x12\x11\n\tterritory\x18\x08 \x03(\t\x12\x16\n\nstart_date\x18\t \x01(\tB\x02\x18\x01\x12\x14\n\x08\x65nd_date\x18\n \x01(\tB\x02\x18\x01\x12\x1c\n\x14sublicensing_allowed\x18\x0b \x01(\x08\x12\x12\n\x06status\x18\x0c \x01(\tB\x02\x18\x01\x12\x12\n\ngranted_by\x18\r \x01(\t\x12\x19\n\x11required_consents\x18\x0e \x03(\t\x12\x10\n\x08\x63onsents\x18\x0f \x03(\t\x12\x16\n\ngranted_on\x18\x10 \x01(\tB\x02\x18\x01\x12\x14\n\x08\x65nded_on\x18\x11 \x01(\tB\x02\x18\x01\x12\x39\n\x05terms\x18\x12 \x01(\x0b\x32*.ipshare.commercialization.v1.RoyaltyTerms\x12\x0f\n\x07version\x18\x13 \x01(\x03\x12\x0e\n\x06\x66ields\x18\x14 \x03(\t\x12T\n\rlicensee_type\x18\x15 \x01(\x0e\x32*.ipshare.commercialization.v1.LicenseeKindB\x11\xa2\xbb\x18\rlicensee_kind\x12P\n\x0b\x65xclusivity\x18\x16 \x01(\x0e\x32).ipshare.commercialization.v1.LicenseTypeB\x10\xa2\xbb\x18\x0clicense_type\x12<\n\tstart_day\x18\x17 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x0e\xa2\xbb\x18\nstart_date\x12\x38\n\x07\x65nd_day\x18\x18 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x0c\xa2\xbb\x18\x08\x65nd_date\x12O\n\x0elicense_status\x18\x19 \x01(\x0e\x32+.ipshare.commercialization.v1.LicenseStatusB\n\xa2\xbb\x18\x06status\x12>\n\x0bgranted_day\x18\x1a \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x0e\xa2\xbb\x18\ngranted_on\x12:\n\tended_day\x18\x1b \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x0c\xa2\xbb\x18\x08\x65nded_on\"$\n\x11GetAccountRequest\x12\x0f\n\x07\x64\x65\x61l_id\x18\x01 \x01(\t\"\x90\x03\n\x07Invoice\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x10\n\x04kind\x18\x02 \x01(\tB\x02\x18\x01\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x15\n\tissued_on\x18\x04 \x01(\tB\x02\x18\x01\x12\x14\n\x08\x64ue_date\x18\x05 \x01(\tB\x02\x18\x01\x12\x11\n\treference\x18\x06 \x01(\t\x12\x0c\n\x04paid\x18\x07 \x01(\x03\x12\x10\n\x08\x63redited\x18\x08 \x01(\x03\x12\x13\n\x0bopen_amount\x18\t \x01(\x03\x12I\n\x0crevenue_kind\x18\n \x01(\x0e\x32).ipshare.commercialization.v1.RevenueKindB\x08\xa2\xbb\x18\x04kind\x12<\n\nissued_day\x18\x0b \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\r\xa2\xbb\x18\tissued_on\x12\x38\n\x07\x64ue_day\x18\x0c \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x0c\xa2\xbb\x18\x08\x64ue_date\"\xde\x01\n\x07Payment\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\'\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x17\n\x0breceived_on\x18\x03 \x01(\tB\x02\x18\x01\x12\x17\n\x0fpayer_reference\x18\x04 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x05 \x01(\x03\x12\x11\n\tunapplied\x18\x06 \x01(\x03\x12@\n\x0creceived_day\x18\x07 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x0f\xa2\xbb\x18\x0breceived_on\"\xaf\x02\n\x07\x41\x63\x63ount\x12\x0f\n\x07\x64\x65\x61l_id\x18\x01 \x01(\t\x12\x11\n\tasset_ids\x18\x02 \x03(\t\x12\x37\n\x08invoices\x18\x03 \x03(\x0b\x32%.ipshare.commercialization.v1.Invoice\x12\x37\n\x08payments\x18\x04 \x03(\x0b\x32%.ipshare.commercialization.v1.Payment\x12-\n\x0copen_balance\x18\x05 \x03(\x0b\x32\x17.ipshare.money.v1.Money\x12/\n\x0eunapplied_cash\x18\x06 \x03(\x0b\x32\x17.ipshare.money.v1.Money\x12.\n\runused_credit\x18\x07 \x03(\x0b\x32\x17.ipshare.money.v1.Money\"r\n\x12ReceivablesRequest\x12\x11\n\x05\x61s_of\x18\x01 \x01(\tB\x02\x18\x01\x12\x10\n\x08\x64\x65\x61l_ids\x18\x02 \x03(\t\x12\x37\n\tas_of_day\x18\x03 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\t\xa2\xbb\x18\x05\x61s_of\"\x84\x03\n\nReceivable\x12\x0f\n\x07\x64\x65\x61l_id\x18\x01 \x01(\t\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x10\n\x04kind\x18\x03 \x01(\tB\x02\x18\x01\x12\x11\n\treference\x18\x04 \x01(\t\x12,\n\x0bopen_amount\x18\x05 \x01(\x0b\x32\x17.ipshare.money.v1.Money\x12\x15\n\tissued_on\x18\x06 \x01(\tB\x02\x18\x01\x12\x14\n\x08\x64ue_date\x18\x07 \x01(\tB\x02\x18\x01\x12\x0e\n\x06\x62ucket\x18\x08 \x01(\t\x12I\n\x0crevenue_kind\x18\t \x01(\x0e\x32).ipshare.commercialization.v1.RevenueKindB\x08\xa2\xbb\x18\x04kind\x12<\n\nissued_day\x18\n \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\r\xa2\xbb\x18\tissued_on\x12\x38\n\x07\x64ue_day\x18\x0b \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x0c\xa2\xbb\x18\x08\x64ue_date\"i\n\x0c\x41geingTotals\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x02 \x01(\x03\x12\x0f\n\x07\x64\x61ys_30\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ys_60\x18\x04 \x01(\x03\x12\x14\n\x0c\x64\x61ys_90_plus\x18\x05 \x01(\x03\"\x85\x02\n\x11ReceivablesReport\x12\x11\n\x05\x61s_of\x18\x01 \x01(\tB\x02\x18\x01\x12\x37\n\x05lines\x18\x02 \x03(\x0b\x32(.ipshare.commercialization.v1.Receivable\x12:\n\x06totals\x18\x03 \x03(\x0b\x32*.ipshare.commercialization.v1.AgeingTotals\x12/\n\x0eunapplied_cash\x18\x04 \x03(\x0b\x32\x17.ipshare.money.v1.Money\x12\x37\n\tas_of_day\x18\x05 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\t\xa2\xbb\x18\x05\x61s_of*\xdf\x01\n\rLicenseStatus\x12\x1e\n\x1aLICENSE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14LICENSE_STATUS_DRAFT\x10\x01\x12\"\n\x1eLICENSE_STATUS_PENDING_CONSENT\x10\x02\x12\x19\n\x15LICENSE_STATUS_ACTIVE\x10\x03\x12\x1a\n\x16LICENSE_STATUS_REFUSED\x10\x04\x12\x1d\n\x19LICENSE_STATUS_TERMINATED\x10\x05\x12\x1a\n\x16LICENSE_STATUS_EXPIRED\x10\x06\x32\xcb\x03\n\x11\x43ommercialization\x12\x64\n\nGetLicense\x12/.ipshare.commercialization.v1.GetLicenseRequest\x1a%.ipshare.commercialization.v1.License\x12x\n\x13ListLicensesOnAsset\x12\x38.ipshare.commercialization.v1.ListLicensesOnAssetRequest\x1a%.ipshare.commercialization.v1.License0\x01\x12\x64\n\nGetAccount\x12/.ipshare.commercialization.v1.GetAccountRequest\x1a%.ipshare.commercialization.v1.Account\x12p\n\x0bReceivables\x12\x30.ipshare.commercialization.v1.ReceivablesRequest\x1a/.ipshare.commercialization.v1.ReceivablesReportb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ipshare_contracts.commercialization.v1.service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETLICENSEREQUEST']._serialized_start=179
-  _globals['_GETLICENSEREQUEST']._serialized_end=218
-  _globals['_LISTLICENSESONASSETREQUEST']._serialized_start=220
-  _globals['_LISTLICENSESONASSETREQUEST']._serialized_end=266
-  _globals['_LICENSE']._serialized_start=269
-  _globals['_LICENSE']._serialized_end=721
-  _globals['_GETACCOUNTREQUEST']._serialized_start=723
-  _globals['_GETACCOUNTREQUEST']._serialized_end=759
-  _globals['_INVOICE']._serialized_start=762
-  _globals['_INVOICE']._serialized_end=955
-  _globals['_PAYMENT']._serialized_start=958
-  _globals['_PAYMENT']._serialized_end=1110
-  _globals['_ACCOUNT']._serialized_start=1113
-  _globals['_ACCOUNT']._serialized_end=1416
-  _globals['_RECEIVABLESREQUEST']._serialized_start=1418
-  _globals['_RECEIVABLESREQUEST']._serialized_end=1471
-  _globals['_RECEIVABLE']._serialized_start=1474
-  _globals['_RECEIVABLE']._serialized_end=1655
-  _globals['_AGEINGTOTALS']._serialized_start=1657
-  _globals['_AGEINGTOTALS']._serialized_end=1762
-  _globals['_RECEIVABLESREPORT']._serialized_start=1765
-  _globals['_RECEIVABLESREPORT']._serialized_end=1965
-  _globals['_COMMERCIALIZATION']._serialized_start=1968
-  _globals['_COMMERCIALIZATION']._serialized_end=2427
+  _globals['_LICENSE'].fields_by_name['licensee_kind']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['licensee_kind']._serialized_options = b'\030\001'
+  _globals['_LICENSE'].fields_by_name['license_type']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['license_type']._serialized_options = b'\030\001'
+  _globals['_LICENSE'].fields_by_name['start_date']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['start_date']._serialized_options = b'\030\001'
+  _globals['_LICENSE'].fields_by_name['end_date']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['end_date']._serialized_options = b'\030\001'
+  _globals['_LICENSE'].fields_by_name['status']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['status']._serialized_options = b'\030\001'
+  _globals['_LICENSE'].fields_by_name['granted_on']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['granted_on']._serialized_options = b'\030\001'
+  _globals['_LICENSE'].fields_by_name['ended_on']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['ended_on']._serialized_options = b'\030\001'
+  _globals['_LICENSE'].fields_by_name['licensee_type']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['licensee_type']._serialized_options = b'\242\273\030\rlicensee_kind'
+  _globals['_LICENSE'].fields_by_name['exclusivity']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['exclusivity']._serialized_options = b'\242\273\030\014license_type'
+  _globals['_LICENSE'].fields_by_name['start_day']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['start_day']._serialized_options = b'\242\273\030\nstart_date'
+  _globals['_LICENSE'].fields_by_name['end_day']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['end_day']._serialized_options = b'\242\273\030\010end_date'
+  _globals['_LICENSE'].fields_by_name['license_status']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['license_status']._serialized_options = b'\242\273\030\006status'
+  _globals['_LICENSE'].fields_by_name['granted_day']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['granted_day']._serialized_options = b'\242\273\030\ngranted_on'
+  _globals['_LICENSE'].fields_by_name['ended_day']._loaded_options = None
+  _globals['_LICENSE'].fields_by_name['ended_day']._serialized_options = b'\242\273\030\010ended_on'
+  _globals['_INVOICE'].fields_by_name['kind']._loaded_options = None
+  _globals['_INVOICE'].fields_by_name['kind']._serialized_options = b'\030\001'
+  _globals['_INVOICE'].fields_by_name['issued_on']._loaded_options = None
+  _globals['_INVOICE'].fields_by_name['issued_on']._serialized_options = b'\030\001'
+  _globals['_INVOICE'].fields_by_name['due_date']._loaded_options = None
+  _globals['_INVOICE'].fields_by_name['due_date']._serialized_options = b'\030\001'
+  _globals['_INVOICE'].fields_by_name['revenue_kind']._loaded_options = None
+  _globals['_INVOICE'].fields_by_name['revenue_kind']._serialized_options = b'\242\273\030\004kind'
+  _globals['_INVOICE'].fields_by_name['issued_day']._loaded_options = None
+  _globals['_INVOICE'].fields_by_name['issued_day']._serialized_options = b'\242\273\030\tissued_on'
+  _globals['_INVOICE'].fields_by_name['due_day']._loaded_options = None
+  _globals['_INVOICE'].fields_by_name['due_day']._serialized_options = b'\242\273\030\010due_date'
+  _globals['_PAYMENT'].fields_by_name['received_on']._loaded_options = None
+  _globals['_PAYMENT'].fields_by_name['received_on']._serialized_options = b'\030\001'
+  _globals['_PAYMENT'].fields_by_name['received_day']._loaded_options = None
+  _globals['_PAYMENT'].fields_by_name['received_day']._serialized_options = b'\242\273\030\013received_on'
+  _globals['_RECEIVABLESREQUEST'].fields_by_name['as_of']._loaded_options = None
+  _globals['_RECEIVABLESREQUEST'].fields_by_name['as_of']._serialized_options = b'\030\001'
+  _globals['_RECEIVABLESREQUEST'].fields_by_name['as_of_day']._loaded_options = None
+  _globals['_RECEIVABLESREQUEST'].fields_by_name['as_of_day']._serialized_options = b'\242\273\030\005as_of'
+  _globals['_RECEIVABLE'].fields_by_name['kind']._loaded_options = None
+  _globals['_RECEIVABLE'].fields_by_name['kind']._serialized_options = b'\030\001'
+  _globals['_RECEIVABLE'].fields_by_name['issued_on']._loaded_options = None
+  _globals['_RECEIVABLE'].fields_by_name['issued_on']._serialized_options = b'\030\001'
+  _globals['_RECEIVABLE'].fields_by_name['due_date']._loaded_options = None
+  _globals['_RECEIVABLE'].fields_by_name['due_date']._serialized_options = b'\030\001'
+  _globals['_RECEIVABLE'].fields_by_name['revenue_kind']._loaded_options = None
+  _globals['_RECEIVABLE'].fields_by_name['revenue_kind']._serialized_options = b'\242\273\030\004kind'
+  _globals['_RECEIVABLE'].fields_by_name['issued_day']._loaded_options = None
+  _globals['_RECEIVABLE'].fields_by_name['issued_day']._serialized_options = b'\242\273\030\tissued_on'
+  _globals['_RECEIVABLE'].fields_by_name['due_day']._loaded_options = None
+  _globals['_RECEIVABLE'].fields_by_name['due_day']._serialized_options = b'\242\273\030\010due_date'
+  _globals['_RECEIVABLESREPORT'].fields_by_name['as_of']._loaded_options = None
+  _globals['_RECEIVABLESREPORT'].fields_by_name['as_of']._serialized_options = b'\030\001'
+  _globals['_RECEIVABLESREPORT'].fields_by_name['as_of_day']._loaded_options = None
+  _globals['_RECEIVABLESREPORT'].fields_by_name['as_of_day']._serialized_options = b'\242\273\030\005as_of'
+  _globals['_LICENSESTATUS']._serialized_start=3177
+  _globals['_LICENSESTATUS']._serialized_end=3400
+  _globals['_GETLICENSEREQUEST']._serialized_start=261
+  _globals['_GETLICENSEREQUEST']._serialized_end=300
+  _globals['_LISTLICENSESONASSETREQUEST']._serialized_start=302
+  _globals['_LISTLICENSESONASSETREQUEST']._serialized_end=348
+  _globals['_LICENSE']._serialized_start=351
+  _globals['_LICENSE']._serialized_end=1324
+  _globals['_GETACCOUNTREQUEST']._serialized_start=1326
+  _globals['_GETACCOUNTREQUEST']._serialized_end=1362
+  _globals['_INVOICE']._serialized_start=1365
+  _globals['_INVOICE']._serialized_end=1765
+  _globals['_PAYMENT']._serialized_start=1768
+  _globals['_PAYMENT']._serialized_end=1990
+  _globals['_ACCOUNT']._serialized_start=1993
+  _globals['_ACCOUNT']._serialized_end=2296
+  _globals['_RECEIVABLESREQUEST']._serialized_start=2298
+  _globals['_RECEIVABLESREQUEST']._serialized_end=2412
+  _globals['_RECEIVABLE']._serialized_start=2415
+  _globals['_RECEIVABLE']._serialized_end=2803
+  _globals['_AGEINGTOTALS']._serialized_start=2805
+  _globals['_AGEINGTOTALS']._serialized_end=2910
+  _globals['_RECEIVABLESREPORT']._serialized_start=2913
+  _globals['_RECEIVABLESREPORT']._serialized_end=3174
+  _globals['_COMMERCIALIZATION']._serialized_start=3403
+  _globals['_COMMERCIALIZATION']._serialized_end=3862
 # @@protoc_insertion_point(module_scope)

@@ -3,13 +3,16 @@
 isort:skip_file
 What other services (and finance tools) ask commercialization. Members read the
 licenses and accounts on assets they own; finance, auditors and administrators
-read everything. Ids are UUID strings, dates ISO 8601 (YYYY-MM-DD; empty: none).
+read everything. Ids are UUID strings; dates ipshare.calendar.v1.Date (`*_day`, absent: none), each
+beside its deprecated ISO 8601 text (YYYY-MM-DD) for clients from before it.
 """
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from ipshare_contracts.calendar.v1 import date_pb2 as _date_pb2
 from ipshare_contracts.commercialization.v1 import events_pb2 as _events_pb2
 from ipshare_contracts.money.v1 import money_pb2 as _money_pb2
 import builtins as _builtins
@@ -21,7 +24,40 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _LicenseStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LicenseStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LicenseStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LICENSE_STATUS_UNSPECIFIED: _LicenseStatus.ValueType  # 0
+    """not stated (a reply from before the field)"""
+    LICENSE_STATUS_DRAFT: _LicenseStatus.ValueType  # 1
+    LICENSE_STATUS_PENDING_CONSENT: _LicenseStatus.ValueType  # 2
+    LICENSE_STATUS_ACTIVE: _LicenseStatus.ValueType  # 3
+    LICENSE_STATUS_REFUSED: _LicenseStatus.ValueType  # 4
+    LICENSE_STATUS_TERMINATED: _LicenseStatus.ValueType  # 5
+    LICENSE_STATUS_EXPIRED: _LicenseStatus.ValueType  # 6
+
+class LicenseStatus(_LicenseStatus, metaclass=_LicenseStatusEnumTypeWrapper):
+    """Where a license stands (LICENSE_STATUS_PENDING_CONSENT: pending_consent)."""
+
+LICENSE_STATUS_UNSPECIFIED: LicenseStatus.ValueType  # 0
+"""not stated (a reply from before the field)"""
+LICENSE_STATUS_DRAFT: LicenseStatus.ValueType  # 1
+LICENSE_STATUS_PENDING_CONSENT: LicenseStatus.ValueType  # 2
+LICENSE_STATUS_ACTIVE: LicenseStatus.ValueType  # 3
+LICENSE_STATUS_REFUSED: LicenseStatus.ValueType  # 4
+LICENSE_STATUS_TERMINATED: LicenseStatus.ValueType  # 5
+LICENSE_STATUS_EXPIRED: LicenseStatus.ValueType  # 6
+Global___LicenseStatus: _TypeAlias = LicenseStatus  # noqa: Y015
 
 @_typing.final
 class GetLicenseRequest(_message.Message):
@@ -85,25 +121,94 @@ class License(_message.Message):
     TERMS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     FIELDS_FIELD_NUMBER: _builtins.int
+    LICENSEE_TYPE_FIELD_NUMBER: _builtins.int
+    EXCLUSIVITY_FIELD_NUMBER: _builtins.int
+    START_DAY_FIELD_NUMBER: _builtins.int
+    END_DAY_FIELD_NUMBER: _builtins.int
+    LICENSE_STATUS_FIELD_NUMBER: _builtins.int
+    GRANTED_DAY_FIELD_NUMBER: _builtins.int
+    ENDED_DAY_FIELD_NUMBER: _builtins.int
     license_id: _builtins.str
     licensee: _builtins.str
-    licensee_kind: _builtins.str
-    """external | spin_off"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def licensee_kind(self) -> _builtins.str:
+        """as text, for readers from before licensee_type"""
+
+    @licensee_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def licensee_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before licensee_type"""
+
     spin_off_id: _builtins.str
-    license_type: _builtins.str
-    """exclusive | sole | non_exclusive"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def license_type(self) -> _builtins.str:
+        """as text, for readers from before exclusivity"""
+
+    @license_type.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def license_type(self, value: _builtins.str) -> None:
+        """as text, for readers from before exclusivity"""
+
     field_of_use: _builtins.str
-    start_date: _builtins.str
-    end_date: _builtins.str
-    """empty: open-ended"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def start_date(self) -> _builtins.str:
+        """as text, for readers from before start_day"""
+
+    @start_date.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def start_date(self, value: _builtins.str) -> None:
+        """as text, for readers from before start_day"""
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def end_date(self) -> _builtins.str:
+        """as text, for readers from before end_day"""
+
+    @end_date.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def end_date(self, value: _builtins.str) -> None:
+        """as text, for readers from before end_day"""
+
     sublicensing_allowed: _builtins.bool
-    status: _builtins.str
-    """draft | pending_consent | active | refused | terminated | expired"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self) -> _builtins.str:
+        """as text, for readers from before license_status"""
+
+    @status.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self, value: _builtins.str) -> None:
+        """as text, for readers from before license_status"""
+
     granted_by: _builtins.str
-    granted_on: _builtins.str
-    ended_on: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def granted_on(self) -> _builtins.str:
+        """as text, for readers from before granted_day"""
+
+    @granted_on.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def granted_on(self, value: _builtins.str) -> None:
+        """as text, for readers from before granted_day"""
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def ended_on(self) -> _builtins.str:
+        """as text, for readers from before ended_day"""
+
+    @ended_on.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def ended_on(self, value: _builtins.str) -> None:
+        """as text, for readers from before ended_day"""
+
     version: _builtins.int
     """the HTTP API's ETag"""
+    licensee_type: _events_pb2.LicenseeKind.ValueType
+    exclusivity: _events_pb2.LicenseType.ValueType
+    license_status: Global___LicenseStatus.ValueType
     @_builtins.property
     def asset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -120,6 +225,16 @@ class License(_message.Message):
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """IPC/CPC codes of the field of use; empty: all fields (or field_of_use alone)"""
 
+    @_builtins.property
+    def start_day(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def end_day(self) -> _date_pb2.Date:
+        """absent: open-ended"""
+
+    @_builtins.property
+    def granted_day(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def ended_day(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
@@ -143,10 +258,17 @@ class License(_message.Message):
         terms: _events_pb2.RoyaltyTerms | None = ...,
         version: _builtins.int = ...,
         fields: _abc.Iterable[_builtins.str] | None = ...,
+        licensee_type: _events_pb2.LicenseeKind.ValueType = ...,
+        exclusivity: _events_pb2.LicenseType.ValueType = ...,
+        start_day: _date_pb2.Date | None = ...,
+        end_day: _date_pb2.Date | None = ...,
+        license_status: Global___LicenseStatus.ValueType = ...,
+        granted_day: _date_pb2.Date | None = ...,
+        ended_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_day", b"end_day", "ended_day", b"ended_day", "granted_day", b"granted_day", "start_day", b"start_day", "terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "consents", b"consents", "end_date", b"end_date", "ended_on", b"ended_on", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "granted_on", b"granted_on", "license_id", b"license_id", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "required_consents", b"required_consents", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "status", b"status", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_ids", b"asset_ids", "consents", b"consents", "end_date", b"end_date", "end_day", b"end_day", "ended_day", b"ended_day", "ended_on", b"ended_on", "exclusivity", b"exclusivity", "field_of_use", b"field_of_use", "fields", b"fields", "granted_by", b"granted_by", "granted_day", b"granted_day", "granted_on", b"granted_on", "license_id", b"license_id", "license_status", b"license_status", "license_type", b"license_type", "licensee", b"licensee", "licensee_kind", b"licensee_kind", "licensee_type", b"licensee_type", "required_consents", b"required_consents", "spin_off_id", b"spin_off_id", "start_date", b"start_date", "start_day", b"start_day", "status", b"status", "sublicensing_allowed", b"sublicensing_allowed", "terms", b"terms", "territory", b"territory", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -185,18 +307,52 @@ class Invoice(_message.Message):
     PAID_FIELD_NUMBER: _builtins.int
     CREDITED_FIELD_NUMBER: _builtins.int
     OPEN_AMOUNT_FIELD_NUMBER: _builtins.int
+    REVENUE_KIND_FIELD_NUMBER: _builtins.int
+    ISSUED_DAY_FIELD_NUMBER: _builtins.int
+    DUE_DAY_FIELD_NUMBER: _builtins.int
     invoice_id: _builtins.str
-    kind: _builtins.str
-    """upfront | maintenance | royalty | milestone | sublicense | minimum_true_up | assignment | cost_reimbursement"""
-    issued_on: _builtins.str
-    due_date: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before revenue_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before revenue_kind"""
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def issued_on(self) -> _builtins.str:
+        """as text, for readers from before issued_day"""
+
+    @issued_on.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def issued_on(self, value: _builtins.str) -> None:
+        """as text, for readers from before issued_day"""
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_date(self) -> _builtins.str:
+        """as text, for readers from before due_day"""
+
+    @due_date.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_date(self, value: _builtins.str) -> None:
+        """as text, for readers from before due_day"""
+
     reference: _builtins.str
     paid: _builtins.int
     """minor units of the invoice's currency"""
     credited: _builtins.int
     open_amount: _builtins.int
+    revenue_kind: _events_pb2.RevenueKind.ValueType
     @_builtins.property
     def amount(self) -> _money_pb2.Money: ...
+    @_builtins.property
+    def issued_day(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def due_day(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
@@ -209,10 +365,13 @@ class Invoice(_message.Message):
         paid: _builtins.int = ...,
         credited: _builtins.int = ...,
         open_amount: _builtins.int = ...,
+        revenue_kind: _events_pb2.RevenueKind.ValueType = ...,
+        issued_day: _date_pb2.Date | None = ...,
+        due_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "due_day", b"due_day", "issued_day", b"issued_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "credited", b"credited", "due_date", b"due_date", "invoice_id", b"invoice_id", "issued_on", b"issued_on", "kind", b"kind", "open_amount", b"open_amount", "paid", b"paid", "reference", b"reference"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "credited", b"credited", "due_date", b"due_date", "due_day", b"due_day", "invoice_id", b"invoice_id", "issued_day", b"issued_day", "issued_on", b"issued_on", "kind", b"kind", "open_amount", b"open_amount", "paid", b"paid", "reference", b"reference", "revenue_kind", b"revenue_kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -228,13 +387,25 @@ class Payment(_message.Message):
     PAYER_REFERENCE_FIELD_NUMBER: _builtins.int
     APPLIED_FIELD_NUMBER: _builtins.int
     UNAPPLIED_FIELD_NUMBER: _builtins.int
+    RECEIVED_DAY_FIELD_NUMBER: _builtins.int
     payment_id: _builtins.str
-    received_on: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def received_on(self) -> _builtins.str:
+        """as text, for readers from before received_day"""
+
+    @received_on.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def received_on(self, value: _builtins.str) -> None:
+        """as text, for readers from before received_day"""
+
     payer_reference: _builtins.str
     applied: _builtins.int
     unapplied: _builtins.int
     @_builtins.property
     def amount(self) -> _money_pb2.Money: ...
+    @_builtins.property
+    def received_day(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
@@ -244,10 +415,11 @@ class Payment(_message.Message):
         payer_reference: _builtins.str = ...,
         applied: _builtins.int = ...,
         unapplied: _builtins.int = ...,
+        received_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "received_day", b"received_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "applied", b"applied", "payer_reference", b"payer_reference", "payment_id", b"payment_id", "received_on", b"received_on", "unapplied", b"unapplied"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "applied", b"applied", "payer_reference", b"payer_reference", "payment_id", b"payment_id", "received_day", b"received_day", "received_on", b"received_on", "unapplied", b"unapplied"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -308,21 +480,35 @@ class ReceivablesRequest(_message.Message):
 
     AS_OF_FIELD_NUMBER: _builtins.int
     DEAL_IDS_FIELD_NUMBER: _builtins.int
-    as_of: _builtins.str
-    """empty: today"""
+    AS_OF_DAY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self) -> _builtins.str:
+        """as text, for readers from before as_of_day"""
+
+    @as_of.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self, value: _builtins.str) -> None:
+        """as text, for readers from before as_of_day"""
+
     @_builtins.property
     def deal_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """empty: every account"""
+
+    @_builtins.property
+    def as_of_day(self) -> _date_pb2.Date:
+        """absent: today"""
 
     def __init__(
         self,
         *,
         as_of: _builtins.str = ...,
         deal_ids: _abc.Iterable[_builtins.str] | None = ...,
+        as_of_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of_day", b"as_of_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "deal_ids", b"deal_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "as_of_day", b"as_of_day", "deal_ids", b"deal_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -340,16 +526,51 @@ class Receivable(_message.Message):
     ISSUED_ON_FIELD_NUMBER: _builtins.int
     DUE_DATE_FIELD_NUMBER: _builtins.int
     BUCKET_FIELD_NUMBER: _builtins.int
+    REVENUE_KIND_FIELD_NUMBER: _builtins.int
+    ISSUED_DAY_FIELD_NUMBER: _builtins.int
+    DUE_DAY_FIELD_NUMBER: _builtins.int
     deal_id: _builtins.str
     invoice_id: _builtins.str
-    kind: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before revenue_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before revenue_kind"""
+
     reference: _builtins.str
-    issued_on: _builtins.str
-    due_date: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def issued_on(self) -> _builtins.str:
+        """as text, for readers from before issued_day"""
+
+    @issued_on.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def issued_on(self, value: _builtins.str) -> None:
+        """as text, for readers from before issued_day"""
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_date(self) -> _builtins.str:
+        """as text, for readers from before due_day"""
+
+    @due_date.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_date(self, value: _builtins.str) -> None:
+        """as text, for readers from before due_day"""
+
     bucket: _builtins.str
     """current | 30 | 60 | 90+"""
+    revenue_kind: _events_pb2.RevenueKind.ValueType
     @_builtins.property
     def open_amount(self) -> _money_pb2.Money: ...
+    @_builtins.property
+    def issued_day(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def due_day(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
@@ -361,10 +582,13 @@ class Receivable(_message.Message):
         issued_on: _builtins.str = ...,
         due_date: _builtins.str = ...,
         bucket: _builtins.str = ...,
+        revenue_kind: _events_pb2.RevenueKind.ValueType = ...,
+        issued_day: _date_pb2.Date | None = ...,
+        due_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["open_amount", b"open_amount"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_day", b"due_day", "issued_day", b"issued_day", "open_amount", b"open_amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "deal_id", b"deal_id", "due_date", b"due_date", "invoice_id", b"invoice_id", "issued_on", b"issued_on", "kind", b"kind", "open_amount", b"open_amount", "reference", b"reference"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "deal_id", b"deal_id", "due_date", b"due_date", "due_day", b"due_day", "invoice_id", b"invoice_id", "issued_day", b"issued_day", "issued_on", b"issued_on", "kind", b"kind", "open_amount", b"open_amount", "reference", b"reference", "revenue_kind", b"revenue_kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -415,13 +639,25 @@ class ReceivablesReport(_message.Message):
     LINES_FIELD_NUMBER: _builtins.int
     TOTALS_FIELD_NUMBER: _builtins.int
     UNAPPLIED_CASH_FIELD_NUMBER: _builtins.int
-    as_of: _builtins.str
+    AS_OF_DAY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self) -> _builtins.str:
+        """as text, for readers from before as_of_day"""
+
+    @as_of.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self, value: _builtins.str) -> None:
+        """as text, for readers from before as_of_day"""
+
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___Receivable]: ...
     @_builtins.property
     def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___AgeingTotals]: ...
     @_builtins.property
     def unapplied_cash(self) -> _containers.RepeatedCompositeFieldContainer[_money_pb2.Money]: ...
+    @_builtins.property
+    def as_of_day(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
@@ -429,10 +665,11 @@ class ReceivablesReport(_message.Message):
         lines: _abc.Iterable[Global___Receivable] | None = ...,
         totals: _abc.Iterable[Global___AgeingTotals] | None = ...,
         unapplied_cash: _abc.Iterable[_money_pb2.Money] | None = ...,
+        as_of_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of_day", b"as_of_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "lines", b"lines", "totals", b"totals", "unapplied_cash", b"unapplied_cash"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "as_of_day", b"as_of_day", "lines", b"lines", "totals", b"totals", "unapplied_cash", b"unapplied_cash"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -3,7 +3,8 @@
 isort:skip_file
 What other services (and finance tools) ask commercialization. Members read the
 licenses and accounts on assets they own; finance, auditors and administrators
-read everything. Ids are UUID strings, dates ISO 8601 (YYYY-MM-DD; empty: none).
+read everything. Ids are UUID strings; dates ipshare.calendar.v1.Date (`*_day`, absent: none), each
+beside its deprecated ISO 8601 text (YYYY-MM-DD) for clients from before it.
 """
 
 from collections import abc as _abc

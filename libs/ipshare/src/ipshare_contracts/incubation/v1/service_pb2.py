@@ -22,29 +22,62 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from ipshare_contracts.calendar.v1 import date_pb2 as ipshare__contracts_dot_calendar_dot_v1_dot_date__pb2
+from ipshare_contracts.incubation.v1 import events_pb2 as ipshare__contracts_dot_incubation_dot_v1_dot_events__pb2
+from ipshare_contracts.typed.v1 import typed_pb2 as ipshare__contracts_dot_typed_dot_v1_dot_typed__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ipshare_contracts/incubation/v1/service.proto\x12\x15ipshare.incubation.v1\"8\n\x12GetCapTableRequest\x12\x13\n\x0bspin_off_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"X\n\x07Holding\x12\x13\n\x0bholder_kind\x18\x01 \x01(\t\x12\x11\n\tholder_id\x18\x02 \x01(\t\x12\x13\n\x0bshare_class\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\"V\n\x0b\x44ilutedLine\x12\x13\n\x0bholder_kind\x18\x01 \x01(\t\x12\x11\n\tholder_id\x18\x02 \x01(\t\x12\x0e\n\x06shares\x18\x03 \x01(\x03\x12\x0f\n\x07options\x18\x04 \x01(\x03\"\xba\x01\n\x08\x43\x61pTable\x12\x13\n\x0bspin_off_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\x12\x30\n\x08holdings\x18\x04 \x03(\x0b\x32\x1e.ipshare.incubation.v1.Holding\x12\x39\n\rfully_diluted\x18\x05 \x03(\x0b\x32\".ipshare.incubation.v1.DilutedLine\x12\x0f\n\x07version\x18\x06 \x01(\x03\"0\n\x15GetSeedProjectRequest\x12\x17\n\x0fseed_project_id\x18\x01 \x01(\t\"\x84\x01\n\x0fMilestoneStatus\x12\x14\n\x0cmilestone_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x64ue_date\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x0f\n\x07tranche\x18\x05 \x01(\x03\x12\x13\n\x0breleased_on\x18\x06 \x01(\t\"\xce\x01\n\x0bSeedProject\x12\x17\n\x0fseed_project_id\x18\x01 \x01(\t\x12\x13\n\x0bspin_off_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x11\n\tcommitted\x18\x05 \x01(\x03\x12\x10\n\x08released\x18\x06 \x01(\x03\x12:\n\nmilestones\x18\x07 \x03(\x0b\x32&.ipshare.incubation.v1.MilestoneStatus\x12\x0f\n\x07version\x18\x08 \x01(\x03\x32\xcb\x01\n\nIncubation\x12Y\n\x0bGetCapTable\x12).ipshare.incubation.v1.GetCapTableRequest\x1a\x1f.ipshare.incubation.v1.CapTable\x12\x62\n\x0eGetSeedProject\x12,.ipshare.incubation.v1.GetSeedProjectRequest\x1a\".ipshare.incubation.v1.SeedProjectb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ipshare_contracts/incubation/v1/service.proto\x12\x15ipshare.incubation.v1\x1a(ipshare_contracts/calendar/v1/date.proto\x1a,ipshare_contracts/incubation/v1/events.proto\x1a&ipshare_contracts/typed/v1/typed.proto\"u\n\x12GetCapTableRequest\x12\x13\n\x0bspin_off_id\x18\x01 \x01(\t\x12\x11\n\x05\x61s_of\x18\x02 \x01(\tB\x02\x18\x01\x12\x37\n\tas_of_day\x18\x03 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\t\xa2\xbb\x18\x05\x61s_of\"\xa5\x01\n\x07Holding\x12\x17\n\x0bholder_kind\x18\x01 \x01(\tB\x02\x18\x01\x12\x11\n\tholder_id\x18\x02 \x01(\t\x12\x13\n\x0bshare_class\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12G\n\x0bholder_type\x18\x05 \x01(\x0e\x32!.ipshare.incubation.v1.HolderKindB\x0f\xa2\xbb\x18\x0bholder_kind\"\xa3\x01\n\x0b\x44ilutedLine\x12\x17\n\x0bholder_kind\x18\x01 \x01(\tB\x02\x18\x01\x12\x11\n\tholder_id\x18\x02 \x01(\t\x12\x0e\n\x06shares\x18\x03 \x01(\x03\x12\x0f\n\x07options\x18\x04 \x01(\x03\x12G\n\x0bholder_type\x18\x05 \x01(\x0e\x32!.ipshare.incubation.v1.HolderKindB\x0f\xa2\xbb\x18\x0bholder_kind\"\xf7\x01\n\x08\x43\x61pTable\x12\x13\n\x0bspin_off_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\x05\x61s_of\x18\x03 \x01(\tB\x02\x18\x01\x12\x30\n\x08holdings\x18\x04 \x03(\x0b\x32\x1e.ipshare.incubation.v1.Holding\x12\x39\n\rfully_diluted\x18\x05 \x03(\x0b\x32\".ipshare.incubation.v1.DilutedLine\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12\x37\n\tas_of_day\x18\x07 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\t\xa2\xbb\x18\x05\x61s_of\"0\n\x15GetSeedProjectRequest\x12\x17\n\x0fseed_project_id\x18\x01 \x01(\t\"\xd8\x02\n\x0fMilestoneStatus\x12\x14\n\x0cmilestone_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x14\n\x08\x64ue_date\x18\x03 \x01(\tB\x02\x18\x01\x12\x12\n\x06status\x18\x04 \x01(\tB\x02\x18\x01\x12\x0f\n\x07tranche\x18\x05 \x01(\x03\x12\x17\n\x0breleased_on\x18\x06 \x01(\tB\x02\x18\x01\x12\x38\n\x07\x64ue_day\x18\x07 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x0c\xa2\xbb\x18\x08\x64ue_date\x12J\n\x0fmilestone_state\x18\x08 \x01(\x0e\x32%.ipshare.incubation.v1.MilestoneStateB\n\xa2\xbb\x18\x06status\x12@\n\x0creleased_day\x18\t \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x0f\xa2\xbb\x18\x0breleased_on\"\xce\x01\n\x0bSeedProject\x12\x17\n\x0fseed_project_id\x18\x01 \x01(\t\x12\x13\n\x0bspin_off_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x11\n\tcommitted\x18\x05 \x01(\x03\x12\x10\n\x08released\x18\x06 \x01(\x03\x12:\n\nmilestones\x18\x07 \x03(\x0b\x32&.ipshare.incubation.v1.MilestoneStatus\x12\x0f\n\x07version\x18\x08 \x01(\x03*\xa6\x01\n\x0eMilestoneState\x12\x1f\n\x1bMILESTONE_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14MILESTONE_STATE_OPEN\x10\x01\x12\x1d\n\x19MILESTONE_STATE_SUBMITTED\x10\x02\x12\x1c\n\x18MILESTONE_STATE_REJECTED\x10\x03\x12\x1c\n\x18MILESTONE_STATE_APPROVED\x10\x04\x32\xcb\x01\n\nIncubation\x12Y\n\x0bGetCapTable\x12).ipshare.incubation.v1.GetCapTableRequest\x1a\x1f.ipshare.incubation.v1.CapTable\x12\x62\n\x0eGetSeedProject\x12,.ipshare.incubation.v1.GetSeedProjectRequest\x1a\".ipshare.incubation.v1.SeedProjectb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ipshare_contracts.incubation.v1.service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETCAPTABLEREQUEST']._serialized_start=72
-  _globals['_GETCAPTABLEREQUEST']._serialized_end=128
-  _globals['_HOLDING']._serialized_start=130
-  _globals['_HOLDING']._serialized_end=218
-  _globals['_DILUTEDLINE']._serialized_start=220
-  _globals['_DILUTEDLINE']._serialized_end=306
-  _globals['_CAPTABLE']._serialized_start=309
-  _globals['_CAPTABLE']._serialized_end=495
-  _globals['_GETSEEDPROJECTREQUEST']._serialized_start=497
-  _globals['_GETSEEDPROJECTREQUEST']._serialized_end=545
-  _globals['_MILESTONESTATUS']._serialized_start=548
-  _globals['_MILESTONESTATUS']._serialized_end=680
-  _globals['_SEEDPROJECT']._serialized_start=683
-  _globals['_SEEDPROJECT']._serialized_end=889
-  _globals['_INCUBATION']._serialized_start=892
-  _globals['_INCUBATION']._serialized_end=1095
+  _globals['_GETCAPTABLEREQUEST'].fields_by_name['as_of']._loaded_options = None
+  _globals['_GETCAPTABLEREQUEST'].fields_by_name['as_of']._serialized_options = b'\030\001'
+  _globals['_GETCAPTABLEREQUEST'].fields_by_name['as_of_day']._loaded_options = None
+  _globals['_GETCAPTABLEREQUEST'].fields_by_name['as_of_day']._serialized_options = b'\242\273\030\005as_of'
+  _globals['_HOLDING'].fields_by_name['holder_kind']._loaded_options = None
+  _globals['_HOLDING'].fields_by_name['holder_kind']._serialized_options = b'\030\001'
+  _globals['_HOLDING'].fields_by_name['holder_type']._loaded_options = None
+  _globals['_HOLDING'].fields_by_name['holder_type']._serialized_options = b'\242\273\030\013holder_kind'
+  _globals['_DILUTEDLINE'].fields_by_name['holder_kind']._loaded_options = None
+  _globals['_DILUTEDLINE'].fields_by_name['holder_kind']._serialized_options = b'\030\001'
+  _globals['_DILUTEDLINE'].fields_by_name['holder_type']._loaded_options = None
+  _globals['_DILUTEDLINE'].fields_by_name['holder_type']._serialized_options = b'\242\273\030\013holder_kind'
+  _globals['_CAPTABLE'].fields_by_name['as_of']._loaded_options = None
+  _globals['_CAPTABLE'].fields_by_name['as_of']._serialized_options = b'\030\001'
+  _globals['_CAPTABLE'].fields_by_name['as_of_day']._loaded_options = None
+  _globals['_CAPTABLE'].fields_by_name['as_of_day']._serialized_options = b'\242\273\030\005as_of'
+  _globals['_MILESTONESTATUS'].fields_by_name['due_date']._loaded_options = None
+  _globals['_MILESTONESTATUS'].fields_by_name['due_date']._serialized_options = b'\030\001'
+  _globals['_MILESTONESTATUS'].fields_by_name['status']._loaded_options = None
+  _globals['_MILESTONESTATUS'].fields_by_name['status']._serialized_options = b'\030\001'
+  _globals['_MILESTONESTATUS'].fields_by_name['released_on']._loaded_options = None
+  _globals['_MILESTONESTATUS'].fields_by_name['released_on']._serialized_options = b'\030\001'
+  _globals['_MILESTONESTATUS'].fields_by_name['due_day']._loaded_options = None
+  _globals['_MILESTONESTATUS'].fields_by_name['due_day']._serialized_options = b'\242\273\030\010due_date'
+  _globals['_MILESTONESTATUS'].fields_by_name['milestone_state']._loaded_options = None
+  _globals['_MILESTONESTATUS'].fields_by_name['milestone_state']._serialized_options = b'\242\273\030\006status'
+  _globals['_MILESTONESTATUS'].fields_by_name['released_day']._loaded_options = None
+  _globals['_MILESTONESTATUS'].fields_by_name['released_day']._serialized_options = b'\242\273\030\013released_on'
+  _globals['_MILESTONESTATE']._serialized_start=1510
+  _globals['_MILESTONESTATE']._serialized_end=1676
+  _globals['_GETCAPTABLEREQUEST']._serialized_start=200
+  _globals['_GETCAPTABLEREQUEST']._serialized_end=317
+  _globals['_HOLDING']._serialized_start=320
+  _globals['_HOLDING']._serialized_end=485
+  _globals['_DILUTEDLINE']._serialized_start=488
+  _globals['_DILUTEDLINE']._serialized_end=651
+  _globals['_CAPTABLE']._serialized_start=654
+  _globals['_CAPTABLE']._serialized_end=901
+  _globals['_GETSEEDPROJECTREQUEST']._serialized_start=903
+  _globals['_GETSEEDPROJECTREQUEST']._serialized_end=951
+  _globals['_MILESTONESTATUS']._serialized_start=954
+  _globals['_MILESTONESTATUS']._serialized_end=1298
+  _globals['_SEEDPROJECT']._serialized_start=1301
+  _globals['_SEEDPROJECT']._serialized_end=1507
+  _globals['_INCUBATION']._serialized_start=1679
+  _globals['_INCUBATION']._serialized_end=1882
 # @@protoc_insertion_point(module_scope)

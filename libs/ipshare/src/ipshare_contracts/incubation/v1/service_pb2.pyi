@@ -7,6 +7,9 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from ipshare_contracts.calendar.v1 import date_pb2 as _date_pb2
+from ipshare_contracts.incubation.v1 import events_pb2 as _events_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -16,7 +19,36 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _MilestoneState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MilestoneStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MilestoneState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MILESTONE_STATE_UNSPECIFIED: _MilestoneState.ValueType  # 0
+    """not stated (a reply from before the field)"""
+    MILESTONE_STATE_OPEN: _MilestoneState.ValueType  # 1
+    MILESTONE_STATE_SUBMITTED: _MilestoneState.ValueType  # 2
+    MILESTONE_STATE_REJECTED: _MilestoneState.ValueType  # 3
+    MILESTONE_STATE_APPROVED: _MilestoneState.ValueType  # 4
+
+class MilestoneState(_MilestoneState, metaclass=_MilestoneStateEnumTypeWrapper):
+    """Where a seed project's milestone stands (MILESTONE_STATE_SUBMITTED: submitted)."""
+
+MILESTONE_STATE_UNSPECIFIED: MilestoneState.ValueType  # 0
+"""not stated (a reply from before the field)"""
+MILESTONE_STATE_OPEN: MilestoneState.ValueType  # 1
+MILESTONE_STATE_SUBMITTED: MilestoneState.ValueType  # 2
+MILESTONE_STATE_REJECTED: MilestoneState.ValueType  # 3
+MILESTONE_STATE_APPROVED: MilestoneState.ValueType  # 4
+Global___MilestoneState: _TypeAlias = MilestoneState  # noqa: Y015
 
 @_typing.final
 class GetCapTableRequest(_message.Message):
@@ -24,18 +56,32 @@ class GetCapTableRequest(_message.Message):
 
     SPIN_OFF_ID_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    AS_OF_DAY_FIELD_NUMBER: _builtins.int
     spin_off_id: _builtins.str
-    as_of: _builtins.str
-    """ISO date; empty: today"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self) -> _builtins.str:
+        """as text, for readers from before as_of_day"""
+
+    @as_of.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self, value: _builtins.str) -> None:
+        """as text, for readers from before as_of_day"""
+
+    @_builtins.property
+    def as_of_day(self) -> _date_pb2.Date:
+        """absent: today"""
+
     def __init__(
         self,
         *,
         spin_off_id: _builtins.str = ...,
         as_of: _builtins.str = ...,
+        as_of_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of_day", b"as_of_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "spin_off_id", b"spin_off_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "as_of_day", b"as_of_day", "spin_off_id", b"spin_off_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -49,11 +95,21 @@ class Holding(_message.Message):
     HOLDER_ID_FIELD_NUMBER: _builtins.int
     SHARE_CLASS_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
-    holder_kind: _builtins.str
-    """member | researcher | investor | other"""
+    HOLDER_TYPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def holder_kind(self) -> _builtins.str:
+        """as text, for readers from before holder_type"""
+
+    @holder_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def holder_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before holder_type"""
+
     holder_id: _builtins.str
     share_class: _builtins.str
     quantity: _builtins.int
+    holder_type: _events_pb2.HolderKind.ValueType
     def __init__(
         self,
         *,
@@ -61,10 +117,11 @@ class Holding(_message.Message):
         holder_id: _builtins.str = ...,
         share_class: _builtins.str = ...,
         quantity: _builtins.int = ...,
+        holder_type: _events_pb2.HolderKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder_id", b"holder_id", "holder_kind", b"holder_kind", "quantity", b"quantity", "share_class", b"share_class"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder_id", b"holder_id", "holder_kind", b"holder_kind", "holder_type", b"holder_type", "quantity", b"quantity", "share_class", b"share_class"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -78,11 +135,22 @@ class DilutedLine(_message.Message):
     HOLDER_ID_FIELD_NUMBER: _builtins.int
     SHARES_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
-    holder_kind: _builtins.str
-    """empty for the option pool not yet granted"""
+    HOLDER_TYPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def holder_kind(self) -> _builtins.str:
+        """as text, for readers from before holder_type"""
+
+    @holder_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def holder_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before holder_type"""
+
     holder_id: _builtins.str
     shares: _builtins.int
     options: _builtins.int
+    holder_type: _events_pb2.HolderKind.ValueType
+    """unspecified for the option pool not yet granted"""
     def __init__(
         self,
         *,
@@ -90,10 +158,11 @@ class DilutedLine(_message.Message):
         holder_id: _builtins.str = ...,
         shares: _builtins.int = ...,
         options: _builtins.int = ...,
+        holder_type: _events_pb2.HolderKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder_id", b"holder_id", "holder_kind", b"holder_kind", "options", b"options", "shares", b"shares"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder_id", b"holder_id", "holder_kind", b"holder_kind", "holder_type", b"holder_type", "options", b"options", "shares", b"shares"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -109,14 +178,26 @@ class CapTable(_message.Message):
     HOLDINGS_FIELD_NUMBER: _builtins.int
     FULLY_DILUTED_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    AS_OF_DAY_FIELD_NUMBER: _builtins.int
     spin_off_id: _builtins.str
     name: _builtins.str
-    as_of: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self) -> _builtins.str:
+        """as text, for readers from before as_of_day"""
+
+    @as_of.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self, value: _builtins.str) -> None:
+        """as text, for readers from before as_of_day"""
+
     version: _builtins.int
     @_builtins.property
     def holdings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Holding]: ...
     @_builtins.property
     def fully_diluted(self) -> _containers.RepeatedCompositeFieldContainer[Global___DilutedLine]: ...
+    @_builtins.property
+    def as_of_day(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
@@ -126,10 +207,11 @@ class CapTable(_message.Message):
         holdings: _abc.Iterable[Global___Holding] | None = ...,
         fully_diluted: _abc.Iterable[Global___DilutedLine] | None = ...,
         version: _builtins.int = ...,
+        as_of_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of_day", b"as_of_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "fully_diluted", b"fully_diluted", "holdings", b"holdings", "name", b"name", "spin_off_id", b"spin_off_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "as_of_day", b"as_of_day", "fully_diluted", b"fully_diluted", "holdings", b"holdings", "name", b"name", "spin_off_id", b"spin_off_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -164,15 +246,50 @@ class MilestoneStatus(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     TRANCHE_FIELD_NUMBER: _builtins.int
     RELEASED_ON_FIELD_NUMBER: _builtins.int
+    DUE_DAY_FIELD_NUMBER: _builtins.int
+    MILESTONE_STATE_FIELD_NUMBER: _builtins.int
+    RELEASED_DAY_FIELD_NUMBER: _builtins.int
     milestone_id: _builtins.str
     description: _builtins.str
-    due_date: _builtins.str
-    status: _builtins.str
-    """open | submitted | rejected | approved"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_date(self) -> _builtins.str:
+        """as text, for readers from before due_day"""
+
+    @due_date.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_date(self, value: _builtins.str) -> None:
+        """as text, for readers from before due_day"""
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self) -> _builtins.str:
+        """as text, for readers from before milestone_state"""
+
+    @status.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self, value: _builtins.str) -> None:
+        """as text, for readers from before milestone_state"""
+
     tranche: _builtins.int
     """minor units of the project's currency"""
-    released_on: _builtins.str
-    """empty until the tranche is released"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def released_on(self) -> _builtins.str:
+        """as text, for readers from before released_day"""
+
+    @released_on.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def released_on(self, value: _builtins.str) -> None:
+        """as text, for readers from before released_day"""
+
+    milestone_state: Global___MilestoneState.ValueType
+    @_builtins.property
+    def due_day(self) -> _date_pb2.Date: ...
+    @_builtins.property
+    def released_day(self) -> _date_pb2.Date:
+        """absent until the tranche is released"""
+
     def __init__(
         self,
         *,
@@ -182,10 +299,13 @@ class MilestoneStatus(_message.Message):
         status: _builtins.str = ...,
         tranche: _builtins.int = ...,
         released_on: _builtins.str = ...,
+        due_day: _date_pb2.Date | None = ...,
+        milestone_state: Global___MilestoneState.ValueType = ...,
+        released_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_day", b"due_day", "released_day", b"released_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "due_date", b"due_date", "milestone_id", b"milestone_id", "released_on", b"released_on", "status", b"status", "tranche", b"tranche"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "due_date", b"due_date", "due_day", b"due_day", "milestone_id", b"milestone_id", "milestone_state", b"milestone_state", "released_day", b"released_day", "released_on", b"released_on", "status", b"status", "tranche", b"tranche"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,30 +22,64 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from ipshare_contracts.calendar.v1 import date_pb2 as ipshare__contracts_dot_calendar_dot_v1_dot_date__pb2
 from ipshare_contracts.ipregistry.v1 import events_pb2 as ipshare__contracts_dot_ipregistry_dot_v1_dot_events__pb2
+from ipshare_contracts.typed.v1 import typed_pb2 as ipshare__contracts_dot_typed_dot_v1_dot_typed__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ipshare_contracts/ipregistry/v1/service.proto\x12\x15ipshare.ipregistry.v1\x1a,ipshare_contracts/ipregistry/v1/events.proto\"#\n\x0fGetAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"\xd4\x01\n\x05\x41sset\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x31\n\x06owners\x18\x06 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\x12\x32\n\tinventors\x18\x07 \x03(\x0b\x32\x1f.ipshare.ipregistry.v1.Inventor\x12\x0f\n\x07version\x18\x08 \x01(\x03\":\n\x17GetOwnershipAsOfRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"_\n\tOwnership\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x31\n\x06owners\x18\x03 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\"\x8d\x01\n\x11ListAssetsRequest\x12\x17\n\x0fowner_member_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x04 \x01(\t\x12\x18\n\x10technology_field\x18\x05 \x01(\t\x12\x11\n\tstrategic\x18\x06 \x01(\t\"\xbe\x01\n\x18TransferOwnershipRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x36\n\x0b\x66rom_owners\x18\x03 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\x12\x10\n\x08\x61ssignee\x18\x04 \x01(\t\x12\x1a\n\x12\x61ssignee_member_id\x18\x05 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x06 \x01(\t\"\xa0\x01\n\x17OwnershipTransferResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x31\n\x06owners\x18\x03 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\t\x12\x14\n\x0c\x61ssigned_out\x18\x05 \x01(\x08\x32\x92\x03\n\nIpRegistry\x12P\n\x08GetAsset\x12&.ipshare.ipregistry.v1.GetAssetRequest\x1a\x1c.ipshare.ipregistry.v1.Asset\x12\x64\n\x10GetOwnershipAsOf\x12..ipshare.ipregistry.v1.GetOwnershipAsOfRequest\x1a .ipshare.ipregistry.v1.Ownership\x12V\n\nListAssets\x12(.ipshare.ipregistry.v1.ListAssetsRequest\x1a\x1c.ipshare.ipregistry.v1.Asset0\x01\x12t\n\x11TransferOwnership\x12/.ipshare.ipregistry.v1.TransferOwnershipRequest\x1a..ipshare.ipregistry.v1.OwnershipTransferResultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ipshare_contracts/ipregistry/v1/service.proto\x12\x15ipshare.ipregistry.v1\x1a(ipshare_contracts/calendar/v1/date.proto\x1a,ipshare_contracts/ipregistry/v1/events.proto\x1a&ipshare_contracts/typed/v1/typed.proto\"#\n\x0fGetAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"\xe2\x02\n\x05\x41sset\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x10\n\x04kind\x18\x03 \x01(\tB\x02\x18\x01\x12\x14\n\x0cjurisdiction\x18\x04 \x01(\t\x12\x12\n\x06status\x18\x05 \x01(\tB\x02\x18\x01\x12\x31\n\x06owners\x18\x06 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\x12\x32\n\tinventors\x18\x07 \x03(\x0b\x32\x1f.ipshare.ipregistry.v1.Inventor\x12\x0f\n\x07version\x18\x08 \x01(\x03\x12>\n\nasset_kind\x18\t \x01(\x0e\x32 .ipshare.ipregistry.v1.AssetKindB\x08\xa2\xbb\x18\x04kind\x12\x44\n\x0c\x61sset_status\x18\n \x01(\x0e\x32\".ipshare.ipregistry.v1.AssetStatusB\n\xa2\xbb\x18\x06status\"w\n\x17GetOwnershipAsOfRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x11\n\x05\x61s_of\x18\x02 \x01(\tB\x02\x18\x01\x12\x37\n\tas_of_day\x18\x03 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\t\xa2\xbb\x18\x05\x61s_of\"\x9c\x01\n\tOwnership\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x11\n\x05\x61s_of\x18\x02 \x01(\tB\x02\x18\x01\x12\x31\n\x06owners\x18\x03 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\x12\x37\n\tas_of_day\x18\x04 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\t\xa2\xbb\x18\x05\x61s_of\"\x9b\x02\n\x11ListAssetsRequest\x12\x17\n\x0fowner_member_id\x18\x01 \x01(\t\x12\x12\n\x06status\x18\x02 \x01(\tB\x02\x18\x01\x12\x10\n\x04kind\x18\x03 \x01(\tB\x02\x18\x01\x12\x14\n\x0cjurisdiction\x18\x04 \x01(\t\x12\x18\n\x10technology_field\x18\x05 \x01(\t\x12\x11\n\tstrategic\x18\x06 \x01(\t\x12\x44\n\x0c\x61sset_status\x18\x07 \x01(\x0e\x32\".ipshare.ipregistry.v1.AssetStatusB\n\xa2\xbb\x18\x06status\x12>\n\nasset_kind\x18\x08 \x01(\x0e\x32 .ipshare.ipregistry.v1.AssetKindB\x08\xa2\xbb\x18\x04kind\"\x88\x02\n\x18TransferOwnershipRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x36\n\x0b\x66rom_owners\x18\x03 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\x12\x10\n\x08\x61ssignee\x18\x04 \x01(\t\x12\x1a\n\x12\x61ssignee_member_id\x18\x05 \x01(\t\x12\x1a\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x06 \x01(\tB\x02\x18\x01\x12\x44\n\reffective_day\x18\x07 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x12\xa2\xbb\x18\x0e\x65\x66\x66\x65\x63tive_date\"\xea\x01\n\x17OwnershipTransferResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x31\n\x06owners\x18\x03 \x03(\x0b\x32!.ipshare.ipregistry.v1.OwnerShare\x12\x1a\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\tB\x02\x18\x01\x12\x14\n\x0c\x61ssigned_out\x18\x05 \x01(\x08\x12\x44\n\reffective_day\x18\x06 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x12\xa2\xbb\x18\x0e\x65\x66\x66\x65\x63tive_date2\x92\x03\n\nIpRegistry\x12P\n\x08GetAsset\x12&.ipshare.ipregistry.v1.GetAssetRequest\x1a\x1c.ipshare.ipregistry.v1.Asset\x12\x64\n\x10GetOwnershipAsOf\x12..ipshare.ipregistry.v1.GetOwnershipAsOfRequest\x1a .ipshare.ipregistry.v1.Ownership\x12V\n\nListAssets\x12(.ipshare.ipregistry.v1.ListAssetsRequest\x1a\x1c.ipshare.ipregistry.v1.Asset0\x01\x12t\n\x11TransferOwnership\x12/.ipshare.ipregistry.v1.TransferOwnershipRequest\x1a..ipshare.ipregistry.v1.OwnershipTransferResultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ipshare_contracts.ipregistry.v1.service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETASSETREQUEST']._serialized_start=118
-  _globals['_GETASSETREQUEST']._serialized_end=153
-  _globals['_ASSET']._serialized_start=156
-  _globals['_ASSET']._serialized_end=368
-  _globals['_GETOWNERSHIPASOFREQUEST']._serialized_start=370
-  _globals['_GETOWNERSHIPASOFREQUEST']._serialized_end=428
-  _globals['_OWNERSHIP']._serialized_start=430
-  _globals['_OWNERSHIP']._serialized_end=525
-  _globals['_LISTASSETSREQUEST']._serialized_start=528
-  _globals['_LISTASSETSREQUEST']._serialized_end=669
-  _globals['_TRANSFEROWNERSHIPREQUEST']._serialized_start=672
-  _globals['_TRANSFEROWNERSHIPREQUEST']._serialized_end=862
-  _globals['_OWNERSHIPTRANSFERRESULT']._serialized_start=865
-  _globals['_OWNERSHIPTRANSFERRESULT']._serialized_end=1025
-  _globals['_IPREGISTRY']._serialized_start=1028
-  _globals['_IPREGISTRY']._serialized_end=1430
+  _globals['_ASSET'].fields_by_name['kind']._loaded_options = None
+  _globals['_ASSET'].fields_by_name['kind']._serialized_options = b'\030\001'
+  _globals['_ASSET'].fields_by_name['status']._loaded_options = None
+  _globals['_ASSET'].fields_by_name['status']._serialized_options = b'\030\001'
+  _globals['_ASSET'].fields_by_name['asset_kind']._loaded_options = None
+  _globals['_ASSET'].fields_by_name['asset_kind']._serialized_options = b'\242\273\030\004kind'
+  _globals['_ASSET'].fields_by_name['asset_status']._loaded_options = None
+  _globals['_ASSET'].fields_by_name['asset_status']._serialized_options = b'\242\273\030\006status'
+  _globals['_GETOWNERSHIPASOFREQUEST'].fields_by_name['as_of']._loaded_options = None
+  _globals['_GETOWNERSHIPASOFREQUEST'].fields_by_name['as_of']._serialized_options = b'\030\001'
+  _globals['_GETOWNERSHIPASOFREQUEST'].fields_by_name['as_of_day']._loaded_options = None
+  _globals['_GETOWNERSHIPASOFREQUEST'].fields_by_name['as_of_day']._serialized_options = b'\242\273\030\005as_of'
+  _globals['_OWNERSHIP'].fields_by_name['as_of']._loaded_options = None
+  _globals['_OWNERSHIP'].fields_by_name['as_of']._serialized_options = b'\030\001'
+  _globals['_OWNERSHIP'].fields_by_name['as_of_day']._loaded_options = None
+  _globals['_OWNERSHIP'].fields_by_name['as_of_day']._serialized_options = b'\242\273\030\005as_of'
+  _globals['_LISTASSETSREQUEST'].fields_by_name['status']._loaded_options = None
+  _globals['_LISTASSETSREQUEST'].fields_by_name['status']._serialized_options = b'\030\001'
+  _globals['_LISTASSETSREQUEST'].fields_by_name['kind']._loaded_options = None
+  _globals['_LISTASSETSREQUEST'].fields_by_name['kind']._serialized_options = b'\030\001'
+  _globals['_LISTASSETSREQUEST'].fields_by_name['asset_status']._loaded_options = None
+  _globals['_LISTASSETSREQUEST'].fields_by_name['asset_status']._serialized_options = b'\242\273\030\006status'
+  _globals['_LISTASSETSREQUEST'].fields_by_name['asset_kind']._loaded_options = None
+  _globals['_LISTASSETSREQUEST'].fields_by_name['asset_kind']._serialized_options = b'\242\273\030\004kind'
+  _globals['_TRANSFEROWNERSHIPREQUEST'].fields_by_name['effective_date']._loaded_options = None
+  _globals['_TRANSFEROWNERSHIPREQUEST'].fields_by_name['effective_date']._serialized_options = b'\030\001'
+  _globals['_TRANSFEROWNERSHIPREQUEST'].fields_by_name['effective_day']._loaded_options = None
+  _globals['_TRANSFEROWNERSHIPREQUEST'].fields_by_name['effective_day']._serialized_options = b'\242\273\030\016effective_date'
+  _globals['_OWNERSHIPTRANSFERRESULT'].fields_by_name['effective_date']._loaded_options = None
+  _globals['_OWNERSHIPTRANSFERRESULT'].fields_by_name['effective_date']._serialized_options = b'\030\001'
+  _globals['_OWNERSHIPTRANSFERRESULT'].fields_by_name['effective_day']._loaded_options = None
+  _globals['_OWNERSHIPTRANSFERRESULT'].fields_by_name['effective_day']._serialized_options = b'\242\273\030\016effective_date'
+  _globals['_GETASSETREQUEST']._serialized_start=200
+  _globals['_GETASSETREQUEST']._serialized_end=235
+  _globals['_ASSET']._serialized_start=238
+  _globals['_ASSET']._serialized_end=592
+  _globals['_GETOWNERSHIPASOFREQUEST']._serialized_start=594
+  _globals['_GETOWNERSHIPASOFREQUEST']._serialized_end=713
+  _globals['_OWNERSHIP']._serialized_start=716
+  _globals['_OWNERSHIP']._serialized_end=872
+  _globals['_LISTASSETSREQUEST']._serialized_start=875
+  _globals['_LISTASSETSREQUEST']._serialized_end=1158
+  _globals['_TRANSFEROWNERSHIPREQUEST']._serialized_start=1161
+  _globals['_TRANSFEROWNERSHIPREQUEST']._serialized_end=1425
+  _globals['_OWNERSHIPTRANSFERRESULT']._serialized_start=1428
+  _globals['_OWNERSHIPTRANSFERRESULT']._serialized_end=1662
+  _globals['_IPREGISTRY']._serialized_start=1665
+  _globals['_IPREGISTRY']._serialized_end=2067
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from ipshare_contracts.calendar.v1 import date_pb2 as _date_pb2
 from ipshare_contracts.ipregistry.v1 import events_pb2 as _events_pb2
 import builtins as _builtins
 import sys
@@ -16,6 +17,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -50,12 +56,34 @@ class Asset(_message.Message):
     OWNERS_FIELD_NUMBER: _builtins.int
     INVENTORS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    ASSET_KIND_FIELD_NUMBER: _builtins.int
+    ASSET_STATUS_FIELD_NUMBER: _builtins.int
     asset_id: _builtins.str
     title: _builtins.str
-    kind: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before asset_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before asset_kind"""
+
     jurisdiction: _builtins.str
-    status: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self) -> _builtins.str:
+        """as text, for readers from before asset_status"""
+
+    @status.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self, value: _builtins.str) -> None:
+        """as text, for readers from before asset_status"""
+
     version: _builtins.int
+    asset_kind: _events_pb2.AssetKind.ValueType
+    asset_status: _events_pb2.AssetStatus.ValueType
     @_builtins.property
     def owners(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.OwnerShare]: ...
     @_builtins.property
@@ -71,10 +99,12 @@ class Asset(_message.Message):
         owners: _abc.Iterable[_events_pb2.OwnerShare] | None = ...,
         inventors: _abc.Iterable[_events_pb2.Inventor] | None = ...,
         version: _builtins.int = ...,
+        asset_kind: _events_pb2.AssetKind.ValueType = ...,
+        asset_status: _events_pb2.AssetStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "inventors", b"inventors", "jurisdiction", b"jurisdiction", "kind", b"kind", "owners", b"owners", "status", b"status", "title", b"title", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "asset_kind", b"asset_kind", "asset_status", b"asset_status", "inventors", b"inventors", "jurisdiction", b"jurisdiction", "kind", b"kind", "owners", b"owners", "status", b"status", "title", b"title", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -86,18 +116,30 @@ class GetOwnershipAsOfRequest(_message.Message):
 
     ASSET_ID_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    AS_OF_DAY_FIELD_NUMBER: _builtins.int
     asset_id: _builtins.str
-    as_of: _builtins.str
-    """ISO date"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self) -> _builtins.str:
+        """as text, for readers from before as_of_day"""
+
+    @as_of.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self, value: _builtins.str) -> None:
+        """as text, for readers from before as_of_day"""
+
+    @_builtins.property
+    def as_of_day(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
         asset_id: _builtins.str = ...,
         as_of: _builtins.str = ...,
+        as_of_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of_day", b"as_of_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "asset_id", b"asset_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "as_of_day", b"as_of_day", "asset_id", b"asset_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -110,20 +152,33 @@ class Ownership(_message.Message):
     ASSET_ID_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
     OWNERS_FIELD_NUMBER: _builtins.int
+    AS_OF_DAY_FIELD_NUMBER: _builtins.int
     asset_id: _builtins.str
-    as_of: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self) -> _builtins.str:
+        """as text, for readers from before as_of_day"""
+
+    @as_of.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self, value: _builtins.str) -> None:
+        """as text, for readers from before as_of_day"""
+
     @_builtins.property
     def owners(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.OwnerShare]: ...
+    @_builtins.property
+    def as_of_day(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
         asset_id: _builtins.str = ...,
         as_of: _builtins.str = ...,
         owners: _abc.Iterable[_events_pb2.OwnerShare] | None = ...,
+        as_of_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of_day", b"as_of_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "asset_id", b"asset_id", "owners", b"owners"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "as_of_day", b"as_of_day", "asset_id", b"asset_id", "owners", b"owners"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -139,20 +194,42 @@ class ListAssetsRequest(_message.Message):
     JURISDICTION_FIELD_NUMBER: _builtins.int
     TECHNOLOGY_FIELD_FIELD_NUMBER: _builtins.int
     STRATEGIC_FIELD_NUMBER: _builtins.int
+    ASSET_STATUS_FIELD_NUMBER: _builtins.int
+    ASSET_KIND_FIELD_NUMBER: _builtins.int
     owner_member_id: _builtins.str
     """empty: all"""
-    status: _builtins.str
-    """Filters as on GET /assets; each one empty: any value.
-    disclosed | filed | published | granted | lapsed | ...
-    """
-    kind: _builtins.str
-    """invention_patent | utility_model | design | ..."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self) -> _builtins.str:
+        """Filters as on GET /assets; each one empty: any value.
+        as text, for readers from before asset_status
+        """
+
+    @status.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def status(self, value: _builtins.str) -> None:
+        """Filters as on GET /assets; each one empty: any value.
+        as text, for readers from before asset_status
+        """
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self) -> _builtins.str:
+        """as text, for readers from before asset_kind"""
+
+    @kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before asset_kind"""
+
     jurisdiction: _builtins.str
     """CN, US, EP, PCT, ..."""
     technology_field: _builtins.str
     """case and spacing ignored"""
     strategic: _builtins.str
     """key_core | common_foundational | any | none"""
+    asset_status: _events_pb2.AssetStatus.ValueType
+    asset_kind: _events_pb2.AssetKind.ValueType
     def __init__(
         self,
         *,
@@ -162,10 +239,12 @@ class ListAssetsRequest(_message.Message):
         jurisdiction: _builtins.str = ...,
         technology_field: _builtins.str = ...,
         strategic: _builtins.str = ...,
+        asset_status: _events_pb2.AssetStatus.ValueType = ...,
+        asset_kind: _events_pb2.AssetKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["jurisdiction", b"jurisdiction", "kind", b"kind", "owner_member_id", b"owner_member_id", "status", b"status", "strategic", b"strategic", "technology_field", b"technology_field"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_kind", b"asset_kind", "asset_status", b"asset_status", "jurisdiction", b"jurisdiction", "kind", b"kind", "owner_member_id", b"owner_member_id", "status", b"status", "strategic", b"strategic", "technology_field", b"technology_field"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -181,6 +260,7 @@ class TransferOwnershipRequest(_message.Message):
     ASSIGNEE_FIELD_NUMBER: _builtins.int
     ASSIGNEE_MEMBER_ID_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DAY_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """the caller's idempotency key"""
     asset_id: _builtins.str
@@ -188,11 +268,23 @@ class TransferOwnershipRequest(_message.Message):
     """the buyer's name"""
     assignee_member_id: _builtins.str
     """empty: a buyer outside the membership, and the members' ownership ends"""
-    effective_date: _builtins.str
-    """ISO date, required"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def effective_date(self) -> _builtins.str:
+        """as text, for readers from before effective_day"""
+
+    @effective_date.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def effective_date(self, value: _builtins.str) -> None:
+        """as text, for readers from before effective_day"""
+
     @_builtins.property
     def from_owners(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.OwnerShare]:
         """the owners who agreed: must be the owners in force"""
+
+    @_builtins.property
+    def effective_day(self) -> _date_pb2.Date:
+        """required"""
 
     def __init__(
         self,
@@ -203,10 +295,11 @@ class TransferOwnershipRequest(_message.Message):
         assignee: _builtins.str = ...,
         assignee_member_id: _builtins.str = ...,
         effective_date: _builtins.str = ...,
+        effective_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_day", b"effective_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "assignee", b"assignee", "assignee_member_id", b"assignee_member_id", "effective_date", b"effective_date", "from_owners", b"from_owners", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "assignee", b"assignee", "assignee_member_id", b"assignee_member_id", "effective_date", b"effective_date", "effective_day", b"effective_day", "from_owners", b"from_owners", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -221,15 +314,27 @@ class OwnershipTransferResult(_message.Message):
     OWNERS_FIELD_NUMBER: _builtins.int
     EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
     ASSIGNED_OUT_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_DAY_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     asset_id: _builtins.str
-    effective_date: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def effective_date(self) -> _builtins.str:
+        """as text, for readers from before effective_day"""
+
+    @effective_date.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def effective_date(self, value: _builtins.str) -> None:
+        """as text, for readers from before effective_day"""
+
     assigned_out: _builtins.bool
     """the asset left the membership"""
     @_builtins.property
     def owners(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.OwnerShare]:
         """in force from effective_date; empty when assigned out"""
 
+    @_builtins.property
+    def effective_day(self) -> _date_pb2.Date: ...
     def __init__(
         self,
         *,
@@ -238,10 +343,11 @@ class OwnershipTransferResult(_message.Message):
         owners: _abc.Iterable[_events_pb2.OwnerShare] | None = ...,
         effective_date: _builtins.str = ...,
         assigned_out: _builtins.bool = ...,
+        effective_day: _date_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_day", b"effective_day"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "assigned_out", b"assigned_out", "effective_date", b"effective_date", "owners", b"owners", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_id", b"asset_id", "assigned_out", b"assigned_out", "effective_date", b"effective_date", "effective_day", b"effective_day", "owners", b"owners", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

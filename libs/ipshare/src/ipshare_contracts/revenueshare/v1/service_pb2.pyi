@@ -6,6 +6,7 @@ The payout service: what finance tools, members and auditors ask revenue-share."
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from ipshare_contracts.revenueshare.v1 import events_pb2 as _events_pb2
 import builtins as _builtins
@@ -17,6 +18,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -25,18 +31,32 @@ class StatementsRequest(_message.Message):
 
     PERIOD_ID_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    AS_OF_TIME_FIELD_NUMBER: _builtins.int
     period_id: _builtins.str
-    as_of: _builtins.str
-    """recording time, ISO timestamp with offset; empty: as issued"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self) -> _builtins.str:
+        """as text, for readers from before as_of_time"""
+
+    @as_of.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self, value: _builtins.str) -> None:
+        """as text, for readers from before as_of_time"""
+
+    @_builtins.property
+    def as_of_time(self) -> _timestamp_pb2.Timestamp:
+        """The recording time to answer as of; unset: as issued."""
+
     def __init__(
         self,
         *,
         period_id: _builtins.str = ...,
         as_of: _builtins.str = ...,
+        as_of_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of_time", b"as_of_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "period_id", b"period_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "as_of_time", b"as_of_time", "period_id", b"period_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -69,9 +89,20 @@ class PayeeBalance(_message.Message):
     PAYEE_ID_FIELD_NUMBER: _builtins.int
     PAYEE_ACCOUNT_FIELD_NUMBER: _builtins.int
     BALANCE_FIELD_NUMBER: _builtins.int
-    payee_kind: _builtins.str
+    PAYEE_TYPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def payee_kind(self) -> _builtins.str:
+        """as text, for readers from before payee_type"""
+
+    @payee_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def payee_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before payee_type"""
+
     payee_id: _builtins.str
     payee_account: _builtins.str
+    payee_type: _events_pb2.PayeeKind.ValueType
     @_builtins.property
     def balance(self) -> _events_pb2.Balance: ...
     def __init__(
@@ -81,10 +112,11 @@ class PayeeBalance(_message.Message):
         payee_id: _builtins.str = ...,
         payee_account: _builtins.str = ...,
         balance: _events_pb2.Balance | None = ...,
+        payee_type: _events_pb2.PayeeKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "payee_account", b"payee_account", "payee_id", b"payee_id", "payee_kind", b"payee_kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "payee_account", b"payee_account", "payee_id", b"payee_id", "payee_kind", b"payee_kind", "payee_type", b"payee_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -212,12 +244,22 @@ class ExplainRequest(_message.Message):
     PAYEE_KIND_FIELD_NUMBER: _builtins.int
     PAYEE_ID_FIELD_NUMBER: _builtins.int
     PAYEE_ACCOUNT_FIELD_NUMBER: _builtins.int
+    PAYEE_TYPE_FIELD_NUMBER: _builtins.int
     period_id: _builtins.str
-    payee_kind: _builtins.str
-    """member | researcher | center"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def payee_kind(self) -> _builtins.str:
+        """as text, for readers from before payee_type"""
+
+    @payee_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def payee_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before payee_type"""
+
     payee_id: _builtins.str
     payee_account: _builtins.str
     """empty: every account of the payee"""
+    payee_type: _events_pb2.PayeeKind.ValueType
     def __init__(
         self,
         *,
@@ -225,10 +267,11 @@ class ExplainRequest(_message.Message):
         payee_kind: _builtins.str = ...,
         payee_id: _builtins.str = ...,
         payee_account: _builtins.str = ...,
+        payee_type: _events_pb2.PayeeKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["payee_account", b"payee_account", "payee_id", b"payee_id", "payee_kind", b"payee_kind", "period_id", b"period_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payee_account", b"payee_account", "payee_id", b"payee_id", "payee_kind", b"payee_kind", "payee_type", b"payee_type", "period_id", b"period_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -302,10 +345,21 @@ class Explanation(_message.Message):
     PAYEE_ID_FIELD_NUMBER: _builtins.int
     PROVISIONAL_FIELD_NUMBER: _builtins.int
     LINES_FIELD_NUMBER: _builtins.int
+    PAYEE_TYPE_FIELD_NUMBER: _builtins.int
     period_id: _builtins.str
-    payee_kind: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def payee_kind(self) -> _builtins.str:
+        """as text, for readers from before payee_type"""
+
+    @payee_kind.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def payee_kind(self, value: _builtins.str) -> None:
+        """as text, for readers from before payee_type"""
+
     payee_id: _builtins.str
     provisional: _builtins.bool
+    payee_type: _events_pb2.PayeeKind.ValueType
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExplainedLine]: ...
     def __init__(
@@ -316,10 +370,11 @@ class Explanation(_message.Message):
         payee_id: _builtins.str = ...,
         provisional: _builtins.bool = ...,
         lines: _abc.Iterable[Global___ExplainedLine] | None = ...,
+        payee_type: _events_pb2.PayeeKind.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "payee_id", b"payee_id", "payee_kind", b"payee_kind", "period_id", b"period_id", "provisional", b"provisional"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "payee_id", b"payee_id", "payee_kind", b"payee_kind", "payee_type", b"payee_type", "period_id", b"period_id", "provisional", b"provisional"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
