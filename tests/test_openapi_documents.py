@@ -46,6 +46,9 @@ FREE_TEXT = {
     # The income a statement line's source group is about: an asset's id, `equity:<spin-off id>` or
     # `adjustment`. An identifier, not a choice.
     ("revenue-share", "SourceGroupOut", "scope"),
+    # An audit log entry's event type name: every event class the service has ever recorded, and
+    # the log keeps those of classes since renamed. A name, not a choice.
+    *((service, "EntryOut", "type") for service in SERVICES),
 }
 
 # Readiness answers 503 with its checks' report (which check fails, and why), not an error body.

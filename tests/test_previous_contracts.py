@@ -11,6 +11,7 @@ the text fields are retired); every reader must state the same facts from all th
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from google.protobuf.message import Message
 from commercialization.adapters.ownership import _change_of
 from incubation.adapters.directory import _row
 from ipshare.consumer import InboundEvent
-from ipshare.typed_fields import fill_typed, iso_date_of, twins
+from ipshare.typed_fields import fill_typed, iso_date_of, required_instant_of, twins
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.incubation.v1 import events_pb2 as incubation
@@ -76,6 +77,8 @@ SAMPLES: dict[type[Message], dict[str, Any]] = {
                    "sources_digest": "ab"}],
     },
     revenue_share.PeriodOpened: {"period_id": "2026", "start": "2026-01-01", "end": "2026-12-31"},
+    revenue_share.PeriodClosed: {"period_id": "2026", "closed_at": "2027-01-05T08:30:00.250000+08:00",
+                                 "statement_hash": "ab", "statements": 1},
     revenue_share.PolicyVersionRecorded: {
         "version": "2026-1", "scope": "center", "effective_date": "2026-01-01",
         "recorded_at": "2025-12-20T09:00:00+00:00", "set_by": "admin", "fee_bps": 500, "recover_costs": True,
@@ -169,6 +172,16 @@ def test_a_replayed_period_of_the_previous_release_has_the_same_bounds() -> None
         revenue_share.PeriodOpened, lambda m: (iso_date_of(m, "start_day"), iso_date_of(m, "end_day"))
     )
     assert bounds == ("2026-01-01", "2026-12-31")
+
+
+def test_a_replayed_close_of_the_previous_release_is_at_the_same_instant() -> None:
+    closed_at = same_from_every_form(revenue_share.PeriodClosed, lambda m: required_instant_of(m, "close_time"))
+    assert closed_at == datetime(2027, 1, 5, 0, 30, 0, 250_000, tzinfo=UTC)
+
+
+def test_a_replayed_policy_version_of_the_previous_release_was_recorded_at_the_same_instant() -> None:
+    policy = same_from_every_form(revenue_share.PolicyVersionRecorded, policy_from_message)
+    assert policy.recorded_at == datetime(2025, 12, 20, 9, tzinfo=UTC)
 
 
 def inbound(payload: Message) -> InboundEvent:

@@ -33,7 +33,7 @@ from ip_registry.domain.lifecycle import AssetStatus
 from ip_registry.domain.member import MemberKind
 from ip_registry.domain.values import AssetKind, CostKind
 from ipshare.envelope import EventCatalog
-from ipshare.typed_fields import enum_prefix, twins
+from ipshare.typed_fields import Form, enum_prefix, twins
 from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization_events
 from ipshare_contracts.commercialization.v1 import service_pb2 as commercialization_service
@@ -201,32 +201,40 @@ def contract_messages() -> Iterator[Descriptor]:
 
 
 def test_every_enum_and_date_field_stands_beside_its_text_which_is_deprecated() -> None:
-    """A typed field names its text twin; the twin stays, deprecated, for readers from before it."""
+    """A typed field names its text twin; the twin stays, deprecated, for readers from before it. (An
+    instant may be a Timestamp without a twin: the envelope's occurred_at was never text.)"""
     for message in contract_messages():
         for field in message.fields:
             is_date = field.message_type is not None and field.message_type.full_name == Date.DESCRIPTOR.full_name
-            if field.type != FieldDescriptor.TYPE_ENUM and not is_date:
-                continue
             where = f"{message.full_name}.{field.name}"
             [twin] = [t for t in twins(GetMessageClass(message)) if t.typed == field.name] or [None]
+            if field.type != FieldDescriptor.TYPE_ENUM and not is_date and twin is None:
+                continue
             assert twin is not None, f"{where}: name its string twin with (ipshare.typed.v1.text_field)"
             text = message.fields_by_name[twin.text]
             assert text.GetOptions().deprecated, f"{where}: readers should use the typed field, not {text.name}"
 
 
 # Strings that hold a date: `*_date`, `*_on` (expires_on), the bounds of a period or a schedule, the
-# day a reply is as of; and one that stays text: a statements request's as_of is a recording time.
+# day a reply is as of. Strings that hold an instant: `*_at`, and a statements request's as_of (a
+# recording time). One instant stays text only: an audit checkpoint's signed_at is signed as text.
 DATE_TEXT = ("_date", "_on", "start", "end", "as_of")
+INSTANT_TEXT = ("_at",)
 TIMES = {"ipshare.revenueshare.v1.StatementsRequest.as_of"}
+SIGNED_TEXT = {"ipshare.audit.v1.CheckpointSigned.signed_at"}
 
 
-def test_every_date_is_typed_beside_its_text() -> None:
+def test_every_date_and_instant_is_typed_beside_its_text() -> None:
     for message in contract_messages():
-        typed_texts = {t.text for t in twins(GetMessageClass(message)) if t.enum is None}
+        typed = {t.text: t.form for t in twins(GetMessageClass(message))}
         for field in message.fields:
-            is_date = field.name.endswith(DATE_TEXT) and field.full_name not in TIMES
-            if field.type == FieldDescriptor.TYPE_STRING and is_date:
-                assert field.name in typed_texts, f"{message.full_name}.{field.name}: add a Date field beside it"
+            if field.type != FieldDescriptor.TYPE_STRING or field.full_name in SIGNED_TEXT:
+                continue
+            where = f"{message.full_name}.{field.name}"
+            if field.name.endswith(INSTANT_TEXT) or field.full_name in TIMES:
+                assert typed.get(field.name) is Form.INSTANT, f"{where}: add a Timestamp field beside it"
+            elif field.name.endswith(DATE_TEXT):
+                assert typed.get(field.name) is Form.DATE, f"{where}: add a Date field beside it"
 
 
 # Strings that hold one of a fixed set of words; and those that stay text: a strategic reserve's

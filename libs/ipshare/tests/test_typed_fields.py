@@ -9,10 +9,20 @@ import pytest
 from eventsourcing.domain import Aggregate
 
 from ipshare.envelope import EventCatalog
-from ipshare.typed_fields import date_of, enum_number, fill_typed, iso_date_of, text_of, twins
+from ipshare.typed_fields import (
+    date_of,
+    enum_number,
+    fill_typed,
+    instant_of,
+    iso_date_of,
+    required_instant_of,
+    text_of,
+    twins,
+)
 from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
+from ipshare_contracts.revenueshare.v1 import events_pb2 as revenue_share
 
 MEMBER_KIND = registry.MemberAdmitted.DESCRIPTOR.fields_by_name["member_kind"].enum_type
 
@@ -102,3 +112,32 @@ def test_the_typed_date_wins_over_its_text() -> None:
 def test_a_date_field_that_holds_no_calendar_date_is_refused() -> None:
     with pytest.raises(ValueError, match="day is out of range"):
         date_of(EventEnvelope(effective_day=Date(year=2026, month=2, day=30)), "effective_day")
+
+
+# ---- instants -----------------------------------------------------------------------------------
+
+
+def test_fill_sets_the_instant_from_its_text_to_the_microsecond() -> None:
+    closed = revenue_share.PeriodClosed(closed_at="2027-01-05T08:30:00.000250+08:00")
+    fill_typed(closed)
+    assert closed.close_time.ToDatetime(tzinfo=UTC) == datetime(2027, 1, 5, 0, 30, 0, 250, tzinfo=UTC)
+    assert instant_of(closed, "close_time") == datetime(2027, 1, 5, 0, 30, 0, 250, tzinfo=UTC)
+
+
+def test_the_typed_instant_wins_over_its_text_and_no_text_leaves_it_absent() -> None:
+    recorded = revenue_share.PolicyVersionRecorded(recorded_at="2026-01-01T00:00:00+00:00")
+    recorded.record_time.FromDatetime(datetime(2026, 1, 2, tzinfo=UTC))
+    assert instant_of(recorded, "record_time") == datetime(2026, 1, 2, tzinfo=UTC)
+    empty = revenue_share.PolicyVersionRecorded()
+    fill_typed(empty)
+    assert not empty.HasField("record_time")
+    assert instant_of(empty, "record_time") is None
+    with pytest.raises(ValueError, match="has no record_time"):
+        required_instant_of(empty, "record_time")
+
+
+def test_an_instant_without_an_offset_is_refused_not_read_as_local_time() -> None:
+    with pytest.raises(ValueError, match="no UTC offset"):
+        fill_typed(revenue_share.PeriodClosed(closed_at="2027-01-05T08:30:00"))
+    with pytest.raises(ValueError, match="no UTC offset"):
+        instant_of(revenue_share.PeriodClosed(closed_at="2027-01-05T08:30:00"), "close_time")

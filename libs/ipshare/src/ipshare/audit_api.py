@@ -14,10 +14,11 @@ from typing import Annotated, Any
 
 import grpc
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from ipshare.audit import SignedCheckpoint
 from ipshare.audit_log import AuditEntry, AuditLog
-from ipshare.auth import Principal
+from ipshare.auth import Principal, Role
 from ipshare.grpc_runtime import abort_for, caller
 from ipshare.permissions import Permission, may
 from ipshare.settings import AuthSettings
@@ -39,6 +40,81 @@ def audit_of(request: Request) -> AuditLog:
 
 
 AuditDep = Annotated[AuditLog, Depends(audit_of)]
+
+Hex = Annotated[str, Field(description="a SHA-256 hash in hex")]
+Base64 = Annotated[str, Field(description="bytes in base64")]
+
+
+class LogOut(BaseModel):
+    log_id: str
+    topic: str
+    partitions: int
+    size: int = Field(description="entries in the log")
+    root_hash: Hex
+    chain_head: Hex
+    public_key: Base64 = Field(description="the Ed25519 key checkpoints verify with (raw, base64)")
+    key_id: str
+
+
+class CheckpointOut(BaseModel):
+    log_id: str
+    tree_size: int
+    root_hash: Hex
+    chain_head: Hex
+    timestamp: str = Field(description="ISO 8601 with offset, as signed")
+    signature: Base64
+    key_id: str
+
+
+class ActorOut(BaseModel):
+    subject: str = Field(description="the identity provider's subject of the person or service")
+    role: Role
+    name: str | None
+    member_id: str | None = Field(description="the member acted for")
+
+
+class ProofOut(BaseModel):
+    tree_size: int
+    hashes: list[Hex]
+
+
+class EntryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"description": "One event as the log holds it."})
+
+    position: int
+    notification_id: int
+    aggregate_id: uuid.UUID
+    aggregate_version: int
+    type: str = Field(description="the event's type name (an open set: every event class of the service)")
+    actor: ActorOut | None = Field(description="who recorded it; null for an event recorded before actors were kept")
+    caused_by: ActorOut | None = Field(description="whose act, in another service, it answers")
+    principal: str
+    canonical: Base64 = Field(description="the canonical form the entry hash covers")
+    entry_hash: Hex | None = Field(description="null until the entry is chained")
+    envelope: Base64 | None = Field(description="the envelope as published; null for a private event")
+    inclusion_proof: ProofOut | None = Field(None, description="with proofs=true; null beyond the tree's size")
+
+
+class AggregateHistoryOut(BaseModel):
+    aggregate_id: uuid.UUID
+    entries: list[EntryOut]
+    checkpoint: CheckpointOut | None = Field(None, description="with proofs=true: the tree the proofs are for")
+
+
+class InclusionProofOut(ProofOut):
+    position: int
+    leaf_hash: Hex
+    root_hash: Hex
+
+
+class ConsistencyProofOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    old_size: int = Field(alias="from")
+    new_size: int = Field(alias="to")
+    old_root: Hex
+    new_root: Hex
+    hashes: list[Hex]
 
 
 def entry_json(entry: AuditEntry) -> dict[str, Any]:
@@ -64,17 +140,19 @@ def log_info(audit: AuditLog) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/log", summary="What the log is: size, root hash, chain head, the key checkpoints verify with")
+@router.get("/log", summary="What the log is: size, root hash, chain head, the key checkpoints verify with",
+            response_model=LogOut)  # fmt: skip
 async def get_log(audit: AuditDep) -> dict[str, Any]:
     return log_info(audit)
 
 
-@router.get("/checkpoints", summary="Every signed checkpoint, oldest first")
+@router.get("/checkpoints", summary="Every signed checkpoint, oldest first", response_model=list[CheckpointOut])
 async def list_checkpoints(audit: AuditDep) -> list[dict[str, str | int]]:
     return [c.to_dict() for c in await asyncio.to_thread(audit.checkpoints)]
 
 
-@router.get("/history", summary="Entries in log order from a position, as stored now")
+@router.get("/history", summary="Entries in log order from a position, as stored now", response_model=list[EntryOut],
+            response_model_exclude_unset=True)  # fmt: skip
 async def get_history(
     audit: AuditDep,
     from_position: Annotated[int, Query(ge=0)] = 0,
@@ -83,7 +161,8 @@ async def get_history(
     return [entry_json(e) for e in await asyncio.to_thread(audit.history, from_position, limit)]
 
 
-@router.get("/aggregates/{aggregate_id}/history", summary="One aggregate's entries, with inclusion proofs on request")
+@router.get("/aggregates/{aggregate_id}/history", summary="One aggregate's entries, with inclusion proofs on request",
+            response_model=AggregateHistoryOut, response_model_exclude_unset=True)  # fmt: skip
 async def get_aggregate_history(
     audit: AuditDep,
     aggregate_id: uuid.UUID,
@@ -116,7 +195,8 @@ def _proof_json(proof: list[bytes], tree_size: int) -> dict[str, Any]:
     return {"tree_size": tree_size, "hashes": [h.hex() for h in proof]}
 
 
-@router.get("/proofs/inclusion", summary="Audit path of one entry in the tree of a given size")
+@router.get("/proofs/inclusion", summary="Audit path of one entry in the tree of a given size",
+            response_model=InclusionProofOut)  # fmt: skip
 async def inclusion_proof(
     audit: AuditDep, position: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Query(ge=1)]
 ) -> dict[str, Any]:
@@ -125,7 +205,8 @@ async def inclusion_proof(
             "root_hash": audit.tree.root(tree_size).hex(), **_proof_json(proof, tree_size)}  # fmt: skip
 
 
-@router.get("/proofs/consistency", summary="Proof that the tree of size `from` is a prefix of the one of size `to`")
+@router.get("/proofs/consistency", summary="Proof that the tree of size `from` is a prefix of the one of size `to`",
+            response_model=ConsistencyProofOut)  # fmt: skip
 async def consistency_proof(
     audit: AuditDep,
     old_size: Annotated[int, Query(alias="from", ge=0)],

@@ -1,12 +1,13 @@
 """Typed contract fields beside their text twins: filled on write, read typed first.
 
-A contract field that carried a date (ISO 8601) or a choice (the domain's lower-case word) as a
-string keeps doing so, deprecated, for readers from before its typed twin: an
-`ipshare.calendar.v1.Date` or an enum with a new number, whose `(ipshare.typed.v1.text_field)`
-option names the string field. Writers build a message from the domain's text and call
-`fill_typed`, which sets every typed twin, in nested messages too. Readers call `date_of`,
-`iso_date_of` or `text_of`: the typed field, or the text where it is unset (a message written
-before the typed field existed, e.g. an event already on a topic that a replay reads again).
+A contract field that carried a date or an instant (ISO 8601) or a choice (the domain's lower-case
+word) as a string keeps doing so, deprecated, for readers from before its typed twin: an
+`ipshare.calendar.v1.Date`, a `google.protobuf.Timestamp` or an enum with a new number, whose
+`(ipshare.typed.v1.text_field)` option names the string field. Writers build a message from the
+domain's text and call `fill_typed`, which sets every typed twin, in nested messages too. Readers
+call `date_of`, `iso_date_of`, `instant_of` or `text_of`: the typed field, or the text where it is
+unset (a message written before the typed field existed, e.g. an event already on a topic that a
+replay reads again).
 
 This module is the one place that converts between the two forms; no event or servicer does.
 """
@@ -15,18 +16,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from enum import Enum
 from functools import cache
 from typing import TypeVar
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from ipshare_contracts.calendar.v1.date_pb2 import Date
 from ipshare_contracts.typed.v1 import typed_pb2
 
 _DATE = Date.DESCRIPTOR.full_name
+_TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 M = TypeVar("M", bound=Message)
+
+
+class Form(Enum):
+    """What the typed field of a twin holds."""
+
+    DATE = "date"
+    INSTANT = "instant"
+    CHOICE = "choice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +47,8 @@ class Twin:
 
     typed: str
     text: str
-    enum: EnumDescriptor | None  # None: the typed field is a Date
+    form: Form
+    enum: EnumDescriptor | None = None  # the choice's enum
 
 
 def twins(message: Message | type[Message]) -> tuple[Twin, ...]:
@@ -61,10 +74,11 @@ def _twin(message: Descriptor, field: FieldDescriptor, text: str) -> Twin:
     if field.is_repeated:
         raise ValueError(f"{where}: a repeated field cannot have a text twin")
     if field.type == FieldDescriptor.TYPE_ENUM:
-        return Twin(field.name, text, field.enum_type)
-    if field.message_type is not None and field.message_type.full_name == _DATE:
-        return Twin(field.name, text, None)
-    raise ValueError(f"{where}: only a Date or an enum field can have a text twin")
+        return Twin(field.name, text, Form.CHOICE, field.enum_type)
+    forms = {_DATE: Form.DATE, _TIMESTAMP: Form.INSTANT}
+    if field.message_type is not None and field.message_type.full_name in forms:
+        return Twin(field.name, text, forms[field.message_type.full_name])
+    raise ValueError(f"{where}: only a Date, a Timestamp or an enum field can have a text twin")
 
 
 @cache
@@ -105,8 +119,12 @@ def _fill(message: Message, twin: Twin) -> None:
     if twin.enum is not None:
         if not getattr(message, twin.typed):
             setattr(message, twin.typed, enum_number(twin.enum, text))
-    elif not message.HasField(twin.typed):
+    elif message.HasField(twin.typed):
+        return
+    elif twin.form is Form.DATE:
         getattr(message, twin.typed).CopyFrom(date_message(date.fromisoformat(text)))
+    else:
+        getattr(message, twin.typed).FromDatetime(_aware(datetime.fromisoformat(text)))
 
 
 def date_message(day: date) -> Date:
@@ -137,6 +155,31 @@ def iso_date_of(message: Message, typed: str) -> str:
         return date(value.year, value.month, value.day).isoformat()  # a Date that is no date raises here
     text: str = getattr(message, _twin_of(message, typed).text)
     return date.fromisoformat(text).isoformat() if text else ""
+
+
+def instant_of(message: Message, typed: str) -> datetime | None:
+    """The instant (UTC) of the Timestamp field `typed`, or of its text twin for a message from before
+    it; None if neither."""
+    if message.HasField(typed):
+        value: Timestamp = getattr(message, typed)
+        return value.ToDatetime(tzinfo=UTC)
+    text: str = getattr(message, _twin_of(message, typed).text)
+    return _aware(datetime.fromisoformat(text)).astimezone(UTC) if text else None
+
+
+def required_instant_of(message: Message, typed: str) -> datetime:
+    """`instant_of` for an instant the message must have: ValueError when it has none."""
+    instant = instant_of(message, typed)
+    if instant is None:
+        raise ValueError(f"{message.DESCRIPTOR.full_name} has no {typed}")
+    return instant
+
+
+def _aware(instant: datetime) -> datetime:
+    """An instant must say its offset: text without one is refused rather than read as local time."""
+    if instant.tzinfo is None:
+        raise ValueError(f"{instant.isoformat()} has no UTC offset")
+    return instant
 
 
 def text_of(message: Message, typed: str) -> str:

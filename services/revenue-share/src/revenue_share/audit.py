@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from ipshare.audit_check import Problem, PublishedEvent
 from ipshare.envelope import actor_of
-from ipshare.typed_fields import iso_date_of
+from ipshare.typed_fields import iso_date_of, required_instant_of
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from ipshare_kernel.actor import Attribution
@@ -103,7 +102,7 @@ def _issued(own: Sequence[PublishedEvent]) -> _Issued:
                 )
             case pb.PeriodClosed() as closed:
                 marks = {(m.topic, m.partition): m.position for m in closed.marks}
-                closed_at = datetime.fromisoformat(closed.closed_at)
+                closed_at = required_instant_of(closed, "close_time")
                 closes.append(IssuedClose(closed.period_id, closed_at, closed.statement_hash, marks, closed.statements))
                 issued.close_at[closed.period_id] = event.position
                 issued.closed_by[closed.period_id] = _recorded_by(envelope)

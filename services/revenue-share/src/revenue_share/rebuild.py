@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from aiokafka import ConsumerRecord
 
@@ -26,7 +25,7 @@ from ipshare.envelope import PayloadDecoder, decode_envelope
 from ipshare.heap import building_long_lived_state
 from ipshare.schema import migrate
 from ipshare.settings import BusSettings
-from ipshare.typed_fields import iso_date_of, required_date_of, text_of
+from ipshare.typed_fields import iso_date_of, required_date_of, required_instant_of, text_of
 from ipshare_contracts.revenueshare.v1 import events_pb2 as pb
 from ipshare_kernel.clock import SYSTEM_CLOCK, Clock
 from revenue_share.adapters.inbox import InboxProjection
@@ -101,7 +100,7 @@ def _add_issued(
             )
         case pb.PeriodClosed() as closed:
             marks = {(m.topic, m.partition): m.position for m in closed.marks}
-            closed_at = datetime.fromisoformat(closed.closed_at)
+            closed_at = required_instant_of(closed, "close_time")
             closes.append(IssuedClose(closed.period_id, closed_at, closed.statement_hash, marks, closed.statements))
             log.append((envelope.position, closed_at))
         case pb.StatementIssued() as issued:
@@ -115,7 +114,7 @@ def policy_from_message(message: pb.PolicyVersionRecorded) -> Policy:
         {
             "version": message.version, "scope": text_of(message, "policy_scope"), "member_id": message.member_id,
             "effective_date": required_date_of(message, "effective_day"),
-            "recorded_at": datetime.fromisoformat(message.recorded_at), "set_by": message.set_by,
+            "recorded_at": required_instant_of(message, "record_time"), "set_by": message.set_by,
             "fee_bps": message.fee_bps, "recover_costs": message.recover_costs,
             "cost_cap_bps": message.cost_cap_bps if message.HasField("cost_cap_bps") else None,
             "researcher_brackets": [{"from_amount": b.from_amount, "researchers_bps": b.researchers_bps,

@@ -60,8 +60,17 @@ async def test_finance_lists_issued_statements_that_sum_to_the_receipt(stub: ser
 
     assert sum(b.entitled for s in statements for b in s.balances) == RECEIPT
     assert all(s.closed_at for s in statements)
+    assert all(s.close_time.ToDatetime(tzinfo=UTC) == datetime.fromisoformat(s.closed_at) for s in statements)
     as_of_now = pb.StatementsRequest(period_id="2026-Q4", as_of=datetime.now(UTC).isoformat())
     assert [s async for s in stub.ListStatements(as_of_now, metadata=as_(Role.AUDITOR))] == statements
+    typed_as_of = pb.StatementsRequest(period_id="2026-Q4")  # a client that sends the Timestamp only
+    typed_as_of.as_of_time.FromDatetime(datetime.now(UTC))
+    assert [s async for s in stub.ListStatements(typed_as_of, metadata=as_(Role.AUDITOR))] == statements
+    before_any_fact = pb.StatementsRequest(period_id="2026-Q4")
+    before_any_fact.as_of_time.FromDatetime(datetime(2000, 1, 1, tzinfo=UTC))
+    assert await code_of(stub.ListStatements(before_any_fact, metadata=as_(Role.AUDITOR))) == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
 
 
 async def test_a_member_reads_only_its_own_balances_and_no_reconciliation(stub: service_pb2_grpc.PayoutsStub) -> None:

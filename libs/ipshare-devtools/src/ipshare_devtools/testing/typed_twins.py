@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from google.protobuf.message import Message
 
-from ipshare.typed_fields import iso_date_of, text_of, twins
+from ipshare.typed_fields import Form, instant_of, iso_date_of, text_of, twins
 
 
 def twin_disagreements(message: Message, where: str = "") -> list[str]:
@@ -18,10 +19,14 @@ def twin_disagreements(message: Message, where: str = "") -> list[str]:
 def _disagreements(message: Message, where: str) -> Iterator[str]:
     for twin in twins(message):
         text = getattr(message, twin.text)
-        if twin.enum is None:
+        typed: object
+        if twin.form is Form.CHOICE:
+            typed_set, typed = getattr(message, twin.typed) != 0, text_of(message, twin.typed)
+        elif twin.form is Form.DATE:
             typed_set, typed = message.HasField(twin.typed), iso_date_of(message, twin.typed)
         else:
-            typed_set, typed = getattr(message, twin.typed) != 0, text_of(message, twin.typed)
+            typed_set, typed = message.HasField(twin.typed), instant_of(message, twin.typed)
+            text = datetime.fromisoformat(text) if text else text
         if bool(text) != typed_set or typed != text:
             yield f"{where}.{twin.typed}: {repr(typed) if typed_set else 'unset'} beside {twin.text} {text!r}"
     for field, value in message.ListFields():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,7 @@ import grpc
 from ipshare.grpc_runtime import run_async_use_case
 from ipshare.runtime import Runtime
 from ipshare.settings import AuthSettings
-from ipshare.typed_fields import filled, text_of
+from ipshare.typed_fields import filled, instant_of, text_of
 from ipshare_contracts.revenueshare.v1 import events_pb2 as events
 from ipshare_contracts.revenueshare.v1 import service_pb2 as pb
 from ipshare_contracts.revenueshare.v1 import service_pb2_grpc
@@ -81,7 +80,7 @@ class PayoutsServicer(service_pb2_grpc.PayoutsServicer):
     async def ListStatements(
         self, request: pb.StatementsRequest, context: Context
     ) -> AsyncIterator[events.StatementIssued]:
-        as_of = await _timestamp(context, request.as_of)
+        as_of = await _as_of(context, request)
         payouts, period_id = self._payouts, request.period_id
         found = await run_async_use_case(
             context, self._auth,
@@ -125,15 +124,14 @@ class PayoutsServicer(service_pb2_grpc.PayoutsServicer):
         return await run_async_use_case(context, self._auth, lambda ctx: payouts.current(ctx, period_id))
 
 
-async def _timestamp(context: Context, value: str) -> datetime | None:
-    if not value:
-        return None
-    with contextlib.suppress(ValueError):
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is not None:
-            return moment
-    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not an ISO timestamp with an offset")
-    raise AssertionError("abort raises")
+async def _as_of(context: Context, request: pb.StatementsRequest) -> datetime | None:
+    try:
+        return instant_of(request, "as_of_time")
+    except ValueError:
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{request.as_of!r} is not an ISO timestamp with an offset"
+        )
+        raise AssertionError("abort raises") from None
 
 
 def add_servicer(runtime: Runtime[RevenueShareApplication, Any], server: grpc.aio.Server) -> list[str]:

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from ipshare_contracts.calendar.v1 import date_pb2 as ipshare__contracts_dot_calendar_dot_v1_dot_date__pb2
 from ipshare_contracts.typed.v1 import typed_pb2 as ipshare__contracts_dot_typed_dot_v1_dot_typed__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.ipshare_contracts/revenueshare/v1/events.proto\x12\x17ipshare.revenueshare.v1\x1a(ipshare_contracts/calendar/v1/date.proto\x1a&ipshare_contracts/typed/v1/typed.proto\"\xb3\x01\n\x0cPeriodOpened\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x11\n\x05start\x18\x02 \x01(\tB\x02\x18\x01\x12\x0f\n\x03\x65nd\x18\x03 \x01(\tB\x02\x18\x01\x12\x37\n\tstart_day\x18\x04 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\t\xa2\xbb\x18\x05start\x12\x33\n\x07\x65nd_day\x18\x05 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x07\xa2\xbb\x18\x03\x65nd\"A\n\x0b\x41ppliedMark\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x10\n\x08position\x18\x03 \x01(\x03\"\x95\x01\n\x0cPeriodClosed\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x11\n\tclosed_at\x18\x02 \x01(\t\x12\x16\n\x0estatement_hash\x18\x03 \x01(\t\x12\x33\n\x05marks\x18\x04 \x03(\x0b\x32$.ipshare.revenueshare.v1.AppliedMark\x12\x12\n\nstatements\x18\x05 \x01(\x05\"\x97\x02\n\rStatementLine\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x10\n\x04step\x18\x02 \x01(\tB\x02\x18\x01\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\x12\x12\n\nadjustment\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x18\n\x10source_event_ids\x18\x07 \x03(\t\x12\x1a\n\x0esource_digests\x18\x08 \x03(\tB\x02\x18\x01\x12\x16\n\x0esources_digest\x18\t \x01(\t\x12H\n\x0ewaterfall_step\x18\n \x01(\x0e\x32&.ipshare.revenueshare.v1.WaterfallStepB\x08\xa2\xbb\x18\x04step\"d\n\x07\x42\x61lance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x12\n\ncarried_in\x18\x02 \x01(\x03\x12\x10\n\x08\x65ntitled\x18\x03 \x01(\x03\x12\x0c\n\x04paid\x18\x04 \x01(\x03\x12\x13\n\x0b\x63\x61rried_out\x18\x05 \x01(\x03\"\xab\x02\n\x0fStatementIssued\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x16\n\npayee_kind\x18\x02 \x01(\tB\x02\x18\x01\x12\x10\n\x08payee_id\x18\x03 \x01(\t\x12\x15\n\rpayee_account\x18\x04 \x01(\t\x12\x11\n\tclosed_at\x18\x05 \x01(\t\x12\x35\n\x05lines\x18\x06 \x03(\x0b\x32&.ipshare.revenueshare.v1.StatementLine\x12\x32\n\x08\x62\x61lances\x18\x07 \x03(\x0b\x32 .ipshare.revenueshare.v1.Balance\x12\x46\n\npayee_type\x18\x08 \x01(\x0e\x32\".ipshare.revenueshare.v1.PayeeKindB\x0e\xa2\xbb\x18\npayee_kind\"S\n\x11ResearcherBracket\x12\x13\n\x0b\x66rom_amount\x18\x01 \x01(\x03\x12\x17\n\x0fresearchers_bps\x18\x02 \x01(\x05\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\"\xa4\x01\n\x0cSplitBracket\x12\x13\n\x0b\x66rom_amount\x18\x01 \x01(\x03\x12?\n\x05split\x18\x02 \x03(\x0b\x32\x30.ipshare.revenueshare.v1.SplitBracket.SplitEntry\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x1a,\n\nSplitEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x89\x05\n\x15PolicyVersionRecorded\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x11\n\x05scope\x18\x02 \x01(\tB\x02\x18\x01\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x1a\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\tB\x02\x18\x01\x12\x13\n\x0brecorded_at\x18\x05 \x01(\t\x12\x0e\n\x06set_by\x18\x06 \x01(\t\x12\x0f\n\x07\x66\x65\x65_bps\x18\x07 \x01(\x05\x12\x15\n\rrecover_costs\x18\x08 \x01(\x08\x12\x19\n\x0c\x63ost_cap_bps\x18\t \x01(\x05H\x00\x88\x01\x01\x12G\n\x13researcher_brackets\x18\n \x03(\x0b\x32*.ipshare.revenueshare.v1.ResearcherBracket\x12Y\n\x0eminimum_payout\x18\x0b \x03(\x0b\x32\x41.ipshare.revenueshare.v1.PolicyVersionRecorded.MinimumPayoutEntry\x12=\n\x0esplit_brackets\x18\x0c \x03(\x0b\x32%.ipshare.revenueshare.v1.SplitBracket\x12\x44\n\reffective_day\x18\r \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x12\xa2\xbb\x18\x0e\x65\x66\x66\x65\x63tive_date\x12\x45\n\x0cpolicy_scope\x18\x0e \x01(\x0e\x32$.ipshare.revenueshare.v1.PolicyScopeB\t\xa2\xbb\x18\x05scope\x1a\x34\n\x12MinimumPayoutEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x42\x0f\n\r_cost_cap_bps*\xd5\x01\n\rWaterfallStep\x12\x1e\n\x1aWATERFALL_STEP_UNSPECIFIED\x10\x00\x12 \n\x1cWATERFALL_STEP_COST_RECOVERY\x10\x01\x12 \n\x1cWATERFALL_STEP_OPERATING_FEE\x10\x02\x12%\n!WATERFALL_STEP_RESEARCHERS_REWARD\x10\x03\x12\x1e\n\x1aWATERFALL_STEP_OWNER_SHARE\x10\x04\x12\x19\n\x15WATERFALL_STEP_EQUITY\x10\x05*p\n\tPayeeKind\x12\x1a\n\x16PAYEE_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11PAYEE_KIND_MEMBER\x10\x01\x12\x19\n\x15PAYEE_KIND_RESEARCHER\x10\x02\x12\x15\n\x11PAYEE_KIND_CENTER\x10\x03*]\n\x0bPolicyScope\x12\x1c\n\x18POLICY_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n\x13POLICY_SCOPE_CENTER\x10\x01\x12\x17\n\x13POLICY_SCOPE_MEMBER\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.ipshare_contracts/revenueshare/v1/events.proto\x12\x17ipshare.revenueshare.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(ipshare_contracts/calendar/v1/date.proto\x1a&ipshare_contracts/typed/v1/typed.proto\"\xb3\x01\n\x0cPeriodOpened\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x11\n\x05start\x18\x02 \x01(\tB\x02\x18\x01\x12\x0f\n\x03\x65nd\x18\x03 \x01(\tB\x02\x18\x01\x12\x37\n\tstart_day\x18\x04 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\t\xa2\xbb\x18\x05start\x12\x33\n\x07\x65nd_day\x18\x05 \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x07\xa2\xbb\x18\x03\x65nd\"A\n\x0b\x41ppliedMark\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\x05\x12\x10\n\x08position\x18\x03 \x01(\x03\"\xd8\x01\n\x0cPeriodClosed\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x15\n\tclosed_at\x18\x02 \x01(\tB\x02\x18\x01\x12\x16\n\x0estatement_hash\x18\x03 \x01(\t\x12\x33\n\x05marks\x18\x04 \x03(\x0b\x32$.ipshare.revenueshare.v1.AppliedMark\x12\x12\n\nstatements\x18\x05 \x01(\x05\x12=\n\nclose_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\r\xa2\xbb\x18\tclosed_at\"\x97\x02\n\rStatementLine\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x10\n\x04step\x18\x02 \x01(\tB\x02\x18\x01\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\x12\x12\n\nadjustment\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x18\n\x10source_event_ids\x18\x07 \x03(\t\x12\x1a\n\x0esource_digests\x18\x08 \x03(\tB\x02\x18\x01\x12\x16\n\x0esources_digest\x18\t \x01(\t\x12H\n\x0ewaterfall_step\x18\n \x01(\x0e\x32&.ipshare.revenueshare.v1.WaterfallStepB\x08\xa2\xbb\x18\x04step\"d\n\x07\x42\x61lance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x12\n\ncarried_in\x18\x02 \x01(\x03\x12\x10\n\x08\x65ntitled\x18\x03 \x01(\x03\x12\x0c\n\x04paid\x18\x04 \x01(\x03\x12\x13\n\x0b\x63\x61rried_out\x18\x05 \x01(\x03\"\xee\x02\n\x0fStatementIssued\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x16\n\npayee_kind\x18\x02 \x01(\tB\x02\x18\x01\x12\x10\n\x08payee_id\x18\x03 \x01(\t\x12\x15\n\rpayee_account\x18\x04 \x01(\t\x12\x15\n\tclosed_at\x18\x05 \x01(\tB\x02\x18\x01\x12\x35\n\x05lines\x18\x06 \x03(\x0b\x32&.ipshare.revenueshare.v1.StatementLine\x12\x32\n\x08\x62\x61lances\x18\x07 \x03(\x0b\x32 .ipshare.revenueshare.v1.Balance\x12\x46\n\npayee_type\x18\x08 \x01(\x0e\x32\".ipshare.revenueshare.v1.PayeeKindB\x0e\xa2\xbb\x18\npayee_kind\x12=\n\nclose_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\r\xa2\xbb\x18\tclosed_at\"S\n\x11ResearcherBracket\x12\x13\n\x0b\x66rom_amount\x18\x01 \x01(\x03\x12\x17\n\x0fresearchers_bps\x18\x02 \x01(\x05\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\"\xa4\x01\n\x0cSplitBracket\x12\x13\n\x0b\x66rom_amount\x18\x01 \x01(\x03\x12?\n\x05split\x18\x02 \x03(\x0b\x32\x30.ipshare.revenueshare.v1.SplitBracket.SplitEntry\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x1a,\n\nSplitEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\xcf\x05\n\x15PolicyVersionRecorded\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x11\n\x05scope\x18\x02 \x01(\tB\x02\x18\x01\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x1a\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\tB\x02\x18\x01\x12\x17\n\x0brecorded_at\x18\x05 \x01(\tB\x02\x18\x01\x12\x0e\n\x06set_by\x18\x06 \x01(\t\x12\x0f\n\x07\x66\x65\x65_bps\x18\x07 \x01(\x05\x12\x15\n\rrecover_costs\x18\x08 \x01(\x08\x12\x19\n\x0c\x63ost_cap_bps\x18\t \x01(\x05H\x00\x88\x01\x01\x12G\n\x13researcher_brackets\x18\n \x03(\x0b\x32*.ipshare.revenueshare.v1.ResearcherBracket\x12Y\n\x0eminimum_payout\x18\x0b \x03(\x0b\x32\x41.ipshare.revenueshare.v1.PolicyVersionRecorded.MinimumPayoutEntry\x12=\n\x0esplit_brackets\x18\x0c \x03(\x0b\x32%.ipshare.revenueshare.v1.SplitBracket\x12\x44\n\reffective_day\x18\r \x01(\x0b\x32\x19.ipshare.calendar.v1.DateB\x12\xa2\xbb\x18\x0e\x65\x66\x66\x65\x63tive_date\x12\x45\n\x0cpolicy_scope\x18\x0e \x01(\x0e\x32$.ipshare.revenueshare.v1.PolicyScopeB\t\xa2\xbb\x18\x05scope\x12@\n\x0brecord_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0f\xa2\xbb\x18\x0brecorded_at\x1a\x34\n\x12MinimumPayoutEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x42\x0f\n\r_cost_cap_bps*\xd5\x01\n\rWaterfallStep\x12\x1e\n\x1aWATERFALL_STEP_UNSPECIFIED\x10\x00\x12 \n\x1cWATERFALL_STEP_COST_RECOVERY\x10\x01\x12 \n\x1cWATERFALL_STEP_OPERATING_FEE\x10\x02\x12%\n!WATERFALL_STEP_RESEARCHERS_REWARD\x10\x03\x12\x1e\n\x1aWATERFALL_STEP_OWNER_SHARE\x10\x04\x12\x19\n\x15WATERFALL_STEP_EQUITY\x10\x05*p\n\tPayeeKind\x12\x1a\n\x16PAYEE_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11PAYEE_KIND_MEMBER\x10\x01\x12\x19\n\x15PAYEE_KIND_RESEARCHER\x10\x02\x12\x15\n\x11PAYEE_KIND_CENTER\x10\x03*]\n\x0bPolicyScope\x12\x1c\n\x18POLICY_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n\x13POLICY_SCOPE_CENTER\x10\x01\x12\x17\n\x13POLICY_SCOPE_MEMBER\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +42,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PERIODOPENED'].fields_by_name['start_day']._serialized_options = b'\242\273\030\005start'
   _globals['_PERIODOPENED'].fields_by_name['end_day']._loaded_options = None
   _globals['_PERIODOPENED'].fields_by_name['end_day']._serialized_options = b'\242\273\030\003end'
+  _globals['_PERIODCLOSED'].fields_by_name['closed_at']._loaded_options = None
+  _globals['_PERIODCLOSED'].fields_by_name['closed_at']._serialized_options = b'\030\001'
+  _globals['_PERIODCLOSED'].fields_by_name['close_time']._loaded_options = None
+  _globals['_PERIODCLOSED'].fields_by_name['close_time']._serialized_options = b'\242\273\030\tclosed_at'
   _globals['_STATEMENTLINE'].fields_by_name['step']._loaded_options = None
   _globals['_STATEMENTLINE'].fields_by_name['step']._serialized_options = b'\030\001'
   _globals['_STATEMENTLINE'].fields_by_name['source_digests']._loaded_options = None
@@ -49,8 +54,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATEMENTLINE'].fields_by_name['waterfall_step']._serialized_options = b'\242\273\030\004step'
   _globals['_STATEMENTISSUED'].fields_by_name['payee_kind']._loaded_options = None
   _globals['_STATEMENTISSUED'].fields_by_name['payee_kind']._serialized_options = b'\030\001'
+  _globals['_STATEMENTISSUED'].fields_by_name['closed_at']._loaded_options = None
+  _globals['_STATEMENTISSUED'].fields_by_name['closed_at']._serialized_options = b'\030\001'
   _globals['_STATEMENTISSUED'].fields_by_name['payee_type']._loaded_options = None
   _globals['_STATEMENTISSUED'].fields_by_name['payee_type']._serialized_options = b'\242\273\030\npayee_kind'
+  _globals['_STATEMENTISSUED'].fields_by_name['close_time']._loaded_options = None
+  _globals['_STATEMENTISSUED'].fields_by_name['close_time']._serialized_options = b'\242\273\030\tclosed_at'
   _globals['_SPLITBRACKET_SPLITENTRY']._loaded_options = None
   _globals['_SPLITBRACKET_SPLITENTRY']._serialized_options = b'8\001'
   _globals['_POLICYVERSIONRECORDED_MINIMUMPAYOUTENTRY']._loaded_options = None
@@ -59,36 +68,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POLICYVERSIONRECORDED'].fields_by_name['scope']._serialized_options = b'\030\001'
   _globals['_POLICYVERSIONRECORDED'].fields_by_name['effective_date']._loaded_options = None
   _globals['_POLICYVERSIONRECORDED'].fields_by_name['effective_date']._serialized_options = b'\030\001'
+  _globals['_POLICYVERSIONRECORDED'].fields_by_name['recorded_at']._loaded_options = None
+  _globals['_POLICYVERSIONRECORDED'].fields_by_name['recorded_at']._serialized_options = b'\030\001'
   _globals['_POLICYVERSIONRECORDED'].fields_by_name['effective_day']._loaded_options = None
   _globals['_POLICYVERSIONRECORDED'].fields_by_name['effective_day']._serialized_options = b'\242\273\030\016effective_date'
   _globals['_POLICYVERSIONRECORDED'].fields_by_name['policy_scope']._loaded_options = None
   _globals['_POLICYVERSIONRECORDED'].fields_by_name['policy_scope']._serialized_options = b'\242\273\030\005scope'
-  _globals['_WATERFALLSTEP']._serialized_start=2149
-  _globals['_WATERFALLSTEP']._serialized_end=2362
-  _globals['_PAYEEKIND']._serialized_start=2364
-  _globals['_PAYEEKIND']._serialized_end=2476
-  _globals['_POLICYSCOPE']._serialized_start=2478
-  _globals['_POLICYSCOPE']._serialized_end=2571
-  _globals['_PERIODOPENED']._serialized_start=158
-  _globals['_PERIODOPENED']._serialized_end=337
-  _globals['_APPLIEDMARK']._serialized_start=339
-  _globals['_APPLIEDMARK']._serialized_end=404
-  _globals['_PERIODCLOSED']._serialized_start=407
-  _globals['_PERIODCLOSED']._serialized_end=556
-  _globals['_STATEMENTLINE']._serialized_start=559
-  _globals['_STATEMENTLINE']._serialized_end=838
-  _globals['_BALANCE']._serialized_start=840
-  _globals['_BALANCE']._serialized_end=940
-  _globals['_STATEMENTISSUED']._serialized_start=943
-  _globals['_STATEMENTISSUED']._serialized_end=1242
-  _globals['_RESEARCHERBRACKET']._serialized_start=1244
-  _globals['_RESEARCHERBRACKET']._serialized_end=1327
-  _globals['_SPLITBRACKET']._serialized_start=1330
-  _globals['_SPLITBRACKET']._serialized_end=1494
-  _globals['_SPLITBRACKET_SPLITENTRY']._serialized_start=1450
-  _globals['_SPLITBRACKET_SPLITENTRY']._serialized_end=1494
-  _globals['_POLICYVERSIONRECORDED']._serialized_start=1497
-  _globals['_POLICYVERSIONRECORDED']._serialized_end=2146
-  _globals['_POLICYVERSIONRECORDED_MINIMUMPAYOUTENTRY']._serialized_start=2077
-  _globals['_POLICYVERSIONRECORDED_MINIMUMPAYOUTENTRY']._serialized_end=2129
+  _globals['_POLICYVERSIONRECORDED'].fields_by_name['record_time']._loaded_options = None
+  _globals['_POLICYVERSIONRECORDED'].fields_by_name['record_time']._serialized_options = b'\242\273\030\013recorded_at'
+  _globals['_WATERFALLSTEP']._serialized_start=2386
+  _globals['_WATERFALLSTEP']._serialized_end=2599
+  _globals['_PAYEEKIND']._serialized_start=2601
+  _globals['_PAYEEKIND']._serialized_end=2713
+  _globals['_POLICYSCOPE']._serialized_start=2715
+  _globals['_POLICYSCOPE']._serialized_end=2808
+  _globals['_PERIODOPENED']._serialized_start=191
+  _globals['_PERIODOPENED']._serialized_end=370
+  _globals['_APPLIEDMARK']._serialized_start=372
+  _globals['_APPLIEDMARK']._serialized_end=437
+  _globals['_PERIODCLOSED']._serialized_start=440
+  _globals['_PERIODCLOSED']._serialized_end=656
+  _globals['_STATEMENTLINE']._serialized_start=659
+  _globals['_STATEMENTLINE']._serialized_end=938
+  _globals['_BALANCE']._serialized_start=940
+  _globals['_BALANCE']._serialized_end=1040
+  _globals['_STATEMENTISSUED']._serialized_start=1043
+  _globals['_STATEMENTISSUED']._serialized_end=1409
+  _globals['_RESEARCHERBRACKET']._serialized_start=1411
+  _globals['_RESEARCHERBRACKET']._serialized_end=1494
+  _globals['_SPLITBRACKET']._serialized_start=1497
+  _globals['_SPLITBRACKET']._serialized_end=1661
+  _globals['_SPLITBRACKET_SPLITENTRY']._serialized_start=1617
+  _globals['_SPLITBRACKET_SPLITENTRY']._serialized_end=1661
+  _globals['_POLICYVERSIONRECORDED']._serialized_start=1664
+  _globals['_POLICYVERSIONRECORDED']._serialized_end=2383
+  _globals['_POLICYVERSIONRECORDED_MINIMUMPAYOUTENTRY']._serialized_start=2314
+  _globals['_POLICYVERSIONRECORDED_MINIMUMPAYOUTENTRY']._serialized_end=2366
 # @@protoc_insertion_point(module_scope)

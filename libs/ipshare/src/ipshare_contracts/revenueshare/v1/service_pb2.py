@@ -22,17 +22,22 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from ipshare_contracts.revenueshare.v1 import events_pb2 as ipshare__contracts_dot_revenueshare_dot_v1_dot_events__pb2
 from ipshare_contracts.typed.v1 import typed_pb2 as ipshare__contracts_dot_typed_dot_v1_dot_typed__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/ipshare_contracts/revenueshare/v1/service.proto\x12\x17ipshare.revenueshare.v1\x1a.ipshare_contracts/revenueshare/v1/events.proto\x1a&ipshare_contracts/typed/v1/typed.proto\"5\n\x11StatementsRequest\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"$\n\x0f\x42\x61lancesRequest\x12\x11\n\tperiod_id\x18\x01 \x01(\t\"\xca\x01\n\x0cPayeeBalance\x12\x16\n\npayee_kind\x18\x01 \x01(\tB\x02\x18\x01\x12\x10\n\x08payee_id\x18\x02 \x01(\t\x12\x15\n\rpayee_account\x18\x03 \x01(\t\x12\x31\n\x07\x62\x61lance\x18\x04 \x01(\x0b\x32 .ipshare.revenueshare.v1.Balance\x12\x46\n\npayee_type\x18\x05 \x01(\x0e\x32\".ipshare.revenueshare.v1.PayeeKindB\x0e\xa2\xbb\x18\npayee_kind\"k\n\x08\x42\x61lances\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x13\n\x0bprovisional\x18\x02 \x01(\x08\x12\x37\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32%.ipshare.revenueshare.v1.PayeeBalance\"*\n\x15ReconciliationRequest\x12\x11\n\tperiod_id\x18\x01 \x01(\t\"\xd2\x01\n\x16\x43urrencyReconciliation\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x10\n\x08receipts\x18\x02 \x01(\x03\x12\x12\n\ncarried_in\x18\x03 \x01(\x03\x12\x16\n\x0eoperating_fees\x18\x04 \x01(\x03\x12\x17\n\x0f\x63ost_recoveries\x18\x05 \x01(\x03\x12\x0f\n\x07payouts\x18\x06 \x01(\x03\x12\x17\n\x0f\x63\x61rried_forward\x18\x07 \x01(\x03\x12\x10\n\x08residual\x18\x08 \x01(\x03\x12\x13\n\x0bunallocated\x18\t \x01(\x03\"h\n\x0eReconciliation\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x43\n\ncurrencies\x18\x02 \x03(\x0b\x32/.ipshare.revenueshare.v1.CurrencyReconciliation\"\xac\x01\n\x0e\x45xplainRequest\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x16\n\npayee_kind\x18\x02 \x01(\tB\x02\x18\x01\x12\x10\n\x08payee_id\x18\x03 \x01(\t\x12\x15\n\rpayee_account\x18\x04 \x01(\t\x12\x46\n\npayee_type\x18\x05 \x01(\x0e\x32\".ipshare.revenueshare.v1.PayeeKindB\x0e\xa2\xbb\x18\npayee_kind\"C\n\x0bSourceGroup\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x13\n\x0breceipt_ids\x18\x02 \x03(\t\x12\x10\n\x08\x66\x61\x63t_ids\x18\x03 \x03(\t\"\x93\x01\n\rExplainedLine\x12\x34\n\x04line\x18\x01 \x01(\x0b\x32&.ipshare.revenueshare.v1.StatementLine\x12\x35\n\x07sources\x18\x02 \x03(\x0b\x32$.ipshare.revenueshare.v1.SourceGroup\x12\x15\n\rpayee_account\x18\x03 \x01(\t\"\xde\x01\n\x0b\x45xplanation\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x16\n\npayee_kind\x18\x02 \x01(\tB\x02\x18\x01\x12\x10\n\x08payee_id\x18\x03 \x01(\t\x12\x13\n\x0bprovisional\x18\x04 \x01(\x08\x12\x35\n\x05lines\x18\x05 \x03(\x0b\x32&.ipshare.revenueshare.v1.ExplainedLine\x12\x46\n\npayee_type\x18\x06 \x01(\x0e\x32\".ipshare.revenueshare.v1.PayeeKindB\x0e\xa2\xbb\x18\npayee_kind2\x97\x03\n\x07Payouts\x12h\n\x0eListStatements\x12*.ipshare.revenueshare.v1.StatementsRequest\x1a(.ipshare.revenueshare.v1.StatementIssued0\x01\x12Z\n\x0bGetBalances\x12(.ipshare.revenueshare.v1.BalancesRequest\x1a!.ipshare.revenueshare.v1.Balances\x12l\n\x11GetReconciliation\x12..ipshare.revenueshare.v1.ReconciliationRequest\x1a\'.ipshare.revenueshare.v1.Reconciliation\x12X\n\x07\x45xplain\x12\'.ipshare.revenueshare.v1.ExplainRequest\x1a$.ipshare.revenueshare.v1.Explanationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/ipshare_contracts/revenueshare/v1/service.proto\x12\x17ipshare.revenueshare.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.ipshare_contracts/revenueshare/v1/events.proto\x1a&ipshare_contracts/typed/v1/typed.proto\"t\n\x11StatementsRequest\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x11\n\x05\x61s_of\x18\x02 \x01(\tB\x02\x18\x01\x12\x39\n\nas_of_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\xa2\xbb\x18\x05\x61s_of\"$\n\x0f\x42\x61lancesRequest\x12\x11\n\tperiod_id\x18\x01 \x01(\t\"\xca\x01\n\x0cPayeeBalance\x12\x16\n\npayee_kind\x18\x01 \x01(\tB\x02\x18\x01\x12\x10\n\x08payee_id\x18\x02 \x01(\t\x12\x15\n\rpayee_account\x18\x03 \x01(\t\x12\x31\n\x07\x62\x61lance\x18\x04 \x01(\x0b\x32 .ipshare.revenueshare.v1.Balance\x12\x46\n\npayee_type\x18\x05 \x01(\x0e\x32\".ipshare.revenueshare.v1.PayeeKindB\x0e\xa2\xbb\x18\npayee_kind\"k\n\x08\x42\x61lances\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x13\n\x0bprovisional\x18\x02 \x01(\x08\x12\x37\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32%.ipshare.revenueshare.v1.PayeeBalance\"*\n\x15ReconciliationRequest\x12\x11\n\tperiod_id\x18\x01 \x01(\t\"\xd2\x01\n\x16\x43urrencyReconciliation\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x10\n\x08receipts\x18\x02 \x01(\x03\x12\x12\n\ncarried_in\x18\x03 \x01(\x03\x12\x16\n\x0eoperating_fees\x18\x04 \x01(\x03\x12\x17\n\x0f\x63ost_recoveries\x18\x05 \x01(\x03\x12\x0f\n\x07payouts\x18\x06 \x01(\x03\x12\x17\n\x0f\x63\x61rried_forward\x18\x07 \x01(\x03\x12\x10\n\x08residual\x18\x08 \x01(\x03\x12\x13\n\x0bunallocated\x18\t \x01(\x03\"h\n\x0eReconciliation\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x43\n\ncurrencies\x18\x02 \x03(\x0b\x32/.ipshare.revenueshare.v1.CurrencyReconciliation\"\xac\x01\n\x0e\x45xplainRequest\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x16\n\npayee_kind\x18\x02 \x01(\tB\x02\x18\x01\x12\x10\n\x08payee_id\x18\x03 \x01(\t\x12\x15\n\rpayee_account\x18\x04 \x01(\t\x12\x46\n\npayee_type\x18\x05 \x01(\x0e\x32\".ipshare.revenueshare.v1.PayeeKindB\x0e\xa2\xbb\x18\npayee_kind\"C\n\x0bSourceGroup\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x13\n\x0breceipt_ids\x18\x02 \x03(\t\x12\x10\n\x08\x66\x61\x63t_ids\x18\x03 \x03(\t\"\x93\x01\n\rExplainedLine\x12\x34\n\x04line\x18\x01 \x01(\x0b\x32&.ipshare.revenueshare.v1.StatementLine\x12\x35\n\x07sources\x18\x02 \x03(\x0b\x32$.ipshare.revenueshare.v1.SourceGroup\x12\x15\n\rpayee_account\x18\x03 \x01(\t\"\xde\x01\n\x0b\x45xplanation\x12\x11\n\tperiod_id\x18\x01 \x01(\t\x12\x16\n\npayee_kind\x18\x02 \x01(\tB\x02\x18\x01\x12\x10\n\x08payee_id\x18\x03 \x01(\t\x12\x13\n\x0bprovisional\x18\x04 \x01(\x08\x12\x35\n\x05lines\x18\x05 \x03(\x0b\x32&.ipshare.revenueshare.v1.ExplainedLine\x12\x46\n\npayee_type\x18\x06 \x01(\x0e\x32\".ipshare.revenueshare.v1.PayeeKindB\x0e\xa2\xbb\x18\npayee_kind2\x97\x03\n\x07Payouts\x12h\n\x0eListStatements\x12*.ipshare.revenueshare.v1.StatementsRequest\x1a(.ipshare.revenueshare.v1.StatementIssued0\x01\x12Z\n\x0bGetBalances\x12(.ipshare.revenueshare.v1.BalancesRequest\x1a!.ipshare.revenueshare.v1.Balances\x12l\n\x11GetReconciliation\x12..ipshare.revenueshare.v1.ReconciliationRequest\x1a\'.ipshare.revenueshare.v1.Reconciliation\x12X\n\x07\x45xplain\x12\'.ipshare.revenueshare.v1.ExplainRequest\x1a$.ipshare.revenueshare.v1.Explanationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ipshare_contracts.revenueshare.v1.service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_STATEMENTSREQUEST'].fields_by_name['as_of']._loaded_options = None
+  _globals['_STATEMENTSREQUEST'].fields_by_name['as_of']._serialized_options = b'\030\001'
+  _globals['_STATEMENTSREQUEST'].fields_by_name['as_of_time']._loaded_options = None
+  _globals['_STATEMENTSREQUEST'].fields_by_name['as_of_time']._serialized_options = b'\242\273\030\005as_of'
   _globals['_PAYEEBALANCE'].fields_by_name['payee_kind']._loaded_options = None
   _globals['_PAYEEBALANCE'].fields_by_name['payee_kind']._serialized_options = b'\030\001'
   _globals['_PAYEEBALANCE'].fields_by_name['payee_type']._loaded_options = None
@@ -45,28 +50,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPLANATION'].fields_by_name['payee_kind']._serialized_options = b'\030\001'
   _globals['_EXPLANATION'].fields_by_name['payee_type']._loaded_options = None
   _globals['_EXPLANATION'].fields_by_name['payee_type']._serialized_options = b'\242\273\030\npayee_kind'
-  _globals['_STATEMENTSREQUEST']._serialized_start=164
-  _globals['_STATEMENTSREQUEST']._serialized_end=217
-  _globals['_BALANCESREQUEST']._serialized_start=219
-  _globals['_BALANCESREQUEST']._serialized_end=255
-  _globals['_PAYEEBALANCE']._serialized_start=258
-  _globals['_PAYEEBALANCE']._serialized_end=460
-  _globals['_BALANCES']._serialized_start=462
-  _globals['_BALANCES']._serialized_end=569
-  _globals['_RECONCILIATIONREQUEST']._serialized_start=571
-  _globals['_RECONCILIATIONREQUEST']._serialized_end=613
-  _globals['_CURRENCYRECONCILIATION']._serialized_start=616
-  _globals['_CURRENCYRECONCILIATION']._serialized_end=826
-  _globals['_RECONCILIATION']._serialized_start=828
-  _globals['_RECONCILIATION']._serialized_end=932
-  _globals['_EXPLAINREQUEST']._serialized_start=935
-  _globals['_EXPLAINREQUEST']._serialized_end=1107
-  _globals['_SOURCEGROUP']._serialized_start=1109
-  _globals['_SOURCEGROUP']._serialized_end=1176
-  _globals['_EXPLAINEDLINE']._serialized_start=1179
-  _globals['_EXPLAINEDLINE']._serialized_end=1326
-  _globals['_EXPLANATION']._serialized_start=1329
-  _globals['_EXPLANATION']._serialized_end=1551
-  _globals['_PAYOUTS']._serialized_start=1554
-  _globals['_PAYOUTS']._serialized_end=1961
+  _globals['_STATEMENTSREQUEST']._serialized_start=197
+  _globals['_STATEMENTSREQUEST']._serialized_end=313
+  _globals['_BALANCESREQUEST']._serialized_start=315
+  _globals['_BALANCESREQUEST']._serialized_end=351
+  _globals['_PAYEEBALANCE']._serialized_start=354
+  _globals['_PAYEEBALANCE']._serialized_end=556
+  _globals['_BALANCES']._serialized_start=558
+  _globals['_BALANCES']._serialized_end=665
+  _globals['_RECONCILIATIONREQUEST']._serialized_start=667
+  _globals['_RECONCILIATIONREQUEST']._serialized_end=709
+  _globals['_CURRENCYRECONCILIATION']._serialized_start=712
+  _globals['_CURRENCYRECONCILIATION']._serialized_end=922
+  _globals['_RECONCILIATION']._serialized_start=924
+  _globals['_RECONCILIATION']._serialized_end=1028
+  _globals['_EXPLAINREQUEST']._serialized_start=1031
+  _globals['_EXPLAINREQUEST']._serialized_end=1203
+  _globals['_SOURCEGROUP']._serialized_start=1205
+  _globals['_SOURCEGROUP']._serialized_end=1272
+  _globals['_EXPLAINEDLINE']._serialized_start=1275
+  _globals['_EXPLAINEDLINE']._serialized_end=1422
+  _globals['_EXPLANATION']._serialized_start=1425
+  _globals['_EXPLANATION']._serialized_end=1647
+  _globals['_PAYOUTS']._serialized_start=1650
+  _globals['_PAYOUTS']._serialized_end=2057
 # @@protoc_insertion_point(module_scope)
