@@ -450,7 +450,7 @@ def test_with_nothing_registered_no_post_logout_address_is_followed(served: Serv
     assert "not registered" in answer.text
 
 
-def test_the_development_issuer_reads_its_registered_addresses_from_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_development_issuer_reads_its_registered_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEV_ISSUER_REDIRECT_URIS", f" {REDIRECT} ,{SIGNED_OUT},")
     settings = dev_issuer.DevIssuerSettings()
     assert settings.redirect_uris == frozenset({REDIRECT, SIGNED_OUT})

@@ -131,6 +131,11 @@ def moves_on_to(page: str) -> str:
     return html.unescape(found.group(1))
 
 
+def provider_answer(url: str) -> httpx.Response:
+    """The provider's answer to the browser's visit, as the browser gets it (a redirect not yet followed)."""
+    return httpx.get(url)
+
+
 def parameters(url: str) -> dict[str, str]:
     query = parse_qs(urlsplit(url).query)
     assert all(len(values) == 1 for values in query.values()), query
@@ -157,7 +162,7 @@ async def test_signing_out_sends_the_browser_to_the_providers_end_session_endpoi
     assert any(c.startswith(f'{oidc.ID_TOKEN_COOKIE}=""') and "Path=/sign-out" in c for c in cookies)
     assert browser.cookies.get(oidc.SIGN_OUT_COOKIE, path=oidc.SIGN_IN_PATH) == request["state"]
 
-    back = httpx.get(end_session)  # the provider's answer, as the browser follows it
+    back = provider_answer(end_session)
     assert back.status_code == 303, back.text
     assert back.headers["location"] == f"{SIGNED_OUT}?state={request['state']}"
     english = {"Accept-Language": "en"}
@@ -176,12 +181,12 @@ async def test_the_sign_out_comes_back_to_the_public_address_which_the_provider_
         id_token = await signed_in(browser, served, role="finance")
         end_session = moves_on_to((await sign_out(browser)).text)
     assert parameters(end_session)["post_logout_redirect_uri"] == "https://ipshare.example.org/sign-in"
-    refused = httpx.get(end_session)
+    refused = provider_answer(end_session)
     assert refused.status_code == 400
     assert "location" not in refused.headers
     assert "not registered" in refused.text
     served.issuer.redirect_uris |= {"https://ipshare.example.org/sign-in"}
-    assert httpx.get(end_session).headers["location"].startswith("https://ipshare.example.org/sign-in?state=")
+    assert provider_answer(end_session).headers["location"].startswith("https://ipshare.example.org/sign-in?state=")
     assert parameters(end_session)["id_token_hint"] == id_token
 
 
