@@ -148,6 +148,7 @@ async def test_signing_out_sends_the_browser_to_the_providers_end_session_endpoi
     id_token = await signed_in(browser, served, role="member", member_id=str(MEMBER), name="Li Wei")
     answer = await sign_out(browser)
     assert answer.status_code == 200, answer.text
+    assert 'action="/sign-out"' not in answer.text  # the page on the way out shows nobody signed in
     end_session = moves_on_to(answer.text)
     assert end_session.split("?")[0] == f"{served.url}/end-session"
     request = parameters(end_session)
@@ -214,6 +215,7 @@ async def test_a_sign_out_the_provider_cannot_hear_of_clears_the_cookie_and_says
         answer = await sign_out(browser)
     assert answer.status_code == 503
     assert "the identity provider did not answer" in answer.text
+    assert 'action="/sign-out"' not in answer.text
     assert any(c.startswith(f'{SESSION_COOKIE}=""') for c in answer.headers.get_list("set-cookie"))
 
 

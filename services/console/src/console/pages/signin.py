@@ -158,6 +158,7 @@ async def sign_in(page: PageDep) -> Response:
 async def sign_out(page: PageDep) -> Response:
     """The console's session ends here; the provider's too where it offers an end-session endpoint."""
     await page.form()
+    page.session = None  # the pages shown on the way out show nobody signed in
     page.set_cookies[SESSION_COOKIE] = ""
     page.csrf_nonce = csrf.new_nonce()
     state = secrets.token_urlsafe(32)
