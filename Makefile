@@ -67,7 +67,7 @@ lint: install proto-check
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy $(foreach l,$(LIBS),libs/$(l)/src) $(foreach s,$(SERVICES),services/$(s)/src) services/console/src
+	$(BIN)/mypy $(foreach l,$(LIBS),libs/$(l)/src) $(foreach s,$(SERVICES),services/$(s)/src) services/console/src benchmarks
 
 SEED ?= 1
 STEPS ?= 200

@@ -45,6 +45,7 @@ from ipshare.auth import Principal, Role
 from ipshare.database import drop_database, ensure_database, with_database
 from ipshare.eventstore import CommandContext, persistence_env
 from ipshare_devtools.embedded import start_postgres, stop_postgres
+from ipshare_kernel.clock import FixedClock
 
 ADMIN = CommandContext(Principal(Role.ADMIN, "benchmark"))
 TODAY = date(2025, 1, 1)
@@ -153,7 +154,7 @@ def import_use_case(app: IpRegistryApplication, text: str) -> int:
 
 def in_transactions_of(size: int) -> Callable[[IpRegistryApplication, str], int]:
     def save(app: IpRegistryApplication, text: str) -> int:
-        plan = parse_portfolio_csv(text, app.clock())
+        plan = parse_portfolio_csv(text, app.clock.today())
         researchers: list[Aggregate] = [
             Researcher.register(name=r.name, member_id=r.member_id, effective_date=r.since, staff_number=r.staff_number)
             for r in plan.researchers.values()
@@ -170,8 +171,7 @@ def run_on_fresh_database(server_url: str, variant: str, rows: int, text: str,
                           use: Callable[[IpRegistryApplication, str], int]) -> Result:  # fmt: skip
     url = with_database(server_url, f"bench_csv_{uuid.uuid4().hex[:10]}")
     asyncio.run(ensure_database(url))
-    app = IpRegistryApplication(env=persistence_env(url))
-    app.clock = lambda: TODAY
+    app = IpRegistryApplication(env=persistence_env(url), clock=FixedClock.on(TODAY))
     try:
         _admit_members(app)
         before = app.recorder.max_notification_id() or 0

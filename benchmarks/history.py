@@ -31,6 +31,7 @@ from ipshare.typed_fields import fill_typed
 from ipshare_contracts.commercialization.v1 import events_pb2 as commercialization
 from ipshare_contracts.envelope.v1.envelope_pb2 import EventEnvelope
 from ipshare_contracts.ipregistry.v1 import events_pb2 as registry
+from ipshare_contracts.money.v1.money_pb2 import Money
 from revenue_share.domain.policy import CenterPolicy, MemberPolicy, ResearcherBracket, SplitBracket
 from revenue_share.domain.policy_versions import Policy
 
@@ -126,7 +127,10 @@ def policies(seed: int = 7) -> list[Policy]:
 def generate(events: int, seed: int = 7) -> Iterator[Published]:
     """About 1% registry facts, the rest receipts under licenses; one batch published twice."""
     rng = random.Random(seed)
-    ids = lambda n: _ids(rng, n)  # noqa: E731
+
+    def ids(n: int) -> list[str]:
+        return _ids(rng, n)
+
     members, assets = ids(MEMBERS), ids(max(10, events // 500))
     licenses = ids(max(10, events // 250))
     reg = HistoryWriter("ip-registry", "ipshare.ip-registry.v1")
@@ -160,8 +164,8 @@ def generate(events: int, seed: int = 7) -> Iterator[Published]:
             for cost_id in ids(rng.randint(1, 3)):
                 paid = START + timedelta(days=rng.randrange(DAYS // 2))
                 later.put(paid, asset, registry.CostRecorded(
-                    cost_id=cost_id, kind="annuity", amount={"amount": rng.randint(100_000, 2_000_000),
-                                                             "currency": "CNY"},
+                    cost_id=cost_id, kind="annuity",
+                    amount=Money(amount=rng.randint(100_000, 2_000_000), currency="CNY"),
                     paid_by=rng.choice(owners), effective_date=paid.isoformat()))  # fmt: skip
     license_assets = {lic: rng.sample(assets, rng.randint(1, 3)) for lic in licenses}
     receipts = events - reg.position - len(later) - RESENT
@@ -178,7 +182,7 @@ def generate(events: int, seed: int = 7) -> Iterator[Published]:
         kind = "cost_reimbursement" if rng.random() < 0.02 else "royalty"
         message = com.emit(ids(1)[0], commercialization.RevenueReceived(
             license_id=lic, asset_ids=license_assets[lic], kind=kind,
-            amount={"amount": rng.randint(1_000, 5_000_000), "currency": currency},
+            amount=Money(amount=rng.randint(1_000, 5_000_000), currency=currency),
             effective_date=received.isoformat(), payer_reference=f"INV-{n}"), received, arrived)  # fmt: skip
         recent.append(message)
         yield message

@@ -119,6 +119,10 @@ class Console:
             f"the sign-in as {role}",
         )  # fmt: skip
 
+    def all_cookies(self) -> dict[str, dict[str, Any]]:
+        """Every cookie of the browser, by name, whatever its path (WebDriver shows only the page's)."""
+        return {c["name"]: c for c in self.driver.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]}
+
     def wait_until(self, done: Callable[[], Any], what: str) -> None:
         deadline = time.monotonic() + WAIT
         while not done():
@@ -224,8 +228,10 @@ def test_members_are_admitted(stack: Stack, bearer: Bearer, world: World) -> Non
         world.researchers[name] = created["id"]
 
 
-def test_a_person_signs_in_at_the_identity_provider_and_out_again(console: Console, world: World) -> None:
-    """The authorization code flow in the browser: the console's page, the issuer's, and back with a session."""
+def test_a_person_signs_in_at_the_identity_provider_and_out_again(console: Console, world: World, stack: Stack) -> None:
+    """The authorization code flow in the browser: the console's page, the issuer's, and back with a session;
+    signing out ends the session at the issuer too, and the next sign-in goes through the issuer's page."""
+    issuer_url = stack.settings.issuer_url
     university, _ = world.members.values()
     console.sign_in("member", university, name="Liu Yang", screenshots=True)
     console.wait_for("Portfolio")
@@ -234,10 +240,20 @@ def test_a_person_signs_in_at_the_identity_provider_and_out_again(console: Conso
     assert cookies["ipshare_session"]["httpOnly"]
     assert cookies["ipshare_session"]["sameSite"] == "Strict"
     assert "ipshare_sign_in" not in cookies  # the attempt's state is spent
+    id_token = console.all_cookies()["ipshare_id_token"]  # kept for the sign-out, sent to it alone
+    assert (id_token["path"], id_token["httpOnly"], id_token["sameSite"]) == ("/sign-out", True, "Strict")
     console.screenshot("signed-in")
     console.press("form[action='/sign-out'] button")
-    console.wait_until(lambda: "/sign-in" in console.driver.current_url, "the sign-out")
-    assert "ipshare_session" not in {c["name"] for c in console.driver.get_cookies()}
+    # Through the provider's end-session endpoint and back to the sign-in page, with the console's state.
+    console.wait_for("You are signed out, at the identity provider too.")
+    assert console.driver.current_url.startswith(f"{console.url}/sign-in?state=")
+    assert not {"ipshare_session", "ipshare_id_token", "ipshare_sign_out"} & console.all_cookies().keys()
+    console.screenshot("signed-out")
+    console.press("#provider-sign-in")  # the provider asks who signs in again, rather than letting them straight in
+    console.wait_until(lambda: console.driver.find_elements(By.CSS_SELECTOR, "form[action='/authorize']"),
+                       "the provider's page")  # fmt: skip
+    assert console.driver.current_url.startswith(f"{issuer_url}/authorize?")
+    console.screenshot("sign-in-again-provider")
     console.open("/portfolio")
     console.wait_until(lambda: "/sign-in?next=" in console.driver.current_url, "the sign-in page")
 

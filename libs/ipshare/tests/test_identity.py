@@ -364,3 +364,93 @@ def test_the_authorization_page_asks_a_member_for_its_member_and_never_signs_in_
         answer = httpx.post(f"{served.url}/authorize", data={**authorization_request(), **person})
         assert answer.status_code == 422, person
         assert 'name="role"' in answer.text
+
+
+# -- RP-initiated logout at the development issuer -----------------------------------------------
+
+SIGNED_OUT = "http://127.0.0.1:9/sign-in"
+
+
+def id_token_of(served: ServedIssuer) -> str:
+    tokens = redeem(served, signed_in_code(served, role="finance")).json()
+    return str(tokens["id_token"])
+
+
+def end_session(served: ServedIssuer, method: str = "GET", **params: str) -> httpx.Response:
+    endpoint = verifier_for(settings_of(served)).discovery().end_session_endpoint
+    assert endpoint == f"{served.url}/end-session"
+    if method == "POST":
+        return httpx.post(endpoint, data=params)
+    return httpx.get(endpoint, params=params)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_the_end_session_endpoint_sends_the_browser_back_to_a_registered_address_with_the_state(
+    served: ServedIssuer, method: str
+) -> None:
+    served.issuer.redirect_uris = frozenset({REDIRECT, SIGNED_OUT})
+    hint = id_token_of(served)
+    answer = end_session(served, method, id_token_hint=hint, client_id="console", post_logout_redirect_uri=SIGNED_OUT,
+                         state="the-logout-state")  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"{SIGNED_OUT}?state=the-logout-state"
+    without_state = end_session(served, method, id_token_hint=hint, post_logout_redirect_uri=SIGNED_OUT)
+    assert without_state.headers["location"] == SIGNED_OUT  # the client named by the hint alone
+    nowhere = end_session(served, method, id_token_hint=hint)
+    assert nowhere.status_code == 200
+    assert "You are signed out" in nowhere.text
+
+
+def test_an_expired_id_token_still_names_the_sign_in_to_end(served: ServedIssuer) -> None:
+    served.issuer.redirect_uris = frozenset({SIGNED_OUT})
+    served.issuer.ttl_seconds = -3600
+    expired = served.issuer.id_token("console", "a-nonce", Role.FINANCE, None, None)
+    answer = end_session(served, id_token_hint=expired, client_id="console", post_logout_redirect_uri=SIGNED_OUT)
+    assert answer.status_code == 303, answer.text
+
+
+def forged_id_token(tmp_path: Path, served: ServedIssuer) -> str:
+    """An ID token for the console with the issuer's URL and key id, signed with another key."""
+    impostor = dev_issuer.DevIssuer.open(tmp_path / "impostor", served.url)
+    return impostor.id_token("console", "a-nonce", Role.ADMIN, None, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"post_logout_redirect_uri": "http://127.0.0.1:9/elsewhere"}, "not registered"),
+        ({"post_logout_redirect_uri": SIGNED_OUT + "?next=//evil.example"}, "not registered"),
+        ({"post_logout_redirect_uri": "https://evil.example/sign-in"}, "not registered"),
+        ({"client_id": "another-client"}, "another client"),
+        ({"id_token_hint": "forged"}, "not an ID token of this issuer"),
+        ({"id_token_hint": "not-a-jwt"}, "not an ID token of this issuer"),
+        ({"id_token_hint": "", "client_id": ""}, "needs an id_token_hint or a client_id"),
+    ],
+    ids=["unregistered-path", "registered-with-a-query", "unregistered-host", "hint-of-another-client",
+         "hint-signed-by-another-key", "hint-no-token", "no-client-named"],
+)  # fmt: skip
+def test_the_end_session_endpoint_refuses_an_unregistered_address_or_a_hint_it_did_not_sign(
+    served: ServedIssuer, tmp_path: Path, change: dict[str, str], reason: str
+) -> None:
+    served.issuer.redirect_uris = frozenset({REDIRECT, SIGNED_OUT})
+    request = {"id_token_hint": id_token_of(served), "client_id": "console", "post_logout_redirect_uri": SIGNED_OUT,
+               "state": "the-logout-state", **change}  # fmt: skip
+    if request["id_token_hint"] == "forged":
+        request["id_token_hint"] = forged_id_token(tmp_path, served)
+    answer = end_session(served, **request)
+    assert answer.status_code == 400
+    assert "location" not in answer.headers  # the browser is sent nowhere
+    assert reason in answer.text
+    assert "role='alert'" in answer.text
+
+
+def test_with_nothing_registered_no_post_logout_address_is_followed(served: ServedIssuer) -> None:
+    answer = end_session(served, id_token_hint=id_token_of(served), post_logout_redirect_uri=SIGNED_OUT)
+    assert answer.status_code == 400
+    assert "not registered" in answer.text
+
+
+def test_the_development_issuer_reads_its_registered_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEV_ISSUER_REDIRECT_URIS", f" {REDIRECT} ,{SIGNED_OUT},")
+    settings = dev_issuer.DevIssuerSettings()
+    assert settings.redirect_uris == frozenset({REDIRECT, SIGNED_OUT})

@@ -162,9 +162,17 @@ class Stack:
     def _start_issuer(self, timeout: float) -> None:
         """The issuer first: each service reads its discovery document as it starts."""
         env = {"DEV_ISSUER_DIR": str(self.issuer.folder), "DEV_ISSUER_PORT": str(self.settings.dev_issuer_port),
+               "DEV_ISSUER_REDIRECT_URIS": ",".join(self.console_redirect_uris()),
                DEV_MODE_VARIABLE: "true"}  # fmt: skip
         self.processes[ISSUER] = self._spawn_module(ISSUER, "ipshare.dev_issuer", env)
         self._wait_until_answers(ISSUER, self.settings.issuer_url + DISCOVERY_PATH, timeout)
+
+    def console_redirect_uris(self) -> list[str]:
+        """What the console registers at the issuer: its callback and its sign-in page (where a sign-out
+        comes back to), at either name a browser here reaches it by."""
+        port = self.settings.console_http_port
+        return [f"http://{host}:{port}{path}" for host in ("127.0.0.1", "localhost")
+                for path in ("/sign-in/callback", "/sign-in")]  # fmt: skip
 
     def _start_broker(self) -> str:
         self.broker = Broker(self.settings.embedded_kafka_port, self.logs / "broker.log")

@@ -11,6 +11,12 @@ authorization endpoint lets whoever opens it pick a development person (a role, 
 sends the browser back with a code; the token endpoint trades the code (`authorization_code`, PKCE
 S256 only, once, within a minute, for the client and redirect URI it was issued to) for an access
 token and an ID token, so the console signs in locally through the same flow as at a real provider.
+
+Its end-session endpoint (OpenID Connect RP-Initiated Logout 1.0) is where the console sends the browser
+on sign-out. The issuer keeps no session of its own (its authorization page asks who to be every
+time), so there is nothing to end there; it checks the request as a provider must, though: an
+`id_token_hint` it signed itself, and a `post_logout_redirect_uri` among its registered redirect
+addresses (`DEV_ISSUER_REDIRECT_URIS`), else a 400 page and no redirect.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,10 +53,15 @@ _SECRET_FILE = "client-secret"
 # The auditor's command-line client: its client credentials get an auditor's token, not a service's.
 AUDITOR_CLIENT = "ipshare-auditor"
 CODE_TTL_SECONDS = 60  # an authorization code is redeemed right after the redirect, or never
+END_SESSION_PATH = "/end-session"
 
 
 class GrantRefused(ValueError):
     """An authorization code that cannot be redeemed (OAuth's `invalid_grant`)."""
+
+
+class LogoutRefused(ValueError):
+    """An end-session request the issuer does not follow: it sends the browser nowhere."""
 
 
 @dataclass(frozen=True)
@@ -75,14 +87,16 @@ class DevIssuer:
     url: str
     audience: str = "ipshare"
     ttl_seconds: int = 8 * 3600
+    # The addresses its clients registered; a post-logout redirect must be one of them exactly.
+    redirect_uris: frozenset[str] = frozenset()
     _codes: dict[str, CodeGrant] = field(default_factory=dict, repr=False)
     _codes_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def open(cls, folder: Path, url: str, audience: str = "ipshare") -> DevIssuer:
+    def open(cls, folder: Path, url: str, audience: str = "ipshare", redirect_uris: Iterable[str] = ()) -> DevIssuer:
         """The issuer whose keys are in `folder`, made there (with one key) the first time."""
         folder.mkdir(parents=True, exist_ok=True)
-        issuer = cls(folder, url, audience)
+        issuer = cls(folder, url, audience, redirect_uris=frozenset(redirect_uris))
         if not issuer.key_ids():
             issuer.rotate()
         secret = folder / _SECRET_FILE
@@ -130,6 +144,7 @@ class DevIssuer:
             "jwks_uri": f"{self.url}/jwks",
             "token_endpoint": f"{self.url}/token",
             "authorization_endpoint": f"{self.url}/authorize",
+            "end_session_endpoint": f"{self.url}{END_SESSION_PATH}",
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": ["openid", "profile"],
@@ -183,6 +198,33 @@ class DevIssuer:
             raise GrantRefused("the PKCE code verifier does not match the code challenge")
         access = self.person_token(grant.role, grant.member_id, grant.name)
         return access, self.id_token(client_id, grant.nonce, grant.role, grant.member_id, grant.name)
+
+    def check_logout(self, id_token_hint: str, client_id: str, post_logout_redirect_uri: str) -> None:
+        """Refuses an end-session request whose hint this issuer did not sign for the client, or whose
+        post-logout address is not registered: following it would make the issuer an open redirect."""
+        audiences = self._hinted_clients(id_token_hint) if id_token_hint else []
+        if client_id and audiences and client_id not in audiences:
+            raise LogoutRefused("the id_token_hint was issued to another client than client_id")
+        if not post_logout_redirect_uri:
+            return
+        if not (client_id or audiences):
+            raise LogoutRefused("a post_logout_redirect_uri needs an id_token_hint or a client_id")
+        if post_logout_redirect_uri not in self.redirect_uris:
+            raise LogoutRefused("the post_logout_redirect_uri is not registered for the client")
+
+    def _hinted_clients(self, id_token: str) -> list[str]:
+        """The clients an ID token of this issuer was given to. Expiry is not checked: an expired ID
+        token still names the sign-in to end (RP-Initiated Logout 1.0, section 2)."""
+        try:
+            kid = jwt.get_unverified_header(id_token).get("kid")
+            if kid not in self.key_ids():
+                raise LogoutRefused("the id_token_hint was not signed by this issuer")
+            claims = jwt.decode(id_token, self._private_key(kid).public_key(), algorithms=[ALGORITHM],
+                                issuer=self.url, options={"verify_aud": False, "verify_exp": False})  # fmt: skip
+        except jwt.InvalidTokenError as exc:
+            raise LogoutRefused(f"the id_token_hint is not an ID token of this issuer: {exc}") from exc
+        audience = claims.get("aud")
+        return [audience] if isinstance(audience, str) else [str(a) for a in audience or []]
 
     def service_token(self, client_id: str) -> str:
         """A client's own token: the role `service`, or for the auditor's client (`AUDITOR_CLIENT`) the
@@ -241,6 +283,23 @@ def issuer_app(issuer: DevIssuer) -> FastAPI:
                           name=form.get("name", "").strip() or None,
                           expires_at=time.time() + CODE_TTL_SECONDS)  # fmt: skip
         return _back(params, code=issuer.authorize(grant))
+
+    @app.api_route(END_SESSION_PATH, methods=["GET", "POST"])
+    async def end_session(request: Request) -> Response:
+        """RP-initiated logout: no session to end here (see the module's docstring), so the browser goes
+        straight back to the client's registered address, with its state."""
+        params = dict(request.query_params)
+        if request.method == "POST":
+            params |= {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        back = params.get("post_logout_redirect_uri", "")
+        try:
+            issuer.check_logout(params.get("id_token_hint", ""), params.get("client_id", ""), back)
+        except LogoutRefused as exc:
+            return HTMLResponse(_page(f"<p role='alert'>{html.escape(str(exc))}</p>"), status_code=400)
+        if not back:
+            return HTMLResponse(_page("<p>You are signed out.</p>"))
+        state = params.get("state", "")
+        return _back({"redirect_uri": back, "state": state} if state else {"redirect_uri": back})
 
     @app.get(DISCOVERY_PATH)
     def discovery() -> dict[str, Any]:
@@ -307,9 +366,10 @@ def _authorization_problem(params: dict[str, str]) -> str:
 
 
 def _back(params: dict[str, str], **answer: str) -> RedirectResponse:
-    """The browser back to the client with the code (or the error) and the client's state."""
+    """The browser back to the client with the code (or the error) and the client's state, if any."""
     target = urlsplit(params["redirect_uri"])
-    query = "&".join(q for q in (target.query, urlencode({**answer, "state": params["state"]})) if q)
+    state = {"state": params["state"]} if "state" in params else {}
+    query = "&".join(q for q in (target.query, urlencode({**answer, **state})) if q)
     return RedirectResponse(urlunsplit(target._replace(query=query)), status_code=303)
 
 
@@ -347,7 +407,16 @@ class DevIssuerSettings(BaseSettings):
     dev_issuer_dir: Path = Field(Path(".ipshare/issuer"), description="The issuer's keys and client secret")
     dev_issuer_host: str = "127.0.0.1"
     dev_issuer_port: int = 8006
+    dev_issuer_redirect_uris: str = Field(
+        "",
+        description="Its clients' registered redirect addresses, comma-separated: where it sends a browser "
+        "after signing out",
+    )
     oidc_audience: str = "ipshare"
+
+    @property
+    def redirect_uris(self) -> frozenset[str]:
+        return frozenset(uri.strip() for uri in self.dev_issuer_redirect_uris.split(",") if uri.strip())
 
 
 def main() -> None:
@@ -355,7 +424,7 @@ def main() -> None:
     if not settings.ipshare_dev_mode:
         raise SystemExit(f"the development issuer runs only with {DEV_MODE_VARIABLE}=true")
     url = f"http://{settings.dev_issuer_host}:{settings.dev_issuer_port}"
-    issuer = DevIssuer.open(settings.dev_issuer_dir, url, settings.oidc_audience)
+    issuer = DevIssuer.open(settings.dev_issuer_dir, url, settings.oidc_audience, settings.redirect_uris)
     uvicorn.run(issuer_app(issuer), host=settings.dev_issuer_host, port=settings.dev_issuer_port, log_level="warning")
 
 

@@ -65,6 +65,7 @@ class Discovery:
     token_endpoint: str
     development: bool
     authorization_endpoint: str = ""  # empty: the provider signs no one in through a browser
+    end_session_endpoint: str = ""  # empty: the provider offers no RP-initiated logout
 
     @classmethod
     def fetch(cls, settings: AuthSettings) -> Discovery:
@@ -83,6 +84,7 @@ class Discovery:
             token_endpoint=str(document.get("token_endpoint", "")),
             development=document.get(DEVELOPMENT_MARK) is True,
             authorization_endpoint=str(document.get("authorization_endpoint", "")),
+            end_session_endpoint=str(document.get("end_session_endpoint", "")),
         )
 
     def refuse_development(self, settings: AuthSettings) -> None:

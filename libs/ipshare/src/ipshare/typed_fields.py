@@ -187,10 +187,15 @@ def text_of(message: Message, typed: str) -> str:
     (or for a value newer than this reader's contracts)."""
     twin = _twin_of(message, typed)
     assert twin.enum is not None, f"{typed} is not an enum field"
-    value = twin.enum.values_by_number.get(getattr(message, typed))
-    if value is None or value.number == 0:
-        return str(getattr(message, twin.text))
-    return value.name.removeprefix(enum_prefix(twin.enum)).lower()
+    text = _texts_by_number(twin.enum).get(getattr(message, typed))
+    return str(getattr(message, twin.text)) if text is None else text
+
+
+@cache
+def _texts_by_number(enum: EnumDescriptor) -> dict[int, str]:
+    """The domain's text of each value but UNSPECIFIED, worked out once: a replay asks for a million."""
+    prefix = enum_prefix(enum)
+    return {value.number: value.name.removeprefix(prefix).lower() for value in enum.values if value.number != 0}
 
 
 def _twin_of(message: Message, typed: str) -> Twin:

@@ -8,6 +8,14 @@ to the callback with a code and the state. The console checks the state against 
 code at the token endpoint with its client secret and the PKCE verifier, checks the ID token (the
 issuer's signature, issued to this client, the nonce) and the access token (as every service checks
 it: the issuer's keys, issuer, audience, expiry, one role), and keeps the access token.
+
+Signing out (OpenID Connect RP-Initiated Logout 1.0): where the provider's discovery document names an
+end-session endpoint, the console sends the browser there too, with the sign-in's ID token as
+`id_token_hint`, its client id, the sign-in page as `post_logout_redirect_uri` and a fresh state, so the
+provider's own session ends and the next sign-in asks for the password again. The ID token is kept from
+the sign-in in a cookie of its own, sent only to the sign-out: the session cookie keeps the access token
+alone (both in one cookie could pass the browsers' 4 KB limit with a real provider's tokens), and the ID
+token travels with no other request.
 """
 
 from __future__ import annotations
@@ -30,10 +38,22 @@ from ipshare.settings import AuthSettings
 FLOW_COOKIE = "ipshare_sign_in"
 FLOW_SECONDS = 600  # time to sign in at the provider, password and second factor included
 CALLBACK_PATH = "/sign-in/callback"
+SIGN_IN_PATH = "/sign-in"
+SIGN_OUT_PATH = "/sign-out"
+ID_TOKEN_COOKIE = "ipshare_id_token"  # the sign-in's ID token, for the provider's end-session endpoint
+SIGN_OUT_COOKIE = "ipshare_sign_out"  # the state of a sign-out under way at the provider
 
 
 class SignInRefused(Exception):
     """The provider's answer does not complete this browser's sign-in: nobody is signed in."""
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A finished sign-in: the console's session, and the ID token that names it at the provider."""
+
+    session: Session
+    id_token: str
 
 
 @dataclass(frozen=True)
@@ -90,7 +110,7 @@ def authorization_url(settings: AuthSettings, attempt: SignInAttempt, redirect_u
     return attempt.authorization_url(endpoint, settings.oidc_client_id, redirect_uri, scope)
 
 
-def finish(settings: AuthSettings, attempt: SignInAttempt, state: str, code: str, redirect_uri: str) -> Session:
+def finish(settings: AuthSettings, attempt: SignInAttempt, state: str, code: str, redirect_uri: str) -> SignedIn:
     """The session the provider's answer opens, once state, code, ID token and access token all check out."""
     if not secrets.compare_digest(state.encode(), attempt.state.encode()):
         raise SignInRefused("the provider's answer belongs to another sign-in (state mismatch)")
@@ -106,7 +126,7 @@ def finish(settings: AuthSettings, attempt: SignInAttempt, state: str, code: str
         raise SignInRefused("the access token and the ID token name different people")
     if principal.role is Role.SERVICE:
         raise SignInRefused("a service account cannot sign in to the console")
-    return Session(str(tokens["access_token"]), principal)
+    return SignedIn(Session(str(tokens["access_token"]), principal), str(tokens["id_token"]))
 
 
 def _id_token_claims(settings: AuthSettings, tokens: dict[str, Any]) -> dict[str, Any]:
@@ -114,3 +134,16 @@ def _id_token_claims(settings: AuthSettings, tokens: dict[str, Any]) -> dict[str
     if not isinstance(id_token, str):
         raise AuthError("the provider answered without an ID token (is `openid` in the scope?)")
     return verifier_for(settings).id_token_claims(id_token, settings.oidc_client_id)
+
+
+def end_session_url(settings: AuthSettings, id_token: str | None, post_logout_redirect_uri: str, state: str) -> str:
+    """Where the browser ends its session at the provider too; empty when the provider's discovery document
+    names no end-session endpoint. Without the ID token (a development sign-in, or its cookie gone) the
+    client id alone names the client, and the provider may ask the person to confirm."""
+    endpoint = verifier_for(settings).discovery().end_session_endpoint
+    if not endpoint:
+        return ""
+    hint = {"id_token_hint": id_token} if id_token else {}
+    query = {**hint, "client_id": settings.oidc_client_id, "post_logout_redirect_uri": post_logout_redirect_uri,
+             "state": state}  # fmt: skip
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"

@@ -1,10 +1,11 @@
 """Signing in at the identity provider (the authorization code flow with PKCE, state and nonce), against
 the development issuer over real HTTP: the console's redirect, the issuer's page, the callback, and
-every answer that must leave nobody signed in."""
+every answer that must leave nobody signed in; and signing out there too (RP-initiated logout)."""
 
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,15 +20,16 @@ from console import oidc
 from console.session import SESSION_COOKIE
 from console.settings import ConsoleSettings
 from console.web import create_app
-from ipshare.identity import pkce_challenge, read_token
+from ipshare.identity import pkce_challenge, read_token, verifier_for
 from ipshare_devtools.testing.issuer import ServedIssuer, served_issuer
 
 MEMBER = uuid.UUID("0d4b7d3e-58a4-4c55-9d0e-0b8b6c4f7a11")
+SIGNED_OUT = "http://console/sign-in"  # where the provider sends the browser back after a sign-out
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[ServedIssuer]:
-    with served_issuer(tmp_path / "issuer") as issuer:
+    with served_issuer(tmp_path / "issuer", redirect_uris=["http://console/sign-in/callback", SIGNED_OUT]) as issuer:
         yield issuer
 
 
@@ -101,9 +103,120 @@ async def test_a_person_signs_in_at_the_provider_and_the_session_holds_its_acces
 
     home = await browser.get("/")
     assert home.headers["location"] == "/portfolio"
-    signed_out = await browser.post("/sign-out", data={"csrf_token": csrf_of((await browser.get("/sign-in")).text)})
-    assert signed_out.headers["location"] == "/sign-in"
+    signed_out = await sign_out(browser)
+    assert signed_out.status_code == 200  # a page moving on to the provider's end-session endpoint
+    assert any(c.startswith(f'{SESSION_COOKIE}=""') for c in signed_out.headers.get_list("set-cookie"))
     assert (await browser.get("/")).headers["location"].startswith("/sign-in")
+
+
+async def sign_out(browser: httpx.AsyncClient) -> httpx.Response:
+    return await browser.post("/sign-out", data={"csrf_token": csrf_of((await browser.get("/sign-in")).text)})
+
+
+async def signed_in(browser: httpx.AsyncClient, served: ServedIssuer, **person: str) -> str:
+    """A sign-in at the provider; the ID token it keeps for the sign-out."""
+    answer = await browser.get(at_the_issuer(served, await start(browser), **person))
+    assert answer.status_code == 200, answer.text
+    kept = next(c for c in answer.headers.get_list("set-cookie") if c.startswith(f"{oidc.ID_TOKEN_COOKIE}="))
+    assert all(part in kept for part in ("HttpOnly", "Path=/sign-out", "SameSite=strict")), kept
+    id_token = browser.cookies.get(oidc.ID_TOKEN_COOKIE, path=oidc.SIGN_OUT_PATH)
+    assert id_token
+    return id_token
+
+
+def moves_on_to(page: str) -> str:
+    """Where a page's meta refresh sends the browser."""
+    found = re.search(r'<meta http-equiv="refresh" content="0; url=([^"]+)">', page)
+    assert found, page
+    return html.unescape(found.group(1))
+
+
+def provider_answer(url: str) -> httpx.Response:
+    """The provider's answer to the browser's visit, as the browser gets it (a redirect not yet followed)."""
+    return httpx.get(url)
+
+
+def parameters(url: str) -> dict[str, str]:
+    query = parse_qs(urlsplit(url).query)
+    assert all(len(values) == 1 for values in query.values()), query
+    return {k: v[0] for k, v in query.items()}
+
+
+async def test_signing_out_sends_the_browser_to_the_providers_end_session_endpoint_and_back(
+    browser: httpx.AsyncClient, served: ServedIssuer, settings: ConsoleSettings
+) -> None:
+    id_token = await signed_in(browser, served, role="member", member_id=str(MEMBER), name="Li Wei")
+    answer = await sign_out(browser)
+    assert answer.status_code == 200, answer.text
+    assert 'action="/sign-out"' not in answer.text  # the page on the way out shows nobody signed in
+    end_session = moves_on_to(answer.text)
+    assert end_session.split("?")[0] == f"{served.url}/end-session"
+    request = parameters(end_session)
+    assert request.keys() == {"id_token_hint", "client_id", "post_logout_redirect_uri", "state"}
+    assert request["id_token_hint"] == id_token
+    assert verifier_for(settings).id_token_claims(id_token, "console")["sub"] == str(MEMBER)
+    assert request["client_id"] == "console"
+    assert request["post_logout_redirect_uri"] == SIGNED_OUT
+    assert len(request["state"]) >= 32
+    cookies = answer.headers.get_list("set-cookie")
+    assert any(c.startswith(f'{SESSION_COOKIE}=""') for c in cookies)
+    assert any(c.startswith(f'{oidc.ID_TOKEN_COOKIE}=""') and "Path=/sign-out" in c for c in cookies)
+    assert browser.cookies.get(oidc.SIGN_OUT_COOKIE, path=oidc.SIGN_IN_PATH) == request["state"]
+
+    back = provider_answer(end_session)
+    assert back.status_code == 303, back.text
+    assert back.headers["location"] == f"{SIGNED_OUT}?state={request['state']}"
+    english = {"Accept-Language": "en"}
+    landed = await browser.get(back.headers["location"], headers=english)
+    assert "You are signed out, at the identity provider too." in landed.text
+    again = await browser.get(back.headers["location"], headers=english)
+    assert "You are signed out" not in again.text  # the state is spent
+    assert (await browser.get("/")).headers["location"].startswith("/sign-in")
+
+
+async def test_the_sign_out_comes_back_to_the_public_address_which_the_provider_refuses_unless_registered(
+    served: ServedIssuer, settings: ConsoleSettings
+) -> None:
+    public = settings.model_copy(update={"console_public_url": "https://ipshare.example.org/"})
+    async with console_with(public) as browser:
+        id_token = await signed_in(browser, served, role="finance")
+        end_session = moves_on_to((await sign_out(browser)).text)
+    assert parameters(end_session)["post_logout_redirect_uri"] == "https://ipshare.example.org/sign-in"
+    refused = provider_answer(end_session)
+    assert refused.status_code == 400
+    assert "location" not in refused.headers
+    assert "not registered" in refused.text
+    served.issuer.redirect_uris |= {"https://ipshare.example.org/sign-in"}
+    assert provider_answer(end_session).headers["location"].startswith("https://ipshare.example.org/sign-in?state=")
+    assert parameters(end_session)["id_token_hint"] == id_token
+
+
+async def test_without_an_end_session_endpoint_signing_out_clears_the_cookie_alone(
+    browser: httpx.AsyncClient, served: ServedIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = {k: v for k, v in served.issuer.discovery().items() if k != "end_session_endpoint"}
+    monkeypatch.setattr(served.issuer, "discovery", lambda: document)
+    await signed_in(browser, served, role="auditor")
+    answer = await sign_out(browser)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/sign-in"
+    cookies = answer.headers.get_list("set-cookie")
+    assert any(c.startswith(f'{SESSION_COOKIE}=""') for c in cookies)
+    assert not any(c.startswith(f"{oidc.SIGN_OUT_COOKIE}=") for c in cookies)
+    assert (await browser.get("/")).headers["location"].startswith("/sign-in")
+
+
+async def test_a_sign_out_the_provider_cannot_hear_of_clears_the_cookie_and_says_so(tmp_path: Path) -> None:
+    with served_issuer(tmp_path / "gone") as gone:
+        settings = ConsoleSettings(oidc_issuer=gone.url, ipshare_dev_mode=True, oidc_client_id="console",
+                                   oidc_client_secret=gone.issuer.client_secret)  # fmt: skip
+    async with console_with(settings) as browser:
+        browser.cookies.set("ipshare_lang", "en")
+        answer = await sign_out(browser)
+    assert answer.status_code == 503
+    assert "the identity provider did not answer" in answer.text
+    assert 'action="/sign-out"' not in answer.text
+    assert any(c.startswith(f'{SESSION_COOKIE}=""') for c in answer.headers.get_list("set-cookie"))
 
 
 def csrf_of(html: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +28,10 @@ class ServedIssuer:
 
 
 @contextmanager
-def served_issuer(folder: Path) -> Iterator[ServedIssuer]:
+def served_issuer(folder: Path, redirect_uris: Iterable[str] = ()) -> Iterator[ServedIssuer]:
+    """The issuer on a free port; `redirect_uris`: its clients' registered addresses."""
     port = free_port()
-    served = ServedIssuer(DevIssuer.open(folder, f"http://127.0.0.1:{port}"))
+    served = ServedIssuer(DevIssuer.open(folder, f"http://127.0.0.1:{port}", redirect_uris=redirect_uris))
     app = issuer_app(served.issuer)
 
     @app.middleware("http")

@@ -4,6 +4,7 @@ role's home page."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 
 from fastapi import APIRouter, Response
@@ -15,6 +16,7 @@ from console.session import LANG_COOKIE, SESSION_COOKIE, SIGN_IN_ROLES, Session,
 from console.web import Page, PageDep, form_values
 from ipshare.auth import Role
 from ipshare.identity import IssuerUnavailable
+from ipshare.observability import log
 
 router = APIRouter()
 
@@ -39,16 +41,23 @@ async def home(page: PageDep) -> Response:
     return page.redirect(HOMES.get(page.user.role, "/audit"))
 
 
-@router.get("/sign-in")
-async def sign_in_form(page: PageDep, next: str = "") -> Response:
-    return _sign_in_page(page, {"next": safe_next(next)})
+@router.get(oidc.SIGN_IN_PATH)
+async def sign_in_form(page: PageDep, next: str = "", state: str = "") -> Response:
+    """The sign-in page; also where the provider sends the browser back after a sign-out (with its state)."""
+    expected = page.request.cookies.get(oidc.SIGN_OUT_COOKIE)
+    if not (state and expected and secrets.compare_digest(state.encode(), expected.encode())):
+        return _sign_in_page(page, {"next": safe_next(next)})
+    response = _sign_in_page(page, {}, notice=page.t("You are signed out, at the identity provider too."))
+    response.delete_cookie(oidc.SIGN_OUT_COOKIE, path=oidc.SIGN_IN_PATH, httponly=True, samesite="lax",
+                           secure=page.settings.console_secure_cookies)  # fmt: skip
+    return response
 
 
 def _sign_in_page(page: Page, values: dict[str, str], status: int = 200, errors: dict[str, str] | None = None,
-                  refused: str = "") -> Response:  # fmt: skip
+                  refused: str = "", notice: str = "") -> Response:  # fmt: skip
     return page.render("sign_in.html", status=status, values=values, errors=errors or {}, roles=SIGN_IN_ROLES,
                        enabled=page.settings.local_sign_in, provider=page.settings.provider_sign_in,
-                       refused=refused)  # fmt: skip
+                       refused=refused, notice=notice)  # fmt: skip
 
 
 @router.get("/sign-in/provider")
@@ -79,22 +88,30 @@ async def signed_in_at_provider(page: PageDep, state: str = "", code: str = "", 
         attempt = oidc.unseal(page.flow_key, page.request.cookies.get(oidc.FLOW_COOKIE))
         if error:
             raise oidc.SignInRefused(f"{error}: {error_description}" if error_description else error)
-        session = await asyncio.to_thread(oidc.finish, page.settings, attempt, state, code, _redirect_uri(page))
+        signed_in = await asyncio.to_thread(oidc.finish, page.settings, attempt, state, code, _redirect_uri(page))
     except (oidc.SignInRefused, IssuerUnavailable) as refusal:
         page.session = None
         response = _sign_in_page(page, {}, status=503 if isinstance(refusal, IssuerUnavailable) else 400,
                                  refused=str(refusal))  # fmt: skip
     else:
-        _start(page, session)
-        response = page.render("signed_in.html", target=attempt.next or HOMES[session.role])
+        _start(page, signed_in.session)
+        response = page.render("signed_in.html", target=attempt.next or HOMES[signed_in.session.role])
+        # Strict: only the console's own sign-out form sends it, and to nowhere else.
+        response.set_cookie(oidc.ID_TOKEN_COOKIE, signed_in.id_token, max_age=page.settings.jwt_ttl_seconds,
+                            path=oidc.SIGN_OUT_PATH, httponly=True, samesite="strict",
+                            secure=page.settings.console_secure_cookies)  # fmt: skip
     response.delete_cookie(oidc.FLOW_COOKIE, path=oidc.CALLBACK_PATH, httponly=True, samesite="lax",
                            secure=page.settings.console_secure_cookies)  # fmt: skip
     return response
 
 
 def _redirect_uri(page: Page) -> str:
+    return _public_url(page, oidc.CALLBACK_PATH)
+
+
+def _public_url(page: Page, path: str) -> str:
     base = page.settings.console_public_url or str(page.request.base_url)
-    return base.rstrip("/") + oidc.CALLBACK_PATH
+    return base.rstrip("/") + path
 
 
 def _start(page: Page, session: Session) -> None:
@@ -132,15 +149,50 @@ async def sign_in(page: PageDep) -> Response:
         page.session = None
         return _sign_in_page(page, values, status=422, errors=errors)
     _start(page, session)
-    return page.redirect(safe_next(values.get("next")) or HOMES[session.role])
+    response = page.redirect(safe_next(values.get("next")) or HOMES[session.role])
+    _forget_id_token(page, response)  # one of an earlier sign-in at the provider names another session
+    return response
 
 
-@router.post("/sign-out")
+@router.post(oidc.SIGN_OUT_PATH)
 async def sign_out(page: PageDep) -> Response:
+    """The console's session ends here; the provider's too where it offers an end-session endpoint."""
     await page.form()
+    page.session = None  # the pages shown on the way out show nobody signed in
     page.set_cookies[SESSION_COOKIE] = ""
     page.csrf_nonce = csrf.new_nonce()
-    return page.redirect("/sign-in")
+    state = secrets.token_urlsafe(32)
+    try:
+        at_provider = await asyncio.to_thread(_end_session_url, page, state)
+    except IssuerUnavailable as exc:
+        log.warning("console_sign_out_provider_unavailable", error=str(exc))
+        reason = page.t("signed out here; the identity provider did not answer, so close the browser if it is shared")
+        response = _sign_in_page(page, {}, status=503, refused=reason)
+    else:
+        if not at_provider:
+            response = page.redirect(oidc.SIGN_IN_PATH)
+        else:
+            # A page that moves on, not a redirect: the content security policy's form-action 'self'
+            # would stop this form's submission from being redirected to the provider.
+            response = page.render("signing_out.html", target=at_provider)
+            response.set_cookie(oidc.SIGN_OUT_COOKIE, state, max_age=oidc.FLOW_SECONDS, path=oidc.SIGN_IN_PATH,
+                                httponly=True, samesite="lax",  # Lax: it comes back with the provider's redirect
+                                secure=page.settings.console_secure_cookies)  # fmt: skip
+    _forget_id_token(page, response)
+    return response
+
+
+def _end_session_url(page: Page, state: str) -> str:
+    if not page.settings.provider_sign_in:
+        return ""
+    id_token = page.request.cookies.get(oidc.ID_TOKEN_COOKIE)
+    return oidc.end_session_url(page.settings, id_token, _public_url(page, oidc.SIGN_IN_PATH), state)
+
+
+def _forget_id_token(page: Page, response: Response) -> None:
+    # Deleted unseen: the browser sends the cookie to the sign-out alone.
+    response.delete_cookie(oidc.ID_TOKEN_COOKIE, path=oidc.SIGN_OUT_PATH, httponly=True, samesite="strict",
+                           secure=page.settings.console_secure_cookies)  # fmt: skip
 
 
 @router.post("/language")
