@@ -235,7 +235,10 @@ class Generator:
             self._must(self.client.post("ip-registry", "/members", body), "admit member")["id"], kind, state
         )
         for _ in range(self.rng.randint(1, 3)):
-            body = {"name": f"researcher {self._next()}", "member_id": member.member_id,
+            n = self._next()
+            # A staff number makes the researcher's id the same in every run of the seed (a uuid5 of
+            # it), so choices among researchers sorted by id are the same too.
+            body = {"name": f"researcher {n}", "staff_number": f"S-{n}", "member_id": member.member_id,
                     "effective_date": START.isoformat()}  # fmt: skip
             created = self._must(self.client.post("ip-registry", "/researchers", body), "register researcher")
             member.researchers.append(created["id"])
