@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import time
@@ -47,10 +48,28 @@ def stop_postgres(data_dir: Path) -> None:
         server.cleanup()  # stops it once; the handle's exit hook then has nothing left to do
 
 
+_LOWEST_PORT = 20_000
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on, below the kernel's range for outgoing connections: a port the
+    kernel chose (bind to 0) is in that range, and between choosing it and a server binding it, an
+    outgoing connection of any process may take it."""
+    ceiling = _ephemeral_floor()
+    for _ in range(1000):
+        port = random.randrange(_LOWEST_PORT, ceiling)
+        if port not in _handed_out and port_is_free(port):
+            _handed_out.add(port)
+            return port
+    raise StartError(f"no free port between {_LOWEST_PORT} and {ceiling}")
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default; other systems start theirs higher
 
 
 def port_is_free(port: int) -> bool:
