@@ -98,15 +98,10 @@ class Billing(DealStore):
         terms = license.terms_on(day)
         if not terms.patent_cost_reimbursement:
             raise DomainError("the terms do not provide for patent-cost reimbursement", license_id=str(license_id))
-        account = self._account(license.id, license.asset_ids)
-        invoice_id = account.issue_invoice(
-            RevenueKind.COST_REIMBURSEMENT,
-            money(amount, currency),
-            day,
-            terms.payment_days,
+        account, invoice_id = self._invoice_licensee(
+            license, terms, RevenueKind.COST_REIMBURSEMENT, money(amount, currency), day,
             f"patent-costs:{description}:{uuid.uuid4()}",
-            terms.asset_split_bps,
-        )
+        )  # fmt: skip
         self._save(ctx, account)
         return invoice_id
 
@@ -121,15 +116,10 @@ class Billing(DealStore):
         terms = license.terms_on(start)
         if terms.annual_maintenance_fee <= 0:
             raise DomainError("the terms carry no annual maintenance fee", license_id=str(license_id))
-        account = self._account(license.id, license.asset_ids)
-        invoice_id = account.issue_invoice(
-            RevenueKind.MAINTENANCE,
-            money(terms.annual_maintenance_fee, terms.currency),
-            effective_date or self.clock.today(),
-            terms.payment_days,
-            f"maintenance:{license_year}",
-            terms.asset_split_bps,
-        )
+        account, invoice_id = self._invoice_licensee(
+            license, terms, RevenueKind.MAINTENANCE, money(terms.annual_maintenance_fee, terms.currency),
+            effective_date or self.clock.today(), f"maintenance:{license_year}",
+        )  # fmt: skip
         self._save(ctx, account)
         return invoice_id
 

@@ -153,14 +153,8 @@ class Royalties(DealStore):
         self._ensure_submits_reports(ctx.principal, license, day)
         license.report_milestone(milestone, str(ctx.principal), day)
         terms = license.terms_on(day)
-        account = self._account(license.id, license.asset_ids)
-        invoice_id = account.issue_invoice(
-            RevenueKind.MILESTONE,
-            terms.milestone(milestone),
-            day,
-            terms.payment_days,
-            f"milestone:{milestone}",
-            terms.asset_split_bps,
+        account, invoice_id = self._invoice_licensee(
+            license, terms, RevenueKind.MILESTONE, terms.milestone(milestone), day, f"milestone:{milestone}"
         )
         self._save(ctx, license, account)
         return invoice_id
@@ -185,15 +179,10 @@ class Royalties(DealStore):
         share = basis_points_of(money(income, currency).amount, terms.sublicense_share_bps)
         if share <= 0:
             return None
-        account = self._account(license.id, license.asset_ids)
-        invoice_id = account.issue_invoice(
-            RevenueKind.SUBLICENSE,
-            money(share, currency),
-            day,
-            terms.payment_days,
+        account, invoice_id = self._invoice_licensee(
+            license, terms, RevenueKind.SUBLICENSE, money(share, currency), day,
             f"sublicense:{sublicensee}:{uuid.uuid4()}",
-            terms.asset_split_bps,
-        )
+        )  # fmt: skip
         self._save(ctx, account)
         return invoice_id
 

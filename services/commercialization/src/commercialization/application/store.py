@@ -21,9 +21,10 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from commercialization.application.ownership import OwnershipLookup, OwnershipRecord, PointInTimeOwnership
-from commercialization.domain.account import LicenseAccount
+from commercialization.domain.account import LicenseAccount, RevenueKind
 from commercialization.domain.license import License, LicenseStatus, Owners
 from commercialization.domain.reports import RoyaltyLedger
+from commercialization.domain.terms import RoyaltyTerms
 from commercialization.permissions import ensure_submits_reports
 from ipshare.auth import Principal
 from ipshare.eventstore import CommandContext, ServiceApplication
@@ -162,6 +163,13 @@ class DealStore(ServiceApplication):
         return self._get_or_create(
             LicenseAccount, LicenseAccount.create_id(deal_id), lambda: LicenseAccount(deal_id, list(asset_ids))
         )
+
+    def _invoice_licensee(
+        self, license: License, terms: RoyaltyTerms, kind: RevenueKind, amount: Money, day: date, reference: str
+    ) -> tuple[LicenseAccount, uuid.UUID]:
+        """An invoice on the license's account, due and split over its assets as the terms say."""
+        account = self._account(license.id, license.asset_ids)
+        return account, account.issue_invoice(kind, amount, day, terms.payment_days, reference, terms.asset_split_bps)
 
     def _existing_account(self, deal_id: uuid.UUID) -> LicenseAccount:
         try:
